@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The engine's own structures, shared by engine.c (events, steps, undo),
+ * instance.c (storage: id map, lists, timers) and routed.c. */
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "model.h"
+#include "xfsm.h"
+
+#define ID_LEN 36
+
+typedef struct ComponentRt ComponentRt;
+
+typedef struct Timer {
+        const Transition *t;
+        uint64_t deadline; /* engine time, ms */
+        uint64_t seq;      /* unique; heap entries refer to it */
+} Timer;
+
+typedef enum InstanceStatus {
+        STATUS_ACTIVE,
+        STATUS_COMPLETED,
+        STATUS_ERROR,
+} InstanceStatus;
+
+struct xfsm_instance {
+        char id[ID_LEN + 1];
+        uint8_t status;
+        bool entry_point : 1;
+        bool dead : 1;      /* removed; freed once no heap entry refers to it */
+        bool drop_at_commit : 1;
+        uint16_t heap_refs;
+        uint8_t n_timers, cap_timers;
+        unsigned state;
+        uint32_t touched;   /* savepoint serial of the last undo save */
+        uint32_t committed; /* commit serial, to visit each instance once */
+        const Machine *machine;
+        ComponentRt *comp;
+        uint64_t seq; /* creation order */
+        uint64_t created_at, updated_at; /* ms since the epoch */
+        uint64_t retention_deadline;     /* engine time; 0: none */
+        json_object *context;
+        char *parent_id;
+        const Machine *parent_machine;
+        Timer *timers;
+        xfsm_instance *state_prev, *state_next; /* same machine and state */
+        xfsm_instance *all_prev, *all_next;     /* same component, creation order */
+};
+
+typedef struct StateList {
+        xfsm_instance *head, *tail;
+        size_t n;
+} StateList;
+
+struct ComponentRt {
+        Component *def;
+        StateList **lists; /* [machine][state] */
+        xfsm_instance *all_head, *all_tail;
+        size_t n_instances;
+        uint64_t seq; /* committed steps */
+        char *definition_json;
+};
+
+struct xfsm_routed {
+        xfsm_routed_kind kind;
+        char *source_component;
+        uint64_t source_seq;
+        unsigned rule_index;
+        char *target_component;
+        char *target_machine;
+        char *target_state;
+        char *event;
+        json_object *payload;
+        MatchingRule *rules;
+        size_t n_rules;
+        unsigned hops;
+};
+
+xfsm_routed *routed_free(xfsm_routed *r);
+xfsm_routed *routed_copy(const xfsm_routed *r);
+int routed_from_json(const char *text, xfsm_routed **ret);
+
+/* ---- timer-heap.c: a binary min-heap of (deadline, seq, instance) -------- */
+
+typedef struct HeapEntry {
+        uint64_t deadline;
+        uint64_t seq;
+        xfsm_instance *inst;
+} HeapEntry;
+
+typedef struct Heap {
+        HeapEntry *v;
+        size_t n, cap;
+} Heap;
+
+int heap_push(Heap *h, uint64_t deadline, uint64_t seq, xfsm_instance *inst);
+bool heap_peek(const Heap *h, HeapEntry *ret);
+void heap_pop(Heap *h);
+void heap_done(Heap *h);
+
+/* ---- instance.c: storage ------------------------------------------------- */
+
+typedef struct InstanceMap {
+        xfsm_instance **slots;
+        size_t cap, n;
+} InstanceMap;
+
+int instance_map_put(InstanceMap *m, xfsm_instance *i);
+xfsm_instance *instance_map_get(const InstanceMap *m, const char *id);
+void instance_map_remove(InstanceMap *m, xfsm_instance *i);
+void instance_map_done(InstanceMap *m);
+
+void instance_link(xfsm_instance *i);   /* into its component's lists */
+void instance_unlink(xfsm_instance *i); /* out of them */
+void instance_set_state(xfsm_instance *i, unsigned state);
+xfsm_instance *instance_free(xfsm_instance *i);
+/* Remove from lists; free now, or once the last heap entry lets go. */
+void instance_release(xfsm_instance *i);
+void instance_heap_unref(xfsm_instance *i);
+
+void uuid4_format(uint64_t rng[4], char ret[ID_LEN + 1]);
+void rng_seed(uint64_t rng[4], uint64_t seed);
+
+/* ---- engine.c, for graph.c ---------------------------------------------- */
+const Component *engine_component(const xfsm_engine *e, size_t i);

@@ -1,0 +1,1818 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The engine: events in, steps out (SPEC section 2).
+ *
+ * Every call that changes anything runs as one *step*: the event, and every
+ * microstep it raises (auto transitions, notifyParent, cascades within the
+ * component, child creation), run to completion through a FIFO queue. Changes
+ * are recorded in an undo log as they are made, so that a step that fails
+ * (its own event refused, or more than XFSM_MAX_MICROSTEPS) leaves every
+ * instance as it was. A committed step hands its effects, in order, to the
+ * step handler, then its routed events to the router. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "engine-internal.h"
+#include "json-path.h"
+#include "macro.h"
+#include "yaml-load.h"
+
+struct xfsm_effect {
+        xfsm_effect_kind kind;
+        int error;
+        char id[ID_LEN + 1];
+        const char *machine, *from, *to, *event, *method, *status;
+        uint64_t deadline;
+        char *message;
+        xfsm_routed *routed;
+};
+
+struct xfsm_step {
+        xfsm_step_cause cause;
+        const char *component;
+        bool has_id;
+        char id[ID_LEN + 1];
+        const char *event;
+        char *event_buf;
+        xfsm_routed *routed; /* the routed event being delivered, if any */
+        xfsm_effect *v;
+        size_t n, cap;
+};
+
+typedef enum UndoKind {
+        UNDO_SAVE,
+        UNDO_CTX_KEY,
+        UNDO_CREATED,
+} UndoKind;
+
+typedef struct Undo {
+        UndoKind kind;
+        xfsm_instance *inst;
+        union {
+                struct {
+                        unsigned state;
+                        uint8_t status;
+                        bool drop;
+                        uint8_t n_timers, cap_timers;
+                        uint64_t updated_at, retention_deadline;
+                        Timer *timers;
+                } save;
+                struct {
+                        char *key;
+                        json_object *old;
+                } ctx;
+        };
+} Undo;
+
+typedef struct Item {
+        xfsm_instance *inst;
+        const char *event;
+        json_object *payload;
+        const Transition *forced; /* a timer or auto transition */
+        bool routed;              /* matchingRules select (routed) rather than choose (direct) */
+} Item;
+
+typedef struct Savepoint {
+        size_t n_undo, n_effects;
+} Savepoint;
+
+struct xfsm_engine {
+        ComponentRt **comps;
+        size_t n_comps;
+        InstanceMap map;
+        Heap timers, retention;
+
+        bool virtual_clock;
+        uint64_t vnow, vreal_base;
+        uint64_t rng[4];
+        uint64_t next_inst_seq, next_timer_seq, step_timer_base;
+        uint32_t serial, commit_serial;
+
+        xfsm_step steps[2];
+        xfsm_step *step; /* the one being built */
+        Undo *undo;
+        size_t n_undo, cap_undo;
+        Item *q;
+        size_t qh, qt, qcap;
+        unsigned microsteps;
+        unsigned step_routed;
+        unsigned step_hops;
+        ComponentRt *step_comp;
+
+        xfsm_routed **local;
+        size_t lh, lt, lcap;
+        bool delivering;
+
+        xfsm_router_fn router;
+        void *router_ud;
+        xfsm_step_fn step_fn;
+        void *step_ud;
+        char last_error[512];
+};
+
+/* ---- errors ----------------------------------------------------------- */
+
+static const char *const error_names[] = {
+        [XFSM_E_NO_SUCH_COMPONENT - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchComponent",
+        [XFSM_E_NO_SUCH_MACHINE - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchMachine",
+        [XFSM_E_NO_SUCH_INSTANCE - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchInstance",
+        [XFSM_E_NO_TRANSITION - XFSM_E_BASE] = "org.xfsm1.Error.NoTransition",
+        [XFSM_E_GUARD_FAILED - XFSM_E_BASE] = "org.xfsm1.Error.GuardFailed",
+        [XFSM_E_LOOP - XFSM_E_BASE] = "org.xfsm1.Error.Loop",
+        [XFSM_E_INVALID_PAYLOAD - XFSM_E_BASE] = "org.xfsm1.Error.InvalidPayload",
+        [XFSM_E_INVALID_ARGUMENT - XFSM_E_BASE] = "org.xfsm1.Error.InvalidArgument",
+        [XFSM_E_SINGLETON_EXISTS - XFSM_E_BASE] = "org.xfsm1.Error.SingletonExists",
+        [XFSM_E_BUSY - XFSM_E_BASE] = "org.xfsm1.Error.Busy",
+        [XFSM_E_LOAD_FAILED - XFSM_E_BASE] = "org.xfsm1.Error.LoadFailed",
+};
+
+static const char *const error_texts[] = {
+        [XFSM_E_NO_SUCH_COMPONENT - XFSM_E_BASE] = "No such component",
+        [XFSM_E_NO_SUCH_MACHINE - XFSM_E_BASE] = "No such machine",
+        [XFSM_E_NO_SUCH_INSTANCE - XFSM_E_BASE] = "No such instance",
+        [XFSM_E_NO_TRANSITION - XFSM_E_BASE] = "No transition leaves the state on that event",
+        [XFSM_E_GUARD_FAILED - XFSM_E_BASE] = "No guard of the transitions on that event holds",
+        [XFSM_E_LOOP - XFSM_E_BASE] = "Too many microsteps or hops: loop refused",
+        [XFSM_E_INVALID_PAYLOAD - XFSM_E_BASE] = "Payload is not a JSON object of at most 1 MiB of valid UTF-8",
+        [XFSM_E_INVALID_ARGUMENT - XFSM_E_BASE] = "Invalid argument",
+        [XFSM_E_SINGLETON_EXISTS - XFSM_E_BASE] = "The singleton entry point instance exists already",
+        [XFSM_E_BUSY - XFSM_E_BASE] = "Queue or outbox limit reached, retry later",
+        [XFSM_E_LOAD_FAILED - XFSM_E_BASE] = "Component failed to load",
+};
+
+const char *xfsm_error_name(int r) {
+        int k = -r - XFSM_E_BASE;
+        if (k <= 0 || k >= XFSM_E_MAX - XFSM_E_BASE)
+                return NULL;
+        return error_names[k];
+}
+
+const char *xfsm_strerror(int r) {
+        int k = -r - XFSM_E_BASE;
+        if (k > 0 && k < XFSM_E_MAX - XFSM_E_BASE)
+                return error_texts[k];
+        return strerror(-r);
+}
+
+const char *xfsm_engine_last_error(const xfsm_engine *e) {
+        return e->last_error;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(xfsm_engine *e, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->last_error, sizeof e->last_error, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* ---- clock -------------------------------------------------------------- */
+
+static uint64_t clock_ms(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+uint64_t xfsm_engine_now(const xfsm_engine *e) {
+        return e->virtual_clock ? e->vnow : clock_ms(CLOCK_BOOTTIME);
+}
+
+uint64_t xfsm_engine_realtime(const xfsm_engine *e) {
+        return e->virtual_clock ? e->vreal_base + e->vnow : clock_ms(CLOCK_REALTIME);
+}
+
+void xfsm_engine_use_virtual_clock(xfsm_engine *e, uint64_t start_realtime_ms) {
+        e->virtual_clock = true;
+        e->vnow = 0;
+        e->vreal_base = start_realtime_ms ? start_realtime_ms : clock_ms(CLOCK_REALTIME);
+}
+
+void xfsm_engine_seed(xfsm_engine *e, uint64_t seed) {
+        rng_seed(e->rng, seed);
+}
+
+/* ---- engine life ---------------------------------------------------------- */
+
+xfsm_engine *xfsm_engine_new(void) {
+        xfsm_engine *e = calloc(1, sizeof *e);
+        uint64_t seed = 0;
+
+        if (!e)
+                return NULL;
+        if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+                seed = clock_ms(CLOCK_REALTIME) ^ (uint64_t) (uintptr_t) e;
+        rng_seed(e->rng, seed);
+        e->step = &e->steps[0];
+        return e;
+}
+
+static void effects_reset(xfsm_step *s, size_t from) {
+        for (size_t i = from; i < s->n; i++) {
+                free(s->v[i].message);
+                routed_free(s->v[i].routed);
+        }
+        s->n = from;
+}
+
+static void step_reset(xfsm_step *s) {
+        effects_reset(s, 0);
+        free(s->event_buf);
+        s->event_buf = NULL;
+        s->routed = routed_free(s->routed);
+        s->has_id = false;
+        s->event = NULL;
+        s->component = NULL;
+}
+
+static ComponentRt *component_rt_free(ComponentRt *c) {
+        if (!c)
+                return NULL;
+        for (xfsm_instance *i = c->all_head, *next; i; i = next) {
+                next = i->all_next;
+                instance_free(i);
+        }
+        if (c->lists)
+                for (size_t m = 0; m < c->def->n_machines; m++)
+                        free(c->lists[m]);
+        free(c->lists);
+        free(c->definition_json);
+        component_free(c->def);
+        free(c);
+        return NULL;
+}
+
+xfsm_engine *xfsm_engine_free(xfsm_engine *e) {
+        if (!e)
+                return NULL;
+        for (size_t k = 0; k < 2; k++) {
+                step_reset(&e->steps[k]);
+                free(e->steps[k].v);
+        }
+        for (size_t i = e->qh; i < e->qt; i++)
+                json_object_put(e->q[i].payload);
+        free(e->q);
+        free(e->undo);
+        for (size_t i = e->lh; i < e->lt; i++)
+                routed_free(e->local[i]);
+        free(e->local);
+        /* zombies (dead, still referred to by a heap entry) go with their last entry */
+        for (Heap *h = &e->timers; h; h = h == &e->timers ? &e->retention : NULL)
+                for (size_t i = 0; i < h->n; i++)
+                        instance_heap_unref(h->v[i].inst);
+        heap_done(&e->timers);
+        heap_done(&e->retention);
+        for (size_t i = 0; i < e->n_comps; i++)
+                component_rt_free(e->comps[i]);
+        free(e->comps);
+        instance_map_done(&e->map);
+        free(e);
+        return NULL;
+}
+
+static ComponentRt *find_comp(const xfsm_engine *e, const char *name) {
+        for (size_t i = 0; i < e->n_comps; i++)
+                if (streq(e->comps[i]->def->name, name))
+                        return e->comps[i];
+        return NULL;
+}
+
+int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                            void *userdata) {
+        Component *def = NULL;
+        ComponentRt *c, **comps;
+        int r;
+
+        r = component_load(name, data, len, fn, userdata, &def);
+        if (r < 0)
+                return r;
+        if (find_comp(e, def->name)) {
+                if (fn) {
+                        char msg[256];
+                        snprintf(msg, sizeof msg, "component '%s' is loaded already", def->name);
+                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
+                }
+                component_free(def);
+                return -XFSM_E_LOAD_FAILED;
+        }
+        c = calloc(1, sizeof *c);
+        comps = realloc(e->comps, (e->n_comps + 1) * sizeof *comps);
+        if (!c || !comps) {
+                free(c);
+                if (comps)
+                        e->comps = comps;
+                component_free(def);
+                return -ENOMEM;
+        }
+        e->comps = comps;
+        c->def = def;
+        c->lists = calloc(def->n_machines, sizeof *c->lists);
+        if (!c->lists) {
+                component_rt_free(c);
+                return -ENOMEM;
+        }
+        for (size_t m = 0; m < def->n_machines; m++) {
+                c->lists[m] = calloc(def->machines[m].n_states, sizeof **c->lists);
+                if (!c->lists[m]) {
+                        component_rt_free(c);
+                        return -ENOMEM;
+                }
+        }
+        e->comps[e->n_comps++] = c;
+        return 0;
+}
+
+int xfsm_engine_load_file(xfsm_engine *e, const char *path, xfsm_diag_fn fn, void *userdata) {
+        FILE *f;
+        char *data = NULL;
+        size_t len = 0, cap = 0, n;
+        int r;
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                if (fn) {
+                        char msg[512];
+                        snprintf(msg, sizeof msg, "cannot open: %s", strerror(-r));
+                        fn(userdata, XFSM_DIAG_ERROR, path, 0, 0, msg);
+                }
+                return r;
+        }
+        do {
+                if (len + 4096 > cap) {
+                        char *d = realloc(data, cap = cap ? cap * 2 : 16384);
+                        if (!d) {
+                                free(data);
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        data = d;
+                }
+                n = fread(data + len, 1, cap - len - 1, f);
+                len += n;
+        } while (n > 0 && len < 16 * 1024 * 1024);
+        fclose(f);
+        data[len] = 0;
+        r = xfsm_engine_load_string(e, path, data, len, fn, userdata);
+        free(data);
+        return r;
+}
+
+size_t xfsm_engine_n_components(const xfsm_engine *e) {
+        return e->n_comps;
+}
+const char *xfsm_engine_component_name(const xfsm_engine *e, size_t i) {
+        return i < e->n_comps ? e->comps[i]->def->name : NULL;
+}
+const char *xfsm_component_hash(const xfsm_engine *e, const char *component) {
+        ComponentRt *c = find_comp(e, component);
+        return c ? c->def->hash : NULL;
+}
+const char *xfsm_component_version(const xfsm_engine *e, const char *component) {
+        ComponentRt *c = find_comp(e, component);
+        return c ? c->def->version : NULL;
+}
+size_t xfsm_component_n_machines(const xfsm_engine *e, const char *component) {
+        ComponentRt *c = find_comp(e, component);
+        return c ? c->def->n_machines : 0;
+}
+const char *xfsm_component_machine(const xfsm_engine *e, const char *component, size_t i) {
+        ComponentRt *c = find_comp(e, component);
+        return c && i < c->def->n_machines ? c->def->machines[i].name : NULL;
+}
+const char *xfsm_component_definition_json(const xfsm_engine *e, const char *component) {
+        ComponentRt *c = find_comp(e, component);
+        if (!c)
+                return NULL;
+        if (!c->definition_json)
+                c->definition_json =
+                        strdup(json_object_to_json_string_ext(c->def->definition, JSON_C_TO_STRING_PLAIN));
+        return c->definition_json;
+}
+
+void xfsm_engine_set_router(xfsm_engine *e, xfsm_router_fn fn, void *userdata) {
+        e->router = fn;
+        e->router_ud = userdata;
+}
+
+void xfsm_engine_set_step_handler(xfsm_engine *e, xfsm_step_fn fn, void *userdata) {
+        e->step_fn = fn;
+        e->step_ud = userdata;
+}
+
+const xfsm_step *xfsm_engine_last_step(const xfsm_engine *e) {
+        return &e->steps[0];
+}
+
+/* ---- steps, effects, undo ---------------------------------------------- */
+
+static void begin_step(xfsm_engine *e, xfsm_step_cause cause, ComponentRt *c, const char *id,
+                       const char *event) {
+        e->step = &e->steps[e->delivering ? 1 : 0];
+        step_reset(e->step);
+        e->step->cause = cause;
+        e->step->component = c->def->name;
+        if (id) {
+                memcpy(e->step->id, id, ID_LEN + 1);
+                e->step->has_id = true;
+        }
+        e->step->event = event;
+        e->step_comp = c;
+        e->n_undo = 0;
+        e->serial++;
+        e->step_routed = 0;
+        e->microsteps = 0;
+        e->step_timer_base = e->next_timer_seq;
+        e->last_error[0] = 0;
+}
+
+static xfsm_effect *effect_add(xfsm_engine *e, xfsm_effect_kind kind, const xfsm_instance *i) {
+        xfsm_step *s = e->step;
+        xfsm_effect *f;
+
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 16;
+                xfsm_effect *v = realloc(s->v, cap * sizeof *v);
+                if (!v)
+                        return NULL;
+                s->v = v;
+                s->cap = cap;
+        }
+        f = &s->v[s->n++];
+        f->kind = kind;
+        f->error = 0;
+        f->machine = f->from = f->to = f->event = f->method = f->status = NULL;
+        f->deadline = 0;
+        f->message = NULL;
+        f->routed = NULL;
+        if (i) {
+                memcpy(f->id, i->id, ID_LEN + 1);
+                f->machine = i->machine->name;
+        } else
+                f->id[0] = 0;
+        return f;
+}
+
+static int undo_push(xfsm_engine *e, Undo **ret) {
+        if (e->n_undo == e->cap_undo) {
+                size_t cap = e->cap_undo ? e->cap_undo * 2 : 64;
+                Undo *v = realloc(e->undo, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                e->undo = v;
+                e->cap_undo = cap;
+        }
+        *ret = &e->undo[e->n_undo++];
+        return 0;
+}
+
+/* Remember an instance as it is before this step (or savepoint) changes it. */
+static int touch(xfsm_engine *e, xfsm_instance *i) {
+        Undo *u;
+        int r;
+
+        if (i->touched == e->serial)
+                return 0;
+        r = undo_push(e, &u);
+        if (r < 0)
+                return r;
+        u->kind = UNDO_SAVE;
+        u->inst = i;
+        u->save.state = i->state;
+        u->save.status = i->status;
+        u->save.drop = i->drop_at_commit;
+        u->save.updated_at = i->updated_at;
+        u->save.retention_deadline = i->retention_deadline;
+        u->save.n_timers = i->n_timers;
+        u->save.cap_timers = i->n_timers;
+        u->save.timers = NULL;
+        if (i->n_timers > 0) {
+                u->save.timers = malloc(i->n_timers * sizeof(Timer));
+                if (!u->save.timers) {
+                        e->n_undo--;
+                        return -ENOMEM;
+                }
+                memcpy(u->save.timers, i->timers, i->n_timers * sizeof(Timer));
+        }
+        i->touched = e->serial;
+        return 0;
+}
+
+static int context_set(xfsm_engine *e, xfsm_instance *i, const char *key, json_object *v) {
+        json_object *old = NULL;
+        Undo *u;
+        int r;
+
+        r = undo_push(e, &u);
+        if (r < 0)
+                return r;
+        u->kind = UNDO_CTX_KEY;
+        u->inst = i;
+        u->ctx.key = strdup(key);
+        if (!u->ctx.key) {
+                e->n_undo--;
+                return -ENOMEM;
+        }
+        if (json_object_object_get_ex(i->context, key, &old))
+                json_object_get(old);
+        u->ctx.old = old;
+        json_object_object_add(i->context, key, json_object_get(v));
+        return 0;
+}
+
+static Savepoint savepoint(xfsm_engine *e) {
+        e->serial++; /* instances are saved again after a savepoint */
+        return (Savepoint) { e->n_undo, e->step->n };
+}
+
+static void queue_clear(xfsm_engine *e) {
+        for (size_t k = e->qh; k < e->qt; k++)
+                json_object_put(e->q[k].payload);
+        e->qh = e->qt = 0;
+}
+
+static void rollback(xfsm_engine *e, Savepoint sp) {
+        while (e->n_undo > sp.n_undo) {
+                Undo *u = &e->undo[--e->n_undo];
+                xfsm_instance *i = u->inst;
+
+                switch (u->kind) {
+                case UNDO_SAVE:
+                        instance_set_state(i, u->save.state);
+                        i->status = u->save.status;
+                        i->drop_at_commit = u->save.drop;
+                        i->updated_at = u->save.updated_at;
+                        i->retention_deadline = u->save.retention_deadline;
+                        free(i->timers);
+                        i->timers = u->save.timers;
+                        i->n_timers = u->save.n_timers;
+                        i->cap_timers = u->save.cap_timers;
+                        break;
+                case UNDO_CTX_KEY:
+                        if (u->ctx.old)
+                                json_object_object_add(i->context, u->ctx.key, u->ctx.old);
+                        else
+                                json_object_object_del(i->context, u->ctx.key);
+                        free(u->ctx.key);
+                        break;
+                case UNDO_CREATED:
+                        instance_unlink(i);
+                        instance_map_remove(&e->map, i);
+                        instance_free(i);
+                        break;
+                }
+        }
+        effects_reset(e->step, sp.n_effects);
+        queue_clear(e);
+        e->serial++;
+}
+
+static int route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r);
+
+static void commit(xfsm_engine *e) {
+        uint32_t mark = ++e->commit_serial;
+
+        for (size_t k = 0; k < e->n_undo; k++) {
+                Undo *u = &e->undo[k];
+                xfsm_instance *i = u->inst;
+
+                if (u->kind == UNDO_SAVE)
+                        free(u->save.timers);
+                else if (u->kind == UNDO_CTX_KEY) {
+                        json_object_put(u->ctx.old);
+                        free(u->ctx.key);
+                }
+                if (u->kind == UNDO_CTX_KEY || i->committed == mark)
+                        continue;
+                i->committed = mark;
+                for (size_t t = 0; t < i->n_timers; t++)
+                        if (i->timers[t].seq > e->step_timer_base &&
+                            heap_push(&e->timers, i->timers[t].deadline, i->timers[t].seq, i) >= 0)
+                                i->heap_refs++;
+                if (i->retention_deadline > 0 && !(u->kind == UNDO_SAVE && u->save.retention_deadline) &&
+                    heap_push(&e->retention, i->retention_deadline, 0, i) >= 0)
+                        i->heap_refs++;
+        }
+        /* drops last: an instance may appear more than once above */
+        for (size_t k = 0; k < e->n_undo; k++) {
+                xfsm_instance *i = e->undo[k].inst;
+                if (e->undo[k].kind != UNDO_CTX_KEY && i->drop_at_commit && !i->dead) {
+                        instance_unlink(i);
+                        instance_map_remove(&e->map, i);
+                        instance_release(i);
+                }
+        }
+        e->n_undo = 0;
+        e->step_comp->seq++;
+
+        if (e->step_fn)
+                e->step_fn(e->step_ud, e->step);
+        for (size_t k = 0; k < e->step->n; k++)
+                if (e->step->v[k].kind == XFSM_EFFECT_ROUTED) {
+                        if (e->router)
+                                (void) e->router(e->router_ud, e, e->step->v[k].routed);
+                        else
+                                (void) route_default(NULL, e, e->step->v[k].routed);
+                }
+}
+
+static int enqueue(xfsm_engine *e, xfsm_instance *i, const char *event, json_object *payload,
+                   const Transition *forced, bool routed) {
+        if (e->qt == e->qcap) {
+                if (e->qh > 0) {
+                        memmove(e->q, e->q + e->qh, (e->qt - e->qh) * sizeof *e->q);
+                        e->qt -= e->qh;
+                        e->qh = 0;
+                } else {
+                        size_t cap = e->qcap ? e->qcap * 2 : 32;
+                        Item *q = realloc(e->q, cap * sizeof *q);
+                        if (!q) {
+                                json_object_put(payload);
+                                return -ENOMEM;
+                        }
+                        e->q = q;
+                        e->qcap = cap;
+                }
+        }
+        e->q[e->qt++] = (Item) { i, event, payload, forced, routed };
+        return 0;
+}
+
+static void refused(xfsm_engine *e, const xfsm_instance *i, const char *event, int r) {
+        xfsm_effect *f = effect_add(e, XFSM_EFFECT_REFUSED, i);
+        if (!f)
+                return;
+        f->event = event;
+        f->error = r;
+        f->message = strdup(e->last_error[0] ? e->last_error : xfsm_strerror(r));
+        if (i)
+                f->from = i->machine->states[i->state].name;
+}
+
+/* ---- choosing a transition --------------------------------------------- */
+
+static bool guard_holds(const Transition *t, const xfsm_instance *i, json_object *payload) {
+        /* Guards are stored; evaluating them is the statecharts work. Until
+         * then a guarded transition is taken as if unguarded (the validator
+         * says so). */
+        (void) t;
+        (void) i;
+        (void) payload;
+        return true;
+}
+
+static bool event_is(const Transition *t, const char *event) {
+        return t->event == event || streq(t->event, event);
+}
+
+static int choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
+                  const Transition **ret) {
+        const State *st = &i->machine->states[i->state];
+        const Transition *only = NULL;
+        unsigned n_event = 0, n_cand = 0;
+
+        for (size_t k = 0; k < st->n_out; k++) {
+                const Transition *t = st->out[k];
+                if (!event_is(t, event))
+                        continue;
+                n_event++;
+                if (!guard_holds(t, i, payload))
+                        continue;
+                if (n_cand++ == 0)
+                        only = t;
+        }
+        if (n_event == 0)
+                return fail(e, -XFSM_E_NO_TRANSITION, "no transition from '%s' on '%s' in machine '%s'", st->name,
+                            event, i->machine->name);
+        if (n_cand == 0)
+                return fail(e, -XFSM_E_GUARD_FAILED, "no guard holds for '%s' in state '%s' of machine '%s'", event,
+                            st->name, i->machine->name);
+        if (!routed && n_cand == 1) {
+                *ret = only;
+                return 0;
+        }
+        for (size_t k = 0; k < st->n_out; k++) {
+                const Transition *t = st->out[k];
+                if (!event_is(t, event) || !guard_holds(t, i, payload))
+                        continue;
+                if (t->n_rules == 0 || json_rules_hold(t->rules, t->n_rules, payload, i->context)) {
+                        *ret = t;
+                        return 0;
+                }
+        }
+        return fail(e, -XFSM_E_NO_TRANSITION,
+                    "no transition from '%s' on '%s' in machine '%s' matches the event's properties", st->name, event,
+                    i->machine->name);
+}
+
+/* ---- timers ----------------------------------------------------------- */
+
+static int timer_arm(xfsm_engine *e, xfsm_instance *i, const Transition *t) {
+        xfsm_effect *f;
+
+        if (i->n_timers == i->cap_timers) {
+                unsigned cap = i->cap_timers ? i->cap_timers * 2u : 2u;
+                Timer *v;
+                if (cap > 255)
+                        return -E2BIG;
+                v = realloc(i->timers, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                i->timers = v;
+                i->cap_timers = (uint8_t) cap;
+        }
+        i->timers[i->n_timers++] = (Timer) { t, xfsm_engine_now(e) + t->timeout_ms, ++e->next_timer_seq };
+        f = effect_add(e, XFSM_EFFECT_TIMER_ARMED, i);
+        if (!f)
+                return -ENOMEM;
+        f->event = t->event;
+        f->deadline = i->timers[i->n_timers - 1].deadline;
+        f->from = i->machine->states[t->from].name;
+        f->to = i->machine->states[t->to].name;
+        return 0;
+}
+
+static void timer_remove(xfsm_engine *e, xfsm_instance *i, size_t k, bool report) {
+        if (report) {
+                xfsm_effect *f = effect_add(e, XFSM_EFFECT_TIMER_CANCELLED, i);
+                if (f) {
+                        f->event = i->timers[k].t->event;
+                        f->deadline = i->timers[k].deadline;
+                }
+        }
+        memmove(i->timers + k, i->timers + k + 1, (i->n_timers - k - 1) * sizeof *i->timers);
+        i->n_timers--;
+}
+
+static void timers_cancel_all(xfsm_engine *e, xfsm_instance *i) {
+        while (i->n_timers > 0)
+                timer_remove(e, i, i->n_timers - 1, true);
+}
+
+static int schedule_timers(xfsm_engine *e, xfsm_instance *i, bool self) {
+        const State *st = &i->machine->states[i->state];
+        int r;
+
+        if (i->status != STATUS_ACTIVE) {
+                timers_cancel_all(e, i);
+                return 0;
+        }
+        if (!self)
+                timers_cancel_all(e, i);
+        if (!st->has_timers && !st->has_auto)
+                return 0;
+
+        for (size_t k = 0; k < st->n_out; k++) {
+                const Transition *t = st->out[k];
+                bool delayed = t->type == TRANSITION_TIMEOUT || (t->type == TRANSITION_AUTO && t->timeout_ms > 0);
+
+                if (t->type != TRANSITION_TIMEOUT && t->type != TRANSITION_AUTO)
+                        continue;
+                if (delayed) {
+                        ssize_t existing = -1;
+                        for (size_t j = 0; j < i->n_timers; j++)
+                                if (i->timers[j].t == t)
+                                        existing = (ssize_t) j;
+                        if (existing >= 0) {
+                                if (t->type == TRANSITION_TIMEOUT && !t->reset_on_transition)
+                                        continue; /* keeps running through self-loops */
+                                timer_remove(e, i, (size_t) existing, true);
+                        }
+                        r = timer_arm(e, i, t);
+                } else
+                        r = enqueue(e, i, t->event, NULL, t, false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- transitions ------------------------------------------------------------ */
+
+static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx,
+                           const xfsm_instance *parent, bool entry_point, xfsm_instance **ret);
+
+static int report_methods(xfsm_engine *e, const xfsm_instance *i, const Method *m, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                xfsm_effect *f = effect_add(e, XFSM_EFFECT_METHOD, i);
+                if (!f)
+                        return -ENOMEM;
+                f->method = m[k].name;
+                f->to = i->machine->states[i->state].name;
+        }
+        return 0;
+}
+
+static int collect_by_creation(const void *a, const void *b) {
+        const xfsm_instance *x = *(xfsm_instance *const *) a, *y = *(xfsm_instance *const *) b;
+        return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Instances of machine m (in state, if not NULL) that event selects: rules
+ * of the sender (may be none), and a transition of their own whose rules
+ * hold. In creation order. */
+static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
+                            const MatchingRule *rules, size_t n_rules, json_object *payload,
+                            xfsm_instance ***ret, size_t *ret_n) {
+        xfsm_instance **v = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t s = 0; s < m->n_states; s++) {
+                if (state && state->index != s)
+                        continue;
+                for (xfsm_instance *i = c->lists[m->index][s].head; i; i = i->state_next) {
+                        const Transition *t;
+                        if (i->status != STATUS_ACTIVE)
+                                continue;
+                        if (n_rules > 0 && !json_rules_hold(rules, n_rules, payload, i->context))
+                                continue;
+                        if (choose(e, i, event, payload, true, &t) < 0)
+                                continue;
+                        if (n == cap) {
+                                xfsm_instance **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
+                                if (!nv) {
+                                        free(v);
+                                        return -ENOMEM;
+                                }
+                                v = nv;
+                        }
+                        v[n++] = i;
+                }
+        }
+        e->last_error[0] = 0;
+        if (n > 1)
+                qsort(v, n, sizeof *v, collect_by_creation);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int emit_routed(xfsm_engine *e, const xfsm_instance *src, xfsm_routed_kind kind, const char *component,
+                       const char *machine, const char *state, const char *event, json_object *payload,
+                       const MatchingRule *rules, size_t n_rules) {
+        xfsm_routed tmp = {
+                .kind = kind,
+                .source_component = src->comp->def->name,
+                .source_seq = src->comp->seq + 1,
+                .rule_index = e->step_routed++,
+                .target_component = (char *) component,
+                .target_machine = (char *) machine,
+                .target_state = (char *) state,
+                .event = (char *) event,
+                .payload = payload,
+                .rules = (MatchingRule *) rules,
+                .n_rules = n_rules,
+                .hops = e->step_hops + 1,
+        };
+        xfsm_effect *f = effect_add(e, XFSM_EFFECT_ROUTED, src);
+        if (!f)
+                return -ENOMEM;
+        f->routed = routed_copy(&tmp);
+        if (!f->routed) {
+                e->step->n--;
+                return -ENOMEM;
+        }
+        f->event = f->routed->event;
+        return 0;
+}
+
+static int fan_out_local(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
+                         const MatchingRule *rules, size_t n_rules, json_object *payload) {
+        xfsm_instance **v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = select_receivers(e, c, m, state, event, rules, n_rules, payload, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n && r >= 0; k++)
+                r = enqueue(e, v[k], event, json_object_get(payload), NULL, true);
+        free(v);
+        return r;
+}
+
+static int run_cascades(xfsm_engine *e, xfsm_instance *i) {
+        const State *st = &i->machine->states[i->state];
+        int r = 0;
+
+        for (size_t k = 0; k < st->n_cascades && r >= 0; k++) {
+                const CascadingRule *cr = &st->cascades[k];
+                json_object *payload = cr->payload ? json_template_render(cr->payload, i->context)
+                                                   : json_object_new_object();
+                if (!payload)
+                        return -ENOMEM;
+                if (!cr->target_component || streq(cr->target_component, i->comp->def->name)) {
+                        const Machine *tm = component_find_machine(i->comp->def, cr->target_machine);
+                        r = fan_out_local(e, i->comp, tm, machine_find_state(tm, cr->target_state), cr->event,
+                                          cr->rules, cr->n_rules, payload);
+                } else
+                        r = emit_routed(e, i, XFSM_ROUTED_EVENT, cr->target_component, cr->target_machine,
+                                        cr->target_state, cr->event, payload, cr->rules, cr->n_rules);
+                json_object_put(payload);
+        }
+        return r;
+}
+
+static int notify_parent(xfsm_engine *e, xfsm_instance *i, const Transition *t, const char *previous) {
+        const char *event;
+        bool with_state, with_context;
+        xfsm_instance *parent;
+        json_object *p;
+
+        if (!i->parent_id)
+                return 0;
+        if (t->notify_parent) {
+                event = t->notify_event;
+                with_state = t->notify_include_state;
+                with_context = t->notify_include_context;
+        } else if (i->machine->parent_link) {
+                event = i->machine->parent_link_event;
+                with_state = true;
+                with_context = false;
+        } else
+                return 0;
+
+        parent = instance_map_get(&e->map, i->parent_id);
+        if (!parent || parent->dead) {
+                fail(e, -XFSM_E_NO_SUCH_INSTANCE, "parent %s is gone", i->parent_id);
+                refused(e, i, event, -XFSM_E_NO_SUCH_INSTANCE);
+                return 0;
+        }
+        p = json_object_new_object();
+        if (!p)
+                return -ENOMEM;
+        json_object_object_add(p, "childInstanceId", json_object_new_string(i->id));
+        json_object_object_add(p, "childMachine", json_object_new_string(i->machine->name));
+        json_object_object_add(p, "previousState", json_object_new_string(previous));
+        if (with_state)
+                json_object_object_add(p, "newState", json_object_new_string(i->machine->states[i->state].name));
+        if (with_context)
+                json_object_object_add(p, "childContext", json_object_get(i->context));
+        return enqueue(e, parent, event, p, NULL, false);
+}
+
+/* The context a child or a cross_component target starts with: the mapping
+ * if there is one, else the source context with the payload over it. */
+static json_object *mapped_context(const Transition *t, json_object *ctx, json_object *payload) {
+        json_object *o;
+
+        if (t->n_mappings == 0)
+                return json_merge_shallow(ctx, payload);
+        o = json_object_new_object();
+        for (size_t k = 0; o && k < t->n_mappings; k++) {
+                json_object *v = json_mapping_source(ctx, payload, t->mappings[k].source_path);
+                if (v)
+                        json_object_object_add(o, t->mappings[k].target_key, json_object_get(v));
+        }
+        return o;
+}
+
+static bool singleton_taken(const ComponentRt *c, const Machine *m) {
+        if (c->def->entry_machine != m || c->def->entry_mode != ENTRY_SINGLETON)
+                return false;
+        for (size_t s = 0; s < m->n_states; s++)
+                if (c->lists[m->index][s].n > 0)
+                        return true;
+        return false;
+}
+
+static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t, const char *event,
+                           json_object *payload) {
+        const Machine *m = i->machine;
+        const char *previous = m->states[i->state].name;
+        bool self = t->from == t->to, internal = self && t->type == TRANSITION_INTERNAL;
+        xfsm_effect *f;
+        int r;
+
+        r = touch(e, i);
+        if (r < 0)
+                return r;
+
+        /* 1. exit actions of the source */
+        if (!internal && (r = report_methods(e, i, m->states[i->state].on_exit, m->states[i->state].n_on_exit)) < 0)
+                return r;
+        /* 2. the transition's own method */
+        if (t->triggered_method) {
+                f = effect_add(e, XFSM_EFFECT_METHOD, i);
+                if (!f)
+                        return -ENOMEM;
+                f->method = t->triggered_method;
+                f->event = t->event;
+        }
+        /* 3. payload merged into the context (shallow; not with matchingRules) */
+        if (payload && t->n_rules == 0 && json_object_object_length(payload) > 0) {
+                json_object_object_foreach(payload, k, v) if ((r = context_set(e, i, k, v)) < 0) return r;
+                if (!effect_add(e, XFSM_EFFECT_CONTEXT_CHANGED, i))
+                        return -ENOMEM;
+        }
+        /* 4. state update */
+        instance_set_state(i, t->to);
+        i->updated_at = xfsm_engine_realtime(e);
+        f = effect_add(e, XFSM_EFFECT_TRANSITION, i);
+        if (!f)
+                return -ENOMEM;
+        f->from = previous;
+        f->to = m->states[t->to].name;
+        f->event = t->event;
+        (void) event;
+
+        /* 5. entry actions, cascades of the entered state */
+        if (!internal) {
+                if ((r = report_methods(e, i, m->states[t->to].on_entry, m->states[t->to].n_on_entry)) < 0)
+                        return r;
+                if ((r = run_cascades(e, i)) < 0)
+                        return r;
+        }
+        /* 6. notifyParent / parentLink */
+        if ((r = notify_parent(e, i, t, previous)) < 0)
+                return r;
+        /* 7. inter_machine child */
+        if (t->type == TRANSITION_INTER_MACHINE) {
+                const Machine *cm = component_find_machine(i->comp->def, t->target_machine);
+                if (singleton_taken(i->comp, cm)) {
+                        fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", cm->name);
+                        refused(e, i, t->event, -XFSM_E_SINGLETON_EXISTS);
+                } else {
+                        json_object *ctx = mapped_context(t, i->context, payload);
+                        if (!ctx)
+                                return -ENOMEM;
+                        r = create_instance(e, i->comp, cm, ctx, i, false, NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        /* 8. cross_component */
+        if (t->type == TRANSITION_CROSS_COMPONENT) {
+                json_object *ctx = mapped_context(t, i->context, payload);
+                xfsm_routed_kind kind = t->target_event ? XFSM_ROUTED_EVENT : XFSM_ROUTED_CREATE;
+                if (!ctx)
+                        return -ENOMEM;
+                if (streq(t->target_component, i->comp->def->name)) {
+                        const Machine *tm = component_find_machine(i->comp->def, t->target_machine);
+                        if (kind == XFSM_ROUTED_CREATE)
+                                r = singleton_taken(i->comp, tm)
+                                            ? 0
+                                            : create_instance(e, i->comp, tm, json_object_get(ctx), NULL, false, NULL);
+                        else
+                                r = fan_out_local(e, i->comp, tm, NULL, t->target_event, t->rules, t->n_rules, ctx);
+                } else
+                        r = emit_routed(e, i, kind, t->target_component, t->target_machine, NULL, t->target_event, ctx,
+                                        t->rules, t->n_rules);
+                json_object_put(ctx);
+                if (r < 0)
+                        return r;
+        }
+        /* 9. final / error */
+        if (m->states[t->to].type == STATE_FINAL || m->states[t->to].type == STATE_ERROR) {
+                i->status = m->states[t->to].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
+                f = effect_add(e, XFSM_EFFECT_COMPLETED, i);
+                if (!f)
+                        return -ENOMEM;
+                f->status = xfsm_instance_status(i);
+                f->to = m->states[t->to].name;
+                if (!i->entry_point) {
+                        if (m->retention_drop) {
+                                i->drop_at_commit = true;
+                                f = effect_add(e, XFSM_EFFECT_DROPPED, i);
+                                if (!f)
+                                        return -ENOMEM;
+                        } else
+                                i->retention_deadline = xfsm_engine_now(e) + m->retention_keep_ms;
+                }
+        }
+        /* 10. timeout scheduling (and auto transitions) */
+        return schedule_timers(e, i, self);
+}
+
+static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx,
+                           const xfsm_instance *parent, bool entry_point, xfsm_instance **ret) {
+        xfsm_instance *i;
+        xfsm_effect *f;
+        Undo *u;
+        int r;
+
+        i = calloc(1, sizeof *i);
+        if (!i) {
+                json_object_put(ctx);
+                return -ENOMEM;
+        }
+        do
+                uuid4_format(e->rng, i->id);
+        while (instance_map_get(&e->map, i->id));
+        i->machine = m;
+        i->comp = c;
+        i->state = m->initial;
+        i->seq = ++e->next_inst_seq;
+        i->created_at = i->updated_at = xfsm_engine_realtime(e);
+        i->context = ctx ? ctx : json_object_new_object();
+        i->entry_point = entry_point || (c->def->entry_machine == m && c->def->entry_mode == ENTRY_SINGLETON);
+        i->touched = e->serial;
+        if (parent) {
+                i->parent_id = strdup(parent->id);
+                i->parent_machine = parent->machine;
+                if (!i->parent_id) {
+                        instance_free(i);
+                        return -ENOMEM;
+                }
+        }
+        r = undo_push(e, &u);
+        if (r < 0) {
+                instance_free(i);
+                return r;
+        }
+        r = instance_map_put(&e->map, i);
+        if (r < 0) {
+                e->n_undo--;
+                instance_free(i);
+                return r;
+        }
+        u->kind = UNDO_CREATED;
+        u->inst = i;
+        instance_link(i);
+
+        f = effect_add(e, XFSM_EFFECT_INSTANCE_CREATED, i);
+        if (!f)
+                return -ENOMEM;
+        f->to = m->states[m->initial].name;
+
+        /* entering the initial state */
+        if ((r = report_methods(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry)) < 0)
+                return r;
+        if ((r = run_cascades(e, i)) < 0)
+                return r;
+        if (m->states[m->initial].type == STATE_FINAL || m->states[m->initial].type == STATE_ERROR)
+                i->status = m->states[m->initial].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
+        if ((r = schedule_timers(e, i, false)) < 0)
+                return r;
+        if (ret)
+                *ret = i;
+        return 0;
+}
+
+/* Handle one queued event. Refusals of raised events are effects; the
+ * caller decides about the first (the step's own) event. */
+static int process_item(xfsm_engine *e, Item *it) {
+        const Transition *t = it->forced;
+        xfsm_instance *i = it->inst;
+        int r;
+
+        if (++e->microsteps > XFSM_MAX_MICROSTEPS)
+                return fail(e, -XFSM_E_LOOP, "more than %d microsteps for one event: loop refused",
+                            XFSM_MAX_MICROSTEPS);
+        if (i->dead || i->drop_at_commit)
+                return fail(e, -XFSM_E_NO_SUCH_INSTANCE, "instance %s is gone", i->id);
+        if (i->status != STATUS_ACTIVE)
+                return fail(e, -XFSM_E_NO_TRANSITION, "instance %s is %s in state '%s': no transition", i->id,
+                            xfsm_instance_status(i), i->machine->states[i->state].name);
+        if (t) {
+                if (t->from != i->state)
+                        return 0; /* left the state meanwhile */
+                if (!guard_holds(t, i, it->payload))
+                        return fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", t->event);
+        } else if ((r = choose(e, i, it->event, it->payload, it->routed, &t)) < 0)
+                return r;
+        return exec_transition(e, i, t, it->event, it->payload);
+}
+
+static bool is_fatal(int r) {
+        return r == -ENOMEM || r == -XFSM_E_LOOP || r == -E2BIG;
+}
+
+/* Run the queue to completion. Refused raised events become effects. */
+static int drain(xfsm_engine *e) {
+        while (e->qh < e->qt) {
+                Item it = e->q[e->qh++];
+                int r = process_item(e, &it);
+                if (r < 0) {
+                        if (is_fatal(r)) {
+                                json_object_put(it.payload);
+                                return r;
+                        }
+                        refused(e, it.inst->dead ? NULL : it.inst, it.event, r);
+                }
+                json_object_put(it.payload);
+        }
+        e->qh = e->qt = 0;
+        return 0;
+}
+
+/* ---- routed events in ------------------------------------------------------ */
+
+static int route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r) {
+        (void) userdata;
+        if (!find_comp(e, r->target_component))
+                return -XFSM_E_NO_SUCH_COMPONENT; /* stays visible as an effect */
+        if (e->lt == e->lcap) {
+                if (e->lh > 0) {
+                        memmove(e->local, e->local + e->lh, (e->lt - e->lh) * sizeof *e->local);
+                        e->lt -= e->lh;
+                        e->lh = 0;
+                } else {
+                        size_t cap = e->lcap ? e->lcap * 2 : 16;
+                        xfsm_routed **v = realloc(e->local, cap * sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        e->local = v;
+                        e->lcap = cap;
+                }
+        }
+        e->local[e->lt] = routed_copy(r);
+        if (!e->local[e->lt])
+                return -ENOMEM;
+        e->lt++;
+        return 0;
+}
+
+int xfsm_engine_route_local(xfsm_engine *e, const xfsm_routed *r) {
+        return route_default(NULL, e, r);
+}
+
+/* Deliver r (owned) as one step. */
+static int deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsigned *ret_delivered) {
+        ComponentRt *c = find_comp(e, r->target_component);
+        const Machine *m;
+        const State *st = NULL;
+        unsigned delivered = 0;
+        xfsm_instance **v = NULL;
+        size_t n = 0;
+        int k;
+
+        if (!c) {
+                k = fail(e, -XFSM_E_NO_SUCH_COMPONENT, "no component '%s' here", r->target_component);
+                routed_free(r);
+                return k;
+        }
+        m = component_find_machine(c->def, r->target_machine);
+        if (!m) {
+                k = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in component '%s'", r->target_machine,
+                         c->def->name);
+                routed_free(r);
+                return k;
+        }
+        if (r->target_state && !streq(r->target_state, "*") && !(st = machine_find_state(m, r->target_state))) {
+                k = fail(e, -XFSM_E_INVALID_ARGUMENT, "machine '%s' has no state '%s'", m->name, r->target_state);
+                routed_free(r);
+                return k;
+        }
+
+        begin_step(e, cause, c, NULL, r->event);
+        e->step->routed = r;
+        e->step_hops = r->hops;
+
+        if (r->hops > XFSM_MAX_HOPS) {
+                fail(e, -XFSM_E_LOOP, "routed event '%s' took more than %d hops: loop refused", r->event ?: "create",
+                     XFSM_MAX_HOPS);
+                refused(e, NULL, r->event, -XFSM_E_LOOP);
+                commit(e);
+                e->step_hops = 0;
+                return -XFSM_E_LOOP;
+        }
+
+        if (r->kind == XFSM_ROUTED_CREATE) {
+                Savepoint sp = savepoint(e);
+                int q;
+                if (singleton_taken(c, m)) {
+                        fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", m->name);
+                        refused(e, NULL, NULL, -XFSM_E_SINGLETON_EXISTS);
+                } else {
+                        json_object *ctx = json_merge_shallow(r->payload, NULL);
+                        q = ctx ? create_instance(e, c, m, ctx, NULL, false, NULL) : -ENOMEM;
+                        if (q >= 0)
+                                q = drain(e);
+                        if (q < 0) {
+                                rollback(e, sp);
+                                refused(e, NULL, NULL, q);
+                        } else
+                                delivered = 1;
+                }
+        } else {
+                k = select_receivers(e, c, m, st, r->event, r->rules, r->n_rules, r->payload, &v, &n);
+                if (k < 0) {
+                        rollback(e, (Savepoint) {});
+                        e->step_hops = 0;
+                        return k;
+                }
+                for (size_t j = 0; j < n; j++) {
+                        xfsm_instance *i = v[j];
+                        Savepoint sp = savepoint(e);
+                        Item it = { i, r->event, json_object_get(r->payload), NULL, true };
+                        int q;
+
+                        if (i->dead || i->drop_at_commit || (st && i->state != st->index)) {
+                                json_object_put(it.payload);
+                                continue; /* moved meanwhile */
+                        }
+                        q = process_item(e, &it);
+                        json_object_put(it.payload);
+                        if (q >= 0)
+                                q = drain(e);
+                        if (q < 0) {
+                                rollback(e, sp);
+                                refused(e, i, r->event, q);
+                        } else
+                                delivered++;
+                }
+                free(v);
+        }
+        commit(e);
+        e->step_hops = 0;
+        if (ret_delivered)
+                *ret_delivered = delivered;
+        return 0;
+}
+
+/* Deliver what the default router queued, in order, each its own step. */
+static void deliver_local(xfsm_engine *e) {
+        if (e->delivering)
+                return;
+        e->delivering = true;
+        while (e->lh < e->lt) {
+                xfsm_routed *r = e->local[e->lh++];
+                (void) deliver(e, r, XFSM_STEP_ROUTED, NULL);
+        }
+        e->lh = e->lt = 0;
+        e->delivering = false;
+        e->step = &e->steps[0];
+}
+
+int xfsm_engine_deliver(xfsm_engine *e, const xfsm_routed *r, unsigned *ret_delivered) {
+        xfsm_routed *c = routed_copy(r);
+        int k;
+
+        if (!c)
+                return -ENOMEM;
+        k = deliver(e, c, XFSM_STEP_ROUTED, ret_delivered);
+        deliver_local(e);
+        return k;
+}
+
+int xfsm_engine_deliver_json(xfsm_engine *e, const char *routed_json, unsigned *ret_delivered) {
+        xfsm_routed *r;
+        int k;
+
+        k = routed_from_json(routed_json, &r);
+        if (k < 0)
+                return fail(e, k, "routed event is not valid");
+        k = deliver(e, r, XFSM_STEP_ROUTED, ret_delivered);
+        deliver_local(e);
+        return k;
+}
+
+/* ---- public entry points ---------------------------------------------------- */
+
+static bool valid_event_name(const char *s) {
+        size_t n = 0;
+        if (isempty(s))
+                return false;
+        for (; *s; s++, n++)
+                if (*s <= ' ' || *s >= 127)
+                        return false;
+        return n <= XFSM_MAX_NAME;
+}
+
+static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
+        json_tokener *tok;
+        json_object *o;
+        size_t len;
+
+        *ret = NULL;
+        if (!text)
+                return 0;
+        len = strlen(text);
+        if (len > XFSM_MAX_PAYLOAD)
+                return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload larger than 1 MiB");
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        o = json_tokener_parse_ex(tok, text, (int) len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+            (size_t) json_tokener_get_parse_end(tok) != len) {
+                enum json_tokener_error err = json_tokener_get_error(tok);
+                json_object_put(o);
+                json_tokener_free(tok);
+                return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload is not valid JSON: %s",
+                            err == json_tokener_continue ? "unexpected end of input"
+                                                         : json_tokener_error_desc(err));
+        }
+        json_tokener_free(tok);
+        if (!json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload must be a JSON object");
+        }
+        *ret = o;
+        return 0;
+}
+
+static ComponentRt *comp_for_machine(xfsm_engine *e, const char *component, const char *machine, int *ret_err) {
+        if (component) {
+                ComponentRt *c = find_comp(e, component);
+                if (!c)
+                        *ret_err = fail(e, -XFSM_E_NO_SUCH_COMPONENT, "no component '%s'", component);
+                return c;
+        }
+        for (size_t k = 0; k < e->n_comps; k++)
+                if (component_find_machine(e->comps[k]->def, machine))
+                        return e->comps[k];
+        *ret_err = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in any component", machine);
+        return NULL;
+}
+
+int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machine, const char *context_json,
+                       xfsm_instance **ret) {
+        ComponentRt *c;
+        const Machine *m;
+        json_object *ctx;
+        xfsm_instance *i = NULL;
+        char id[ID_LEN + 1];
+        int r = 0;
+
+        if (!machine || strlen(machine) > XFSM_MAX_NAME)
+                return fail(e, -XFSM_E_INVALID_ARGUMENT, "machine name missing or too long");
+        c = comp_for_machine(e, component, machine, &r);
+        if (!c)
+                return r;
+        m = component_find_machine(c->def, machine);
+        if (!m)
+                return fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in component '%s'", machine, c->def->name);
+        if (singleton_taken(c, m))
+                return fail(e, -XFSM_E_SINGLETON_EXISTS, "the singleton entry point %s of %s exists already",
+                            machine, c->def->name);
+        r = parse_payload(e, context_json, &ctx);
+        if (r < 0)
+                return r;
+
+        begin_step(e, XFSM_STEP_CREATE, c, NULL, NULL);
+        r = create_instance(e, c, m, ctx, NULL, false, &i);
+        if (r >= 0) {
+                memcpy(e->step->id, i->id, ID_LEN + 1);
+                e->step->has_id = true;
+                memcpy(id, i->id, ID_LEN + 1);
+                r = drain(e);
+        }
+        if (r < 0) {
+                rollback(e, (Savepoint) {});
+                return r;
+        }
+        commit(e);
+        deliver_local(e);
+        if (ret)
+                *ret = instance_map_get(&e->map, id);
+        return 0;
+}
+
+int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event, const char *payload_json,
+                       const char **ret_state) {
+        json_object *payload = NULL;
+        Item it;
+        char id[ID_LEN + 1];
+        const char *state;
+        int r;
+
+        if (!valid_event_name(event))
+                return fail(e, -XFSM_E_INVALID_ARGUMENT, "event name must be 1-255 printable characters");
+        r = parse_payload(e, payload_json, &payload);
+        if (r < 0)
+                return r;
+
+        begin_step(e, XFSM_STEP_SEND, i->comp, i->id, event);
+        e->step->event_buf = strdup(event);
+        if (!e->step->event_buf) {
+                json_object_put(payload);
+                return -ENOMEM;
+        }
+        e->step->event = e->step->event_buf;
+        it = (Item) { i, e->step->event_buf, payload, NULL, false };
+        r = process_item(e, &it);
+        json_object_put(payload);
+        if (r >= 0)
+                r = drain(e);
+        if (r < 0) {
+                char msg[sizeof e->last_error];
+                memcpy(msg, e->last_error, sizeof msg);
+                rollback(e, (Savepoint) {});
+                memcpy(e->last_error, msg, sizeof msg);
+                return r;
+        }
+        memcpy(id, i->id, sizeof id);
+        state = i->machine->states[i->state].name;
+        commit(e); /* may drop i */
+        if (e->lh < e->lt) {
+                deliver_local(e);
+                i = instance_map_get(&e->map, id);
+                if (i)
+                        state = i->machine->states[i->state].name;
+        }
+        if (ret_state)
+                *ret_state = state;
+        return 0;
+}
+
+int xfsm_engine_send(xfsm_engine *e, const char *id, const char *event, const char *payload_json,
+                     const char **ret_state) {
+        xfsm_instance *i;
+
+        if (!id || strlen(id) != ID_LEN)
+                return fail(e, -XFSM_E_NO_SUCH_INSTANCE, "no instance '%s'", id ?: "");
+        i = instance_map_get(&e->map, id);
+        if (!i)
+                return fail(e, -XFSM_E_NO_SUCH_INSTANCE, "no instance '%s'", id);
+        return xfsm_instance_send(e, i, event, payload_json, ret_state);
+}
+
+int xfsm_engine_broadcast(xfsm_engine *e, const char *component, const char *machine, const char *state,
+                          const char *event, const char *payload_json, unsigned *ret_delivered) {
+        ComponentRt *c;
+        xfsm_routed *r;
+        json_object *payload;
+        int k = 0;
+
+        if (!valid_event_name(event))
+                return fail(e, -XFSM_E_INVALID_ARGUMENT, "event name must be 1-255 printable characters");
+        c = comp_for_machine(e, component, machine, &k);
+        if (!c)
+                return k;
+        k = parse_payload(e, payload_json, &payload);
+        if (k < 0)
+                return k;
+        r = calloc(1, sizeof *r);
+        if (!r) {
+                json_object_put(payload);
+                return -ENOMEM;
+        }
+        r->kind = XFSM_ROUTED_EVENT;
+        r->source_component = strdup(c->def->name);
+        r->target_component = strdup(c->def->name);
+        r->target_machine = strdup(machine);
+        r->target_state = isempty(state) ? NULL : strdup(state);
+        r->event = strdup(event);
+        r->payload = payload ? payload : json_object_new_object();
+        if (!r->source_component || !r->target_component || !r->target_machine || !r->event) {
+                routed_free(r);
+                return -ENOMEM;
+        }
+        k = deliver(e, r, XFSM_STEP_BROADCAST, ret_delivered);
+        deliver_local(e);
+        return k;
+}
+
+int xfsm_engine_start(xfsm_engine *e) {
+        for (size_t k = 0; k < e->n_comps; k++) {
+                ComponentRt *c = e->comps[k];
+                const Machine *m = c->def->entry_machine;
+                bool exists = false;
+                int r;
+
+                if (!m || !c->def->auto_create)
+                        continue;
+                for (xfsm_instance *i = c->all_head; i && !exists; i = i->all_next)
+                        exists = i->machine == m && i->entry_point;
+                if (exists)
+                        continue;
+                begin_step(e, XFSM_STEP_CREATE, c, NULL, NULL);
+                r = create_instance(e, c, m, NULL, NULL, true, NULL);
+                if (r >= 0)
+                        r = drain(e);
+                if (r < 0) {
+                        rollback(e, (Savepoint) {});
+                        return r;
+                }
+                commit(e);
+                deliver_local(e);
+        }
+        return 0;
+}
+
+xfsm_instance *xfsm_engine_find(const xfsm_engine *e, const char *id) {
+        if (!id)
+                return NULL;
+        return instance_map_get(&e->map, id);
+}
+
+size_t xfsm_engine_n_instances(const xfsm_engine *e) {
+        return e->map.n;
+}
+
+int xfsm_engine_foreach(xfsm_engine *e, const char *component, const char *machine, const char *state,
+                        xfsm_instance_fn fn, void *userdata) {
+        for (size_t k = 0; k < e->n_comps; k++) {
+                ComponentRt *c = e->comps[k];
+                if (!isempty(component) && !streq(c->def->name, component))
+                        continue;
+                for (xfsm_instance *i = c->all_head, *next; i; i = next) {
+                        next = i->all_next;
+                        if (!isempty(machine) && !streq(i->machine->name, machine))
+                                continue;
+                        if (!isempty(state) && !streq(i->machine->states[i->state].name, state))
+                                continue;
+                        int r = fn(userdata, i);
+                        if (r != 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+/* ---- timers due ------------------------------------------------------------ */
+
+static int fire_one(xfsm_engine *e, const HeapEntry *h) {
+        xfsm_instance *i = h->inst;
+        const Transition *t = NULL;
+        Savepoint sp;
+        Item it;
+        int r;
+
+        heap_pop(&e->timers);
+        if (!i->dead)
+                for (size_t k = 0; k < i->n_timers; k++)
+                        if (i->timers[k].seq == h->seq)
+                                t = i->timers[k].t;
+        if (!t) {
+                instance_heap_unref(i);
+                return 0; /* cancelled meanwhile */
+        }
+        i->heap_refs--;
+
+        begin_step(e, XFSM_STEP_TIMER, i->comp, i->id, t->event);
+        r = touch(e, i);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < i->n_timers; k++)
+                if (i->timers[k].seq == h->seq) {
+                        timer_remove(e, i, k, false);
+                        break;
+                }
+        sp = savepoint(e);
+        it = (Item) { i, t->event, NULL, t, false };
+        r = process_item(e, &it);
+        if (r >= 0)
+                r = drain(e);
+        if (r < 0) {
+                rollback(e, sp);
+                refused(e, i, t->event, r);
+        }
+        commit(e);
+        deliver_local(e);
+        return 1;
+}
+
+static void expire_retention(xfsm_engine *e, uint64_t now) {
+        HeapEntry h;
+        ComponentRt *c = NULL;
+
+        while (heap_peek(&e->retention, &h) && h.deadline <= now) {
+                xfsm_instance *i = h.inst;
+                heap_pop(&e->retention);
+                if (i->dead || i->retention_deadline != h.deadline || i->status == STATUS_ACTIVE) {
+                        instance_heap_unref(i);
+                        continue;
+                }
+                if (c != i->comp) {
+                        if (c)
+                                commit(e);
+                        c = i->comp;
+                        begin_step(e, XFSM_STEP_RETENTION, c, NULL, NULL);
+                }
+                if (touch(e, i) < 0) {
+                        instance_heap_unref(i);
+                        continue;
+                }
+                i->drop_at_commit = true;
+                effect_add(e, XFSM_EFFECT_DROPPED, i);
+                instance_heap_unref(i);
+        }
+        if (c)
+                commit(e);
+}
+
+int xfsm_engine_run_due(xfsm_engine *e) {
+        uint64_t now = xfsm_engine_now(e);
+        HeapEntry h;
+        int n = 0, r;
+
+        while (heap_peek(&e->timers, &h) && h.deadline <= now) {
+                r = fire_one(e, &h);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        expire_retention(e, now);
+        return n;
+}
+
+int xfsm_engine_advance(xfsm_engine *e, uint64_t ms) {
+        uint64_t target;
+        HeapEntry h;
+        int n = 0, r;
+
+        if (!e->virtual_clock)
+                return -EOPNOTSUPP;
+        target = e->vnow + ms;
+        while (heap_peek(&e->timers, &h) && h.deadline <= target) {
+                if (h.deadline > e->vnow)
+                        e->vnow = h.deadline;
+                r = fire_one(e, &h);
+                if (r < 0)
+                        return r;
+                n += r;
+        }
+        e->vnow = target;
+        expire_retention(e, target);
+        return n;
+}
+
+bool xfsm_engine_next_deadline(const xfsm_engine *e, uint64_t *ret) {
+        HeapEntry h;
+        if (!heap_peek(&e->timers, &h))
+                return false;
+        *ret = h.deadline;
+        return true;
+}
+
+bool xfsm_engine_next_retention(const xfsm_engine *e, uint64_t *ret) {
+        HeapEntry h;
+        if (!heap_peek(&e->retention, &h))
+                return false;
+        *ret = h.deadline;
+        return true;
+}
+
+/* ---- step and effect accessors ------------------------------------------------ */
+
+xfsm_step_cause xfsm_step_get_cause(const xfsm_step *s) {
+        return s->cause;
+}
+const char *xfsm_step_component(const xfsm_step *s) {
+        return s->component;
+}
+const char *xfsm_step_instance_id(const xfsm_step *s) {
+        return s->has_id ? s->id : NULL;
+}
+const char *xfsm_step_event(const xfsm_step *s) {
+        return s->event;
+}
+size_t xfsm_step_n_effects(const xfsm_step *s) {
+        return s->n;
+}
+const xfsm_effect *xfsm_step_effect(const xfsm_step *s, size_t i) {
+        return i < s->n ? &s->v[i] : NULL;
+}
+
+xfsm_effect_kind xfsm_effect_get_kind(const xfsm_effect *f) {
+        return f->kind;
+}
+
+const char *xfsm_effect_kind_to_string(xfsm_effect_kind k) {
+        static const char *const names[] = {
+                [XFSM_EFFECT_INSTANCE_CREATED] = "created",   [XFSM_EFFECT_TRANSITION] = "transition",
+                [XFSM_EFFECT_CONTEXT_CHANGED] = "context",    [XFSM_EFFECT_METHOD] = "method",
+                [XFSM_EFFECT_TIMER_ARMED] = "timer-armed",    [XFSM_EFFECT_TIMER_CANCELLED] = "timer-cancelled",
+                [XFSM_EFFECT_ROUTED] = "routed",              [XFSM_EFFECT_COMPLETED] = "completed",
+                [XFSM_EFFECT_DROPPED] = "dropped",            [XFSM_EFFECT_REFUSED] = "refused",
+        };
+        return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
+}
+
+const char *xfsm_effect_instance_id(const xfsm_effect *f) {
+        return f->id[0] ? f->id : NULL;
+}
+const char *xfsm_effect_machine(const xfsm_effect *f) {
+        return f->machine;
+}
+const char *xfsm_effect_from(const xfsm_effect *f) {
+        return f->from;
+}
+const char *xfsm_effect_to(const xfsm_effect *f) {
+        return f->to;
+}
+const char *xfsm_effect_event(const xfsm_effect *f) {
+        return f->event;
+}
+const char *xfsm_effect_method(const xfsm_effect *f) {
+        return f->method;
+}
+const char *xfsm_effect_status(const xfsm_effect *f) {
+        return f->status;
+}
+uint64_t xfsm_effect_deadline(const xfsm_effect *f) {
+        return f->deadline;
+}
+int xfsm_effect_error(const xfsm_effect *f) {
+        return f->error;
+}
+const char *xfsm_effect_message(const xfsm_effect *f) {
+        return f->message;
+}
+const xfsm_routed *xfsm_effect_routed(const xfsm_effect *f) {
+        return f->routed;
+}
+
+const Component *engine_component(const xfsm_engine *e, size_t i) {
+        return i < e->n_comps ? e->comps[i]->def : NULL;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The loaded definition of a component: what the YAML loader builds and the
+ * engine runs. Everything here is immutable once loaded and owned by the
+ * Component; the engine keeps pointers into it (state and event names) in
+ * effects, so a Component lives as long as the engine that loaded it. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+typedef enum StateType {
+        STATE_REGULAR,
+        STATE_ENTRY,
+        STATE_FINAL,
+        STATE_ERROR,
+} StateType;
+
+typedef enum TransitionType {
+        TRANSITION_REGULAR,
+        TRANSITION_TRIGGERABLE,
+        TRANSITION_INTERNAL,
+        TRANSITION_INTER_MACHINE,
+        TRANSITION_CROSS_COMPONENT,
+        TRANSITION_TIMEOUT,
+        TRANSITION_AUTO,
+} TransitionType;
+
+typedef enum MatchOp {
+        MATCH_EQ,
+        MATCH_NE,
+        MATCH_GT,
+        MATCH_LT,
+        MATCH_GE,
+        MATCH_LE,
+} MatchOp;
+
+typedef struct MatchingRule {
+        char *event_property;    /* dot path into the event payload */
+        char *instance_property; /* dot path into the instance context */
+        MatchOp op;
+} MatchingRule;
+
+typedef struct Mapping {
+        char *target_key;
+        char *source_path;
+} Mapping;
+
+typedef struct Method {
+        char *name; /* a named method (xcomponent): reported, not run */
+} Method;
+
+typedef struct CascadingRule {
+        char *target_component; /* NULL: this component */
+        char *target_machine;
+        char *target_state;
+        char *event;
+        MatchingRule *rules;
+        size_t n_rules;
+        json_object *payload; /* template, may hold {{path}} */
+        unsigned line, column;
+} CascadingRule;
+
+typedef struct Transition {
+        unsigned index;         /* position in the machine's transition list */
+        unsigned from, to;      /* state indexes */
+        char *event;
+        TransitionType type;
+        bool has_timeout;
+        uint64_t timeout_ms;
+        bool reset_on_transition; /* default true */
+        char *target_machine;
+        char *target_component;
+        char *target_event;
+        Mapping *mappings;
+        size_t n_mappings;
+        MatchingRule *rules;
+        size_t n_rules;
+        bool notify_parent;
+        char *notify_event;
+        bool notify_include_state;   /* default true */
+        bool notify_include_context; /* default false */
+        char *triggered_method;
+        char *guard; /* stored; evaluated by the statecharts work */
+        unsigned line, column;
+} Transition;
+
+typedef struct State {
+        unsigned index;
+        char *name;
+        StateType type;
+        Method *on_entry;
+        size_t n_on_entry;
+        Method *on_exit;
+        size_t n_on_exit;
+        CascadingRule *cascades;
+        size_t n_cascades;
+        /* transitions leaving this state, in file order */
+        const Transition **out;
+        size_t n_out;
+        /* timers armed on entry: timeout transitions and delayed autos */
+        bool has_timers;
+        bool has_auto;
+        unsigned line, column;
+} State;
+
+typedef struct Machine {
+        unsigned index;
+        char *name;
+        unsigned initial;
+        State *states;
+        size_t n_states;
+        Transition *transitions;
+        size_t n_transitions;
+        bool parent_link;
+        char *parent_link_event;
+        bool retention_drop; /* xfsm default: keep */
+        uint64_t retention_keep_ms;
+        json_object *context_schema; /* kept as given */
+        struct Component *component;
+        unsigned line, column;
+} Machine;
+
+typedef enum EntryMode {
+        ENTRY_SINGLETON,
+        ENTRY_MULTIPLE,
+} EntryMode;
+
+typedef struct Component {
+        char *name;
+        char *version;   /* the YAML `version` key, may be NULL */
+        char *hash;      /* definition hash: the instances' Version */
+        char *file;      /* where it was loaded from */
+        Machine *machines;
+        size_t n_machines;
+        Machine *entry_machine; /* NULL: none */
+        EntryMode entry_mode;
+        bool auto_create;
+        json_object *definition; /* the whole document as JSON */
+} Component;
+
+Component *component_free(Component *c);
+const Machine *component_find_machine(const Component *c, const char *name);
+const State *machine_find_state(const Machine *m, const char *name);
+
+#define DEFAULT_RETENTION_KEEP_MS (24ULL * 3600ULL * 1000ULL)

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Routed events: what goes from one component to another, and its JSON wire
+ * form (used by the daemon's outbox and the Redis bridge). */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-internal.h"
+#include "macro.h"
+#include "yaml-load.h"
+
+static void rules_free(MatchingRule *rules, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(rules[i].event_property);
+                free(rules[i].instance_property);
+        }
+        free(rules);
+}
+
+xfsm_routed *routed_free(xfsm_routed *r) {
+        if (!r)
+                return NULL;
+        free(r->source_component);
+        free(r->target_component);
+        free(r->target_machine);
+        free(r->target_state);
+        free(r->event);
+        json_object_put(r->payload);
+        rules_free(r->rules, r->n_rules);
+        free(r);
+        return NULL;
+}
+
+static char *strdup_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+xfsm_routed *routed_copy(const xfsm_routed *r) {
+        xfsm_routed *c = calloc(1, sizeof *c);
+        if (!c)
+                return NULL;
+        *c = (xfsm_routed) {
+                .kind = r->kind,
+                .source_seq = r->source_seq,
+                .rule_index = r->rule_index,
+                .hops = r->hops,
+                .source_component = strdup_null(r->source_component),
+                .target_component = strdup_null(r->target_component),
+                .target_machine = strdup_null(r->target_machine),
+                .target_state = strdup_null(r->target_state),
+                .event = strdup_null(r->event),
+                .payload = json_object_get(r->payload),
+        };
+        if (r->n_rules > 0) {
+                c->rules = calloc(r->n_rules, sizeof *c->rules);
+                if (!c->rules)
+                        return routed_free(c);
+                for (size_t i = 0; i < r->n_rules; i++) {
+                        c->rules[i].event_property = strdup(r->rules[i].event_property);
+                        c->rules[i].instance_property = strdup(r->rules[i].instance_property);
+                        c->rules[i].op = r->rules[i].op;
+                        c->n_rules++;
+                        if (!c->rules[i].event_property || !c->rules[i].instance_property)
+                                return routed_free(c);
+                }
+        }
+        if (!c->source_component || !c->target_component || !c->target_machine || (r->event && !c->event))
+                return routed_free(c);
+        return c;
+}
+
+char *xfsm_routed_to_json(const xfsm_routed *r) {
+        json_object *o = json_object_new_object(), *rules;
+        char *s;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "kind", json_object_new_string(r->kind == XFSM_ROUTED_CREATE ? "create" : "event"));
+        json_object_object_add(o, "sourceComponent", json_object_new_string(r->source_component));
+        json_object_object_add(o, "sourceSeq", json_object_new_uint64(r->source_seq));
+        json_object_object_add(o, "ruleIndex", json_object_new_int((int) r->rule_index));
+        json_object_object_add(o, "targetComponent", json_object_new_string(r->target_component));
+        json_object_object_add(o, "targetMachine", json_object_new_string(r->target_machine));
+        if (r->target_state)
+                json_object_object_add(o, "targetState", json_object_new_string(r->target_state));
+        if (r->event)
+                json_object_object_add(o, "event", json_object_new_string(r->event));
+        json_object_object_add(o, "payload", r->payload ? json_object_get(r->payload) : json_object_new_object());
+        rules = json_object_new_array();
+        for (size_t i = 0; i < r->n_rules; i++) {
+                json_object *mr = json_object_new_object();
+                json_object_object_add(mr, "eventProperty", json_object_new_string(r->rules[i].event_property));
+                json_object_object_add(mr, "instanceProperty", json_object_new_string(r->rules[i].instance_property));
+                json_object_object_add(mr, "operator", json_object_new_string(match_op_to_string(r->rules[i].op)));
+                json_object_array_add(rules, mr);
+        }
+        json_object_object_add(o, "matchingRules", rules);
+        json_object_object_add(o, "hops", json_object_new_int((int) r->hops));
+        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return s;
+}
+
+static const char *get_str(json_object *o, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+int routed_from_json(const char *text, xfsm_routed **ret) {
+        json_object *o, *v;
+        xfsm_routed *r;
+        const char *kind;
+
+        o = json_tokener_parse(text);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return -XFSM_E_INVALID_PAYLOAD;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        kind = get_str(o, "kind");
+        r->kind = kind && streq(kind, "create") ? XFSM_ROUTED_CREATE : XFSM_ROUTED_EVENT;
+        r->source_component = strdup_null(get_str(o, "sourceComponent") ?: "");
+        r->target_component = strdup_null(get_str(o, "targetComponent"));
+        r->target_machine = strdup_null(get_str(o, "targetMachine"));
+        r->target_state = strdup_null(get_str(o, "targetState"));
+        r->event = strdup_null(get_str(o, "event"));
+        if (json_object_object_get_ex(o, "sourceSeq", &v))
+                r->source_seq = json_object_get_uint64(v);
+        if (json_object_object_get_ex(o, "ruleIndex", &v))
+                r->rule_index = (unsigned) json_object_get_int(v);
+        if (json_object_object_get_ex(o, "hops", &v))
+                r->hops = (unsigned) json_object_get_int(v);
+        if (json_object_object_get_ex(o, "payload", &v) && json_object_is_type(v, json_type_object))
+                r->payload = json_object_get(v);
+        else
+                r->payload = json_object_new_object();
+        if (json_object_object_get_ex(o, "matchingRules", &v) && json_object_is_type(v, json_type_array)) {
+                size_t n = json_object_array_length(v);
+                r->rules = calloc(n ? n : 1, sizeof *r->rules);
+                for (size_t i = 0; r->rules && i < n; i++) {
+                        json_object *mr = json_object_array_get_idx(v, i);
+                        const char *ep = get_str(mr, "eventProperty"), *ip = get_str(mr, "instanceProperty"),
+                                   *op = get_str(mr, "operator");
+                        if (!ep || !ip)
+                                continue;
+                        MatchingRule *x = &r->rules[r->n_rules++];
+                        x->event_property = strdup(ep);
+                        x->instance_property = strdup(ip);
+                        x->op = MATCH_EQ;
+                        for (int k = MATCH_EQ; op && k <= MATCH_LE; k++)
+                                if (streq(op, match_op_to_string((MatchOp) k)))
+                                        x->op = (MatchOp) k;
+                }
+        }
+        json_object_put(o);
+        if (!r->target_component || !r->target_machine || (r->kind == XFSM_ROUTED_EVENT && !r->event)) {
+                routed_free(r);
+                return -XFSM_E_INVALID_ARGUMENT;
+        }
+        *ret = r;
+        return 0;
+}
+
+xfsm_routed_kind xfsm_routed_get_kind(const xfsm_routed *r) {
+        return r->kind;
+}
+const char *xfsm_routed_source_component(const xfsm_routed *r) {
+        return r->source_component;
+}
+uint64_t xfsm_routed_source_seq(const xfsm_routed *r) {
+        return r->source_seq;
+}
+unsigned xfsm_routed_rule_index(const xfsm_routed *r) {
+        return r->rule_index;
+}
+const char *xfsm_routed_target_component(const xfsm_routed *r) {
+        return r->target_component;
+}
+const char *xfsm_routed_target_machine(const xfsm_routed *r) {
+        return r->target_machine;
+}
+const char *xfsm_routed_target_state(const xfsm_routed *r) {
+        return r->target_state;
+}
+const char *xfsm_routed_event(const xfsm_routed *r) {
+        return r->event;
+}
+unsigned xfsm_routed_hops(const xfsm_routed *r) {
+        return r->hops;
+}

@@ -1,0 +1,1082 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The xcomponent dialect (SPEC section 1): YAML node tree -> Component, with
+ * every structural check reported as FILE:LINE:COLUMN. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "model.h"
+#include "yaml-load.h"
+#include "yaml-node.h"
+
+typedef struct Loader {
+        Diag *d;
+        Component *c;
+} Loader;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool is_identifier(const char *s, size_t max) {
+        size_t n = 0;
+
+        if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+                return false;
+        for (; *s; s++, n++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+                      *s == '_'))
+                        return false;
+        return n <= max;
+}
+
+static bool is_event_convention(const char *s) {
+        if (!s || !(*s >= 'A' && *s <= 'Z'))
+                return false;
+        for (s++; *s; s++)
+                if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+                        return false;
+        return true;
+}
+
+static bool is_event_name(const char *s) {
+        /* What an event name may hold at all: printable ASCII, no spaces. */
+        size_t n = 0;
+        if (isempty(s))
+                return false;
+        for (; *s; s++, n++)
+                if (*s <= ' ' || *s >= 127)
+                        return false;
+        return n <= XFSM_MAX_NAME;
+}
+
+/* Mark a key as known without looking at it (free maps, UI keys). */
+static void accept_key(Node *map, const char *key) {
+        (void) yaml_node_get(map, key);
+}
+
+static void warn_unknown_keys(Loader *l, Node *map, const char *what) {
+        if (!map || map->kind != NODE_MAP)
+                return;
+        for (size_t i = 0; i + 1 < map->n_children; i += 2) {
+                Node *k = map->children[i];
+                if (!k->used)
+                        diag_warning(l->d, k->line, k->column, "unknown key '%s' in %s, ignored", k->value, what);
+        }
+}
+
+static bool expect_kind(Loader *l, const Node *n, NodeKind kind, const char *what) {
+        static const char *const names[] = { "a scalar", "a mapping", "a list" };
+        if (n->kind == kind)
+                return true;
+        diag_error(l->d, n->line, n->column, "%s must be %s", what, names[kind]);
+        return false;
+}
+
+/* A scalar value as a string (NULL if absent). Missing & required: error at
+ * the map. */
+static int get_string(Loader *l, Node *map, const char *key, bool required, char **ret, Node **ret_node) {
+        Node *n = yaml_node_get(map, key);
+
+        *ret = NULL;
+        if (ret_node)
+                *ret_node = n;
+        if (!n || yaml_scalar_is_null(n)) {
+                if (required) {
+                        diag_error(l->d, n ? n->line : map->line, n ? n->column : map->column,
+                                   "missing required key '%s'", key);
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        if (!expect_kind(l, n, NODE_SCALAR, key))
+                return -EINVAL;
+        *ret = strdup(n->value);
+        return *ret ? 1 : -ENOMEM;
+}
+
+static int get_bool(Loader *l, Node *map, const char *key, bool *ret) {
+        Node *n = yaml_node_get(map, key);
+        if (!n)
+                return 0;
+        if (n->kind == NODE_SCALAR && n->plain) {
+                if (streq(n->value, "true") || streq(n->value, "True") || streq(n->value, "yes")) {
+                        *ret = true;
+                        return 1;
+                }
+                if (streq(n->value, "false") || streq(n->value, "False") || streq(n->value, "no")) {
+                        *ret = false;
+                        return 1;
+                }
+        }
+        diag_error(l->d, n->line, n->column, "'%s' must be true or false", key);
+        return -EINVAL;
+}
+
+static int get_ms(Loader *l, Node *map, const char *key, bool *ret_set, uint64_t *ret) {
+        Node *n = yaml_node_get(map, key);
+        char *end;
+        unsigned long long v;
+
+        if (!n)
+                return 0;
+        if (n->kind == NODE_SCALAR && n->plain && n->value[0] >= '0' && n->value[0] <= '9') {
+                errno = 0;
+                v = strtoull(n->value, &end, 10);
+                if (*end == 0 && errno == 0 && v <= UINT64_MAX / 1000) {
+                        *ret = v;
+                        *ret_set = true;
+                        return 1;
+                }
+        }
+        diag_error(l->d, n->line, n->column, "'%s' must be a whole number of milliseconds", key);
+        return -EINVAL;
+}
+
+/* A state name reference, resolved against the machine's states. */
+static int resolve_state(Loader *l, const Machine *m, const Node *n, const char *what, unsigned *ret) {
+        const State *s = machine_find_state(m, n->value);
+        if (s) {
+                *ret = s->index;
+                return 0;
+        }
+        for (size_t i = 0; i < l->c->n_machines; i++) {
+                const Machine *o = &l->c->machines[i];
+                if (o != m && o->name && machine_find_state(o, n->value)) {
+                        diag_error(l->d, n->line, n->column,
+                                   "%s names unknown state '%s' in machine '%s' (machine '%s' has a state of that name)",
+                                   what, n->value, m->name, o->name);
+                        return -EINVAL;
+                }
+        }
+        diag_error(l->d, n->line, n->column, "%s names unknown state '%s' in machine '%s'", what, n->value, m->name);
+        return -EINVAL;
+}
+
+/* ---- pieces ------------------------------------------------------------ */
+
+static int parse_methods(Loader *l, Node *n, const char *key, Method **ret, size_t *ret_n) {
+        Method *list = NULL;
+        size_t k = 0;
+
+        if (!n || yaml_scalar_is_null(n))
+                return 0;
+        if (n->kind == NODE_SCALAR) {
+                list = calloc(1, sizeof *list);
+                if (!list || !(list[0].name = strdup(n->value))) {
+                        free(list);
+                        return -ENOMEM;
+                }
+                *ret = list;
+                *ret_n = 1;
+                return 0;
+        }
+        if (n->kind != NODE_SEQ) {
+                diag_error(l->d, n->line, n->column, "'%s' must be a method name or a list", key);
+                return -EINVAL;
+        }
+        list = calloc(n->n_children ? n->n_children : 1, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < n->n_children; i++) {
+                Node *item = n->children[i];
+                if (item->kind == NODE_SCALAR) {
+                        list[k].name = strdup(item->value);
+                        if (!list[k].name)
+                                break;
+                        k++;
+                } else
+                        diag_warning(l->d, item->line, item->column,
+                                     "actions in '%s' are not run yet (statecharts and actions support), ignored", key);
+        }
+        *ret = list;
+        *ret_n = k;
+        return 0;
+}
+
+static const char *const op_names[] = {
+        [MATCH_EQ] = "===", [MATCH_NE] = "!==", [MATCH_GT] = ">", [MATCH_LT] = "<", [MATCH_GE] = ">=", [MATCH_LE] = "<=",
+};
+
+static int parse_matching_rules(Loader *l, Node *n, MatchingRule **ret, size_t *ret_n) {
+        MatchingRule *rules;
+        size_t k = 0;
+        int r = 0;
+
+        if (!n || yaml_scalar_is_null(n))
+                return 0;
+        if (!expect_kind(l, n, NODE_SEQ, "matchingRules"))
+                return -EINVAL;
+        if (n->n_children == 0)
+                return 0;
+        rules = calloc(n->n_children, sizeof *rules);
+        if (!rules)
+                return -ENOMEM;
+        for (size_t i = 0; i < n->n_children; i++) {
+                Node *item = n->children[i];
+                MatchingRule *mr = &rules[k];
+                char *op = NULL;
+                Node *opn;
+
+                if (!expect_kind(l, item, NODE_MAP, "a matching rule")) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (get_string(l, item, "eventProperty", true, &mr->event_property, NULL) < 0 ||
+                    get_string(l, item, "instanceProperty", true, &mr->instance_property, NULL) < 0 ||
+                    get_string(l, item, "operator", false, &op, &opn) < 0) {
+                        free(mr->event_property);
+                        free(mr->instance_property);
+                        *mr = (MatchingRule) {};
+                        r = -EINVAL;
+                        continue;
+                }
+                mr->op = MATCH_EQ;
+                if (op) {
+                        bool found = false;
+                        for (size_t j = 0; j < ELEMENTSOF(op_names); j++)
+                                if (streq(op, op_names[j])) {
+                                        mr->op = (MatchOp) j;
+                                        found = true;
+                                }
+                        if (streq(op, "==")) {
+                                mr->op = MATCH_EQ;
+                                found = true;
+                        } else if (streq(op, "!=")) {
+                                mr->op = MATCH_NE;
+                                found = true;
+                        }
+                        if (!found) {
+                                diag_error(l->d, opn->line, opn->column,
+                                           "unknown operator '%s' (expected ===, !==, >, <, >= or <=)", op);
+                                r = -EINVAL;
+                        }
+                        free(op);
+                }
+                warn_unknown_keys(l, item, "a matching rule");
+                k++;
+        }
+        *ret = rules;
+        *ret_n = k;
+        return r;
+}
+
+static int parse_cascade(Loader *l, Node *n, CascadingRule *cr) {
+        int r = 0;
+
+        if (!expect_kind(l, n, NODE_MAP, "a cascading rule"))
+                return -EINVAL;
+        cr->line = n->line;
+        cr->column = n->column;
+        if (get_string(l, n, "targetComponent", false, &cr->target_component, NULL) < 0)
+                r = -EINVAL;
+        if (get_string(l, n, "targetMachine", true, &cr->target_machine, NULL) < 0)
+                r = -EINVAL;
+        if (get_string(l, n, "targetState", true, &cr->target_state, NULL) < 0)
+                r = -EINVAL;
+        if (get_string(l, n, "event", true, &cr->event, NULL) < 0)
+                r = -EINVAL;
+        if (parse_matching_rules(l, yaml_node_get(n, "matchingRules"), &cr->rules, &cr->n_rules) < 0)
+                r = -EINVAL;
+        Node *p = yaml_node_get(n, "payload");
+        if (p && !yaml_scalar_is_null(p)) {
+                if (expect_kind(l, p, NODE_MAP, "payload"))
+                        cr->payload = yaml_node_to_json(p);
+                else
+                        r = -EINVAL;
+        }
+        accept_key(n, "description");
+        accept_key(n, "metadata");
+        warn_unknown_keys(l, n, "a cascading rule");
+        return r;
+}
+
+static int parse_state(Loader *l, Node *n, State *s) {
+        Node *name_node, *type_node, *casc;
+        char *type = NULL;
+        int r = 0;
+
+        s->line = n->line;
+        s->column = n->column;
+        if (get_string(l, n, "name", true, &s->name, &name_node) < 0)
+                r = -EINVAL;
+        else if (!is_identifier(s->name, XFSM_MAX_NAME)) {
+                diag_error(l->d, name_node->line, name_node->column,
+                           "state name '%s' must match [A-Za-z_][A-Za-z0-9_]*", s->name);
+                r = -EINVAL;
+        }
+        if (name_node) {
+                s->line = name_node->line;
+                s->column = name_node->column;
+        }
+
+        if (get_string(l, n, "type", false, &type, &type_node) < 0)
+                r = -EINVAL;
+        s->type = STATE_REGULAR;
+        if (type) {
+                if (streq(type, "entry"))
+                        s->type = STATE_ENTRY;
+                else if (streq(type, "regular"))
+                        s->type = STATE_REGULAR;
+                else if (streq(type, "final"))
+                        s->type = STATE_FINAL;
+                else if (streq(type, "error"))
+                        s->type = STATE_ERROR;
+                else if (streq(type, "parallel")) {
+                        diag_error(l->d, type_node->line, type_node->column,
+                                   "parallel states are not supported yet");
+                        r = -EINVAL;
+                } else {
+                        diag_error(l->d, type_node->line, type_node->column,
+                                   "unknown state type '%s' (expected entry, regular, final or error)", type);
+                        r = -EINVAL;
+                }
+                free(type);
+        }
+
+        Node *on_entry = yaml_node_get(n, "onEntry"), *entry_method = yaml_node_get(n, "entryMethod");
+        Node *on_exit = yaml_node_get(n, "onExit"), *exit_method = yaml_node_get(n, "exitMethod");
+        if (on_entry && entry_method)
+                diag_warning(l->d, entry_method->line, entry_method->column,
+                             "both 'onEntry' and 'entryMethod' given: 'entryMethod' ignored");
+        if (on_exit && exit_method)
+                diag_warning(l->d, exit_method->line, exit_method->column,
+                             "both 'onExit' and 'exitMethod' given: 'exitMethod' ignored");
+        if (parse_methods(l, on_entry ?: entry_method, on_entry ? "onEntry" : "entryMethod", &s->on_entry,
+                          &s->n_on_entry) < 0)
+                r = -EINVAL;
+        if (parse_methods(l, on_exit ?: exit_method, on_exit ? "onExit" : "exitMethod", &s->on_exit, &s->n_on_exit) <
+            0)
+                r = -EINVAL;
+
+        casc = yaml_node_get(n, "cascadingRules");
+        if (casc && !yaml_scalar_is_null(casc)) {
+                if (!expect_kind(l, casc, NODE_SEQ, "cascadingRules"))
+                        r = -EINVAL;
+                else if (casc->n_children > 0) {
+                        s->cascades = calloc(casc->n_children, sizeof *s->cascades);
+                        if (!s->cascades)
+                                return -ENOMEM;
+                        for (size_t i = 0; i < casc->n_children; i++) {
+                                if (parse_cascade(l, casc->children[i], &s->cascades[s->n_cascades]) < 0)
+                                        r = -EINVAL;
+                                s->n_cascades++;
+                        }
+                }
+        }
+
+        for (const char *const *k = (const char *const[]) { "states", "initial", "history", NULL }; *k; k++) {
+                Node *x = yaml_node_get(n, *k);
+                if (x) {
+                        diag_error(l->d, x->line, x->column, "compound states ('%s') are not supported yet", *k);
+                        r = -EINVAL;
+                }
+        }
+        accept_key(n, "description");
+        accept_key(n, "metadata");
+        warn_unknown_keys(l, n, "a state");
+        return r;
+}
+
+static const char *const transition_type_names[] = {
+        [TRANSITION_REGULAR] = "regular",           [TRANSITION_TRIGGERABLE] = "triggerable",
+        [TRANSITION_INTERNAL] = "internal",         [TRANSITION_INTER_MACHINE] = "inter_machine",
+        [TRANSITION_CROSS_COMPONENT] = "cross_component", [TRANSITION_TIMEOUT] = "timeout",
+        [TRANSITION_AUTO] = "auto",
+};
+
+static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
+        Node *from_node, *to_node, *type_node, *ev_node, *tm_node, *g;
+        char *from = NULL, *to = NULL, *type = NULL;
+        int r = 0;
+
+        if (!expect_kind(l, n, NODE_MAP, "a transition"))
+                return -EINVAL;
+        t->line = n->line;
+        t->column = n->column;
+        t->reset_on_transition = true;
+        t->notify_include_state = true;
+
+        if (get_string(l, n, "from", true, &from, &from_node) < 0)
+                r = -EINVAL;
+        else if (resolve_state(l, m, from_node, "'from'", &t->from) < 0)
+                r = -EINVAL;
+        if (get_string(l, n, "to", true, &to, &to_node) < 0)
+                r = -EINVAL;
+        else if (resolve_state(l, m, to_node, "'to'", &t->to) < 0)
+                r = -EINVAL;
+        free(from);
+        free(to);
+
+        if (get_string(l, n, "event", true, &t->event, &ev_node) < 0)
+                r = -EINVAL;
+        else if (!is_event_name(t->event)) {
+                diag_error(l->d, ev_node->line, ev_node->column, "event name '%s' is not valid", t->event);
+                r = -EINVAL;
+        } else if (!is_event_convention(t->event))
+                diag_warning(l->d, ev_node->line, ev_node->column,
+                             "event name '%s' does not follow the convention ^[A-Z][A-Z0-9_]*$", t->event);
+
+        if (get_string(l, n, "type", false, &type, &type_node) < 0)
+                r = -EINVAL;
+        t->type = TRANSITION_REGULAR;
+        if (type) {
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(transition_type_names); i++)
+                        if (streq(type, transition_type_names[i])) {
+                                t->type = (TransitionType) i;
+                                found = true;
+                        }
+                if (!found) {
+                        diag_error(l->d, type_node->line, type_node->column,
+                                   "unknown transition type '%s' (expected regular, triggerable, internal, "
+                                   "inter_machine, cross_component, timeout or auto)",
+                                   type);
+                        r = -EINVAL;
+                }
+                free(type);
+        }
+
+        if (get_ms(l, n, "timeoutMs", &t->has_timeout, &t->timeout_ms) < 0)
+                r = -EINVAL;
+        if (t->type == TRANSITION_TIMEOUT && !t->has_timeout) {
+                diag_error(l->d, type_node->line, type_node->column, "timeout transition on '%s' without 'timeoutMs'",
+                           t->event ?: "?");
+                r = -EINVAL;
+        }
+        if (get_bool(l, n, "resetOnTransition", &t->reset_on_transition) < 0)
+                r = -EINVAL;
+
+        if (get_string(l, n, "targetMachine", false, &t->target_machine, &tm_node) < 0 ||
+            get_string(l, n, "targetComponent", false, &t->target_component, NULL) < 0 ||
+            get_string(l, n, "targetEvent", false, &t->target_event, NULL) < 0 ||
+            get_string(l, n, "triggeredMethod", false, &t->triggered_method, NULL) < 0)
+                r = -EINVAL;
+
+        if (t->type == TRANSITION_INTER_MACHINE && !t->target_machine) {
+                diag_error(l->d, n->line, n->column, "inter_machine transition without 'targetMachine'");
+                r = -EINVAL;
+        }
+        if (t->type == TRANSITION_CROSS_COMPONENT && !t->target_component) {
+                diag_error(l->d, n->line, n->column, "cross_component transition without 'targetComponent'");
+                r = -EINVAL;
+        }
+        if (t->type == TRANSITION_CROSS_COMPONENT && t->target_component && !t->target_machine) {
+                /* xcomponent-ai defaults the machine to the component's name */
+                t->target_machine = strdup(t->target_component);
+                if (!t->target_machine)
+                        return -ENOMEM;
+        }
+
+        Node *cm = yaml_node_get(n, "contextMapping");
+        if (cm && !yaml_scalar_is_null(cm)) {
+                if (!expect_kind(l, cm, NODE_MAP, "contextMapping"))
+                        r = -EINVAL;
+                else if (cm->n_children > 0) {
+                        t->mappings = calloc(cm->n_children / 2, sizeof *t->mappings);
+                        if (!t->mappings)
+                                return -ENOMEM;
+                        for (size_t i = 0; i + 1 < cm->n_children; i += 2) {
+                                Node *v = cm->children[i + 1];
+                                if (!expect_kind(l, v, NODE_SCALAR, "a contextMapping source path")) {
+                                        r = -EINVAL;
+                                        continue;
+                                }
+                                t->mappings[t->n_mappings].target_key = strdup(cm->children[i]->value);
+                                t->mappings[t->n_mappings].source_path = strdup(v->value);
+                                t->n_mappings++;
+                        }
+                }
+        }
+
+        if (parse_matching_rules(l, yaml_node_get(n, "matchingRules"), &t->rules, &t->n_rules) < 0)
+                r = -EINVAL;
+
+        Node *np = yaml_node_get(n, "notifyParent");
+        if (np && !yaml_scalar_is_null(np)) {
+                if (!expect_kind(l, np, NODE_MAP, "notifyParent"))
+                        r = -EINVAL;
+                else {
+                        t->notify_parent = true;
+                        if (get_string(l, np, "event", true, &t->notify_event, NULL) < 0 ||
+                            get_bool(l, np, "includeState", &t->notify_include_state) < 0 ||
+                            get_bool(l, np, "includeContext", &t->notify_include_context) < 0)
+                                r = -EINVAL;
+                        warn_unknown_keys(l, np, "notifyParent");
+                }
+        }
+
+        g = yaml_node_get(n, "guard");
+        if (g && !yaml_scalar_is_null(g)) {
+                Node *e = g;
+                if (g->kind == NODE_MAP) {
+                        e = yaml_node_get(g, "expression");
+                        warn_unknown_keys(l, g, "a guard");
+                        if (!e) {
+                                diag_error(l->d, g->line, g->column, "guard without 'expression'");
+                                r = -EINVAL;
+                        }
+                }
+                if (e && expect_kind(l, e, NODE_SCALAR, "guard")) {
+                        t->guard = strdup(e->value);
+                        diag_warning(l->d, e->line, e->column,
+                                     "guards are not evaluated yet: this transition is taken as if unguarded");
+                } else if (e)
+                        r = -EINVAL;
+        }
+
+        Node *acts = yaml_node_get(n, "actions");
+        if (acts)
+                diag_warning(l->d, acts->line, acts->column,
+                             "transition actions are not run yet (statecharts and actions support), ignored");
+
+        accept_key(n, "description");
+        accept_key(n, "metadata");
+        warn_unknown_keys(l, n, "a transition");
+        return r;
+}
+
+static const char *const schema_keys[] = { "type",    "label",   "required",    "min",         "max",
+                                           "default", "options", "placeholder", "description", NULL };
+
+static int parse_context_schema(Loader *l, Machine *m, Node *n) {
+        int r = 0;
+
+        if (!n || yaml_scalar_is_null(n))
+                return 0;
+        if (!expect_kind(l, n, NODE_MAP, "contextSchema"))
+                return -EINVAL;
+        for (size_t i = 0; i + 1 < n->n_children; i += 2) {
+                Node *f = n->children[i + 1];
+                char *type = NULL;
+                Node *tn;
+
+                if (!expect_kind(l, f, NODE_MAP, "a contextSchema field")) {
+                        r = -EINVAL;
+                        continue;
+                }
+                if (get_string(l, f, "type", false, &type, &tn) < 0)
+                        r = -EINVAL;
+                else if (type && !streq(type, "text") && !streq(type, "string") && !streq(type, "number") &&
+                         !streq(type, "boolean") && !streq(type, "select")) {
+                        diag_error(l->d, tn->line, tn->column,
+                                   "unknown field type '%s' (expected text, string, number, boolean or select)", type);
+                        r = -EINVAL;
+                }
+                free(type);
+                for (const char *const *k = schema_keys; *k; k++)
+                        accept_key(f, *k);
+                warn_unknown_keys(l, f, "a contextSchema field");
+        }
+        m->context_schema = yaml_node_to_json(n);
+        return r;
+}
+
+static int parse_machine(Loader *l, Machine *m, Node *n) {
+        Node *name_node, *init_node, *states, *trans;
+        char *initial = NULL;
+        int r = 0;
+
+        m->line = n->line;
+        m->column = n->column;
+        m->retention_keep_ms = DEFAULT_RETENTION_KEEP_MS;
+
+        if (get_string(l, n, "name", true, &m->name, &name_node) < 0)
+                r = -EINVAL;
+        else if (!is_identifier(m->name, XFSM_MAX_NAME)) {
+                diag_error(l->d, name_node->line, name_node->column,
+                           "machine name '%s' must match [A-Za-z_][A-Za-z0-9_]*", m->name);
+                r = -EINVAL;
+        } else {
+                for (Machine *o = l->c->machines; o < m; o++)
+                        if (streq_ptr(o->name, m->name)) {
+                                diag_error(l->d, name_node->line, name_node->column,
+                                           "duplicate machine name '%s' (first at line %u)", m->name, o->line);
+                                r = -EINVAL;
+                        }
+                m->line = name_node->line;
+                m->column = name_node->column;
+        }
+
+        states = yaml_node_get(n, "states");
+        if (!states || yaml_scalar_is_null(states) || (states->kind == NODE_SEQ && states->n_children == 0)) {
+                diag_error(l->d, states ? states->line : n->line, states ? states->column : n->column,
+                           "machine '%s' has no states", m->name ?: "?");
+                r = -EINVAL;
+        } else if (!expect_kind(l, states, NODE_SEQ, "states"))
+                r = -EINVAL;
+        else {
+                Node *first_entry = NULL;
+                m->states = calloc(states->n_children, sizeof *m->states);
+                if (!m->states)
+                        return -ENOMEM;
+                for (size_t i = 0; i < states->n_children; i++) {
+                        Node *sn = states->children[i];
+                        State *s = &m->states[m->n_states];
+
+                        if (!expect_kind(l, sn, NODE_MAP, "a state")) {
+                                r = -EINVAL;
+                                continue;
+                        }
+                        s->index = (unsigned) m->n_states;
+                        if (parse_state(l, sn, s) < 0)
+                                r = -EINVAL;
+                        m->n_states++;
+                        if (s->name)
+                                for (size_t j = 0; j + 1 < m->n_states; j++)
+                                        if (streq_ptr(m->states[j].name, s->name)) {
+                                                diag_error(l->d, s->line, s->column,
+                                                           "duplicate state name '%s' (first at line %u)", s->name,
+                                                           m->states[j].line);
+                                                r = -EINVAL;
+                                                free(s->name);
+                                                s->name = NULL;
+                                                break;
+                                        }
+                        if (s->type == STATE_ENTRY) {
+                                Node *tn = yaml_node_get(sn, "type");
+                                if (first_entry) {
+                                        diag_error(l->d, tn->line, tn->column,
+                                                   "second entry state '%s' (the first is at line %u)",
+                                                   s->name ?: "?", first_entry->line);
+                                        r = -EINVAL;
+                                } else
+                                        first_entry = tn;
+                        }
+                }
+        }
+
+        if (get_string(l, n, "initialState", true, &initial, &init_node) < 0)
+                r = -EINVAL;
+        else if (m->n_states > 0 && resolve_state(l, m, init_node, "'initialState'", &m->initial) < 0)
+                r = -EINVAL;
+        free(initial);
+
+        trans = yaml_node_get(n, "transitions");
+        if (trans && !yaml_scalar_is_null(trans)) {
+                if (!expect_kind(l, trans, NODE_SEQ, "transitions"))
+                        r = -EINVAL;
+                else if (trans->n_children > 0) {
+                        m->transitions = calloc(trans->n_children, sizeof *m->transitions);
+                        if (!m->transitions)
+                                return -ENOMEM;
+                        for (size_t i = 0; i < trans->n_children; i++) {
+                                Transition *t = &m->transitions[m->n_transitions];
+                                t->index = (unsigned) m->n_transitions;
+                                if (parse_transition(l, m, trans->children[i], t) < 0)
+                                        r = -EINVAL;
+                                m->n_transitions++;
+                        }
+                }
+        }
+
+        if (parse_context_schema(l, m, yaml_node_get(n, "contextSchema")) < 0)
+                r = -EINVAL;
+
+        Node *pl = yaml_node_get(n, "parentLink");
+        if (pl && !yaml_scalar_is_null(pl)) {
+                if (!expect_kind(l, pl, NODE_MAP, "parentLink"))
+                        r = -EINVAL;
+                else {
+                        bool enabled = true;
+                        if (get_bool(l, pl, "enabled", &enabled) < 0 ||
+                            get_string(l, pl, "onStateChange", false, &m->parent_link_event, NULL) < 0)
+                                r = -EINVAL;
+                        m->parent_link = enabled && m->parent_link_event;
+                        warn_unknown_keys(l, pl, "parentLink");
+                }
+        }
+
+        Node *ret = yaml_node_get(n, "retention");
+        if (ret && !yaml_scalar_is_null(ret)) {
+                if (!expect_kind(l, ret, NODE_MAP, "retention"))
+                        r = -EINVAL;
+                else {
+                        char *fin = NULL;
+                        Node *fn;
+                        bool set = false;
+                        if (get_string(l, ret, "final", false, &fin, &fn) < 0)
+                                r = -EINVAL;
+                        else if (fin) {
+                                if (streq(fin, "drop"))
+                                        m->retention_drop = true;
+                                else if (!streq(fin, "keep")) {
+                                        diag_error(l->d, fn->line, fn->column,
+                                                   "retention 'final' must be keep or drop, not '%s'", fin);
+                                        r = -EINVAL;
+                                }
+                        }
+                        free(fin);
+                        if (get_ms(l, ret, "keepMs", &set, &m->retention_keep_ms) < 0)
+                                r = -EINVAL;
+                        warn_unknown_keys(l, ret, "retention");
+                }
+        }
+
+        accept_key(n, "publicMemberType");
+        accept_key(n, "metadata");
+        accept_key(n, "description");
+        warn_unknown_keys(l, n, "a machine");
+        return r;
+}
+
+/* ---- whole-component checks ------------------------------------------- */
+
+static int link_machine(Loader *l, Machine *m) {
+        size_t *counts;
+        int r = 0;
+
+        if (m->n_states == 0)
+                return 0;
+
+        /* out-lists per state, in file order */
+        counts = calloc(m->n_states, sizeof *counts);
+        if (!counts)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_transitions; i++)
+                counts[m->transitions[i].from]++;
+        for (size_t s = 0; s < m->n_states; s++) {
+                m->states[s].out = calloc(counts[s] ? counts[s] : 1, sizeof *m->states[s].out);
+                if (!m->states[s].out) {
+                        free(counts);
+                        return -ENOMEM;
+                }
+        }
+        free(counts);
+        for (size_t i = 0; i < m->n_transitions; i++) {
+                Transition *t = &m->transitions[i];
+                State *s = &m->states[t->from];
+                s->out[s->n_out++] = t;
+                if (t->type == TRANSITION_TIMEOUT || (t->type == TRANSITION_AUTO && t->timeout_ms > 0))
+                        s->has_timers = true;
+                if (t->type == TRANSITION_AUTO)
+                        s->has_auto = true;
+        }
+
+        /* several candidates that nothing tells apart: only the first runs */
+        for (size_t s = 0; s < m->n_states; s++) {
+                State *st = &m->states[s];
+                for (size_t i = 0; i < st->n_out; i++)
+                        for (size_t j = i + 1; j < st->n_out; j++) {
+                                const Transition *a = st->out[i], *b = st->out[j];
+                                if (a->event && b->event && streq(a->event, b->event) && !a->guard &&
+                                    a->n_rules == 0 && !b->guard && b->n_rules == 0) {
+                                        diag_warning(l->d, b->line, b->column,
+                                                     "transition from '%s' on '%s' is never taken: the one at line %u "
+                                                     "comes first and has no guard or matchingRules",
+                                                     st->name ?: "?", b->event, a->line);
+                                        break;
+                                }
+                        }
+        }
+
+        /* local targets */
+        for (size_t i = 0; i < m->n_transitions; i++) {
+                Transition *t = &m->transitions[i];
+                bool local = t->type == TRANSITION_INTER_MACHINE ||
+                             (t->type == TRANSITION_CROSS_COMPONENT && streq_ptr(t->target_component, l->c->name));
+                if (local && t->target_machine && !component_find_machine(l->c, t->target_machine)) {
+                        diag_error(l->d, t->line, t->column, "unknown targetMachine '%s' in component '%s'",
+                                   t->target_machine, l->c->name ?: "?");
+                        r = -EINVAL;
+                }
+        }
+        for (size_t s = 0; s < m->n_states; s++)
+                for (size_t i = 0; i < m->states[s].n_cascades; i++) {
+                        CascadingRule *cr = &m->states[s].cascades[i];
+                        const Machine *tm;
+                        if (!cr->target_machine || !cr->target_state)
+                                continue;
+                        if (cr->target_component && !streq_ptr(cr->target_component, l->c->name)) {
+                                if (cr->n_rules == 0)
+                                        diag_warning(l->d, cr->line, cr->column,
+                                                     "cascade without matchingRules: '%s' goes to every %s.%s in "
+                                                     "state '%s'",
+                                                     cr->event ?: "?", cr->target_component, cr->target_machine,
+                                                     cr->target_state);
+                                continue;
+                        }
+                        tm = component_find_machine(l->c, cr->target_machine);
+                        if (!tm) {
+                                diag_error(l->d, cr->line, cr->column, "unknown targetMachine '%s' in component '%s'",
+                                           cr->target_machine, l->c->name ?: "?");
+                                r = -EINVAL;
+                        } else if (!machine_find_state(tm, cr->target_state)) {
+                                diag_error(l->d, cr->line, cr->column,
+                                           "targetState '%s' is not a state of machine '%s'", cr->target_state,
+                                           tm->name);
+                                r = -EINVAL;
+                        } else if (cr->n_rules == 0) {
+                                bool rules = false;
+                                const State *ts = machine_find_state(tm, cr->target_state);
+                                for (size_t k = 0; k < ts->n_out; k++)
+                                        if (streq_ptr(ts->out[k]->event, cr->event) && ts->out[k]->n_rules > 0)
+                                                rules = true;
+                                if (!rules)
+                                        diag_warning(l->d, cr->line, cr->column,
+                                                     "cascade without matchingRules: '%s' goes to every %s in state "
+                                                     "'%s'",
+                                                     cr->event ?: "?", cr->target_machine, cr->target_state);
+                        }
+                }
+
+        /* reachability from the initial state (and as a target of others) */
+        if (r == 0) {
+                bool *seen = calloc(m->n_states, sizeof *seen);
+                unsigned *queue = calloc(m->n_states, sizeof *queue);
+                size_t head = 0, tail = 0;
+
+                if (!seen || !queue) {
+                        free(seen);
+                        free(queue);
+                        return -ENOMEM;
+                }
+                seen[m->initial] = true;
+                queue[tail++] = m->initial;
+                while (head < tail) {
+                        const State *st = &m->states[queue[head++]];
+                        for (size_t i = 0; i < st->n_out; i++)
+                                if (!seen[st->out[i]->to]) {
+                                        seen[st->out[i]->to] = true;
+                                        queue[tail++] = st->out[i]->to;
+                                }
+                }
+                for (size_t s = 0; s < m->n_states; s++)
+                        if (!seen[s] && m->states[s].name)
+                                diag_warning(l->d, m->states[s].line, m->states[s].column,
+                                             "state '%s' of machine '%s' is unreachable from '%s'", m->states[s].name,
+                                             m->name, m->states[m->initial].name);
+                free(seen);
+                free(queue);
+        }
+        return r;
+}
+
+static char *hash_hex(const char *data, size_t len) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        char *s;
+
+        for (size_t i = 0; i < len; i++) {
+                h ^= (unsigned char) data[i];
+                h *= 0x100000001b3ULL;
+        }
+        if (asprintf(&s, "%016" PRIx64, h) < 0)
+                return NULL;
+        return s;
+}
+
+int component_load(const char *file, const char *data, size_t len, xfsm_diag_fn fn, void *userdata,
+                   Component **ret) {
+        Diag d = { .file = file, .fn = fn, .userdata = userdata };
+        Loader l = { .d = &d };
+        Component *c;
+        Node *root = NULL, *name_node, *machines, *n;
+        char *mode = NULL, *entry = NULL;
+        int r;
+
+        r = yaml_node_parse(data, len, &d, &root);
+        if (r < 0)
+                return -XFSM_E_LOAD_FAILED;
+        if (!root) {
+                diag_error(&d, 1, 1, "empty document: a component needs 'name' and 'stateMachines'");
+                return -XFSM_E_LOAD_FAILED;
+        }
+        if (root->kind != NODE_MAP) {
+                diag_error(&d, root->line, root->column, "a component must be a mapping");
+                yaml_node_free(root);
+                return -XFSM_E_LOAD_FAILED;
+        }
+
+        c = calloc(1, sizeof *c);
+        if (!c) {
+                yaml_node_free(root);
+                return -ENOMEM;
+        }
+        l.c = c;
+        r = 0;
+
+        if (get_string(&l, root, "name", true, &c->name, &name_node) < 0)
+                r = -EINVAL;
+        else if (!is_identifier(c->name, 64)) {
+                diag_error(&d, name_node->line, name_node->column,
+                           "component name '%s' must match [A-Za-z_][A-Za-z0-9_]* and be at most 64 characters",
+                           c->name);
+                r = -EINVAL;
+        }
+        if (get_string(&l, root, "version", false, &c->version, NULL) < 0)
+                r = -EINVAL;
+
+        machines = yaml_node_get(root, "stateMachines");
+        if (!machines || yaml_scalar_is_null(machines) || (machines->kind == NODE_SEQ && machines->n_children == 0)) {
+                diag_error(&d, machines ? machines->line : root->line, machines ? machines->column : root->column,
+                           "'stateMachines' is required and must list at least one machine");
+                r = -EINVAL;
+        } else if (!expect_kind(&l, machines, NODE_SEQ, "stateMachines"))
+                r = -EINVAL;
+        else {
+                c->machines = calloc(machines->n_children, sizeof *c->machines);
+                if (!c->machines) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                /* names first, so that references between machines resolve */
+                for (size_t i = 0; i < machines->n_children; i++) {
+                        Node *mn = machines->children[i];
+                        Machine *m = &c->machines[c->n_machines];
+                        if (!expect_kind(&l, mn, NODE_MAP, "a state machine")) {
+                                r = -EINVAL;
+                                continue;
+                        }
+                        m->index = (unsigned) c->n_machines;
+                        m->component = c;
+                        if (parse_machine(&l, m, mn) < 0)
+                                r = -EINVAL;
+                        c->n_machines++;
+                }
+                if (r == 0)
+                        for (size_t i = 0; i < c->n_machines; i++)
+                                if (link_machine(&l, &c->machines[i]) < 0)
+                                        r = -EINVAL;
+        }
+
+        c->entry_mode = ENTRY_SINGLETON;
+        if (get_string(&l, root, "entryMachineMode", false, &mode, &n) < 0)
+                r = -EINVAL;
+        else if (mode) {
+                if (streq(mode, "multiple"))
+                        c->entry_mode = ENTRY_MULTIPLE;
+                else if (!streq(mode, "singleton")) {
+                        diag_error(&d, n->line, n->column, "entryMachineMode must be singleton or multiple, not '%s'",
+                                   mode);
+                        r = -EINVAL;
+                }
+        }
+        c->auto_create = c->entry_mode == ENTRY_SINGLETON;
+        if (get_bool(&l, root, "autoCreateEntryPoint", &c->auto_create) < 0)
+                r = -EINVAL;
+        if (get_string(&l, root, "entryMachine", false, &entry, &n) < 0)
+                r = -EINVAL;
+        else if (entry) {
+                c->entry_machine = (Machine *) component_find_machine(c, entry);
+                if (!c->entry_machine) {
+                        diag_error(&d, n->line, n->column, "entryMachine '%s' is not a machine of this component",
+                                   entry);
+                        r = -EINVAL;
+                }
+        }
+
+        accept_key(root, "metadata");
+        accept_key(root, "layout");
+        accept_key(root, "description");
+        warn_unknown_keys(&l, root, "the component");
+
+        if (r == 0) {
+                c->definition = yaml_node_to_json(root);
+                c->hash = hash_hex(data, len);
+                c->file = strdup(file);
+                if (!c->hash || !c->file)
+                        r = -ENOMEM;
+        }
+
+finish:
+        free(mode);
+        free(entry);
+        yaml_node_free(root);
+        if (r < 0 || d.n_errors > 0) {
+                component_free(c);
+                return r == -ENOMEM ? -ENOMEM : -XFSM_E_LOAD_FAILED;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* ---- model helpers ----------------------------------------------------- */
+
+static void rules_free(MatchingRule *rules, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(rules[i].event_property);
+                free(rules[i].instance_property);
+        }
+        free(rules);
+}
+
+static void methods_free(Method *m, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(m[i].name);
+        free(m);
+}
+
+Component *component_free(Component *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_machines; i++) {
+                Machine *m = &c->machines[i];
+                for (size_t s = 0; s < m->n_states; s++) {
+                        State *st = &m->states[s];
+                        free(st->name);
+                        methods_free(st->on_entry, st->n_on_entry);
+                        methods_free(st->on_exit, st->n_on_exit);
+                        for (size_t k = 0; k < st->n_cascades; k++) {
+                                CascadingRule *cr = &st->cascades[k];
+                                free(cr->target_component);
+                                free(cr->target_machine);
+                                free(cr->target_state);
+                                free(cr->event);
+                                rules_free(cr->rules, cr->n_rules);
+                                json_object_put(cr->payload);
+                        }
+                        free(st->cascades);
+                        free(st->out);
+                }
+                free(m->states);
+                for (size_t t = 0; t < m->n_transitions; t++) {
+                        Transition *tr = &m->transitions[t];
+                        free(tr->event);
+                        free(tr->target_machine);
+                        free(tr->target_component);
+                        free(tr->target_event);
+                        for (size_t k = 0; k < tr->n_mappings; k++) {
+                                free(tr->mappings[k].target_key);
+                                free(tr->mappings[k].source_path);
+                        }
+                        free(tr->mappings);
+                        rules_free(tr->rules, tr->n_rules);
+                        free(tr->notify_event);
+                        free(tr->triggered_method);
+                        free(tr->guard);
+                }
+                free(m->transitions);
+                free(m->name);
+                free(m->parent_link_event);
+                json_object_put(m->context_schema);
+        }
+        free(c->machines);
+        free(c->name);
+        free(c->version);
+        free(c->hash);
+        free(c->file);
+        json_object_put(c->definition);
+        free(c);
+        return NULL;
+}
+
+const Machine *component_find_machine(const Component *c, const char *name) {
+        for (size_t i = 0; i < c->n_machines; i++)
+                if (c->machines[i].name && streq(c->machines[i].name, name))
+                        return &c->machines[i];
+        return NULL;
+}
+
+const State *machine_find_state(const Machine *m, const char *name) {
+        for (size_t i = 0; i < m->n_states; i++)
+                if (m->states[i].name && streq(m->states[i].name, name))
+                        return &m->states[i];
+        return NULL;
+}
+
+const char *match_op_to_string(MatchOp op) {
+        return op_names[op];
+}
