@@ -599,6 +599,11 @@ static void commit(xfsm_engine *e) {
                     heap_push(&e->retention, i->retention_deadline, 0, i) >= 0)
                         i->heap_refs++;
         }
+        e->step_comp->seq++;
+        /* the handler may still read instances this step drops */
+        if (e->step_fn)
+                e->step_fn(e->step_ud, e->step);
+
         /* drops last: an instance may appear more than once above */
         for (size_t k = 0; k < e->n_undo; k++) {
                 xfsm_instance *i = e->undo[k].inst;
@@ -609,10 +614,6 @@ static void commit(xfsm_engine *e) {
                 }
         }
         e->n_undo = 0;
-        e->step_comp->seq++;
-
-        if (e->step_fn)
-                e->step_fn(e->step_ud, e->step);
         for (size_t k = 0; k < e->step->n; k++)
                 if (e->step->v[k].kind == XFSM_EFFECT_ROUTED) {
                         if (e->router)

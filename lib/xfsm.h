@@ -170,7 +170,9 @@ int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_eve
 
 /* Called once for each committed step, in order: from sends, creations,
  * timers, broadcasts and routed deliveries alike. The step is valid during
- * the call only; the handler must not call back into the engine. */
+ * the call only. The handler may read instances (xfsm_engine_find() and the
+ * accessors; instances this step drops are still there) but must not change
+ * anything. */
 typedef void (*xfsm_step_fn)(void *userdata, const xfsm_step *s);
 void xfsm_engine_set_step_handler(xfsm_engine *e, xfsm_step_fn fn, void *userdata);
 

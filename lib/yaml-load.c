@@ -540,7 +540,8 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
 }
 
 static const char *const schema_keys[] = { "type",    "label",   "required",    "min",         "max",
-                                           "default", "options", "placeholder", "description", NULL };
+                                           "default", "options", "placeholder", "description",
+                                           "pattern", NULL };
 
 static int parse_context_schema(Loader *l, Machine *m, Node *n) {
         int r = 0;

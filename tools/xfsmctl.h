@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+enum {
+        EXIT_OK = 0,
+        EXIT_REFUSED = 1,
+        EXIT_USAGE = 2,
+};
+
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void json_write_string(FILE *f, const char *s);
+void print_diagnostic(void *userdata, int severity, const char *file, unsigned line, unsigned column,
+                      const char *message);
+
+int verb_simulate(int argc, char **argv, bool json);
+int verb_bench(int argc, char **argv, bool json);
