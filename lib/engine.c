@@ -64,7 +64,8 @@ typedef struct Undo {
                         Timer *timers;
                 } save;
                 struct {
-                        char *key;
+                        const char *key;     /* owned by holder */
+                        json_object *holder; /* the payload the key came from */
                         json_object *old;
                 } ctx;
         };
@@ -113,6 +114,7 @@ struct xfsm_engine {
         void *router_ud;
         xfsm_step_fn step_fn;
         void *step_ud;
+        json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         char last_error[512];
 };
 
@@ -268,6 +270,8 @@ xfsm_engine *xfsm_engine_free(xfsm_engine *e) {
                         instance_heap_unref(h->v[i].inst);
         heap_done(&e->timers);
         heap_done(&e->retention);
+        if (e->tok)
+                json_tokener_free(e->tok);
         for (size_t i = 0; i < e->n_comps; i++)
                 component_rt_free(e->comps[i]);
         free(e->comps);
@@ -504,7 +508,8 @@ static int touch(xfsm_engine *e, xfsm_instance *i) {
         return 0;
 }
 
-static int context_set(xfsm_engine *e, xfsm_instance *i, const char *key, json_object *v) {
+/* Set key (a key of holder, kept alive with it) in the instance's context. */
+static int context_set(xfsm_engine *e, xfsm_instance *i, json_object *holder, const char *key, json_object *v) {
         json_object *old = NULL;
         Undo *u;
         int r;
@@ -514,11 +519,8 @@ static int context_set(xfsm_engine *e, xfsm_instance *i, const char *key, json_o
                 return r;
         u->kind = UNDO_CTX_KEY;
         u->inst = i;
-        u->ctx.key = strdup(key);
-        if (!u->ctx.key) {
-                e->n_undo--;
-                return -ENOMEM;
-        }
+        u->ctx.key = key;
+        u->ctx.holder = json_object_get(holder);
         if (json_object_object_get_ex(i->context, key, &old))
                 json_object_get(old);
         u->ctx.old = old;
@@ -559,7 +561,7 @@ static void rollback(xfsm_engine *e, Savepoint sp) {
                                 json_object_object_add(i->context, u->ctx.key, u->ctx.old);
                         else
                                 json_object_object_del(i->context, u->ctx.key);
-                        free(u->ctx.key);
+                        json_object_put(u->ctx.holder);
                         break;
                 case UNDO_CREATED:
                         instance_unlink(i);
@@ -586,7 +588,7 @@ static void commit(xfsm_engine *e) {
                         free(u->save.timers);
                 else if (u->kind == UNDO_CTX_KEY) {
                         json_object_put(u->ctx.old);
-                        free(u->ctx.key);
+                        json_object_put(u->ctx.holder);
                 }
                 if (u->kind == UNDO_CTX_KEY || i->committed == mark)
                         continue;
@@ -1008,7 +1010,7 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
         }
         /* 3. payload merged into the context (shallow; not with matchingRules) */
         if (payload && t->n_rules == 0 && json_object_object_length(payload) > 0) {
-                json_object_object_foreach(payload, k, v) if ((r = context_set(e, i, k, v)) < 0) return r;
+                json_object_object_foreach(payload, k, v) if ((r = context_set(e, i, payload, k, v)) < 0) return r;
                 if (!effect_add(e, XFSM_EFFECT_CONTEXT_CHANGED, i))
                         return -ENOMEM;
         }
@@ -1103,9 +1105,7 @@ static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, jso
                 json_object_put(ctx);
                 return -ENOMEM;
         }
-        do
-                uuid4_format(e->rng, i->id);
-        while (instance_map_get(&e->map, i->id));
+        uuid4_format(e->rng, i->id);
         i->machine = m;
         i->comp = c;
         i->state = m->initial;
@@ -1127,7 +1127,8 @@ static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, jso
                 instance_free(i);
                 return r;
         }
-        r = instance_map_put(&e->map, i);
+        while ((r = instance_map_put(&e->map, i)) == -EEXIST)
+                uuid4_format(e->rng, i->id); /* 2^-122: but never two with one id */
         if (r < 0) {
                 e->n_undo--;
                 instance_free(i);
@@ -1388,21 +1389,23 @@ static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
         len = strlen(text);
         if (len > XFSM_MAX_PAYLOAD)
                 return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload larger than 1 MiB");
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        if (!e->tok) {
+                e->tok = json_tokener_new();
+                if (!e->tok)
+                        return -ENOMEM;
+                json_tokener_set_flags(e->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        }
+        tok = e->tok;
+        json_tokener_reset(tok);
         o = json_tokener_parse_ex(tok, text, (int) len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||
             (size_t) json_tokener_get_parse_end(tok) != len) {
                 enum json_tokener_error err = json_tokener_get_error(tok);
                 json_object_put(o);
-                json_tokener_free(tok);
                 return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload is not valid JSON: %s",
                             err == json_tokener_continue ? "unexpected end of input"
                                                          : json_tokener_error_desc(err));
         }
-        json_tokener_free(tok);
         if (!json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return fail(e, -XFSM_E_INVALID_PAYLOAD, "payload must be a JSON object");

@@ -45,7 +45,7 @@ static int map_grow(InstanceMap *m) {
 int instance_map_put(InstanceMap *m, xfsm_instance *i) {
         size_t j;
 
-        if ((m->n + 1) * 4 > m->cap * 3) {
+        if ((m->n + 1) * 2 > m->cap) { /* at most half full: short probes */
                 int r = map_grow(m);
                 if (r < 0)
                         return r;
