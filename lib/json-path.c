@@ -63,7 +63,7 @@ static bool template_exact(const char *s, size_t len, char *path, size_t size) {
         const char *a, *b;
         size_t n;
 
-        if (len < 5 || strncmp(s, "{{", 2) != 0 || strcmp(s + len - 2, "}}") != 0)
+        if (len < 5 || memcmp(s, "{{", 2) != 0 || memcmp(s + len - 2, "}}", 2) != 0)
                 return false;
         a = s + 2;
         b = s + len - 2;

@@ -62,6 +62,7 @@ typedef struct CascadingRule {
         size_t n_rules;
         json_object *payload; /* template, may hold {{path}} */
         unsigned line, column;
+        unsigned state_line, state_column;
 } CascadingRule;
 
 typedef struct Transition {

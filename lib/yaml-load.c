@@ -275,8 +275,13 @@ static int parse_cascade(Loader *l, Node *n, CascadingRule *cr) {
                 r = -EINVAL;
         if (get_string(l, n, "targetMachine", true, &cr->target_machine, NULL) < 0)
                 r = -EINVAL;
-        if (get_string(l, n, "targetState", true, &cr->target_state, NULL) < 0)
+        Node *ts;
+        if (get_string(l, n, "targetState", true, &cr->target_state, &ts) < 0)
                 r = -EINVAL;
+        else {
+                cr->state_line = ts->line;
+                cr->state_column = ts->column;
+        }
         if (get_string(l, n, "event", true, &cr->event, NULL) < 0)
                 r = -EINVAL;
         if (parse_matching_rules(l, yaml_node_get(n, "matchingRules"), &cr->rules, &cr->n_rules) < 0)
@@ -442,7 +447,7 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
 
         if (get_ms(l, n, "timeoutMs", &t->has_timeout, &t->timeout_ms) < 0)
                 r = -EINVAL;
-        if (t->type == TRANSITION_TIMEOUT && !t->has_timeout) {
+        if (t->type == TRANSITION_TIMEOUT && !t->has_timeout && !yaml_node_get(n, "timeoutMs")) {
                 diag_error(l->d, type_node->line, type_node->column, "timeout transition on '%s' without 'timeoutMs'",
                            t->event ?: "?");
                 r = -EINVAL;
@@ -806,7 +811,7 @@ static int link_machine(Loader *l, Machine *m) {
                                            cr->target_machine, l->c->name ?: "?");
                                 r = -EINVAL;
                         } else if (!machine_find_state(tm, cr->target_state)) {
-                                diag_error(l->d, cr->line, cr->column,
+                                diag_error(l->d, cr->state_line, cr->state_column,
                                            "targetState '%s' is not a state of machine '%s'", cr->target_state,
                                            tm->name);
                                 r = -EINVAL;

@@ -180,12 +180,15 @@ int yaml_node_parse(const char *data, size_t len, Diag *d, Node **ret) {
                 Node *n = NULL;
 
                 if (!yaml_parser_parse(&parser, &ev)) {
-                        const yaml_mark_t *m = parser.problem_mark.line || parser.problem_mark.column
-                                                       ? &parser.problem_mark
-                                                       : &parser.context_mark;
-                        diag_error(d, (unsigned) m->line + 1, (unsigned) m->column + 1, "YAML syntax error: %s%s%s",
-                                   parser.problem ? parser.problem : "unknown problem",
-                                   parser.context ? " " : "", parser.context ? parser.context : "");
+                        const yaml_mark_t *m = &parser.problem_mark;
+                        if (parser.context)
+                                diag_error(d, (unsigned) m->line + 1, (unsigned) m->column + 1,
+                                           "YAML syntax error: %s %s (at %zu:%zu)",
+                                           parser.problem ? parser.problem : "unknown problem", parser.context,
+                                           parser.context_mark.line + 1, parser.context_mark.column + 1);
+                        else
+                                diag_error(d, (unsigned) m->line + 1, (unsigned) m->column + 1,
+                                           "YAML syntax error: %s", parser.problem ? parser.problem : "unknown problem");
                         r = -EINVAL;
                         break;
                 }

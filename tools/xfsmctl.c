@@ -168,7 +168,7 @@ static int verb_graph(int argc, char **argv) {
         int c, r;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "+m:f:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "m:f:", options, NULL)) >= 0)
                 switch (c) {
                 case 'm':
                         machine = optarg;

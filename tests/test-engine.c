@@ -1,0 +1,949 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The semantics of SPEC section 2, one test per rule, through the public API. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "xfsm.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void fail_on_error(void *userdata, int severity, const char *file, unsigned line, unsigned column,
+                          const char *message) {
+        (void) userdata;
+        if (severity == XFSM_DIAG_ERROR)
+                fail_msg("%s:%u:%u: %s", file, line, column, message);
+}
+
+static xfsm_engine *engine(const char *yaml, ...) {
+        xfsm_engine *e = xfsm_engine_new();
+        va_list ap;
+
+        assert_non_null(e);
+        xfsm_engine_use_virtual_clock(e, 1700000000000ULL);
+        xfsm_engine_seed(e, 42);
+        va_start(ap, yaml);
+        for (const char *y = yaml; y; y = va_arg(ap, const char *))
+                assert_int_equal(xfsm_engine_load_string(e, "test.yaml", y, strlen(y), fail_on_error, NULL), 0);
+        va_end(ap);
+        return e;
+}
+
+static xfsm_instance *create(xfsm_engine *e, const char *machine, const char *ctx) {
+        xfsm_instance *i = NULL;
+        int r = xfsm_engine_create(e, NULL, machine, ctx, &i);
+        if (r < 0)
+                fail_msg("create %s: %s", machine, xfsm_engine_last_error(e));
+        assert_non_null(i);
+        return i;
+}
+
+static char id_buf[8][64];
+static unsigned id_next;
+
+static const char *id_of(xfsm_instance *i) {
+        char *b = id_buf[id_next++ % 8];
+        snprintf(b, 64, "%s", xfsm_instance_id(i));
+        return b;
+}
+
+static const char *state_of(xfsm_engine *e, const char *id) {
+        xfsm_instance *i = xfsm_engine_find(e, id);
+        return i ? xfsm_instance_state(i) : "(gone)";
+}
+
+static json_object *context_of(xfsm_engine *e, const char *id) {
+        char *s = xfsm_instance_context_json(xfsm_engine_find(e, id));
+        json_object *o = json_tokener_parse(s);
+        free(s);
+        return o;
+}
+
+static void assert_ctx_string(xfsm_engine *e, const char *id, const char *key, const char *want) {
+        json_object *o = context_of(e, id), *v;
+        assert_true(json_object_object_get_ex(o, key, &v));
+        assert_string_equal(json_object_get_string(v), want);
+        json_object_put(o);
+}
+
+static bool ctx_has(xfsm_engine *e, const char *id, const char *key) {
+        json_object *o = context_of(e, id);
+        bool r = json_object_object_get_ex(o, key, NULL);
+        json_object_put(o);
+        return r;
+}
+
+static int send(xfsm_engine *e, const char *id, const char *event, const char *payload) {
+        return xfsm_engine_send(e, id, event, payload, NULL);
+}
+
+/* A record of every committed step's effects as text lines. */
+typedef struct Log {
+        char buf[16384];
+        size_t len;
+        unsigned steps;
+} Log;
+
+static void log_step(void *userdata, const xfsm_step *s) {
+        Log *l = userdata;
+        l->steps++;
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *f = xfsm_step_effect(s, k);
+                const char *what = xfsm_effect_kind_to_string(xfsm_effect_get_kind(f));
+                int n;
+                switch (xfsm_effect_get_kind(f)) {
+                case XFSM_EFFECT_TRANSITION:
+                        n = snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s %s:%s->%s;", what,
+                                     xfsm_effect_machine(f), xfsm_effect_from(f), xfsm_effect_to(f));
+                        break;
+                case XFSM_EFFECT_METHOD:
+                        n = snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s %s;", what, xfsm_effect_method(f));
+                        break;
+                case XFSM_EFFECT_TIMER_ARMED:
+                case XFSM_EFFECT_TIMER_CANCELLED:
+                case XFSM_EFFECT_ROUTED:
+                case XFSM_EFFECT_REFUSED:
+                        n = snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s %s;", what,
+                                     xfsm_effect_event(f) ?: "-");
+                        break;
+                default:
+                        n = snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s;", what);
+                }
+                if (n > 0 && (size_t) n < sizeof l->buf - l->len)
+                        l->len += (size_t) n;
+        }
+}
+
+/* ---- run to completion ---------------------------------------------------- */
+
+static const char parent_yaml[] =
+        "name: P\n"
+        "stateMachines:\n"
+        "  - name: Parent\n"
+        "    initialState: Idle\n"
+        "    states: [{name: Idle}, {name: Waiting}, {name: ChildMoved}, {name: Done, type: final}]\n"
+        "    transitions:\n"
+        "      - {from: Idle, to: Waiting, event: START, type: inter_machine, targetMachine: Child,\n"
+        "         contextMapping: {jobId: id, who: event.user}}\n"
+        "      - {from: Waiting, to: ChildMoved, event: CHILD_CHANGED}\n"
+        "      - {from: ChildMoved, to: Done, event: CHILD_DONE}\n"
+        "  - name: Child\n"
+        "    initialState: New\n"
+        "    parentLink: {enabled: true, onStateChange: CHILD_CHANGED}\n"
+        "    states: [{name: New}, {name: Working}, {name: Finished, type: final}]\n"
+        "    transitions:\n"
+        "      - {from: New, to: Working, event: WORK}\n"
+        "      - {from: Working, to: Finished, event: FINISH,\n"
+        "         notifyParent: {event: CHILD_DONE, includeContext: true}}\n";
+
+static int take_id(void *userdata, xfsm_instance *i) {
+        snprintf(userdata, 64, "%s", xfsm_instance_id(i));
+        return 1;
+}
+
+static const char *find_child(xfsm_engine *e) {
+        static char id[64];
+        id[0] = 0;
+        xfsm_engine_foreach(e, NULL, "Child", NULL, take_id, id); /* the only Child */
+        return id;
+}
+
+static void test_inter_machine_child_parent_link_and_notify_parent(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(parent_yaml, NULL);
+        const char *p = id_of(create(e, "Parent", "{\"id\":\"J1\",\"secret\":1}"));
+        const char *c;
+        xfsm_instance *ci;
+
+        assert_int_equal(send(e, p, "START", "{\"user\":\"ann\"}"), 0);
+        c = find_child(e);
+        assert_true(*c);
+        ci = xfsm_engine_find(e, c);
+        assert_string_equal(xfsm_instance_parent_id(ci), p);
+        assert_string_equal(xfsm_instance_parent_machine(ci), "Parent");
+        /* contextMapping: only the mapped keys, from context and from the event */
+        assert_ctx_string(e, c, "jobId", "J1");
+        assert_ctx_string(e, c, "who", "ann");
+        assert_false(ctx_has(e, c, "secret"));
+
+        /* parentLink: the child's state change reaches the parent */
+        assert_int_equal(send(e, c, "WORK", NULL), 0);
+        assert_string_equal(state_of(e, p), "ChildMoved");
+        assert_ctx_string(e, p, "childInstanceId", c);
+        assert_ctx_string(e, p, "newState", "Working");
+        assert_ctx_string(e, p, "previousState", "New");
+
+        /* notifyParent on the transition wins over parentLink */
+        assert_int_equal(send(e, c, "FINISH", NULL), 0);
+        assert_string_equal(state_of(e, p), "Done");
+        assert_true(ctx_has(e, p, "childContext"));
+        xfsm_engine_free(e);
+}
+
+static const char order_effects_yaml[] =
+        "name: O\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states:\n"
+        "      - {name: A, onExit: leaveA}\n"
+        "      - name: B\n"
+        "        onEntry: [enterB, enterB2]\n"
+        "        cascadingRules: [{targetMachine: N, targetState: Idle, event: POKE}]\n"
+        "      - {name: C, type: final}\n"
+        "    transitions:\n"
+        "      - {from: A, to: B, event: GO, triggeredMethod: onGo}\n"
+        "      - {from: B, to: C, event: END}\n"
+        "      - {from: B, to: A, event: BACK, type: timeout, timeoutMs: 100}\n"
+        "  - name: N\n"
+        "    initialState: Idle\n"
+        "    states: [{name: Idle}, {name: Poked}]\n"
+        "    transitions: [{from: Idle, to: Poked, event: POKE}]\n";
+
+static void test_transition_order_of_effects(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(order_effects_yaml, NULL);
+        Log log = {};
+        const char *m = id_of(create(e, "M", NULL));
+        const char *n = id_of(create(e, "N", NULL));
+
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(send(e, m, "GO", "{\"k\":1}"), 0);
+        /* exit, method, payload merge, state, entry, cascade (queued, after), timers */
+        assert_string_equal(log.buf, "method leaveA;method onGo;context;transition M:A->B;method enterB;method enterB2;"
+                                     "timer-armed BACK;transition N:Idle->Poked;");
+        assert_int_equal(log.steps, 1); /* one event, one step: the cascade inside the component included */
+        assert_string_equal(state_of(e, n), "Poked");
+        xfsm_engine_free(e);
+}
+
+static const char rtc_yaml[] =
+        "name: R\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: S0\n"
+        "    states: [{name: S0}, {name: S1}, {name: S2}, {name: S3}]\n"
+        "    transitions:\n"
+        "      - {from: S0, to: S1, event: GO}\n"
+        "      - {from: S1, to: S2, event: NEXT, type: auto}\n"
+        "      - {from: S2, to: S3, event: LAST, type: auto, timeoutMs: 0}\n";
+
+static void test_run_to_completion_auto_chain_in_one_step(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        Log log = {};
+        const char *m = id_of(create(e, "M", NULL));
+        const char *st = NULL;
+
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(xfsm_engine_send(e, m, "GO", NULL, &st), 0);
+        assert_string_equal(st, "S3");
+        assert_int_equal(log.steps, 1);
+        assert_string_equal(log.buf, "transition M:S0->S1;transition M:S1->S2;transition M:S2->S3;");
+        xfsm_engine_free(e);
+}
+
+/* ---- choosing a transition ------------------------------------------------- */
+
+static const char choose_yaml[] =
+        "name: C\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states: [{name: A}, {name: ToX}, {name: ToY}, {name: ToZ}]\n"
+        "    transitions:\n"
+        "      - {from: A, to: ToX, event: PICK, matchingRules: [{eventProperty: kind, instanceProperty: want}]}\n"
+        "      - {from: A, to: ToY, event: PICK, matchingRules: [{eventProperty: level, instanceProperty: limit, operator: '>'}]}\n"
+        "      - {from: A, to: ToZ, event: PICK}\n"
+        "      - {from: A, to: ToX, event: ONE, matchingRules: [{eventProperty: kind, instanceProperty: want}]}\n";
+
+static void test_choosing_first_candidate_whose_rules_hold(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(choose_yaml, NULL);
+        const char *a = id_of(create(e, "M", "{\"want\":\"x\",\"limit\":10}"));
+        const char *b = id_of(create(e, "M", "{\"want\":\"x\",\"limit\":10}"));
+        const char *c = id_of(create(e, "M", "{\"want\":\"x\",\"limit\":10}"));
+
+        assert_int_equal(send(e, a, "PICK", "{\"kind\":\"x\"}"), 0);
+        assert_string_equal(state_of(e, a), "ToX");
+        /* instanceValue > eventValue: 10 > 5 */
+        assert_int_equal(send(e, b, "PICK", "{\"kind\":\"q\",\"level\":5}"), 0);
+        assert_string_equal(state_of(e, b), "ToY");
+        /* none of the rules: the candidate without rules */
+        assert_int_equal(send(e, c, "PICK", "{\"kind\":\"q\",\"level\":50}"), 0);
+        assert_string_equal(state_of(e, c), "ToZ");
+        xfsm_engine_free(e);
+}
+
+static void test_direct_send_single_candidate_ignores_matching_rules(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(choose_yaml, NULL);
+        const char *a = id_of(create(e, "M", "{\"want\":\"x\"}"));
+
+        /* the rules do not hold, but on a direct send they only choose */
+        assert_int_equal(send(e, a, "ONE", "{\"kind\":\"other\"}"), 0);
+        assert_string_equal(state_of(e, a), "ToX");
+        /* and a transition with matchingRules does not merge the payload */
+        assert_false(ctx_has(e, a, "kind"));
+        xfsm_engine_free(e);
+}
+
+static const char dup_yaml[] =
+        "name: D\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states: [{name: A}, {name: First}, {name: Second}]\n"
+        "    transitions:\n"
+        "      - {from: A, to: First, event: GO, guard: 'context.x > 1'}\n"
+        "      - {from: A, to: Second, event: GO}\n";
+
+static void test_several_candidates_without_rules_take_the_first(void **state) {
+        (void) state;
+        xfsm_engine *e = xfsm_engine_new();
+        const char *a;
+        /* the guard is stored but not evaluated yet: taken as if unguarded */
+        assert_int_equal(xfsm_engine_load_string(e, "d.yaml", dup_yaml, strlen(dup_yaml), NULL, NULL), 0);
+        a = id_of(create(e, "M", "{\"x\":0}"));
+        assert_int_equal(send(e, a, "GO", NULL), 0);
+        assert_string_equal(state_of(e, a), "First");
+        xfsm_engine_free(e);
+}
+
+/* ---- refusals ------------------------------------------------------------- */
+
+static void test_no_transition_is_an_error_and_changes_nothing(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", "{\"a\":1}"));
+        uint64_t updated = xfsm_instance_updated_at(xfsm_engine_find(e, m));
+        int r;
+
+        r = send(e, m, "NOPE", "{\"a\":2}");
+        assert_int_equal(r, -XFSM_E_NO_TRANSITION);
+        assert_string_equal(xfsm_error_name(r), "org.xfsm1.Error.NoTransition");
+        assert_non_null(strstr(xfsm_engine_last_error(e), "NOPE"));
+        assert_string_equal(state_of(e, m), "S0");
+        assert_int_equal(xfsm_instance_updated_at(xfsm_engine_find(e, m)), updated);
+        json_object *o = context_of(e, m), *v;
+        assert_true(json_object_object_get_ex(o, "a", &v));
+        assert_int_equal(json_object_get_int(v), 1);
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
+static void test_bad_input_is_refused_with_named_errors(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+        char *big;
+
+        assert_int_equal(send(e, m, "GO", "[1,2]"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"\xff\xfe\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{} trailing"), -XFSM_E_INVALID_PAYLOAD);
+        big = malloc(XFSM_MAX_PAYLOAD + 16);
+        memset(big, ' ', XFSM_MAX_PAYLOAD + 8);
+        memcpy(big, "{\"a\":1}", 7);
+        big[XFSM_MAX_PAYLOAD + 8] = 0;
+        assert_int_equal(send(e, m, "GO", big), -XFSM_E_INVALID_PAYLOAD);
+        free(big);
+        assert_int_equal(send(e, m, "BAD EVENT", NULL), -XFSM_E_INVALID_ARGUMENT);
+        assert_int_equal(send(e, m, "", NULL), -XFSM_E_INVALID_ARGUMENT);
+        assert_int_equal(send(e, "00000000-0000-4000-8000-000000000000", "GO", NULL), -XFSM_E_NO_SUCH_INSTANCE);
+        assert_int_equal(xfsm_engine_create(e, NULL, "Nope", NULL, NULL), -XFSM_E_NO_SUCH_MACHINE);
+        assert_int_equal(xfsm_engine_create(e, "Nope", "M", NULL, NULL), -XFSM_E_NO_SUCH_COMPONENT);
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", "\"text\"", NULL), -XFSM_E_INVALID_PAYLOAD);
+        assert_string_equal(state_of(e, m), "S0");
+        assert_int_equal(xfsm_engine_n_instances(e), 1);
+        xfsm_engine_free(e);
+}
+
+/* ---- payloads and templates ------------------------------------------------------ */
+
+static void test_payload_merge_is_shallow(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", "{\"keep\":1,\"nested\":{\"a\":1,\"b\":2}}"));
+        json_object *o, *v, *w;
+
+        assert_int_equal(send(e, m, "GO", "{\"nested\":{\"c\":3},\"new\":true}"), 0);
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "keep", NULL));
+        assert_true(json_object_object_get_ex(o, "new", NULL));
+        assert_true(json_object_object_get_ex(o, "nested", &v));
+        /* replaced, not merged into */
+        assert_false(json_object_object_get_ex(v, "a", NULL));
+        assert_true(json_object_object_get_ex(v, "c", &w));
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
+static const char tmpl_yaml[] =
+        "name: T\n"
+        "stateMachines:\n"
+        "  - name: Src\n"
+        "    initialState: A\n"
+        "    states:\n"
+        "      - {name: A}\n"
+        "      - name: B\n"
+        "        cascadingRules:\n"
+        "          - targetMachine: Dst\n"
+        "            targetState: Wait\n"
+        "            event: GOT\n"
+        "            matchingRules: [{eventProperty: ref, instanceProperty: ref}]\n"
+        "            payload:\n"
+        "              ref: '{{ref}}'\n"
+        "              amount: '{{order.amount}}'\n"
+        "              flag: '{{flag}}'\n"
+        "              text: 'order {{ref}} of {{order.amount}} EUR'\n"
+        "              missing: '{{nothing.here}}'\n"
+        "              nested: {inner: '{{order.amount}}'}\n"
+        "    transitions: [{from: A, to: B, event: GO}]\n"
+        "  - name: Dst\n"
+        "    initialState: Wait\n"
+        "    states: [{name: Wait}, {name: Got}]\n"
+        "    transitions: [{from: Wait, to: Got, event: GOT}]\n";
+
+static void test_template_exact_value_keeps_json_type(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(tmpl_yaml, NULL);
+        const char *s = id_of(create(e, "Src", "{\"ref\":7,\"order\":{\"amount\":12.5},\"flag\":true}"));
+        const char *d = id_of(create(e, "Dst", "{\"ref\":7}"));
+        const char *other = id_of(create(e, "Dst", "{\"ref\":8}"));
+        json_object *o, *v;
+
+        assert_int_equal(send(e, s, "GO", NULL), 0);
+        assert_string_equal(state_of(e, d), "Got");
+        assert_string_equal(state_of(e, other), "Wait"); /* matchingRules select */
+        o = context_of(e, d);
+        assert_true(json_object_object_get_ex(o, "amount", &v));
+        assert_true(json_object_is_type(v, json_type_double));
+        assert_true(json_object_object_get_ex(o, "flag", &v));
+        assert_true(json_object_is_type(v, json_type_boolean));
+        assert_true(json_object_object_get_ex(o, "ref", &v));
+        assert_true(json_object_is_type(v, json_type_int));
+        assert_true(json_object_object_get_ex(o, "missing", &v));
+        assert_null(v); /* a missing path is null */
+        assert_true(json_object_object_get_ex(o, "text", &v));
+        assert_string_equal(json_object_get_string(v), "order 7 of 12.5 EUR");
+        assert_true(json_object_object_get_ex(o, "nested", &v));
+        assert_true(json_object_object_get_ex(v, "inner", &v));
+        assert_true(json_object_is_type(v, json_type_double));
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
+/* ---- routed events between components ---------------------------------------- */
+
+static const char demo_order[] =
+        "name: OrderComponent\n"
+        "stateMachines:\n"
+        "  - name: Order\n"
+        "    initialState: Created\n"
+        "    states:\n"
+        "      - {name: Created, type: entry}\n"
+        "      - name: Validated\n"
+        "        cascadingRules:\n"
+        "          - targetComponent: PaymentComponent\n"
+        "            targetMachine: Payment\n"
+        "            targetState: Pending\n"
+        "            event: PROCESS\n"
+        "            payload: {orderId: '{{orderId}}', amount: '{{amount}}'}\n"
+        "      - {name: Completed, type: final}\n"
+        "    transitions:\n"
+        "      - {from: Created, to: Validated, event: VALIDATE}\n"
+        "      - {from: Validated, to: Completed, event: COMPLETE}\n";
+
+static const char demo_payment[] =
+        "name: PaymentComponent\n"
+        "stateMachines:\n"
+        "  - name: Payment\n"
+        "    initialState: Pending\n"
+        "    states: [{name: Pending, type: entry}, {name: Processing}]\n"
+        "    transitions: [{from: Pending, to: Processing, event: PROCESS}]\n";
+
+static void test_cascade_without_rules_reaches_every_instance_in_state(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(demo_order, demo_payment, NULL);
+        Log log = {};
+        const char *o = id_of(create(e, "Order", "{\"orderId\":\"O1\",\"amount\":10}"));
+        const char *p1 = id_of(create(e, "Payment", "{\"orderId\":\"O1\"}"));
+        const char *p2 = id_of(create(e, "Payment", "{\"orderId\":\"O2\"}"));
+
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(send(e, o, "VALIDATE", NULL), 0);
+        assert_string_equal(state_of(e, p1), "Processing");
+        assert_string_equal(state_of(e, p2), "Processing");
+        /* the source's step, then the receiver's: one unit each */
+        assert_int_equal(log.steps, 2);
+        assert_string_equal(log.buf, "transition Order:Created->Validated;routed PROCESS;"
+                                     "context;transition Payment:Pending->Processing;"
+                                     "context;transition Payment:Pending->Processing;");
+        /* the routed event's wire form carries its id */
+        const xfsm_step *st = xfsm_engine_last_step(e);
+        const xfsm_routed *r = NULL;
+        for (size_t k = 0; k < xfsm_step_n_effects(st); k++)
+                if (xfsm_effect_get_kind(xfsm_step_effect(st, k)) == XFSM_EFFECT_ROUTED)
+                        r = xfsm_effect_routed(xfsm_step_effect(st, k));
+        assert_non_null(r);
+        assert_string_equal(xfsm_routed_source_component(r), "OrderComponent");
+        assert_int_equal(xfsm_routed_hops(r), 1);
+        xfsm_engine_free(e);
+}
+
+static const char payment_matching[] =
+        "name: PaymentComponent\n"
+        "stateMachines:\n"
+        "  - name: Payment\n"
+        "    initialState: Pending\n"
+        "    states: [{name: Pending, type: entry}, {name: Processing}]\n"
+        "    transitions:\n"
+        "      - {from: Pending, to: Processing, event: PROCESS,\n"
+        "         matchingRules: [{eventProperty: orderId, instanceProperty: orderId}]}\n";
+
+static void test_cascade_matching_rules_select_receivers(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(demo_order, payment_matching, NULL);
+        const char *o = id_of(create(e, "Order", "{\"orderId\":\"O1\",\"amount\":10}"));
+        const char *p1 = id_of(create(e, "Payment", "{\"orderId\":\"O1\"}"));
+        const char *p2 = id_of(create(e, "Payment", "{\"orderId\":\"O2\"}"));
+
+        assert_int_equal(send(e, o, "VALIDATE", NULL), 0);
+        assert_string_equal(state_of(e, p1), "Processing");
+        assert_string_equal(state_of(e, p2), "Pending");
+        xfsm_engine_free(e);
+}
+
+static int count_routed(void *userdata, xfsm_engine *e, const xfsm_routed *r) {
+        (void) e;
+        char *json = xfsm_routed_to_json(r);
+        assert_non_null(json);
+        *(char **) userdata = json;
+        return 0;
+}
+
+static void test_routed_event_wire_form_round_trip(void **state) {
+        (void) state;
+        xfsm_engine *src = engine(demo_order, NULL), *dst = engine(payment_matching, NULL);
+        char *wire = NULL;
+        unsigned delivered = 0;
+        const char *o = id_of(create(src, "Order", "{\"orderId\":\"O9\",\"amount\":3}"));
+        const char *p = id_of(create(dst, "Payment", "{\"orderId\":\"O9\"}"));
+
+        /* another process: the router hands the event over as JSON */
+        xfsm_engine_set_router(src, count_routed, &wire);
+        assert_int_equal(send(src, o, "VALIDATE", NULL), 0);
+        assert_non_null(wire);
+        assert_int_equal(xfsm_engine_deliver_json(dst, wire, &delivered), 0);
+        assert_int_equal(delivered, 1);
+        assert_string_equal(state_of(dst, p), "Processing");
+        assert_ctx_string(dst, p, "orderId", "O9");
+        assert_int_equal(xfsm_engine_deliver_json(dst, "{\"targetComponent\":\"Nope\",\"targetMachine\":\"X\","
+                                                       "\"event\":\"E\"}",
+                                                  NULL),
+                         -XFSM_E_NO_SUCH_COMPONENT);
+        assert_int_equal(xfsm_engine_deliver_json(dst, "not json", NULL), -XFSM_E_INVALID_PAYLOAD);
+        free(wire);
+        xfsm_engine_free(src);
+        xfsm_engine_free(dst);
+}
+
+static const char cross_order[] =
+        "name: Shop\n"
+        "stateMachines:\n"
+        "  - name: Order\n"
+        "    initialState: Created\n"
+        "    states: [{name: Created}, {name: Pending}, {name: Paid}]\n"
+        "    transitions:\n"
+        "      - {from: Created, to: Pending, event: SUBMIT, type: cross_component, targetComponent: Bank,\n"
+        "         targetMachine: Payment, contextMapping: {orderId: orderId, amount: amount}}\n"
+        "      - {from: Pending, to: Paid, event: PAID,\n"
+        "         matchingRules: [{eventProperty: orderId, instanceProperty: orderId}]}\n";
+
+static const char cross_bank[] =
+        "name: Bank\n"
+        "stateMachines:\n"
+        "  - name: Payment\n"
+        "    initialState: New\n"
+        "    states: [{name: New}, {name: Done}]\n"
+        "    transitions:\n"
+        "      - {from: New, to: Done, event: CONFIRM, type: cross_component, targetComponent: Shop,\n"
+        "         targetMachine: Order, targetEvent: PAID,\n"
+        "         matchingRules: [{eventProperty: orderId, instanceProperty: orderId}]}\n";
+
+static int take_order_a(void *userdata, xfsm_instance *i) {
+        char *c = xfsm_instance_context_json(i);
+        if (strstr(c, "\"A\""))
+                snprintf(userdata, 64, "%s", xfsm_instance_id(i));
+        free(c);
+        return 0;
+}
+
+static void test_cross_component_create_then_target_event(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(cross_order, cross_bank, NULL);
+        const char *o1 = id_of(create(e, "Order", "{\"orderId\":\"A\",\"amount\":5,\"note\":\"x\"}"));
+        const char *o2 = id_of(create(e, "Order", "{\"orderId\":\"B\",\"amount\":6}"));
+        char pay[64] = "";
+
+        assert_int_equal(send(e, o1, "SUBMIT", NULL), 0);
+        assert_int_equal(send(e, o2, "SUBMIT", NULL), 0);
+        xfsm_engine_foreach(e, "Bank", "Payment", NULL, take_order_a, pay);
+        assert_true(*pay);
+        assert_false(ctx_has(e, pay, "note")); /* mapped, not copied */
+        assert_int_equal(send(e, pay, "CONFIRM", NULL), 0);
+        assert_string_equal(state_of(e, o1), "Paid");
+        assert_string_equal(state_of(e, o2), "Pending");
+        xfsm_engine_free(e);
+}
+
+static const char ping_yaml[] =
+        "name: Ping\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: S\n"
+        "    states:\n"
+        "      - name: S\n"
+        "        cascadingRules: [{targetComponent: Pong, targetMachine: M, targetState: S, event: HIT}]\n"
+        "    transitions: [{from: S, to: S, event: HIT}]\n";
+static const char pong_yaml[] =
+        "name: Pong\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: S\n"
+        "    states:\n"
+        "      - name: S\n"
+        "        cascadingRules: [{targetComponent: Ping, targetMachine: M, targetState: S, event: HIT}]\n"
+        "    transitions: [{from: S, to: S, event: HIT}]\n";
+
+static void test_routed_loop_stops_after_32_hops(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(ping_yaml, pong_yaml, NULL);
+        Log log = {};
+        const char *a;
+
+        a = id_of(create(e, "M", NULL)); /* Ping.M (first component holding M) */
+        (void) create;
+        xfsm_engine_create(e, "Pong", "M", NULL, NULL);
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(send(e, a, "HIT", NULL), 0);
+        /* the sender's step, 32 deliveries, then the 33rd refused as a loop */
+        assert_int_equal(log.steps, 1 + XFSM_MAX_HOPS + 1);
+        assert_non_null(strstr(log.buf, "refused HIT"));
+        xfsm_engine_free(e);
+}
+
+static const char loop_yaml[] =
+        "name: L\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states: [{name: A}, {name: Spin}]\n"
+        "    transitions:\n"
+        "      - {from: A, to: Spin, event: GO}\n"
+        "      - {from: Spin, to: Spin, event: AGAIN, type: auto}\n";
+
+static void test_microstep_loop_is_refused_and_rolled_back(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(loop_yaml, NULL);
+        const char *m = id_of(create(e, "M", "{\"a\":1}"));
+        int r = send(e, m, "GO", "{\"a\":2}");
+
+        assert_int_equal(r, -XFSM_E_LOOP);
+        assert_string_equal(xfsm_error_name(r), "org.xfsm1.Error.Loop");
+        assert_string_equal(state_of(e, m), "A");
+        json_object *o = context_of(e, m), *v;
+        assert_true(json_object_object_get_ex(o, "a", &v));
+        assert_int_equal(json_object_get_int(v), 1);
+        json_object_put(o);
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, m)), 0);
+        xfsm_engine_free(e);
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+static const char timer_yaml[] =
+        "name: T\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: Wait\n"
+        "    states: [{name: Wait}, {name: Work}, {name: Late, type: error}, {name: Slow, type: error}]\n"
+        "    transitions:\n"
+        "      - {from: Wait, to: Late, event: EXPIRE, type: timeout, timeoutMs: 1000}\n"
+        "      - {from: Wait, to: Wait, event: PING}\n"
+        "      - {from: Wait, to: Work, event: START}\n"
+        "      - {from: Work, to: Work, event: TICK}\n"
+        "      - {from: Work, to: Slow, event: TOO_SLOW, type: timeout, timeoutMs: 500, resetOnTransition: false}\n";
+
+static void test_timeout_fires_on_virtual_clock(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(timer_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+        uint64_t d;
+
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, m)), 1);
+        assert_true(xfsm_engine_next_deadline(e, &d));
+        assert_int_equal(d, 1000);
+        assert_int_equal(xfsm_engine_advance(e, 999), 0);
+        assert_string_equal(state_of(e, m), "Wait");
+        assert_int_equal(xfsm_engine_advance(e, 1), 1);
+        assert_string_equal(state_of(e, m), "Late");
+        assert_string_equal(xfsm_instance_status(xfsm_engine_find(e, m)), "error");
+        xfsm_engine_free(e);
+}
+
+static void test_self_loop_rearms_timeout(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(timer_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+
+        xfsm_engine_advance(e, 800);
+        assert_int_equal(send(e, m, "PING", NULL), 0); /* re-armed: due at 1800 */
+        xfsm_engine_advance(e, 900);
+        assert_string_equal(state_of(e, m), "Wait");
+        xfsm_engine_advance(e, 100);
+        assert_string_equal(state_of(e, m), "Late");
+        xfsm_engine_free(e);
+}
+
+static void test_self_loop_keeps_timer_when_reset_on_transition_false(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(timer_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+
+        assert_int_equal(send(e, m, "START", NULL), 0); /* TOO_SLOW due at 500 */
+        xfsm_engine_advance(e, 400);
+        assert_int_equal(send(e, m, "TICK", NULL), 0);
+        xfsm_engine_advance(e, 100);
+        assert_string_equal(state_of(e, m), "Slow");
+        xfsm_engine_free(e);
+}
+
+static void test_timeout_cancelled_when_state_left(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(timer_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+        Log log = {};
+
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(send(e, m, "START", NULL), 0);
+        assert_non_null(strstr(log.buf, "timer-cancelled EXPIRE;"));
+        assert_non_null(strstr(log.buf, "timer-armed TOO_SLOW;"));
+        xfsm_engine_advance(e, 450);
+        assert_string_equal(state_of(e, m), "Work");
+        xfsm_engine_free(e);
+}
+
+static void test_sending_timeout_event_by_name_takes_it_at_once(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(timer_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+
+        assert_int_equal(send(e, m, "EXPIRE", NULL), 0);
+        assert_string_equal(state_of(e, m), "Late");
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, m)), 0);
+        assert_int_equal(xfsm_engine_advance(e, 5000), 0); /* nothing left to fire */
+        xfsm_engine_free(e);
+}
+
+static const char auto_yaml[] =
+        "name: A\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: Start\n"
+        "    states: [{name: Start}, {name: Later}, {name: End}]\n"
+        "    transitions:\n"
+        "      - {from: Start, to: Later, event: SOON, type: auto, timeoutMs: 250}\n"
+        "      - {from: Later, to: End, event: NOW, type: auto}\n";
+
+static void test_auto_transition_on_entry_after_timeout(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(auto_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+
+        assert_string_equal(state_of(e, m), "Start");
+        xfsm_engine_advance(e, 250);
+        assert_string_equal(state_of(e, m), "End"); /* Later's auto ran at once */
+        xfsm_engine_free(e);
+}
+
+/* ---- completion and retention --------------------------------------------------------- */
+
+static const char retention_yaml[] =
+        "name: K\n"
+        "stateMachines:\n"
+        "  - name: Keep\n"
+        "    initialState: A\n"
+        "    retention: {final: keep, keepMs: 60000}\n"
+        "    states: [{name: A}, {name: Z, type: final}]\n"
+        "    transitions: [{from: A, to: Z, event: END}]\n"
+        "  - name: Drop\n"
+        "    initialState: A\n"
+        "    retention: {final: drop}\n"
+        "    states: [{name: A}, {name: Z, type: final}]\n"
+        "    transitions: [{from: A, to: Z, event: END}]\n"
+        "  - name: Default\n"
+        "    initialState: A\n"
+        "    states: [{name: A}, {name: Z, type: final}]\n"
+        "    transitions: [{from: A, to: Z, event: END}]\n";
+
+static void test_final_state_completes_and_retention_applies(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(retention_yaml, NULL);
+        const char *k = id_of(create(e, "Keep", NULL));
+        const char *d = id_of(create(e, "Drop", NULL));
+        const char *f = id_of(create(e, "Default", NULL));
+        const char *st = NULL;
+
+        assert_int_equal(xfsm_engine_send(e, k, "END", NULL, &st), 0);
+        assert_string_equal(st, "Z");
+        assert_string_equal(xfsm_instance_status(xfsm_engine_find(e, k)), "completed");
+        assert_int_equal(send(e, k, "END", NULL), -XFSM_E_NO_TRANSITION);
+
+        assert_int_equal(xfsm_engine_send(e, d, "END", NULL, &st), 0);
+        assert_string_equal(st, "Z");
+        assert_null(xfsm_engine_find(e, d)); /* xcomponent's way: dropped */
+
+        assert_int_equal(send(e, f, "END", NULL), 0);
+        xfsm_engine_advance(e, 59999);
+        assert_non_null(xfsm_engine_find(e, k));
+        xfsm_engine_advance(e, 1);
+        assert_null(xfsm_engine_find(e, k));
+        /* the default keeps for 24 h */
+        assert_non_null(xfsm_engine_find(e, f));
+        xfsm_engine_advance(e, 24ULL * 3600 * 1000);
+        assert_null(xfsm_engine_find(e, f));
+        xfsm_engine_free(e);
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static const char singleton_yaml[] =
+        "name: S\n"
+        "entryMachine: Monitor\n"
+        "stateMachines:\n"
+        "  - name: Monitor\n"
+        "    initialState: Idle\n"
+        "    states: [{name: Idle, type: entry}, {name: Stopped, type: final}]\n"
+        "    transitions: [{from: Idle, to: Stopped, event: STOP}]\n";
+
+static const char multiple_yaml[] =
+        "name: Mu\n"
+        "entryMachine: Cart\n"
+        "entryMachineMode: multiple\n"
+        "stateMachines:\n"
+        "  - name: Cart\n"
+        "    initialState: Empty\n"
+        "    states: [{name: Empty, type: entry}, {name: Done, type: final}]\n"
+        "    transitions: [{from: Empty, to: Done, event: BUY}]\n";
+
+static void test_singleton_entry_point_is_created_once_and_kept(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(singleton_yaml, NULL);
+        char id[64] = "";
+
+        assert_int_equal(xfsm_engine_start(e), 0);
+        assert_int_equal(xfsm_engine_start(e), 0); /* idempotent */
+        assert_int_equal(xfsm_engine_n_instances(e), 1);
+        xfsm_engine_foreach(e, NULL, NULL, NULL, take_id, id);
+        assert_true(xfsm_instance_is_entry_point(xfsm_engine_find(e, id)));
+        assert_int_equal(xfsm_engine_create(e, NULL, "Monitor", NULL, NULL), -XFSM_E_SINGLETON_EXISTS);
+        assert_int_equal(send(e, id, "STOP", NULL), 0);
+        xfsm_engine_advance(e, 48ULL * 3600 * 1000);
+        assert_non_null(xfsm_engine_find(e, id)); /* never disposed */
+        xfsm_engine_free(e);
+}
+
+static void test_multiple_entry_mode_creates_on_demand(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(multiple_yaml, NULL);
+
+        assert_int_equal(xfsm_engine_start(e), 0);
+        assert_int_equal(xfsm_engine_n_instances(e), 0); /* autoCreateEntryPoint: false by default */
+        create(e, "Cart", NULL);
+        create(e, "Cart", NULL);
+        assert_int_equal(xfsm_engine_n_instances(e), 2);
+        xfsm_engine_free(e);
+}
+
+/* ---- broadcast, ids, queries -------------------------------------------------------------- */
+
+static void test_broadcast_delivers_in_creation_order(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(demo_payment, NULL);
+        Log log = {};
+        unsigned n = 0;
+        const char *a = id_of(create(e, "Payment", NULL));
+        const char *b = id_of(create(e, "Payment", NULL));
+
+        assert_int_equal(send(e, a, "PROCESS", NULL), 0);
+        create(e, "Payment", NULL);
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(xfsm_engine_broadcast(e, NULL, "Payment", "Pending", "PROCESS", "{\"x\":1}", &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(log.steps, 1); /* one fan-out, one unit */
+        assert_string_equal(state_of(e, b), "Processing");
+        assert_int_equal(xfsm_engine_broadcast(e, NULL, "Payment", "Nowhere", "PROCESS", NULL, &n),
+                         -XFSM_E_INVALID_ARGUMENT);
+        xfsm_engine_free(e);
+}
+
+static void test_instance_ids_are_uuid4_and_properties_are_set(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        xfsm_instance *i = create(e, "M", NULL);
+        const char *id = xfsm_instance_id(i);
+
+        assert_int_equal(strlen(id), 36);
+        assert_int_equal(id[8], '-');
+        assert_int_equal(id[14], '4');
+        assert_non_null(strchr("89ab", id[19]));
+        assert_int_equal(xfsm_instance_created_at(i), 1700000000000ULL);
+        assert_string_equal(xfsm_instance_status(i), "active");
+        assert_string_equal(xfsm_instance_version(i), xfsm_component_hash(e, "R"));
+        assert_null(xfsm_instance_parent_id(i));
+        xfsm_engine_free(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
+                cmocka_unit_test(test_transition_order_of_effects),
+                cmocka_unit_test(test_run_to_completion_auto_chain_in_one_step),
+                cmocka_unit_test(test_choosing_first_candidate_whose_rules_hold),
+                cmocka_unit_test(test_direct_send_single_candidate_ignores_matching_rules),
+                cmocka_unit_test(test_several_candidates_without_rules_take_the_first),
+                cmocka_unit_test(test_no_transition_is_an_error_and_changes_nothing),
+                cmocka_unit_test(test_bad_input_is_refused_with_named_errors),
+                cmocka_unit_test(test_payload_merge_is_shallow),
+                cmocka_unit_test(test_template_exact_value_keeps_json_type),
+                cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
+                cmocka_unit_test(test_cascade_matching_rules_select_receivers),
+                cmocka_unit_test(test_routed_event_wire_form_round_trip),
+                cmocka_unit_test(test_cross_component_create_then_target_event),
+                cmocka_unit_test(test_routed_loop_stops_after_32_hops),
+                cmocka_unit_test(test_microstep_loop_is_refused_and_rolled_back),
+                cmocka_unit_test(test_timeout_fires_on_virtual_clock),
+                cmocka_unit_test(test_self_loop_rearms_timeout),
+                cmocka_unit_test(test_self_loop_keeps_timer_when_reset_on_transition_false),
+                cmocka_unit_test(test_timeout_cancelled_when_state_left),
+                cmocka_unit_test(test_sending_timeout_event_by_name_takes_it_at_once),
+                cmocka_unit_test(test_auto_transition_on_entry_after_timeout),
+                cmocka_unit_test(test_final_state_completes_and_retention_applies),
+                cmocka_unit_test(test_singleton_entry_point_is_created_once_and_kept),
+                cmocka_unit_test(test_multiple_entry_mode_creates_on_demand),
+                cmocka_unit_test(test_broadcast_delivers_in_creation_order),
+                cmocka_unit_test(test_instance_ids_are_uuid4_and_properties_are_set),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
