@@ -137,7 +137,7 @@ static int attach(Builder *b, Node *n) {
                         b->failed = true;
                 } else {
                         for (size_t i = 0; i < top->n_children; i += 2)
-                                if (streq(top->children[i]->value, n->value)) {
+                                if (top->children[i]->kind == NODE_SCALAR && streq(top->children[i]->value, n->value)) {
                                         diag_error(b->d, n->line, n->column,
                                                    "duplicate key '%s' (first at line %u)", n->value,
                                                    top->children[i]->line);
@@ -303,7 +303,7 @@ Node *yaml_node_get(Node *map, const char *key) {
         if (!map || map->kind != NODE_MAP)
                 return NULL;
         for (size_t i = 0; i + 1 < map->n_children; i += 2)
-                if (streq(map->children[i]->value, key)) {
+                if (map->children[i]->kind == NODE_SCALAR && streq(map->children[i]->value, key)) {
                         map->children[i]->used = true;
                         return map->children[i + 1];
                 }
