@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the other scripts: install the Debian 12 packages xfsm builds
+# and tests with, when run as root; otherwise check that they are there.
+
+XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev"
+
+xfsm_install_deps() {
+        # $@: extra packages
+        pkgs="$XFSM_BUILD_DEPS $*"
+        missing=""
+        for p in $pkgs; do
+                dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+        done
+        [ -z "$missing" ] && return 0
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+                echo "xfsm: installing Debian packages:$missing"
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get install -y -qq $missing >/dev/null 2>&1 || {
+                        apt-get update -qq >/dev/null
+                        apt-get install -y -qq $missing >/dev/null
+                }
+        else
+                echo "xfsm: missing Debian packages:$missing" >&2
+                echo "xfsm: run this as root to install them, or: sudo apt-get install$missing" >&2
+                exit 1
+        fi
+}
+
+xfsm_build() {
+        # $1: build directory; the rest: meson options
+        dir=$1
+        shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                meson setup "$dir" "$@" >/dev/null
+        fi
+        ninja -C "$dir" >/dev/null
+}
