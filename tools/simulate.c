@@ -38,16 +38,18 @@ static void on_step(void *userdata, const xfsm_step *s) {
                 switch (xfsm_effect_get_kind(f)) {
                 case XFSM_EFFECT_TRANSITION:
                         if (sim->json) {
-                                fprintf(sim->transitions, "%s{\"instance\":\"%s\",\"machine\":",
-                                        sim->first_transition ? "" : ",", id);
+                                fputs_unlocked(sim->first_transition ? "{\"instance\":" : ",{\"instance\":",
+                                               sim->transitions);
+                                json_write_string(sim->transitions, id);
+                                fputs_unlocked(",\"machine\":", sim->transitions);
                                 json_write_string(sim->transitions, xfsm_effect_machine(f));
-                                fputs(",\"from\":", sim->transitions);
+                                fputs_unlocked(",\"from\":", sim->transitions);
                                 json_write_string(sim->transitions, xfsm_effect_from(f));
-                                fputs(",\"to\":", sim->transitions);
+                                fputs_unlocked(",\"to\":", sim->transitions);
                                 json_write_string(sim->transitions, xfsm_effect_to(f));
-                                fputs(",\"event\":", sim->transitions);
+                                fputs_unlocked(",\"event\":", sim->transitions);
                                 json_write_string(sim->transitions, xfsm_effect_event(f));
-                                fputc('}', sim->transitions);
+                                fputc_unlocked('}', sim->transitions);
                                 sim->first_transition = false;
                         } else if (!sim->quiet)
                                 printf("%s %s: %s -> %s on %s\n", xfsm_effect_machine(f), id, xfsm_effect_from(f),
@@ -151,13 +153,13 @@ static int sim_one(Sim *sim, const char *arg) {
                 sim->n_accepted++;
 
         if (sim->json) {
-                fprintf(sim->steps, "%s{\"event\":", sim->first_step ? "" : ",");
+                fputs_unlocked(sim->first_step ? "{\"event\":" : ",{\"event\":", sim->steps);
                 json_write_string(sim->steps, event);
-                fputs(",\"from\":", sim->steps);
+                fputs_unlocked(",\"from\":", sim->steps);
                 json_write_string(sim->steps, state_before);
-                fputs(",\"to\":", sim->steps);
+                fputs_unlocked(",\"to\":", sim->steps);
                 json_write_string(sim->steps, state_after);
-                fprintf(sim->steps, ",\"accepted\":%s}", r < 0 ? "false" : "true");
+                fputs_unlocked(r < 0 ? ",\"accepted\":false}" : ",\"accepted\":true}", sim->steps);
                 sim->first_step = false;
         }
         return 1;

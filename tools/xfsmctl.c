@@ -26,32 +26,45 @@ int usage_error(const char *fmt, ...) {
 }
 
 void json_write_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; p && *p; p++) {
+        const unsigned char *p = (const unsigned char *) s, *run = p;
+
+        if (!s) {
+                fputs_unlocked("null", f);
+                return;
+        }
+        fputc_unlocked('"', f);
+        for (; *p; p++) {
+                const char *esc;
+                char buf[8];
+
+                if (*p >= 0x20 && *p != '"' && *p != '\\')
+                        continue;
+                fwrite_unlocked(run, 1, (size_t) (p - run), f);
+                run = p + 1;
                 switch (*p) {
                 case '"':
-                        fputs("\\\"", f);
+                        esc = "\\\"";
                         break;
                 case '\\':
-                        fputs("\\\\", f);
+                        esc = "\\\\";
                         break;
                 case '\n':
-                        fputs("\\n", f);
+                        esc = "\\n";
                         break;
                 case '\t':
-                        fputs("\\t", f);
+                        esc = "\\t";
                         break;
                 case '\r':
-                        fputs("\\r", f);
+                        esc = "\\r";
                         break;
                 default:
-                        if (*p < 0x20)
-                                fprintf(f, "\\u%04x", *p);
-                        else
-                                fputc(*p, f);
+                        snprintf(buf, sizeof buf, "\\u%04x", *p);
+                        esc = buf;
                 }
+                fputs_unlocked(esc, f);
         }
-        fputc('"', f);
+        fwrite_unlocked(run, 1, (size_t) (p - run), f);
+        fputc_unlocked('"', f);
 }
 
 /* ---- validate ---------------------------------------------------------- */
