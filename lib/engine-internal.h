@@ -80,6 +80,32 @@ struct xfsm_routed {
         unsigned hops;
 };
 
+/* One effect of a step, and the step: built by engine.c, read through
+ * step.c. Strings point into the definitions, or into the step itself (the
+ * event of a send, the routed event delivered), so they live as long as the
+ * step does. */
+struct xfsm_effect {
+        xfsm_effect_kind kind;
+        int error;
+        char id[ID_LEN + 1];
+        const char *machine, *from, *to, *event, *method, *status;
+        uint64_t deadline;
+        char *message;
+        xfsm_routed *routed;
+};
+
+struct xfsm_step {
+        xfsm_step_cause cause;
+        const char *component;
+        bool has_id;
+        char id[ID_LEN + 1];
+        const char *event;
+        char *event_buf;
+        xfsm_routed *routed; /* the routed event being delivered, if any */
+        xfsm_effect *v;
+        size_t n, cap;
+};
+
 xfsm_routed *routed_free(xfsm_routed *r);
 xfsm_routed *routed_copy(const xfsm_routed *r);
 int routed_from_json(const char *text, xfsm_routed **ret);

@@ -21,29 +21,8 @@
 #include "engine-internal.h"
 #include "json-path.h"
 #include "macro.h"
+#include "names.h"
 #include "yaml-load.h"
-
-struct xfsm_effect {
-        xfsm_effect_kind kind;
-        int error;
-        char id[ID_LEN + 1];
-        const char *machine, *from, *to, *event, *method, *status;
-        uint64_t deadline;
-        char *message;
-        xfsm_routed *routed;
-};
-
-struct xfsm_step {
-        xfsm_step_cause cause;
-        const char *component;
-        bool has_id;
-        char id[ID_LEN + 1];
-        const char *event;
-        char *event_buf;
-        xfsm_routed *routed; /* the routed event being delivered, if any */
-        xfsm_effect *v;
-        size_t n, cap;
-};
 
 typedef enum UndoKind {
         UNDO_SAVE,
@@ -117,50 +96,6 @@ struct xfsm_engine {
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         char last_error[512];
 };
-
-/* ---- errors ----------------------------------------------------------- */
-
-static const char *const error_names[] = {
-        [XFSM_E_NO_SUCH_COMPONENT - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchComponent",
-        [XFSM_E_NO_SUCH_MACHINE - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchMachine",
-        [XFSM_E_NO_SUCH_INSTANCE - XFSM_E_BASE] = "org.xfsm1.Error.NoSuchInstance",
-        [XFSM_E_NO_TRANSITION - XFSM_E_BASE] = "org.xfsm1.Error.NoTransition",
-        [XFSM_E_GUARD_FAILED - XFSM_E_BASE] = "org.xfsm1.Error.GuardFailed",
-        [XFSM_E_LOOP - XFSM_E_BASE] = "org.xfsm1.Error.Loop",
-        [XFSM_E_INVALID_PAYLOAD - XFSM_E_BASE] = "org.xfsm1.Error.InvalidPayload",
-        [XFSM_E_INVALID_ARGUMENT - XFSM_E_BASE] = "org.xfsm1.Error.InvalidArgument",
-        [XFSM_E_SINGLETON_EXISTS - XFSM_E_BASE] = "org.xfsm1.Error.SingletonExists",
-        [XFSM_E_BUSY - XFSM_E_BASE] = "org.xfsm1.Error.Busy",
-        [XFSM_E_LOAD_FAILED - XFSM_E_BASE] = "org.xfsm1.Error.LoadFailed",
-};
-
-static const char *const error_texts[] = {
-        [XFSM_E_NO_SUCH_COMPONENT - XFSM_E_BASE] = "No such component",
-        [XFSM_E_NO_SUCH_MACHINE - XFSM_E_BASE] = "No such machine",
-        [XFSM_E_NO_SUCH_INSTANCE - XFSM_E_BASE] = "No such instance",
-        [XFSM_E_NO_TRANSITION - XFSM_E_BASE] = "No transition leaves the state on that event",
-        [XFSM_E_GUARD_FAILED - XFSM_E_BASE] = "No guard of the transitions on that event holds",
-        [XFSM_E_LOOP - XFSM_E_BASE] = "Too many microsteps or hops: loop refused",
-        [XFSM_E_INVALID_PAYLOAD - XFSM_E_BASE] = "Payload is not a JSON object of at most 1 MiB of valid UTF-8",
-        [XFSM_E_INVALID_ARGUMENT - XFSM_E_BASE] = "Invalid argument",
-        [XFSM_E_SINGLETON_EXISTS - XFSM_E_BASE] = "The singleton entry point instance exists already",
-        [XFSM_E_BUSY - XFSM_E_BASE] = "Queue or outbox limit reached, retry later",
-        [XFSM_E_LOAD_FAILED - XFSM_E_BASE] = "Component failed to load",
-};
-
-const char *xfsm_error_name(int r) {
-        int k = -r - XFSM_E_BASE;
-        if (k <= 0 || k >= XFSM_E_MAX - XFSM_E_BASE)
-                return NULL;
-        return error_names[k];
-}
-
-const char *xfsm_strerror(int r) {
-        int k = -r - XFSM_E_BASE;
-        if (k > 0 && k < XFSM_E_MAX - XFSM_E_BASE)
-                return error_texts[k];
-        return strerror(-r);
-}
 
 const char *xfsm_engine_last_error(const xfsm_engine *e) {
         return e->last_error;
@@ -1368,16 +1303,6 @@ int xfsm_engine_deliver_json(xfsm_engine *e, const char *routed_json, unsigned *
 
 /* ---- public entry points ---------------------------------------------------- */
 
-static bool valid_event_name(const char *s) {
-        size_t n = 0;
-        if (isempty(s))
-                return false;
-        for (; *s; s++, n++)
-                if (*s <= ' ' || *s >= 127)
-                        return false;
-        return n <= XFSM_MAX_NAME;
-}
-
 static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
         json_tokener *tok;
         json_object *o;
@@ -1428,12 +1353,35 @@ static ComponentRt *comp_for_machine(xfsm_engine *e, const char *component, cons
         return NULL;
 }
 
+/* Create an instance (taking ctx) as one step; ret_id gets its id. */
+static int create_step(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx, bool entry_point,
+                       char ret_id[ID_LEN + 1]) {
+        xfsm_instance *i = NULL;
+        int r;
+
+        begin_step(e, XFSM_STEP_CREATE, c, NULL, NULL);
+        r = create_instance(e, c, m, ctx, NULL, entry_point, &i);
+        if (r >= 0) {
+                memcpy(e->step->id, i->id, ID_LEN + 1);
+                e->step->has_id = true;
+                if (ret_id)
+                        memcpy(ret_id, i->id, ID_LEN + 1);
+                r = drain(e);
+        }
+        if (r < 0) {
+                rollback(e, (Savepoint) {});
+                return r;
+        }
+        commit(e);
+        deliver_local(e);
+        return 0;
+}
+
 int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machine, const char *context_json,
                        xfsm_instance **ret) {
         ComponentRt *c;
         const Machine *m;
         json_object *ctx;
-        xfsm_instance *i = NULL;
         char id[ID_LEN + 1];
         int r = 0;
 
@@ -1452,20 +1400,9 @@ int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machin
         if (r < 0)
                 return r;
 
-        begin_step(e, XFSM_STEP_CREATE, c, NULL, NULL);
-        r = create_instance(e, c, m, ctx, NULL, false, &i);
-        if (r >= 0) {
-                memcpy(e->step->id, i->id, ID_LEN + 1);
-                e->step->has_id = true;
-                memcpy(id, i->id, ID_LEN + 1);
-                r = drain(e);
-        }
-        if (r < 0) {
-                rollback(e, (Savepoint) {});
+        r = create_step(e, c, m, ctx, false, id);
+        if (r < 0)
                 return r;
-        }
-        commit(e);
-        deliver_local(e);
         if (ret)
                 *ret = instance_map_get(&e->map, id);
         return 0;
@@ -1479,7 +1416,7 @@ int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event, cons
         const char *state;
         int r;
 
-        if (!valid_event_name(event))
+        if (!name_is_event(event))
                 return fail(e, -XFSM_E_INVALID_ARGUMENT, "event name must be 1-255 printable characters");
         r = parse_payload(e, payload_json, &payload);
         if (r < 0)
@@ -1537,7 +1474,7 @@ int xfsm_engine_broadcast(xfsm_engine *e, const char *component, const char *mac
         json_object *payload;
         int k = 0;
 
-        if (!valid_event_name(event))
+        if (!name_is_event(event))
                 return fail(e, -XFSM_E_INVALID_ARGUMENT, "event name must be 1-255 printable characters");
         c = comp_for_machine(e, component, machine, &k);
         if (!c)
@@ -1579,16 +1516,9 @@ int xfsm_engine_start(xfsm_engine *e) {
                         exists = i->machine == m && i->entry_point;
                 if (exists)
                         continue;
-                begin_step(e, XFSM_STEP_CREATE, c, NULL, NULL);
-                r = create_instance(e, c, m, NULL, NULL, true, NULL);
-                if (r >= 0)
-                        r = drain(e);
-                if (r < 0) {
-                        rollback(e, (Savepoint) {});
+                r = create_step(e, c, m, NULL, true, NULL);
+                if (r < 0)
                         return r;
-                }
-                commit(e);
-                deliver_local(e);
         }
         return 0;
 }
@@ -1745,76 +1675,6 @@ bool xfsm_engine_next_retention(const xfsm_engine *e, uint64_t *ret) {
                 return false;
         *ret = h.deadline;
         return true;
-}
-
-/* ---- step and effect accessors ------------------------------------------------ */
-
-xfsm_step_cause xfsm_step_get_cause(const xfsm_step *s) {
-        return s->cause;
-}
-const char *xfsm_step_component(const xfsm_step *s) {
-        return s->component;
-}
-const char *xfsm_step_instance_id(const xfsm_step *s) {
-        return s->has_id ? s->id : NULL;
-}
-const char *xfsm_step_event(const xfsm_step *s) {
-        return s->event;
-}
-size_t xfsm_step_n_effects(const xfsm_step *s) {
-        return s->n;
-}
-const xfsm_effect *xfsm_step_effect(const xfsm_step *s, size_t i) {
-        return i < s->n ? &s->v[i] : NULL;
-}
-
-xfsm_effect_kind xfsm_effect_get_kind(const xfsm_effect *f) {
-        return f->kind;
-}
-
-const char *xfsm_effect_kind_to_string(xfsm_effect_kind k) {
-        static const char *const names[] = {
-                [XFSM_EFFECT_INSTANCE_CREATED] = "created",   [XFSM_EFFECT_TRANSITION] = "transition",
-                [XFSM_EFFECT_CONTEXT_CHANGED] = "context",    [XFSM_EFFECT_METHOD] = "method",
-                [XFSM_EFFECT_TIMER_ARMED] = "timer-armed",    [XFSM_EFFECT_TIMER_CANCELLED] = "timer-cancelled",
-                [XFSM_EFFECT_ROUTED] = "routed",              [XFSM_EFFECT_COMPLETED] = "completed",
-                [XFSM_EFFECT_DROPPED] = "dropped",            [XFSM_EFFECT_REFUSED] = "refused",
-        };
-        return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
-}
-
-const char *xfsm_effect_instance_id(const xfsm_effect *f) {
-        return f->id[0] ? f->id : NULL;
-}
-const char *xfsm_effect_machine(const xfsm_effect *f) {
-        return f->machine;
-}
-const char *xfsm_effect_from(const xfsm_effect *f) {
-        return f->from;
-}
-const char *xfsm_effect_to(const xfsm_effect *f) {
-        return f->to;
-}
-const char *xfsm_effect_event(const xfsm_effect *f) {
-        return f->event;
-}
-const char *xfsm_effect_method(const xfsm_effect *f) {
-        return f->method;
-}
-const char *xfsm_effect_status(const xfsm_effect *f) {
-        return f->status;
-}
-uint64_t xfsm_effect_deadline(const xfsm_effect *f) {
-        return f->deadline;
-}
-int xfsm_effect_error(const xfsm_effect *f) {
-        return f->error;
-}
-const char *xfsm_effect_message(const xfsm_effect *f) {
-        return f->message;
-}
-const xfsm_routed *xfsm_effect_routed(const xfsm_effect *f) {
-        return f->routed;
 }
 
 const Component *engine_component(const xfsm_engine *e, size_t i) {

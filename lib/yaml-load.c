@@ -11,6 +11,7 @@
 
 #include "macro.h"
 #include "model.h"
+#include "names.h"
 #include "yaml-load.h"
 #include "yaml-node.h"
 
@@ -21,18 +22,6 @@ typedef struct Loader {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static bool is_identifier(const char *s, size_t max) {
-        size_t n = 0;
-
-        if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-                return false;
-        for (; *s; s++, n++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-                      *s == '_'))
-                        return false;
-        return n <= max;
-}
-
 static bool is_event_convention(const char *s) {
         if (!s || !(*s >= 'A' && *s <= 'Z'))
                 return false;
@@ -40,17 +29,6 @@ static bool is_event_convention(const char *s) {
                 if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
                         return false;
         return true;
-}
-
-static bool is_event_name(const char *s) {
-        /* What an event name may hold at all: printable ASCII, no spaces. */
-        size_t n = 0;
-        if (isempty(s))
-                return false;
-        for (; *s; s++, n++)
-                if (*s <= ' ' || *s >= 127)
-                        return false;
-        return n <= XFSM_MAX_NAME;
 }
 
 /* Mark a key as known without looking at it (free maps, UI keys). */
@@ -308,7 +286,7 @@ static int parse_state(Loader *l, Node *n, State *s) {
         s->column = n->column;
         if (get_string(l, n, "name", true, &s->name, &name_node) < 0)
                 r = -EINVAL;
-        else if (!is_identifier(s->name, XFSM_MAX_NAME)) {
+        else if (!name_is_identifier(s->name, XFSM_MAX_NAME)) {
                 diag_error(l->d, name_node->line, name_node->column,
                            "state name '%s' must match [A-Za-z_][A-Za-z0-9_]*", s->name);
                 r = -EINVAL;
@@ -418,7 +396,7 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
 
         if (get_string(l, n, "event", true, &t->event, &ev_node) < 0)
                 r = -EINVAL;
-        else if (!is_event_name(t->event)) {
+        else if (!name_is_event(t->event)) {
                 diag_error(l->d, ev_node->line, ev_node->column, "event name '%s' is not valid", t->event);
                 r = -EINVAL;
         } else if (!is_event_convention(t->event))
@@ -592,7 +570,7 @@ static int parse_machine(Loader *l, Machine *m, Node *n) {
 
         if (get_string(l, n, "name", true, &m->name, &name_node) < 0)
                 r = -EINVAL;
-        else if (!is_identifier(m->name, XFSM_MAX_NAME)) {
+        else if (!name_is_identifier(m->name, XFSM_MAX_NAME)) {
                 diag_error(l->d, name_node->line, name_node->column,
                            "machine name '%s' must match [A-Za-z_][A-Za-z0-9_]*", m->name);
                 r = -EINVAL;
@@ -906,7 +884,7 @@ int component_load(const char *file, const char *data, size_t len, xfsm_diag_fn 
 
         if (get_string(&l, root, "name", true, &c->name, &name_node) < 0)
                 r = -EINVAL;
-        else if (!is_identifier(c->name, 64)) {
+        else if (!name_is_identifier(c->name, 64)) {
                 diag_error(&d, name_node->line, name_node->column,
                            "component name '%s' must match [A-Za-z_][A-Za-z0-9_]* and be at most 64 characters",
                            c->name);
