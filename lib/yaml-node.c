@@ -221,7 +221,10 @@ int yaml_node_parse(const char *data, size_t len, Diag *d, Node **ret) {
                         }
                         memcpy(n->value, ev.data.scalar.value, n->len);
                         n->value[n->len] = 0;
-                        if (anchor_add(&b, (const char *) ev.data.scalar.anchor, n) < 0 || attach(&b, n) < 0)
+                        if (anchor_add(&b, (const char *) ev.data.scalar.anchor, n) < 0) {
+                                yaml_node_free(n);
+                                r = -ENOMEM;
+                        } else if (attach(&b, n) < 0)
                                 r = -ENOMEM;
                         break;
                 case YAML_SEQUENCE_START_EVENT:

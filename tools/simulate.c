@@ -136,7 +136,7 @@ static int sim_one(Sim *sim, const char *arg) {
         } else {
                 if (strlen(arg) >= sizeof event)
                         return usage_error("simulate: event name too long");
-                strcpy(event, arg);
+                snprintf(event, sizeof event, "%s", arg);
         }
 
         sim->n_events++;
@@ -299,7 +299,15 @@ int verb_simulate(int argc, char **argv, bool json) {
         }
         xfsm_engine_set_step_handler(sim.e, on_step, &sim);
 
-        r = xfsm_engine_create(sim.e, NULL, machine, context, &inst);
+        /* --machine Component.Machine when two components share a machine name */
+        const char *dot = strchr(machine, '.');
+        char comp[256] = "";
+        if (dot && (size_t) (dot - machine) < sizeof comp) {
+                memcpy(comp, machine, (size_t) (dot - machine));
+                comp[dot - machine] = 0;
+                machine = dot + 1;
+        }
+        r = xfsm_engine_create(sim.e, *comp ? comp : NULL, machine, context, &inst);
         if (r < 0) {
                 fprintf(stderr, "xfsmctl: cannot create %s: %s (%s)\n", machine,
                         *xfsm_engine_last_error(sim.e) ? xfsm_engine_last_error(sim.e) : xfsm_strerror(r),

@@ -158,7 +158,7 @@ static int verb_validate(int argc, char **argv, bool json) {
                                xfsm_engine_component_name(e, xfsm_engine_n_components(e) - 1));
                 else
                         printf("%s: invalid\n", argv[i]);
-                e = xfsm_engine_free(e);
+                xfsm_engine_free(e);
         }
         if (json)
                 printf("],\"valid\":%s,\"errors\":%u,\"warnings\":%u}\n", all_ok ? "true" : "false", d.errors,
