@@ -17,8 +17,9 @@ typedef struct ComponentRt ComponentRt;
 
 typedef struct Timer {
         const Transition *t;
-        uint64_t deadline; /* engine time, ms */
-        uint64_t seq;      /* unique; heap entries refer to it */
+        uint64_t deadline;          /* engine time (boottime), ms */
+        uint64_t realtime_deadline; /* ms since the epoch, as armed */
+        uint64_t seq;               /* unique; heap entries refer to it */
 } Timer;
 
 typedef enum InstanceStatus {
@@ -47,6 +48,7 @@ struct xfsm_instance {
         char *parent_id;
         const Machine *parent_machine;
         Timer *timers;
+        void *userdata; /* the host's (the daemon keeps history there) */
         xfsm_instance *state_prev, *state_next; /* same machine and state */
         xfsm_instance *all_prev, *all_next;     /* same component, creation order */
 };
@@ -89,7 +91,7 @@ struct xfsm_effect {
         int error;
         char id[ID_LEN + 1];
         const char *machine, *from, *to, *event, *method, *status;
-        uint64_t deadline;
+        uint64_t deadline, realtime_deadline;
         char *message;
         xfsm_routed *routed;
 };

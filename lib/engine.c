@@ -387,7 +387,7 @@ static xfsm_effect *effect_add(xfsm_engine *e, xfsm_effect_kind kind, const xfsm
         f->kind = kind;
         f->error = 0;
         f->machine = f->from = f->to = f->event = f->method = f->status = NULL;
-        f->deadline = 0;
+        f->deadline = f->realtime_deadline = 0;
         f->message = NULL;
         f->routed = NULL;
         if (i) {
@@ -665,12 +665,14 @@ static int timer_arm(xfsm_engine *e, xfsm_instance *i, const Transition *t) {
                 i->timers = v;
                 i->cap_timers = (uint8_t) cap;
         }
-        i->timers[i->n_timers++] = (Timer) { t, xfsm_engine_now(e) + t->timeout_ms, ++e->next_timer_seq };
+        i->timers[i->n_timers++] = (Timer) { t, xfsm_engine_now(e) + t->timeout_ms,
+                                             xfsm_engine_realtime(e) + t->timeout_ms, ++e->next_timer_seq };
         f = effect_add(e, XFSM_EFFECT_TIMER_ARMED, i);
         if (!f)
                 return -ENOMEM;
         f->event = t->event;
         f->deadline = i->timers[i->n_timers - 1].deadline;
+        f->realtime_deadline = i->timers[i->n_timers - 1].realtime_deadline;
         f->from = i->machine->states[t->from].name;
         f->to = i->machine->states[t->to].name;
         return 0;

@@ -284,12 +284,21 @@ char *xfsm_instance_context_json(const xfsm_instance *i) {
 size_t xfsm_instance_n_timers(const xfsm_instance *i) {
         return i->n_timers;
 }
-int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_event, uint64_t *ret_deadline) {
+int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_event, uint64_t *ret_deadline,
+                        uint64_t *ret_realtime_deadline) {
         if (idx >= i->n_timers)
                 return -ERANGE;
         if (ret_event)
                 *ret_event = i->timers[idx].t->event;
         if (ret_deadline)
                 *ret_deadline = i->timers[idx].deadline;
+        if (ret_realtime_deadline)
+                *ret_realtime_deadline = i->timers[idx].realtime_deadline;
         return 0;
+}
+void *xfsm_instance_get_userdata(const xfsm_instance *i) {
+        return i->userdata;
+}
+void xfsm_instance_set_userdata(xfsm_instance *i, void *userdata) {
+        i->userdata = userdata;
 }

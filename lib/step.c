@@ -63,6 +63,9 @@ const char *xfsm_effect_status(const xfsm_effect *f) {
 uint64_t xfsm_effect_deadline(const xfsm_effect *f) {
         return f->deadline;
 }
+uint64_t xfsm_effect_realtime_deadline(const xfsm_effect *f) {
+        return f->realtime_deadline;
+}
 int xfsm_effect_error(const xfsm_effect *f) {
         return f->error;
 }

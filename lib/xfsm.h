@@ -161,10 +161,16 @@ const char *xfsm_instance_parent_machine(const xfsm_instance *i); /* NULL: none 
 bool xfsm_instance_is_entry_point(const xfsm_instance *i);
 /* The context as JSON text (malloc'd, the caller frees). */
 char *xfsm_instance_context_json(const xfsm_instance *i);
-/* Pending transition timers: event and deadline (engine time, ms). */
+/* Pending transition timers: event, deadline (engine time, ms) and the
+ * realtime deadline it had when armed (ms since the epoch). Any output may
+ * be NULL. */
 size_t xfsm_instance_n_timers(const xfsm_instance *i);
 int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_event,
-                        uint64_t *ret_deadline);
+                        uint64_t *ret_deadline, uint64_t *ret_realtime_deadline);
+/* One pointer for the host (the engine never touches it). Read it in the
+ * step handler's XFSM_EFFECT_DROPPED to free what it points to. */
+void *xfsm_instance_get_userdata(const xfsm_instance *i);
+void xfsm_instance_set_userdata(xfsm_instance *i, void *userdata);
 
 /* ---- Steps and effects --------------------------------------------------- */
 
@@ -222,6 +228,7 @@ const char *xfsm_effect_event(const xfsm_effect *f);
 const char *xfsm_effect_method(const xfsm_effect *f);
 const char *xfsm_effect_status(const xfsm_effect *f);
 uint64_t xfsm_effect_deadline(const xfsm_effect *f);
+uint64_t xfsm_effect_realtime_deadline(const xfsm_effect *f);
 int xfsm_effect_error(const xfsm_effect *f);
 const char *xfsm_effect_message(const xfsm_effect *f);
 const xfsm_routed *xfsm_effect_routed(const xfsm_effect *f);

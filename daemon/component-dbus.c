@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* org.xfsm1.Component at /org/xfsm1/<Name>, with the ObjectManager of its
+ * instances (SPEC section 4). */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static int check_name(const char *what, const char *s, sd_bus_error *error) {
+        if (strlen(s) > XFSM_MAX_NAME)
+                return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument", "%s longer than %d bytes", what,
+                                         XFSM_MAX_NAME);
+        return 0;
+}
+
+static xfsm_instance *find_instance(Host *h, const char *id, sd_bus_error *error) {
+        xfsm_instance *i;
+
+        if (check_name("instance id", id, error) < 0)
+                return NULL;
+        i = xfsm_engine_find(h->manager->engine, id);
+        if (!i || !streq(xfsm_instance_component(i), h->name)) {
+                sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "No instance '%s' in component %s", id,
+                                  h->name);
+                return NULL;
+        }
+        return i;
+}
+
+/* Read the a{sv} options of SendEx. */
+static int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
+                             sd_bus_error *error) {
+        int r;
+
+        *ret_event_id = *ret_correlation = NULL;
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *value;
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "event_id") || streq(key, "correlation_id")) {
+                        r = sd_bus_message_read(msg, "v", "s", &value);
+                        if (r < 0)
+                                return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument",
+                                                         "option %s must be a string", key);
+                        if (streq(key, "event_id"))
+                                *ret_event_id = value;
+                        else
+                                *ret_correlation = value;
+                } else
+                        return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument", "unknown option '%s'", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
+              const char *event_id, const char *correlation, sd_bus_error *error) {
+        Manager *m = h->manager;
+        const char *state = NULL;
+        int r;
+
+        if (check_name("event name", event, error) < 0)
+                return -EINVAL;
+        if (event_id)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                        "event_id deduplication needs the durable journal, which this daemon does not "
+                                        "have yet");
+        m->correlation_id = correlation;
+        r = xfsm_instance_send(m->engine, i, event, isempty(payload) ? NULL : payload, &state);
+        m->correlation_id = NULL;
+        manager_rearm_timer(m);
+        if (r < 0) {
+                log_debug("%s: %s refused: %s", h->name, event, xfsm_engine_last_error(m->engine));
+                return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
+        }
+        return sd_bus_reply_method_return(msg, "s", state);
+}
+
+static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        const char *id, *event, *payload;
+        xfsm_instance *i;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &event, &payload);
+        if (r < 0)
+                return r;
+        if (!(i = find_instance(h, id, error)))
+                return -ENOENT;
+        r = access_check_mutating(h->manager, msg, method_send, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return host_send(h, msg, i, event, payload, NULL, NULL, error);
+}
+
+static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        const char *id, *event, *payload, *event_id, *correlation;
+        xfsm_instance *i;
+        int r;
+
+        r = sd_bus_message_read(msg, "sss", &id, &event, &payload);
+        if (r < 0)
+                return r;
+        r = read_send_options(msg, &event_id, &correlation, error);
+        if (r < 0)
+                return r;
+        if (!(i = find_instance(h, id, error)))
+                return -ENOENT;
+        r = access_check_mutating(h->manager, msg, method_send_ex, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return host_send(h, msg, i, event, payload, event_id, correlation, error);
+}
+
+static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        Manager *m = h->manager;
+        const char *machine, *context;
+        xfsm_instance *i = NULL;
+        char *path = NULL, id[64];
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &machine, &context);
+        if (r < 0)
+                return r;
+        if (check_name("machine name", machine, error) < 0)
+                return -EINVAL;
+        r = access_check_mutating(m, msg, method_create_instance, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = xfsm_engine_create(m->engine, h->name, machine, isempty(context) ? NULL : context, &i);
+        manager_rearm_timer(m);
+        if (r < 0)
+                return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
+        snprintf(id, sizeof id, "%s", xfsm_step_instance_id(xfsm_engine_last_step(m->engine)));
+        path = instance_path_for(h, machine, id);
+        if (!path)
+                return -ENOMEM;
+        r = sd_bus_reply_method_return(msg, "os", path, id);
+        free(path);
+        return r;
+}
+
+static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        Manager *m = h->manager;
+        const char *machine, *state, *event, *payload;
+        unsigned delivered = 0;
+        int r;
+
+        r = sd_bus_message_read(msg, "ssss", &machine, &state, &event, &payload);
+        if (r < 0)
+                return r;
+        if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0 ||
+            check_name("event name", event, error) < 0)
+                return -EINVAL;
+        r = access_check_mutating(m, msg, method_broadcast, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = xfsm_engine_broadcast(m->engine, h->name, machine, isempty(state) ? NULL : state, event,
+                                  isempty(payload) ? NULL : payload, &delivered);
+        manager_rearm_timer(m);
+        if (r < 0)
+                return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
+        return sd_bus_reply_method_return(msg, "u", delivered);
+}
+
+typedef struct ListCtx {
+        Host *h;
+        sd_bus_message *reply;
+        int r;
+} ListCtx;
+
+static int list_one(void *userdata, xfsm_instance *i) {
+        ListCtx *c = userdata;
+        char *path = instance_path(c->h, i);
+        if (!path) {
+                c->r = -ENOMEM;
+                return 1;
+        }
+        c->r = sd_bus_message_append(c->reply, "(ssso)", xfsm_instance_id(i), xfsm_instance_machine(i),
+                                     xfsm_instance_state(i), path);
+        free(path);
+        return c->r < 0;
+}
+
+static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        sd_bus_message *reply = NULL;
+        const char *machine, *state;
+        ListCtx c = { .h = h };
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &machine, &state);
+        if (r < 0)
+                return r;
+        if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0)
+                return -EINVAL;
+        if (!isempty(machine) && xfsm_component_n_machines(h->manager->engine, h->name) > 0) {
+                bool known = false;
+                for (size_t k = 0; k < xfsm_component_n_machines(h->manager->engine, h->name); k++)
+                        known = known || streq(xfsm_component_machine(h->manager->engine, h->name, k), machine);
+                if (!known)
+                        return sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchMachine", "No machine '%s' in %s",
+                                                 machine, h->name);
+        }
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        c.reply = reply;
+        r = sd_bus_message_open_container(reply, 'a', "(ssso)");
+        if (r >= 0) {
+                xfsm_engine_foreach(h->manager->engine, h->name, machine, state, list_one, &c);
+                r = c.r;
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        const char *id;
+        xfsm_instance *i;
+        char *json;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        if (!(i = find_instance(h, id, error)))
+                return -ENOENT;
+        json = xfsm_instance_context_json(i);
+        if (!json)
+                return -ENOMEM;
+        r = sd_bus_reply_method_return(msg, "s", json);
+        free(json);
+        return r;
+}
+
+static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        const char *id;
+        xfsm_instance *i;
+        char *json;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        if (!(i = find_instance(h, id, error)))
+                return -ENOENT;
+        json = history_json(i);
+        if (!json)
+                return -ENOMEM;
+        r = sd_bus_reply_method_return(msg, "s", json);
+        free(json);
+        return r;
+}
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        (void) bus, (void) path, (void) interface, (void) error;
+        if (streq(property, "Name"))
+                return sd_bus_message_append(reply, "s", h->name);
+        if (streq(property, "Version"))
+                return sd_bus_message_append(reply, "s", xfsm_component_hash(h->manager->engine, h->name));
+        return sd_bus_message_append(reply, "s", xfsm_component_definition_json(h->manager->engine, h->name));
+}
+
+static int property_get_machines(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        xfsm_engine *e = h->manager->engine;
+        int r;
+        (void) bus, (void) path, (void) interface, (void) property, (void) error;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t k = 0; r >= 0 && k < xfsm_component_n_machines(e, h->name); k++)
+                r = sd_bus_message_append(reply, "s", xfsm_component_machine(e, h->name, k));
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static const sd_bus_vtable component_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Machines", "as", property_get_machines, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Definition", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("s", machine, "s", context_json),
+                                SD_BUS_RESULT("o", path, "s", id), method_create_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Send", SD_BUS_ARGS("s", id, "s", event, "s", payload_json),
+                                SD_BUS_RESULT("s", state), method_send, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SendEx", SD_BUS_ARGS("s", id, "s", event, "s", payload_json, "a{sv}", options),
+                                SD_BUS_RESULT("s", state), method_send_ex, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Broadcast",
+                                SD_BUS_ARGS("s", machine, "s", state, "s", event, "s", payload_json),
+                                SD_BUS_RESULT("u", delivered), method_broadcast, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_ARGS("s", machine_filter, "s", state_filter),
+                                SD_BUS_RESULT("a(ssso)", instances), method_list_instances,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetContext", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", json), method_get_context,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", json), method_get_history,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceCreated", SD_BUS_ARGS("s", id, "s", machine), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int host_register(Host *h, sd_bus *bus) {
+        int r;
+
+        r = sd_bus_add_object_vtable(bus, NULL, h->path, "org.xfsm1.Component", component_vtable, h);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_object_manager(bus, NULL, h->path);
+        if (r < 0)
+                return r;
+        return instance_register(h, bus);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-journal.h>
+
+#include "log.h"
+
+static int max_level = LOG_INFO;
+static bool journal;
+
+void log_setup(void) {
+        const char *e = getenv("SYSTEMD_LOG_LEVEL");
+        journal = getenv("JOURNAL_STREAM") != NULL;
+        if (e) {
+                static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+                for (int i = 0; i < 8; i++)
+                        if (strcmp(e, names[i]) == 0)
+                                max_level = i;
+        }
+}
+
+void log_set_level(int level) {
+        max_level = level;
+}
+
+int log_get_level(void) {
+        return max_level;
+}
+
+bool log_to_journal(void) {
+        return journal;
+}
+
+int log_internal(int level, int error, const char *fmt, ...) {
+        char buf[2048];
+        va_list ap;
+
+        if (level > max_level)
+                return error;
+        if (error != 0)
+                errno = error < 0 ? -error : error;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        if (journal)
+                sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=xfsmd", NULL);
+        else
+                fprintf(stderr, "xfsmd: %s\n", buf);
+        return error;
+}
+
+void log_transition(const char *component, const char *machine, const char *id, const char *event,
+                    const char *from, const char *to) {
+        if (journal) {
+                if (max_level < LOG_INFO)
+                        return;
+                sd_journal_send("MESSAGE=%s %s: %s -> %s on %s", machine, id, from, to, event,
+                                "MESSAGE_ID=" XFSM_MESSAGE_TRANSITION, "PRIORITY=%i", LOG_INFO,
+                                "SYSLOG_IDENTIFIER=xfsmd", "XFSM_COMPONENT=%s", component, "XFSM_MACHINE=%s", machine,
+                                "XFSM_INSTANCE=%s", id, "XFSM_EVENT=%s", event, "XFSM_FROM=%s", from, "XFSM_TO=%s", to,
+                                NULL);
+        } else if (max_level >= LOG_DEBUG)
+                fprintf(stderr, "xfsmd: %s %s %s: %s -> %s on %s\n", component, machine, id, from, to, event);
+}

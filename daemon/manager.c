@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The manager: components loaded into one engine, their objects on the bus,
+ * each committed step turned into signals and journal records, the engine's
+ * timers driven by one CLOCK_BOOTTIME source. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+#define DEFAULT_HISTORY_LIMIT 1000
+
+static void on_step(void *userdata, const xfsm_step *s);
+
+int manager_new(Manager **ret) {
+        Manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->engine = xfsm_engine_new();
+        if (!m->engine) {
+                free(m);
+                return -ENOMEM;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        m->history_limit = DEFAULT_HISTORY_LIMIT;
+        m->own_uid = geteuid();
+        xfsm_engine_set_step_handler(m->engine, on_step, m);
+        *ret = m;
+        return 0;
+}
+
+static int drop_history(void *userdata, xfsm_instance *i) {
+        (void) userdata;
+        history_free(i);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        access_done(m);
+        sd_event_source_disable_unref(m->timer);
+        sd_event_source_disable_unref(m->status_timer);
+        if (m->engine) {
+                xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
+                xfsm_engine_free(m->engine);
+        }
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                free(m->hosts[k].name);
+                free(m->hosts[k].path);
+                free(m->hosts[k].bus_name);
+                free(m->hosts[k].path_template);
+        }
+        free(m->hosts);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+static void print_diag(void *userdata, int severity, const char *file, unsigned line, unsigned column,
+                       const char *message) {
+        (void) userdata;
+        if (line > 0)
+                log_internal(severity == XFSM_DIAG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%u:%u: %s: %s", file, line,
+                             column, severity == XFSM_DIAG_ERROR ? "error" : "warning", message);
+        else
+                log_internal(LOG_ERR, 0, "%s: %s", file, message);
+}
+
+static int add_host(Manager *m, const char *name) {
+        Host *hosts = realloc(m->hosts, (m->n_hosts + 1) * sizeof *hosts), *h;
+
+        if (!hosts)
+                return -ENOMEM;
+        m->hosts = hosts;
+        h = &m->hosts[m->n_hosts];
+        *h = (Host) { .manager = m };
+        if (asprintf(&h->path, "/org/xfsm1/%s", name) < 0 || asprintf(&h->bus_name, "org.xfsm1.%s", name) < 0 ||
+            asprintf(&h->path_template, "/org/xfsm1/%s/%%/%%", name) < 0 || !(h->name = strdup(name)))
+                return -ENOMEM;
+        m->n_hosts++;
+        return 0;
+}
+
+int manager_load_file(Manager *m, const char *path) {
+        int r = xfsm_engine_load_file(m->engine, path, print_diag, NULL);
+        if (r < 0)
+                return log_error_errno(r == -XFSM_E_LOAD_FAILED ? -EINVAL : r, "Failed to load %s", path);
+        return add_host(m, xfsm_engine_component_name(m->engine, xfsm_engine_n_components(m->engine) - 1));
+}
+
+int manager_load_stem(Manager *m, const char *stem) {
+        const char *env = getenv("XFSM_COMPONENT_PATH");
+        const char *dirs = env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
+        char path[PATH_MAX];
+
+        if (!*stem || strchr(stem, '/') || stem[0] == '.')
+                return log_error_errno(-EINVAL, "Invalid component stem '%s'", stem);
+        for (const char *p = dirs; *p;) {
+                size_t n = strcspn(p, ":");
+                if (n > 0) {
+                        snprintf(path, sizeof path, "%.*s/%s.yaml", (int) n, p, stem);
+                        if (access(path, F_OK) == 0)
+                                return manager_load_file(m, path);
+                }
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+        return log_error_errno(-ENOENT, "No component '%s' in %s", stem, dirs);
+}
+
+Host *manager_find_host(Manager *m, const char *name) {
+        for (size_t k = 0; k < m->n_hosts; k++)
+                if (streq(m->hosts[k].name, name))
+                        return &m->hosts[k];
+        return NULL;
+}
+
+char *instance_path_for(const Host *h, const char *machine, const char *id) {
+        char *prefix, *path = NULL;
+
+        if (asprintf(&prefix, "%s/%s", h->path, machine) < 0)
+                return NULL;
+        if (sd_bus_path_encode(prefix, id, &path) < 0)
+                path = NULL;
+        free(prefix);
+        return path;
+}
+
+char *instance_path(const Host *h, xfsm_instance *i) {
+        return instance_path_for(h, xfsm_instance_machine(i), xfsm_instance_id(i));
+}
+
+xfsm_instance *host_instance_from_path(Host *h, const char *path) {
+        char *machine = NULL, *id = NULL;
+        xfsm_instance *i = NULL;
+
+        if (sd_bus_path_decode_many(path, h->path_template, &machine, &id) <= 0)
+                return NULL;
+        i = xfsm_engine_find(h->manager->engine, id);
+        if (i && (!streq(xfsm_instance_machine(i), machine) || !streq(xfsm_instance_component(i), h->name)))
+                i = NULL;
+        free(machine);
+        free(id);
+        return i;
+}
+
+/* ---- steps out: signals, history, journal --------------------------------- */
+
+static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
+        xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
+        char *path;
+        int r = 0;
+
+        if (!i || !m->bus)
+                return;
+        path = instance_path(h, i);
+        if (!path)
+                return;
+
+        switch (xfsm_effect_get_kind(f)) {
+        case XFSM_EFFECT_INSTANCE_CREATED:
+                r = sd_bus_emit_object_added(m->bus, path);
+                if (r >= 0)
+                        r = sd_bus_emit_signal(m->bus, h->path, "org.xfsm1.Component", "InstanceCreated", "ss",
+                                               xfsm_instance_id(i), xfsm_instance_machine(i));
+                break;
+        case XFSM_EFFECT_TRANSITION:
+                r = sd_bus_emit_signal(m->bus, path, "org.xfsm1.Instance", "Transition", "ssss", xfsm_effect_from(f),
+                                       xfsm_effect_to(f), xfsm_effect_event(f), m->correlation_id ?: "");
+                if (r >= 0)
+                        r = sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State", "UpdatedAt",
+                                                           NULL);
+                break;
+        case XFSM_EFFECT_COMPLETED:
+                r = sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status", NULL);
+                break;
+        case XFSM_EFFECT_METHOD:
+                r = sd_bus_emit_signal(m->bus, path, "org.xfsm1.Instance", "MethodCalled", "ss", xfsm_effect_method(f),
+                                       xfsm_effect_event(f) ?: "");
+                break;
+        case XFSM_EFFECT_DROPPED:
+                r = sd_bus_emit_object_removed(m->bus, path);
+                break;
+        default:
+                break;
+        }
+        if (r < 0)
+                log_debug("Failed to emit a signal for %s: %s", path, strerror(-r));
+        free(path);
+}
+
+static void on_step(void *userdata, const xfsm_step *s) {
+        Manager *m = userdata;
+        Host *h = manager_find_host(m, xfsm_step_component(s));
+        uint64_t now_ms = (uint64_t) time(NULL) * 1000;
+
+        m->n_steps++;
+        if (!h)
+                return;
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *f = xfsm_step_effect(s, k);
+                xfsm_instance *i;
+
+                switch (xfsm_effect_get_kind(f)) {
+                case XFSM_EFFECT_TRANSITION:
+                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
+                        if (i) {
+                                now_ms = xfsm_instance_updated_at(i);
+                                history_record(m, i, xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f),
+                                               now_ms);
+                        }
+                        log_transition(h->name, xfsm_effect_machine(f), xfsm_effect_instance_id(f),
+                                       xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f));
+                        emit_for_instance(m, h, f);
+                        break;
+                case XFSM_EFFECT_DROPPED:
+                        emit_for_instance(m, h, f);
+                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
+                        if (i)
+                                history_free(i);
+                        break;
+                case XFSM_EFFECT_REFUSED:
+                        log_debug("%s %s: %s refused: %s", h->name, xfsm_effect_instance_id(f) ?: "-",
+                                  xfsm_effect_event(f) ?: "-", xfsm_effect_message(f));
+                        break;
+                case XFSM_EFFECT_ROUTED: {
+                        const xfsm_routed *r = xfsm_effect_routed(f);
+                        if (!manager_find_host(m, xfsm_routed_target_component(r)))
+                                log_warning("%s: no route to component %s for %s: not hosted here, event not delivered",
+                                            h->name, xfsm_routed_target_component(r),
+                                            xfsm_routed_event(r) ?: "create");
+                        break;
+                }
+                default:
+                        emit_for_instance(m, h, f);
+                }
+        }
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+        (void) usec;
+        m->timer_armed_usec = 0;
+        (void) xfsm_engine_run_due(m->engine);
+        manager_rearm_timer(m);
+        return 0;
+}
+
+void manager_rearm_timer(Manager *m) {
+        uint64_t next = UINT64_MAX, d, usec;
+        int r;
+
+        if (xfsm_engine_next_deadline(m->engine, &d))
+                next = d;
+        if (xfsm_engine_next_retention(m->engine, &d) && d < next)
+                next = d;
+        if (next == UINT64_MAX) {
+                if (m->timer)
+                        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+                m->timer_armed_usec = 0;
+                return;
+        }
+        usec = next * 1000;
+        if (m->timer_armed_usec == usec)
+                return;
+        if (!m->timer) {
+                /* 1 ms accuracy: the default (250 ms) is too coarse for state machines */
+                r = sd_event_add_time(m->event, &m->timer, CLOCK_BOOTTIME, usec, 1000, on_timer, m);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to add the timer source: %m");
+                        return;
+                }
+                (void) sd_event_source_set_description(m->timer, "engine-timers");
+        } else {
+                (void) sd_event_source_set_time(m->timer, usec);
+                (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT);
+        }
+        m->timer_armed_usec = usec;
+}
+
+/* ---- service status ------------------------------------------------------- */
+
+static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        double seconds = m->status_last_usec ? (double) (usec - m->status_last_usec) / 1e6 : 0;
+        double rate = seconds > 0 ? (double) (m->n_steps - m->n_steps_last) / seconds : 0;
+
+        m->status_last_usec = usec;
+        m->n_steps_last = m->n_steps;
+        (void) sd_notifyf(0, "STATUS=%zu components, %zu instances, %.0f events/s", m->n_hosts,
+                          xfsm_engine_n_instances(m->engine), rate);
+        (void) sd_event_source_set_time(s, usec + 5 * 1000000ULL);
+        return 0;
+}
+
+int manager_attach_bus(Manager *m, sd_bus *bus, bool peer) {
+        uint64_t now;
+        int r;
+
+        m->bus = sd_bus_ref(bus);
+        m->peer = peer;
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                r = host_register(&m->hosts[k], bus);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to register %s: %m", m->hosts[k].path);
+        }
+        r = access_setup(m);
+        if (r < 0)
+                return r;
+        if (!m->status_timer && sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0) {
+                r = sd_event_add_time(m->event, &m->status_timer, CLOCK_MONOTONIC, now + 5 * 1000000ULL, 1000000,
+                                      on_status, m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int manager_request_names(Manager *m) {
+        int r;
+
+        if (m->peer)
+                return 0;
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                r = sd_bus_request_name(m->bus, m->hosts[k].bus_name, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to own %s: %m", m->hosts[k].bus_name);
+        }
+        return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's state: one engine, the components it hosts on the bus, the
+ * sd-event loop that drives the engine's timers, and the access checks. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "xfsm.h"
+
+typedef struct Manager Manager;
+
+typedef struct Host {
+        Manager *manager;
+        char *name;     /* the YAML name: org.xfsm1.<name>, /org/xfsm1/<name> */
+        char *path;     /* /org/xfsm1/<name> */
+        char *bus_name; /* org.xfsm1.<name> */
+        char *path_template; /* /org/xfsm1/<name>/%/% for sd_bus_path_decode_many() */
+} Host;
+
+typedef struct UidEntry UidEntry;
+typedef struct Parked Parked;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        bool peer; /* a peer-to-peer connection (socketpair, worker socket): no broker */
+        xfsm_engine *engine;
+        Host *hosts;
+        size_t n_hosts;
+        sd_event_source *timer;
+        uint64_t timer_armed_usec;
+        sd_event_source *status_timer;
+        unsigned history_limit;
+
+        /* the step being handled: what its signals carry */
+        const char *correlation_id;
+
+        /* access: caller uids by unique name, and calls waiting for one */
+        UidEntry *uids;
+        size_t n_uids, cap_uids;
+        Parked *parked;
+        uid_t own_uid;
+
+        uint64_t n_steps, n_steps_last;
+        uint64_t status_last_usec;
+};
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+
+/* Load components (paths or stems found in the components directories). */
+int manager_load_file(Manager *m, const char *path);
+int manager_load_stem(Manager *m, const char *stem);
+
+/* Attach to a bus (already started) and register every hosted component. */
+int manager_attach_bus(Manager *m, sd_bus *bus, bool peer);
+/* Request org.xfsm1.<Name> for every component (not on a peer connection). */
+int manager_request_names(Manager *m);
+/* After anything that may have armed or cancelled a timer. */
+void manager_rearm_timer(Manager *m);
+
+Host *manager_find_host(Manager *m, const char *name);
+/* The object path of an instance (malloc'd): /org/xfsm1/<Name>/<Machine>/<escaped id> */
+char *instance_path(const Host *h, xfsm_instance *i);
+char *instance_path_for(const Host *h, const char *machine, const char *id);
+/* The instance a path names, or NULL. */
+xfsm_instance *host_instance_from_path(Host *h, const char *path);
+
+/* vtables (component-dbus.c, instance-dbus.c) */
+int host_register(Host *h, sd_bus *bus);
+int instance_register(Host *h, sd_bus *bus);
+/* Send event to i and reply with the new state (or set error). */
+int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
+              const char *event_id, const char *correlation, sd_bus_error *error);
+
+/* access.c: 1 allowed, 0 parked (the call is answered later), <0 refused */
+int access_check_mutating(Manager *m, sd_bus_message *msg, sd_bus_message_handler_t handler, void *userdata,
+                          sd_bus_error *error);
+int access_setup(Manager *m);
+void access_done(Manager *m);
+
+/* history.c */
+void history_record(Manager *m, xfsm_instance *i, const char *event, const char *from, const char *to, uint64_t at);
+char *history_json(xfsm_instance *i);
+void history_free(xfsm_instance *i);

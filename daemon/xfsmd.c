@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsmd: hosts components and exposes every instance on the bus
+ * (SPEC sections 3 and 4). */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+static void help(void) {
+        printf("Usage: xfsmd [OPTIONS] FILE.yaml...\n"
+               "       xfsmd [OPTIONS] --component STEM...\n"
+               "\n"
+               "Host xfsm components and expose every instance on D-Bus as\n"
+               "org.xfsm1.<Name> at /org/xfsm1/<Name>.\n"
+               "\n"
+               "  --component STEM     Host STEM.yaml from /etc/xfsm/components, then\n"
+               "                       /usr/share/xfsm/components ($XFSM_COMPONENT_PATH\n"
+               "                       overrides, colon-separated)\n"
+               "  --system             Connect to the system bus (the default)\n"
+               "  --user               Connect to the user's session bus\n"
+               "  --bus-address ADDR   Connect to the bus at ADDR\n"
+               "  --history-limit N    Transitions kept per instance for GetHistory (1000)\n"
+               "  --state-dir DIR      Durable state (not used yet: instances live in memory)\n"
+               "  -v --verbose         Log at debug level\n"
+               "  -h --help            Show this help\n"
+               "     --version         Show the version\n"
+               "\n"
+               "Runs under systemd as Type=notify (READY, STATUS, WATCHDOG) and logs to the\n"
+               "journal with XFSM_COMPONENT=, XFSM_INSTANCE=, XFSM_EVENT= when started by it.\n"
+               "See xfsmd(8).\n");
+}
+
+static int connect_bus(const char *address, bool user, sd_bus **ret) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (address) {
+                r = sd_bus_new(&bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(bus, address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(bus, 1);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+                if (r < 0) {
+                        sd_bus_unref(bus);
+                        return r;
+                }
+        } else if (user)
+                r = sd_bus_open_user(&bus);
+        else
+                r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        *ret = bus;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "component", required_argument, NULL, 'c' },
+                { "system", no_argument, NULL, 'S' },
+                { "user", no_argument, NULL, 'U' },
+                { "bus-address", required_argument, NULL, 'b' },
+                { "history-limit", required_argument, NULL, 'H' },
+                { "state-dir", required_argument, NULL, 'd' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        const char *address = NULL;
+        bool user = false;
+        char **stems = calloc((size_t) argc + 1, sizeof *stems);
+        size_t n_stems = 0;
+        Manager *m = NULL;
+        sd_bus *bus = NULL;
+        sigset_t mask;
+        int c, r;
+
+        log_setup();
+        if (!stems)
+                return EXIT_FAILURE;
+        while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        stems[n_stems++] = optarg;
+                        break;
+                case 'S':
+                        user = false;
+                        address = NULL;
+                        break;
+                case 'U':
+                        user = true;
+                        break;
+                case 'b':
+                        address = optarg;
+                        break;
+                case 'H': {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (*end || v > 1000000) {
+                                fprintf(stderr, "xfsmd: --history-limit needs a number up to 1000000\n");
+                                return 2;
+                        }
+                        if (!m && manager_new(&m) < 0)
+                                return EXIT_FAILURE;
+                        m->history_limit = (unsigned) v;
+                        break;
+                }
+                case 'd':
+                        break;
+                case 'v':
+                        log_set_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        free(stems);
+                        return 0;
+                case 'V':
+                        printf("xfsmd %s\n", XFSM_VERSION);
+                        free(stems);
+                        return 0;
+                default:
+                        free(stems);
+                        return 2;
+                }
+        if (n_stems == 0 && optind >= argc) {
+                fprintf(stderr, "xfsmd: no component given (FILE.yaml... or --component STEM)\n");
+                free(stems);
+                return 2;
+        }
+
+        if (!m && (r = manager_new(&m)) < 0) {
+                log_error_errno(r, "Failed to set up: %m");
+                goto finish;
+        }
+        for (int k = optind; k < argc; k++)
+                if ((r = manager_load_file(m, argv[k])) < 0)
+                        goto finish;
+        for (size_t k = 0; k < n_stems; k++)
+                if ((r = manager_load_stem(m, stems[k])) < 0)
+                        goto finish;
+
+        /* SIGTERM/SIGINT: leave the loop cleanly */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_set_watchdog(m->event, true);
+
+        r = connect_bus(address, user, &bus);
+        if (r < 0) {
+                log_error_errno(r, "Failed to connect to the %s bus: %m", address ? address : user ? "user" : "system");
+                goto finish;
+        }
+        (void) sd_bus_error_add_map(xfsm_bus_error_map);
+        r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                goto finish;
+        r = manager_attach_bus(m, bus, false);
+        if (r < 0)
+                goto finish;
+        r = xfsm_engine_start(m->engine);
+        if (r < 0) {
+                log_error_errno(-EINVAL, "Failed to create the entry points: %s", xfsm_engine_last_error(m->engine));
+                goto finish;
+        }
+        manager_rearm_timer(m);
+        r = manager_request_names(m);
+        if (r < 0)
+                goto finish;
+
+        for (size_t k = 0; k < m->n_hosts; k++)
+                log_info("Hosting %s as %s", m->hosts[k].name, m->hosts[k].bus_name);
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%zu components, %zu instances", m->n_hosts,
+                          xfsm_engine_n_instances(m->engine));
+
+        r = sd_event_loop(m->event);
+        (void) sd_notify(0, "STOPPING=1");
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+
+finish:
+        sd_bus_unref(bus);
+        manager_free(m);
+        free(stems);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
