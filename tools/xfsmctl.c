@@ -223,6 +223,18 @@ static void help(void) {
                "\n"
                "Run and inspect xfsm state machines.\n"
                "\n"
+               "Verbs on the bus (components hosted by xfsmd):\n"
+               "  list                             Components: running or activatable\n"
+               "  instances C [--machine M] [--state S]\n"
+               "                                   Instances of component C\n"
+               "  show C ID                        Properties, timers and context of one instance\n"
+               "  history C ID                     Its transitions, oldest first\n"
+               "  create C MACHINE [--context JSON]\n"
+               "                                   Create an instance; print its id\n"
+               "  send C ID EVENT [--payload JSON] [--event-id ID] [--correlation-id ID]\n"
+               "                                   Send an event; print the new state\n"
+               "  watch [C]                        Follow transitions until interrupted\n"
+               "\n"
                "Verbs without a daemon:\n"
                "  validate FILE...                 Load and check components; print warnings\n"
                "                                   and errors as FILE:LINE:COLUMN: message\n"
@@ -236,6 +248,10 @@ static void help(void) {
                "                                   Engine benchmarks (events/s, flows/s, memory)\n"
                "\n"
                "Options:\n"
+               "  --system      Talk to components on the system bus (the default)\n"
+               "  --user        Talk to components on the user's session bus\n"
+               "  --bus ADDR    Talk to components on the bus at ADDR\n"
+               "  --no-ask-password  Do not ask for a password (polkit)\n"
                "  --json        Print machine-readable JSON\n"
                "  -h --help     Show this help\n"
                "  --version     Show the version\n"
@@ -246,6 +262,7 @@ static void help(void) {
 }
 
 int main(int argc, char **argv) {
+        BusArgs bus = {};
         bool json = false;
         int i;
 
@@ -258,12 +275,20 @@ int main(int argc, char **argv) {
                 } else if (streq(argv[i], "--version")) {
                         printf("xfsmctl %s\n", XFSM_VERSION);
                         return EXIT_OK;
-                } else if (streq(argv[i], "--system") || streq(argv[i], "--user") || streq(argv[i], "--no-ask-password"))
-                        continue; /* bus options: for the verbs that use the bus */
+                } else if (streq(argv[i], "--system")) {
+                        bus.user = false;
+                        bus.address = NULL;
+                } else if (streq(argv[i], "--user"))
+                        bus.user = true;
+                else if (streq(argv[i], "--no-ask-password"))
+                        bus.no_ask_password = true;
                 else if (streq(argv[i], "--bus")) {
                         if (++i >= argc)
                                 return usage_error("--bus needs an address");
-                } else if (argv[i][0] == '-')
+                        bus.address = argv[i];
+                } else if (strncmp(argv[i], "--bus=", 6) == 0)
+                        bus.address = argv[i] + 6;
+                else if (argv[i][0] == '-')
                         return usage_error("unknown option '%s'", argv[i]);
                 else
                         break;
@@ -283,9 +308,10 @@ int main(int argc, char **argv) {
                 return verb_bench(argc, argv, json);
         if (streq(argv[0], "list") || streq(argv[0], "instances") || streq(argv[0], "show") ||
             streq(argv[0], "history") || streq(argv[0], "create") || streq(argv[0], "send") ||
-            streq(argv[0], "watch") || streq(argv[0], "enable") || streq(argv[0], "disable")) {
-                fprintf(stderr, "%s: '%s' talks to xfsmd over D-Bus, which this build does not have yet\n", program,
-                        argv[0]);
+            streq(argv[0], "watch"))
+                return verb_bus(argv[0], argc, argv, json, &bus);
+        if (streq(argv[0], "enable") || streq(argv[0], "disable")) {
+                fprintf(stderr, "%s: '%s' comes with the systemd workers (not in this build yet)\n", program, argv[0]);
                 return EXIT_REFUSED;
         }
         return usage_error("unknown verb '%s'", argv[0]);

@@ -16,5 +16,12 @@ void json_write_string(FILE *f, const char *s);
 void print_diagnostic(void *userdata, int severity, const char *file, unsigned line, unsigned column,
                       const char *message);
 
+typedef struct BusArgs {
+        const char *address; /* --bus ADDR */
+        bool user;           /* --user (default: --system) */
+        bool no_ask_password;
+} BusArgs;
+
 int verb_simulate(int argc, char **argv, bool json);
+int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
 int verb_bench(int argc, char **argv, bool json);
