@@ -58,7 +58,8 @@ static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdat
                                     sd_bus_error *error) {
         Host *h = userdata;
         EnumCtx c = { .h = h };
-        const char *machine = strrchr(path, '/') + 1; /* registered at /org/xfsm1/<Name>/<Machine> */
+        /* registered at /org/xfsm1/<Name> (all machines) and /org/xfsm1/<Name>/<Machine> */
+        const char *machine = streq(path, h->path) ? NULL : strrchr(path, '/') + 1;
         (void) bus, (void) error;
 
         c.v = calloc(1, sizeof *c.v);
@@ -224,5 +225,7 @@ int instance_register(Host *h, sd_bus *bus) {
                         r = sd_bus_add_node_enumerator(bus, NULL, prefix, instance_node_enumerator, h);
                 free(prefix);
         }
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(bus, NULL, h->path, instance_node_enumerator, h);
         return r;
 }

@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsmd against a real, private dbus-daemon started here: objects, methods,
+ * properties, signals, the ObjectManager, timers on sd-event, errors,
+ * access, and xfsmctl over the bus. No mocks. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <systemd/sd-bus.h>
+
+static char dir[256], address[512];
+static pid_t broker_pid, daemon_pid;
+static sd_bus *bus;
+
+static const char *env_or(const char *name, const char *fallback) {
+        const char *v = getenv(name);
+        return v ? v : fallback;
+}
+
+static const char *data(const char *name) {
+        static char buf[8][1024];
+        static unsigned k;
+        char *b = buf[k++ % 8];
+        snprintf(b, 1024, "%s/%s", env_or("XFSM_TEST_DATA", "tests/data"), name);
+        return b;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static pid_t spawn(char *const argv[], const char *out) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (out) {
+                        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                        if (fd >= 0) {
+                                dup2(fd, STDOUT_FILENO);
+                                dup2(fd, STDERR_FILENO);
+                        }
+                }
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static bool name_has_owner(const char *name) {
+        sd_bus_message *reply = NULL;
+        int has = 0;
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", NULL, &reply, "s", name) >= 0)
+                (void) sd_bus_message_read(reply, "b", &has);
+        sd_bus_message_unref(reply);
+        return has;
+}
+
+static void start_daemon(const char *extra) {
+        char *argv[16] = {};
+        char log[512];
+        int n = 0;
+
+        argv[n++] = (char *) env_or("XFSMD", "build/daemon/xfsmd");
+        argv[n++] = (char *) "--bus-address";
+        argv[n++] = address;
+        argv[n++] = (char *) data("xcomponent/demo-order.yaml");
+        argv[n++] = (char *) data("xcomponent/demo-payment.yaml");
+        argv[n++] = (char *) data("timers.yaml");
+        if (extra)
+                argv[n++] = (char *) extra;
+        snprintf(log, sizeof log, "%s/xfsmd.log", dir);
+        daemon_pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Timers"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1.OrderComponent"));
+}
+
+static int setup(void **state) {
+        char sock[300], conf[1024];
+        (void) state;
+
+        snprintf(dir, sizeof dir, "/tmp/xfsm-test-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        chmod(dir, 0755); /* the access test connects as another user */
+        snprintf(sock, sizeof sock, "%s/bus", dir);
+        snprintf(address, sizeof address, "unix:path=%s", sock);
+        snprintf(conf, sizeof conf, "--config-file=%s/bus/test-bus.conf", env_or("XFSM_TEST_DIR", "tests"));
+        char addr_arg[600];
+        snprintf(addr_arg, sizeof addr_arg, "--address=%s", address);
+        char *argv[] = { (char *) env_or("DBUS_DAEMON", "/usr/bin/dbus-daemon"), conf, addr_arg, (char *) "--nofork",
+                         (char *) "--nopidfile", NULL };
+        broker_pid = spawn(argv, NULL);
+        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                usleep(10000);
+        chmod(sock, 0777);
+
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        start_daemon(NULL);
+        return 0;
+}
+
+static int teardown(void **state) {
+        int status = 0;
+        char cmd[600];
+        (void) state;
+
+        sd_bus_flush_close_unref(bus);
+        if (daemon_pid > 0) {
+                kill(daemon_pid, SIGTERM);
+                waitpid(daemon_pid, &status, 0);
+        }
+        kill(broker_pid, SIGTERM);
+        waitpid(broker_pid, NULL, 0);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void) system(cmd);
+        /* SIGTERM is a clean exit */
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *create(const char *component, const char *machine, const char *ctx, char **ret_path) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *id;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
+                               ctx) < 0)
+                fail_msg("CreateInstance: %s", error.message);
+        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
+        r = strdup(id);
+        if (ret_path)
+                *ret_path = strdup(p);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* Send; returns 0 and the new state, or the error name. */
+static char *send_event(const char *component, const char *id, const char *event, const char *payload) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *st;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(bus, bn, path, "org.xfsm1.Component", "Send", &error, &reply, "sss", id, event,
+                               payload) < 0) {
+                r = strdup(error.name);
+                sd_bus_error_free(&error);
+                return r;
+        }
+        assert_int_equal(sd_bus_message_read(reply, "s", &st), 1);
+        r = strdup(st);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static char *property(const char *component, const char *path, const char *name) {
+        char bn[128], *v = NULL;
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        assert_true(sd_bus_get_property_string(bus, bn, path, "org.xfsm1.Instance", name, NULL, &v) >= 0);
+        return v;
+}
+
+static unsigned n_pending_timers(const char *component, const char *path, uint64_t *ret_remaining) {
+        char bn[128];
+        sd_bus_message *reply = NULL;
+        const char *event;
+        uint64_t deadline, remaining;
+        unsigned n = 0;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        assert_true(sd_bus_get_property(bus, bn, path, "org.xfsm1.Instance", "PendingTimers", NULL, &reply, "a(stt)") >=
+                    0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(stt)") >= 0);
+        while (sd_bus_message_read(reply, "(stt)", &event, &deadline, &remaining) > 0) {
+                if (ret_remaining)
+                        *ret_remaining = remaining;
+                n++;
+        }
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+typedef struct Signals {
+        char text[65536];
+        size_t len;
+        unsigned n;
+} Signals;
+
+static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Signals *s = userdata;
+        const char *a = "", *b = "", *c = "", *d = "";
+        (void) ret_error;
+        if (sd_bus_message_is_signal(m, "org.xfsm1.Instance", "Transition"))
+                (void) sd_bus_message_read(m, "ssss", &a, &b, &c, &d);
+        else if (sd_bus_message_is_signal(m, "org.xfsm1.Component", "InstanceCreated"))
+                (void) sd_bus_message_read(m, "ss", &a, &b);
+        else if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded"))
+                (void) sd_bus_message_read(m, "o", &a);
+        int k = snprintf(s->text + s->len, sizeof s->text - s->len, "%s %s %s %s %s %s;", sd_bus_message_get_member(m),
+                         sd_bus_message_get_path(m), a, b, c, d);
+        if (k > 0 && (size_t) k < sizeof s->text - s->len)
+                s->len += (size_t) k;
+        s->n++;
+        return 0;
+}
+
+static void pump(uint64_t usec) {
+        uint64_t end = now_usec() + usec;
+        while (now_usec() < end) {
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 20000);
+        }
+}
+
+static void pump_until(Signals *s, const char *needle, uint64_t usec) {
+        uint64_t end = now_usec() + usec;
+        while (now_usec() < end && !strstr(s->text, needle)) {
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 20000);
+        }
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_demo_cascade_across_two_components_with_signals(void **state) {
+        Signals s = {};
+        sd_bus_slot *slot = NULL, *slot2 = NULL, *slot3 = NULL;
+        char *opath = NULL, *st;
+        (void) state;
+
+        assert_true(sd_bus_match_signal(bus, &slot, NULL, NULL, "org.xfsm1.Instance", "Transition", on_signal, &s) >= 0);
+        assert_true(sd_bus_match_signal(bus, &slot2, NULL, NULL, "org.xfsm1.Component", "InstanceCreated", on_signal,
+                                        &s) >= 0);
+        assert_true(sd_bus_match_signal(bus, &slot3, NULL, NULL, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesAdded", on_signal, &s) >= 0);
+        char *o = create("OrderComponent", "Order", "{\"orderId\":\"O1\",\"amount\":10}", &opath);
+        char *p1 = create("PaymentComponent", "Payment", "{\"orderId\":\"O1\"}", NULL);
+        char *p2 = create("PaymentComponent", "Payment", "{\"orderId\":\"O2\"}", NULL);
+
+        st = send_event("OrderComponent", o, "VALIDATE", "{}");
+        assert_string_equal(st, "Validated");
+        free(st);
+        pump_until(&s, "Pending Processing PROCESS", 2000000);
+        pump(100000);
+        /* every Payment in Pending received PROCESS (no matchingRules) */
+        assert_non_null(strstr(s.text, "Transition /org/xfsm1/OrderComponent/Order/"));
+        assert_non_null(strstr(s.text, "Created Validated VALIDATE"));
+        const char *first = strstr(s.text, "Pending Processing PROCESS");
+        assert_non_null(first);
+        assert_non_null(strstr(first + 1, "Pending Processing PROCESS"));
+        assert_non_null(strstr(s.text, "InstanceCreated /org/xfsm1/PaymentComponent"));
+        assert_non_null(strstr(s.text, "InterfacesAdded /org/xfsm1/OrderComponent"));
+
+        char *v = property("OrderComponent", opath, "State");
+        assert_string_equal(v, "Validated");
+        free(v);
+        v = property("OrderComponent", opath, "Machine");
+        assert_string_equal(v, "Order");
+        free(v);
+        v = property("OrderComponent", opath, "Id");
+        assert_string_equal(v, o);
+        free(v);
+
+        st = send_event("OrderComponent", o, "COMPLETE", "");
+        assert_string_equal(st, "Completed");
+        free(st);
+        v = property("OrderComponent", opath, "Status");
+        assert_string_equal(v, "completed");
+        free(v);
+
+        sd_bus_slot_unref(slot);
+        sd_bus_slot_unref(slot2);
+        sd_bus_slot_unref(slot3);
+        free(o);
+        free(p1);
+        free(p2);
+        free(opath);
+}
+
+static void test_introspection_and_object_manager(void **state) {
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char *path = NULL;
+        unsigned instances = 0;
+        (void) state;
+
+        char *id = create("Timers", "Session", "{}", &path);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Timers", "/org/xfsm1/Timers",
+                                       "org.freedesktop.DBus.Introspectable", "Introspect", NULL, &reply, "") >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &xml) > 0);
+        assert_non_null(strstr(xml, "<interface name=\"org.xfsm1.Component\">"));
+        assert_non_null(strstr(xml, "<interface name=\"org.freedesktop.DBus.ObjectManager\">"));
+        assert_non_null(strstr(xml, "<node name=\"Session\"/>"));
+        sd_bus_message_unref(reply);
+
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Timers", path, "org.freedesktop.DBus.Introspectable",
+                                       "Introspect", NULL, &reply, "") >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &xml) > 0);
+        assert_non_null(strstr(xml, "<interface name=\"org.xfsm1.Instance\">"));
+        assert_non_null(strstr(xml, "<signal name=\"Transition\">"));
+        assert_non_null(strstr(xml, "<property name=\"PendingTimers\" type=\"a(stt)\" access=\"read\">"));
+        sd_bus_message_unref(reply);
+
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Timers", "/org/xfsm1/Timers",
+                                       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &reply,
+                                       "") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}") > 0);
+        while (sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0) {
+                const char *o;
+                assert_true(sd_bus_message_read(reply, "o", &o) > 0);
+                if (strcmp(o, path) == 0)
+                        instances++;
+                assert_true(sd_bus_message_skip(reply, "a{sa{sv}}") >= 0);
+                assert_true(sd_bus_message_exit_container(reply) >= 0);
+        }
+        assert_int_equal(instances, 1);
+        sd_bus_message_unref(reply);
+
+        /* busctl, as a user would, when it is installed */
+        if (access("/usr/bin/busctl", X_OK) == 0) {
+                char cmd[1024];
+                snprintf(cmd, sizeof cmd,
+                         "/usr/bin/busctl --address=%s introspect org.xfsm1.Timers /org/xfsm1/Timers | grep -q "
+                         "'org.xfsm1.Component'",
+                         address);
+                assert_int_equal(system(cmd), 0);
+        }
+        free(id);
+        free(path);
+}
+
+static void test_timeout_fires_through_sd_event(void **state) {
+        char *path = NULL, *st;
+        uint64_t remaining = 0;
+        (void) state;
+
+        char *id = create("Timers", "Session", "{}", &path);
+        st = send_event("Timers", id, "LOGIN", "");
+        assert_string_equal(st, "Active");
+        free(st);
+        assert_int_equal(n_pending_timers("Timers", path, &remaining), 1);
+        assert_true(remaining > 500000 && remaining <= 1000000);
+        usleep(1200000);
+        char *v = property("Timers", path, "State");
+        assert_string_equal(v, "Expired");
+        free(v);
+        assert_int_equal(n_pending_timers("Timers", path, NULL), 0);
+        free(id);
+        free(path);
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        unsigned *n = userdata;
+        (void) ret_error;
+        if (!sd_bus_message_is_method_error(m, NULL))
+                (*n)++;
+        return 0;
+}
+
+static void test_ten_thousand_instances_created_listed_enumerated(void **state) {
+        sd_bus_message *reply = NULL;
+        unsigned ok = 0, listed = 0, enumerated = 0;
+        const char *xml;
+        (void) state;
+
+        /* pipelined, 64 calls in flight (the broker allows 128 pending replies) */
+        unsigned sent = 0;
+        for (uint64_t end = now_usec() + 60000000; ok < 10000 && now_usec() < end;) {
+                while (sent < 10000 && sent - ok < 64) {
+                        assert_true(sd_bus_call_method_async(bus, NULL, "org.xfsm1.PaymentComponent",
+                                                             "/org/xfsm1/PaymentComponent", "org.xfsm1.Component",
+                                                             "CreateInstance", on_reply, &ok, "ss", "Payment",
+                                                             "{}") >= 0);
+                        sent++;
+                }
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 100000);
+        }
+        assert_int_equal(ok, 10000);
+
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.PaymentComponent", "/org/xfsm1/PaymentComponent",
+                                       "org.xfsm1.Component", "ListInstances", NULL, &reply, "ss", "Payment",
+                                       "Pending") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") > 0);
+        while (sd_bus_message_skip(reply, "(ssso)") > 0)
+                listed++;
+        sd_bus_message_unref(reply);
+        assert_true(listed >= 10000);
+
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.PaymentComponent", "/org/xfsm1/PaymentComponent/Payment",
+                                       "org.freedesktop.DBus.Introspectable", "Introspect", NULL, &reply, "") >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &xml) > 0);
+        for (const char *p = xml; (p = strstr(p, "<node name=\"")); p++)
+                enumerated++;
+        sd_bus_message_unref(reply);
+        assert_true(enumerated >= 10000);
+}
+
+static void assert_error(const char *component, const char *method, const char *want, const char *types, ...) {
+        char bn[128], path[128];
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        assert_true(sd_bus_message_new_method_call(bus, &m, bn, path, "org.xfsm1.Component", method) >= 0);
+        va_start(ap, types);
+        assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+        va_end(ap);
+        assert_true(sd_bus_call(bus, m, 0, &error, &reply) < 0);
+        if (strcmp(error.name, want) != 0)
+                fail_msg("%s: want %s, got %s: %s", method, want, error.name, error.message);
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(m);
+}
+
+static void test_bad_input_gets_named_errors_and_changes_nothing(void **state) {
+        char *path = NULL;
+        char *big, longname[300];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        (void) state;
+
+        char *id = create("OrderComponent", "Order", "{\"n\":1}", &path);
+        assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.NoSuchMachine", "ss", "Nope", "{}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.NoSuchInstance", "sss",
+                     "00000000-0000-4000-8000-000000000000", "VALIDATE", "{}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.NoTransition", "sss", id, "NOPE", "{}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "[1]");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "{\"a\":");
+        assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.InvalidPayload", "ss", "Order", "42");
+        big = malloc(1024 * 1024 + 64);
+        memset(big, ' ', 1024 * 1024 + 32);
+        memcpy(big, "{\"a\":1}", 7);
+        big[1024 * 1024 + 32] = 0;
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", big);
+        free(big);
+        memset(longname, 'A', sizeof longname - 1);
+        longname[sizeof longname - 1] = 0;
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidArgument", "sss", id, longname, "{}");
+        assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.InvalidArgument", "ss", longname, "{}");
+        assert_error("OrderComponent", "GetContext", "org.xfsm1.Error.InvalidArgument", "s", longname);
+        /* invalid UTF-8 cannot even be sent: the client library refuses it */
+        sd_bus_message *m = NULL;
+        assert_true(sd_bus_message_new_method_call(bus, &m, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                                   "org.xfsm1.Component", "Send") >= 0);
+        assert_true(sd_bus_message_append(m, "sss", id, "VALIDATE", "{\"a\":\"\xff\"}") < 0);
+        sd_bus_message_unref(m);
+        /* no such component: nobody owns the name */
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Nowhere", "/org/xfsm1/Nowhere", "org.xfsm1.Component", "Send",
+                                       &error, NULL, "sss", id, "X", "{}") < 0);
+        assert_string_equal(error.name, "org.freedesktop.DBus.Error.ServiceUnknown");
+        sd_bus_error_free(&error);
+        /* event_id needs the journal: NotSupported for now */
+        assert_error("OrderComponent", "SendEx", "org.freedesktop.DBus.Error.NotSupported", "sssa{sv}", id, "VALIDATE",
+                     "{}", 1, "event_id", "s", "e-1");
+
+        /* nothing changed */
+        char *v = property("OrderComponent", path, "State");
+        assert_string_equal(v, "Created");
+        free(v);
+        sd_bus_message *reply = NULL;
+        const char *ctx;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "GetContext", NULL, &reply, "s", id) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &ctx) > 0);
+        assert_string_equal(ctx, "{\"n\":1}");
+        sd_bus_message_unref(reply);
+        free(id);
+        free(path);
+}
+
+static void test_send_ex_correlation_id_in_transition_signal(void **state) {
+        Signals s = {};
+        sd_bus_slot *slot = NULL;
+        sd_bus_message *reply = NULL;
+        (void) state;
+
+        char *id = create("OrderComponent", "Order", "{}", NULL);
+        assert_true(sd_bus_match_signal(bus, &slot, NULL, NULL, "org.xfsm1.Instance", "Transition", on_signal, &s) >= 0);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "SendEx", NULL, &reply, "sssa{sv}", id, "CANCEL", "{}", 1,
+                                       "correlation_id", "s", "req-42") >= 0);
+        sd_bus_message_unref(reply);
+        pump_until(&s, "req-42", 2000000);
+        assert_non_null(strstr(s.text, "Created Cancelled CANCEL req-42"));
+        sd_bus_slot_unref(slot);
+        free(id);
+}
+
+static void test_non_root_caller_is_denied_mutations(void **state) {
+        char *path = NULL;
+        int status;
+        (void) state;
+
+        if (geteuid() != 0) {
+                print_message("SKIPPED: needs root to call as another user\n");
+                skip();
+        }
+        char *id = create("OrderComponent", "Order", "{}", &path);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                sd_bus *b = NULL;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                int fail = 0;
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                if (sd_bus_new(&b) < 0 || sd_bus_set_address(b, address) < 0 || sd_bus_set_bus_client(b, 1) < 0 ||
+                    sd_bus_start(b) < 0)
+                        _exit(11);
+                if (sd_bus_call_method(b, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "Send", &error, NULL, "sss", id, "VALIDATE", "{}") >= 0 ||
+                    strcmp(error.name, "org.freedesktop.DBus.Error.AccessDenied") != 0)
+                        fail |= 1;
+                sd_bus_error_free(&error);
+                if (sd_bus_call_method(b, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "CreateInstance", &error, NULL, "ss", "Order", "{}") >= 0 ||
+                    strcmp(error.name, "org.freedesktop.DBus.Error.AccessDenied") != 0)
+                        fail |= 2;
+                sd_bus_error_free(&error);
+                if (sd_bus_call_method(b, "org.xfsm1.OrderComponent", path, "org.xfsm1.Instance", "Send", &error, NULL,
+                                       "ss", "VALIDATE", "{}") >= 0 ||
+                    strcmp(error.name, "org.freedesktop.DBus.Error.AccessDenied") != 0)
+                        fail |= 4;
+                sd_bus_error_free(&error);
+                /* reading stays open */
+                if (sd_bus_call_method(b, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "ListInstances", &error, &reply, "ss", "", "") < 0)
+                        fail |= 8;
+                sd_bus_message_unref(reply);
+                sd_bus_flush_close_unref(b);
+                _exit(fail);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        char *v = property("OrderComponent", path, "State");
+        assert_string_equal(v, "Created");
+        free(v);
+        free(id);
+        free(path);
+}
+
+static int run_ctl(const char *args, char *out, size_t size) {
+        char cmd[4096];
+        FILE *f;
+        size_t n;
+        int status;
+
+        snprintf(cmd, sizeof cmd, "%s --bus '%s' %s 2>&1", env_or("XFSMCTL", "build/tools/xfsmctl"), address, args);
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        n = fread(out, 1, size - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void test_xfsmctl_over_the_bus(void **state) {
+        char out[65536], args[512], id[64];
+        (void) state;
+
+        assert_int_equal(run_ctl("create OrderComponent Order --context '{\"orderId\":\"X9\"}'", out, sizeof out), 0);
+        assert_int_equal(strlen(out), 37);
+        snprintf(id, sizeof id, "%.36s", out);
+
+        /* watch follows transitions until interrupted */
+        char wcmd[1024], wlog[300];
+        snprintf(wlog, sizeof wlog, "%s/watch.log", dir);
+        snprintf(wcmd, sizeof wcmd, "%s --bus '%s' watch OrderComponent", env_or("XFSMCTL", "build/tools/xfsmctl"),
+                 address);
+        char *wargv[] = { (char *) "/bin/sh", (char *) "-c", wcmd, NULL };
+        pid_t w = spawn(wargv, wlog);
+        usleep(300000);
+
+        snprintf(args, sizeof args, "send OrderComponent %s VALIDATE --payload '{\"by\":\"ctl\"}'", id);
+        assert_int_equal(run_ctl(args, out, sizeof out), 0);
+        assert_string_equal(out, "Validated\n");
+        snprintf(args, sizeof args, "send OrderComponent %s VALIDATE", id);
+        assert_int_equal(run_ctl(args, out, sizeof out), 1);
+        assert_non_null(strstr(out, "org.xfsm1.Error.NoTransition"));
+        assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
+
+        snprintf(args, sizeof args, "show OrderComponent %s", id);
+        assert_int_equal(run_ctl(args, out, sizeof out), 0);
+        assert_non_null(strstr(out, "State: Validated"));
+        assert_non_null(strstr(out, "\"by\":\"ctl\""));
+        snprintf(args, sizeof args, "--json history OrderComponent %s", id);
+        assert_int_equal(run_ctl(args, out, sizeof out), 0);
+        assert_non_null(strstr(out, "\"event\":\"VALIDATE\",\"from\":\"Created\",\"to\":\"Validated\""));
+        assert_int_equal(run_ctl("--json instances OrderComponent --state Validated", out, sizeof out), 0);
+        assert_non_null(strstr(out, id));
+        assert_int_equal(run_ctl("list", out, sizeof out), 0);
+        assert_non_null(strstr(out, "OrderComponent"));
+        assert_non_null(strstr(out, "PaymentComponent"));
+        assert_int_equal(run_ctl("send NoSuch x Y", out, sizeof out), 1);
+        assert_int_equal(run_ctl("send 'bad name' x Y", out, sizeof out), 2);
+
+        usleep(300000);
+        kill(w, SIGTERM);
+        waitpid(w, NULL, 0);
+        char cat[600];
+        snprintf(cat, sizeof cat, "grep -q 'OrderComponent Order %s: Created -> Validated on VALIDATE' %s", id, wlog);
+        assert_int_equal(system(cat), 0);
+}
+
+static void test_bad_component_fails_start_up_with_position(void **state) {
+        char out[4096];
+        char cmd[2048];
+        FILE *f;
+        size_t n;
+        int status;
+        (void) state;
+
+        snprintf(cmd, sizeof cmd, "%s --bus-address '%s' %s 2>&1", env_or("XFSMD", "build/daemon/xfsmd"), address,
+                 data("xcomponent/payment.yaml"));
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "payment.yaml:93:13: error: 'to' names unknown state 'Refunded'"));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
+                cmocka_unit_test(test_introspection_and_object_manager),
+                cmocka_unit_test(test_timeout_fires_through_sd_event),
+                cmocka_unit_test(test_bad_input_gets_named_errors_and_changes_nothing),
+                cmocka_unit_test(test_send_ex_correlation_id_in_transition_signal),
+                cmocka_unit_test(test_non_root_caller_is_denied_mutations),
+                cmocka_unit_test(test_xfsmctl_over_the_bus),
+                cmocka_unit_test(test_bad_component_fails_start_up_with_position),
+                cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
