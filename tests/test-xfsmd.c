@@ -104,7 +104,7 @@ static int setup(void **state) {
         chmod(dir, 0755); /* the access test connects as another user */
         snprintf(sock, sizeof sock, "%s/bus", dir);
         snprintf(address, sizeof address, "unix:path=%s", sock);
-        snprintf(conf, sizeof conf, "--config-file=%s/bus/test-bus.conf", env_or("XFSM_TEST_DIR", "tests"));
+        snprintf(conf, sizeof conf, "--config-file=%s/../dbus/xfsm-private-bus.conf", env_or("XFSM_TEST_DIR", "tests"));
         char addr_arg[600];
         snprintf(addr_arg, sizeof addr_arg, "--address=%s", address);
         char *argv[] = { (char *) env_or("DBUS_DAEMON", "/usr/bin/dbus-daemon"), conf, addr_arg, (char *) "--nofork",
@@ -607,7 +607,7 @@ static void test_xfsmctl_over_the_bus(void **state) {
         /* watch follows transitions until interrupted */
         char wcmd[1024], wlog[300];
         snprintf(wlog, sizeof wlog, "%s/watch.log", dir);
-        snprintf(wcmd, sizeof wcmd, "%s --bus '%s' watch OrderComponent", env_or("XFSMCTL", "build/tools/xfsmctl"),
+        snprintf(wcmd, sizeof wcmd, "exec %s --bus '%s' watch OrderComponent", env_or("XFSMCTL", "build/tools/xfsmctl"),
                  address);
         char *wargv[] = { (char *) "/bin/sh", (char *) "-c", wcmd, NULL };
         pid_t w = spawn(wargv, wlog);

@@ -49,11 +49,13 @@ static int bus_connect(const BusArgs *a, sd_bus **ret) {
         return 0;
 }
 
-static int refused(const sd_bus_error *error, int r) {
+/* Print the failure as one line (and free error). */
+static int refused(sd_bus_error *error, int r) {
         if (error && sd_bus_error_is_set(error))
                 fprintf(stderr, "xfsmctl: %s\n", bus_error_describe(error));
         else
                 fprintf(stderr, "xfsmctl: %s\n", strerror(-r));
+        sd_bus_error_free(error);
         return EXIT_REFUSED;
 }
 
@@ -561,6 +563,8 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
         r = sd_event_default(&event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, event, 0);
+        if (r >= 0)
+                r = sd_bus_set_exit_on_disconnect(bus, true); /* the bus went away: stop watching */
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, argc == 2 ? t.bus_name : NULL, NULL, "org.xfsm1.Instance",
                                         "Transition", on_transition, &w);
