@@ -253,7 +253,7 @@ static int bench_memory(uint64_t count, double *ret_bytes) {
         return 0;
 }
 
-int verb_bench(int argc, char **argv, bool json) {
+int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
         static const struct option options[] = {
                 { "count", required_argument, NULL, 'n' },
                 { "flows", required_argument, NULL, 'f' },
@@ -267,6 +267,9 @@ int verb_bench(int argc, char **argv, bool json) {
         int c;
 
         optind = 1;
+        /* "bench bus ..." has options of its own */
+        if (argc > 1 && streq(argv[1], "bus"))
+                return bench_bus(argc - 1, argv + 1, bus_address, json);
         while ((c = getopt_long(argc, argv, "n:f:i:", options, NULL)) >= 0)
                 switch (c) {
                 case 'n':
@@ -284,8 +287,10 @@ int verb_bench(int argc, char **argv, bool json) {
                 default:
                         return EXIT_USAGE;
                 }
+        if (optind < argc && streq(argv[optind], "bus"))
+                return bench_bus(argc - optind, argv + optind, bus_address, json);
         if (optind >= argc || !streq(argv[optind], "engine"))
-                return usage_error("bench: expected 'engine' (the bus benchmarks come with xfsmd)");
+                return usage_error("bench: expected 'engine' or 'bus'");
         if (count == 0 || flows == 0 || instances == 0)
                 return usage_error("bench: counts must be positive");
 

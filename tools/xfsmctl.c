@@ -244,8 +244,11 @@ static void help(void) {
                "           [EVENT[:JSON]|+MS]... [--events-from FILE|-] [--advance MS] [--quiet]\n"
                "                                   Run in-process on a virtual clock; print each\n"
                "                                   transition and the final instance\n"
-               "  bench engine [--count N] [--instances N]\n"
+               "  bench engine [--count N] [--flows N] [--instances N]\n"
                "                                   Engine benchmarks (events/s, flows/s, memory)\n"
+               "  bench bus [--count N] [--xfsmd PATH]\n"
+               "                                   Send through xfsmd beside a bare sd-bus service\n"
+               "                                   (a private dbus-daemon unless --bus is given)\n"
                "\n"
                "Options:\n"
                "  --system      Talk to components on the system bus (the default)\n"
@@ -305,7 +308,7 @@ int main(int argc, char **argv) {
         if (streq(argv[0], "simulate"))
                 return verb_simulate(argc, argv, json);
         if (streq(argv[0], "bench"))
-                return verb_bench(argc, argv, json);
+                return verb_bench(argc, argv, json, bus.address);
         if (streq(argv[0], "list") || streq(argv[0], "instances") || streq(argv[0], "show") ||
             streq(argv[0], "history") || streq(argv[0], "create") || streq(argv[0], "send") ||
             streq(argv[0], "watch"))

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsmctl bench bus: Instance.Send through xfsmd beside a bare sd-bus service
+ * on the same bus that answers with the same reply and emits the same
+ * signals (Transition and PropertiesChanged), in one run (SPEC section 8).
+ * Starts its own private dbus-daemon and xfsmd unless --bus is given. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+#include "xfsmctl.h"
+
+#define RUNS 3
+#define WINDOW 64
+
+static const char bus_conf[] =
+        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+        "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>\n"
+        "<policy context=\"default\"><allow user=\"*\"/><allow own_prefix=\"org.xfsm1\"/>"
+        "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/></policy></busconfig>\n";
+
+static const char toggle_yaml[] = "name: BenchToggle\n"
+                                  "stateMachines:\n"
+                                  "  - name: Toggle\n"
+                                  "    initialState: Off\n"
+                                  "    states: [{name: Off, type: entry}, {name: On}]\n"
+                                  "    transitions:\n"
+                                  "      - {from: Off, to: On, event: TOGGLE}\n"
+                                  "      - {from: On, to: Off, event: TOGGLE}\n";
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return (x > y) - (x < y);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
+static sd_bus *connect_to(const char *address) {
+        sd_bus *bus = NULL;
+        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 || sd_bus_set_bus_client(bus, 1) < 0 ||
+            sd_bus_start(bus) < 0)
+                return sd_bus_unref(bus);
+        return bus;
+}
+
+/* ---- the bare service: the same reply and signals, no engine ------------- */
+
+static bool bare_on;
+
+static int bare_send(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        sd_bus *bus = sd_bus_message_get_bus(msg);
+        const char *event, *payload, *from = bare_on ? "On" : "Off", *to = bare_on ? "Off" : "On";
+        int r;
+        (void) userdata, (void) error;
+
+        r = sd_bus_message_read(msg, "ss", &event, &payload);
+        if (r < 0)
+                return r;
+        bare_on = !bare_on;
+        (void) sd_bus_emit_signal(bus, "/bench", "org.xfsm1.Instance", "Transition", "ssss", from, to, event, "");
+        (void) sd_bus_emit_properties_changed(bus, "/bench", "org.xfsm1.Instance", "State", "UpdatedAt", NULL);
+        return sd_bus_reply_method_return(msg, "s", to);
+}
+
+static int bare_get(sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                    void *userdata, sd_bus_error *error) {
+        (void) bus, (void) path, (void) interface, (void) userdata, (void) error;
+        if (streq(property, "State"))
+                return sd_bus_message_append(reply, "s", bare_on ? "On" : "Off");
+        return sd_bus_message_append(reply, "t", (uint64_t) time(NULL) * 1000000);
+}
+
+static const sd_bus_vtable bare_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("State", "s", bare_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UpdatedAt", "t", bare_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Send", SD_BUS_ARGS("s", event, "s", payload_json), SD_BUS_RESULT("s", state),
+                                bare_send, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Transition", SD_BUS_ARGS("s", from, "s", to, "s", event, "s", correlation_id), 0),
+        SD_BUS_VTABLE_END,
+};
+
+static pid_t start_bare(const char *address) {
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        sd_bus *bus = connect_to(address);
+        if (!bus || sd_bus_add_object_vtable(bus, NULL, "/bench", "org.xfsm1.Instance", bare_vtable, NULL) < 0 ||
+            sd_bus_request_name(bus, "org.xfsm1.BareBench", 0) < 0)
+                _exit(1);
+        for (;;) {
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        _exit(0);
+                if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0)
+                        _exit(0);
+        }
+}
+
+/* ---- measurements ----------------------------------------------------------- */
+
+typedef struct Result {
+        uint64_t median_ns, p99_ns;
+        double rate;
+} Result;
+
+static int round_trips(sd_bus *bus, const char *dest, const char *path, unsigned n, Result *res) {
+        uint64_t *lat = calloc(n, sizeof *lat);
+        if (!lat)
+                return -ENOMEM;
+        for (unsigned k = 0; k < n; k++) {
+                sd_bus_message *reply = NULL;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                uint64_t a = now_ns();
+                int r = sd_bus_call_method(bus, dest, path, "org.xfsm1.Instance", "Send", &error, &reply, "ss",
+                                           "TOGGLE", "");
+                lat[k] = now_ns() - a;
+                sd_bus_message_unref(reply);
+                if (r < 0) {
+                        fprintf(stderr, "xfsmctl: bench: %s: %s\n", dest, error.message ?: strerror(-r));
+                        sd_bus_error_free(&error);
+                        free(lat);
+                        return r;
+                }
+        }
+        qsort(lat, n, sizeof *lat, cmp_u64);
+        res->median_ns = lat[n / 2];
+        res->p99_ns = lat[n * 99 / 100];
+        free(lat);
+        return 0;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        unsigned *done = userdata;
+        (void) ret_error;
+        if (sd_bus_message_is_method_error(m, NULL))
+                return 0;
+        (*done)++;
+        return 0;
+}
+
+static int pipelined(sd_bus *bus, const char *dest, const char *path, unsigned n, double *ret_rate) {
+        unsigned sent = 0, done = 0;
+        uint64_t t0 = now_ns();
+
+        while (done < n) {
+                while (sent < n && sent - done < WINDOW) {
+                        int r = sd_bus_call_method_async(bus, NULL, dest, path, "org.xfsm1.Instance", "Send", on_reply,
+                                                         &done, "ss", "TOGGLE", "");
+                        if (r < 0)
+                                return r;
+                        sent++;
+                }
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r == 0 && sd_bus_wait(bus, 1000000) < 0)
+                        return -EIO;
+                if (now_ns() - t0 > 120ULL * 1000000000ULL)
+                        return -ETIMEDOUT;
+        }
+        *ret_rate = (double) n / ((double) (now_ns() - t0) / 1e9);
+        return 0;
+}
+
+static uint64_t ctl_send(const char *self, const char *address, const char *id) {
+        uint64_t a = now_ns();
+        pid_t pid = fork();
+        int status;
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDOUT_FILENO);
+                execl(self, self, "--bus", address, "send", "BenchToggle", id, "TOGGLE", (char *) NULL);
+                _exit(127);
+        }
+        waitpid(pid, &status, 0);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? now_ns() - a : 0;
+}
+
+static bool wait_name(sd_bus *bus, const char *name) {
+        for (int k = 0; k < 500; k++) {
+                sd_bus_message *reply = NULL;
+                int has = 0;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &reply, "s", name) >= 0)
+                        (void) sd_bus_message_read(reply, "b", &has);
+                sd_bus_message_unref(reply);
+                if (has)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+static const char *find_xfsmd(char *buf, size_t size) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        const char *env = getenv("XFSMD");
+
+        if (env)
+                return env;
+        if (n > 0) {
+                self[n] = 0;
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = 0;
+                        /* the build tree */
+                        if ((size_t) snprintf(buf, size, "%.*s/../daemon/xfsmd", (int) (size - 32), self) < size &&
+                            access(buf, X_OK) == 0)
+                                return buf;
+                }
+        }
+        return "/usr/libexec/xfsmd";
+}
+
+int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
+        static const struct option options[] = {
+                { "count", required_argument, NULL, 'n' },
+                { "xfsmd", required_argument, NULL, 'x' },
+                {},
+        };
+        char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], self[PATH_MAX];
+        const char *xfsmd = find_xfsmd(xbuf, sizeof xbuf);
+        unsigned count = 20000;
+        pid_t broker = 0, daemon = 0, bare = 0;
+        sd_bus *bus = NULL;
+        char *ipath = NULL, id[64] = "";
+        Result x[RUNS], b[RUNS];
+        double xr[RUNS], br[RUNS];
+        uint64_t ctl[15];
+        int c, ret = EXIT_REFUSED;
+        ssize_t n;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "n:x:", options, NULL)) >= 0)
+                if (c == 'n')
+                        count = (unsigned) strtoul(optarg, NULL, 10);
+                else if (c == 'x')
+                        xfsmd = optarg;
+                else
+                        return EXIT_USAGE;
+        if (count < 100)
+                return usage_error("bench bus: --count must be at least 100");
+        n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+                return EXIT_REFUSED;
+        self[n] = 0;
+
+        if (!mkdtemp(dir))
+                return EXIT_REFUSED;
+        snprintf(path, sizeof path, "%s/bus.conf", dir);
+        FILE *f = fopen(path, "we");
+        if (!f)
+                goto finish;
+        fputs(bus_conf, f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/toggle.yaml", dir);
+        f = fopen(path, "we");
+        if (!f)
+                goto finish;
+        fputs(toggle_yaml, f);
+        fclose(f);
+
+        if (address_arg)
+                snprintf(address, sizeof address, "%s", address_arg);
+        else {
+                char conf[PATH_MAX + 32], addr[PATH_MAX + 32], sock[PATH_MAX];
+                snprintf(conf, sizeof conf, "--config-file=%s/bus.conf", dir);
+                snprintf(sock, sizeof sock, "%s/bus", dir);
+                snprintf(address, sizeof address, "unix:path=%s", sock);
+                snprintf(addr, sizeof addr, "--address=%s", address);
+                broker = fork();
+                if (broker == 0) {
+                        execl("/usr/bin/dbus-daemon", "dbus-daemon", conf, addr, "--nofork", "--nopidfile",
+                              (char *) NULL);
+                        _exit(127);
+                }
+                for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                        usleep(10000);
+        }
+        daemon = fork();
+        if (daemon == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                execl(xfsmd, xfsmd, "--bus-address", address, path, (char *) NULL);
+                _exit(127);
+        }
+        bare = start_bare(address);
+        bus = connect_to(address);
+        if (!bus || !wait_name(bus, "org.xfsm1.BenchToggle") || !wait_name(bus, "org.xfsm1.BareBench")) {
+                fprintf(stderr, "xfsmctl: bench bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
+                        address);
+                goto finish;
+        }
+        {
+                sd_bus_message *reply = NULL;
+                const char *p, *i;
+                if (sd_bus_call_method(bus, "org.xfsm1.BenchToggle", "/org/xfsm1/BenchToggle", "org.xfsm1.Component",
+                                       "CreateInstance", NULL, &reply, "ss", "Toggle", "") < 0 ||
+                    sd_bus_message_read(reply, "os", &p, &i) < 0)
+                        goto finish;
+                ipath = strdup(p);
+                snprintf(id, sizeof id, "%s", i);
+                sd_bus_message_unref(reply);
+        }
+
+        /* interleaved runs: both sides see the same machine load */
+        for (int run = 0; run < RUNS; run++) {
+                if (round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &x[run]) < 0 ||
+                    round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &b[run]) < 0 ||
+                    pipelined(bus, "org.xfsm1.BenchToggle", ipath, count * 2, &xr[run]) < 0 ||
+                    pipelined(bus, "org.xfsm1.BareBench", "/bench", count * 2, &br[run]) < 0)
+                        goto finish;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(ctl); k++)
+                ctl[k] = ctl_send(self, address, id);
+        qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, cmp_u64);
+
+        uint64_t xm[RUNS], bm[RUNS], xp[RUNS], bp[RUNS];
+        for (int run = 0; run < RUNS; run++) {
+                xm[run] = x[run].median_ns;
+                bm[run] = b[run].median_ns;
+                xp[run] = x[run].p99_ns;
+                bp[run] = b[run].p99_ns;
+        }
+        qsort(xm, RUNS, sizeof *xm, cmp_u64);
+        qsort(bm, RUNS, sizeof *bm, cmp_u64);
+        qsort(xp, RUNS, sizeof *xp, cmp_u64);
+        qsort(bp, RUNS, sizeof *bp, cmp_u64);
+        qsort(xr, RUNS, sizeof *xr, cmp_double);
+        qsort(br, RUNS, sizeof *br, cmp_double);
+        uint64_t xmed = xm[RUNS / 2], bmed = bm[RUNS / 2];
+        double xrate = xr[RUNS / 2], brate = br[RUNS / 2];
+
+        if (json)
+                printf("{\"durability\":\"none\",\"bus\":\"%s\",\"runs\":%d,"
+                       "\"round_trip\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"bare_median_ns\":%" PRIu64
+                       ",\"bare_p99_ns\":%" PRIu64 ",\"ratio\":%.3f},"
+                       "\"pipelined\":{\"in_flight\":%d,\"per_s\":%.0f,\"bare_per_s\":%.0f,\"ratio\":%.3f},"
+                       "\"xfsmctl_send\":{\"median_ns\":%" PRIu64 "}}\n",
+                       address_arg ? "given" : "private dbus-daemon", RUNS, xmed, xp[RUNS / 2], bmed, bp[RUNS / 2],
+                       (double) xmed / (double) bmed, WINDOW, xrate, brate, xrate / brate,
+                       ctl[ELEMENTSOF(ctl) / 2]);
+        else {
+                printf("xfsm bus benchmarks (%s, durability: none; medians of %d runs, %u calls each)\n",
+                       address_arg ? address : "private dbus-daemon", RUNS, count);
+                printf("Send round trip   xfsmd %7.1f us (p99 %7.1f)   bare sd-bus %7.1f us (p99 %7.1f)   ratio %.2f "
+                       "(target <= 1.5)\n",
+                       (double) xmed / 1e3, (double) xp[RUNS / 2] / 1e3, (double) bmed / 1e3,
+                       (double) bp[RUNS / 2] / 1e3, (double) xmed / (double) bmed);
+                printf("pipelined, %d in flight   xfsmd %7.0f/s   bare sd-bus %7.0f/s   ratio %.2f (target >= 0.70)\n",
+                       WINDOW, xrate, brate, xrate / brate);
+                printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
+                       (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
+        }
+        ret = EXIT_OK;
+
+finish:
+        sd_bus_flush_close_unref(bus);
+        free(ipath);
+        if (bare > 0) {
+                kill(bare, SIGTERM);
+                waitpid(bare, NULL, 0);
+        }
+        if (daemon > 0) {
+                kill(daemon, SIGTERM);
+                waitpid(daemon, NULL, 0);
+        }
+        if (broker > 0) {
+                kill(broker, SIGTERM);
+                waitpid(broker, NULL, 0);
+        }
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        if (system(path) != 0)
+                fprintf(stderr, "xfsmctl: could not remove %s\n", dir);
+        return ret;
+}
