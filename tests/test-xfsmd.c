@@ -662,6 +662,44 @@ static void test_bad_component_fails_start_up_with_position(void **state) {
         assert_non_null(strstr(out, "payment.yaml:93:13: error: 'to' names unknown state 'Refunded'"));
 }
 
+static void test_component_stem_found_through_component_path(void **state) {
+        char out[4096], cmd[2048];
+        FILE *f;
+        size_t n;
+        int status;
+        (void) state;
+
+        /* a second daemon would clash on the names: ask for a stem that does not exist, then
+         * one that does on a path where the name is free (Toggle) */
+        snprintf(cmd, sizeof cmd, "XFSM_COMPONENT_PATH=%s %s --bus-address '%s' --component nosuch 2>&1",
+                 env_or("XFSM_TEST_DATA", "tests/data"), env_or("XFSMD", "build/daemon/xfsmd"), address);
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "No component 'nosuch'"));
+
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--component", (char *) "toggle", NULL };
+        char log[512];
+        snprintf(log, sizeof log, "%s/toggle.log", dir);
+        setenv("XFSM_COMPONENT_PATH", env_or("XFSM_TEST_DATA", "tests/data"), 1);
+        pid_t pid = spawn(argv, log);
+        unsetenv("XFSM_COMPONENT_PATH");
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Toggle"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        char *id = create("Toggle", "Switch", "{}", NULL);
+        char *st = send_event("Toggle", id, "TOGGLE", "");
+        assert_string_equal(st, "On");
+        free(st);
+        free(id);
+        kill(pid, SIGINT); /* SIGINT is a clean exit too */
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -672,6 +710,7 @@ int main(void) {
                 cmocka_unit_test(test_non_root_caller_is_denied_mutations),
                 cmocka_unit_test(test_xfsmctl_over_the_bus),
                 cmocka_unit_test(test_bad_component_fails_start_up_with_position),
+                cmocka_unit_test(test_component_stem_found_through_component_path),
                 cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
