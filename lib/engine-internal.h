@@ -80,6 +80,7 @@ struct xfsm_routed {
         MatchingRule *rules;
         size_t n_rules;
         unsigned hops;
+        bool borrowed; /* strings and rules belong to a definition (a step's own effects) */
 };
 
 /* One effect of a step, and the step: built by engine.c, read through
@@ -132,8 +133,13 @@ void heap_done(Heap *h);
 
 /* ---- instance.c: storage ------------------------------------------------- */
 
+typedef struct MapSlot {
+        uint64_t hash; /* compared first: no visit to the instance on a miss */
+        xfsm_instance *i;
+} MapSlot;
+
 typedef struct InstanceMap {
-        xfsm_instance **slots;
+        MapSlot *slots;
         size_t cap, n;
 } InstanceMap;
 

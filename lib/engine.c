@@ -796,7 +796,14 @@ static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, co
 static int emit_routed(xfsm_engine *e, const xfsm_instance *src, xfsm_routed_kind kind, const char *component,
                        const char *machine, const char *state, const char *event, json_object *payload,
                        const MatchingRule *rules, size_t n_rules) {
-        xfsm_routed tmp = {
+        xfsm_effect *f;
+        xfsm_routed *r = malloc(sizeof *r);
+
+        if (!r)
+                return -ENOMEM;
+        /* the strings and rules are the definition's, which outlives the step:
+         * borrowed, not copied (a router that keeps the event copies it) */
+        *r = (xfsm_routed) {
                 .kind = kind,
                 .source_component = src->comp->def->name,
                 .source_seq = src->comp->seq + 1,
@@ -805,20 +812,19 @@ static int emit_routed(xfsm_engine *e, const xfsm_instance *src, xfsm_routed_kin
                 .target_machine = (char *) machine,
                 .target_state = (char *) state,
                 .event = (char *) event,
-                .payload = payload,
+                .payload = json_object_get(payload),
                 .rules = (MatchingRule *) rules,
                 .n_rules = n_rules,
                 .hops = e->step_hops + 1,
+                .borrowed = true,
         };
-        xfsm_effect *f = effect_add(e, XFSM_EFFECT_ROUTED, src);
-        if (!f)
-                return -ENOMEM;
-        f->routed = routed_copy(&tmp);
-        if (!f->routed) {
-                e->step->n--;
+        f = effect_add(e, XFSM_EFFECT_ROUTED, src);
+        if (!f) {
+                routed_free(r);
                 return -ENOMEM;
         }
-        f->event = f->routed->event;
+        f->routed = r;
+        f->event = r->event;
         return 0;
 }
 

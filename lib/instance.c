@@ -23,18 +23,17 @@ static uint64_t id_hash(const char *id) {
 
 static int map_grow(InstanceMap *m) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
-        xfsm_instance **slots = calloc(cap, sizeof *slots);
+        MapSlot *slots = calloc(cap, sizeof *slots);
 
         if (!slots)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->cap; i++) {
-                xfsm_instance *x = m->slots[i];
-                if (!x)
+        for (size_t k = 0; k < m->cap; k++) {
+                if (!m->slots[k].i)
                         continue;
-                size_t j = id_hash(x->id) & (cap - 1);
-                while (slots[j])
+                size_t j = m->slots[k].hash & (cap - 1);
+                while (slots[j].i)
                         j = (j + 1) & (cap - 1);
-                slots[j] = x;
+                slots[j] = m->slots[k];
         }
         free(m->slots);
         m->slots = slots;
@@ -43,6 +42,7 @@ static int map_grow(InstanceMap *m) {
 }
 
 int instance_map_put(InstanceMap *m, xfsm_instance *i) {
+        uint64_t h = id_hash(i->id);
         size_t j;
 
         if ((m->n + 1) * 2 > m->cap) { /* at most half full: short probes */
@@ -50,26 +50,28 @@ int instance_map_put(InstanceMap *m, xfsm_instance *i) {
                 if (r < 0)
                         return r;
         }
-        j = id_hash(i->id) & (m->cap - 1);
-        while (m->slots[j]) {
-                if (streq(m->slots[j]->id, i->id))
+        j = h & (m->cap - 1);
+        while (m->slots[j].i) {
+                if (m->slots[j].hash == h && streq(m->slots[j].i->id, i->id))
                         return -EEXIST;
                 j = (j + 1) & (m->cap - 1);
         }
-        m->slots[j] = i;
+        m->slots[j] = (MapSlot) { h, i };
         m->n++;
         return 0;
 }
 
 xfsm_instance *instance_map_get(const InstanceMap *m, const char *id) {
+        uint64_t h;
         size_t j;
 
         if (m->cap == 0)
                 return NULL;
-        j = id_hash(id) & (m->cap - 1);
-        while (m->slots[j]) {
-                if (streq(m->slots[j]->id, id))
-                        return m->slots[j];
+        h = id_hash(id);
+        j = h & (m->cap - 1);
+        while (m->slots[j].i) {
+                if (m->slots[j].hash == h && streq(m->slots[j].i->id, id))
+                        return m->slots[j].i;
                 j = (j + 1) & (m->cap - 1);
         }
         return NULL;
@@ -81,24 +83,24 @@ void instance_map_remove(InstanceMap *m, xfsm_instance *i) {
         if (m->cap == 0)
                 return;
         j = id_hash(i->id) & (m->cap - 1);
-        while (m->slots[j] && m->slots[j] != i)
+        while (m->slots[j].i && m->slots[j].i != i)
                 j = (j + 1) & (m->cap - 1);
-        if (!m->slots[j])
+        if (!m->slots[j].i)
                 return;
-        m->slots[j] = NULL;
+        m->slots[j] = (MapSlot) {};
         m->n--;
         /* backward shift: move later members of the run into the hole */
         k = j;
         for (;;) {
                 k = (k + 1) & (m->cap - 1);
-                if (!m->slots[k])
+                if (!m->slots[k].i)
                         break;
-                size_t home = id_hash(m->slots[k]->id) & (m->cap - 1);
+                size_t home = m->slots[k].hash & (m->cap - 1);
                 /* can slots[k] move to j? only if home is not in (j, k] cyclically */
                 bool in_range = j <= k ? (home > j && home <= k) : (home > j || home <= k);
                 if (!in_range) {
                         m->slots[j] = m->slots[k];
-                        m->slots[k] = NULL;
+                        m->slots[k] = (MapSlot) {};
                         j = k;
                 }
         }

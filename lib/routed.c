@@ -22,6 +22,11 @@ static void rules_free(MatchingRule *rules, size_t n) {
 xfsm_routed *routed_free(xfsm_routed *r) {
         if (!r)
                 return NULL;
+        if (r->borrowed) {
+                json_object_put(r->payload);
+                free(r);
+                return NULL;
+        }
         free(r->source_component);
         free(r->target_component);
         free(r->target_machine);
