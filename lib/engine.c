@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "engine-internal.h"
+#include "guard.h"
 #include "json-path.h"
 #include "macro.h"
 #include "names.h"
@@ -93,6 +94,7 @@ struct xfsm_engine {
         void *router_ud;
         xfsm_step_fn step_fn;
         void *step_ud;
+        bool guard_div_zero; /* a guard of the current choice divided by zero */
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         char last_error[512];
 };
@@ -595,14 +597,15 @@ static void refused(xfsm_engine *e, const xfsm_instance *i, const char *event, i
 
 /* ---- choosing a transition --------------------------------------------- */
 
-static bool guard_holds(const Transition *t, const xfsm_instance *i, json_object *payload) {
-        /* Guards are stored; evaluating them is the statecharts work. Until
-         * then a guarded transition is taken as if unguarded (the validator
-         * says so). */
-        (void) t;
-        (void) i;
-        (void) payload;
-        return true;
+static bool guard_holds(xfsm_engine *e, const Transition *t, const xfsm_instance *i, json_object *payload) {
+        GuardResult r;
+
+        if (!t->guard_expr)
+                return true;
+        r = guard_eval(t->guard_expr, i->context, payload);
+        if (r == GUARD_DIV_ZERO)
+                e->guard_div_zero = true;
+        return r == GUARD_TRUE;
 }
 
 static bool event_is(const Transition *t, const char *event) {
@@ -615,12 +618,13 @@ static int choose(xfsm_engine *e, const xfsm_instance *i, const char *event, jso
         const Transition *only = NULL;
         unsigned n_event = 0, n_cand = 0;
 
+        e->guard_div_zero = false;
         for (size_t k = 0; k < st->n_out; k++) {
                 const Transition *t = st->out[k];
                 if (!event_is(t, event))
                         continue;
                 n_event++;
-                if (!guard_holds(t, i, payload))
+                if (!guard_holds(e, t, i, payload))
                         continue;
                 if (n_cand++ == 0)
                         only = t;
@@ -629,15 +633,16 @@ static int choose(xfsm_engine *e, const xfsm_instance *i, const char *event, jso
                 return fail(e, -XFSM_E_NO_TRANSITION, "no transition from '%s' on '%s' in machine '%s'", st->name,
                             event, i->machine->name);
         if (n_cand == 0)
-                return fail(e, -XFSM_E_GUARD_FAILED, "no guard holds for '%s' in state '%s' of machine '%s'", event,
-                            st->name, i->machine->name);
+                return fail(e, -XFSM_E_GUARD_FAILED, "no guard holds for '%s' in state '%s' of machine '%s'%s", event,
+                            st->name, i->machine->name,
+                            e->guard_div_zero ? " (a guard divided by zero)" : "");
         if (!routed && n_cand == 1) {
                 *ret = only;
                 return 0;
         }
         for (size_t k = 0; k < st->n_out; k++) {
                 const Transition *t = st->out[k];
-                if (!event_is(t, event) || !guard_holds(t, i, payload))
+                if (!event_is(t, event) || !guard_holds(e, t, i, payload))
                         continue;
                 if (t->n_rules == 0 || json_rules_hold(t->rules, t->n_rules, payload, i->context)) {
                         *ret = t;
@@ -1118,8 +1123,9 @@ static int process_item(xfsm_engine *e, Item *it) {
         if (t) {
                 if (t->from != i->state)
                         return 0; /* left the state meanwhile */
-                if (!guard_holds(t, i, it->payload))
-                        return fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", t->event);
+                if (!guard_holds(e, t, i, it->payload))
+                        return fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold%s", t->event,
+                                    e->guard_div_zero ? " (it divided by zero)" : "");
         } else if ((r = choose(e, i, it->event, it->payload, it->routed, &t)) < 0)
                 return r;
         return exec_transition(e, i, t, it->event, it->payload);

@@ -85,7 +85,8 @@ typedef struct Transition {
         bool notify_include_state;   /* default true */
         bool notify_include_context; /* default false */
         char *triggered_method;
-        char *guard; /* stored; evaluated by the statecharts work */
+        char *guard;             /* the expression as written */
+        struct Guard *guard_expr; /* parsed (guard.h) */
         unsigned line, column;
 } Transition;
 

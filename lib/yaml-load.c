@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "model.h"
 #include "names.h"
+#include "guard.h"
 #include "yaml-load.h"
 #include "yaml-node.h"
 
@@ -29,6 +30,28 @@ static bool is_event_convention(const char *s) {
                 if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
                         return false;
         return true;
+}
+
+/* Where the byte at offset of a scalar's text was written: exact for plain
+ * and quoted scalars on one line; otherwise counted through the newlines
+ * (block scalars: their first line is the line after the indicator). */
+static void node_offset_position(const Node *n, size_t offset, unsigned *ret_line, unsigned *ret_column) {
+        const char *nl = memchr(n->value, '\n', n->len);
+        unsigned line = n->line, column = n->column + (n->plain ? 0 : 1);
+
+        if (!nl || (size_t) (nl - n->value) >= offset) {
+                *ret_line = line;
+                *ret_column = column + (unsigned) offset;
+                return;
+        }
+        for (size_t k = 0; k < offset && k < n->len; k++)
+                if (n->value[k] == '\n') {
+                        line++;
+                        column = 1;
+                } else
+                        column++;
+        *ret_line = line;
+        *ret_column = column;
 }
 
 /* Mark a key as known without looking at it (free maps, UI keys). */
@@ -504,9 +527,16 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
                         }
                 }
                 if (e && expect_kind(l, e, NODE_SCALAR, "guard")) {
+                        size_t offset = 0;
+                        const char *message = NULL;
                         t->guard = strdup(e->value);
-                        diag_warning(l->d, e->line, e->column,
-                                     "guards are not evaluated yet: this transition is taken as if unguarded");
+                        t->guard_expr = guard_parse(e->value, &offset, &message);
+                        if (!t->guard_expr) {
+                                unsigned line, column;
+                                node_offset_position(e, offset, &line, &column);
+                                diag_error(l->d, line, column, "bad guard: %s", message);
+                                r = -EINVAL;
+                        }
                 } else if (e)
                         r = -EINVAL;
         }
@@ -1031,6 +1061,7 @@ Component *component_free(Component *c) {
                         free(tr->notify_event);
                         free(tr->triggered_method);
                         free(tr->guard);
+                        guard_free(tr->guard_expr);
                 }
                 free(m->transitions);
                 free(m->name);

@@ -307,15 +307,49 @@ static const char dup_yaml[] =
         "      - {from: A, to: First, event: GO, guard: 'context.x > 1'}\n"
         "      - {from: A, to: Second, event: GO}\n";
 
-static void test_several_candidates_without_rules_take_the_first(void **state) {
+static void test_first_candidate_whose_guard_holds_is_taken(void **state) {
         (void) state;
-        xfsm_engine *e = xfsm_engine_new();
-        const char *a;
-        /* the guard is stored but not evaluated yet: taken as if unguarded */
-        assert_int_equal(xfsm_engine_load_string(e, "d.yaml", dup_yaml, strlen(dup_yaml), NULL, NULL), 0);
-        a = id_of(create(e, "M", "{\"x\":0}"));
+        xfsm_engine *e = engine(dup_yaml, NULL);
+        const char *a = id_of(create(e, "M", "{\"x\":0}"));
+        const char *b = id_of(create(e, "M", "{\"x\":5}"));
+
         assert_int_equal(send(e, a, "GO", NULL), 0);
-        assert_string_equal(state_of(e, a), "First");
+        assert_string_equal(state_of(e, a), "Second"); /* x > 1 does not hold */
+        assert_int_equal(send(e, b, "GO", NULL), 0);
+        assert_string_equal(state_of(e, b), "First");
+        xfsm_engine_free(e);
+}
+
+static const char guarded_yaml[] =
+        "name: G\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states: [{name: A}, {name: Big}, {name: Small}]\n"
+        "    transitions:\n"
+        "      - {from: A, to: Big, event: ROUTE, guard: {expression: 'context.amount > 5000'}}\n"
+        "      - {from: A, to: Small, event: ROUTE, guard: 'amount <= 5000 && event.ok'}\n"
+        "      - {from: A, to: Big, event: SPLIT, guard: 'amount / parts > 100'}\n";
+
+static void test_guard_failed_is_an_error_and_changes_nothing(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(guarded_yaml, NULL);
+        const char *a = id_of(create(e, "M", "{\"amount\":100,\"parts\":0}"));
+        const char *b = id_of(create(e, "M", "{\"amount\":100}"));
+        int r;
+
+        r = send(e, a, "ROUTE", "{\"ok\":false}");
+        assert_int_equal(r, -XFSM_E_GUARD_FAILED);
+        assert_string_equal(xfsm_error_name(r), "org.xfsm1.Error.GuardFailed");
+        assert_string_equal(state_of(e, a), "A");
+        assert_false(ctx_has(e, a, "ok")); /* the payload was not merged */
+        /* the guard sees the event's payload before it is merged */
+        assert_int_equal(send(e, b, "ROUTE", "{\"ok\":true}"), 0);
+        assert_string_equal(state_of(e, b), "Small");
+        /* a division by zero makes the guard false, and the error says why */
+        r = send(e, a, "SPLIT", NULL);
+        assert_int_equal(r, -XFSM_E_GUARD_FAILED);
+        assert_non_null(strstr(xfsm_engine_last_error(e), "divided by zero"));
         xfsm_engine_free(e);
 }
 
@@ -922,7 +956,8 @@ int main(void) {
                 cmocka_unit_test(test_run_to_completion_auto_chain_in_one_step),
                 cmocka_unit_test(test_choosing_first_candidate_whose_rules_hold),
                 cmocka_unit_test(test_direct_send_single_candidate_ignores_matching_rules),
-                cmocka_unit_test(test_several_candidates_without_rules_take_the_first),
+                cmocka_unit_test(test_first_candidate_whose_guard_holds_is_taken),
+                cmocka_unit_test(test_guard_failed_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_no_transition_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_bad_input_is_refused_with_named_errors),
                 cmocka_unit_test(test_payload_merge_is_shallow),
