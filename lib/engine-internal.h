@@ -16,7 +16,10 @@
 typedef struct ComponentRt ComponentRt;
 
 typedef struct Timer {
-        const Transition *t;
+        const Transition *t;        /* a timeout or delayed auto transition, or */
+        const Action *send;         /* a delayed send (with its rendered payload) */
+        json_object *payload;
+        const char *event;
         uint64_t deadline;          /* engine time (boottime), ms */
         uint64_t realtime_deadline; /* ms since the epoch, as armed */
         uint64_t seq;               /* unique; heap entries refer to it */
@@ -95,6 +98,7 @@ struct xfsm_effect {
         uint64_t deadline, realtime_deadline;
         char *message;
         xfsm_routed *routed;
+        const Action *action; /* unit and exec effects */
 };
 
 struct xfsm_step {

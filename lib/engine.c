@@ -392,6 +392,7 @@ static xfsm_effect *effect_add(xfsm_engine *e, xfsm_effect_kind kind, const xfsm
         f->deadline = f->realtime_deadline = 0;
         f->message = NULL;
         f->routed = NULL;
+        f->action = NULL;
         if (i) {
                 memcpy(f->id, i->id, ID_LEN + 1);
                 f->machine = i->machine->name;
@@ -440,6 +441,8 @@ static int touch(xfsm_engine *e, xfsm_instance *i) {
                         return -ENOMEM;
                 }
                 memcpy(u->save.timers, i->timers, i->n_timers * sizeof(Timer));
+                for (unsigned k = 0; k < i->n_timers; k++)
+                        json_object_get(u->save.timers[k].payload);
         }
         i->touched = e->serial;
         return 0;
@@ -488,6 +491,8 @@ static void rollback(xfsm_engine *e, Savepoint sp) {
                         i->drop_at_commit = u->save.drop;
                         i->updated_at = u->save.updated_at;
                         i->retention_deadline = u->save.retention_deadline;
+                        for (unsigned k = 0; k < i->n_timers; k++)
+                                json_object_put(i->timers[k].payload);
                         free(i->timers);
                         i->timers = u->save.timers;
                         i->n_timers = u->save.n_timers;
@@ -521,8 +526,11 @@ static void commit(xfsm_engine *e) {
                 Undo *u = &e->undo[k];
                 xfsm_instance *i = u->inst;
 
-                if (u->kind == UNDO_SAVE)
+                if (u->kind == UNDO_SAVE) {
+                        for (unsigned t = 0; t < u->save.n_timers; t++)
+                                json_object_put(u->save.timers[t].payload);
                         free(u->save.timers);
+                }
                 else if (u->kind == UNDO_CTX_KEY) {
                         json_object_put(u->ctx.old);
                         json_object_put(u->ctx.holder);
@@ -656,30 +664,62 @@ static int choose(xfsm_engine *e, const xfsm_instance *i, const char *event, jso
 
 /* ---- timers ----------------------------------------------------------- */
 
-static int timer_arm(xfsm_engine *e, xfsm_instance *i, const Transition *t) {
-        xfsm_effect *f;
-
+static Timer *timer_add(xfsm_engine *e, xfsm_instance *i, uint64_t delay_ms) {
         if (i->n_timers == i->cap_timers) {
                 unsigned cap = i->cap_timers ? i->cap_timers * 2u : 2u;
                 Timer *v;
                 if (cap > 255)
-                        return -E2BIG;
+                        return NULL;
                 v = realloc(i->timers, cap * sizeof *v);
                 if (!v)
-                        return -ENOMEM;
+                        return NULL;
                 i->timers = v;
                 i->cap_timers = (uint8_t) cap;
         }
-        i->timers[i->n_timers++] = (Timer) { t, xfsm_engine_now(e) + t->timeout_ms,
-                                             xfsm_engine_realtime(e) + t->timeout_ms, ++e->next_timer_seq };
+        Timer *tm = &i->timers[i->n_timers++];
+        *tm = (Timer) { .deadline = xfsm_engine_now(e) + delay_ms,
+                        .realtime_deadline = xfsm_engine_realtime(e) + delay_ms,
+                        .seq = ++e->next_timer_seq };
+        return tm;
+}
+
+static int timer_arm(xfsm_engine *e, xfsm_instance *i, const Transition *t) {
+        Timer *tm = timer_add(e, i, t->timeout_ms);
+        xfsm_effect *f;
+
+        if (!tm)
+                return -E2BIG;
+        tm->t = t;
+        tm->event = t->event;
         f = effect_add(e, XFSM_EFFECT_TIMER_ARMED, i);
         if (!f)
                 return -ENOMEM;
         f->event = t->event;
-        f->deadline = i->timers[i->n_timers - 1].deadline;
-        f->realtime_deadline = i->timers[i->n_timers - 1].realtime_deadline;
+        f->deadline = tm->deadline;
+        f->realtime_deadline = tm->realtime_deadline;
         f->from = i->machine->states[t->from].name;
         f->to = i->machine->states[t->to].name;
+        return 0;
+}
+
+/* A delayed send: payload (a reference) is kept until it fires. */
+static int timer_arm_send(xfsm_engine *e, xfsm_instance *i, const Action *a, json_object *payload) {
+        Timer *tm = timer_add(e, i, a->delay_ms);
+        xfsm_effect *f;
+
+        if (!tm) {
+                json_object_put(payload);
+                return -E2BIG;
+        }
+        tm->send = a;
+        tm->event = a->event;
+        tm->payload = payload;
+        f = effect_add(e, XFSM_EFFECT_TIMER_ARMED, i);
+        if (!f)
+                return -ENOMEM;
+        f->event = a->event;
+        f->deadline = tm->deadline;
+        f->realtime_deadline = tm->realtime_deadline;
         return 0;
 }
 
@@ -687,17 +727,21 @@ static void timer_remove(xfsm_engine *e, xfsm_instance *i, size_t k, bool report
         if (report) {
                 xfsm_effect *f = effect_add(e, XFSM_EFFECT_TIMER_CANCELLED, i);
                 if (f) {
-                        f->event = i->timers[k].t->event;
+                        f->event = i->timers[k].event;
                         f->deadline = i->timers[k].deadline;
                 }
         }
+        json_object_put(i->timers[k].payload);
         memmove(i->timers + k, i->timers + k + 1, (i->n_timers - k - 1) * sizeof *i->timers);
         i->n_timers--;
 }
 
-static void timers_cancel_all(xfsm_engine *e, xfsm_instance *i) {
-        while (i->n_timers > 0)
-                timer_remove(e, i, i->n_timers - 1, true);
+/* Leaving a state cancels its timeouts; delayed sends live on until they
+ * fire, are cancelled, or the instance completes. */
+static void timers_cancel_all(xfsm_engine *e, xfsm_instance *i, bool sends_too) {
+        for (size_t k = i->n_timers; k > 0; k--)
+                if (sends_too || !i->timers[k - 1].send)
+                        timer_remove(e, i, k - 1, true);
 }
 
 static int schedule_timers(xfsm_engine *e, xfsm_instance *i, bool self) {
@@ -705,11 +749,11 @@ static int schedule_timers(xfsm_engine *e, xfsm_instance *i, bool self) {
         int r;
 
         if (i->status != STATUS_ACTIVE) {
-                timers_cancel_all(e, i);
+                timers_cancel_all(e, i, true);
                 return 0;
         }
         if (!self)
-                timers_cancel_all(e, i);
+                timers_cancel_all(e, i, false);
         if (!st->has_timers && !st->has_auto)
                 return 0;
 
@@ -743,14 +787,67 @@ static int schedule_timers(xfsm_engine *e, xfsm_instance *i, bool self) {
 static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx,
                            const xfsm_instance *parent, bool entry_point, xfsm_instance **ret);
 
-static int report_methods(xfsm_engine *e, const xfsm_instance *i, const Method *m, size_t n) {
-        for (size_t k = 0; k < n; k++) {
-                xfsm_effect *f = effect_add(e, XFSM_EFFECT_METHOD, i);
-                if (!f)
-                        return -ENOMEM;
-                f->method = m[k].name;
-                f->to = i->machine->states[i->state].name;
-        }
+static int perform_send(xfsm_engine *e, xfsm_instance *i, const Action *a, json_object *payload);
+
+/* Run a list of actions (SPEC section 1) for instance i; event and payload are
+ * those of the event being handled (NULL when entering at creation). */
+static int run_actions(xfsm_engine *e, xfsm_instance *i, const Action *a, size_t n, const char *event,
+                       json_object *payload) {
+        xfsm_effect *f;
+        int r;
+
+        for (size_t k = 0; k < n; k++)
+                switch (a[k].kind) {
+                case ACTION_METHOD:
+                        f = effect_add(e, XFSM_EFFECT_METHOD, i);
+                        if (!f)
+                                return -ENOMEM;
+                        f->method = a[k].name;
+                        f->event = event;
+                        f->to = i->machine->states[i->state].name;
+                        break;
+                case ACTION_ASSIGN:
+                        for (size_t j = 0; j < a[k].n_assigns; j++) {
+                                bool div_zero = false;
+                                json_object *v =
+                                        guard_eval_value(a[k].assigns[j].expr, i->context, payload, &div_zero);
+                                r = context_set(e, i, NULL, a[k].assigns[j].key, v);
+                                json_object_put(v);
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (!effect_add(e, XFSM_EFFECT_CONTEXT_CHANGED, i))
+                                return -ENOMEM;
+                        break;
+                case ACTION_SEND: {
+                        json_object *p = a[k].payload ? json_template_render(a[k].payload, i->context)
+                                                      : json_object_new_object();
+                        if (!p)
+                                return -ENOMEM;
+                        if (a[k].has_delay)
+                                r = timer_arm_send(e, i, &a[k], p);
+                        else {
+                                r = perform_send(e, i, &a[k], p);
+                                json_object_put(p);
+                        }
+                        if (r < 0)
+                                return r;
+                        break;
+                }
+                case ACTION_CANCEL:
+                        for (size_t t = i->n_timers; t > 0; t--)
+                                if (i->timers[t - 1].send && streq_ptr(i->timers[t - 1].send->send_id, a[k].name))
+                                        timer_remove(e, i, t - 1, true);
+                        break;
+                case ACTION_UNIT:
+                case ACTION_EXEC:
+                        f = effect_add(e, a[k].kind == ACTION_UNIT ? XFSM_EFFECT_UNIT : XFSM_EFFECT_EXEC, i);
+                        if (!f)
+                                return -ENOMEM;
+                        f->action = &a[k];
+                        f->event = event;
+                        break;
+                }
         return 0;
 }
 
@@ -908,6 +1005,34 @@ static int notify_parent(xfsm_engine *e, xfsm_instance *i, const Transition *t, 
         return enqueue(e, parent, event, p, NULL, false);
 }
 
+static int perform_send(xfsm_engine *e, xfsm_instance *i, const Action *a, json_object *payload) {
+        xfsm_instance *parent;
+        const Machine *tm;
+
+        switch (a->to) {
+        case SEND_SELF:
+                return enqueue(e, i, a->event, json_object_get(payload), NULL, false);
+        case SEND_PARENT:
+                parent = i->parent_id ? instance_map_get(&e->map, i->parent_id) : NULL;
+                if (!parent || parent->dead) {
+                        fail(e, -XFSM_E_NO_SUCH_INSTANCE, "send to parent: %s", i->parent_id ? "the parent is gone"
+                                                                                             : "no parent");
+                        refused(e, i, a->event, -XFSM_E_NO_SUCH_INSTANCE);
+                        return 0;
+                }
+                return enqueue(e, parent, a->event, json_object_get(payload), NULL, false);
+        case SEND_COMPONENT:
+                if (!streq(a->to_component, i->comp->def->name))
+                        return emit_routed(e, i, XFSM_ROUTED_EVENT, a->to_component, a->to_machine, NULL, a->event,
+                                           payload, a->rules, a->n_rules);
+                _fallthrough_;
+        case SEND_MACHINE:
+                tm = component_find_machine(i->comp->def, a->to_machine);
+                return fan_out_local(e, i->comp, tm, NULL, a->event, a->rules, a->n_rules, payload);
+        }
+        return 0;
+}
+
 /* The context a child or a cross_component target starts with: the mapping
  * if there is one, else the source context with the payload over it. */
 static json_object *mapped_context(const Transition *t, json_object *ctx, json_object *payload) {
@@ -946,9 +1071,10 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
                 return r;
 
         /* 1. exit actions of the source */
-        if (!internal && (r = report_methods(e, i, m->states[i->state].on_exit, m->states[i->state].n_on_exit)) < 0)
+        if (!internal &&
+            (r = run_actions(e, i, m->states[i->state].on_exit, m->states[i->state].n_on_exit, t->event, payload)) < 0)
                 return r;
-        /* 2. the transition's own method */
+        /* 2. the transition's own method and actions */
         if (t->triggered_method) {
                 f = effect_add(e, XFSM_EFFECT_METHOD, i);
                 if (!f)
@@ -956,6 +1082,8 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
                 f->method = t->triggered_method;
                 f->event = t->event;
         }
+        if (t->n_actions > 0 && (r = run_actions(e, i, t->actions, t->n_actions, t->event, payload)) < 0)
+                return r;
         /* 3. payload merged into the context (shallow; not with matchingRules) */
         if (payload && t->n_rules == 0 && json_object_object_length(payload) > 0) {
                 json_object_object_foreach(payload, k, v) if ((r = context_set(e, i, payload, k, v)) < 0) return r;
@@ -975,7 +1103,8 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
 
         /* 5. entry actions, cascades of the entered state */
         if (!internal) {
-                if ((r = report_methods(e, i, m->states[t->to].on_entry, m->states[t->to].n_on_entry)) < 0)
+                if ((r = run_actions(e, i, m->states[t->to].on_entry, m->states[t->to].n_on_entry, t->event,
+                                     payload)) < 0)
                         return r;
                 if ((r = run_cascades(e, i)) < 0)
                         return r;
@@ -1092,7 +1221,7 @@ static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, jso
         f->to = m->states[m->initial].name;
 
         /* entering the initial state */
-        if ((r = report_methods(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry)) < 0)
+        if ((r = run_actions(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry, NULL, NULL)) < 0)
                 return r;
         if ((r = run_cascades(e, i)) < 0)
                 return r;
@@ -1571,39 +1700,47 @@ int xfsm_engine_foreach(xfsm_engine *e, const char *component, const char *machi
 
 static int fire_one(xfsm_engine *e, const HeapEntry *h) {
         xfsm_instance *i = h->inst;
-        const Transition *t = NULL;
+        Timer fired = {};
+        bool found = false;
         Savepoint sp;
-        Item it;
         int r;
 
         heap_pop(&e->timers);
         if (!i->dead)
                 for (size_t k = 0; k < i->n_timers; k++)
-                        if (i->timers[k].seq == h->seq)
-                                t = i->timers[k].t;
-        if (!t) {
+                        if (i->timers[k].seq == h->seq) {
+                                fired = i->timers[k];
+                                found = true;
+                        }
+        if (!found) {
                 instance_heap_unref(i);
                 return 0; /* cancelled meanwhile */
         }
         i->heap_refs--;
 
-        begin_step(e, XFSM_STEP_TIMER, i->comp, i->id, t->event);
+        begin_step(e, XFSM_STEP_TIMER, i->comp, i->id, fired.event);
         r = touch(e, i);
         if (r < 0)
                 return r;
+        json_object_get(fired.payload); /* the timer goes, the send keeps its payload */
         for (size_t k = 0; k < i->n_timers; k++)
                 if (i->timers[k].seq == h->seq) {
                         timer_remove(e, i, k, false);
                         break;
                 }
         sp = savepoint(e);
-        it = (Item) { i, t->event, NULL, t, false };
-        r = process_item(e, &it);
+        if (fired.send)
+                r = perform_send(e, i, fired.send, fired.payload);
+        else {
+                Item it = { i, fired.event, NULL, fired.t, false };
+                r = process_item(e, &it);
+        }
+        json_object_put(fired.payload);
         if (r >= 0)
                 r = drain(e);
         if (r < 0) {
                 rollback(e, sp);
-                refused(e, i, t->event, r);
+                refused(e, i, fired.event, r);
         }
         commit(e);
         deliver_local(e);

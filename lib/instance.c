@@ -182,6 +182,8 @@ xfsm_instance *instance_free(xfsm_instance *i) {
                 return NULL;
         json_object_put(i->context);
         free(i->parent_id);
+        for (unsigned k = 0; k < i->n_timers; k++)
+                json_object_put(i->timers[k].payload);
         free(i->timers);
         free(i);
         return NULL;
@@ -189,6 +191,8 @@ xfsm_instance *instance_free(xfsm_instance *i) {
 
 void instance_release(xfsm_instance *i) {
         i->dead = true;
+        for (unsigned k = 0; k < i->n_timers; k++)
+                json_object_put(i->timers[k].payload);
         i->n_timers = 0;
         if (i->heap_refs == 0)
                 instance_free(i);
@@ -291,7 +295,7 @@ int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_eve
         if (idx >= i->n_timers)
                 return -ERANGE;
         if (ret_event)
-                *ret_event = i->timers[idx].t->event;
+                *ret_event = i->timers[idx].event;
         if (ret_deadline)
                 *ret_deadline = i->timers[idx].deadline;
         if (ret_realtime_deadline)

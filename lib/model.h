@@ -38,6 +38,8 @@ typedef enum MatchOp {
         MATCH_LE,
 } MatchOp;
 
+struct Guard;
+
 typedef struct MatchingRule {
         char *event_property;    /* dot path into the event payload */
         char *instance_property; /* dot path into the instance context */
@@ -49,9 +51,50 @@ typedef struct Mapping {
         char *source_path;
 } Mapping;
 
-typedef struct Method {
-        char *name; /* a named method (xcomponent): reported, not run */
-} Method;
+typedef enum ActionKind {
+        ACTION_METHOD, /* a bare string (xcomponent): a named method, reported, not run */
+        ACTION_ASSIGN,
+        ACTION_SEND,
+        ACTION_CANCEL,
+        ACTION_UNIT,
+        ACTION_EXEC,
+} ActionKind;
+
+typedef enum SendTarget {
+        SEND_SELF,
+        SEND_PARENT,
+        SEND_MACHINE,   /* every instance of a machine of this component (matchingRules select) */
+        SEND_COMPONENT, /* Component.Machine: routed */
+} SendTarget;
+
+typedef struct Assign {
+        char *key;
+        struct Guard *expr;
+} Assign;
+
+typedef struct Action {
+        ActionKind kind;
+        unsigned line, column;
+        char *name; /* METHOD: the method; CANCEL: the send id; UNIT: the unit */
+        /* assign */
+        Assign *assigns;
+        size_t n_assigns;
+        /* send */
+        SendTarget to;
+        char *to_component, *to_machine;
+        char *event;
+        json_object *payload; /* template */
+        bool has_delay;
+        uint64_t delay_ms;
+        char *send_id;
+        struct MatchingRule *rules;
+        size_t n_rules;
+        /* unit: verb is start, stop or restart */
+        char *verb;
+        /* exec */
+        char **argv; /* NULL-terminated */
+        uint64_t timeout_ms;
+} Action;
 
 typedef struct CascadingRule {
         char *target_component; /* NULL: this component */
@@ -85,6 +128,8 @@ typedef struct Transition {
         bool notify_include_state;   /* default true */
         bool notify_include_context; /* default false */
         char *triggered_method;
+        Action *actions;
+        size_t n_actions;
         char *guard;             /* the expression as written */
         struct Guard *guard_expr; /* parsed (guard.h) */
         unsigned line, column;
@@ -94,9 +139,9 @@ typedef struct State {
         unsigned index;
         char *name;
         StateType type;
-        Method *on_entry;
+        Action *on_entry;
         size_t n_on_entry;
-        Method *on_exit;
+        Action *on_exit;
         size_t n_on_exit;
         CascadingRule *cascades;
         size_t n_cascades;

@@ -35,6 +35,7 @@ const char *xfsm_effect_kind_to_string(xfsm_effect_kind k) {
                 [XFSM_EFFECT_TIMER_ARMED] = "timer-armed",    [XFSM_EFFECT_TIMER_CANCELLED] = "timer-cancelled",
                 [XFSM_EFFECT_ROUTED] = "routed",              [XFSM_EFFECT_COMPLETED] = "completed",
                 [XFSM_EFFECT_DROPPED] = "dropped",            [XFSM_EFFECT_REFUSED] = "refused",
+                [XFSM_EFFECT_UNIT] = "unit",                  [XFSM_EFFECT_EXEC] = "exec",
         };
         return (unsigned) k < ELEMENTSOF(names) ? names[k] : "unknown";
 }
@@ -74,5 +75,17 @@ const char *xfsm_effect_message(const xfsm_effect *f) {
 }
 const xfsm_routed *xfsm_effect_routed(const xfsm_effect *f) {
         return f->routed;
+}
+const char *xfsm_effect_unit_verb(const xfsm_effect *f) {
+        return f->action && f->action->kind == ACTION_UNIT ? f->action->verb : NULL;
+}
+const char *xfsm_effect_unit_name(const xfsm_effect *f) {
+        return f->action && f->action->kind == ACTION_UNIT ? f->action->name : NULL;
+}
+const char *const *xfsm_effect_exec_argv(const xfsm_effect *f) {
+        return f->action && f->action->kind == ACTION_EXEC ? (const char *const *) f->action->argv : NULL;
+}
+uint64_t xfsm_effect_exec_timeout(const xfsm_effect *f) {
+        return f->action && f->action->kind == ACTION_EXEC ? f->action->timeout_ms : 0;
 }
 

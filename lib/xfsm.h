@@ -216,6 +216,8 @@ typedef enum xfsm_effect_kind {
         XFSM_EFFECT_DROPPED,          /* instance removed (retention) */
         XFSM_EFFECT_REFUSED,          /* an internal or routed event an instance did not
                                          take: error code and message */
+        XFSM_EFFECT_UNIT,             /* instance, unit verb and name: for the host to run */
+        XFSM_EFFECT_EXEC,             /* instance, argv and time limit: for the host to run */
 } xfsm_effect_kind;
 
 xfsm_effect_kind xfsm_effect_get_kind(const xfsm_effect *f);
@@ -232,6 +234,13 @@ uint64_t xfsm_effect_realtime_deadline(const xfsm_effect *f);
 int xfsm_effect_error(const xfsm_effect *f);
 const char *xfsm_effect_message(const xfsm_effect *f);
 const xfsm_routed *xfsm_effect_routed(const xfsm_effect *f);
+/* XFSM_EFFECT_UNIT: "start", "stop" or "restart", and the unit's name, as
+ * written in the component (never built from event data). */
+const char *xfsm_effect_unit_verb(const xfsm_effect *f);
+const char *xfsm_effect_unit_name(const xfsm_effect *f);
+/* XFSM_EFFECT_EXEC: the NULL-terminated argv and the time limit in ms. */
+const char *const *xfsm_effect_exec_argv(const xfsm_effect *f);
+uint64_t xfsm_effect_exec_timeout(const xfsm_effect *f);
 
 /* ---- Routed events ------------------------------------------------------- */
 

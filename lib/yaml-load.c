@@ -159,45 +159,6 @@ static int resolve_state(Loader *l, const Machine *m, const Node *n, const char 
 
 /* ---- pieces ------------------------------------------------------------ */
 
-static int parse_methods(Loader *l, Node *n, const char *key, Method **ret, size_t *ret_n) {
-        Method *list = NULL;
-        size_t k = 0;
-
-        if (!n || yaml_scalar_is_null(n))
-                return 0;
-        if (n->kind == NODE_SCALAR) {
-                list = calloc(1, sizeof *list);
-                if (!list || !(list[0].name = strdup(n->value))) {
-                        free(list);
-                        return -ENOMEM;
-                }
-                *ret = list;
-                *ret_n = 1;
-                return 0;
-        }
-        if (n->kind != NODE_SEQ) {
-                diag_error(l->d, n->line, n->column, "'%s' must be a method name or a list", key);
-                return -EINVAL;
-        }
-        list = calloc(n->n_children ? n->n_children : 1, sizeof *list);
-        if (!list)
-                return -ENOMEM;
-        for (size_t i = 0; i < n->n_children; i++) {
-                Node *item = n->children[i];
-                if (item->kind == NODE_SCALAR) {
-                        list[k].name = strdup(item->value);
-                        if (!list[k].name)
-                                break;
-                        k++;
-                } else
-                        diag_warning(l->d, item->line, item->column,
-                                     "actions in '%s' are not run yet (statecharts and actions support), ignored", key);
-        }
-        *ret = list;
-        *ret_n = k;
-        return 0;
-}
-
 static const char *const op_names[] = {
         [MATCH_EQ] = "===", [MATCH_NE] = "!==", [MATCH_GT] = ">", [MATCH_LT] = "<", [MATCH_GE] = ">=", [MATCH_LE] = "<=",
 };
@@ -261,6 +222,226 @@ static int parse_matching_rules(Loader *l, Node *n, MatchingRule **ret, size_t *
                 k++;
         }
         *ret = rules;
+        *ret_n = k;
+        return r;
+}
+
+/* ---- actions ---------------------------------------------------------- */
+
+static int parse_expression(Loader *l, Node *n, const char *what, struct Guard **ret) {
+        size_t offset = 0;
+        const char *message = NULL;
+
+        if (!expect_kind(l, n, NODE_SCALAR, what))
+                return -EINVAL;
+        *ret = guard_parse(n->value, &offset, &message);
+        if (!*ret) {
+                unsigned line, column;
+                node_offset_position(n, offset, &line, &column);
+                diag_error(l->d, line, column, "bad %s: %s", what, message);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static bool is_unit_name(const char *s) {
+        size_t n = strlen(s);
+        const char *dot = strrchr(s, '.');
+        if (n == 0 || n > 255 || !dot || dot == s || !dot[1])
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                      strchr(":-_.\\@", *p)))
+                        return false;
+        return true;
+}
+
+static int parse_action(Loader *l, Node *n, Action *a) {
+        Node *v;
+        int r = 0;
+
+        a->line = n->line;
+        a->column = n->column;
+        if (n->kind == NODE_SCALAR) {
+                a->kind = ACTION_METHOD;
+                a->name = strdup(n->value);
+                return a->name ? 0 : -ENOMEM;
+        }
+        if (n->kind != NODE_MAP || n->n_children != 2) {
+                diag_error(l->d, n->line, n->column,
+                           "an action is a method name or one of assign, send, cancel, unit, exec");
+                return -EINVAL;
+        }
+        const char *kind = n->children[0]->value;
+        v = n->children[1];
+        n->children[0]->used = true;
+
+        if (streq(kind, "assign")) {
+                a->kind = ACTION_ASSIGN;
+                if (!expect_kind(l, v, NODE_MAP, "assign"))
+                        return -EINVAL;
+                a->assigns = calloc(v->n_children / 2 + 1, sizeof *a->assigns);
+                if (!a->assigns)
+                        return -ENOMEM;
+                for (size_t k = 0; k + 1 < v->n_children; k += 2) {
+                        Assign *as = &a->assigns[a->n_assigns];
+                        if (parse_expression(l, v->children[k + 1], "assign expression", &as->expr) < 0) {
+                                r = -EINVAL;
+                                continue;
+                        }
+                        as->key = strdup(v->children[k]->value);
+                        a->n_assigns++;
+                }
+                return r;
+        }
+        if (streq(kind, "send")) {
+                char *to = NULL;
+                Node *to_node, *p;
+                a->kind = ACTION_SEND;
+                if (!expect_kind(l, v, NODE_MAP, "send"))
+                        return -EINVAL;
+                if (get_string(l, v, "event", true, &a->event, NULL) < 0 ||
+                    get_string(l, v, "to", false, &to, &to_node) < 0 ||
+                    get_string(l, v, "id", false, &a->send_id, NULL) < 0 ||
+                    get_ms(l, v, "delayMs", &a->has_delay, &a->delay_ms) < 0 ||
+                    parse_matching_rules(l, yaml_node_get(v, "matchingRules"), &a->rules, &a->n_rules) < 0)
+                        r = -EINVAL;
+                if (a->event && !name_is_event(a->event)) {
+                        diag_error(l->d, v->line, v->column, "event name '%s' is not valid", a->event);
+                        r = -EINVAL;
+                }
+                if (!to || streq(to, "self"))
+                        a->to = SEND_SELF;
+                else if (streq(to, "parent"))
+                        a->to = SEND_PARENT;
+                else {
+                        const char *dot = strchr(to, '.');
+                        a->to = dot ? SEND_COMPONENT : SEND_MACHINE;
+                        a->to_component = dot ? strndup(to, (size_t) (dot - to)) : NULL;
+                        a->to_machine = strdup(dot ? dot + 1 : to);
+                        if (!name_is_identifier(a->to_machine, XFSM_MAX_NAME) ||
+                            (dot && !name_is_identifier(a->to_component, 64))) {
+                                diag_error(l->d, to_node->line, to_node->column,
+                                           "send 'to' must be self, parent, Machine or Component.Machine, not '%s'",
+                                           to);
+                                r = -EINVAL;
+                        }
+                        /* the machine is checked once all machines are read */
+                        a->line = to_node->line;
+                        a->column = to_node->column;
+                }
+                free(to);
+                p = yaml_node_get(v, "payload");
+                if (p && !yaml_scalar_is_null(p)) {
+                        if (expect_kind(l, p, NODE_MAP, "payload"))
+                                a->payload = yaml_node_to_json(p);
+                        else
+                                r = -EINVAL;
+                }
+                if (a->send_id && !a->has_delay)
+                        diag_warning(l->d, v->line, v->column,
+                                     "send id '%s' without delayMs: there is nothing to cancel", a->send_id);
+                warn_unknown_keys(l, v, "send");
+                return r;
+        }
+        if (streq(kind, "cancel")) {
+                a->kind = ACTION_CANCEL;
+                if (!expect_kind(l, v, NODE_SCALAR, "cancel"))
+                        return -EINVAL;
+                a->name = strdup(v->value);
+                return a->name ? 0 : -ENOMEM;
+        }
+        if (streq(kind, "unit")) {
+                a->kind = ACTION_UNIT;
+                if (!expect_kind(l, v, NODE_MAP, "unit"))
+                        return -EINVAL;
+                for (const char *const *verb = (const char *const[]) { "start", "stop", "restart", NULL }; *verb;
+                     verb++) {
+                        Node *u;
+                        char *name = NULL;
+                        if (get_string(l, v, *verb, false, &name, &u) < 0)
+                                return -EINVAL;
+                        if (!name)
+                                continue;
+                        if (a->verb) {
+                                diag_error(l->d, u->line, u->column, "a unit action takes one of start, stop, restart");
+                                free(name);
+                                return -EINVAL;
+                        }
+                        if (!is_unit_name(name)) {
+                                diag_error(l->d, u->line, u->column, "'%s' is not a unit name (like foo.service)",
+                                           name);
+                                free(name);
+                                return -EINVAL;
+                        }
+                        a->verb = strdup(*verb);
+                        a->name = name;
+                }
+                if (!a->verb) {
+                        diag_error(l->d, v->line, v->column, "a unit action needs start, stop or restart: NAME");
+                        return -EINVAL;
+                }
+                warn_unknown_keys(l, v, "unit");
+                return 0;
+        }
+        if (streq(kind, "exec")) {
+                Node *argv;
+                bool set = false;
+                a->kind = ACTION_EXEC;
+                if (!expect_kind(l, v, NODE_MAP, "exec"))
+                        return -EINVAL;
+                argv = yaml_node_get(v, "argv");
+                if (!argv || argv->kind != NODE_SEQ || argv->n_children == 0) {
+                        diag_error(l->d, argv ? argv->line : v->line, argv ? argv->column : v->column,
+                                   "exec needs 'argv', a non-empty list");
+                        return -EINVAL;
+                }
+                a->argv = calloc(argv->n_children + 1, sizeof *a->argv);
+                if (!a->argv)
+                        return -ENOMEM;
+                for (size_t k = 0; k < argv->n_children; k++) {
+                        if (!expect_kind(l, argv->children[k], NODE_SCALAR, "an argv element"))
+                                return -EINVAL;
+                        a->argv[k] = strdup(argv->children[k]->value);
+                }
+                if (argv->children[0]->value[0] != '/') {
+                        diag_error(l->d, argv->children[0]->line, argv->children[0]->column,
+                                   "exec argv[0] must be an absolute path, not '%s'", argv->children[0]->value);
+                        r = -EINVAL;
+                }
+                if (get_ms(l, v, "timeoutMs", &set, &a->timeout_ms) < 0)
+                        r = -EINVAL;
+                if (!set)
+                        a->timeout_ms = 60000;
+                warn_unknown_keys(l, v, "exec");
+                return r;
+        }
+        diag_error(l->d, n->children[0]->line, n->children[0]->column,
+                   "unknown action '%s' (expected assign, send, cancel, unit or exec)", kind);
+        return -EINVAL;
+}
+
+static int parse_actions(Loader *l, Node *n, const char *key, Action **ret, size_t *ret_n) {
+        Action *list;
+        size_t k = 0;
+        int r = 0;
+
+        if (!n || yaml_scalar_is_null(n))
+                return 0;
+        if (n->kind == NODE_MAP) {
+                diag_error(l->d, n->line, n->column, "'%s' must be a method name or a list of actions", key);
+                return -EINVAL;
+        }
+        size_t count = n->kind == NODE_SEQ ? n->n_children : 1;
+        list = calloc(count ? count : 1, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < count; i++) {
+                if (parse_action(l, n->kind == NODE_SEQ ? n->children[i] : n, &list[k]) < 0)
+                        r = -EINVAL;
+                k++;
+        }
+        *ret = list;
         *ret_n = k;
         return r;
 }
@@ -351,10 +532,10 @@ static int parse_state(Loader *l, Node *n, State *s) {
         if (on_exit && exit_method)
                 diag_warning(l->d, exit_method->line, exit_method->column,
                              "both 'onExit' and 'exitMethod' given: 'exitMethod' ignored");
-        if (parse_methods(l, on_entry ?: entry_method, on_entry ? "onEntry" : "entryMethod", &s->on_entry,
+        if (parse_actions(l, on_entry ?: entry_method, on_entry ? "onEntry" : "entryMethod", &s->on_entry,
                           &s->n_on_entry) < 0)
                 r = -EINVAL;
-        if (parse_methods(l, on_exit ?: exit_method, on_exit ? "onExit" : "exitMethod", &s->on_exit, &s->n_on_exit) <
+        if (parse_actions(l, on_exit ?: exit_method, on_exit ? "onExit" : "exitMethod", &s->on_exit, &s->n_on_exit) <
             0)
                 r = -EINVAL;
 
@@ -541,10 +722,8 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
                         r = -EINVAL;
         }
 
-        Node *acts = yaml_node_get(n, "actions");
-        if (acts)
-                diag_warning(l->d, acts->line, acts->column,
-                             "transition actions are not run yet (statecharts and actions support), ignored");
+        if (parse_actions(l, yaml_node_get(n, "actions"), "actions", &t->actions, &t->n_actions) < 0)
+                r = -EINVAL;
 
         accept_key(n, "description");
         accept_key(n, "metadata");
@@ -739,6 +918,17 @@ static int parse_machine(Loader *l, Machine *m, Node *n) {
 
 /* ---- whole-component checks ------------------------------------------- */
 
+static int check_send_target(Loader *l, const Action *a) {
+        bool local = a->to == SEND_MACHINE || (a->to == SEND_COMPONENT && streq_ptr(a->to_component, l->c->name));
+        if (a->kind != ACTION_SEND || !local || !a->to_machine)
+                return 0;
+        if (component_find_machine(l->c, a->to_machine))
+                return 0;
+        diag_error(l->d, a->line, a->column, "send to unknown machine '%s' in component '%s'", a->to_machine,
+                   l->c->name ?: "?");
+        return -EINVAL;
+}
+
 static int link_machine(Loader *l, Machine *m) {
         size_t *counts;
         int r = 0;
@@ -836,6 +1026,28 @@ static int link_machine(Loader *l, Machine *m) {
                                                      cr->event ?: "?", cr->target_machine, cr->target_state);
                         }
                 }
+
+        /* send targets name machines of this component */
+        for (size_t s = 0; s <= m->n_states; s++) {
+                const Action *acts[3];
+                size_t ns[3], n_lists;
+                if (s < m->n_states) {
+                        acts[0] = m->states[s].on_entry;
+                        ns[0] = m->states[s].n_on_entry;
+                        acts[1] = m->states[s].on_exit;
+                        ns[1] = m->states[s].n_on_exit;
+                        n_lists = 2;
+                } else
+                        n_lists = 0;
+                for (size_t li = 0; li < n_lists; li++)
+                        for (size_t k = 0; k < ns[li]; k++)
+                                if (check_send_target(l, &acts[li][k]) < 0)
+                                        r = -EINVAL;
+        }
+        for (size_t i = 0; i < m->n_transitions; i++)
+                for (size_t k = 0; k < m->transitions[i].n_actions; k++)
+                        if (check_send_target(l, &m->transitions[i].actions[k]) < 0)
+                                r = -EINVAL;
 
         /* reachability from the initial state (and as a target of others) */
         if (r == 0) {
@@ -1017,10 +1229,26 @@ static void rules_free(MatchingRule *rules, size_t n) {
         free(rules);
 }
 
-static void methods_free(Method *m, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(m[i].name);
-        free(m);
+static void actions_free(Action *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(a[i].name);
+                for (size_t k = 0; k < a[i].n_assigns; k++) {
+                        free(a[i].assigns[k].key);
+                        guard_free(a[i].assigns[k].expr);
+                }
+                free(a[i].assigns);
+                free(a[i].to_component);
+                free(a[i].to_machine);
+                free(a[i].event);
+                json_object_put(a[i].payload);
+                free(a[i].send_id);
+                rules_free(a[i].rules, a[i].n_rules);
+                free(a[i].verb);
+                for (char **p = a[i].argv; p && *p; p++)
+                        free(*p);
+                free(a[i].argv);
+        }
+        free(a);
 }
 
 Component *component_free(Component *c) {
@@ -1031,8 +1259,8 @@ Component *component_free(Component *c) {
                 for (size_t s = 0; s < m->n_states; s++) {
                         State *st = &m->states[s];
                         free(st->name);
-                        methods_free(st->on_entry, st->n_on_entry);
-                        methods_free(st->on_exit, st->n_on_exit);
+                        actions_free(st->on_entry, st->n_on_entry);
+                        actions_free(st->on_exit, st->n_on_exit);
                         for (size_t k = 0; k < st->n_cascades; k++) {
                                 CascadingRule *cr = &st->cascades[k];
                                 free(cr->target_component);
@@ -1060,6 +1288,7 @@ Component *component_free(Component *c) {
                         rules_free(tr->rules, tr->n_rules);
                         free(tr->notify_event);
                         free(tr->triggered_method);
+                        actions_free(tr->actions, tr->n_actions);
                         free(tr->guard);
                         guard_free(tr->guard_expr);
                 }

@@ -949,6 +949,138 @@ static void test_instance_ids_are_uuid4_and_properties_are_set(void **state) {
         xfsm_engine_free(e);
 }
 
+/* ---- actions ---------------------------------------------------------------------- */
+
+static const char actions_yaml[] =
+        "name: Act\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: A\n"
+        "    states:\n"
+        "      - name: A\n"
+        "        onExit: [leavingA, {assign: {left: \"'A'\"}}]\n"
+        "      - name: B\n"
+        "        onEntry:\n"
+        "          - assign: {total: 'total + event.n', seen: 'total'}\n"
+        "          - send: {to: self, event: BOUNCE, payload: {from: '{{left}}'}}\n"
+        "          - send: {to: N, event: POKE, payload: {total: '{{total}}'},\n"
+        "                   matchingRules: [{eventProperty: total, instanceProperty: want}]}\n"
+        "      - name: C\n"
+        "        onEntry:\n"
+        "          - unit: {restart: demo-worker.service}\n"
+        "          - exec: {argv: [/usr/bin/true, --flag], timeoutMs: 1500}\n"
+        "    transitions:\n"
+        "      - {from: A, to: B, event: GO, actions: [{assign: {total: 'total * 10'}}, note]}\n"
+        "      - {from: B, to: C, event: BOUNCE}\n"
+        "  - name: N\n"
+        "    initialState: Wait\n"
+        "    states: [{name: Wait}, {name: Got}]\n"
+        "    transitions: [{from: Wait, to: Got, event: POKE}]\n";
+
+static void test_actions_assign_send_and_host_effects(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(actions_yaml, NULL);
+        Log log = {};
+        const char *m = id_of(create(e, "M", "{\"total\":1}"));
+        const char *n1 = id_of(create(e, "N", "{\"want\":13}"));
+        const char *n2 = id_of(create(e, "N", "{\"want\":99}"));
+        const xfsm_step *st;
+        json_object *o, *v;
+
+        xfsm_engine_set_step_handler(e, log_step, &log);
+        assert_int_equal(send(e, m, "GO", "{\"n\":3}"), 0);
+        /* exit actions, transition actions, payload merge, entry actions; the self-send is queued */
+        assert_string_equal(state_of(e, m), "C");
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "total", &v));
+        assert_int_equal(json_object_get_int(v), 13); /* 1 * 10, then + event.n */
+        assert_true(json_object_object_get_ex(o, "seen", &v));
+        assert_int_equal(json_object_get_int(v), 13); /* assignments in order */
+        assert_true(json_object_object_get_ex(o, "from", &v));
+        assert_string_equal(json_object_get_string(v), "A"); /* the BOUNCE payload, from the template */
+        json_object_put(o);
+        /* send to a machine: matchingRules select */
+        assert_string_equal(state_of(e, n1), "Got");
+        assert_string_equal(state_of(e, n2), "Wait");
+        if (!strstr(log.buf, "method leavingA;context;context;method note;context;transition M:A->B;context;"))
+                fail_msg("%s", log.buf);
+
+        /* unit and exec are effects for the host to run, as written */
+        st = xfsm_engine_last_step(e);
+        bool unit = false, exec = false;
+        for (size_t k = 0; k < xfsm_step_n_effects(st); k++) {
+                const xfsm_effect *f = xfsm_step_effect(st, k);
+                if (xfsm_effect_get_kind(f) == XFSM_EFFECT_UNIT) {
+                        assert_string_equal(xfsm_effect_unit_verb(f), "restart");
+                        assert_string_equal(xfsm_effect_unit_name(f), "demo-worker.service");
+                        unit = true;
+                }
+                if (xfsm_effect_get_kind(f) == XFSM_EFFECT_EXEC) {
+                        assert_string_equal(xfsm_effect_exec_argv(f)[0], "/usr/bin/true");
+                        assert_string_equal(xfsm_effect_exec_argv(f)[1], "--flag");
+                        assert_null(xfsm_effect_exec_argv(f)[2]);
+                        assert_int_equal(xfsm_effect_exec_timeout(f), 1500);
+                        exec = true;
+                }
+        }
+        assert_true(unit && exec);
+        xfsm_engine_free(e);
+}
+
+static const char *example(const char *name) {
+        static char buf[1024];
+        const char *d = getenv("XFSM_EXAMPLES");
+        snprintf(buf, sizeof buf, "%s/%s", d ? d : "examples", name);
+        return buf;
+}
+
+static void test_delayed_send_and_cancel_on_the_virtual_clock(void **state) {
+        (void) state;
+        xfsm_engine *e = xfsm_engine_new();
+        xfsm_instance *i;
+        char id[64];
+        const char *ev;
+        uint64_t deadline, realtime;
+
+        xfsm_engine_use_virtual_clock(e, 1700000000000ULL);
+        assert_int_equal(xfsm_engine_load_file(e, example("connection.yaml"), fail_on_error, NULL), 0);
+        i = create(e, "Link", NULL);
+        snprintf(id, sizeof id, "%s", xfsm_instance_id(i));
+
+        /* the watchdog is armed on entering Connecting... */
+        assert_int_equal(send(e, id, "CONNECT", NULL), 0);
+        i = xfsm_engine_find(e, id);
+        assert_int_equal(xfsm_instance_n_timers(i), 1);
+        assert_int_equal(xfsm_instance_timer(i, 0, &ev, &deadline, &realtime), 0);
+        assert_string_equal(ev, "GIVE_UP_WAITING");
+        assert_int_equal(deadline, 5000);
+        assert_int_equal(realtime, 1700000005000ULL);
+        /* ...and cancelled on leaving it; the back-off send fires after a second */
+        assert_int_equal(send(e, id, "FAILED", NULL), 0);
+        assert_string_equal(state_of(e, id), "Waiting");
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, id)), 1);
+        xfsm_engine_advance(e, 999);
+        assert_string_equal(state_of(e, id), "Waiting");
+        xfsm_engine_advance(e, 1);
+        assert_string_equal(state_of(e, id), "Connecting");
+        /* a hanging attempt: the watchdog fires */
+        xfsm_engine_advance(e, 5000);
+        assert_string_equal(state_of(e, id), "Down");
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, id)), 0);
+
+        /* guards count the attempts */
+        i = create(e, "Link", NULL);
+        snprintf(id, sizeof id, "%s", xfsm_instance_id(i));
+        assert_int_equal(send(e, id, "CONNECT", NULL), 0);
+        for (int k = 0; k < 2; k++) {
+                assert_int_equal(send(e, id, "FAILED", NULL), 0);
+                xfsm_engine_advance(e, 1000);
+        }
+        assert_int_equal(send(e, id, "FAILED", NULL), 0);
+        assert_string_equal(state_of(e, id), "Down");
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
@@ -979,6 +1111,8 @@ int main(void) {
                 cmocka_unit_test(test_multiple_entry_mode_creates_on_demand),
                 cmocka_unit_test(test_broadcast_delivers_in_creation_order),
                 cmocka_unit_test(test_instance_ids_are_uuid4_and_properties_are_set),
+                cmocka_unit_test(test_actions_assign_send_and_host_effects),
+                cmocka_unit_test(test_delayed_send_and_cancel_on_the_virtual_clock),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
