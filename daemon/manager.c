@@ -244,6 +244,13 @@ static void on_step(void *userdata, const xfsm_step *s) {
                         log_debug("%s %s: %s refused: %s", h->name, xfsm_effect_instance_id(f) ?: "-",
                                   xfsm_effect_event(f) ?: "-", xfsm_effect_message(f));
                         break;
+                case XFSM_EFFECT_UNIT:
+                case XFSM_EFFECT_EXEC:
+                        /* running them is the systemd work (transient units, the allow list) */
+                        log_warning("%s %s: %s action not run: this daemon does not run unit or exec actions yet",
+                                    h->name, xfsm_effect_instance_id(f),
+                                    xfsm_effect_get_kind(f) == XFSM_EFFECT_UNIT ? "unit" : "exec");
+                        break;
                 case XFSM_EFFECT_ROUTED: {
                         const xfsm_routed *r = xfsm_effect_routed(f);
                         if (!manager_find_host(m, xfsm_routed_target_component(r)))

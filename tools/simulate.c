@@ -73,6 +73,19 @@ static void on_step(void *userdata, const xfsm_step *s) {
                                        xfsm_routed_target_state(r) ?: "");
                         break;
                 }
+                case XFSM_EFFECT_UNIT:
+                        if (!sim->json && !sim->quiet)
+                                printf("%s %s: unit %s %s (not run in a simulation)\n", xfsm_effect_machine(f), id,
+                                       xfsm_effect_unit_verb(f), xfsm_effect_unit_name(f));
+                        break;
+                case XFSM_EFFECT_EXEC:
+                        if (!sim->json && !sim->quiet) {
+                                printf("%s %s: exec", xfsm_effect_machine(f), id);
+                                for (const char *const *a = xfsm_effect_exec_argv(f); a && *a; a++)
+                                        printf(" %s", *a);
+                                printf(" (not run in a simulation)\n");
+                        }
+                        break;
                 case XFSM_EFFECT_DROPPED:
                         if (id && streq(id, sim->id)) {
                                 /* still readable during the handler: keep its last context */
