@@ -151,8 +151,25 @@ typedef struct State {
         /* timers armed on entry: timeout transitions and delayed autos */
         bool has_timers;
         bool has_auto;
+        /* statecharts: states are numbered in document order, parents first */
+        int parent;          /* -1: top level */
+        unsigned *children;  /* in document order */
+        size_t n_children;
+        int initial;         /* the child entered by default; -1 for an atomic state */
+        bool parallel;       /* every child region active at once */
+        uint8_t history;     /* HISTORY_* */
+        int history_slot;    /* where an instance remembers it, -1: none */
+        char *done_event;    /* "done.state.<name>" of a compound or parallel state */
+        char *initial_name;  /* as written; resolved into initial */
+        unsigned initial_line, initial_column;
         unsigned line, column;
 } State;
+
+enum {
+        HISTORY_NONE,
+        HISTORY_SHALLOW,
+        HISTORY_DEEP,
+};
 
 typedef struct Machine {
         unsigned index;
@@ -167,6 +184,9 @@ typedef struct Machine {
         bool retention_drop; /* xfsm default: keep */
         uint64_t retention_keep_ms;
         json_object *context_schema; /* kept as given */
+        bool statechart;   /* has compound or parallel states */
+        unsigned n_words;  /* 64-bit words of a configuration (statecharts) */
+        unsigned n_history;
         struct Component *component;
         unsigned line, column;
 } Machine;

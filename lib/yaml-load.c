@@ -512,13 +512,12 @@ static int parse_state(Loader *l, Node *n, State *s) {
                         s->type = STATE_FINAL;
                 else if (streq(type, "error"))
                         s->type = STATE_ERROR;
-                else if (streq(type, "parallel")) {
+                else if (streq(type, "parallel"))
+                        s->parallel = true;
+                else {
                         diag_error(l->d, type_node->line, type_node->column,
-                                   "parallel states are not supported yet");
-                        r = -EINVAL;
-                } else {
-                        diag_error(l->d, type_node->line, type_node->column,
-                                   "unknown state type '%s' (expected entry, regular, final or error)", type);
+                                   "unknown state type '%s' (expected entry, regular, final, error or parallel)",
+                                   type);
                         r = -EINVAL;
                 }
                 free(type);
@@ -555,12 +554,45 @@ static int parse_state(Loader *l, Node *n, State *s) {
                 }
         }
 
-        for (const char *const *k = (const char *const[]) { "states", "initial", "history", NULL }; *k; k++) {
-                Node *x = yaml_node_get(n, *k);
-                if (x) {
-                        diag_error(l->d, x->line, x->column, "compound states ('%s') are not supported yet", *k);
+        /* statecharts: children are read by the caller */
+        Node *hist, *children = yaml_node_get(n, "states"), *init;
+        char *h = NULL;
+        bool compound = children && children->kind == NODE_SEQ && children->n_children > 0;
+        if (get_string(l, n, "history", false, &h, &hist) < 0)
+                r = -EINVAL;
+        else if (h) {
+                if (streq(h, "shallow"))
+                        s->history = HISTORY_SHALLOW;
+                else if (streq(h, "deep"))
+                        s->history = HISTORY_DEEP;
+                else {
+                        diag_error(l->d, hist->line, hist->column, "history must be shallow or deep, not '%s'", h);
                         r = -EINVAL;
                 }
+                if (!compound && s->history) {
+                        diag_error(l->d, hist->line, hist->column, "history needs a compound state (with 'states')");
+                        r = -EINVAL;
+                }
+                free(h);
+        }
+        if (get_string(l, n, "initial", false, &s->initial_name, &init) < 0)
+                r = -EINVAL;
+        else if (s->initial_name) {
+                s->initial_line = init->line;
+                s->initial_column = init->column;
+                if (!compound || s->parallel) {
+                        diag_error(l->d, init->line, init->column, "'initial' needs a compound state (with 'states')");
+                        r = -EINVAL;
+                }
+        }
+        if (s->parallel && !compound) {
+                diag_error(l->d, type_node->line, type_node->column, "a parallel state needs child states ('states')");
+                r = -EINVAL;
+        }
+        if (compound && (s->type == STATE_FINAL || s->type == STATE_ERROR)) {
+                diag_error(l->d, type_node->line, type_node->column, "a %s state cannot have child states",
+                           s->type == STATE_FINAL ? "final" : "error");
+                r = -EINVAL;
         }
         accept_key(n, "description");
         accept_key(n, "metadata");
@@ -603,7 +635,7 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
         else if (!name_is_event(t->event)) {
                 diag_error(l->d, ev_node->line, ev_node->column, "event name '%s' is not valid", t->event);
                 r = -EINVAL;
-        } else if (!is_event_convention(t->event))
+        } else if (!is_event_convention(t->event) && strncmp(t->event, "done.state.", 11) != 0)
                 diag_warning(l->d, ev_node->line, ev_node->column,
                              "event name '%s' does not follow the convention ^[A-Z][A-Z0-9_]*$", t->event);
 
@@ -768,6 +800,104 @@ static int parse_context_schema(Loader *l, Machine *m, Node *n) {
         return r;
 }
 
+static size_t count_states(const Node *list) {
+        size_t n = 0;
+        for (size_t i = 0; list && list->kind == NODE_SEQ && i < list->n_children; i++) {
+                const Node *sn = list->children[i];
+                n++;
+                if (sn->kind == NODE_MAP)
+                        for (size_t k = 0; k + 1 < sn->n_children; k += 2)
+                                if (sn->children[k]->kind == NODE_SCALAR && streq(sn->children[k]->value, "states"))
+                                        n += count_states(sn->children[k + 1]);
+        }
+        return n;
+}
+
+/* States in document order, each parent before its children. */
+static int parse_states(Loader *l, Machine *m, Node *list, int parent, unsigned depth, Node **first_entry) {
+        int r = 0;
+
+        if (depth > 32) {
+                diag_error(l->d, list->line, list->column, "states nested more than 32 deep");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < list->n_children; i++) {
+                Node *sn = list->children[i], *kids;
+                State *s = &m->states[m->n_states];
+                unsigned idx = (unsigned) m->n_states;
+
+                if (!expect_kind(l, sn, NODE_MAP, "a state")) {
+                        r = -EINVAL;
+                        continue;
+                }
+                s->index = idx;
+                s->parent = parent;
+                s->initial = -1;
+                s->history_slot = -1;
+                if (parse_state(l, sn, s) < 0)
+                        r = -EINVAL;
+                m->n_states++;
+                if (parent >= 0) {
+                        State *p = &m->states[parent];
+                        unsigned *c = realloc(p->children, (p->n_children + 1) * sizeof *c);
+                        if (!c)
+                                return -ENOMEM;
+                        p->children = c;
+                        p->children[p->n_children++] = idx;
+                }
+                if (s->name)
+                        for (size_t j = 0; j < idx; j++)
+                                if (streq_ptr(m->states[j].name, s->name)) {
+                                        diag_error(l->d, s->line, s->column,
+                                                   "duplicate state name '%s' (first at line %u)", s->name,
+                                                   m->states[j].line);
+                                        r = -EINVAL;
+                                        free(s->name);
+                                        s->name = NULL;
+                                        break;
+                                }
+                if (s->type == STATE_ENTRY) {
+                        Node *tn = yaml_node_get(sn, "type");
+                        if (*first_entry) {
+                                diag_error(l->d, tn->line, tn->column,
+                                           "second entry state '%s' (the first is at line %u)", s->name ?: "?",
+                                           (*first_entry)->line);
+                                r = -EINVAL;
+                        } else
+                                *first_entry = tn;
+                }
+                kids = yaml_node_get(sn, "states");
+                if (kids && !yaml_scalar_is_null(kids)) {
+                        if (!expect_kind(l, kids, NODE_SEQ, "states"))
+                                r = -EINVAL;
+                        else if (kids->n_children > 0) {
+                                m->statechart = true;
+                                if (parse_states(l, m, kids, (int) idx, depth + 1, first_entry) < 0)
+                                        r = -EINVAL;
+                        }
+                }
+                s = &m->states[idx];
+                if (s->n_children > 0 && !s->parallel) {
+                        s->initial = (int) s->children[0];
+                        if (s->initial_name) {
+                                const State *c = machine_find_state(m, s->initial_name);
+                                if (!c || c->parent != (int) idx) {
+                                        diag_error(l->d, s->initial_line, s->initial_column,
+                                                   "'initial' names '%s', which is not a child state of '%s'",
+                                                   s->initial_name, s->name ?: "?");
+                                        r = -EINVAL;
+                                } else
+                                        s->initial = (int) c->index;
+                        }
+                }
+                if (s->n_children > 0 && s->name && asprintf(&s->done_event, "done.state.%s", s->name) < 0)
+                        return -ENOMEM;
+                if (s->history)
+                        s->history_slot = (int) m->n_history++;
+        }
+        return r;
+}
+
 static int parse_machine(Loader *l, Machine *m, Node *n) {
         Node *name_node, *init_node, *states, *trans;
         char *initial = NULL;
@@ -803,43 +933,11 @@ static int parse_machine(Loader *l, Machine *m, Node *n) {
                 r = -EINVAL;
         else {
                 Node *first_entry = NULL;
-                m->states = calloc(states->n_children, sizeof *m->states);
+                m->states = calloc(count_states(states), sizeof *m->states);
                 if (!m->states)
                         return -ENOMEM;
-                for (size_t i = 0; i < states->n_children; i++) {
-                        Node *sn = states->children[i];
-                        State *s = &m->states[m->n_states];
-
-                        if (!expect_kind(l, sn, NODE_MAP, "a state")) {
-                                r = -EINVAL;
-                                continue;
-                        }
-                        s->index = (unsigned) m->n_states;
-                        if (parse_state(l, sn, s) < 0)
-                                r = -EINVAL;
-                        m->n_states++;
-                        if (s->name)
-                                for (size_t j = 0; j + 1 < m->n_states; j++)
-                                        if (streq_ptr(m->states[j].name, s->name)) {
-                                                diag_error(l->d, s->line, s->column,
-                                                           "duplicate state name '%s' (first at line %u)", s->name,
-                                                           m->states[j].line);
-                                                r = -EINVAL;
-                                                free(s->name);
-                                                s->name = NULL;
-                                                break;
-                                        }
-                        if (s->type == STATE_ENTRY) {
-                                Node *tn = yaml_node_get(sn, "type");
-                                if (first_entry) {
-                                        diag_error(l->d, tn->line, tn->column,
-                                                   "second entry state '%s' (the first is at line %u)",
-                                                   s->name ?: "?", first_entry->line);
-                                        r = -EINVAL;
-                                } else
-                                        first_entry = tn;
-                        }
-                }
+                if (parse_states(l, m, states, -1, 0, &first_entry) < 0)
+                        r = -EINVAL;
         }
 
         if (get_string(l, n, "initialState", true, &initial, &init_node) < 0)
@@ -935,6 +1033,7 @@ static int link_machine(Loader *l, Machine *m) {
 
         if (m->n_states == 0)
                 return 0;
+        m->n_words = (unsigned) ((m->n_states + 63) / 64);
 
         /* out-lists per state, in file order */
         counts = calloc(m->n_states, sizeof *counts);
@@ -1064,6 +1163,19 @@ static int link_machine(Loader *l, Machine *m) {
                 queue[tail++] = m->initial;
                 while (head < tail) {
                         const State *st = &m->states[queue[head++]];
+                        /* in a state: in its ancestors, and entering it enters its children */
+                        unsigned next[64];
+                        size_t n_next = 0;
+                        if (st->parent >= 0)
+                                next[n_next++] = (unsigned) st->parent;
+                        for (size_t c = 0; c < st->n_children && n_next < 63; c++)
+                                if (st->parallel || st->history || (int) st->children[c] == st->initial)
+                                        next[n_next++] = st->children[c];
+                        for (size_t k = 0; k < n_next; k++)
+                                if (!seen[next[k]]) {
+                                        seen[next[k]] = true;
+                                        queue[tail++] = next[k];
+                                }
                         for (size_t i = 0; i < st->n_out; i++)
                                 if (!seen[st->out[i]->to]) {
                                         seen[st->out[i]->to] = true;
@@ -1259,6 +1371,9 @@ Component *component_free(Component *c) {
                 for (size_t s = 0; s < m->n_states; s++) {
                         State *st = &m->states[s];
                         free(st->name);
+                        free(st->children);
+                        free(st->done_event);
+                        free(st->initial_name);
                         actions_free(st->on_entry, st->n_on_entry);
                         actions_free(st->on_exit, st->n_on_exit);
                         for (size_t k = 0; k < st->n_cascades; k++) {
