@@ -52,6 +52,10 @@ struct xfsm_instance {
         const Machine *parent_machine;
         Timer *timers;
         void *userdata; /* the host's (the daemon keeps history there) */
+        /* statecharts: the active states, the history memory, State as text */
+        uint64_t *active;     /* n_words */
+        uint64_t *hist;       /* n_history * n_words */
+        const char *state_text; /* interned in the component */
         xfsm_instance *state_prev, *state_next; /* same machine and state */
         xfsm_instance *all_prev, *all_next;     /* same component, creation order */
 };
@@ -68,6 +72,8 @@ struct ComponentRt {
         size_t n_instances;
         uint64_t seq; /* committed steps */
         char *definition_json;
+        char **texts; /* statechart configurations as text, interned */
+        size_t n_texts, cap_texts;
 };
 
 struct xfsm_routed {

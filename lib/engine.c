@@ -42,6 +42,8 @@ typedef struct Undo {
                         uint8_t n_timers, cap_timers;
                         uint64_t updated_at, retention_deadline;
                         Timer *timers;
+                        uint64_t *active, *hist; /* statecharts */
+                        const char *state_text;
                 } save;
                 struct {
                         const char *key;     /* owned by holder */
@@ -182,6 +184,9 @@ static ComponentRt *component_rt_free(ComponentRt *c) {
                         free(c->lists[m]);
         free(c->lists);
         free(c->definition_json);
+        for (size_t k = 0; k < c->n_texts; k++)
+                free(c->texts[k]);
+        free(c->texts);
         component_free(c->def);
         free(c);
         return NULL;
@@ -444,6 +449,25 @@ static int touch(xfsm_engine *e, xfsm_instance *i) {
                 for (unsigned k = 0; k < i->n_timers; k++)
                         json_object_get(u->save.timers[k].payload);
         }
+        u->save.active = u->save.hist = NULL;
+        u->save.state_text = i->state_text;
+        if (i->machine->statechart) {
+                const Machine *m = i->machine;
+                u->save.active = malloc(m->n_words * sizeof(uint64_t));
+                u->save.hist = m->n_history ? malloc(m->n_history * m->n_words * sizeof(uint64_t)) : NULL;
+                if (!u->save.active || (m->n_history && !u->save.hist)) {
+                        free(u->save.active);
+                        free(u->save.hist);
+                        for (unsigned k = 0; k < u->save.n_timers; k++)
+                                json_object_put(u->save.timers[k].payload);
+                        free(u->save.timers);
+                        e->n_undo--;
+                        return -ENOMEM;
+                }
+                memcpy(u->save.active, i->active, m->n_words * sizeof(uint64_t));
+                if (m->n_history)
+                        memcpy(u->save.hist, i->hist, m->n_history * m->n_words * sizeof(uint64_t));
+        }
         i->touched = e->serial;
         return 0;
 }
@@ -497,6 +521,13 @@ static void rollback(xfsm_engine *e, Savepoint sp) {
                         i->timers = u->save.timers;
                         i->n_timers = u->save.n_timers;
                         i->cap_timers = u->save.cap_timers;
+                        if (i->machine->statechart) {
+                                free(i->active);
+                                free(i->hist);
+                                i->active = u->save.active;
+                                i->hist = u->save.hist;
+                                i->state_text = u->save.state_text;
+                        }
                         break;
                 case UNDO_CTX_KEY:
                         if (u->ctx.old)
@@ -530,6 +561,8 @@ static void commit(xfsm_engine *e) {
                         for (unsigned t = 0; t < u->save.n_timers; t++)
                                 json_object_put(u->save.timers[t].payload);
                         free(u->save.timers);
+                        free(u->save.active);
+                        free(u->save.hist);
                 }
                 else if (u->kind == UNDO_CTX_KEY) {
                         json_object_put(u->ctx.old);
@@ -945,8 +978,7 @@ static int fan_out_local(xfsm_engine *e, ComponentRt *c, const Machine *m, const
         return r;
 }
 
-static int run_cascades(xfsm_engine *e, xfsm_instance *i) {
-        const State *st = &i->machine->states[i->state];
+static int run_cascades(xfsm_engine *e, xfsm_instance *i, const State *st) {
         int r = 0;
 
         for (size_t k = 0; k < st->n_cascades && r >= 0; k++) {
@@ -1058,6 +1090,67 @@ static bool singleton_taken(const ComponentRt *c, const Machine *m) {
         return false;
 }
 
+/* Steps 7 and 8 of a transition: an inter_machine child, a cross_component send. */
+static int transition_targets(xfsm_engine *e, xfsm_instance *i, const Transition *t, json_object *payload) {
+        int r = 0;
+
+        if (t->type == TRANSITION_INTER_MACHINE) {
+                const Machine *cm = component_find_machine(i->comp->def, t->target_machine);
+                if (singleton_taken(i->comp, cm)) {
+                        fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", cm->name);
+                        refused(e, i, t->event, -XFSM_E_SINGLETON_EXISTS);
+                } else {
+                        json_object *ctx = mapped_context(t, i->context, payload);
+                        if (!ctx)
+                                return -ENOMEM;
+                        r = create_instance(e, i->comp, cm, ctx, i, false, NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (t->type == TRANSITION_CROSS_COMPONENT) {
+                json_object *ctx = mapped_context(t, i->context, payload);
+                xfsm_routed_kind kind = t->target_event ? XFSM_ROUTED_EVENT : XFSM_ROUTED_CREATE;
+                if (!ctx)
+                        return -ENOMEM;
+                if (streq(t->target_component, i->comp->def->name)) {
+                        const Machine *tm = component_find_machine(i->comp->def, t->target_machine);
+                        if (kind == XFSM_ROUTED_CREATE)
+                                r = singleton_taken(i->comp, tm)
+                                            ? 0
+                                            : create_instance(e, i->comp, tm, json_object_get(ctx), NULL, false, NULL);
+                        else
+                                r = fan_out_local(e, i->comp, tm, NULL, t->target_event, t->rules, t->n_rules, ctx);
+                } else
+                        r = emit_routed(e, i, kind, t->target_component, t->target_machine, NULL, t->target_event, ctx,
+                                        t->rules, t->n_rules);
+                json_object_put(ctx);
+        }
+        return r;
+}
+
+/* Step 9: a final or error state (top level, for a statechart) completes the instance. */
+static int complete_instance(xfsm_engine *e, xfsm_instance *i, const State *st) {
+        const Machine *m = i->machine;
+        xfsm_effect *f;
+
+        i->status = st->type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
+        f = effect_add(e, XFSM_EFFECT_COMPLETED, i);
+        if (!f)
+                return -ENOMEM;
+        f->status = xfsm_instance_status(i);
+        f->to = st->name;
+        if (!i->entry_point) {
+                if (m->retention_drop) {
+                        i->drop_at_commit = true;
+                        if (!effect_add(e, XFSM_EFFECT_DROPPED, i))
+                                return -ENOMEM;
+                } else
+                        i->retention_deadline = xfsm_engine_now(e) + m->retention_keep_ms;
+        }
+        return 0;
+}
+
 static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t, const char *event,
                            json_object *payload) {
         const Machine *m = i->machine;
@@ -1106,66 +1199,19 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
                 if ((r = run_actions(e, i, m->states[t->to].on_entry, m->states[t->to].n_on_entry, t->event,
                                      payload)) < 0)
                         return r;
-                if ((r = run_cascades(e, i)) < 0)
+                if ((r = run_cascades(e, i, &m->states[t->to])) < 0)
                         return r;
         }
         /* 6. notifyParent / parentLink */
         if ((r = notify_parent(e, i, t, previous)) < 0)
                 return r;
-        /* 7. inter_machine child */
-        if (t->type == TRANSITION_INTER_MACHINE) {
-                const Machine *cm = component_find_machine(i->comp->def, t->target_machine);
-                if (singleton_taken(i->comp, cm)) {
-                        fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", cm->name);
-                        refused(e, i, t->event, -XFSM_E_SINGLETON_EXISTS);
-                } else {
-                        json_object *ctx = mapped_context(t, i->context, payload);
-                        if (!ctx)
-                                return -ENOMEM;
-                        r = create_instance(e, i->comp, cm, ctx, i, false, NULL);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        /* 8. cross_component */
-        if (t->type == TRANSITION_CROSS_COMPONENT) {
-                json_object *ctx = mapped_context(t, i->context, payload);
-                xfsm_routed_kind kind = t->target_event ? XFSM_ROUTED_EVENT : XFSM_ROUTED_CREATE;
-                if (!ctx)
-                        return -ENOMEM;
-                if (streq(t->target_component, i->comp->def->name)) {
-                        const Machine *tm = component_find_machine(i->comp->def, t->target_machine);
-                        if (kind == XFSM_ROUTED_CREATE)
-                                r = singleton_taken(i->comp, tm)
-                                            ? 0
-                                            : create_instance(e, i->comp, tm, json_object_get(ctx), NULL, false, NULL);
-                        else
-                                r = fan_out_local(e, i->comp, tm, NULL, t->target_event, t->rules, t->n_rules, ctx);
-                } else
-                        r = emit_routed(e, i, kind, t->target_component, t->target_machine, NULL, t->target_event, ctx,
-                                        t->rules, t->n_rules);
-                json_object_put(ctx);
-                if (r < 0)
-                        return r;
-        }
+        /* 7. inter_machine child, 8. cross_component */
+        if ((r = transition_targets(e, i, t, payload)) < 0)
+                return r;
         /* 9. final / error */
-        if (m->states[t->to].type == STATE_FINAL || m->states[t->to].type == STATE_ERROR) {
-                i->status = m->states[t->to].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
-                f = effect_add(e, XFSM_EFFECT_COMPLETED, i);
-                if (!f)
-                        return -ENOMEM;
-                f->status = xfsm_instance_status(i);
-                f->to = m->states[t->to].name;
-                if (!i->entry_point) {
-                        if (m->retention_drop) {
-                                i->drop_at_commit = true;
-                                f = effect_add(e, XFSM_EFFECT_DROPPED, i);
-                                if (!f)
-                                        return -ENOMEM;
-                        } else
-                                i->retention_deadline = xfsm_engine_now(e) + m->retention_keep_ms;
-                }
-        }
+        if (m->states[t->to].type == STATE_FINAL || m->states[t->to].type == STATE_ERROR)
+                if ((r = complete_instance(e, i, &m->states[t->to])) < 0)
+                        return r;
         /* 10. timeout scheduling (and auto transitions) */
         return schedule_timers(e, i, self);
 }
@@ -1223,7 +1269,7 @@ static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, jso
         /* entering the initial state */
         if ((r = run_actions(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry, NULL, NULL)) < 0)
                 return r;
-        if ((r = run_cascades(e, i)) < 0)
+        if ((r = run_cascades(e, i, &m->states[m->initial])) < 0)
                 return r;
         if (m->states[m->initial].type == STATE_FINAL || m->states[m->initial].type == STATE_ERROR)
                 i->status = m->states[m->initial].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;

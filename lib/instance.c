@@ -185,6 +185,8 @@ xfsm_instance *instance_free(xfsm_instance *i) {
         for (unsigned k = 0; k < i->n_timers; k++)
                 json_object_put(i->timers[k].payload);
         free(i->timers);
+        free(i->active);
+        free(i->hist);
         free(i);
         return NULL;
 }
@@ -260,7 +262,7 @@ const char *xfsm_instance_machine(const xfsm_instance *i) {
         return i->machine->name;
 }
 const char *xfsm_instance_state(const xfsm_instance *i) {
-        return i->machine->states[i->state].name;
+        return i->machine->statechart ? i->state_text : i->machine->states[i->state].name;
 }
 const char *xfsm_instance_status(const xfsm_instance *i) {
         static const char *const names[] = { "active", "completed", "error" };

@@ -153,6 +153,7 @@ typedef struct State {
         bool has_auto;
         /* statecharts: states are numbered in document order, parents first */
         int parent;          /* -1: top level */
+        unsigned end;        /* the states of this subtree are [index, end) */
         unsigned *children;  /* in document order */
         size_t n_children;
         int initial;         /* the child entered by default; -1 for an atomic state */
@@ -212,5 +213,8 @@ typedef struct Component {
 Component *component_free(Component *c);
 const Machine *component_find_machine(const Component *c, const char *name);
 const State *machine_find_state(const Machine *m, const char *name);
+
+#define STATECHART_MAX_STATES 512 /* configurations are bitsets of at most 8 words */
+#define STATECHART_WORDS (STATECHART_MAX_STATES / 64)
 
 #define DEFAULT_RETENTION_KEEP_MS (24ULL * 3600ULL * 1000ULL)

@@ -877,6 +877,7 @@ static int parse_states(Loader *l, Machine *m, Node *list, int parent, unsigned 
                         }
                 }
                 s = &m->states[idx];
+                s->end = (unsigned) m->n_states;
                 if (s->n_children > 0 && !s->parallel) {
                         s->initial = (int) s->children[0];
                         if (s->initial_name) {
@@ -938,6 +939,11 @@ static int parse_machine(Loader *l, Machine *m, Node *n) {
                         return -ENOMEM;
                 if (parse_states(l, m, states, -1, 0, &first_entry) < 0)
                         r = -EINVAL;
+                if (m->statechart && m->n_states > STATECHART_MAX_STATES) {
+                        diag_error(l->d, states->line, states->column,
+                                   "a statechart of more than %d states is not supported", STATECHART_MAX_STATES);
+                        r = -EINVAL;
+                }
         }
 
         if (get_string(l, n, "initialState", true, &initial, &init_node) < 0)
