@@ -171,3 +171,5 @@ void rng_seed(uint64_t rng[4], uint64_t seed);
 
 /* ---- engine.c, for graph.c ---------------------------------------------- */
 const Component *engine_component(const xfsm_engine *e, size_t i);
+/* state is active (for a flat machine: is the state) */
+bool engine_in_state(const xfsm_instance *i, unsigned state);

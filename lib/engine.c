@@ -633,7 +633,7 @@ static void refused(xfsm_engine *e, const xfsm_instance *i, const char *event, i
         f->error = r;
         f->message = strdup(e->last_error[0] ? e->last_error : xfsm_strerror(r));
         if (i)
-                f->from = i->machine->states[i->state].name;
+                f->from = xfsm_instance_state(i);
 }
 
 /* ---- choosing a transition --------------------------------------------- */
@@ -819,6 +819,9 @@ static int schedule_timers(xfsm_engine *e, xfsm_instance *i, bool self) {
 
 static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx,
                            const xfsm_instance *parent, bool entry_point, xfsm_instance **ret);
+static int sc_start(xfsm_engine *e, xfsm_instance *i);
+static int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
+                     const Transition **ret, size_t *ret_n);
 
 static int perform_send(xfsm_engine *e, xfsm_instance *i, const Action *a, json_object *payload);
 
@@ -837,7 +840,7 @@ static int run_actions(xfsm_engine *e, xfsm_instance *i, const Action *a, size_t
                                 return -ENOMEM;
                         f->method = a[k].name;
                         f->event = event;
-                        f->to = i->machine->states[i->state].name;
+                        f->to = xfsm_instance_state(i);
                         break;
                 case ACTION_ASSIGN:
                         for (size_t j = 0; j < a[k].n_assigns; j++) {
@@ -899,15 +902,21 @@ static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, co
         size_t n = 0, cap = 0;
 
         for (size_t s = 0; s < m->n_states; s++) {
-                if (state && state->index != s)
+                /* a statechart instance may be in several states: look at each once, through the first */
+                if (m->statechart ? s > 0 : (state && state->index != s))
                         continue;
-                for (xfsm_instance *i = c->lists[m->index][s].head; i; i = i->state_next) {
-                        const Transition *t;
-                        if (i->status != STATUS_ACTIVE)
+                for (xfsm_instance *i = m->statechart ? c->all_head : c->lists[m->index][s].head; i;
+                     i = m->statechart ? i->all_next : i->state_next) {
+                        const Transition *t, *ts[STATECHART_MAX_STATES];
+                        size_t n_ts;
+                        if (i->status != STATUS_ACTIVE || i->machine != m)
+                                continue;
+                        if (m->statechart && state && !engine_in_state(i, state->index))
                                 continue;
                         if (n_rules > 0 && !json_rules_hold(rules, n_rules, payload, i->context))
                                 continue;
-                        if (choose(e, i, event, payload, true, &t) < 0)
+                        if (m->statechart ? sc_choose(e, i, event, payload, true, ts, &n_ts) < 0
+                                          : choose(e, i, event, payload, true, &t) < 0)
                                 continue;
                         if (n == cap) {
                                 xfsm_instance **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
@@ -1031,7 +1040,7 @@ static int notify_parent(xfsm_engine *e, xfsm_instance *i, const Transition *t, 
         json_object_object_add(p, "childMachine", json_object_new_string(i->machine->name));
         json_object_object_add(p, "previousState", json_object_new_string(previous));
         if (with_state)
-                json_object_object_add(p, "newState", json_object_new_string(i->machine->states[i->state].name));
+                json_object_object_add(p, "newState", json_object_new_string(xfsm_instance_state(i)));
         if (with_context)
                 json_object_object_add(p, "childContext", json_object_get(i->context));
         return enqueue(e, parent, event, p, NULL, false);
@@ -1265,19 +1274,420 @@ static int create_instance(xfsm_engine *e, ComponentRt *c, const Machine *m, jso
         if (!f)
                 return -ENOMEM;
         f->to = m->states[m->initial].name;
+        size_t created_effect = e->step->n - 1;
 
         /* entering the initial state */
-        if ((r = run_actions(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry, NULL, NULL)) < 0)
-                return r;
-        if ((r = run_cascades(e, i, &m->states[m->initial])) < 0)
-                return r;
-        if (m->states[m->initial].type == STATE_FINAL || m->states[m->initial].type == STATE_ERROR)
-                i->status = m->states[m->initial].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
-        if ((r = schedule_timers(e, i, false)) < 0)
-                return r;
+        if (m->statechart) {
+                if ((r = sc_start(e, i)) < 0)
+                        return r;
+                e->step->v[created_effect].to = i->state_text;
+        } else {
+                if ((r = run_actions(e, i, m->states[m->initial].on_entry, m->states[m->initial].n_on_entry, NULL,
+                                     NULL)) < 0)
+                        return r;
+                if ((r = run_cascades(e, i, &m->states[m->initial])) < 0)
+                        return r;
+                if (m->states[m->initial].type == STATE_FINAL || m->states[m->initial].type == STATE_ERROR)
+                        i->status = m->states[m->initial].type == STATE_FINAL ? STATUS_COMPLETED : STATUS_ERROR;
+                if ((r = schedule_timers(e, i, false)) < 0)
+                        return r;
+        }
         if (ret)
                 *ret = i;
         return 0;
+}
+
+/* ---- statecharts ---------------------------------------------------------------
+ *
+ * A statechart instance's configuration is a bitset of active states (states
+ * are numbered in document order, parents first, so a subtree is a range).
+ * One event selects, for each active atomic state in document order, the
+ * innermost transition that takes it (its own, else its ancestors'); a
+ * transition whose exit set overlaps an earlier one's is left out. The
+ * microstep then exits states innermost first (recording history), runs the
+ * transitions' actions, and enters states outermost first, as SCXML does. */
+
+static inline bool bit(const uint64_t *v, unsigned k) {
+        return (v[k >> 6] >> (k & 63)) & 1;
+}
+static inline void bit_set(uint64_t *v, unsigned k) {
+        v[k >> 6] |= 1ULL << (k & 63);
+}
+static inline void bit_clear(uint64_t *v, unsigned k) {
+        v[k >> 6] &= ~(1ULL << (k & 63));
+}
+
+/* k is a proper descendant of a (a == -1: the machine itself) */
+static bool sc_below(const Machine *m, unsigned k, int a) {
+        return a < 0 || (k > (unsigned) a && k < m->states[a].end);
+}
+
+static bool sc_any(const uint64_t *v, unsigned from, unsigned to) {
+        for (unsigned k = from; k < to; k++)
+                if (bit(v, k))
+                        return true;
+        return false;
+}
+
+bool engine_in_state(const xfsm_instance *i, unsigned state) {
+        return i->machine->statechart ? bit(i->active, state) : i->state == state;
+}
+
+/* The configuration as text: the active atomic states joined by ',',
+ * interned in the component so that effects and histories may point at it. */
+static int sc_refresh(xfsm_instance *i) {
+        const Machine *m = i->machine;
+        ComponentRt *c = i->comp;
+        char buf[4096];
+        size_t len = 0;
+        int first_leaf = -1;
+
+        buf[0] = 0;
+        for (unsigned k = 0; k < m->n_states; k++)
+                if (bit(i->active, k) && m->states[k].n_children == 0) {
+                        int n = snprintf(buf + len, sizeof buf - len, "%s%s", len ? "," : "", m->states[k].name);
+                        if (n > 0 && (size_t) n < sizeof buf - len)
+                                len += (size_t) n;
+                        if (first_leaf < 0)
+                                first_leaf = (int) k;
+                }
+        if (first_leaf >= 0)
+                instance_set_state(i, (unsigned) first_leaf);
+        for (size_t k = 0; k < c->n_texts; k++)
+                if (streq(c->texts[k], buf)) {
+                        i->state_text = c->texts[k];
+                        return 0;
+                }
+        if (c->n_texts == c->cap_texts) {
+                size_t cap = c->cap_texts ? c->cap_texts * 2 : 16;
+                char **v = realloc(c->texts, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                c->texts = v;
+                c->cap_texts = cap;
+        }
+        c->texts[c->n_texts] = strdup(buf);
+        if (!c->texts[c->n_texts])
+                return -ENOMEM;
+        i->state_text = c->texts[c->n_texts++];
+        return 0;
+}
+
+/* Default entry of state s: itself, and below it its initial child, its
+ * remembered history, or (parallel) every region. */
+static void sc_add_descendants(const xfsm_instance *i, unsigned s, uint64_t *enter) {
+        const Machine *m = i->machine;
+        const State *st = &m->states[s];
+
+        bit_set(enter, s);
+        if (st->n_children == 0)
+                return;
+        if (st->parallel) {
+                for (size_t c = 0; c < st->n_children; c++)
+                        if (!sc_any(enter, st->children[c], m->states[st->children[c]].end))
+                                sc_add_descendants(i, st->children[c], enter);
+                return;
+        }
+        if (st->history) {
+                const uint64_t *h = i->hist + (size_t) st->history_slot * m->n_words;
+                if (sc_any(h, s + 1, st->end)) {
+                        if (st->history == HISTORY_DEEP) {
+                                for (unsigned k = s + 1; k < st->end; k++)
+                                        if (bit(h, k))
+                                                bit_set(enter, k);
+                        } else
+                                for (size_t c = 0; c < st->n_children; c++)
+                                        if (bit(h, st->children[c]))
+                                                sc_add_descendants(i, st->children[c], enter);
+                        return;
+                }
+        }
+        sc_add_descendants(i, (unsigned) st->initial, enter);
+}
+
+/* The ancestors of t below domain, and the other regions of parallel ones. */
+static void sc_add_ancestors(const xfsm_instance *i, unsigned t, int domain, uint64_t *enter) {
+        const Machine *m = i->machine;
+        for (int a = m->states[t].parent; a >= 0 && a != domain; a = m->states[a].parent) {
+                bit_set(enter, (unsigned) a);
+                if (m->states[a].parallel)
+                        for (size_t c = 0; c < m->states[a].n_children; c++) {
+                                unsigned ch = m->states[a].children[c];
+                                if (!sc_any(enter, ch, m->states[ch].end))
+                                        sc_add_descendants(i, ch, enter);
+                        }
+        }
+}
+
+/* The state whose descendants a transition exits: the least common compound
+ * ancestor of source and target (the source itself for an internal
+ * transition to a descendant); -1 is the machine. */
+static int sc_domain(const Machine *m, const Transition *t) {
+        if (t->type == TRANSITION_INTERNAL && t->to != t->from && sc_below(m, t->to, (int) t->from))
+                return (int) t->from;
+        for (int a = m->states[t->from].parent; a >= 0; a = m->states[a].parent)
+                if (!m->states[a].parallel && sc_below(m, t->to, a))
+                        return a;
+        return -1;
+}
+
+static void sc_exit_set(const xfsm_instance *i, const Transition *t, uint64_t *exit) {
+        const Machine *m = i->machine;
+        int d = sc_domain(m, t);
+        unsigned from = d < 0 ? 0 : (unsigned) d + 1, to = d < 0 ? m->n_states : m->states[d].end;
+        for (unsigned k = from; k < to; k++)
+                if (bit(i->active, k))
+                        bit_set(exit, k);
+}
+
+/* Select the transitions an event takes (see above). */
+static int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
+                     const Transition **ret, size_t *ret_n) {
+        const Machine *m = i->machine;
+        uint64_t taken[STATECHART_WORDS] = {};
+        unsigned n_event = 0;
+        size_t n = 0;
+
+        e->guard_div_zero = false;
+        for (unsigned leaf = 0; leaf < m->n_states; leaf++) {
+                const Transition *found = NULL;
+                if (!bit(i->active, leaf) || m->states[leaf].n_children > 0)
+                        continue;
+                for (int s = (int) leaf; s >= 0 && !found; s = m->states[s].parent) {
+                        const State *st = &m->states[s];
+                        unsigned here = 0;
+                        for (size_t k = 0; k < st->n_out; k++)
+                                here += event_is(st->out[k], event);
+                        n_event += here;
+                        for (size_t k = 0; k < st->n_out && !found; k++) {
+                                const Transition *t = st->out[k];
+                                if (!event_is(t, event) || !guard_holds(e, t, i, payload))
+                                        continue;
+                                if (t->n_rules > 0 && (routed || here > 1) &&
+                                    !json_rules_hold(t->rules, t->n_rules, payload, i->context))
+                                        continue;
+                                found = t;
+                        }
+                }
+                if (!found)
+                        continue;
+                bool dup = false;
+                for (size_t k = 0; k < n; k++)
+                        dup = dup || ret[k] == found;
+                if (dup || n >= STATECHART_MAX_STATES)
+                        continue;
+                uint64_t exit[STATECHART_WORDS] = {}, overlap = 0;
+                sc_exit_set(i, found, exit);
+                for (unsigned w = 0; w < m->n_words; w++)
+                        overlap |= exit[w] & taken[w];
+                if (overlap)
+                        continue; /* an earlier transition exits these states: it wins */
+                for (unsigned w = 0; w < m->n_words; w++)
+                        taken[w] |= exit[w];
+                ret[n++] = found;
+        }
+        if (n == 0) {
+                if (n_event == 0)
+                        return fail(e, -XFSM_E_NO_TRANSITION, "no transition from '%s' on '%s' in machine '%s'",
+                                    i->state_text, event, m->name);
+                return fail(e, -XFSM_E_GUARD_FAILED, "no guard holds for '%s' in '%s' of machine '%s'%s", event,
+                            i->state_text, m->name, e->guard_div_zero ? " (a guard divided by zero)" : "");
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Leave state k: its timeouts go, unless it is entered again at once and
+ * the timeout keeps running through self-loops. */
+static void sc_exit_timers(xfsm_engine *e, xfsm_instance *i, unsigned k, const uint64_t *enter) {
+        for (size_t t = i->n_timers; t > 0; t--) {
+                const Transition *tr = i->timers[t - 1].t;
+                if (!tr || tr->from != k)
+                        continue;
+                if (bit(enter, k) && tr->type == TRANSITION_TIMEOUT && !tr->reset_on_transition)
+                        continue;
+                timer_remove(e, i, t - 1, true);
+        }
+}
+
+static int sc_enter_timers(xfsm_engine *e, xfsm_instance *i, unsigned k) {
+        const State *st = &i->machine->states[k];
+        int r = 0;
+
+        if (!st->has_timers && !st->has_auto)
+                return 0;
+        for (size_t n = 0; n < st->n_out && r >= 0; n++) {
+                const Transition *t = st->out[n];
+                bool kept = false;
+                if (t->type != TRANSITION_TIMEOUT && t->type != TRANSITION_AUTO)
+                        continue;
+                if (t->type == TRANSITION_AUTO && t->timeout_ms == 0) {
+                        r = enqueue(e, i, t->event, NULL, t, false);
+                        continue;
+                }
+                for (size_t j = 0; j < i->n_timers; j++)
+                        kept = kept || i->timers[j].t == t;
+                if (!kept)
+                        r = timer_arm(e, i, t);
+        }
+        return r;
+}
+
+/* Enter the states of enter (not yet active), outermost first. */
+static int sc_enter(xfsm_engine *e, xfsm_instance *i, const uint64_t *enter, const char *event, json_object *payload) {
+        const Machine *m = i->machine;
+        int r;
+
+        for (unsigned k = 0; k < m->n_states; k++) {
+                const State *st = &m->states[k];
+                if (!bit(enter, k))
+                        continue;
+                bit_set(i->active, k);
+                if ((r = run_actions(e, i, st->on_entry, st->n_on_entry, event, payload)) < 0 ||
+                    (r = run_cascades(e, i, st)) < 0 || (r = sc_enter_timers(e, i, k)) < 0)
+                        return r;
+                if (st->type != STATE_FINAL && st->type != STATE_ERROR)
+                        continue;
+                if (st->parent < 0) {
+                        if ((r = complete_instance(e, i, st)) < 0)
+                                return r;
+                        continue;
+                }
+                /* a final child: done.state.<Parent>, and for a parallel grandparent once
+                 * every region is done */
+                const State *p = &m->states[st->parent];
+                if (st->type == STATE_FINAL &&
+                    (r = enqueue(e, i, p->done_event, NULL, NULL, false)) < 0)
+                        return r;
+                if (st->type == STATE_FINAL && p->parent >= 0 && m->states[p->parent].parallel) {
+                        const State *g = &m->states[p->parent];
+                        bool all = true;
+                        for (size_t c = 0; c < g->n_children && all; c++) {
+                                const State *region = &m->states[g->children[c]];
+                                bool done = false;
+                                for (size_t x = 0; x < region->n_children; x++)
+                                        done = done || ((bit(i->active, region->children[x]) || bit(enter, region->children[x])) &&
+                                                        m->states[region->children[x]].type == STATE_FINAL);
+                                all = done;
+                        }
+                        if (all && (r = enqueue(e, i, g->done_event, NULL, NULL, false)) < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts, size_t n, const char *event,
+                        json_object *payload) {
+        const Machine *m = i->machine;
+        uint64_t exit[STATECHART_WORDS] = {}, enter[STATECHART_WORDS] = {};
+        const char *previous = i->state_text;
+        xfsm_effect *f;
+        int r;
+
+        r = touch(e, i);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++)
+                sc_exit_set(i, ts[k], exit);
+        /* history is what was active when the state was left */
+        for (unsigned k = 0; k < m->n_states; k++) {
+                const State *st = &m->states[k];
+                if (!bit(exit, k) || !st->history)
+                        continue;
+                uint64_t *h = i->hist + (size_t) st->history_slot * m->n_words;
+                for (unsigned x = k + 1; x < st->end; x++) {
+                        bit_clear(h, x);
+                        if (bit(i->active, x) &&
+                            (st->history == HISTORY_DEEP || m->states[x].parent == (int) k))
+                                bit_set(h, x);
+                }
+        }
+        for (size_t k = 0; k < n; k++) {
+                int d = sc_domain(m, ts[k]);
+                sc_add_descendants(i, ts[k]->to, enter);
+                sc_add_ancestors(i, ts[k]->to, d, enter);
+        }
+        /* exit, innermost (last in document order) first */
+        for (unsigned k = m->n_states; k > 0; k--) {
+                const State *st = &m->states[k - 1];
+                if (!bit(exit, k - 1))
+                        continue;
+                if ((r = run_actions(e, i, st->on_exit, st->n_on_exit, event, payload)) < 0)
+                        return r;
+                sc_exit_timers(e, i, k - 1, enter);
+                bit_clear(i->active, k - 1);
+        }
+        /* the transitions' own methods and actions, then the payload */
+        for (size_t k = 0; k < n; k++) {
+                if (ts[k]->triggered_method) {
+                        f = effect_add(e, XFSM_EFFECT_METHOD, i);
+                        if (!f)
+                                return -ENOMEM;
+                        f->method = ts[k]->triggered_method;
+                        f->event = ts[k]->event;
+                }
+                if ((r = run_actions(e, i, ts[k]->actions, ts[k]->n_actions, event, payload)) < 0)
+                        return r;
+        }
+        if (payload && ts[0]->n_rules == 0 && json_object_object_length(payload) > 0) {
+                json_object_object_foreach(payload, key, v) if ((r = context_set(e, i, payload, key, v)) < 0) return r;
+                if (!effect_add(e, XFSM_EFFECT_CONTEXT_CHANGED, i))
+                        return -ENOMEM;
+        }
+        if ((r = sc_enter(e, i, enter, event, payload)) < 0)
+                return r;
+        if ((r = sc_refresh(i)) < 0)
+                return r;
+        i->updated_at = xfsm_engine_realtime(e);
+        f = effect_add(e, XFSM_EFFECT_TRANSITION, i);
+        if (!f)
+                return -ENOMEM;
+        f->from = previous;
+        f->to = i->state_text;
+        f->event = ts[0]->event;
+        for (size_t k = 0; k < n; k++) {
+                if ((r = notify_parent(e, i, ts[k], previous)) < 0 || (r = transition_targets(e, i, ts[k], payload)) < 0)
+                        return r;
+        }
+        if (i->status != STATUS_ACTIVE)
+                timers_cancel_all(e, i, true);
+        return 0;
+}
+
+static int sc_process(xfsm_engine *e, Item *it) {
+        xfsm_instance *i = it->inst;
+        const Transition *ts[STATECHART_MAX_STATES];
+        size_t n = 0;
+        int r;
+
+        if (it->forced) {
+                if (!bit(i->active, it->forced->from))
+                        return 0; /* left the state meanwhile */
+                if (!guard_holds(e, it->forced, i, it->payload))
+                        return fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", it->forced->event);
+                ts[0] = it->forced;
+                n = 1;
+        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, ts, &n)) < 0)
+                return r;
+        return sc_microstep(e, i, ts, n, it->event, it->payload);
+}
+
+/* A statechart instance comes to life in the initial state and its default descendants. */
+static int sc_start(xfsm_engine *e, xfsm_instance *i) {
+        const Machine *m = i->machine;
+        uint64_t enter[STATECHART_WORDS] = {};
+        int r;
+
+        i->active = calloc(m->n_words, sizeof(uint64_t));
+        i->hist = m->n_history ? calloc((size_t) m->n_history * m->n_words, sizeof(uint64_t)) : NULL;
+        if (!i->active || (m->n_history && !i->hist))
+                return -ENOMEM;
+        sc_add_descendants(i, m->initial, enter);
+        sc_add_ancestors(i, m->initial, -1, enter);
+        if ((r = sc_enter(e, i, enter, NULL, NULL)) < 0)
+                return r;
+        return sc_refresh(i);
 }
 
 /* Handle one queued event. Refusals of raised events are effects; the
@@ -1294,7 +1704,9 @@ static int process_item(xfsm_engine *e, Item *it) {
                 return fail(e, -XFSM_E_NO_SUCH_INSTANCE, "instance %s is gone", i->id);
         if (i->status != STATUS_ACTIVE)
                 return fail(e, -XFSM_E_NO_TRANSITION, "instance %s is %s in state '%s': no transition", i->id,
-                            xfsm_instance_status(i), i->machine->states[i->state].name);
+                            xfsm_instance_status(i), xfsm_instance_state(i));
+        if (i->machine->statechart)
+                return sc_process(e, it);
         if (t) {
                 if (t->from != i->state)
                         return 0; /* left the state meanwhile */
@@ -1320,7 +1732,9 @@ static int drain(xfsm_engine *e) {
                                 json_object_put(it.payload);
                                 return r;
                         }
-                        refused(e, it.inst->dead ? NULL : it.inst, it.event, r);
+                        /* a done.state event nobody waits for is discarded, as in SCXML */
+                        if (!(r == -XFSM_E_NO_TRANSITION && strncmp(it.event, "done.state.", 11) == 0))
+                                refused(e, it.inst->dead ? NULL : it.inst, it.event, r);
                 }
                 json_object_put(it.payload);
         }
@@ -1631,13 +2045,13 @@ int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event, cons
                 return r;
         }
         memcpy(id, i->id, sizeof id);
-        state = i->machine->states[i->state].name;
+        state = xfsm_instance_state(i);
         commit(e); /* may drop i */
         if (e->lh < e->lt) {
                 deliver_local(e);
                 i = instance_map_get(&e->map, id);
                 if (i)
-                        state = i->machine->states[i->state].name;
+                        state = xfsm_instance_state(i);
         }
         if (ret_state)
                 *ret_state = state;
@@ -1722,6 +2136,18 @@ size_t xfsm_engine_n_instances(const xfsm_engine *e) {
         return e->map.n;
 }
 
+/* The state filter of ListInstances: a state's name (for a statechart: any
+ * active state), or a statechart's whole configuration as text. */
+static bool instance_matches_state(const xfsm_instance *i, const char *state) {
+        const State *st;
+        if (!i->machine->statechart)
+                return streq(i->machine->states[i->state].name, state);
+        if (streq(i->state_text, state))
+                return true;
+        st = machine_find_state(i->machine, state);
+        return st && engine_in_state(i, st->index);
+}
+
 int xfsm_engine_foreach(xfsm_engine *e, const char *component, const char *machine, const char *state,
                         xfsm_instance_fn fn, void *userdata) {
         for (size_t k = 0; k < e->n_comps; k++) {
@@ -1732,7 +2158,7 @@ int xfsm_engine_foreach(xfsm_engine *e, const char *component, const char *machi
                         next = i->all_next;
                         if (!isempty(machine) && !streq(i->machine->name, machine))
                                 continue;
-                        if (!isempty(state) && !streq(i->machine->states[i->state].name, state))
+                        if (!isempty(state) && !instance_matches_state(i, state))
                                 continue;
                         int r = fn(userdata, i);
                         if (r != 0)
