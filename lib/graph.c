@@ -54,6 +54,30 @@ static void dot_escape(FILE *f, const char *s) {
         }
 }
 
+/* A state, and for a compound or parallel one, its children in a cluster
+ * (dashed for parallel regions), the state itself a node inside it. */
+static void dot_state(const Machine *m, unsigned k, int indent, FILE *f) {
+        const State *st = &m->states[k];
+
+        if (st->n_children > 0) {
+                fprintf(f, "%*ssubgraph \"cluster_%s_%s\" {\n%*slabel=\"%s%s\"; style=%s;\n", indent * 2, "", m->name,
+                        st->name, indent * 2 + 2, "", st->name, st->parallel ? " (parallel)" : "",
+                        st->parallel ? "dashed" : "rounded");
+                fprintf(f, "%*s\"%s.%s\" [label=\"%s\", shape=plaintext];\n", indent * 2 + 2, "", m->name, st->name,
+                        st->history == HISTORY_DEEP ? "H*" : st->history == HISTORY_SHALLOW ? "H" : "");
+                for (size_t c = 0; c < st->n_children; c++)
+                        dot_state(m, st->children[c], indent + 1, f);
+                fprintf(f, "%*s}\n", indent * 2, "");
+                return;
+        }
+        fprintf(f, "%*s\"%s.%s\" [label=\"%s\"", indent * 2, "", m->name, st->name, st->name);
+        if (st->type == STATE_FINAL)
+                fputs(", peripheries=2", f);
+        else if (st->type == STATE_ERROR)
+                fputs(", peripheries=2, color=red", f);
+        fputs("];\n", f);
+}
+
 static void write_dot(const Component *c, const Machine *only, FILE *f) {
         char label[512];
 
@@ -64,15 +88,9 @@ static void write_dot(const Component *c, const Machine *only, FILE *f) {
                         continue;
                 fprintf(f, "  subgraph \"cluster_%s\" {\n    label=\"%s\";\n", m->name, m->name);
                 fprintf(f, "    \"%s.__start\" [shape=point, label=\"\"];\n", m->name);
-                for (size_t s = 0; s < m->n_states; s++) {
-                        const State *st = &m->states[s];
-                        fprintf(f, "    \"%s.%s\" [label=\"%s\"", m->name, st->name, st->name);
-                        if (st->type == STATE_FINAL)
-                                fputs(", peripheries=2", f);
-                        else if (st->type == STATE_ERROR)
-                                fputs(", peripheries=2, color=red", f);
-                        fputs("];\n", f);
-                }
+                for (size_t s = 0; s < m->n_states; s++)
+                        if (m->states[s].parent < 0)
+                                dot_state(m, (unsigned) s, 2, f);
                 fprintf(f, "    \"%s.__start\" -> \"%s.%s\";\n", m->name, m->name, m->states[m->initial].name);
                 for (size_t t = 0; t < m->n_transitions; t++) {
                         const Transition *tr = &m->transitions[t];
@@ -115,6 +133,24 @@ static void write_dot(const Component *c, const Machine *only, FILE *f) {
         fputs("}\n", f);
 }
 
+static void mermaid_state(const Machine *m, unsigned k, int indent, FILE *f) {
+        const State *st = &m->states[k];
+
+        if (st->n_children == 0) {
+                fprintf(f, "%*sstate \"%s\" as %s_%s\n", indent * 2, "", st->name, m->name, st->name);
+                return;
+        }
+        fprintf(f, "%*sstate \"%s\" as %s_%s {\n", indent * 2, "", st->name, m->name, st->name);
+        for (size_t c = 0; c < st->n_children; c++) {
+                if (st->parallel && c > 0)
+                        fprintf(f, "%*s--\n", indent * 2 + 2, "");
+                mermaid_state(m, st->children[c], indent + 1, f);
+        }
+        if (!st->parallel)
+                fprintf(f, "%*s[*] --> %s_%s\n", indent * 2 + 2, "", m->name, m->states[st->initial].name);
+        fprintf(f, "%*s}\n", indent * 2, "");
+}
+
 static void write_mermaid(const Component *c, const Machine *only, FILE *f) {
         char label[512];
         bool nested = !only && c->n_machines > 1;
@@ -128,7 +164,8 @@ static void write_mermaid(const Component *c, const Machine *only, FILE *f) {
                 if (nested)
                         fprintf(f, "  state %s {\n", m->name);
                 for (size_t s = 0; s < m->n_states; s++)
-                        fprintf(f, "%sstate \"%s\" as %s_%s\n", ind, m->states[s].name, m->name, m->states[s].name);
+                        if (m->states[s].parent < 0)
+                                mermaid_state(m, (unsigned) s, nested ? 2 : 1, f);
                 fprintf(f, "%s[*] --> %s_%s\n", ind, m->name, m->states[m->initial].name);
                 for (size_t t = 0; t < m->n_transitions; t++) {
                         const Transition *tr = &m->transitions[t];
@@ -141,7 +178,8 @@ static void write_mermaid(const Component *c, const Machine *only, FILE *f) {
                                 m->states[tr->to].name, label);
                 }
                 for (size_t s = 0; s < m->n_states; s++)
-                        if (m->states[s].type == STATE_FINAL || m->states[s].type == STATE_ERROR)
+                        if ((m->states[s].type == STATE_FINAL || m->states[s].type == STATE_ERROR) &&
+                            m->states[s].parent < 0)
                                 fprintf(f, "%s%s_%s --> [*]\n", ind, m->name, m->states[s].name);
                 for (size_t s = 0; s < m->n_states; s++)
                         if (m->states[s].type == STATE_ERROR)
