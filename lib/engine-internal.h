@@ -15,6 +15,12 @@
 
 typedef struct ComponentRt ComponentRt;
 
+typedef struct ConfigText {
+        const Machine *machine;
+        uint64_t bits[STATECHART_WORDS];
+        char *text;
+} ConfigText;
+
 typedef struct Timer {
         const Transition *t;        /* a timeout or delayed auto transition, or */
         const Action *send;         /* a delayed send (with its rendered payload) */
@@ -72,7 +78,7 @@ struct ComponentRt {
         size_t n_instances;
         uint64_t seq; /* committed steps */
         char *definition_json;
-        char **texts; /* statechart configurations as text, interned */
+        struct ConfigText *texts; /* statechart configurations and their text, interned */
         size_t n_texts, cap_texts;
 };
 

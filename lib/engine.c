@@ -42,7 +42,8 @@ typedef struct Undo {
                         uint8_t n_timers, cap_timers;
                         uint64_t updated_at, retention_deadline;
                         Timer *timers;
-                        uint64_t *active, *hist; /* statecharts */
+                        uint64_t active[STATECHART_WORDS]; /* statecharts */
+                        uint64_t *hist;
                         const char *state_text;
                 } save;
                 struct {
@@ -185,7 +186,7 @@ static ComponentRt *component_rt_free(ComponentRt *c) {
         free(c->lists);
         free(c->definition_json);
         for (size_t k = 0; k < c->n_texts; k++)
-                free(c->texts[k]);
+                free(c->texts[k].text);
         free(c->texts);
         component_free(c->def);
         free(c);
@@ -449,15 +450,12 @@ static int touch(xfsm_engine *e, xfsm_instance *i) {
                 for (unsigned k = 0; k < i->n_timers; k++)
                         json_object_get(u->save.timers[k].payload);
         }
-        u->save.active = u->save.hist = NULL;
+        u->save.hist = NULL;
         u->save.state_text = i->state_text;
         if (i->machine->statechart) {
                 const Machine *m = i->machine;
-                u->save.active = malloc(m->n_words * sizeof(uint64_t));
                 u->save.hist = m->n_history ? malloc(m->n_history * m->n_words * sizeof(uint64_t)) : NULL;
-                if (!u->save.active || (m->n_history && !u->save.hist)) {
-                        free(u->save.active);
-                        free(u->save.hist);
+                if (m->n_history && !u->save.hist) {
                         for (unsigned k = 0; k < u->save.n_timers; k++)
                                 json_object_put(u->save.timers[k].payload);
                         free(u->save.timers);
@@ -522,10 +520,11 @@ static void rollback(xfsm_engine *e, Savepoint sp) {
                         i->n_timers = u->save.n_timers;
                         i->cap_timers = u->save.cap_timers;
                         if (i->machine->statechart) {
-                                free(i->active);
-                                free(i->hist);
-                                i->active = u->save.active;
-                                i->hist = u->save.hist;
+                                memcpy(i->active, u->save.active, i->machine->n_words * sizeof(uint64_t));
+                                if (u->save.hist) {
+                                        free(i->hist);
+                                        i->hist = u->save.hist;
+                                }
                                 i->state_text = u->save.state_text;
                         }
                         break;
@@ -561,7 +560,6 @@ static void commit(xfsm_engine *e) {
                         for (unsigned t = 0; t < u->save.n_timers; t++)
                                 json_object_put(u->save.timers[t].payload);
                         free(u->save.timers);
-                        free(u->save.active);
                         free(u->save.hist);
                 }
                 else if (u->kind == UNDO_CTX_KEY) {
@@ -1342,34 +1340,39 @@ static int sc_refresh(xfsm_instance *i) {
         size_t len = 0;
         int first_leaf = -1;
 
+        for (unsigned k = 0; k < m->n_states && first_leaf < 0; k++)
+                if (bit(i->active, k) && m->states[k].n_children == 0)
+                        first_leaf = (int) k;
+        if (first_leaf >= 0)
+                instance_set_state(i, (unsigned) first_leaf);
+        /* a configuration seen before: its text is there already */
+        for (size_t k = 0; k < c->n_texts; k++)
+                if (c->texts[k].machine == m && memcmp(c->texts[k].bits, i->active, m->n_words * sizeof(uint64_t)) == 0) {
+                        i->state_text = c->texts[k].text;
+                        return 0;
+                }
         buf[0] = 0;
         for (unsigned k = 0; k < m->n_states; k++)
                 if (bit(i->active, k) && m->states[k].n_children == 0) {
                         int n = snprintf(buf + len, sizeof buf - len, "%s%s", len ? "," : "", m->states[k].name);
                         if (n > 0 && (size_t) n < sizeof buf - len)
                                 len += (size_t) n;
-                        if (first_leaf < 0)
-                                first_leaf = (int) k;
-                }
-        if (first_leaf >= 0)
-                instance_set_state(i, (unsigned) first_leaf);
-        for (size_t k = 0; k < c->n_texts; k++)
-                if (streq(c->texts[k], buf)) {
-                        i->state_text = c->texts[k];
-                        return 0;
                 }
         if (c->n_texts == c->cap_texts) {
                 size_t cap = c->cap_texts ? c->cap_texts * 2 : 16;
-                char **v = realloc(c->texts, cap * sizeof *v);
+                ConfigText *v = realloc(c->texts, cap * sizeof *v);
                 if (!v)
                         return -ENOMEM;
                 c->texts = v;
                 c->cap_texts = cap;
         }
-        c->texts[c->n_texts] = strdup(buf);
-        if (!c->texts[c->n_texts])
+        ConfigText *t = &c->texts[c->n_texts];
+        *t = (ConfigText) { .machine = m, .text = strdup(buf) };
+        if (!t->text)
                 return -ENOMEM;
-        i->state_text = c->texts[c->n_texts++];
+        memcpy(t->bits, i->active, m->n_words * sizeof(uint64_t));
+        c->n_texts++;
+        i->state_text = t->text;
         return 0;
 }
 

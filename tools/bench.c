@@ -32,6 +32,28 @@ static const char toggle_yaml[] = "name: Bench\n"
                                   "      - {from: Off, to: On, event: TOGGLE}\n"
                                   "      - {from: On, to: Off, event: TOGGLE}\n";
 
+/* A statechart: three compound levels and two parallel regions; TICK moves
+ * both regions at once (two transitions in one microstep). */
+static const char statechart_yaml[] = "name: BenchChart\n"
+                                      "stateMachines:\n"
+                                      "  - name: Chart\n"
+                                      "    initialState: Root\n"
+                                      "    states:\n"
+                                      "      - name: Root\n"
+                                      "        states:\n"
+                                      "          - name: Mid\n"
+                                      "            states:\n"
+                                      "              - name: Par\n"
+                                      "                type: parallel\n"
+                                      "                states:\n"
+                                      "                  - {name: R1, states: [{name: A1}, {name: B1}]}\n"
+                                      "                  - {name: R2, states: [{name: A2}, {name: B2}]}\n"
+                                      "    transitions:\n"
+                                      "      - {from: A1, to: B1, event: TICK}\n"
+                                      "      - {from: B1, to: A1, event: TICK}\n"
+                                      "      - {from: A2, to: B2, event: TICK}\n"
+                                      "      - {from: B2, to: A2, event: TICK}\n";
+
 /* The demo Order (tests/data/xcomponent/demo-order.yaml), its UI keys left out. */
 static const char order_yaml[] = "name: OrderComponent\n"
                                  "stateMachines:\n"
@@ -113,8 +135,10 @@ static Latency latencies(uint64_t *v, size_t n) {
         return (Latency) { v[n / 2], v[n * 99 / 100] };
 }
 
-/* (a) toggle: events/s through the whole engine path, empty payloads */
-static int bench_toggle(uint64_t count, double *ret_rate, Latency *ret_lat) {
+/* (a) toggle: events/s through the whole engine path, empty payloads; the
+ * same for the statechart */
+static int bench_events(const char *yaml, const char *machine, const char *event, uint64_t count, double *ret_rate,
+                        Latency *ret_lat) {
         double rates[RUNS];
         uint64_t *lat;
         size_t n_lat = 100000;
@@ -123,19 +147,19 @@ static int bench_toggle(uint64_t count, double *ret_rate, Latency *ret_lat) {
         if (!lat)
                 return -ENOMEM;
         for (int run = 0; run < RUNS; run++) {
-                xfsm_engine *e = engine_with("toggle.yaml", toggle_yaml);
+                xfsm_engine *e = engine_with("bench.yaml", yaml);
                 xfsm_instance *i;
                 uint64_t t0, t1;
 
-                if (!e || xfsm_engine_create(e, NULL, "Toggle", NULL, &i) < 0) {
+                if (!e || xfsm_engine_create(e, NULL, machine, NULL, &i) < 0) {
                         xfsm_engine_free(e);
                         free(lat);
                         return -EIO;
                 }
                 t0 = now_ns();
                 for (uint64_t k = 0; k < count; k++)
-                        if (xfsm_instance_send(e, i, "TOGGLE", NULL, NULL) < 0) {
-                                fprintf(stderr, "toggle refused: %s\n", xfsm_engine_last_error(e));
+                        if (xfsm_instance_send(e, i, event, NULL, NULL) < 0) {
+                                fprintf(stderr, "%s refused: %s\n", event, xfsm_engine_last_error(e));
                                 break;
                         }
                 t1 = now_ns();
@@ -143,7 +167,7 @@ static int bench_toggle(uint64_t count, double *ret_rate, Latency *ret_lat) {
                 if (run == RUNS - 1)
                         for (size_t k = 0; k < n_lat; k++) {
                                 uint64_t a = now_ns();
-                                (void) xfsm_instance_send(e, i, "TOGGLE", NULL, NULL);
+                                (void) xfsm_instance_send(e, i, event, NULL, NULL);
                                 lat[k] = now_ns() - a;
                         }
                 xfsm_engine_free(e);
@@ -262,8 +286,8 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
                 {},
         };
         uint64_t count = 10000000, flows = 200000, instances = 1000000;
-        double toggle, toggle_floor, flow, flow_floor, mem;
-        Latency tl, fl;
+        double toggle, toggle_floor, flow, flow_floor, mem, chart;
+        Latency tl, fl, cl;
         int c;
 
         optind = 1;
@@ -294,7 +318,9 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
         if (count == 0 || flows == 0 || instances == 0)
                 return usage_error("bench: counts must be positive");
 
-        if (bench_toggle(count, &toggle, &tl) < 0 || bench_flow(flows, &flow, &fl) < 0 ||
+        if (bench_events(toggle_yaml, "Toggle", "TOGGLE", count, &toggle, &tl) < 0 ||
+            bench_events(statechart_yaml, "Chart", "TICK", count / 2, &chart, &cl) < 0 ||
+            bench_flow(flows, &flow, &fl) < 0 ||
             bench_memory(instances, &mem) < 0) {
                 fprintf(stderr, "xfsmctl: bench failed\n");
                 return EXIT_REFUSED;
@@ -308,9 +334,12 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
                        ",\"floor_per_s\":%.0f,\"ratio_to_floor\":%.4f},"
                        "\"order_flow\":{\"flows_per_s\":%.0f,\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
                        ",\"floor_per_s\":%.0f,\"ratio_to_floor\":%.4f},"
+                       "\"statechart\":{\"events_per_s\":%.0f,\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+                       ",\"ratio_to_toggle\":%.3f},"
                        "\"memory\":{\"instances\":%" PRIu64 ",\"bytes_per_instance\":%.0f}}\n",
                        RUNS, toggle, tl.median_ns, tl.p99_ns, toggle_floor, toggle / toggle_floor, flow,
-                       fl.median_ns, fl.p99_ns, flow_floor, flow / flow_floor, instances, mem);
+                       fl.median_ns, fl.p99_ns, flow_floor, flow / flow_floor, chart, cl.median_ns, cl.p99_ns,
+                       chart / toggle, instances, mem);
                 return EXIT_OK;
         }
         printf("xfsm engine benchmarks (in process, virtual clock, durability: none; medians of %d runs)\n", RUNS);
@@ -318,6 +347,9 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
                tl.median_ns, tl.p99_ns);
         printf("            floor: hand-written switch %.0f M/s; engine/floor = %.4f (target >= 5 M events/s)\n",
                toggle_floor / 1e6, toggle / toggle_floor);
+        printf("statechart  %10.2f M events/s   latency median %" PRIu64 " ns, p99 %" PRIu64
+               " ns (3 compound levels, 2 parallel regions; target >= 2 M events/s)\n",
+               chart / 1e6, cl.median_ns, cl.p99_ns);
         printf("order flow  %10.1f k flows/s    latency median %.2f us, p99 %.2f us (create+VALIDATE+COMPLETE)\n",
                flow / 1e3, (double) fl.median_ns / 1e3, (double) fl.p99_ns / 1e3);
         printf("            floor: json-c parse of the same two texts %.0f k/s; engine/floor = %.3f (target >= 200 k/s)\n",
