@@ -307,6 +307,73 @@ static void test_graph_dot_and_mermaid(void **state) {
         run_done(&r);
 }
 
+static const char *example(const char *name) {
+        static char buf[4][1024];
+        static unsigned k;
+        const char *d = getenv("XFSM_EXAMPLES");
+        char *b = buf[k++ % 4];
+        snprintf(b, 1024, "%s/%s", d ? d : "examples", name);
+        return b;
+}
+
+static void test_simulate_statechart_history_and_parallel_regions(void **state) {
+        (void) state;
+        Run r = run("--json simulate %s --context '{\"track\":1}' POWER PLAY NEXT PAUSE POWER POWER",
+                    example("media-player.yaml"));
+        json_object *o = json_tokener_parse(r.out);
+
+        assert_int_equal(r.status, 0);
+        assert_string_equal(str(o, "steps.0.to"), "Stopped");
+        assert_string_equal(str(o, "steps.4.from"), "Paused");
+        assert_string_equal(str(o, "steps.4.to"), "Off");
+        assert_string_equal(str(o, "steps.5.to"), "Paused"); /* deep history */
+        assert_int_equal(json_object_get_int(get(o, "final.context.track")), 2);
+        json_object_put(o);
+        run_done(&r);
+
+        r = run("--json simulate %s START CHUNK SENT CLEAN", example("upload-job.yaml"));
+        o = json_tokener_parse(r.out);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(str(o, "steps.0.to"), "Sending,Scanning"); /* both regions */
+        assert_string_equal(str(o, "steps.2.to"), "Sent,Scanning");
+        /* both regions final: done.state.Work takes the job on, within the same event */
+        assert_string_equal(str(o, "steps.3.to"), "Published");
+        assert_string_equal(str(o, "final.status"), "completed");
+        json_object *t = get(o, "transitions");
+        assert_string_equal(str(t, "4.event"), "done.state.Work");
+        json_object_put(o);
+        run_done(&r);
+}
+
+static void test_simulate_guards_and_delayed_sends(void **state) {
+        (void) state;
+        Run r = run("--json simulate %s CONNECT FAILED +1000 FAILED +1000 FAILED", example("connection.yaml"));
+        json_object *o = json_tokener_parse(r.out);
+
+        assert_int_equal(r.status, 0);
+        assert_string_equal(str(o, "final.state"), "Down"); /* the guard counted three attempts */
+        assert_int_equal(json_object_get_int(get(o, "final.context.attempts")), 3);
+        json_object_put(o);
+        run_done(&r);
+
+        r = run("--json simulate %s CONNECT +5000", example("connection.yaml"));
+        o = json_tokener_parse(r.out);
+        assert_string_equal(str(o, "final.state"), "Down"); /* the watchdog's delayed send */
+        assert_string_equal(str(o, "transitions.1.event"), "GIVE_UP_WAITING");
+        json_object_put(o);
+        run_done(&r);
+
+        r = run("--json simulate %s CONNECT CONNECTED +10000", example("connection.yaml"));
+        o = json_tokener_parse(r.out);
+        assert_string_equal(str(o, "final.state"), "Up"); /* the watchdog was cancelled on leaving */
+        json_object_put(o);
+        run_done(&r);
+
+        r = run("validate %s %s %s", example("connection.yaml"), example("media-player.yaml"), example("upload-job.yaml"));
+        assert_int_equal(r.status, 0);
+        run_done(&r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_simulate_demo_pair_shows_the_cascade),
@@ -318,6 +385,8 @@ int main(void) {
                 cmocka_unit_test(test_simulate_bad_usage_exits_2),
                 cmocka_unit_test(test_validate_reports_positions_and_exit_codes),
                 cmocka_unit_test(test_graph_dot_and_mermaid),
+                cmocka_unit_test(test_simulate_statechart_history_and_parallel_regions),
+                cmocka_unit_test(test_simulate_guards_and_delayed_sends),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
