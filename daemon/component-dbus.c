@@ -34,7 +34,7 @@ static xfsm_instance *find_instance(Host *h, const char *id, sd_bus_error *error
 }
 
 /* Read the a{sv} options of SendEx. */
-static int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
+int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
                              sd_bus_error *error) {
         int r;
 
@@ -236,8 +236,8 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
         return r;
 }
 
-static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Host *h = userdata;
+/* GetContext and GetHistory: a JSON text about one instance. */
+static int reply_instance_json(sd_bus_message *msg, Host *h, char *(*get)(xfsm_instance *i), sd_bus_error *error) {
         const char *id;
         xfsm_instance *i;
         char *json;
@@ -248,7 +248,7 @@ static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        json = xfsm_instance_context_json(i);
+        json = get(i);
         if (!json)
                 return -ENOMEM;
         r = sd_bus_reply_method_return(msg, "s", json);
@@ -256,24 +256,16 @@ static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error 
         return r;
 }
 
-static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Host *h = userdata;
-        const char *id;
-        xfsm_instance *i;
-        char *json;
-        int r;
+static char *context_json(xfsm_instance *i) {
+        return xfsm_instance_context_json(i);
+}
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        if (!(i = find_instance(h, id, error)))
-                return -ENOENT;
-        json = history_json(i);
-        if (!json)
-                return -ENOMEM;
-        r = sd_bus_reply_method_return(msg, "s", json);
-        free(json);
-        return r;
+static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return reply_instance_json(msg, userdata, context_json, error);
+}
+
+static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return reply_instance_json(msg, userdata, history_json, error);
 }
 
 static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -111,26 +111,8 @@ static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = sd_bus_message_read(msg, "ss", &event, &payload);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        r = read_send_options(msg, &event_id, &correlation, error);
         if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, *value;
-                if ((r = sd_bus_message_read(msg, "s", &key)) < 0)
-                        return r;
-                if (!streq(key, "event_id") && !streq(key, "correlation_id"))
-                        return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument", "unknown option '%s'", key);
-                if (sd_bus_message_read(msg, "v", "s", &value) < 0)
-                        return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument",
-                                                 "option %s must be a string", key);
-                if (streq(key, "event_id"))
-                        event_id = value;
-                else
-                        correlation = value;
-                if ((r = sd_bus_message_exit_container(msg)) < 0)
-                        return r;
-        }
-        if (r < 0 || (r = sd_bus_message_exit_container(msg)) < 0)
                 return r;
         if (!(i = instance_of(msg, h, error)))
                 return -ENOENT;

@@ -75,6 +75,9 @@ xfsm_instance *host_instance_from_path(Host *h, const char *path);
 /* vtables (component-dbus.c, instance-dbus.c) */
 int host_register(Host *h, sd_bus *bus);
 int instance_register(Host *h, sd_bus *bus);
+/* The a{sv} options of SendEx: event_id and correlation_id (both may stay NULL). */
+int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
+                      sd_bus_error *error);
 /* Send event to i and reply with the new state (or set error). */
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error);
