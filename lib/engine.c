@@ -2306,3 +2306,235 @@ bool xfsm_engine_next_retention(const xfsm_engine *e, uint64_t *ret) {
 const Component *engine_component(const xfsm_engine *e, size_t i) {
         return i < e->n_comps ? e->comps[i]->def : NULL;
 }
+
+/* ---- instance images: what the daemon persists, and recovery ----------------- */
+
+char *xfsm_instance_to_json(const xfsm_instance *i) {
+        const Machine *m = i->machine;
+        json_object *o = json_object_new_object(), *timers;
+        char *s;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_string(i->id));
+        json_object_object_add(o, "component", json_object_new_string(i->comp->def->name));
+        json_object_object_add(o, "machine", json_object_new_string(m->name));
+        json_object_object_add(o, "version", json_object_new_string(i->comp->def->hash));
+        json_object_object_add(o, "seq", json_object_new_uint64(i->seq));
+        if (m->statechart) {
+                json_object *a = json_object_new_array(), *h = json_object_new_object();
+                for (unsigned k = 0; k < m->n_states; k++)
+                        if (bit(i->active, k))
+                                json_object_array_add(a, json_object_new_string(m->states[k].name));
+                json_object_object_add(o, "active", a);
+                for (unsigned k = 0; k < m->n_states; k++) {
+                        const State *st = &m->states[k];
+                        if (!st->history)
+                                continue;
+                        const uint64_t *hv = i->hist + (size_t) st->history_slot * m->n_words;
+                        json_object *l = json_object_new_array();
+                        for (unsigned x = k + 1; x < st->end; x++)
+                                if (bit(hv, x))
+                                        json_object_array_add(l, json_object_new_string(m->states[x].name));
+                        json_object_object_add(h, st->name, l);
+                }
+                json_object_object_add(o, "history", h);
+        } else
+                json_object_object_add(o, "state", json_object_new_string(m->states[i->state].name));
+        json_object_object_add(o, "status", json_object_new_string(xfsm_instance_status(i)));
+        json_object_object_add(o, "createdAt", json_object_new_uint64(i->created_at));
+        json_object_object_add(o, "updatedAt", json_object_new_uint64(i->updated_at));
+        if (i->entry_point)
+                json_object_object_add(o, "entryPoint", json_object_new_boolean(1));
+        if (i->parent_id) {
+                json_object_object_add(o, "parentId", json_object_new_string(i->parent_id));
+                json_object_object_add(o, "parentMachine", json_object_new_string(i->parent_machine->name));
+        }
+        if (i->retention_deadline)
+                json_object_object_add(o, "retentionDeadline", json_object_new_uint64(i->retention_deadline));
+        json_object_object_add(o, "context", json_object_get(i->context));
+        timers = json_object_new_array();
+        for (unsigned k = 0; k < i->n_timers; k++) {
+                const Timer *t = &i->timers[k];
+                json_object *j = json_object_new_object();
+                if (t->t)
+                        json_object_object_add(j, "transition", json_object_new_int((int) t->t->index));
+                else {
+                        json_object_object_add(j, "send", json_object_new_int((int) t->send->id));
+                        json_object_object_add(j, "payload", json_object_get(t->payload));
+                }
+                json_object_object_add(j, "event", json_object_new_string(t->event));
+                json_object_object_add(j, "deadline", json_object_new_uint64(t->deadline));
+                json_object_object_add(j, "realtimeDeadline", json_object_new_uint64(t->realtime_deadline));
+                json_object_array_add(timers, j);
+        }
+        json_object_object_add(o, "timers", timers);
+        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return s;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+static uint64_t juint(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* Put an instance back as an image describes it (recovery): no step, no
+ * effects. An instance of that id is replaced. */
+int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
+        json_object *o = json_tokener_parse(image), *v, *timers;
+        const char *id, *comp_name, *machine_name, *status;
+        ComponentRt *c;
+        const Machine *m;
+        xfsm_instance *i, *old;
+        int r = -XFSM_E_INVALID_ARGUMENT;
+
+        if (!o || !json_object_is_type(o, json_type_object))
+                goto finish;
+        id = jstr(o, "id");
+        comp_name = jstr(o, "component");
+        machine_name = jstr(o, "machine");
+        status = jstr(o, "status");
+        if (!id || strlen(id) != ID_LEN || !comp_name || !machine_name || !status)
+                goto finish;
+        c = find_comp(e, comp_name);
+        if (!c) {
+                r = fail(e, -XFSM_E_NO_SUCH_COMPONENT, "no component '%s'", comp_name);
+                goto finish;
+        }
+        m = component_find_machine(c->def, machine_name);
+        if (!m) {
+                r = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in %s", machine_name, comp_name);
+                goto finish;
+        }
+        old = instance_map_get(&e->map, id);
+        if (old) {
+                instance_unlink(old);
+                instance_map_remove(&e->map, old);
+                instance_release(old);
+        }
+        i = calloc(1, sizeof *i);
+        if (!i) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        memcpy(i->id, id, ID_LEN + 1);
+        i->machine = m;
+        i->comp = c;
+        i->seq = juint(o, "seq");
+        if (i->seq > e->next_inst_seq)
+                e->next_inst_seq = i->seq;
+        i->created_at = juint(o, "createdAt");
+        i->updated_at = juint(o, "updatedAt");
+        i->retention_deadline = juint(o, "retentionDeadline");
+        i->status = streq(status, "completed") ? STATUS_COMPLETED : streq(status, "error") ? STATUS_ERROR : STATUS_ACTIVE;
+        i->entry_point = json_object_object_get_ex(o, "entryPoint", &v) && json_object_get_boolean(v);
+        i->context = json_object_object_get_ex(o, "context", &v) && json_object_is_type(v, json_type_object)
+                             ? json_object_get(v)
+                             : json_object_new_object();
+        if (jstr(o, "parentId")) {
+                i->parent_id = strdup(jstr(o, "parentId"));
+                i->parent_machine = jstr(o, "parentMachine") ? component_find_machine(c->def, jstr(o, "parentMachine"))
+                                                             : NULL;
+        }
+        if (m->statechart) {
+                i->active = calloc(m->n_words, sizeof(uint64_t));
+                i->hist = m->n_history ? calloc((size_t) m->n_history * m->n_words, sizeof(uint64_t)) : NULL;
+                if (!i->active || (m->n_history && !i->hist)) {
+                        instance_free(i);
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (json_object_object_get_ex(o, "active", &v))
+                        for (size_t k = 0; k < json_object_array_length(v); k++) {
+                                const State *st = machine_find_state(m, json_object_get_string(json_object_array_get_idx(v, k)));
+                                if (st)
+                                        bit_set(i->active, st->index);
+                        }
+                if (json_object_object_get_ex(o, "history", &v)) {
+                        json_object_object_foreach(v, name, list) {
+                                const State *st = machine_find_state(m, name);
+                                if (!st || !st->history)
+                                        continue;
+                                uint64_t *hv = i->hist + (size_t) st->history_slot * m->n_words;
+                                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                                        const State *x = machine_find_state(
+                                                m, json_object_get_string(json_object_array_get_idx(list, k)));
+                                        if (x)
+                                                bit_set(hv, x->index);
+                                }
+                        }
+                }
+                i->state = 0;
+        } else {
+                const State *st = jstr(o, "state") ? machine_find_state(m, jstr(o, "state")) : NULL;
+                i->state = st ? st->index : m->initial;
+        }
+        if ((r = instance_map_put(&e->map, i)) < 0) {
+                instance_free(i);
+                goto finish;
+        }
+        instance_link(i);
+        if (m->statechart && (r = sc_refresh(i)) < 0)
+                goto finish;
+        if (json_object_object_get_ex(o, "timers", &timers))
+                for (size_t k = 0; k < json_object_array_length(timers); k++) {
+                        json_object *t = json_object_array_get_idx(timers, k);
+                        Timer *tm;
+                        if (i->n_timers == i->cap_timers) {
+                                unsigned cap = i->cap_timers ? i->cap_timers * 2u : 2u;
+                                Timer *nv = cap > 255 ? NULL : realloc(i->timers, cap * sizeof *nv);
+                                if (!nv)
+                                        break;
+                                i->timers = nv;
+                                i->cap_timers = (uint8_t) cap;
+                        }
+                        tm = &i->timers[i->n_timers];
+                        *tm = (Timer) { .deadline = juint(t, "deadline"),
+                                        .realtime_deadline = juint(t, "realtimeDeadline"),
+                                        .seq = ++e->next_timer_seq };
+                        if (json_object_object_get_ex(t, "transition", &v)) {
+                                size_t idx = (size_t) json_object_get_int(v);
+                                if (idx >= m->n_transitions)
+                                        continue;
+                                tm->t = &m->transitions[idx];
+                                tm->event = tm->t->event;
+                        } else if (json_object_object_get_ex(t, "send", &v)) {
+                                size_t idx = (size_t) json_object_get_int(v);
+                                if (idx >= m->n_actions)
+                                        continue;
+                                tm->send = m->actions[idx];
+                                tm->event = tm->send->event;
+                                if (json_object_object_get_ex(t, "payload", &v))
+                                        tm->payload = json_object_get(v);
+                        } else
+                                continue;
+                        i->n_timers++;
+                        if (heap_push(&e->timers, tm->deadline, tm->seq, i) >= 0)
+                                i->heap_refs++;
+                }
+        if (i->retention_deadline && heap_push(&e->retention, i->retention_deadline, 0, i) >= 0)
+                i->heap_refs++;
+        r = 0;
+finish:
+        json_object_put(o);
+        return r;
+}
+
+/* Recovery of a drop: the instance goes, with no step. */
+int xfsm_engine_forget(xfsm_engine *e, const char *id) {
+        xfsm_instance *i = id ? instance_map_get(&e->map, id) : NULL;
+        if (!i)
+                return -XFSM_E_NO_SUCH_INSTANCE;
+        instance_unlink(i);
+        instance_map_remove(&e->map, i);
+        instance_release(i);
+        return 0;
+}

@@ -74,6 +74,7 @@ typedef struct Assign {
 
 typedef struct Action {
         ActionKind kind;
+        unsigned id; /* unique in its machine: how a persisted delayed send finds it again */
         unsigned line, column;
         char *name; /* METHOD: the method; CANCEL: the send id; UNIT: the unit */
         /* assign */
@@ -185,6 +186,8 @@ typedef struct Machine {
         bool retention_drop; /* xfsm default: keep */
         uint64_t retention_keep_ms;
         json_object *context_schema; /* kept as given */
+        const Action **actions; /* every action of the machine, by id */
+        size_t n_actions;
         bool statechart;   /* has compound or parallel states */
         unsigned n_words;  /* 64-bit words of a configuration (statecharts) */
         unsigned n_history;

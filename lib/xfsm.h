@@ -172,6 +172,19 @@ int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_eve
 void *xfsm_instance_get_userdata(const xfsm_instance *i);
 void xfsm_instance_set_userdata(xfsm_instance *i, void *userdata);
 
+/* ---- Persistence ---------------------------------------------------------- */
+
+/* The whole of an instance as one JSON object (malloc'd): what a host
+ * persists after a step touched it. Timer deadlines are engine time
+ * (boottime) and realtime; a host recovering after a reboot rewrites
+ * "deadline" from "realtimeDeadline" before restoring. */
+char *xfsm_instance_to_json(const xfsm_instance *i);
+/* Put an instance back from its image (recovery): no step, no effects; one
+ * of the same id is replaced. */
+int xfsm_engine_restore_json(xfsm_engine *e, const char *image_json);
+/* Recovery of a drop: the instance goes, with no step. */
+int xfsm_engine_forget(xfsm_engine *e, const char *id);
+
 /* ---- Steps and effects --------------------------------------------------- */
 
 /* Called once for each committed step, in order: from sends, creations,

@@ -1033,9 +1033,29 @@ static int check_send_target(Loader *l, const Action *a) {
         return -EINVAL;
 }
 
+static int number_actions(Machine *m, Action *a, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                const Action **v = realloc(m->actions, (m->n_actions + 1) * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                m->actions = v;
+                a[k].id = (unsigned) m->n_actions;
+                m->actions[m->n_actions++] = &a[k];
+        }
+        return 0;
+}
+
 static int link_machine(Loader *l, Machine *m) {
         size_t *counts;
         int r = 0;
+
+        for (size_t s = 0; s < m->n_states; s++)
+                if (number_actions(m, m->states[s].on_entry, m->states[s].n_on_entry) < 0 ||
+                    number_actions(m, m->states[s].on_exit, m->states[s].n_on_exit) < 0)
+                        return -ENOMEM;
+        for (size_t t = 0; t < m->n_transitions; t++)
+                if (number_actions(m, m->transitions[t].actions, m->transitions[t].n_actions) < 0)
+                        return -ENOMEM;
 
         if (m->n_states == 0)
                 return 0;
@@ -1414,6 +1434,7 @@ Component *component_free(Component *c) {
                         guard_free(tr->guard_expr);
                 }
                 free(m->transitions);
+                free(m->actions);
                 free(m->name);
                 free(m->parent_link_event);
                 json_object_put(m->context_schema);

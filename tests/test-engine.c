@@ -1081,6 +1081,76 @@ static void test_delayed_send_and_cancel_on_the_virtual_clock(void **state) {
         xfsm_engine_free(e);
 }
 
+/* ---- persistence: images ------------------------------------------------------------ */
+
+typedef struct Images {
+        char *v[16];
+        size_t n;
+} Images;
+
+static int take_image(void *userdata, xfsm_instance *i) {
+        Images *im = userdata;
+        if (im->n < 16)
+                im->v[im->n++] = xfsm_instance_to_json(i);
+        return 0;
+}
+
+static void test_images_restore_equivalent_instances(void **state) {
+        (void) state;
+        xfsm_engine *a = xfsm_engine_new(), *b = xfsm_engine_new();
+        Images im = {};
+        char link[64], chart[64];
+        xfsm_instance *i;
+
+        xfsm_engine_use_virtual_clock(a, 1700000000000ULL);
+        xfsm_engine_use_virtual_clock(b, 1700000000000ULL);
+        assert_int_equal(xfsm_engine_load_file(a, example("connection.yaml"), fail_on_error, NULL), 0);
+        assert_int_equal(xfsm_engine_load_file(b, example("connection.yaml"), fail_on_error, NULL), 0);
+        assert_int_equal(xfsm_engine_load_file(a, example("media-player.yaml"), fail_on_error, NULL), 0);
+        assert_int_equal(xfsm_engine_load_file(b, example("media-player.yaml"), fail_on_error, NULL), 0);
+
+        /* a: a connection waiting on its delayed RETRY, a player in deep history */
+        i = create(a, "Link", NULL);
+        snprintf(link, sizeof link, "%s", xfsm_instance_id(i));
+        assert_int_equal(send(a, link, "CONNECT", NULL), 0);
+        assert_int_equal(send(a, link, "FAILED", NULL), 0);
+        i = create(a, "Player", "{\"track\":4}");
+        snprintf(chart, sizeof chart, "%s", xfsm_instance_id(i));
+        assert_int_equal(send(a, chart, "POWER", NULL), 0);
+        assert_int_equal(send(a, chart, "PLAY", NULL), 0);
+        assert_int_equal(send(a, chart, "PAUSE", NULL), 0);
+        assert_int_equal(send(a, chart, "POWER", NULL), 0);
+
+        xfsm_engine_foreach(a, NULL, NULL, NULL, take_image, &im);
+        assert_int_equal(im.n, 2);
+        for (size_t k = 0; k < im.n; k++) {
+                assert_int_equal(xfsm_engine_restore_json(b, im.v[k]), 0);
+                assert_int_equal(xfsm_engine_restore_json(b, im.v[k]), 0); /* replacing is fine */
+                free(im.v[k]);
+        }
+        assert_int_equal(xfsm_engine_n_instances(b), 2);
+        assert_string_equal(state_of(b, link), "Waiting");
+        assert_string_equal(state_of(b, chart), "Off");
+        assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(b, link)), 1);
+
+        /* both go on the same way: the delayed send fires, history resumes */
+        xfsm_engine_advance(a, 1000);
+        xfsm_engine_advance(b, 1000);
+        assert_string_equal(state_of(b, link), state_of(a, link));
+        assert_string_equal(state_of(b, link), "Connecting");
+        assert_int_equal(send(a, chart, "POWER", NULL), 0);
+        assert_int_equal(send(b, chart, "POWER", NULL), 0);
+        assert_string_equal(state_of(b, chart), "Paused");
+        assert_string_equal(state_of(a, chart), "Paused");
+        assert_ctx_string(b, link, "attempts", "2");
+
+        assert_int_equal(xfsm_engine_forget(b, link), 0);
+        assert_null(xfsm_engine_find(b, link));
+        assert_int_equal(xfsm_engine_restore_json(b, "{\"id\":\"x\"}"), -XFSM_E_INVALID_ARGUMENT);
+        xfsm_engine_free(a);
+        xfsm_engine_free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
@@ -1113,6 +1183,7 @@ int main(void) {
                 cmocka_unit_test(test_instance_ids_are_uuid4_and_properties_are_set),
                 cmocka_unit_test(test_actions_assign_send_and_host_effects),
                 cmocka_unit_test(test_delayed_send_and_cancel_on_the_virtual_clock),
+                cmocka_unit_test(test_images_restore_equivalent_instances),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
