@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "durable.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -75,19 +76,31 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
 
         if (check_name("event name", event, error) < 0)
                 return -EINVAL;
-        if (event_id)
-                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                        "event_id deduplication needs the durable journal, which this daemon does not "
-                                        "have yet");
+        if (event_id) {
+                const char *first;
+                if (!m->durable)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                                "event_id deduplication needs the durable journal: start xfsmd with a "
+                                                "state directory");
+                if (check_name("event_id", event_id, error) < 0)
+                        return -EINVAL;
+                first = durable_event_result(m, h, event_id);
+                if (first)
+                        return manager_reply(m, msg, "s", first); /* the same id again: the first result, no effect */
+        }
         m->correlation_id = correlation;
+        m->current_event_id = event_id;
         r = xfsm_instance_send(m->engine, i, event, isempty(payload) ? NULL : payload, &state);
         m->correlation_id = NULL;
+        m->current_event_id = NULL;
         manager_rearm_timer(m);
         if (r < 0) {
                 log_debug("%s: %s refused: %s", h->name, event, xfsm_engine_last_error(m->engine));
                 return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
         }
-        return sd_bus_reply_method_return(msg, "s", state);
+        if (event_id)
+                durable_event_remember(m, h, event_id, state);
+        return manager_reply(m, msg, "s", state);
 }
 
 static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -151,7 +164,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         path = instance_path_for(h, machine, id);
         if (!path)
                 return -ENOMEM;
-        r = sd_bus_reply_method_return(msg, "os", path, id);
+        r = manager_reply(m, msg, "os", path, id);
         free(path);
         return r;
 }
@@ -177,7 +190,7 @@ static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *e
         manager_rearm_timer(m);
         if (r < 0)
                 return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
-        return sd_bus_reply_method_return(msg, "u", delivered);
+        return manager_reply(m, msg, "u", delivered);
 }
 
 typedef struct ListCtx {

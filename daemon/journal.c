@@ -138,6 +138,13 @@ int journal_open(const char *dir, Journal **ret) {
                 return -ENOMEM;
         j->dir_fd = j->lock_fd = j->fd = -1;
         snprintf(j->dir, sizeof j->dir, "%s", dir);
+        /* mkdir -p */
+        for (char *p = j->dir + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        (void) mkdir(j->dir, 0755);
+                        *p = '/';
+                }
         if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
                 int r = -errno;
                 free(j);

@@ -5,6 +5,7 @@
  * timers driven by one CLOCK_BOOTTIME source. */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
+#include "durable.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -63,7 +65,9 @@ Manager *manager_free(Manager *m) {
                 xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
                 xfsm_engine_free(m->engine);
         }
+        durable_close(m);
         for (size_t k = 0; k < m->n_hosts; k++) {
+                free(m->hosts[k].stem);
                 free(m->hosts[k].name);
                 free(m->hosts[k].path);
                 free(m->hosts[k].bus_name);
@@ -102,10 +106,18 @@ static int add_host(Manager *m, const char *name) {
 }
 
 int manager_load_file(Manager *m, const char *path) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t n = strlen(base);
         int r = xfsm_engine_load_file(m->engine, path, print_diag, NULL);
         if (r < 0)
                 return log_error_errno(r == -XFSM_E_LOAD_FAILED ? -EINVAL : r, "Failed to load %s", path);
-        return add_host(m, xfsm_engine_component_name(m->engine, xfsm_engine_n_components(m->engine) - 1));
+        r = add_host(m, xfsm_engine_component_name(m->engine, xfsm_engine_n_components(m->engine) - 1));
+        if (r < 0)
+                return r;
+        if (n > 5 && streq(base + n - 5, ".yaml"))
+                n -= 5;
+        m->hosts[m->n_hosts - 1].stem = strndup(base, n);
+        return m->hosts[m->n_hosts - 1].stem ? 0 : -ENOMEM;
 }
 
 int manager_load_stem(Manager *m, const char *stem) {
@@ -167,8 +179,27 @@ xfsm_instance *host_instance_from_path(Host *h, const char *path) {
 
 /* ---- steps out: signals, history, journal --------------------------------- */
 
+/* A signal now, or once the step's record is durable (batch). */
+static int signal_out(Manager *m, const char *path, const char *iface, const char *member, const char *types, ...) {
+        sd_bus_message *msg = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_signal(m->bus, &msg, path, iface, member);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(msg, types, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = durable_deferring(m) ? durable_queue(m, msg) : sd_bus_send(m->bus, msg, NULL);
+        sd_bus_message_unref(msg);
+        return r;
+}
+
 static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
         xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
+        bool defer = durable_deferring(m);
         char *path;
         int r = 0;
 
@@ -180,27 +211,30 @@ static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
 
         switch (xfsm_effect_get_kind(f)) {
         case XFSM_EFFECT_INSTANCE_CREATED:
-                r = sd_bus_emit_object_added(m->bus, path);
+                r = defer ? durable_queue_emit(m, 'A', path) : sd_bus_emit_object_added(m->bus, path);
                 if (r >= 0)
-                        r = sd_bus_emit_signal(m->bus, h->path, "org.xfsm1.Component", "InstanceCreated", "ss",
-                                               xfsm_instance_id(i), xfsm_instance_machine(i));
+                        r = signal_out(m, h->path, "org.xfsm1.Component", "InstanceCreated", "ss", xfsm_instance_id(i),
+                                       xfsm_instance_machine(i));
                 break;
         case XFSM_EFFECT_TRANSITION:
-                r = sd_bus_emit_signal(m->bus, path, "org.xfsm1.Instance", "Transition", "ssss", xfsm_effect_from(f),
-                                       xfsm_effect_to(f), xfsm_effect_event(f), m->correlation_id ?: "");
+                r = signal_out(m, path, "org.xfsm1.Instance", "Transition", "ssss", xfsm_effect_from(f),
+                               xfsm_effect_to(f), xfsm_effect_event(f), m->correlation_id ?: "");
                 if (r >= 0)
-                        r = sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State", "UpdatedAt",
-                                                           NULL);
+                        r = defer ? durable_queue_emit(m, 'P', path)
+                                  : sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State",
+                                                                   "UpdatedAt", NULL);
                 break;
         case XFSM_EFFECT_COMPLETED:
-                r = sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status", NULL);
+                r = defer ? durable_queue_emit(m, 'S', path)
+                          : sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status", NULL);
                 break;
         case XFSM_EFFECT_METHOD:
-                r = sd_bus_emit_signal(m->bus, path, "org.xfsm1.Instance", "MethodCalled", "ss", xfsm_effect_method(f),
-                                       xfsm_effect_event(f) ?: "");
+                r = signal_out(m, path, "org.xfsm1.Instance", "MethodCalled", "ss", xfsm_effect_method(f),
+                               xfsm_effect_event(f) ?: "");
                 break;
         case XFSM_EFFECT_DROPPED:
-                r = sd_bus_emit_object_removed(m->bus, path);
+                r = signal_out(m, h->path, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "oas", path, 1,
+                               "org.xfsm1.Instance");
                 break;
         default:
                 break;
@@ -210,6 +244,23 @@ static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
         free(path);
 }
 
+int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...) {
+        sd_bus_message *reply = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(reply, types, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = durable_deferring(m) ? durable_queue(m, reply) : sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 1; /* handled, even if the reply waits for the sync */
+}
+
 static void on_step(void *userdata, const xfsm_step *s) {
         Manager *m = userdata;
         Host *h = manager_find_host(m, xfsm_step_component(s));
@@ -217,6 +268,9 @@ static void on_step(void *userdata, const xfsm_step *s) {
 
         m->n_steps++;
         if (!h)
+                return;
+        /* the record first: nothing of the step leaves before it */
+        if (durable_record(m, h, s) < 0)
                 return;
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *f = xfsm_step_effect(s, k);

@@ -21,6 +21,10 @@ typedef struct Host {
         char *path;     /* /org/xfsm1/<name> */
         char *bus_name; /* org.xfsm1.<name> */
         char *path_template; /* /org/xfsm1/<name>/%/% for sd_bus_path_decode_many() */
+        char *stem;     /* the file's name without .yaml: its state directory */
+        struct Journal *journal;
+        struct EventId *ids; /* the SendEx event-id window, a ring */
+        unsigned ids_next, ids_n;
 } Host;
 
 typedef struct UidEntry UidEntry;
@@ -49,6 +53,17 @@ struct Manager {
 
         uint64_t n_steps, n_steps_last;
         uint64_t status_last_usec;
+
+        /* durability (durable.c): set with --state-dir */
+        bool durable;
+        int policy; /* JournalPolicy */
+        char boot_id[64];
+        const char *current_event_id; /* the SendEx in progress */
+        sd_bus_message **outq;        /* waiting for the sync */
+        char **outq_emit;             /* or emissions: kind + path */
+        size_t outq_n, outq_cap;
+        bool unsynced;
+        sd_event_source *flush;
 };
 
 int manager_new(Manager **ret);
@@ -78,6 +93,8 @@ int instance_register(Host *h, sd_bus *bus);
 /* The a{sv} options of SendEx: event_id and correlation_id (both may stay NULL). */
 int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
                       sd_bus_error *error);
+/* Reply now, or once the records of this call are durable. */
+int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...);
 /* Send event to i and reply with the new state (or set error). */
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error);

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
+#include "durable.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -31,7 +32,9 @@ static void help(void) {
                "  --user               Connect to the user's session bus\n"
                "  --bus-address ADDR   Connect to the bus at ADDR\n"
                "  --history-limit N    Transitions kept per instance for GetHistory (1000)\n"
-               "  --state-dir DIR      Durable state (not used yet: instances live in memory)\n"
+               "  --state-dir DIR      Keep each component's journal and snapshot in DIR/STEM/\n"
+               "                       (without it, instances live in memory only)\n"
+               "  --durability POLICY  sync, batch (group commit, the default) or none\n"
                "  -v --verbose         Log at debug level\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
@@ -76,12 +79,14 @@ int main(int argc, char **argv) {
                 { "bus-address", required_argument, NULL, 'b' },
                 { "history-limit", required_argument, NULL, 'H' },
                 { "state-dir", required_argument, NULL, 'd' },
+                { "durability", required_argument, NULL, 'D' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
-        const char *address = NULL;
+        const char *address = NULL, *state_dir = NULL;
+        JournalPolicy policy = JOURNAL_BATCH;
         bool user = false;
         char **stems = calloc((size_t) argc + 1, sizeof *stems);
         size_t n_stems = 0;
@@ -121,6 +126,14 @@ int main(int argc, char **argv) {
                         break;
                 }
                 case 'd':
+                        state_dir = optarg;
+                        break;
+                case 'D':
+                        if (journal_policy_from_string(optarg, &policy) < 0) {
+                                fprintf(stderr, "xfsmd: --durability must be sync, batch or none\n");
+                                free(stems);
+                                return 2;
+                        }
                         break;
                 case 'v':
                         log_set_level(LOG_DEBUG);
@@ -153,6 +166,10 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < n_stems; k++)
                 if ((r = manager_load_stem(m, stems[k])) < 0)
                         goto finish;
+
+        /* recover what the state directories hold before anything else happens */
+        if (state_dir && (r = durable_open(m, state_dir, policy)) < 0)
+                goto finish;
 
         /* SIGTERM/SIGINT: leave the loop cleanly */
         sigemptyset(&mask);
@@ -194,10 +211,14 @@ int main(int argc, char **argv) {
         (void) sd_notify(0, "STOPPING=1");
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
+        else if (r == 0) {
+                durable_flush(m);
+                durable_snapshot_all(m); /* a clean stop: start quickly next time */
+        }
 
 finish:
         sd_bus_unref(bus);
         manager_free(m);
         free(stems);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

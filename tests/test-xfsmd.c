@@ -135,7 +135,8 @@ static int teardown(void **state) {
         kill(broker_pid, SIGTERM);
         waitpid(broker_pid, NULL, 0);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void) system(cmd);
+        if (!getenv("XFSM_TEST_KEEP"))
+                (void) system(cmd);
         /* SIGTERM is a clean exit */
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         return 0;
@@ -700,6 +701,151 @@ static void test_component_stem_found_through_component_path(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static pid_t start_durable(const char *state_dir, const char *policy) {
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", (char *) state_dir, (char *) "--durability", (char *) policy,
+                         (char *) data("durable.yaml"), NULL };
+        char log[512];
+        pid_t pid;
+
+        snprintf(log, sizeof log, "%s/durable-%s.log", dir, policy);
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1.Durable"));
+        return pid;
+}
+
+static void wait_name_gone(const char *name) {
+        for (int k = 0; k < 500 && name_has_owner(name); k++)
+                usleep(10000);
+        assert_false(name_has_owner(name));
+}
+
+static long counter_n(const char *id) {
+        sd_bus_message *reply = NULL;
+        const char *ctx, *p;
+        long n = -1;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Durable", "/org/xfsm1/Durable", "org.xfsm1.Component",
+                                       "GetContext", NULL, &reply, "s", id) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &ctx) > 0);
+        p = strstr(ctx, "\"n\":");
+        if (p)
+                n = strtol(p + 4, NULL, 10);
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+static char *send_ex(const char *id, const char *event, const char *payload, const char *event_id) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *st;
+        char *r;
+        if (sd_bus_call_method(bus, "org.xfsm1.Durable", "/org/xfsm1/Durable", "org.xfsm1.Component", "SendEx", &error,
+                               &reply, "sssa{sv}", id, event, payload, 1, "event_id", "s", event_id) < 0) {
+                r = strdup(error.name);
+                sd_bus_error_free(&error);
+                return r;
+        }
+        assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+        r = strdup(st);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static void durable_round(const char *policy) {
+        char state_dir[300], *st;
+        int status;
+        pid_t pid;
+
+        snprintf(state_dir, sizeof state_dir, "%s/state-%s", dir, policy);
+        pid = start_durable(state_dir, policy);
+        char *counter = create("Durable", "Counter", "{\"n\":0}", NULL);
+        char *alarm = create("Durable", "Alarm", "{}", NULL);
+        /* N acknowledged events: each reply means its record is durable */
+        for (int k = 0; k < 200; k++) {
+                st = send_event("Durable", counter, "ADD", "{\"k\":1}");
+                assert_string_equal(st, "Open");
+                free(st);
+        }
+        st = send_ex(counter, "ADD", "{\"k\":5}", "once");
+        assert_string_equal(st, "Open");
+        free(st);
+        st = send_ex(counter, "ADD", "{\"k\":5}", "once"); /* the same id: the first result, no effect */
+        assert_string_equal(st, "Open");
+        free(st);
+        assert_int_equal(counter_n(counter), 205);
+
+        /* crash: nothing acknowledged may be lost, nothing may count twice */
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        wait_name_gone("org.xfsm1.Durable");
+        usleep(1600000); /* the alarm falls due while the daemon is down */
+
+        pid = start_durable(state_dir, policy);
+        assert_int_equal(counter_n(counter), 205);
+        st = send_ex(counter, "ADD", "{\"k\":5}", "once"); /* remembered across the restart */
+        assert_string_equal(st, "Open");
+        free(st);
+        assert_int_equal(counter_n(counter), 205);
+        usleep(200000);
+        char path[512];
+        snprintf(path, sizeof path, "/org/xfsm1/Durable/Alarm");
+        char *apath = NULL;
+        assert_true(sd_bus_path_encode(path, alarm, &apath) >= 0);
+        char *v = NULL;
+        assert_true(sd_bus_get_property_string(bus, "org.xfsm1.Durable", apath, "org.xfsm1.Instance", "State", NULL,
+                                               &v) >= 0);
+        assert_string_equal(v, "Rang"); /* overdue: fired at start */
+        free(v);
+
+        /* a clean stop writes a snapshot; the next start comes from it */
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        wait_name_gone("org.xfsm1.Durable");
+        pid = start_durable(state_dir, policy);
+        assert_int_equal(counter_n(counter), 205);
+        st = send_event("Durable", counter, "CLOSE", "");
+        assert_string_equal(st, "Closed");
+        free(st);
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+        wait_name_gone("org.xfsm1.Durable");
+        free(apath);
+        free(counter);
+        free(alarm);
+}
+
+static void test_durable_nothing_acknowledged_is_lost_across_kill_9(void **state) {
+        (void) state;
+        durable_round("batch");
+        durable_round("sync");
+}
+
+static void test_state_directory_is_locked(void **state) {
+        char state_dir[300], out[4096], cmd[2048];
+        FILE *f;
+        size_t n;
+        int status;
+        pid_t pid;
+        (void) state;
+
+        snprintf(state_dir, sizeof state_dir, "%s/state-locked", dir);
+        pid = start_durable(state_dir, "none");
+        snprintf(cmd, sizeof cmd, "%s --bus-address '%s' --state-dir %s %s 2>&1", env_or("XFSMD", "build/daemon/xfsmd"),
+                 address, state_dir, data("durable.yaml"));
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "is locked: another process hosts Durable"));
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Durable");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -711,6 +857,8 @@ int main(void) {
                 cmocka_unit_test(test_xfsmctl_over_the_bus),
                 cmocka_unit_test(test_bad_component_fails_start_up_with_position),
                 cmocka_unit_test(test_component_stem_found_through_component_path),
+                cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
+                cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

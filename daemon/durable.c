@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Durability in the daemon. A record holds the images of the instances a
+ * step touched (the engine's xfsm_instance_to_json()), the ids it dropped,
+ * and the SendEx event id it answered; recovery restores the snapshot's
+ * images and then each record's, in order. Timer deadlines are boottime: a
+ * record carries the boot id, and after a reboot the realtime deadlines are
+ * used instead (overdue timers fire at once).
+ *
+ * Nothing of an event leaves before its record is durable: under sync the
+ * record is synced in the step handler, under batch replies and signals wait
+ * in a queue for one fdatasync a millisecond later (group commit), under
+ * none the record is written and not synced. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "durable.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+struct EventId {
+        char *id;
+        char *state;
+};
+
+static void read_boot_id(char buf[64]) {
+        FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        buf[0] = 0;
+        if (f) {
+                if (!fgets(buf, 64, f))
+                        buf[0] = 0;
+                fclose(f);
+        }
+        buf[strcspn(buf, "\n")] = 0;
+}
+
+static uint64_t clock_ms(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* ---- event ids ---------------------------------------------------------- */
+
+const char *durable_event_result(Manager *m, Host *h, const char *event_id) {
+        (void) m;
+        for (unsigned k = 0; h->ids && k < h->ids_n; k++)
+                if (streq(h->ids[k].id, event_id))
+                        return h->ids[k].state;
+        return NULL;
+}
+
+void durable_event_remember(Manager *m, Host *h, const char *event_id, const char *state) {
+        struct EventId *e;
+        (void) m;
+        if (!h->ids) {
+                h->ids = calloc(EVENT_ID_WINDOW, sizeof *h->ids);
+                if (!h->ids)
+                        return;
+        }
+        e = &h->ids[h->ids_next];
+        free(e->id);
+        free(e->state);
+        e->id = strdup(event_id);
+        e->state = strdup(state);
+        h->ids_next = (h->ids_next + 1) % EVENT_ID_WINDOW;
+        if (h->ids_n < EVENT_ID_WINDOW)
+                h->ids_n++;
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+typedef struct Recovery {
+        Manager *m;
+        Host *h;
+        bool same_boot;
+} Recovery;
+
+/* After a reboot boottime deadlines mean nothing: count from realtime. */
+static void remap_timers(json_object *image, bool same_boot) {
+        json_object *timers;
+        uint64_t now_boot, now_rt;
+
+        if (same_boot || !json_object_object_get_ex(image, "timers", &timers))
+                return;
+        now_boot = clock_ms(CLOCK_BOOTTIME);
+        now_rt = clock_ms(CLOCK_REALTIME);
+        for (size_t k = 0; k < json_object_array_length(timers); k++) {
+                json_object *t = json_object_array_get_idx(timers, k), *v;
+                uint64_t rt = json_object_object_get_ex(t, "realtimeDeadline", &v) ? json_object_get_uint64(v) : 0;
+                json_object_object_add(t, "deadline", json_object_new_uint64(now_boot + (rt > now_rt ? rt - now_rt : 0)));
+        }
+        if (json_object_object_get_ex(image, "retentionDeadline", &timers))
+                json_object_object_del(image, "retentionDeadline"); /* applied afresh from now */
+}
+
+static int apply(Recovery *rc, json_object *o) {
+        json_object *v, *list;
+        const char *boot = json_object_object_get_ex(o, "bootId", &v) ? json_object_get_string(v) : "";
+        bool same_boot = streq(boot, rc->m->boot_id);
+        int r;
+
+        if (json_object_object_get_ex(o, "instances", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                        json_object *image = json_object_array_get_idx(list, k);
+                        remap_timers(image, same_boot);
+                        r = xfsm_engine_restore_json(rc->m->engine, json_object_to_json_string(image));
+                        if (r < 0)
+                                return log_error_errno(-EBADMSG, "%s: an instance image could not be restored: %s",
+                                                       rc->h->name, xfsm_engine_last_error(rc->m->engine));
+                }
+        if (json_object_object_get_ex(o, "dropped", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++)
+                        (void) xfsm_engine_forget(rc->m->engine,
+                                                  json_object_get_string(json_object_array_get_idx(list, k)));
+        if (json_object_object_get_ex(o, "eventIds", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                        json_object *e = json_object_array_get_idx(list, k), *id, *st;
+                        if (json_object_object_get_ex(e, "id", &id) && json_object_object_get_ex(e, "state", &st))
+                                durable_event_remember(rc->m, rc->h, json_object_get_string(id),
+                                                       json_object_get_string(st));
+                }
+        if (json_object_object_get_ex(o, "eventId", &v)) {
+                json_object *id, *st;
+                if (json_object_object_get_ex(v, "id", &id) && json_object_object_get_ex(v, "state", &st))
+                        durable_event_remember(rc->m, rc->h, json_object_get_string(id), json_object_get_string(st));
+        }
+        return 0;
+}
+
+static int on_body(void *userdata, uint64_t seq, const char *body, size_t len) {
+        Recovery *rc = userdata;
+        json_tokener *tok = json_tokener_new();
+        json_object *o;
+        int r;
+
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, body, (int) len);
+        json_tokener_free(tok);
+        if (!o)
+                return log_error_errno(-EBADMSG, "%s: record %llu is not JSON", rc->h->name, (unsigned long long) seq);
+        r = apply(rc, o);
+        json_object_put(o);
+        return r;
+}
+
+int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
+        char dir[4096];
+        int r;
+
+        m->durable = true;
+        m->policy = (int) policy;
+        read_boot_id(m->boot_id);
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                Host *h = &m->hosts[k];
+                Recovery rc = { .m = m, .h = h };
+                JournalReport rep;
+
+                snprintf(dir, sizeof dir, "%s/%s", state_dir, h->stem);
+                r = journal_open(dir, &h->journal);
+                if (r == -EBUSY)
+                        return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to open %s: %m", dir);
+                r = journal_recover(h->journal, on_body, on_body, &rc, &rep);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to recover %s from %s: %m", h->name, dir);
+                if (rep.torn_tail)
+                        log_warning("%s: the last journal record was torn (a crash while writing it): truncated",
+                                    h->name);
+                if (rep.corrupt)
+                        log_error("%s: a corrupt journal record at offset %llu: recovery stopped there; the journal "
+                                  "was kept aside as %s",
+                                  h->name, (unsigned long long) rep.corrupt_offset, rep.kept_aside);
+                log_info("%s: recovered from %s (snapshot %llu, %llu records after it, policy %s)", h->name, dir,
+                         (unsigned long long) rep.snapshot_seq, (unsigned long long) rep.records,
+                         journal_policy_to_string(policy));
+        }
+        return 0;
+}
+
+void durable_close(Manager *m) {
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                Host *h = &m->hosts[k];
+                h->journal = journal_close(h->journal);
+                for (unsigned i = 0; h->ids && i < EVENT_ID_WINDOW; i++) {
+                        free(h->ids[i].id);
+                        free(h->ids[i].state);
+                }
+                free(h->ids);
+                h->ids = NULL;
+        }
+        for (size_t k = 0; k < m->outq_n; k++) {
+                sd_bus_message_unref(m->outq[k]);
+                free(m->outq_emit[k]);
+        }
+        free(m->outq);
+        free(m->outq_emit);
+        m->outq = NULL;
+        m->outq_emit = NULL;
+        m->outq_n = m->outq_cap = 0;
+        m->flush = sd_event_source_disable_unref(m->flush);
+}
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+typedef struct SnapCtx {
+        FILE *f;
+        bool first;
+} SnapCtx;
+
+static int snap_one(void *userdata, xfsm_instance *i) {
+        SnapCtx *c = userdata;
+        char *image = xfsm_instance_to_json(i);
+        if (!image)
+                return -ENOMEM;
+        fputs(c->first ? "" : ",", c->f);
+        fputs(image, c->f);
+        free(image);
+        c->first = false;
+        return 0;
+}
+
+static int snapshot(Manager *m, Host *h) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        SnapCtx c = { .f = f, .first = true };
+        int r;
+
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[", m->boot_id);
+        xfsm_engine_foreach(m->engine, h->name, NULL, NULL, snap_one, &c);
+        fputs("],\"eventIds\":[", f);
+        for (unsigned k = 0; h->ids && k < h->ids_n; k++) {
+                const struct EventId *e = &h->ids[(h->ids_next + EVENT_ID_WINDOW - h->ids_n + k) % EVENT_ID_WINDOW];
+                json_object *id = json_object_new_string(e->id), *st = json_object_new_string(e->state);
+                fprintf(f, "%s{\"id\":%s,\"state\":%s}", k ? "," : "", json_object_to_json_string(id),
+                        json_object_to_json_string(st));
+                json_object_put(id);
+                json_object_put(st);
+        }
+        fputs("]}", f);
+        fclose(f);
+        r = journal_snapshot(h->journal, buf, len);
+        free(buf);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
+        return 0;
+}
+
+void durable_snapshot_all(Manager *m) {
+        for (size_t k = 0; m->durable && k < m->n_hosts; k++)
+                if (m->hosts[k].journal && journal_records_since_snapshot(m->hosts[k].journal) > 0)
+                        (void) snapshot(m, &m->hosts[k]);
+}
+
+/* ---- records and the outbound queue ------------------------------------------------ */
+
+static int flush(Manager *m) {
+        int r = 0;
+
+        if (m->unsynced) {
+                for (size_t k = 0; k < m->n_hosts && r >= 0; k++)
+                        if (m->hosts[k].journal)
+                                r = journal_sync(m->hosts[k].journal);
+                if (r < 0) {
+                        /* fail-stop: what is on disk is the truth; a restart recovers it */
+                        log_error_errno(r, "Failed to sync the journal: %m; stopping");
+                        (void) sd_event_exit(m->event, EXIT_FAILURE);
+                        return r;
+                }
+                m->unsynced = false;
+                for (size_t k = 0; k < m->n_hosts; k++)
+                        if (m->hosts[k].journal &&
+                            journal_records_since_snapshot(m->hosts[k].journal) >= SNAPSHOT_EVERY)
+                                (void) snapshot(m, &m->hosts[k]);
+        }
+        for (size_t k = 0; k < m->outq_n; k++) {
+                if (m->outq[k])
+                        (void) sd_bus_send(m->bus, m->outq[k], NULL);
+                else {
+                        const char *path = m->outq_emit[k] + 1;
+                        switch (m->outq_emit[k][0]) {
+                        case 'A':
+                                (void) sd_bus_emit_object_added(m->bus, path);
+                                break;
+                        case 'P':
+                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State",
+                                                                      "UpdatedAt", NULL);
+                                break;
+                        case 'S':
+                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status",
+                                                                      NULL);
+                                break;
+                        }
+                }
+                sd_bus_message_unref(m->outq[k]);
+                free(m->outq_emit[k]);
+        }
+        m->outq_n = 0;
+        return 0;
+}
+
+int durable_flush(Manager *m) {
+        return m->durable ? flush(m) : 0;
+}
+
+static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        return flush(userdata);
+}
+
+static int arm_flush(Manager *m) {
+        uint64_t now;
+        int r;
+
+        if (m->flush && sd_event_source_get_enabled(m->flush, NULL) > 0)
+                return 0;
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        if (!m->flush)
+                return sd_event_add_time(m->event, &m->flush, CLOCK_MONOTONIC, now + 1000, 1, on_flush, m);
+        r = sd_event_source_set_time(m->flush, now + 1000);
+        return r < 0 ? r : sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+}
+
+bool durable_deferring(Manager *m) {
+        return m->durable && (JournalPolicy) m->policy == JOURNAL_BATCH && (m->unsynced || m->outq_n > 0);
+}
+
+static int queue_push(Manager *m, sd_bus_message *msg, char *emit) {
+        if (m->outq_n == m->outq_cap) {
+                size_t cap = m->outq_cap ? m->outq_cap * 2 : 64;
+                sd_bus_message **v = realloc(m->outq, cap * sizeof *v);
+                char **e = v ? realloc(m->outq_emit, cap * sizeof *e) : NULL;
+                if (v)
+                        m->outq = v;
+                if (!v || !e) {
+                        sd_bus_message_unref(msg);
+                        free(emit);
+                        return -ENOMEM;
+                }
+                m->outq_emit = e;
+                m->outq_cap = cap;
+        }
+        m->outq[m->outq_n] = msg;
+        m->outq_emit[m->outq_n] = emit;
+        m->outq_n++;
+        return arm_flush(m);
+}
+
+int durable_queue(Manager *m, sd_bus_message *msg) {
+        return queue_push(m, sd_bus_message_ref(msg), NULL);
+}
+
+int durable_queue_emit(Manager *m, char kind, const char *path) {
+        char *e = malloc(strlen(path) + 2);
+        if (!e)
+                return -ENOMEM;
+        e[0] = kind;
+        strcpy(e + 1, path);
+        return queue_push(m, NULL, e);
+}
+
+int durable_record(Manager *m, Host *h, const xfsm_step *s) {
+        const char *seen[256];
+        size_t n_seen = 0;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        bool first = true;
+        int r;
+
+        if (!m->durable || !h->journal)
+                return 0;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[", m->boot_id);
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *e = xfsm_step_effect(s, k);
+                const char *id = xfsm_effect_instance_id(e);
+                xfsm_instance *i;
+                bool dup = false;
+                char *image;
+
+                if (!id || xfsm_effect_get_kind(e) == XFSM_EFFECT_DROPPED)
+                        continue;
+                for (size_t j = 0; j < n_seen && !dup; j++)
+                        dup = streq(seen[j], id);
+                if (dup)
+                        continue;
+                if (n_seen < ELEMENTSOF(seen))
+                        seen[n_seen++] = id;
+                i = xfsm_engine_find(m->engine, id);
+                if (!i || !(image = xfsm_instance_to_json(i)))
+                        continue;
+                fputs(first ? "" : ",", f);
+                fputs(image, f);
+                free(image);
+                first = false;
+        }
+        fputs("],\"dropped\":[", f);
+        first = true;
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *e = xfsm_step_effect(s, k);
+                if (xfsm_effect_get_kind(e) != XFSM_EFFECT_DROPPED)
+                        continue;
+                fprintf(f, "%s\"%s\"", first ? "" : ",", xfsm_effect_instance_id(e));
+                first = false;
+        }
+        fputc(']', f);
+        if (m->current_event_id && xfsm_step_instance_id(s)) {
+                xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_step_instance_id(s));
+                json_object *id = json_object_new_string(m->current_event_id);
+                json_object *st = json_object_new_string(i ? xfsm_instance_state(i) : "");
+                fprintf(f, ",\"eventId\":{\"id\":%s,\"state\":%s}", json_object_to_json_string(id),
+                        json_object_to_json_string(st));
+                json_object_put(id);
+                json_object_put(st);
+        }
+        fputc('}', f);
+        fclose(f);
+
+        r = journal_append(h->journal, buf, len, NULL);
+        free(buf);
+        if (r < 0) {
+                log_error_errno(r, "%s: failed to write the journal: %m; stopping", h->name);
+                (void) sd_event_exit(m->event, EXIT_FAILURE);
+                return r;
+        }
+        switch ((JournalPolicy) m->policy) {
+        case JOURNAL_SYNC:
+                r = journal_sync(h->journal);
+                if (r < 0) {
+                        log_error_errno(r, "%s: failed to sync the journal: %m; stopping", h->name);
+                        (void) sd_event_exit(m->event, EXIT_FAILURE);
+                        return r;
+                }
+                break;
+        case JOURNAL_BATCH:
+                m->unsynced = true;
+                r = arm_flush(m);
+                if (r < 0)
+                        return r;
+                break;
+        case JOURNAL_NONE:
+                break;
+        }
+        if ((JournalPolicy) m->policy != JOURNAL_BATCH && journal_records_since_snapshot(h->journal) >= SNAPSHOT_EVERY)
+                (void) snapshot(m, h);
+        return 0;
+}
