@@ -9,8 +9,9 @@
  *
  * Nothing of an event leaves before its record is durable: under sync the
  * record is synced in the step handler, under batch replies and signals wait
- * in a queue for one fdatasync a millisecond later (group commit), under
- * none the record is written and not synced. */
+ * in a queue for one fdatasync (group commit), under
+ * none the record is written and not synced. The batch is closed when the
+ * event loop goes idle, so pipelined calls share one fdatasync. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -315,25 +316,27 @@ int durable_flush(Manager *m) {
         return m->durable ? flush(m) : 0;
 }
 
-static int on_flush(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_flush(sd_event_source *s, void *userdata) {
         (void) s;
-        (void) usec;
         return flush(userdata);
 }
 
+/* Group commit: the sync runs once the loop has nothing else to do, that is
+ * after every message already waiting on the bus has been handled (their
+ * records join this sync). */
 static int arm_flush(Manager *m) {
-        uint64_t now;
         int r;
 
-        if (m->flush && sd_event_source_get_enabled(m->flush, NULL) > 0)
-                return 0;
-        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                return r;
-        if (!m->flush)
-                return sd_event_add_time(m->event, &m->flush, CLOCK_MONOTONIC, now + 1000, 1, on_flush, m);
-        r = sd_event_source_set_time(m->flush, now + 1000);
-        return r < 0 ? r : sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+        if (!m->flush) {
+                r = sd_event_add_defer(m->event, &m->flush, on_flush, m);
+                if (r < 0)
+                        return r;
+                r = sd_event_source_set_priority(m->flush, SD_EVENT_PRIORITY_IDLE);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(m->flush, "journal-group-commit");
+        }
+        return sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
 }
 
 bool durable_deferring(Manager *m) {

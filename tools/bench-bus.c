@@ -187,6 +187,74 @@ static int pipelined(sd_bus *bus, const char *dest, const char *path, unsigned n
         return 0;
 }
 
+static const char durable_yaml[] = "name: BenchDurable\n"
+                                   "stateMachines:\n"
+                                   "  - name: Toggle\n"
+                                   "    initialState: Off\n"
+                                   "    states: [{name: Off, type: entry}, {name: On}]\n"
+                                   "    transitions:\n"
+                                   "      - {from: Off, to: On, event: TOGGLE}\n"
+                                   "      - {from: On, to: Off, event: TOGGLE}\n";
+
+static bool wait_name(sd_bus *bus, const char *name);
+
+/* xfsmd with a state directory under policy: Send round trip and pipelined rate. */
+static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, const char *policy,
+                           unsigned count, Result *ret_rt, double *ret_rate) {
+        char file[PATH_MAX], state[PATH_MAX];
+        sd_bus_message *reply = NULL;
+        const char *p, *i;
+        char *ipath = NULL;
+        pid_t pid;
+        FILE *f;
+        int r = -EIO;
+
+        snprintf(file, sizeof file, "%s/durable.yaml", dir);
+        snprintf(state, sizeof state, "%s/state-%s", dir, policy);
+        f = fopen(file, "we");
+        if (!f)
+                return -errno;
+        fputs(durable_yaml, f);
+        fclose(f);
+        pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                execl(xfsmd, xfsmd, "--bus-address", address, "--state-dir", state, "--durability", policy, file,
+                      (char *) NULL);
+                _exit(127);
+        }
+        if (!wait_name(bus, "org.xfsm1.BenchDurable"))
+                goto finish;
+        if (sd_bus_call_method(bus, "org.xfsm1.BenchDurable", "/org/xfsm1/BenchDurable", "org.xfsm1.Component",
+                               "CreateInstance", NULL, &reply, "ss", "Toggle", "") < 0 ||
+            sd_bus_message_read(reply, "os", &p, &i) < 0)
+                goto finish;
+        ipath = strdup(p);
+        if (round_trips(bus, "org.xfsm1.BenchDurable", ipath, count, ret_rt) < 0 ||
+            pipelined(bus, "org.xfsm1.BenchDurable", ipath, count * 2, ret_rate) < 0)
+                goto finish;
+        r = 0;
+finish:
+        sd_bus_message_unref(reply);
+        free(ipath);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        for (int k = 0; k < 200; k++) { /* the name goes with the process */
+                sd_bus_message *m = NULL;
+                int has = 1;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchDurable") >= 0)
+                        (void) sd_bus_message_read(m, "b", &has);
+                sd_bus_message_unref(m);
+                if (!has)
+                        break;
+                usleep(10000);
+        }
+        return r;
+}
+
 static uint64_t ctl_send(const char *self, const char *address, const char *id) {
         uint64_t a = now_ns();
         pid_t pid = fork();
@@ -342,6 +410,14 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 ctl[k] = ctl_send(self, address, id);
         qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, cmp_u64);
 
+        /* durable Send: the journal in a temporary directory, batch and sync */
+        Result dres[2] = {};
+        double drate[2] = {};
+        static const char *const policies[2] = { "batch", "sync" };
+        for (int k = 0; k < 2; k++)
+                if (measure_durable(bus, xfsmd, address, dir, policies[k], count / 2, &dres[k], &drate[k]) < 0)
+                        fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
+
         uint64_t xm[RUNS], bm[RUNS], xp[RUNS], bp[RUNS];
         for (int run = 0; run < RUNS; run++) {
                 xm[run] = x[run].median_ns;
@@ -363,10 +439,13 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                        "\"round_trip\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"bare_median_ns\":%" PRIu64
                        ",\"bare_p99_ns\":%" PRIu64 ",\"ratio\":%.3f},"
                        "\"pipelined\":{\"in_flight\":%d,\"per_s\":%.0f,\"bare_per_s\":%.0f,\"ratio\":%.3f},"
-                       "\"xfsmctl_send\":{\"median_ns\":%" PRIu64 "}}\n",
+                       "\"xfsmctl_send\":{\"median_ns\":%" PRIu64 "},"
+                       "\"durable\":{\"batch\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"per_s\":%.0f},"
+                       "\"sync\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"per_s\":%.0f}}}\n",
                        address_arg ? "given" : "private dbus-daemon", RUNS, xmed, xp[RUNS / 2], bmed, bp[RUNS / 2],
                        (double) xmed / (double) bmed, WINDOW, xrate, brate, xrate / brate,
-                       ctl[ELEMENTSOF(ctl) / 2]);
+                       ctl[ELEMENTSOF(ctl) / 2], dres[0].median_ns, dres[0].p99_ns, drate[0], dres[1].median_ns,
+                       dres[1].p99_ns, drate[1]);
         else {
                 printf("xfsm bus benchmarks (%s, durability: none; medians of %d runs, %u calls each)\n",
                        address_arg ? address : "private dbus-daemon", RUNS, count);
@@ -378,6 +457,11 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                        WINDOW, xrate, brate, xrate / brate);
                 printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
                        (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
+                for (int k = 0; k < 2; k++)
+                        printf("durable Send, %-5s  round trip %7.1f us (p99 %7.1f, %.1fx durability none)   "
+                               "pipelined %7.0f/s (%.2fx none)\n",
+                               policies[k], (double) dres[k].median_ns / 1e3, (double) dres[k].p99_ns / 1e3,
+                               (double) dres[k].median_ns / (double) xmed, drate[k], drate[k] / xrate);
         }
         ret = EXIT_OK;
 
