@@ -42,12 +42,6 @@ static void read_boot_id(char buf[64]) {
         buf[strcspn(buf, "\n")] = 0;
 }
 
-static uint64_t clock_ms(clockid_t id) {
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* ---- event ids ---------------------------------------------------------- */
 
 const char *durable_event_result(Manager *m, Host *h, const char *event_id) {
@@ -84,43 +78,20 @@ typedef struct Recovery {
         bool same_boot;
 } Recovery;
 
-/* After a reboot boottime deadlines mean nothing: count from realtime. */
-static void remap_timers(json_object *image, bool same_boot) {
-        json_object *timers;
-        uint64_t now_boot, now_rt;
+/* The event ids a record or snapshot carries (rare: parsed only then). */
+static void apply_event_ids(Recovery *rc, const char *body, size_t len) {
+        json_tokener *tok;
+        json_object *o, *v, *list;
 
-        if (same_boot || !json_object_object_get_ex(image, "timers", &timers))
+        if (!memmem(body, len, "\"eventId", 8))
                 return;
-        now_boot = clock_ms(CLOCK_BOOTTIME);
-        now_rt = clock_ms(CLOCK_REALTIME);
-        for (size_t k = 0; k < json_object_array_length(timers); k++) {
-                json_object *t = json_object_array_get_idx(timers, k), *v;
-                uint64_t rt = json_object_object_get_ex(t, "realtimeDeadline", &v) ? json_object_get_uint64(v) : 0;
-                json_object_object_add(t, "deadline", json_object_new_uint64(now_boot + (rt > now_rt ? rt - now_rt : 0)));
-        }
-        if (json_object_object_get_ex(image, "retentionDeadline", &timers))
-                json_object_object_del(image, "retentionDeadline"); /* applied afresh from now */
-}
-
-static int apply(Recovery *rc, json_object *o) {
-        json_object *v, *list;
-        const char *boot = json_object_object_get_ex(o, "bootId", &v) ? json_object_get_string(v) : "";
-        bool same_boot = streq(boot, rc->m->boot_id);
-        int r;
-
-        if (json_object_object_get_ex(o, "instances", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *image = json_object_array_get_idx(list, k);
-                        remap_timers(image, same_boot);
-                        r = xfsm_engine_restore_json(rc->m->engine, json_object_to_json_string(image));
-                        if (r < 0)
-                                return log_error_errno(-EBADMSG, "%s: an instance image could not be restored: %s",
-                                                       rc->h->name, xfsm_engine_last_error(rc->m->engine));
-                }
-        if (json_object_object_get_ex(o, "dropped", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++)
-                        (void) xfsm_engine_forget(rc->m->engine,
-                                                  json_object_get_string(json_object_array_get_idx(list, k)));
+        tok = json_tokener_new();
+        if (!tok)
+                return;
+        o = json_tokener_parse_ex(tok, body, (int) len);
+        json_tokener_free(tok);
+        if (!o)
+                return;
         if (json_object_object_get_ex(o, "eventIds", &list))
                 for (size_t k = 0; k < json_object_array_length(list); k++) {
                         json_object *e = json_object_array_get_idx(list, k), *id, *st;
@@ -133,24 +104,26 @@ static int apply(Recovery *rc, json_object *o) {
                 if (json_object_object_get_ex(v, "id", &id) && json_object_object_get_ex(v, "state", &st))
                         durable_event_remember(rc->m, rc->h, json_object_get_string(id), json_object_get_string(st));
         }
+        json_object_put(o);
+}
+
+static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t len) {
+        Recovery *rc = userdata;
+        int r = xfsm_engine_restore_images(rc->m->engine, body, len, rc->m->boot_id, NULL);
+        if (r < 0)
+                return log_error_errno(-EBADMSG, "%s: the snapshot (up to record %llu) could not be applied: %s",
+                                       rc->h->name, (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
         return 0;
 }
 
 static int on_body(void *userdata, uint64_t seq, const char *body, size_t len) {
         Recovery *rc = userdata;
-        json_tokener *tok = json_tokener_new();
-        json_object *o;
-        int r;
-
-        if (!tok)
-                return -ENOMEM;
-        o = json_tokener_parse_ex(tok, body, (int) len);
-        json_tokener_free(tok);
-        if (!o)
-                return log_error_errno(-EBADMSG, "%s: record %llu is not JSON", rc->h->name, (unsigned long long) seq);
-        r = apply(rc, o);
-        json_object_put(o);
-        return r;
+        int r = xfsm_engine_restore_record(rc->m->engine, body, len, rc->m->boot_id, NULL);
+        if (r < 0)
+                return log_error_errno(-EBADMSG, "%s: record %llu could not be applied: %s", rc->h->name,
+                                       (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
+        apply_event_ids(rc, body, len);
+        return 0;
 }
 
 int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
@@ -171,7 +144,7 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
                         return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s: %m", dir);
-                r = journal_recover(h->journal, on_body, on_body, &rc, &rep);
+                r = journal_recover(h->journal, on_snapshot, on_body, &rc, &rep);
                 if (r < 0)
                         return log_error_errno(r, "Failed to recover %s from %s: %m", h->name, dir);
                 if (rep.torn_tail)
@@ -223,10 +196,9 @@ static int snap_one(void *userdata, xfsm_instance *i) {
         char *image = xfsm_instance_to_json(i);
         if (!image)
                 return -ENOMEM;
-        fputs(c->first ? "" : ",", c->f);
-        fputs(image, c->f);
+        fputs(image, c->f); /* one image per line: recovery parses them one by one */
+        fputc('\n', c->f);
         free(image);
-        c->first = false;
         return 0;
 }
 
@@ -239,9 +211,20 @@ static int snapshot(Manager *m, Host *h) {
 
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[", m->boot_id);
+        fprintf(f, "{\"bootId\":\"%s\"}\n", m->boot_id);
         xfsm_engine_foreach(m->engine, h->name, NULL, NULL, snap_one, &c);
-        fputs("],\"eventIds\":[", f);
+        fclose(f);
+        r = journal_snapshot(h->journal, buf, len);
+        free(buf);
+        if (r < 0)
+                return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
+        /* the event-id window goes in a small record of its own after it */
+        buf = NULL;
+        len = 0;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"eventIds\":[", m->boot_id);
         for (unsigned k = 0; h->ids && k < h->ids_n; k++) {
                 const struct EventId *e = &h->ids[(h->ids_next + EVENT_ID_WINDOW - h->ids_n + k) % EVENT_ID_WINDOW];
                 json_object *id = json_object_new_string(e->id), *st = json_object_new_string(e->state);
@@ -252,10 +235,12 @@ static int snapshot(Manager *m, Host *h) {
         }
         fputs("]}", f);
         fclose(f);
-        r = journal_snapshot(h->journal, buf, len);
+        r = journal_append(h->journal, buf, len, NULL);
+        if (r >= 0)
+                r = journal_sync(h->journal);
         free(buf);
         if (r < 0)
-                return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
+                return log_error_errno(r, "%s: failed to write the event ids after a snapshot: %m", h->name);
         return 0;
 }
 

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "journal.h"
 #include "macro.h"
 
@@ -53,20 +55,7 @@ const char *journal_policy_to_string(JournalPolicy p) {
 }
 
 static uint32_t crc32_update(uint32_t crc, const void *data, size_t len) {
-        static uint32_t table[256];
-        const uint8_t *p = data;
-
-        if (!table[1])
-                for (uint32_t i = 0; i < 256; i++) {
-                        uint32_t c = i;
-                        for (int k = 0; k < 8; k++)
-                                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-                        table[i] = c;
-                }
-        crc = ~crc;
-        for (size_t i = 0; i < len; i++)
-                crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-        return ~crc;
+        return (uint32_t) crc32(crc, data, (uInt) len); /* zlib's: the same CRC-32, many times faster */
 }
 
 static void put32(uint8_t *p, uint32_t v) {
@@ -247,7 +236,7 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                         return -EBADMSG; /* a snapshot is renamed into place whole: never torn */
                 }
                 rep.snapshot_seq = get64(buf + 8);
-                r = snapshot(userdata, rep.snapshot_seq, (const char *) buf + HEADER, n - HEADER);
+                r = snapshot ? snapshot(userdata, rep.snapshot_seq, (const char *) buf + HEADER, n - HEADER) : 0;
                 free(buf);
                 if (r < 0)
                         return r;
@@ -299,7 +288,7 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                 }
                 seq = get64(buf + off + 8);
                 if (seq > rep.snapshot_seq) {
-                        r = record(userdata, seq, (const char *) buf + off + HEADER, n - HEADER);
+                        r = record ? record(userdata, seq, (const char *) buf + off + HEADER, n - HEADER) : 0;
                         if (r < 0) {
                                 free(buf);
                                 return r;

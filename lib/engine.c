@@ -2386,10 +2386,118 @@ static uint64_t juint(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
+static int restore_object(xfsm_engine *e, json_object *o);
+
+int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
+        json_object *o = json_tokener_parse(image);
+        int r = restore_object(e, o);
+        json_object_put(o);
+        return r;
+}
+
+int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, const char *boot_id,
+                               unsigned *ret_restored) {
+        json_object *o, *v, *list;
+        bool same_boot;
+        unsigned n = 0;
+        int r = 0;
+
+        if (!e->tok) {
+                e->tok = json_tokener_new();
+                if (!e->tok)
+                        return -ENOMEM;
+        }
+        json_tokener_reset(e->tok);
+        o = json_tokener_parse_ex(e->tok, json, (int) len);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return fail(e, -XFSM_E_INVALID_ARGUMENT, "a record is not a JSON object");
+        }
+        same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
+                    streq(json_object_get_string(v), boot_id);
+        if (json_object_object_get_ex(o, "instances", &list))
+                for (size_t k = 0; k < json_object_array_length(list) && r >= 0; k++) {
+                        json_object *image = json_object_array_get_idx(list, k), *timers;
+                        /* after a reboot boottime deadlines mean nothing: count from realtime */
+                        if (!same_boot && json_object_object_get_ex(image, "timers", &timers)) {
+                                uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
+                                for (size_t t = 0; t < json_object_array_length(timers); t++) {
+                                        json_object *tm = json_object_array_get_idx(timers, t);
+                                        uint64_t rt = juint(tm, "realtimeDeadline");
+                                        json_object_object_add(tm, "deadline",
+                                                               json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
+                                }
+                                json_object_object_del(image, "retentionDeadline");
+                        }
+                        r = restore_object(e, image);
+                        n += r >= 0;
+                }
+        if (r >= 0 && json_object_object_get_ex(o, "dropped", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++)
+                        (void) xfsm_engine_forget(e, json_object_get_string(json_object_array_get_idx(list, k)));
+        json_object_put(o);
+        if (r >= 0 && ret_restored)
+                *ret_restored = n;
+        return r;
+}
+
+/* A snapshot: a header line {"bootId": ...}, then one image per line. */
+int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id,
+                               unsigned *ret_restored) {
+        const char *p = text, *end = text + len;
+        bool first = true, same_boot = false;
+        unsigned n = 0;
+
+        if (!e->tok && !(e->tok = json_tokener_new()))
+                return -ENOMEM;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                json_object *o, *v, *timers;
+                int r;
+
+                if (l == 0) {
+                        p += 1;
+                        continue;
+                }
+                json_tokener_reset(e->tok);
+                o = json_tokener_parse_ex(e->tok, p, (int) l);
+                if (!o)
+                        return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
+                if (first) {
+                        same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
+                                    streq(json_object_get_string(v), boot_id);
+                        first = false;
+                        json_object_put(o);
+                        p += l + 1;
+                        continue;
+                }
+                if (!same_boot && json_object_object_get_ex(o, "timers", &timers)) {
+                        uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
+                        for (size_t t = 0; t < json_object_array_length(timers); t++) {
+                                json_object *tm = json_object_array_get_idx(timers, t);
+                                uint64_t rt = juint(tm, "realtimeDeadline");
+                                json_object_object_add(tm, "deadline",
+                                                       json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
+                        }
+                        json_object_object_del(o, "retentionDeadline");
+                }
+                r = restore_object(e, o);
+                json_object_put(o);
+                if (r < 0)
+                        return r;
+                n++;
+                p += l + 1;
+        }
+        if (ret_restored)
+                *ret_restored = n;
+        return 0;
+}
+
 /* Put an instance back as an image describes it (recovery): no step, no
  * effects. An instance of that id is replaced. */
-int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
-        json_object *o = json_tokener_parse(image), *v, *timers;
+static int restore_object(xfsm_engine *e, json_object *o) {
+        json_object *v, *timers;
         const char *id, *comp_name, *machine_name, *status;
         ComponentRt *c;
         const Machine *m;
@@ -2524,7 +2632,6 @@ int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
                 i->heap_refs++;
         r = 0;
 finish:
-        json_object_put(o);
         return r;
 }
 

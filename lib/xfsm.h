@@ -182,6 +182,15 @@ char *xfsm_instance_to_json(const xfsm_instance *i);
 /* Put an instance back from its image (recovery): no step, no effects; one
  * of the same id is replaced. */
 int xfsm_engine_restore_json(xfsm_engine *e, const char *image_json);
+/* Recovery of a whole journal record or snapshot {"bootId", "instances":
+ * [images], "dropped": [ids]} from one parse. When its bootId is not
+ * boot_id (a reboot since), timer deadlines are counted from their realtime
+ * deadlines (overdue ones fire at once). Other keys are left to the host. */
+int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, const char *boot_id,
+                               unsigned *ret_restored);
+/* Recovery of a snapshot: a line {"bootId": ...}, then one image per line. */
+int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id,
+                               unsigned *ret_restored);
 /* Recovery of a drop: the instance goes, with no step. */
 int xfsm_engine_forget(xfsm_engine *e, const char *id);
 

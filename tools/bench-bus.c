@@ -21,7 +21,9 @@
 
 #include <systemd/sd-bus.h>
 
+#include "journal.h"
 #include "macro.h"
+#include "xfsm.h"
 #include "xfsmctl.h"
 
 #define RUNS 3
@@ -255,6 +257,114 @@ finish:
         return r;
 }
 
+static const char recover_yaml[] = "name: BenchRecover\n"
+                                   "stateMachines:\n"
+                                   "  - name: Order\n"
+                                   "    initialState: Created\n"
+                                   "    states: [{name: Created, type: entry}, {name: Validated}, {name: Done, type: final}]\n"
+                                   "    transitions:\n"
+                                   "      - {from: Created, to: Validated, event: VALIDATE}\n"
+                                   "      - {from: Validated, to: Done, event: COMPLETE}\n";
+
+/* A state directory with n instances in a snapshot and n records after it
+ * (each one event's after-image), written with the journal's own code. */
+static int make_state(const char *file, const char *state, unsigned n) {
+        xfsm_engine *e = xfsm_engine_new();
+        Journal *j = NULL;
+        char *buf = NULL, ctx[128], **ids = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r = -EIO;
+
+        if (!e || xfsm_engine_load_file(e, file, NULL, NULL) < 0 || journal_open(state, &j) < 0 ||
+            journal_recover(j, NULL, NULL, NULL, NULL) < 0)
+                goto finish;
+        ids = calloc(n, sizeof *ids);
+        f = open_memstream(&buf, &len);
+        if (!ids || !f)
+                goto finish;
+        fputs("{\"bootId\":\"\"}\n", f);
+        for (unsigned k = 0; k < n; k++) {
+                xfsm_instance *i;
+                snprintf(ctx, sizeof ctx, "{\"orderId\":\"ORD-%07u\",\"amount\":%u.5,\"customerId\":\"CUST-%u\"}", k,
+                         k % 1000, k % 5000);
+                if (xfsm_engine_create(e, NULL, "Order", ctx, &i) < 0)
+                        break;
+                ids[k] = strdup(xfsm_instance_id(i));
+                char *image = xfsm_instance_to_json(i);
+                fputs(image, f);
+                fputc('\n', f);
+                free(image);
+        }
+        fclose(f);
+        if (journal_snapshot(j, buf, len) < 0)
+                goto finish;
+        for (unsigned k = 0; k < n; k++) {
+                xfsm_instance *i = xfsm_engine_find(e, ids[k]);
+                char *image, *rec;
+                if (!i || xfsm_instance_send(e, i, "VALIDATE", "{\"by\":\"bench\"}", NULL) < 0)
+                        break;
+                image = xfsm_instance_to_json(i);
+                if (asprintf(&rec, "{\"bootId\":\"\",\"instances\":[%s],\"dropped\":[]}", image) < 0) {
+                        free(image);
+                        break;
+                }
+                (void) journal_append(j, rec, strlen(rec), NULL);
+                free(rec);
+                free(image);
+        }
+        r = journal_sync(j);
+finish:
+        for (unsigned k = 0; ids && k < n; k++)
+                free(ids[k]);
+        free(ids);
+        free(buf);
+        journal_close(j);
+        xfsm_engine_free(e);
+        return r;
+}
+
+/* Time from starting xfsmd to its name on the bus. */
+static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, const char *file, const char *state) {
+        uint64_t t0 = now_ns(), t = 0;
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                execl(xfsmd, xfsmd, "--bus-address", address, "--state-dir", state, "--durability", "none", file,
+                      (char *) NULL);
+                _exit(127);
+        }
+        for (int k = 0; k < 60000; k++) {
+                sd_bus_message *m = NULL;
+                int has = 0;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchRecover") >= 0)
+                        (void) sd_bus_message_read(m, "b", &has);
+                sd_bus_message_unref(m);
+                if (has) {
+                        t = now_ns() - t0;
+                        break;
+                }
+                usleep(500);
+        }
+        kill(pid, SIGKILL); /* no snapshot on the way out: the next start replays the same tail */
+        waitpid(pid, NULL, 0);
+        for (int k = 0; k < 200; k++) {
+                sd_bus_message *m = NULL;
+                int has = 1;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchRecover") >= 0)
+                        (void) sd_bus_message_read(m, "b", &has);
+                sd_bus_message_unref(m);
+                if (!has)
+                        break;
+                usleep(5000);
+        }
+        return t;
+}
+
 static uint64_t ctl_send(const char *self, const char *address, const char *id) {
         uint64_t a = now_ns();
         pid_t pid = fork();
@@ -310,11 +420,12 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         static const struct option options[] = {
                 { "count", required_argument, NULL, 'n' },
                 { "xfsmd", required_argument, NULL, 'x' },
+                { "recovery", required_argument, NULL, 'R' },
                 {},
         };
         char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], self[PATH_MAX];
         const char *xfsmd = find_xfsmd(xbuf, sizeof xbuf);
-        unsigned count = 20000;
+        unsigned count = 20000, recovery = 100000;
         pid_t broker = 0, daemon = 0, bare = 0;
         sd_bus *bus = NULL;
         char *ipath = NULL, id[64] = "";
@@ -330,6 +441,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         count = (unsigned) strtoul(optarg, NULL, 10);
                 else if (c == 'x')
                         xfsmd = optarg;
+                else if (c == 'R')
+                        recovery = (unsigned) strtoul(optarg, NULL, 10);
                 else
                         return EXIT_USAGE;
         if (count < 100)
@@ -418,6 +531,29 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 if (measure_durable(bus, xfsmd, address, dir, policies[k], count / 2, &dres[k], &drate[k]) < 0)
                         fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
 
+        /* recovery: a snapshot of N instances and a tail of N records, beside a start with nothing */
+        uint64_t rec[RUNS], empty[RUNS];
+        char rfile[PATH_MAX + 16], rstate[PATH_MAX + 16], estate[PATH_MAX + 16];
+        snprintf(rfile, sizeof rfile, "%s/recover.yaml", dir);
+        snprintf(rstate, sizeof rstate, "%s/recover-state/recover", dir);
+        snprintf(estate, sizeof estate, "%s/empty-state", dir);
+        f = fopen(rfile, "we");
+        if (f) {
+                fputs(recover_yaml, f);
+                fclose(f);
+        }
+        bool rec_ok = recovery > 0 && make_state(rfile, rstate, recovery) >= 0;
+        for (int run = 0; rec_ok && run < RUNS; run++) {
+                char parent[PATH_MAX + 16];
+                snprintf(parent, sizeof parent, "%s/recover-state", dir);
+                rec[run] = time_start(bus, xfsmd, address, rfile, parent);
+                empty[run] = time_start(bus, xfsmd, address, rfile, estate);
+        }
+        if (rec_ok) {
+                qsort(rec, RUNS, sizeof *rec, cmp_u64);
+                qsort(empty, RUNS, sizeof *empty, cmp_u64);
+        }
+
         uint64_t xm[RUNS], bm[RUNS], xp[RUNS], bp[RUNS];
         for (int run = 0; run < RUNS; run++) {
                 xm[run] = x[run].median_ns;
@@ -462,6 +598,10 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                "pipelined %7.0f/s (%.2fx none)\n",
                                policies[k], (double) dres[k].median_ns / 1e3, (double) dres[k].p99_ns / 1e3,
                                (double) dres[k].median_ns / (double) xmed, drate[k], drate[k] / xrate);
+                if (rec_ok)
+                        printf("recovery of %u instances (snapshot) + %u records: %.0f ms to the bus name, "
+                               "%.0f ms with nothing to recover (target < 1 s)\n",
+                               recovery, recovery, (double) rec[RUNS / 2] / 1e6, (double) empty[RUNS / 2] / 1e6);
         }
         ret = EXIT_OK;
 
