@@ -147,7 +147,8 @@ int access_check_mutating(Manager *m, sd_bus_message *msg, sd_bus_message_handle
         bool in_flight = false;
         int r;
 
-        if (m->peer) {
+        /* a peer (the activation socket, a socketpair): the socket says who it is */
+        if (m->peer || sd_bus_message_get_bus(msg) != m->bus) {
                 sd_bus_creds *c = NULL;
                 uid_t uid;
                 r = sd_bus_get_owner_creds(sd_bus_message_get_bus(msg), SD_BUS_CREDS_EUID, &c);

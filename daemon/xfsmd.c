@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -42,6 +45,78 @@ static void help(void) {
                "Runs under systemd as Type=notify (READY, STATUS, WATCHDOG) and logs to the\n"
                "journal with XFSM_COMPONENT=, XFSM_INSTANCE=, XFSM_EVENT= when started by it.\n"
                "See xfsmd(8).\n");
+}
+
+/* ---- the activation socket: D-Bus peer to peer ----------------------------- */
+
+static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        (void) userdata;
+        (void) ret_error;
+        sd_bus *peer = sd_bus_message_get_bus(msg);
+        sd_bus_detach_event(peer);
+        sd_bus_unref(peer); /* the reference taken when it came */
+        return 0;
+}
+
+static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        sd_bus *peer = NULL;
+        sd_id128_t id;
+        int cfd, r;
+        (void) s;
+        (void) revents;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        r = sd_id128_randomize(&id);
+        if (r >= 0)
+                r = sd_bus_new(&peer);
+        if (r >= 0)
+                r = sd_bus_set_fd(peer, cfd, cfd);
+        if (r >= 0)
+                r = sd_bus_set_server(peer, 1, id);
+        if (r >= 0)
+                r = sd_bus_start(peer);
+        if (r >= 0)
+                r = sd_bus_attach_event(peer, m->event, SD_EVENT_PRIORITY_NORMAL);
+        for (size_t k = 0; r >= 0 && k < m->n_hosts; k++)
+                r = host_register(&m->hosts[k], peer);
+        if (r >= 0)
+                r = sd_bus_match_signal(peer, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                        "Disconnected", on_peer_gone, m);
+        if (r < 0) {
+                log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
+                if (peer)
+                        sd_bus_unref(peer);
+                else
+                        close(cfd);
+        }
+        return 0;
+}
+
+/* Sockets passed by systemd (xfsm@.socket): serve each connection. */
+static int listen_activation(Manager *m) {
+        char **names = NULL;
+        int n = sd_listen_fds_with_names(1, &names), r = 0;
+
+        for (int k = 0; k < n; k++) {
+                int fd = SD_LISTEN_FDS_START + k;
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+                        log_warning("File descriptor %d (%s) is not a listening socket, closing it", fd,
+                                    names ? names[k] : "?");
+                        close(fd);
+                        continue;
+                }
+                r = sd_event_add_io(m->event, NULL, fd, EPOLLIN, on_connection, m);
+                if (r < 0)
+                        break;
+                log_info("Answering on the activation socket (%s)", names ? names[k] : "unnamed");
+        }
+        for (int k = 0; names && k < n; k++)
+                free(names[k]);
+        free(names);
+        return r;
 }
 
 static int connect_bus(const char *address, bool user, sd_bus **ret) {
@@ -199,6 +274,9 @@ int main(int argc, char **argv) {
         }
         manager_rearm_timer(m);
         r = manager_request_names(m);
+        if (r < 0)
+                goto finish;
+        r = listen_activation(m);
         if (r < 0)
                 goto finish;
 

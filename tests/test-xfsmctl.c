@@ -374,6 +374,33 @@ static void test_simulate_guards_and_delayed_sends(void **state) {
         run_done(&r);
 }
 
+static void test_enable_and_disable_write_the_bus_files(void **state) {
+        char tmp[] = "/tmp/xfsmctl-enable-XXXXXX", cmd[2048], env[1024];
+        (void) state;
+
+        assert_non_null(mkdtemp(tmp));
+        snprintf(cmd, sizeof cmd, "mkdir -p %s/comp %s/svc %s/pol && cp %s %s/comp/order.yaml", tmp, tmp, tmp,
+                 data("xcomponent/demo-order.yaml"), tmp);
+        assert_int_equal(system(cmd), 0);
+        snprintf(env, sizeof env, "XFSM_COMPONENT_PATH=%s/comp XFSM_DBUS_SERVICES_DIR=%s/svc XFSM_DBUS_POLICY_DIR=%s/pol",
+                 tmp, tmp, tmp);
+        snprintf(cmd, sizeof cmd, "%s %s enable order >/dev/null 2>&1", env, getenv("XFSMCTL") ?: "build/tools/xfsmctl");
+        assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+        snprintf(cmd, sizeof cmd, "grep -q '^SystemdService=xfsm@order.service$' %s/svc/org.xfsm1.OrderComponent.service && "
+                 "grep -q 'allow send_destination=\"org.xfsm1.OrderComponent\"' %s/pol/org.xfsm1.OrderComponent.conf",
+                 tmp, tmp);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s %s disable order >/dev/null 2>&1 && ! test -e %s/svc/org.xfsm1.OrderComponent.service",
+                 env, getenv("XFSMCTL") ?: "build/tools/xfsmctl", tmp);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s %s enable nosuch >/dev/null 2>&1", env, getenv("XFSMCTL") ?: "build/tools/xfsmctl");
+        assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+        snprintf(cmd, sizeof cmd, "%s enable ../etc >/dev/null 2>&1", getenv("XFSMCTL") ?: "build/tools/xfsmctl");
+        assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_simulate_demo_pair_shows_the_cascade),
@@ -387,6 +414,7 @@ int main(void) {
                 cmocka_unit_test(test_graph_dot_and_mermaid),
                 cmocka_unit_test(test_simulate_statechart_history_and_parallel_regions),
                 cmocka_unit_test(test_simulate_guards_and_delayed_sends),
+                cmocka_unit_test(test_enable_and_disable_write_the_bus_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -846,6 +846,57 @@ static void test_state_directory_is_locked(void **state) {
         wait_name_gone("org.xfsm1.Durable");
 }
 
+static void test_activation_socket_serves_peer_to_peer(void **state) {
+        char sock[300], fdname[] = "--fdname=xfsm", listen[320], log[300];
+        sd_bus *peer = NULL;
+        sd_bus_message *reply = NULL;
+        const char *path, *id;
+        pid_t pid;
+        (void) state;
+
+        if (access("/usr/bin/systemd-socket-activate", X_OK) < 0) {
+                print_message("SKIPPED: systemd-socket-activate is not installed\n");
+                skip();
+        }
+        snprintf(sock, sizeof sock, "%s/worker.sock", dir);
+        snprintf(listen, sizeof listen, "--listen=%s", sock);
+        snprintf(log, sizeof log, "%s/activated.log", dir);
+        /* the daemon is started by the first connection, as xfsm@.socket does */
+        char *argv[] = { (char *) "/usr/bin/systemd-socket-activate", listen, fdname,
+                         (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) data("toggle.yaml"), NULL };
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                usleep(10000);
+
+        char addr[400];
+        snprintf(addr, sizeof addr, "unix:path=%s", sock);
+        assert_true(sd_bus_new(&peer) >= 0);
+        assert_true(sd_bus_set_address(peer, addr) >= 0);
+        assert_true(sd_bus_start(peer) >= 0); /* no broker: peer to peer */
+        assert_true(sd_bus_call_method(peer, NULL, "/org/xfsm1/Toggle", "org.xfsm1.Component", "CreateInstance", NULL,
+                                       &reply, "ss", "Switch", "{}") >= 0);
+        assert_true(sd_bus_message_read(reply, "os", &path, &id) > 0);
+        char *iid = strdup(id);
+        sd_bus_message_unref(reply);
+        reply = NULL;
+        assert_true(sd_bus_call_method(peer, NULL, "/org/xfsm1/Toggle", "org.xfsm1.Component", "Send", NULL, &reply,
+                                       "sss", iid, "TOGGLE", "{}") >= 0);
+        const char *st;
+        assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+        assert_string_equal(st, "On");
+        sd_bus_message_unref(reply);
+        /* and the same component on the bus */
+        for (int k = 0; k < 200 && !name_has_owner("org.xfsm1.Toggle"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        sd_bus_flush_close_unref(peer);
+        free(iid);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Toggle");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -859,6 +910,7 @@ int main(void) {
                 cmocka_unit_test(test_component_stem_found_through_component_path),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
+                cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
                 cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

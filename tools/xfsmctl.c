@@ -234,6 +234,8 @@ static void help(void) {
                "  send C ID EVENT [--payload JSON] [--event-id ID] [--correlation-id ID]\n"
                "                                   Send an event; print the new state\n"
                "  watch [C]                        Follow transitions until interrupted\n"
+               "  enable STEM, disable STEM        Install or remove the bus activation and policy\n"
+               "                                   files of component STEM (its worker xfsm@STEM)\n"
                "\n"
                "Verbs without a daemon:\n"
                "  validate FILE...                 Load and check components; print warnings\n"
@@ -313,9 +315,7 @@ int main(int argc, char **argv) {
             streq(argv[0], "history") || streq(argv[0], "create") || streq(argv[0], "send") ||
             streq(argv[0], "watch"))
                 return verb_bus(argv[0], argc, argv, json, &bus);
-        if (streq(argv[0], "enable") || streq(argv[0], "disable")) {
-                fprintf(stderr, "%s: '%s' comes with the systemd workers (not in this build yet)\n", program, argv[0]);
-                return EXIT_REFUSED;
-        }
+        if (streq(argv[0], "enable") || streq(argv[0], "disable"))
+                return verb_enable(argc, argv, streq(argv[0], "enable"));
         return usage_error("unknown verb '%s'", argv[0]);
 }

@@ -24,5 +24,6 @@ typedef struct BusArgs {
 
 int verb_simulate(int argc, char **argv, bool json);
 int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
+int verb_enable(int argc, char **argv, bool enable);
 int verb_bench(int argc, char **argv, bool json, const char *bus_address);
 int bench_bus(int argc, char **argv, const char *bus_address, bool json);
