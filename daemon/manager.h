@@ -64,7 +64,17 @@ struct Manager {
         size_t outq_n, outq_cap;
         bool unsynced;
         sd_event_source *flush;
+
+        /* idle exit */
+        uint64_t idle_usec;     /* 0: never */
+        uint64_t last_activity; /* CLOCK_MONOTONIC usec */
+        sd_event_source *idle_timer;
+        unsigned n_peers;
+        unsigned names_to_release;
 };
+
+/* Idle out after usec without work (SPEC section 3). */
+int manager_set_idle(Manager *m, uint64_t usec);
 
 int manager_new(Manager **ret);
 Manager *manager_free(Manager *m);

@@ -38,6 +38,8 @@ static void help(void) {
                "  --state-dir DIR      Keep each component's journal and snapshot in DIR/STEM/\n"
                "                       (without it, instances live in memory only)\n"
                "  --durability POLICY  sync, batch (group commit, the default) or none\n"
+               "  --idle-timeout SEC   Leave after SEC seconds without work, when nothing is\n"
+               "                       in flight and no timer is armed (0: never, the default)\n"
                "  -v --verbose         Log at debug level\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
@@ -50,9 +52,11 @@ static void help(void) {
 /* ---- the activation socket: D-Bus peer to peer ----------------------------- */
 
 static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        (void) userdata;
         (void) ret_error;
         sd_bus *peer = sd_bus_message_get_bus(msg);
+        Manager *m = userdata;
+        if (m->n_peers > 0)
+                m->n_peers--;
         sd_bus_detach_event(peer);
         sd_bus_unref(peer); /* the reference taken when it came */
         return 0;
@@ -85,6 +89,8 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
         if (r >= 0)
                 r = sd_bus_match_signal(peer, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
                                         "Disconnected", on_peer_gone, m);
+        if (r >= 0)
+                m->n_peers++;
         if (r < 0) {
                 log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
                 if (peer)
@@ -155,6 +161,7 @@ int main(int argc, char **argv) {
                 { "history-limit", required_argument, NULL, 'H' },
                 { "state-dir", required_argument, NULL, 'd' },
                 { "durability", required_argument, NULL, 'D' },
+                { "idle-timeout", required_argument, NULL, 'I' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -162,6 +169,7 @@ int main(int argc, char **argv) {
         };
         const char *address = NULL, *state_dir = NULL;
         JournalPolicy policy = JOURNAL_BATCH;
+        uint64_t idle_sec = 0;
         bool user = false;
         char **stems = calloc((size_t) argc + 1, sizeof *stems);
         size_t n_stems = 0;
@@ -203,6 +211,16 @@ int main(int argc, char **argv) {
                 case 'd':
                         state_dir = optarg;
                         break;
+                case 'I': {
+                        char *end;
+                        idle_sec = strtoull(optarg, &end, 10);
+                        if (*end || idle_sec > 86400 * 365) {
+                                fprintf(stderr, "xfsmd: --idle-timeout needs seconds\n");
+                                free(stems);
+                                return 2;
+                        }
+                        break;
+                }
                 case 'D':
                         if (journal_policy_from_string(optarg, &policy) < 0) {
                                 fprintf(stderr, "xfsmd: --durability must be sync, batch or none\n");
@@ -277,6 +295,9 @@ int main(int argc, char **argv) {
         if (r < 0)
                 goto finish;
         r = listen_activation(m);
+        if (r < 0)
+                goto finish;
+        r = manager_set_idle(m, idle_sec * 1000000ULL);
         if (r < 0)
                 goto finish;
 

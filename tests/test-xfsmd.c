@@ -897,6 +897,44 @@ static void test_activation_socket_serves_peer_to_peer(void **state) {
         wait_name_gone("org.xfsm1.Toggle");
 }
 
+static void test_worker_idles_out_only_when_nothing_waits(void **state) {
+        char state_dir[300], log[300];
+        int status;
+        pid_t pid;
+        (void) state;
+
+        snprintf(state_dir, sizeof state_dir, "%s/state-idle", dir);
+        snprintf(log, sizeof log, "%s/idle.log", dir);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", state_dir, (char *) "--idle-timeout", (char *) "1",
+                         (char *) data("durable.yaml"), NULL };
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+                usleep(10000);
+        char *counter = create("Durable", "Counter", "{\"n\":7}", NULL);
+        char *alarm = create("Durable", "Alarm", "{}", NULL); /* a timer armed for 1.5 s */
+        usleep(1300000);
+        assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* the timer holds it */
+        /* the timer fires at 1.5 s, then a second without work: it leaves, cleanly */
+        for (int k = 0; k < 400 && waitpid(pid, &status, WNOHANG) == 0; k++)
+                usleep(10000);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        wait_name_gone("org.xfsm1.Durable");
+
+        /* the next start has everything */
+        char *argv2[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                          (char *) "--state-dir", state_dir, (char *) data("durable.yaml"), NULL };
+        pid = spawn(argv2, log);
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+                usleep(10000);
+        assert_int_equal(counter_n(counter), 7);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Durable");
+        free(counter);
+        free(alarm);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -911,6 +949,7 @@ int main(void) {
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
+                cmocka_unit_test(test_worker_idles_out_only_when_nothing_waits),
                 cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
