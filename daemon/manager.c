@@ -4,6 +4,7 @@
  * each committed step turned into signals and journal records, the engine's
  * timers driven by one CLOCK_BOOTTIME source. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -121,6 +122,44 @@ int manager_load_file(Manager *m, const char *path) {
         return m->hosts[m->n_hosts - 1].stem ? 0 : -ENOMEM;
 }
 
+/* Two files with one YAML name cannot both be hosted by their stems: the
+ * name is the bus name and the routing address (SPEC section 3). */
+static int check_name_unique(const char *dirs, const char *path, const char *name) {
+        for (const char *p = dirs; *p;) {
+                size_t n = strcspn(p, ":");
+                char dir[PATH_MAX];
+                DIR *d;
+                struct dirent *de;
+
+                snprintf(dir, sizeof dir, "%.*s", (int) n, p);
+                p += n + (p[n] == ':');
+                if (n == 0 || !(d = opendir(dir)))
+                        continue;
+                while ((de = readdir(d))) {
+                        char other[PATH_MAX * 2];
+                        size_t l = strlen(de->d_name);
+                        xfsm_engine *e;
+                        if (l < 6 || !streq(de->d_name + l - 5, ".yaml"))
+                                continue;
+                        snprintf(other, sizeof other, "%s/%s", dir, de->d_name);
+                        if (streq(other, path))
+                                continue;
+                        e = xfsm_engine_new();
+                        if (e && xfsm_engine_load_file(e, other, NULL, NULL) >= 0 &&
+                            streq(xfsm_engine_component_name(e, 0), name)) {
+                                xfsm_engine_free(e);
+                                closedir(d);
+                                return log_error_errno(-EEXIST,
+                                                       "%s and %s both name component %s: one name, one file",
+                                                       path, other, name);
+                        }
+                        xfsm_engine_free(e);
+                }
+                closedir(d);
+        }
+        return 0;
+}
+
 int manager_load_stem(Manager *m, const char *stem) {
         const char *env = getenv("XFSM_COMPONENT_PATH");
         const char *dirs = env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
@@ -132,8 +171,12 @@ int manager_load_stem(Manager *m, const char *stem) {
                 size_t n = strcspn(p, ":");
                 if (n > 0) {
                         snprintf(path, sizeof path, "%.*s/%s.yaml", (int) n, p, stem);
-                        if (access(path, F_OK) == 0)
-                                return manager_load_file(m, path);
+                        if (access(path, F_OK) == 0) {
+                                int r = manager_load_file(m, path);
+                                if (r < 0)
+                                        return r;
+                                return check_name_unique(dirs, path, m->hosts[m->n_hosts - 1].name);
+                        }
                 }
                 p += n;
                 if (*p == ':')

@@ -681,6 +681,20 @@ static void test_component_stem_found_through_component_path(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
         assert_non_null(strstr(out, "No component 'nosuch'"));
 
+        /* two files naming one component: refused */
+        char twins[400];
+        snprintf(twins, sizeof twins, "mkdir -p %s/twins && cp %s %s/twins/a.yaml && cp %s %s/twins/b.yaml", dir,
+                 data("toggle.yaml"), dir, data("toggle.yaml"), dir);
+        assert_int_equal(system(twins), 0);
+        snprintf(cmd, sizeof cmd, "XFSM_COMPONENT_PATH=%s/twins %s --bus-address '%s' --component a 2>&1", dir,
+                 env_or("XFSMD", "build/daemon/xfsmd"), address);
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "both name component Toggle"));
+
         char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
                          (char *) "--component", (char *) "toggle", NULL };
         char log[512];
