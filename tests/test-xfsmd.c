@@ -682,7 +682,7 @@ static void test_component_stem_found_through_component_path(void **state) {
         assert_non_null(strstr(out, "No component 'nosuch'"));
 
         /* two files naming one component: refused */
-        char twins[400];
+        char twins[2048];
         snprintf(twins, sizeof twins, "mkdir -p %s/twins && cp %s %s/twins/a.yaml && cp %s %s/twins/b.yaml", dir,
                  data("toggle.yaml"), dir, data("toggle.yaml"), dir);
         assert_int_equal(system(twins), 0);
