@@ -9,6 +9,7 @@
 
 #include "bus-errors.h"
 #include "durable.h"
+#include "outbox.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -76,6 +77,9 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
 
         if (check_name("event name", event, error) < 0)
                 return -EINVAL;
+        if (outbox_pending(m, NULL) >= OUTBOX_LIMIT)
+                return sd_bus_error_setf(error, "org.xfsm1.Error.Busy",
+                                         "%zu routed events wait for their targets: retry later", outbox_pending(m, NULL));
         if (event_id) {
                 const char *first;
                 if (!m->durable)
@@ -167,6 +171,45 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         r = manager_reply(m, msg, "os", path, id);
         free(path);
         return r;
+}
+
+/* Deliver: a routed event from another process (not in SPEC section 4: the
+ * workers' own hop). Answered once its record is durable; a redelivery
+ * (same source, sequence and rule, or older) has no second effect. */
+static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        Manager *m = h->manager;
+        const char *source, *json;
+        uint64_t seq;
+        uint32_t rule;
+        unsigned delivered = 0;
+        int r;
+
+        r = sd_bus_message_read(msg, "stus", &source, &seq, &rule, &json);
+        if (r < 0)
+                return r;
+        if (check_name("source component", source, error) < 0)
+                return -EINVAL;
+        r = access_check_mutating(m, msg, method_deliver, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (hwm_seen(m, h->name, source, seq, rule))
+                return manager_reply(m, msg, "u", 0); /* taken already */
+        m->delivery.set = true;
+        m->delivery.source = source;
+        m->delivery.seq = seq;
+        m->delivery.rule = rule;
+        r = xfsm_engine_deliver_json(m->engine, json, &delivered);
+        m->delivery.set = false;
+        hwm_set(m, h->name, source, seq, rule);
+        manager_rearm_timer(m);
+        if (r < 0) {
+                /* it cannot take effect here, now or later: say so, and do not have it sent again */
+                log_warning("%s: a routed event from %s (%llu/%u) cannot be delivered: %s", h->name, source,
+                            (unsigned long long) seq, rule, xfsm_engine_last_error(m->engine));
+                durable_hwm(m, h, source, seq, rule);
+        }
+        return manager_reply(m, msg, "u", delivered);
 }
 
 static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -328,6 +371,8 @@ static const sd_bus_vtable component_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", json), method_get_history,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Deliver", SD_BUS_ARGS("s", source, "t", sequence, "u", rule, "s", routed_json),
+                                SD_BUS_RESULT("u", delivered), method_deliver, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceCreated", SD_BUS_ARGS("s", id, "s", machine), 0),
         SD_BUS_VTABLE_END,
 };

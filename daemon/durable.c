@@ -25,6 +25,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "outbox.h"
 
 struct EventId {
         char *id;
@@ -41,6 +42,8 @@ static void read_boot_id(char buf[64]) {
         }
         buf[strcspn(buf, "\n")] = 0;
 }
+
+static int arm_flush(Manager *m);
 
 /* ---- event ids ---------------------------------------------------------- */
 
@@ -78,12 +81,24 @@ typedef struct Recovery {
         bool same_boot;
 } Recovery;
 
-/* The event ids a record or snapshot carries (rare: parsed only then). */
-static void apply_event_ids(Recovery *rc, const char *body, size_t len) {
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t juint(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* What a record carries beside the images: event ids, outbox entries and
+ * their acknowledgements, high-water marks (rare: parsed only then). */
+static void apply_extras(Recovery *rc, const char *body, size_t len) {
         json_tokener *tok;
         json_object *o, *v, *list;
 
-        if (!memmem(body, len, "\"eventId", 8))
+        if (!memmem(body, len, "\"eventId", 8) && !memmem(body, len, "\"outbox\"", 8) &&
+            !memmem(body, len, "\"acked\"", 7) && !memmem(body, len, "\"hwm\"", 5))
                 return;
         tok = json_tokener_new();
         if (!tok)
@@ -94,15 +109,38 @@ static void apply_event_ids(Recovery *rc, const char *body, size_t len) {
                 return;
         if (json_object_object_get_ex(o, "eventIds", &list))
                 for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *e = json_object_array_get_idx(list, k), *id, *st;
-                        if (json_object_object_get_ex(e, "id", &id) && json_object_object_get_ex(e, "state", &st))
-                                durable_event_remember(rc->m, rc->h, json_object_get_string(id),
-                                                       json_object_get_string(st));
+                        json_object *e = json_object_array_get_idx(list, k);
+                        if (jstr(e, "id") && jstr(e, "state"))
+                                durable_event_remember(rc->m, rc->h, jstr(e, "id"), jstr(e, "state"));
                 }
-        if (json_object_object_get_ex(o, "eventId", &v)) {
-                json_object *id, *st;
-                if (json_object_object_get_ex(v, "id", &id) && json_object_object_get_ex(v, "state", &st))
-                        durable_event_remember(rc->m, rc->h, json_object_get_string(id), json_object_get_string(st));
+        if (json_object_object_get_ex(o, "eventId", &v) && jstr(v, "id") && jstr(v, "state"))
+                durable_event_remember(rc->m, rc->h, jstr(v, "id"), jstr(v, "state"));
+        if (json_object_object_get_ex(o, "outbox", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                        json_object *e = json_object_array_get_idx(list, k), *ev;
+                        if (jstr(e, "target") && jstr(e, "source") && json_object_object_get_ex(e, "event", &ev))
+                                (void) outbox_restore(rc->m, jstr(e, "target"), jstr(e, "source"), juint(e, "seq"),
+                                                      (unsigned) juint(e, "rule"),
+                                                      json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+                }
+        if (json_object_object_get_ex(o, "acked", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                        json_object *e = json_object_array_get_idx(list, k);
+                        if (jstr(e, "target") && jstr(e, "source"))
+                                outbox_acked(rc->m, jstr(e, "target"), jstr(e, "source"), juint(e, "seq"),
+                                             (unsigned) juint(e, "rule"));
+                }
+        if (json_object_object_get_ex(o, "hwm", &list)) {
+                if (json_object_is_type(list, json_type_object)) /* one, from a Deliver */
+                        hwm_set(rc->m, rc->h->name, jstr(list, "source") ?: "", juint(list, "seq"),
+                                (unsigned) juint(list, "rule"));
+                else
+                        for (size_t k = 0; k < json_object_array_length(list); k++) {
+                                json_object *e = json_object_array_get_idx(list, k);
+                                if (jstr(e, "component") && jstr(e, "source"))
+                                        hwm_set(rc->m, jstr(e, "component"), jstr(e, "source"), juint(e, "seq"),
+                                                (unsigned) juint(e, "rule"));
+                        }
         }
         json_object_put(o);
 }
@@ -122,7 +160,7 @@ static int on_body(void *userdata, uint64_t seq, const char *body, size_t len) {
         if (r < 0)
                 return log_error_errno(-EBADMSG, "%s: record %llu could not be applied: %s", rc->h->name,
                                        (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
-        apply_event_ids(rc, body, len);
+        apply_extras(rc, body, len);
         return 0;
 }
 
@@ -159,6 +197,44 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
                          journal_policy_to_string(policy));
         }
         return 0;
+}
+
+void durable_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule) {
+        Host *h = manager_find_host(m, source);
+        char *rec = NULL;
+        json_object *t;
+
+        if (!m->durable || !h || !h->journal)
+                return;
+        t = json_object_new_string(target);
+        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"acked\":[{\"target\":%s,"
+                           "\"source\":\"%s\",\"seq\":%llu,\"rule\":%u}]}",
+                     m->boot_id, json_object_to_json_string(t), source, (unsigned long long) seq, rule) >= 0)
+                (void) journal_append(h->journal, rec, strlen(rec), NULL);
+        json_object_put(t);
+        free(rec);
+}
+
+void durable_hwm(Manager *m, Host *h, const char *source, uint64_t seq, unsigned rule) {
+        char *rec = NULL;
+        json_object *src;
+
+        if (!m->durable || !h->journal)
+                return;
+        src = json_object_new_string(source);
+        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"hwm\":{\"source\":%s,\"seq\":%llu,"
+                           "\"rule\":%u}}",
+                     m->boot_id, json_object_to_json_string(src), (unsigned long long) seq, rule) >= 0 &&
+            journal_append(h->journal, rec, strlen(rec), NULL) >= 0) {
+                if ((JournalPolicy) m->policy == JOURNAL_SYNC)
+                        (void) journal_sync(h->journal);
+                else if ((JournalPolicy) m->policy == JOURNAL_BATCH) {
+                        m->unsynced = true;
+                        (void) arm_flush(m);
+                }
+        }
+        json_object_put(src);
+        free(rec);
 }
 
 void durable_close(Manager *m) {
@@ -233,6 +309,29 @@ static int snapshot(Manager *m, Host *h) {
                 json_object_put(id);
                 json_object_put(st);
         }
+        fputs("],\"outbox\":[", f);
+        bool first = true;
+        for (size_t k = 0; k < m->out_n; k++) {
+                if (!streq(m->out[k].source, h->name))
+                        continue;
+                json_object *t = json_object_new_string(m->out[k].target);
+                fprintf(f, "%s{\"target\":%s,\"source\":\"%s\",\"seq\":%llu,\"rule\":%u,\"event\":%s}",
+                        first ? "" : ",", json_object_to_json_string(t), h->name, (unsigned long long) m->out[k].seq,
+                        m->out[k].rule, m->out[k].json);
+                json_object_put(t);
+                first = false;
+        }
+        fputs("],\"hwm\":[", f);
+        first = true;
+        for (size_t k = 0; k < m->n_hwm; k++) {
+                if (!streq(m->hwm[k].component, h->name))
+                        continue;
+                json_object *src = json_object_new_string(m->hwm[k].source);
+                fprintf(f, "%s{\"component\":\"%s\",\"source\":%s,\"seq\":%llu,\"rule\":%u}", first ? "" : ",",
+                        h->name, json_object_to_json_string(src), (unsigned long long) m->hwm[k].seq, m->hwm[k].rule);
+                json_object_put(src);
+                first = false;
+        }
         fputs("]}", f);
         fclose(f);
         r = journal_append(h->journal, buf, len, NULL);
@@ -266,6 +365,7 @@ static int flush(Manager *m) {
                         return r;
                 }
                 m->unsynced = false;
+                outbox_durable(m);
                 for (size_t k = 0; k < m->n_hosts; k++)
                         if (m->hosts[k].journal &&
                             journal_records_since_snapshot(m->hosts[k].journal) >= SNAPSHOT_EVERY)
@@ -371,8 +471,17 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
         bool first = true;
         int r;
 
-        if (!m->durable || !h->journal)
+        if (!m->durable || !h->journal) {
+                /* without a journal the outbox lives in memory */
+                for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                        const xfsm_effect *e = xfsm_step_effect(s, k);
+                        const xfsm_routed *rt = xfsm_effect_routed(e);
+                        if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
+                            !manager_find_host(m, xfsm_routed_target_component(rt)))
+                                (void) outbox_add(m, h->name, ++m->route_seq, xfsm_routed_rule_index(rt), rt);
+                }
                 return 0;
+        }
         f = open_memstream(&buf, &len);
         if (!f)
                 return -ENOMEM;
@@ -419,11 +528,47 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
                 json_object_put(id);
                 json_object_put(st);
         }
+        uint64_t seq = journal_last_seq(h->journal) + 1; /* this record's: the routed events' id */
+        first = true;
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *e = xfsm_step_effect(s, k);
+                const xfsm_routed *rt = xfsm_effect_routed(e);
+                char *json;
+                if (xfsm_effect_get_kind(e) != XFSM_EFFECT_ROUTED ||
+                    manager_find_host(m, xfsm_routed_target_component(rt)))
+                        continue;
+                json = xfsm_routed_to_json(rt);
+                if (!json)
+                        continue;
+                json_object *t = json_object_new_string(xfsm_routed_target_component(rt));
+                fprintf(f, "%s{\"target\":%s,\"source\":\"%s\",\"seq\":%llu,\"rule\":%u,\"event\":%s}",
+                        first ? ",\"outbox\":[" : ",", json_object_to_json_string(t), h->name, (unsigned long long) seq,
+                        xfsm_routed_rule_index(rt), json);
+                json_object_put(t);
+                free(json);
+                first = false;
+        }
+        if (!first)
+                fputc(']', f);
+        if (m->delivery.set) {
+                json_object *src = json_object_new_string(m->delivery.source);
+                fprintf(f, ",\"hwm\":{\"source\":%s,\"seq\":%llu,\"rule\":%u}", json_object_to_json_string(src),
+                        (unsigned long long) m->delivery.seq, m->delivery.rule);
+                json_object_put(src);
+        }
         fputc('}', f);
         fclose(f);
 
         r = journal_append(h->journal, buf, len, NULL);
         free(buf);
+        if (r >= 0)
+                for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                        const xfsm_effect *e = xfsm_step_effect(s, k);
+                        const xfsm_routed *rt = xfsm_effect_routed(e);
+                        if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
+                            !manager_find_host(m, xfsm_routed_target_component(rt)))
+                                (void) outbox_add(m, h->name, seq, xfsm_routed_rule_index(rt), rt);
+                }
         if (r < 0) {
                 log_error_errno(r, "%s: failed to write the journal: %m; stopping", h->name);
                 (void) sd_event_exit(m->event, EXIT_FAILURE);

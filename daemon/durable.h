@@ -40,5 +40,11 @@ void durable_event_remember(Manager *m, Host *h, const char *event_id, const cha
 
 /* Sync and send what waits (on a clean stop). */
 int durable_flush(Manager *m);
+/* The target took a routed event: remember it (no sync needed: a lost
+ * acknowledgement means a redelivery, which the target's high-water mark
+ * makes harmless). */
+void durable_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule);
+/* A high-water mark on its own (a routed event that could not apply). */
+void durable_hwm(Manager *m, Host *h, const char *source, uint64_t seq, unsigned rule);
 /* On a clean stop: a snapshot of each component. */
 void durable_snapshot_all(Manager *m);

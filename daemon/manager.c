@@ -19,6 +19,7 @@
 
 #include "bus-errors.h"
 #include "durable.h"
+#include "outbox.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -68,6 +69,7 @@ Manager *manager_free(Manager *m) {
                 xfsm_engine_free(m->engine);
         }
         durable_close(m);
+        outbox_free(m);
         for (size_t k = 0; k < m->n_hosts; k++) {
                 free(m->hosts[k].stem);
                 free(m->hosts[k].name);
@@ -317,6 +319,7 @@ static void on_step(void *userdata, const xfsm_step *s) {
         /* the record first: nothing of the step leaves before it */
         if (durable_record(m, h, s) < 0)
                 return;
+        outbox_kick(m);
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *f = xfsm_step_effect(s, k);
                 xfsm_instance *i;
@@ -353,9 +356,8 @@ static void on_step(void *userdata, const xfsm_step *s) {
                 case XFSM_EFFECT_ROUTED: {
                         const xfsm_routed *r = xfsm_effect_routed(f);
                         if (!manager_find_host(m, xfsm_routed_target_component(r)))
-                                log_warning("%s: no route to component %s for %s: not hosted here, event not delivered",
-                                            h->name, xfsm_routed_target_component(r),
-                                            xfsm_routed_event(r) ?: "create");
+                                log_debug("%s: %s for %s waits in the outbox", h->name,
+                                          xfsm_routed_event(r) ?: "create", xfsm_routed_target_component(r));
                         break;
                 }
                 default:

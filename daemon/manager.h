@@ -65,6 +65,22 @@ struct Manager {
         bool unsynced;
         sd_event_source *flush;
 
+        /* routed events to other processes (outbox.c) */
+        struct OutEntry *out;
+        size_t out_n, out_cap;
+        bool out_inflight, out_warned;
+        uint64_t out_backoff;
+        sd_event_source *out_retry;
+        uint64_t route_seq; /* without a journal */
+        struct Hwm *hwm;
+        size_t n_hwm;
+        struct {
+                bool set;
+                const char *source;
+                uint64_t seq;
+                unsigned rule;
+        } delivery; /* the Deliver in progress */
+
         /* idle exit */
         uint64_t idle_usec;     /* 0: never */
         uint64_t last_activity; /* CLOCK_MONOTONIC usec */

@@ -17,6 +17,7 @@
 
 #include "bus-errors.h"
 #include "durable.h"
+#include "outbox.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -300,6 +301,7 @@ int main(int argc, char **argv) {
         r = manager_set_idle(m, idle_sec * 1000000ULL);
         if (r < 0)
                 goto finish;
+        outbox_kick(m); /* what waited across the restart */
 
         for (size_t k = 0; k < m->n_hosts; k++)
                 log_info("Hosting %s as %s", m->hosts[k].name, m->hosts[k].bus_name);

@@ -949,6 +949,83 @@ static void test_worker_idles_out_only_when_nothing_waits(void **state) {
         free(alarm);
 }
 
+static pid_t start_relay(const char *file, const char *name, const char *state_dir) {
+        char log[512];
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", (char *) state_dir, (char *) data(file), NULL };
+        pid_t pid;
+        snprintf(log, sizeof log, "%s/%s.log", dir, file);
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner(name); k++)
+                usleep(10000);
+        assert_true(name_has_owner(name));
+        return pid;
+}
+
+static long relay_count(const char *id) {
+        sd_bus_message *reply = NULL;
+        const char *ctx, *p;
+        long n = 0;
+        if (sd_bus_call_method(bus, "org.xfsm1.RelayTarget", "/org/xfsm1/RelayTarget", "org.xfsm1.Component",
+                               "GetContext", NULL, &reply, "s", id) < 0)
+                return -1;
+        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, "\"count\":")))
+                n = strtol(p + 8, NULL, 10);
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+static void test_routed_events_cross_processes_once_through_crashes(void **state) {
+        char src_dir[300], dst_dir[300], *st;
+        int status;
+        pid_t src, dst;
+        (void) state;
+
+        snprintf(src_dir, sizeof src_dir, "%s/state-relay", dir);
+        snprintf(dst_dir, sizeof dst_dir, "%s/state-relay", dir);
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        src = start_relay("relay-source.yaml", "org.xfsm1.RelaySource", src_dir);
+        char *receiver = create("RelayTarget", "Receiver", "{\"count\":0}", NULL);
+        char *sender = create("RelaySource", "Sender", "{\"name\":\"s1\"}", NULL);
+
+        for (int k = 0; k < 30; k++) {
+                st = send_event("RelaySource", sender, "GO", "");
+                assert_string_equal(st, "Firing");
+                free(st);
+        }
+        /* the receiving worker dies; the sender goes on (its outbox keeps what cannot go) */
+        kill(dst, SIGKILL);
+        waitpid(dst, &status, 0);
+        wait_name_gone("org.xfsm1.RelayTarget");
+        for (int k = 0; k < 30; k++) {
+                st = send_event("RelaySource", sender, "GO", "");
+                assert_string_equal(st, "Firing");
+                free(st);
+        }
+        /* and the sender dies too, with its outbox on disk */
+        kill(src, SIGKILL);
+        waitpid(src, &status, 0);
+        wait_name_gone("org.xfsm1.RelaySource");
+
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        src = start_relay("relay-source.yaml", "org.xfsm1.RelaySource", src_dir);
+        long n = 0;
+        for (int k = 0; k < 1000 && (n = relay_count(receiver)) < 60; k++)
+                usleep(10000);
+        assert_int_equal(n, 60); /* every PING, in order, and none twice */
+        usleep(300000);
+        assert_int_equal(relay_count(receiver), 60);
+
+        kill(src, SIGTERM);
+        kill(dst, SIGTERM);
+        waitpid(src, NULL, 0);
+        waitpid(dst, NULL, 0);
+        wait_name_gone("org.xfsm1.RelaySource");
+        wait_name_gone("org.xfsm1.RelayTarget");
+        free(receiver);
+        free(sender);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -964,6 +1041,7 @@ int main(void) {
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
                 cmocka_unit_test(test_worker_idles_out_only_when_nothing_waits),
+                cmocka_unit_test(test_routed_events_cross_processes_once_through_crashes),
                 cmocka_unit_test(test_ten_thousand_instances_created_listed_enumerated),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
