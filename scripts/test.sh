@@ -1,9 +1,30 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Build xfsm and run the whole test suite (unit and integration).
+# Build xfsm and run the whole test suite: unit and integration tests (meson
+# test), then, as root, the systemd suite in a booted container
+# (tests/container/run.sh: xfsm@.service, xfsm@.socket, bus activation,
+# kill -9 and restarts of real units).
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-xfsm_install_deps
+if [ "$(id -u)" = 0 ]; then
+        xfsm_install_deps debootstrap systemd-container
+else
+        xfsm_install_deps
+fi
 xfsm_build build
 meson test -C build --print-errorlogs
+
+if [ "${XFSM_SKIP_CONTAINER:-0}" = 1 ]; then
+        echo "xfsm: the systemd container suite is SKIPPED (XFSM_SKIP_CONTAINER=1)" >&2
+        exit 0
+fi
+echo "== the systemd suite, in a container booted with systemd-nspawn"
+rc=0
+bash tests/container/run.sh . || rc=$?
+if [ "$rc" = 77 ]; then
+        echo "xfsm: the systemd container suite was SKIPPED (see the reason above)" >&2
+elif [ "$rc" != 0 ]; then
+        echo "xfsm: the systemd container suite FAILED" >&2
+        exit "$rc"
+fi

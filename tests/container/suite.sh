@@ -1,0 +1,127 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs inside the container (tests/container/run.sh), as root, with xfsm
+# installed under /usr and components order, payment and counter in
+# /etc/xfsm/components.
+set -euo pipefail
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+fail() { echo "not ok - $*"; journalctl --no-pager -n 60 -u 'xfsm@*' || true; exit 1; }
+call() { busctl --system call "$@"; }
+# the string in a busctl reply: s "Validated" -> Validated
+str() { sed -n 's/^[a-z]* "\(.*\)".*/\1/p' | head -1; }
+id_of() { sed -n 's/^os "[^"]*" "\([^"]*\)"/\1/p'; }
+wait_active() { for _ in $(seq 100); do systemctl is-active --quiet "$1" && return 0; sleep 0.1; done; return 1; }
+
+getent passwd xfsm > /dev/null || fail "sysusers.d did not create the user xfsm"
+ok "the static user xfsm exists"
+
+for c in order payment counter; do
+        xfsmctl enable "$c" > /dev/null || fail "xfsmctl enable $c"
+done
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+ok "xfsmctl enable wrote the activation and policy files"
+
+# -- systemctl start xfsm@order ---------------------------------------------------------
+systemctl start xfsm@order.service || fail "systemctl start xfsm@order"
+[ "$(systemctl is-active xfsm@order.service)" = active ] || fail "xfsm@order is not active"
+[ "$(systemctl show -p User --value xfsm@order.service)" = xfsm ] || fail "the worker does not run as xfsm"
+call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component ListInstances ss "" "" > /dev/null \
+        || fail "busctl call to org.xfsm1.OrderComponent"
+[ -d /var/lib/xfsm/order ] || fail "no state directory /var/lib/xfsm/order"
+ok "systemctl start xfsm@order: active, as xfsm, on the system bus, state in /var/lib/xfsm/order"
+
+# -- the socket alone starts the worker ---------------------------------------------------
+systemctl start xfsm@counter.socket
+[ "$(systemctl is-active xfsm@counter.service || true)" != active ] || fail "xfsm@counter started too early"
+perl -MSocket -e 'socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die; connect($s, pack_sockaddr_un("/run/xfsm/counter.sock")) or die "connect: $!"; sleep 1' \
+        || fail "cannot connect to /run/xfsm/counter.sock"
+wait_active xfsm@counter.service || fail "a connection to the socket did not start xfsm@counter"
+[ "$(stat -c %a:%G /run/xfsm/counter.sock)" = 660:xfsm ] || fail "the socket is not 0660 group xfsm"
+ok "the socket alone activates the worker (/run/xfsm/counter.sock 0660 group xfsm)"
+
+# -- bus activation of a stopped, enabled component ------------------------------------------
+systemctl stop xfsm@payment.service 2> /dev/null || true
+P=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component CreateInstance ss Payment \
+        '{"orderId":"ORD-1"}' | id_of) || fail "a call to the stopped payment component"
+[ -n "$P" ] || fail "no Payment created"
+[ "$(systemctl is-active xfsm@payment.service)" = active ] || fail "the call did not start xfsm@payment"
+ok "a call to a stopped, enabled component bus-activates it"
+
+# -- the demo cascade across two workers -----------------------------------------------------
+O=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
+        '{"orderId":"ORD-1","amount":10}' | id_of)
+st=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O" VALIDATE '{}' | str)
+[ "$st" = Validated ] || fail "VALIDATE: $st"
+for _ in $(seq 100); do
+        ps=$(xfsmctl --system instances PaymentComponent --state Processing | grep -c "$P" || true)
+        [ "$ps" = 1 ] && break
+        sleep 0.1
+done
+[ "$ps" = 1 ] || fail "the Payment in the other worker did not move to Processing"
+ok "order and payment in two workers: VALIDATE cascades PROCESS across processes"
+
+# -- kill -9 in the middle of a stream of acknowledged events -------------------------------------
+C=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
+for i in $(seq 40); do
+        call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Send sss "$C" ADD '{"k":1}' > /dev/null \
+                || fail "ADD $i"
+done
+systemctl kill -s KILL xfsm@counter.service
+sleep 0.5
+for i in $(seq 40); do
+        # the worker comes back (Restart=on-failure, or the next call activates it)
+        for _ in $(seq 50); do
+                call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Send sss "$C" ADD '{"k":1}' > /dev/null \
+                        2>&1 && break
+                sleep 0.1
+        done
+done
+ctx=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetContext s "$C" | str)
+echo "$ctx" | grep -q '\\"n\\":80' || fail "after kill -9 the counter is $ctx, not 80"
+ok "kill -9 of a worker mid-stream: all 80 acknowledged events there, none twice"
+
+# -- the receiving worker is killed: the sender's outbox delivers after it is back -------------------
+P2=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component CreateInstance ss Payment \
+        '{"orderId":"ORD-2"}' | id_of)
+O2=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
+        '{"orderId":"ORD-2","amount":5}' | id_of)
+systemctl kill -s KILL xfsm@payment.service
+st=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O2" VALIDATE '{}' | str)
+[ "$st" = Validated ] || fail "VALIDATE with the payment worker killed: $st"
+for _ in $(seq 100); do
+        ps=$(xfsmctl --system instances PaymentComponent --state Processing 2> /dev/null | grep -c "$P2" || true)
+        [ "$ps" = 1 ] && break
+        sleep 0.1
+done
+[ "$ps" = 1 ] || fail "the cascade to the killed payment worker was lost"
+ok "the receiving worker killed: the cascade arrives once it is back"
+
+# -- systemctl restart in the middle of a stream -------------------------------------------------------
+R=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
+acked=0
+(sleep 0.3; systemctl restart xfsm@counter.service) &
+for i in $(seq 60); do
+        if call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Send sss "$R" ADD '{"k":1}' > /dev/null 2>&1; then
+                acked=$((acked + 1))
+        fi
+done
+wait
+ctx=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetContext s "$R" | str)
+n_now=$(echo "$ctx" | sed -n 's/.*\\"n\\":\([0-9]*\).*/\1/p')
+# an unacknowledged call may or may not have been applied; an acknowledged one must be
+[ -n "$n_now" ] && [ "$n_now" -ge "$acked" ] && [ "$n_now" -le 60 ] \
+        || fail "restart mid-stream: $acked events acknowledged, the counter is $n_now"
+ok "systemctl restart mid-stream: every acknowledged event is there ($acked of 60), none twice"
+
+# -- a timer due while the worker is down fires after the restart ------------------------------------
+A=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Alarm '{}' | id_of)
+systemctl stop xfsm@counter.service
+sleep 2
+systemctl start xfsm@counter.service
+sleep 0.5
+xfsmctl --system instances Durable --state Rang | grep -q "$A" || fail "the alarm did not ring after the restart"
+ok "a timer due while the worker was down fires after restart"
+
+echo "1..$n"
