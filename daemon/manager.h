@@ -113,7 +113,8 @@ char *instance_path_for(const Host *h, const char *machine, const char *id);
 /* The instance a path names, or NULL. */
 xfsm_instance *host_instance_from_path(Host *h, const char *path);
 
-/* vtables (component-dbus.c, instance-dbus.c) */
+/* vtables (component-dbus.c, instance-dbus.c, manager-dbus.c) */
+int manager_api_register(Manager *m, sd_bus *bus);
 int host_register(Host *h, sd_bus *bus);
 int instance_register(Host *h, sd_bus *bus);
 /* The a{sv} options of SendEx: event_id and correlation_id (both may stay NULL). */

@@ -25,6 +25,7 @@
 static void help(void) {
         printf("Usage: xfsmd [OPTIONS] FILE.yaml...\n"
                "       xfsmd [OPTIONS] --component STEM...\n"
+               "       xfsmd [OPTIONS] --manager [FILE.yaml...]\n"
                "\n"
                "Host xfsm components and expose every instance on D-Bus as\n"
                "org.xfsm1.<Name> at /org/xfsm1/<Name>.\n"
@@ -32,6 +33,9 @@ static void help(void) {
                "  --component STEM     Host STEM.yaml from /etc/xfsm/components, then\n"
                "                       /usr/share/xfsm/components ($XFSM_COMPONENT_PATH\n"
                "                       overrides, colon-separated)\n"
+               "  --manager            Own org.xfsm1 and serve org.xfsm1.Manager at /org/xfsm1:\n"
+               "                       list the installed components, start and stop their\n"
+               "                       workers (xfsm@STEM.service) through systemd\n"
                "  --system             Connect to the system bus (the default)\n"
                "  --user               Connect to the user's session bus\n"
                "  --bus-address ADDR   Connect to the bus at ADDR\n"
@@ -156,6 +160,7 @@ static int connect_bus(const char *address, bool user, sd_bus **ret) {
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "component", required_argument, NULL, 'c' },
+                { "manager", no_argument, NULL, 'M' },
                 { "system", no_argument, NULL, 'S' },
                 { "user", no_argument, NULL, 'U' },
                 { "bus-address", required_argument, NULL, 'b' },
@@ -171,7 +176,7 @@ int main(int argc, char **argv) {
         const char *address = NULL, *state_dir = NULL;
         JournalPolicy policy = JOURNAL_BATCH;
         uint64_t idle_sec = 0;
-        bool user = false;
+        bool user = false, manager_api = false;
         char **stems = calloc((size_t) argc + 1, sizeof *stems);
         size_t n_stems = 0;
         Manager *m = NULL;
@@ -186,6 +191,9 @@ int main(int argc, char **argv) {
                 switch (c) {
                 case 'c':
                         stems[n_stems++] = optarg;
+                        break;
+                case 'M':
+                        manager_api = true;
                         break;
                 case 'S':
                         user = false;
@@ -244,8 +252,8 @@ int main(int argc, char **argv) {
                         free(stems);
                         return 2;
                 }
-        if (n_stems == 0 && optind >= argc) {
-                fprintf(stderr, "xfsmd: no component given (FILE.yaml... or --component STEM)\n");
+        if (n_stems == 0 && optind >= argc && !manager_api) {
+                fprintf(stderr, "xfsmd: no component given (FILE.yaml..., --component STEM or --manager)\n");
                 free(stems);
                 return 2;
         }
@@ -292,6 +300,16 @@ int main(int argc, char **argv) {
                 goto finish;
         }
         manager_rearm_timer(m);
+        if (manager_api) {
+                r = manager_api_register(m, bus);
+                if (r < 0)
+                        goto finish;
+                r = sd_bus_request_name(bus, "org.xfsm1", 0);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to own org.xfsm1: %m");
+                        goto finish;
+                }
+        }
         r = manager_request_names(m);
         if (r < 0)
                 goto finish;

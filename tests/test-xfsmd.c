@@ -831,6 +831,79 @@ static void durable_round(const char *policy) {
         free(alarm);
 }
 
+static void test_manager_lists_and_starts_components(void **state) {
+        char cmd[2048], log[512];
+        sd_bus_message *reply = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        const char *name, *stem, *version, *bus_name;
+        char *order_version = NULL;
+        int running, seen = 0;
+        uint32_t n;
+        pid_t pid;
+        (void) state;
+
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p %s/comps && cp %s %s/comps/order.yaml && cp %s %s/comps/toggle.yaml && "
+                 "cp %s %s/comps/broken.yaml",
+                 dir, data("xcomponent/demo-order.yaml"), dir, data("toggle.yaml"), dir,
+                 data("broken/unknown-to.yaml"), dir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s/comps", dir);
+        setenv("XFSM_COMPONENT_PATH", cmd, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--manager", NULL };
+        snprintf(log, sizeof log, "%s/manager.log", dir);
+        pid = spawn(argv, log);
+        unsetenv("XFSM_COMPONENT_PATH");
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1"));
+
+        assert_true(sd_bus_get_property_string(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                               "org.xfsm1.Component", "Version", &err, &order_version) >= 0);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "ListComponents", &err,
+                                       &reply, "") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssssbu)") >= 0);
+        while (sd_bus_message_read(reply, "(ssssbu)", &name, &stem, &version, &bus_name, &running, &n) > 0) {
+                if (strcmp(stem, "order") == 0) {
+                        /* hosted by the other daemon of this test: running, same definition */
+                        assert_string_equal(name, "OrderComponent");
+                        assert_string_equal(bus_name, "org.xfsm1.OrderComponent");
+                        assert_string_equal(version, order_version);
+                        assert_true(running);
+                        seen |= 1;
+                } else if (strcmp(stem, "toggle") == 0) {
+                        assert_string_equal(name, "Toggle");
+                        assert_false(running);
+                        assert_int_equal(n, 0);
+                        seen |= 2;
+                } else
+                        fail_msg("unexpected component %s (%s): a broken file is not listed", name, stem);
+        }
+        assert_int_equal(seen, 3);
+        reply = sd_bus_message_unref(reply);
+        free(order_version);
+
+        /* a stem that is not installed, a stem that is not a stem, and no systemd on this bus */
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "StartComponent", &err,
+                                       NULL, "s", "nosuch") < 0);
+        assert_string_equal(err.name, "org.xfsm1.Error.NoSuchComponent");
+        sd_bus_error_free(&err);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "StopComponent", &err,
+                                       NULL, "s", "../order") < 0);
+        assert_string_equal(err.name, "org.xfsm1.Error.InvalidArgument");
+        sd_bus_error_free(&err);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "StartComponent", &err,
+                                       NULL, "s", "toggle") < 0);
+        assert_string_equal(err.name, "org.freedesktop.DBus.Error.ServiceUnknown");
+        sd_bus_error_free(&err);
+
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_durable_nothing_acknowledged_is_lost_across_kill_9(void **state) {
         (void) state;
         durable_round("batch");
@@ -1037,6 +1110,7 @@ int main(void) {
                 cmocka_unit_test(test_xfsmctl_over_the_bus),
                 cmocka_unit_test(test_bad_component_fails_start_up_with_position),
                 cmocka_unit_test(test_component_stem_found_through_component_path),
+                cmocka_unit_test(test_manager_lists_and_starts_components),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
