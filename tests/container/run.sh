@@ -26,7 +26,9 @@ for t in debootstrap systemd-nspawn nsenter; do
 done
 
 # ---- the root file system, built once ---------------------------------------
-if ! [ -x "$rootfs/lib/systemd/systemd" ] || ! [ -e "$rootfs/.xfsm-ready" ]; then
+# what the root file system holds; a change rebuilds it
+packages=systemd,systemd-sysv,libpam-systemd,dbus,polkitd,libyaml-0-2,libjson-c5,zlib1g,perl-base
+if ! [ -x "$rootfs/lib/systemd/systemd" ] || [ "$(cat "$rootfs/.xfsm-ready" 2>/dev/null)" != "$packages" ]; then
         mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
         [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
         [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
@@ -35,7 +37,7 @@ if ! [ -x "$rootfs/lib/systemd/systemd" ] || ! [ -e "$rootfs/.xfsm-ready" ]; the
         mkdir -p "$cache/debs"
         # libpam-systemd: polkitd and friends need a logind; debootstrap does not resolve virtual packages
         if ! debootstrap --variant=minbase --cache-dir="$cache/debs" \
-                --include=systemd,systemd-sysv,libpam-systemd,dbus,libyaml-0-2,libjson-c5,zlib1g,perl-base \
+                --include="$packages" \
                 bookworm "$rootfs" "$mirror" > "$cache/debootstrap.log" 2>&1; then
                 tail -20 "$cache/debootstrap.log" >&2
                 skip "debootstrap failed (no network to the Debian mirror?)"
@@ -45,7 +47,7 @@ if ! [ -x "$rootfs/lib/systemd/systemd" ] || ! [ -e "$rootfs/.xfsm-ready" ]; the
                 ln -sf /dev/null "$rootfs/etc/systemd/system/$u"
         done
         echo xfsm-test > "$rootfs/etc/hostname"
-        touch "$rootfs/.xfsm-ready"
+        echo "$packages" > "$rootfs/.xfsm-ready"
 fi
 
 # ---- the built tree, installed under /usr ------------------------------------

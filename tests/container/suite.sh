@@ -49,6 +49,22 @@ P=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Compon
 [ "$(systemctl is-active xfsm@payment.service)" = active ] || fail "the call did not start xfsm@payment"
 ok "a call to a stopped, enabled component bus-activates it"
 
+# -- org.xfsm1.Manager: bus-activated xfsmd.service, starting and stopping workers through systemd --
+systemctl stop xfsm@payment.service 2> /dev/null || true
+out=$(call org.xfsm1 /org/xfsm1 org.xfsm1.Manager ListComponents) || fail "ListComponents"
+echo "$out" | grep -q '"PaymentComponent" "payment" "[0-9a-f]*" "org.xfsm1.PaymentComponent" false' \
+        || fail "ListComponents does not show payment as stopped: $out"
+echo "$out" | grep -q '"OrderComponent" "order" "[0-9a-f]*" "org.xfsm1.OrderComponent" true' \
+        || fail "ListComponents does not show order as running: $out"
+[ "$(systemctl is-active xfsmd.service)" = active ] || fail "the call did not bus-activate xfsmd.service"
+[ "$(systemctl show -p User --value xfsmd.service)" = xfsm ] || fail "xfsmd.service does not run as xfsm"
+call org.xfsm1 /org/xfsm1 org.xfsm1.Manager StartComponent s payment || fail "StartComponent payment"
+wait_active xfsm@payment.service || fail "StartComponent did not start xfsm@payment"
+call org.xfsm1 /org/xfsm1 org.xfsm1.Manager StopComponent s payment || fail "StopComponent payment"
+for _ in $(seq 100); do systemctl is-active --quiet xfsm@payment.service || break; sleep 0.1; done
+systemctl is-active --quiet xfsm@payment.service && fail "StopComponent did not stop xfsm@payment"
+ok "org.xfsm1.Manager (xfsmd.service as xfsm, bus-activated): lists components, starts and stops workers"
+
 # -- the demo cascade across two workers -----------------------------------------------------
 O=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
         '{"orderId":"ORD-1","amount":10}' | id_of)
