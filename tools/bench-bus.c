@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -255,6 +256,196 @@ finish:
                 usleep(10000);
         }
         return r;
+}
+
+/* ---- the inter-process hop ------------------------------------------------------
+ *
+ * Two workers (two xfsmd processes) rally a ball: each Side re-enters Hit on
+ * BALL and its cascade sends BALL to the other component's Side, K hops in
+ * all, each a routed event through the sender's outbox and Deliver on the
+ * receiver; the last one lands in Done. Per hop = rally time / K, beside a
+ * raw Unix-socket (SOCK_SEQPACKET, 64 B) ping-pong between two processes,
+ * whose one-way time is half its round trip. */
+
+#define HOPS 24
+
+static void write_hop_yaml(FILE *f, const char *self, const char *other) {
+        fprintf(f,
+                "name: %s\n"
+                "stateMachines:\n"
+                "  - name: Side\n"
+                "    initialState: Ready\n"
+                "    states:\n"
+                "      - {name: Ready, type: entry}\n"
+                "      - name: Hit\n"
+                "        cascadingRules:\n"
+                "          - {targetComponent: %s, targetMachine: Side, targetState: Hit, event: BALL,\n"
+                "             payload: {ball: \"{{left}}\"}}\n"
+                "      - {name: Done}\n"
+                "    transitions:\n"
+                "      - {from: Ready, to: Hit, event: ARM}\n"
+                "      - {from: Done, to: Hit, event: ARM}\n"
+                "      - {from: Hit, to: Hit, event: BALL, guard: \"event.ball > 0\",\n"
+                "         actions: [{assign: {left: \"event.ball - 1\"}}]}\n"
+                "      - {from: Hit, to: Done, event: BALL, guard: \"event.ball <= 0\"}\n",
+                self, other);
+}
+
+typedef struct Rally {
+        unsigned done;
+        char done_path[256];
+} Rally;
+
+static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Rally *r = userdata;
+        const char *from, *to, *event, *corr;
+        (void) ret_error;
+        if (sd_bus_message_read(m, "ssss", &from, &to, &event, &corr) >= 0 && streq(to, "Done")) {
+                snprintf(r->done_path, sizeof r->done_path, "%s", sd_bus_message_get_path(m));
+                r->done++;
+        }
+        return 0;
+}
+
+static pid_t start_worker(const char *xfsmd, const char *address, const char *file) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                execl(xfsmd, xfsmd, "--bus-address", address, file, (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* rallies of HOPS hops; the per-hop median over the rallies */
+static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, unsigned rallies,
+                       Result *ret) {
+        char fa[PATH_MAX], fb[PATH_MAX], pa[256] = "", pb[256] = "", payload[64];
+        sd_bus_slot *slot = NULL;
+        uint64_t *lat = calloc(rallies, sizeof *lat);
+        pid_t a = -1, b = -1;
+        Rally rally = {};
+        int r = -EIO;
+        FILE *f;
+
+        if (!lat)
+                return -ENOMEM;
+        snprintf(fa, sizeof fa, "%s/hop-a.yaml", dir);
+        snprintf(fb, sizeof fb, "%s/hop-b.yaml", dir);
+        if (!(f = fopen(fa, "we")))
+                goto finish;
+        write_hop_yaml(f, "BenchHopA", "BenchHopB");
+        fclose(f);
+        if (!(f = fopen(fb, "we")))
+                goto finish;
+        write_hop_yaml(f, "BenchHopB", "BenchHopA");
+        fclose(f);
+        a = start_worker(xfsmd, address, fa);
+        b = start_worker(xfsmd, address, fb);
+        if (!wait_name(bus, "org.xfsm1.BenchHopA") || !wait_name(bus, "org.xfsm1.BenchHopB"))
+                goto finish;
+        for (int k = 0; k < 2; k++) {
+                sd_bus_message *reply = NULL;
+                const char *p, *i;
+                const char *name = k ? "org.xfsm1.BenchHopB" : "org.xfsm1.BenchHopA";
+                char path[64];
+                snprintf(path, sizeof path, "/org/xfsm1/%s", name + strlen("org.xfsm1."));
+                if (sd_bus_call_method(bus, name, path, "org.xfsm1.Component", "CreateInstance", NULL, &reply, "ss",
+                                       "Side", "{\"left\":0}") < 0 ||
+                    sd_bus_message_read(reply, "os", &p, &i) < 0) {
+                        sd_bus_message_unref(reply);
+                        goto finish;
+                }
+                snprintf(k ? pb : pa, sizeof pa, "%s", p);
+                sd_bus_message_unref(reply);
+        }
+        if (sd_bus_match_signal(bus, &slot, NULL, NULL, "org.xfsm1.Instance", "Transition", on_transition, &rally) < 0)
+                goto finish;
+        /* B waits in Hit; A serves first, then whichever side ended the rally serves */
+        if (sd_bus_call_method(bus, "org.xfsm1.BenchHopB", pb, "org.xfsm1.Instance", "Send", NULL, NULL, "ss", "ARM",
+                               "") < 0)
+                goto finish;
+        snprintf(rally.done_path, sizeof rally.done_path, "%s", pa);
+        snprintf(payload, sizeof payload, "{\"left\":%d}", HOPS);
+        for (unsigned k = 0; k < rallies; k++) {
+                const char *serve = rally.done_path;
+                const char *dest = streq(serve, pa) ? "org.xfsm1.BenchHopA" : "org.xfsm1.BenchHopB";
+                char server[256];
+                unsigned want = rally.done + 1;
+                uint64_t t0 = now_ns();
+
+                snprintf(server, sizeof server, "%s", serve);
+                if (sd_bus_call_method(bus, dest, server, "org.xfsm1.Instance", "Send", NULL, NULL, "ss", "ARM",
+                                       payload) < 0)
+                        goto finish;
+                while (rally.done < want) {
+                        int q = sd_bus_process(bus, NULL);
+                        if (q < 0)
+                                goto finish;
+                        if (q == 0 && sd_bus_wait(bus, 1000000) < 0)
+                                goto finish;
+                        if (now_ns() - t0 > 10ULL * 1000000000ULL) {
+                                fprintf(stderr, "xfsmctl: bench: a rally did not end\n");
+                                goto finish;
+                        }
+                }
+                lat[k] = (now_ns() - t0) / (HOPS + 1);
+        }
+        qsort(lat, rallies, sizeof *lat, cmp_u64);
+        ret->median_ns = lat[rallies / 2];
+        ret->p99_ns = lat[rallies * 99 / 100];
+        r = 0;
+finish:
+        sd_bus_slot_unref(slot);
+        free(lat);
+        for (int k = 0; k < 2; k++) {
+                pid_t pid = k ? b : a;
+                if (pid > 0) {
+                        kill(pid, SIGTERM);
+                        waitpid(pid, NULL, 0);
+                }
+        }
+        return r;
+}
+
+/* the floor: one-way time of a 64-byte SOCK_SEQPACKET ping-pong between two processes */
+static int measure_socket_floor(unsigned n, Result *ret) {
+        uint64_t *lat = calloc(n, sizeof *lat);
+        char buf[64] = {};
+        int sv[2];
+        pid_t pid;
+
+        if (!lat)
+                return -ENOMEM;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                free(lat);
+                return -errno;
+        }
+        pid = fork();
+        if (pid == 0) {
+                close(sv[0]);
+                while (read(sv[1], buf, sizeof buf) == (ssize_t) sizeof buf)
+                        if (write(sv[1], buf, sizeof buf) != (ssize_t) sizeof buf)
+                                break;
+                _exit(0);
+        }
+        close(sv[1]);
+        for (unsigned k = 0; k < n; k++) {
+                uint64_t t0 = now_ns();
+                if (write(sv[0], buf, sizeof buf) != (ssize_t) sizeof buf ||
+                    read(sv[0], buf, sizeof buf) != (ssize_t) sizeof buf)
+                        break;
+                lat[k] = (now_ns() - t0) / 2;
+        }
+        close(sv[0]);
+        waitpid(pid, NULL, 0);
+        qsort(lat, n, sizeof *lat, cmp_u64);
+        ret->median_ns = lat[n / 2];
+        ret->p99_ns = lat[n * 99 / 100];
+        free(lat);
+        return 0;
 }
 
 static const char recover_yaml[] = "name: BenchRecover\n"
@@ -531,6 +722,22 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 if (measure_durable(bus, xfsmd, address, dir, policies[k], count / 2, &dres[k], &drate[k]) < 0)
                         fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
 
+        /* the inter-process hop, interleaved with its floor */
+        Result hop[RUNS] = {}, raw[RUNS] = {};
+        bool hop_ok = true;
+        for (int run = 0; run < RUNS && hop_ok; run++)
+                hop_ok = measure_hop(bus, xfsmd, address, dir, count / 50 + 20, &hop[run]) >= 0 &&
+                         measure_socket_floor(count, &raw[run]) >= 0;
+        if (!hop_ok)
+                fprintf(stderr, "xfsmctl: bench: the inter-process hop failed\n");
+        uint64_t hm[RUNS], rm[RUNS];
+        for (int run = 0; run < RUNS; run++) {
+                hm[run] = hop[run].median_ns;
+                rm[run] = raw[run].median_ns;
+        }
+        qsort(hm, RUNS, sizeof *hm, cmp_u64);
+        qsort(rm, RUNS, sizeof *rm, cmp_u64);
+
         /* recovery: a snapshot of N instances and a tail of N records, beside a start with nothing */
         uint64_t rec[RUNS], empty[RUNS];
         char rfile[PATH_MAX + 16], rstate[PATH_MAX + 16], estate[PATH_MAX + 16];
@@ -598,6 +805,11 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                "pipelined %7.0f/s (%.2fx none)\n",
                                policies[k], (double) dres[k].median_ns / 1e3, (double) dres[k].p99_ns / 1e3,
                                (double) dres[k].median_ns / (double) xmed, drate[k], drate[k] / xrate);
+                if (hop_ok)
+                        printf("inter-process hop (two workers, routed event via outbox + Deliver, %d-hop rallies) "
+                               "%7.1f us   raw Unix socket one way %5.1f us   ratio %.1f (target <= 3)\n",
+                               HOPS + 1, (double) hm[RUNS / 2] / 1e3, (double) rm[RUNS / 2] / 1e3,
+                               (double) hm[RUNS / 2] / (double) rm[RUNS / 2]);
                 if (rec_ok)
                         printf("recovery of %u instances (snapshot) + %u records: %.0f ms to the bus name, "
                                "%.0f ms with nothing to recover (target < 1 s)\n",
