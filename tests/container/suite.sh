@@ -131,6 +131,30 @@ n_now=$(echo "$ctx" | sed -n 's/.*\\"n\\":\([0-9]*\).*/\1/p')
         || fail "restart mid-stream: $acked events acknowledged, the counter is $n_now"
 ok "systemctl restart mid-stream: every acknowledged event is there ($acked of 60), none twice"
 
+# -- idling out while calls arrive: every call answered, every event there once ----------------------
+xfsmd_bin=$(systemctl show -p ExecStart --value xfsm@counter.service | sed -n 's/.*path=\([^ ;]*\).*/\1/p')
+mkdir -p /etc/systemd/system/xfsm@counter.service.d
+printf '[Service]\nExecStart=\nExecStart=%s --system --component %%i --state-dir /var/lib/xfsm --idle-timeout 1\n' \
+        "$xfsmd_bin" > /etc/systemd/system/xfsm@counter.service.d/idle.conf
+systemctl daemon-reload
+systemctl restart xfsm@counter.service
+I=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
+pids=""
+for i in $(seq 12); do
+        # around and past the idle timeout (1 s): some calls meet a worker leaving, some a new one
+        sleep "$(printf '1.%03d' $(( (i * 97) % 600 )))"
+        call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Send sss "$I" ADD '{"k":1}' > /dev/null \
+                || fail "ADD $i to a worker idling out"
+        pids="$pids $(systemctl show -p MainPID --value xfsm@counter.service)"
+done
+ctx=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetContext s "$I" | str)
+echo "$ctx" | grep -q '\\"n\\":12' || fail "idling out while calls arrive: the counter is $ctx, not 12"
+workers=$(echo $pids | tr ' ' '\n' | sort -u | wc -l)
+[ "$workers" -gt 1 ] || fail "the worker never idled out (pids:$pids)"
+rm -r /etc/systemd/system/xfsm@counter.service.d
+systemctl daemon-reload
+ok "a worker idling out while calls arrive: 12 of 12 answered and counted, across $workers workers"
+
 # -- a timer due while the worker is down fires after the restart ------------------------------------
 A=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Alarm '{}' | id_of)
 systemctl stop xfsm@counter.service
