@@ -147,7 +147,8 @@ static void apply_extras(Recovery *rc, const char *body, size_t len) {
 
 static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t len) {
         Recovery *rc = userdata;
-        int r = xfsm_engine_restore_images(rc->m->engine, body, len, rc->m->boot_id, NULL);
+        /* staged: the tail's images supersede theirs, each parsed once (durable_open finishes) */
+        int r = xfsm_engine_stage_images(rc->m->engine, body, len, rc->m->boot_id);
         if (r < 0)
                 return log_error_errno(-EBADMSG, "%s: the snapshot (up to record %llu) could not be applied: %s",
                                        rc->h->name, (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
@@ -185,6 +186,10 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
                 r = journal_recover(h->journal, on_snapshot, on_body, &rc, &rep);
                 if (r < 0)
                         return log_error_errno(r, "Failed to recover %s from %s: %m", h->name, dir);
+                r = xfsm_engine_restore_finish(m->engine, NULL);
+                if (r < 0)
+                        return log_error_errno(-EBADMSG, "%s: the snapshot could not be applied: %s", h->name,
+                                               xfsm_engine_last_error(m->engine));
                 if (rep.torn_tail)
                         log_warning("%s: the last journal record was torn (a crash while writing it): truncated",
                                     h->name);

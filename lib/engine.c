@@ -99,8 +99,11 @@ struct xfsm_engine {
         void *step_ud;
         bool guard_div_zero; /* a guard of the current choice divided by zero */
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
+        struct Staged *staged; /* recovery: snapshot images not restored yet */
         char last_error[512];
 };
+
+static void staged_free(xfsm_engine *e);
 
 const char *xfsm_engine_last_error(const xfsm_engine *e) {
         return e->last_error;
@@ -215,6 +218,7 @@ xfsm_engine *xfsm_engine_free(xfsm_engine *e) {
         heap_done(&e->retention);
         if (e->tok)
                 json_tokener_free(e->tok);
+        staged_free(e);
         for (size_t i = 0; i < e->n_comps; i++)
                 component_rt_free(e->comps[i]);
         free(e->comps);
@@ -2387,6 +2391,7 @@ static uint64_t juint(json_object *o, const char *key) {
 }
 
 static int restore_object(xfsm_engine *e, json_object *o);
+static void staged_supersede(xfsm_engine *e, const char *id);
 
 int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
         json_object *o = json_tokener_parse(image);
@@ -2441,6 +2446,26 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
         return r;
 }
 
+/* One image of a snapshot (o is consumed). */
+static int restore_image(xfsm_engine *e, json_object *o, bool same_boot) {
+        json_object *timers;
+        int r;
+
+        if (!same_boot && json_object_object_get_ex(o, "timers", &timers)) {
+                uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
+                for (size_t t = 0; t < json_object_array_length(timers); t++) {
+                        json_object *tm = json_object_array_get_idx(timers, t);
+                        uint64_t rt = juint(tm, "realtimeDeadline");
+                        json_object_object_add(tm, "deadline",
+                                               json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
+                }
+                json_object_object_del(o, "retentionDeadline");
+        }
+        r = restore_object(e, o);
+        json_object_put(o);
+        return r;
+}
+
 /* A snapshot: a header line {"bootId": ...}, then one image per line. */
 int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id,
                                unsigned *ret_restored) {
@@ -2453,7 +2478,7 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                json_object *o, *v, *timers;
+                json_object *o, *v;
                 int r;
 
                 if (l == 0) {
@@ -2472,18 +2497,7 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
                         p += l + 1;
                         continue;
                 }
-                if (!same_boot && json_object_object_get_ex(o, "timers", &timers)) {
-                        uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
-                        for (size_t t = 0; t < json_object_array_length(timers); t++) {
-                                json_object *tm = json_object_array_get_idx(timers, t);
-                                uint64_t rt = juint(tm, "realtimeDeadline");
-                                json_object_object_add(tm, "deadline",
-                                                       json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
-                        }
-                        json_object_object_del(o, "retentionDeadline");
-                }
-                r = restore_object(e, o);
-                json_object_put(o);
+                r = restore_image(e, o, same_boot);
                 if (r < 0)
                         return r;
                 n++;
@@ -2522,6 +2536,7 @@ static int restore_object(xfsm_engine *e, json_object *o) {
                 r = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in %s", machine_name, comp_name);
                 goto finish;
         }
+        staged_supersede(e, id);
         old = instance_map_get(&e->map, id);
         if (old) {
                 instance_unlink(old);
@@ -2635,9 +2650,225 @@ finish:
         return r;
 }
 
+
+/* ---- recovery of a snapshot and a tail, each image parsed at most once --------
+ *
+ * The snapshot's lines are indexed by the id each begins with ({"id":"<uuid>",
+ * as xfsm_instance_to_json() writes it) and kept as text; an image of the tail
+ * (or a drop) supersedes its line, which is then never parsed; the rest is
+ * parsed at the end. A line that does not begin that way is restored at once. */
+
+typedef struct StagedLine {
+        size_t off, len;
+        bool gone;
+} StagedLine;
+
+typedef struct Staged {
+        char *text;
+        bool same_boot;
+        StagedLine *lines;
+        size_t n, cap;
+        uint32_t *slots; /* open addressing: line index + 1, 0 empty */
+        size_t n_slots;
+} Staged;
+
+#define IMAGE_ID_PREFIX "{\"id\":\""
+
+static size_t staged_hash(const char *id) {
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t k = 0; k < ID_LEN; k++)
+                h = (h ^ (unsigned char) id[k]) * 1099511628211ULL;
+        return (size_t) h;
+}
+
+static const char *staged_id(const Staged *st, size_t line) {
+        return st->text + st->lines[line].off + strlen(IMAGE_ID_PREFIX);
+}
+
+static void staged_free(xfsm_engine *e) {
+        if (!e->staged)
+                return;
+        free(e->staged->text);
+        free(e->staged->lines);
+        free(e->staged->slots);
+        free(e->staged);
+        e->staged = NULL;
+}
+
+static void staged_supersede(xfsm_engine *e, const char *id) {
+        Staged *st = e->staged;
+        if (!st || !st->n_slots || strlen(id) != ID_LEN)
+                return;
+        for (size_t h = staged_hash(id) & (st->n_slots - 1);; h = (h + 1) & (st->n_slots - 1)) {
+                uint32_t v = st->slots[h];
+                if (v == 0)
+                        return;
+                if (memcmp(staged_id(st, v - 1), id, ID_LEN) == 0) {
+                        st->lines[v - 1].gone = true;
+                        return;
+                }
+        }
+}
+
+int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id) {
+        const size_t plen = strlen(IMAGE_ID_PREFIX);
+        const char *p, *end;
+        bool first = true;
+        Staged *st;
+
+        staged_free(e);
+        if (!e->tok && !(e->tok = json_tokener_new()))
+                return -ENOMEM;
+        st = calloc(1, sizeof *st);
+        if (!st || !(st->text = malloc(len + 1))) {
+                free(st);
+                return -ENOMEM;
+        }
+        memcpy(st->text, text, len);
+        st->text[len] = 0;
+        e->staged = st;
+        p = st->text;
+        end = st->text + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                json_object *o, *v;
+                int r;
+
+                if (l == 0) {
+                        p++;
+                        continue;
+                }
+                if (first) {
+                        json_tokener_reset(e->tok);
+                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        if (!o) {
+                                staged_free(e);
+                                return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
+                        }
+                        st->same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
+                                        streq(json_object_get_string(v), boot_id);
+                        json_object_put(o);
+                        first = false;
+                } else if (l > plen + ID_LEN && memcmp(p, IMAGE_ID_PREFIX, plen) == 0 && p[plen + ID_LEN] == '"') {
+                        if (st->n == st->cap) {
+                                size_t cap = st->cap ? st->cap * 2 : 1024;
+                                StagedLine *nv = realloc(st->lines, cap * sizeof *nv);
+                                if (!nv) {
+                                        staged_free(e);
+                                        return -ENOMEM;
+                                }
+                                st->lines = nv;
+                                st->cap = cap;
+                        }
+                        st->lines[st->n++] = (StagedLine) { .off = (size_t) (p - st->text), .len = l };
+                } else {
+                        /* not in the form written here: restore it now */
+                        json_tokener_reset(e->tok);
+                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        if (!o) {
+                                staged_free(e);
+                                return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
+                        }
+                        r = restore_image(e, o, st->same_boot);
+                        if (r < 0) {
+                                staged_free(e);
+                                return r;
+                        }
+                }
+                p += l + 1;
+        }
+        if (st->n > UINT32_MAX / 4) {
+                staged_free(e);
+                return -E2BIG;
+        }
+        st->n_slots = 16;
+        while (st->n_slots < st->n * 2)
+                st->n_slots *= 2;
+        st->slots = calloc(st->n_slots, sizeof *st->slots);
+        if (!st->slots) {
+                staged_free(e);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < st->n; k++) {
+                size_t h = staged_hash(staged_id(st, k)) & (st->n_slots - 1);
+                while (st->slots[h] != 0) {
+                        /* the same id twice in one snapshot: the later line wins */
+                        if (memcmp(staged_id(st, st->slots[h] - 1), staged_id(st, k), ID_LEN) == 0) {
+                                st->lines[st->slots[h] - 1].gone = true;
+                                break;
+                        }
+                        h = (h + 1) & (st->n_slots - 1);
+                }
+                st->slots[h] = (uint32_t) k + 1;
+        }
+        return 0;
+}
+
+static int cmp_instance_seq(const void *a, const void *b) {
+        const xfsm_instance *x = *(xfsm_instance *const *) a, *y = *(xfsm_instance *const *) b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int xfsm_engine_restore_finish(xfsm_engine *e, unsigned *ret_restored) {
+        Staged *st = e->staged;
+        unsigned n = 0;
+        int r = 0;
+
+        if (st) {
+                e->staged = NULL; /* restoring these supersedes nothing */
+                for (size_t k = 0; k < st->n && r >= 0; k++) {
+                        json_object *o;
+                        if (st->lines[k].gone)
+                                continue;
+                        json_tokener_reset(e->tok);
+                        o = json_tokener_parse_ex(e->tok, st->text + st->lines[k].off, (int) st->lines[k].len);
+                        if (!o) {
+                                r = fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
+                                break;
+                        }
+                        r = restore_image(e, o, st->same_boot);
+                        n += r >= 0;
+                }
+                e->staged = st;
+                staged_free(e);
+                if (r < 0)
+                        return r;
+        }
+
+        /* creation order, which replacing an instance during recovery disturbs: ListInstances,
+         * broadcasts and cascades go by it */
+        for (size_t c = 0; c < e->n_comps; c++) {
+                ComponentRt *comp = e->comps[c];
+                size_t count = comp->n_instances, k = 0;
+                xfsm_instance **v;
+
+                if (count < 2)
+                        continue;
+                v = malloc(count * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                for (xfsm_instance *i = comp->all_head; i && k < count; i = i->all_next)
+                        v[k++] = i;
+                qsort(v, k, sizeof *v, cmp_instance_seq);
+                for (size_t j = 0; j < k; j++)
+                        instance_unlink(v[j]);
+                for (size_t j = 0; j < k; j++)
+                        instance_link(v[j]);
+                free(v);
+        }
+        if (ret_restored)
+                *ret_restored = n;
+        return 0;
+}
+
 /* Recovery of a drop: the instance goes, with no step. */
 int xfsm_engine_forget(xfsm_engine *e, const char *id) {
-        xfsm_instance *i = id ? instance_map_get(&e->map, id) : NULL;
+        xfsm_instance *i;
+
+        if (id)
+                staged_supersede(e, id);
+        i = id ? instance_map_get(&e->map, id) : NULL;
         if (!i)
                 return -XFSM_E_NO_SUCH_INSTANCE;
         instance_unlink(i);

@@ -191,6 +191,12 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
 /* Recovery of a snapshot: a line {"bootId": ...}, then one image per line. */
 int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id,
                                unsigned *ret_restored);
+/* Recovery of a snapshot and the journal tail after it, parsing each image
+ * at most once: stage the snapshot (copied), restore the tail's records and
+ * drops, then xfsm_engine_restore_finish() restores the staged images that
+ * no record superseded and puts instances back in creation order. */
+int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id);
+int xfsm_engine_restore_finish(xfsm_engine *e, unsigned *ret_restored);
 /* Recovery of a drop: the instance goes, with no step. */
 int xfsm_engine_forget(xfsm_engine *e, const char *id);
 

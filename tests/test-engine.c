@@ -1151,8 +1151,80 @@ static void test_images_restore_equivalent_instances(void **state) {
         xfsm_engine_free(b);
 }
 
+static const char *const toggle3 = "name: T\n"
+                                   "stateMachines:\n"
+                                   "  - name: Toggle\n"
+                                   "    initialState: Off\n"
+                                   "    states: [{name: Off, type: entry}, {name: On}]\n"
+                                   "    transitions:\n"
+                                   "      - {from: Off, to: On, event: FLIP}\n"
+                                   "      - {from: On, to: Off, event: FLIP}\n";
+
+static int collect_ids(void *userdata, xfsm_instance *i) {
+        char *out = userdata;
+        strcat(out, xfsm_instance_id(i));
+        strcat(out, " ");
+        return 0;
+}
+
+/* Recovery: a snapshot staged, a tail that supersedes one image and drops
+ * another, then the rest: the tail wins, nothing dropped comes back, creation
+ * order holds. */
+static void test_recovery_snapshot_superseded_by_the_tail(void **state) {
+        xfsm_engine *src = engine(toggle3, NULL), *dst = engine(toggle3, NULL);
+        xfsm_instance *a = create(src, "Toggle", "{\"n\":1}"), *b = create(src, "Toggle", "{\"n\":2}"),
+                      *c = create(src, "Toggle", "{\"n\":3}");
+        const char *ida = id_of(a), *idb = id_of(b), *idc = id_of(c);
+        char *snap = NULL, *ia, *ib, *ic, *rec = NULL, before[512] = "", after[512] = "";
+        (void) state;
+
+        ia = xfsm_instance_to_json(a);
+        ib = xfsm_instance_to_json(b);
+        ic = xfsm_instance_to_json(c);
+        assert_true(asprintf(&snap, "{\"bootId\":\"x\"}\n%s\n%s\n%s\n", ia, ib, ic) > 0);
+        /* the tail: a flips (its new image), c is dropped */
+        assert_int_equal(xfsm_instance_send(src, a, "FLIP", NULL, NULL), 0);
+        free(ia);
+        ia = xfsm_instance_to_json(a);
+        assert_true(asprintf(&rec, "{\"bootId\":\"x\",\"instances\":[%s],\"dropped\":[\"%s\"]}", ia, idc) > 0);
+        (void) xfsm_engine_foreach(src, NULL, NULL, NULL, collect_ids, before);
+
+        assert_int_equal(xfsm_engine_stage_images(dst, snap, strlen(snap), "x"), 0);
+        assert_int_equal(xfsm_engine_n_instances(dst), 0); /* nothing parsed yet */
+        assert_int_equal(xfsm_engine_restore_record(dst, rec, strlen(rec), "x", NULL), 0);
+        unsigned n = 0;
+        assert_int_equal(xfsm_engine_restore_finish(dst, &n), 0);
+        assert_int_equal(n, 1); /* only b came from the snapshot */
+        assert_int_equal(xfsm_engine_n_instances(dst), 2);
+        assert_string_equal(state_of(dst, ida), "On");
+        assert_string_equal(state_of(dst, idb), "Off");
+        assert_null(xfsm_engine_find(dst, idc));
+        (void) xfsm_engine_foreach(dst, NULL, NULL, NULL, collect_ids, after);
+        /* a before b, as they were created, although a was restored first */
+        char expect[512];
+        snprintf(expect, sizeof expect, "%s %s ", ida, idb);
+        assert_string_equal(after, expect);
+
+        /* a snapshot alone, finished at once, is the snapshot */
+        xfsm_engine_free(dst);
+        dst = engine(toggle3, NULL);
+        assert_int_equal(xfsm_engine_stage_images(dst, snap, strlen(snap), "x"), 0);
+        assert_int_equal(xfsm_engine_restore_finish(dst, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(state_of(dst, idc), "Off");
+
+        free(snap);
+        free(rec);
+        free(ia);
+        free(ib);
+        free(ic);
+        xfsm_engine_free(src);
+        xfsm_engine_free(dst);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_recovery_snapshot_superseded_by_the_tail),
                 cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
                 cmocka_unit_test(test_transition_order_of_effects),
                 cmocka_unit_test(test_run_to_completion_auto_chain_in_one_step),
