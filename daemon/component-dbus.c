@@ -77,7 +77,7 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
 
         if (check_name("event name", event, error) < 0)
                 return -EINVAL;
-        if (outbox_pending(m, NULL) >= OUTBOX_LIMIT)
+        if (outbox_pending(m, NULL) >= m->outbox_limit)
                 return sd_bus_error_setf(error, "org.xfsm1.Error.Busy",
                                          "%zu routed events wait for their targets: retry later", outbox_pending(m, NULL));
         if (event_id) {

@@ -45,6 +45,7 @@ int manager_new(Manager **ret) {
                 return r;
         }
         m->history_limit = DEFAULT_HISTORY_LIMIT;
+        m->outbox_limit = OUTBOX_LIMIT;
         m->own_uid = geteuid();
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = m;

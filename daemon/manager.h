@@ -41,6 +41,7 @@ struct Manager {
         uint64_t timer_armed_usec;
         sd_event_source *status_timer;
         unsigned history_limit;
+        unsigned outbox_limit; /* routed events waiting: past it, Send answers Busy */
 
         /* the step being handled: what its signals carry */
         const char *correlation_id;

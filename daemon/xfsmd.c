@@ -18,6 +18,7 @@
 #include "bus-errors.h"
 #include "durable.h"
 #include "outbox.h"
+#include "config.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -36,6 +37,8 @@ static void help(void) {
                "  --manager            Own org.xfsm1 and serve org.xfsm1.Manager at /org/xfsm1:\n"
                "                       list the installed components, start and stop their\n"
                "                       workers (xfsm@STEM.service) through systemd\n"
+               "  --config FILE        Read settings from FILE (default /etc/xfsm/xfsm.conf,\n"
+               "                       if there); options given here win over it\n"
                "  --system             Connect to the system bus (the default)\n"
                "  --user               Connect to the user's session bus\n"
                "  --bus-address ADDR   Connect to the bus at ADDR\n"
@@ -161,6 +164,7 @@ int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "component", required_argument, NULL, 'c' },
                 { "manager", no_argument, NULL, 'M' },
+                { "config", required_argument, NULL, 'C' },
                 { "system", no_argument, NULL, 'S' },
                 { "user", no_argument, NULL, 'U' },
                 { "bus-address", required_argument, NULL, 'b' },
@@ -173,7 +177,10 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
-        const char *address = NULL, *state_dir = NULL;
+        const char *address = NULL, *state_dir = NULL, *config_path = NULL;
+        bool has_policy = false, has_idle = false, has_history = false;
+        unsigned history_limit = 0;
+        Config config;
         JournalPolicy policy = JOURNAL_BATCH;
         uint64_t idle_sec = 0;
         bool user = false, manager_api = false;
@@ -195,6 +202,9 @@ int main(int argc, char **argv) {
                 case 'M':
                         manager_api = true;
                         break;
+                case 'C':
+                        config_path = optarg;
+                        break;
                 case 'S':
                         user = false;
                         address = NULL;
@@ -212,9 +222,8 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "xfsmd: --history-limit needs a number up to 1000000\n");
                                 return 2;
                         }
-                        if (!m && manager_new(&m) < 0)
-                                return EXIT_FAILURE;
-                        m->history_limit = (unsigned) v;
+                        history_limit = (unsigned) v;
+                        has_history = true;
                         break;
                 }
                 case 'd':
@@ -228,6 +237,7 @@ int main(int argc, char **argv) {
                                 free(stems);
                                 return 2;
                         }
+                        has_idle = true;
                         break;
                 }
                 case 'D':
@@ -236,6 +246,7 @@ int main(int argc, char **argv) {
                                 free(stems);
                                 return 2;
                         }
+                        has_policy = true;
                         break;
                 case 'v':
                         log_set_level(LOG_DEBUG);
@@ -258,10 +269,29 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
-        if (!m && (r = manager_new(&m)) < 0) {
+        /* the host's settings, then what the command line says */
+        config_init(&config);
+        r = config_load(&config, config_path ?: XFSM_CONFIG_FILE, config_path != NULL);
+        if (r < 0) {
+                config_done(&config);
+                free(stems);
+                return EXIT_FAILURE;
+        }
+        if (!has_policy)
+                policy = config.durability;
+        if (!has_idle)
+                idle_sec = config.idle_timeout_sec;
+        if (!has_history)
+                history_limit = config.history_limit;
+
+        if ((r = manager_new(&m)) < 0) {
                 log_error_errno(r, "Failed to set up: %m");
+                config_done(&config);
                 goto finish;
         }
+        m->history_limit = history_limit;
+        m->outbox_limit = config.outbox_limit;
+        config_done(&config); /* Allow= of [Units] is for unit actions (not run yet) */
         for (int k = optind; k < argc; k++)
                 if ((r = manager_load_file(m, argv[k])) < 0)
                         goto finish;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
 static char dir[256], address[512];
@@ -904,6 +905,76 @@ static void test_manager_lists_and_starts_components(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void test_settings_from_xfsm_conf(void **state) {
+        char out[4096], cmd[2048], conf[512];
+        FILE *f;
+        size_t n;
+        int status;
+        (void) state;
+
+        /* a bad value stops start-up, with the file and line */
+        snprintf(conf, sizeof conf, "%s/bad.conf", dir);
+        f = fopen(conf, "we");
+        assert_non_null(f);
+        fputs("# settings\n[Daemon]\nDurability=sometimes\nColour=blue\n", f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s --config %s --bus-address '%s' %s 2>&1", env_or("XFSMD", "build/daemon/xfsmd"),
+                 conf, address, data("toggle.yaml"));
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "bad.conf:3: Durability= must be sync, batch or none"));
+        assert_non_null(strstr(out, "bad.conf:4: unknown key Colour="));
+
+        /* a named file that is not there is an error too */
+        snprintf(cmd, sizeof cmd, "%s --config %s/nosuch.conf --bus-address '%s' %s 2>&1",
+                 env_or("XFSMD", "build/daemon/xfsmd"), dir, address, data("toggle.yaml"));
+        f = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, f);
+        out[n] = 0;
+        status = pclose(f);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_non_null(strstr(out, "nosuch.conf"));
+
+        /* HistoryLimit=2 is what GetHistory keeps */
+        snprintf(conf, sizeof conf, "%s/good.conf", dir);
+        f = fopen(conf, "we");
+        assert_non_null(f);
+        fputs("[Daemon]\nHistoryLimit=2\nIdleTimeoutSec=0\n", f);
+        fclose(f);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--config", conf,
+                         (char *) "--bus-address", address, (char *) data("toggle.yaml"), NULL };
+        char log[512];
+        snprintf(log, sizeof log, "%s/conf.log", dir);
+        pid_t pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Toggle"); k++)
+                usleep(10000);
+        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        sd_bus_message *reply = NULL;
+        const char *p, *id, *history;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Toggle", "/org/xfsm1/Toggle", "org.xfsm1.Component",
+                                       "CreateInstance", NULL, &reply, "ss", "Switch", "") >= 0);
+        assert_true(sd_bus_message_read(reply, "os", &p, &id) >= 0);
+        char ids[64];
+        snprintf(ids, sizeof ids, "%s", id);
+        reply = sd_bus_message_unref(reply);
+        for (int k = 0; k < 5; k++)
+                assert_true(sd_bus_call_method(bus, "org.xfsm1.Toggle", "/org/xfsm1/Toggle", "org.xfsm1.Component",
+                                               "Send", NULL, NULL, "sss", ids, "TOGGLE", "") >= 0);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Toggle", "/org/xfsm1/Toggle", "org.xfsm1.Component",
+                                       "GetHistory", NULL, &reply, "s", ids) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &history) >= 0);
+        json_object *h = json_tokener_parse(history);
+        assert_non_null(h);
+        assert_int_equal(json_object_array_length(h), 2);
+        json_object_put(h);
+        sd_bus_message_unref(reply);
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+}
+
 static void test_durable_nothing_acknowledged_is_lost_across_kill_9(void **state) {
         (void) state;
         durable_round("batch");
@@ -1111,6 +1182,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_component_fails_start_up_with_position),
                 cmocka_unit_test(test_component_stem_found_through_component_path),
                 cmocka_unit_test(test_manager_lists_and_starts_components),
+                cmocka_unit_test(test_settings_from_xfsm_conf),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
