@@ -899,6 +899,15 @@ static void test_manager_lists_and_starts_components(void **state) {
         assert_string_equal(err.name, "org.freedesktop.DBus.Error.ServiceUnknown");
         sd_bus_error_free(&err);
 
+        /* xfsmctl list: running ones from the bus, the rest from the manager */
+        char out[4096];
+        assert_int_equal(run_ctl("list", out, sizeof out), 0);
+        assert_non_null(strstr(out, "OrderComponent"));
+        assert_non_null(strstr(out, "running"));
+        char *toggle = strstr(out, "Toggle ");
+        assert_non_null(toggle);
+        assert_non_null(strstr(toggle, "installed"));
+
         kill(pid, SIGTERM);
         int status;
         waitpid(pid, &status, 0);

@@ -492,6 +492,44 @@ static int verb_list(sd_bus *bus, bool json) {
                         free(version);
                         n++;
                 }
+        /* installed but neither running nor activatable: the manager knows them (org.xfsm1) */
+        bool manager = false;
+        for (int pass = 0; pass < 2; pass++)
+                for (char **p = pass == 0 ? names : activatable; p && *p; p++)
+                        manager = manager || streq(*p, "org.xfsm1");
+        if (manager) {
+                sd_bus_message *reply = NULL;
+                const char *name, *stem, *version, *bus_name;
+                int running;
+                uint32_t count;
+
+                if (sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "ListComponents", NULL,
+                                       &reply, "") >= 0 &&
+                    sd_bus_message_enter_container(reply, 'a', "(ssssbu)") >= 0)
+                        while (sd_bus_message_read(reply, "(ssssbu)", &name, &stem, &version, &bus_name, &running,
+                                                   &count) > 0) {
+                                bool known = false;
+                                for (int pass = 0; pass < 2; pass++)
+                                        for (char **p = pass == 0 ? names : activatable; p && *p; p++)
+                                                known = known || streq(*p, bus_name);
+                                if (known)
+                                        continue;
+                                if (json) {
+                                        fputs(n ? ",{\"name\":" : "{\"name\":", stdout);
+                                        json_write_string(stdout, name);
+                                        fputs(",\"busName\":", stdout);
+                                        json_write_string(stdout, bus_name);
+                                        fputs(",\"stem\":", stdout);
+                                        json_write_string(stdout, stem);
+                                        fputs(",\"version\":", stdout);
+                                        json_write_string(stdout, version);
+                                        fputs(",\"running\":false,\"installed\":true,\"instances\":0}", stdout);
+                                } else
+                                        printf("%-28s  %-16s  %-8s  %s\n", name, version, "installed", "-");
+                                n++;
+                        }
+                sd_bus_message_unref(reply);
+        }
         if (json)
                 fputs("]\n", stdout);
         else

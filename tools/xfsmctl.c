@@ -224,7 +224,7 @@ static void help(void) {
                "Run and inspect xfsm state machines.\n"
                "\n"
                "Verbs on the bus (components hosted by xfsmd):\n"
-               "  list                             Components: running or activatable\n"
+               "  list                             Components: running, activatable or installed\n"
                "  instances C [--machine M] [--state S]\n"
                "                                   Instances of component C\n"
                "  show C ID                        Properties, timers and context of one instance\n"
