@@ -152,6 +152,21 @@ typedef struct {
         sd_bus_message *call;
 } Pending;
 
+static Pending *pending_new(Manager *m, sd_bus_message *call) {
+        Pending *p = calloc(1, sizeof *p);
+        if (p) {
+                p->m = m;
+                p->call = sd_bus_message_ref(call);
+        }
+        return p;
+}
+
+static Pending *pending_free(Pending *p) {
+        sd_bus_message_unref(p->call);
+        free(p);
+        return NULL;
+}
+
 static bool strv_contains(char **v, const char *s) {
         for (; v && *v; v++)
                 if (streq(*v, s))
@@ -206,8 +221,7 @@ static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *re
         for (char **n = names; n && *n; n++)
                 free(*n);
         free(names);
-        sd_bus_message_unref(p->call);
-        free(p);
+        pending_free(p);
         return 0;
 }
 
@@ -219,16 +233,12 @@ static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_er
 
         if (m->peer)
                 return list_reply(m, msg, NULL);
-        p = calloc(1, sizeof *p);
-        if (!p)
+        if (!(p = pending_new(m, msg)))
                 return -ENOMEM;
-        p->m = m;
-        p->call = sd_bus_message_ref(msg);
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                      "org.freedesktop.DBus", "ListNames", on_list_names, p, "");
         if (r < 0) {
-                sd_bus_message_unref(p->call);
-                free(p);
+                pending_free(p);
                 return r;
         }
         return 1;
@@ -246,8 +256,7 @@ static int on_unit_job(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                 (void) sd_bus_reply_method_error(p->call, e);
         } else
                 (void) sd_bus_reply_method_return(p->call, NULL);
-        sd_bus_message_unref(p->call);
-        free(p);
+        pending_free(p);
         return 0;
 }
 
@@ -281,17 +290,13 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
                                          "Starting workers needs systemd on the system bus");
 
         snprintf(unit, sizeof unit, "xfsm@%s.service", stem);
-        p = calloc(1, sizeof *p);
-        if (!p)
+        if (!(p = pending_new(m, msg)))
                 return -ENOMEM;
-        p->m = m;
-        p->call = sd_bus_message_ref(msg);
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                      "org.freedesktop.systemd1.Manager", verb, on_unit_job, p, "ss", unit,
                                      "replace");
         if (r < 0) {
-                sd_bus_message_unref(p->call);
-                free(p);
+                pending_free(p);
                 return r;
         }
         log_info("%s %s for %s", verb, unit, sd_bus_message_get_sender(msg) ?: "a peer");

@@ -2393,6 +2393,23 @@ static uint64_t juint(json_object *o, const char *key) {
 static int restore_object(xfsm_engine *e, json_object *o);
 static void staged_supersede(xfsm_engine *e, const char *id);
 
+/* After a reboot boottime deadlines mean nothing: count them from the
+ * realtime ones (overdue timers fire at once); retention restarts too. */
+static void rebase_after_reboot(xfsm_engine *e, json_object *image) {
+        json_object *timers;
+
+        if (json_object_object_get_ex(image, "timers", &timers)) {
+                uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
+                for (size_t t = 0; t < json_object_array_length(timers); t++) {
+                        json_object *tm = json_object_array_get_idx(timers, t);
+                        uint64_t rt = juint(tm, "realtimeDeadline");
+                        json_object_object_add(tm, "deadline",
+                                               json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
+                }
+                json_object_object_del(image, "retentionDeadline");
+        }
+}
+
 int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
         json_object *o = json_tokener_parse(image);
         int r = restore_object(e, o);
@@ -2422,18 +2439,9 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
                     streq(json_object_get_string(v), boot_id);
         if (json_object_object_get_ex(o, "instances", &list))
                 for (size_t k = 0; k < json_object_array_length(list) && r >= 0; k++) {
-                        json_object *image = json_object_array_get_idx(list, k), *timers;
-                        /* after a reboot boottime deadlines mean nothing: count from realtime */
-                        if (!same_boot && json_object_object_get_ex(image, "timers", &timers)) {
-                                uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
-                                for (size_t t = 0; t < json_object_array_length(timers); t++) {
-                                        json_object *tm = json_object_array_get_idx(timers, t);
-                                        uint64_t rt = juint(tm, "realtimeDeadline");
-                                        json_object_object_add(tm, "deadline",
-                                                               json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
-                                }
-                                json_object_object_del(image, "retentionDeadline");
-                        }
+                        json_object *image = json_object_array_get_idx(list, k);
+                        if (!same_boot)
+                                rebase_after_reboot(e, image);
                         r = restore_object(e, image);
                         n += r >= 0;
                 }
@@ -2448,19 +2456,10 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
 
 /* One image of a snapshot (o is consumed). */
 static int restore_image(xfsm_engine *e, json_object *o, bool same_boot) {
-        json_object *timers;
         int r;
 
-        if (!same_boot && json_object_object_get_ex(o, "timers", &timers)) {
-                uint64_t now = xfsm_engine_now(e), rt_now = xfsm_engine_realtime(e);
-                for (size_t t = 0; t < json_object_array_length(timers); t++) {
-                        json_object *tm = json_object_array_get_idx(timers, t);
-                        uint64_t rt = juint(tm, "realtimeDeadline");
-                        json_object_object_add(tm, "deadline",
-                                               json_object_new_uint64(now + (rt > rt_now ? rt - rt_now : 0)));
-                }
-                json_object_object_del(o, "retentionDeadline");
-        }
+        if (!same_boot)
+                rebase_after_reboot(e, o);
         r = restore_object(e, o);
         json_object_put(o);
         return r;
