@@ -174,72 +174,155 @@ static bool strv_contains(char **v, const char *s) {
         return false;
 }
 
-static int list_reply(Manager *m, sd_bus_message *call, char **owned) {
-        InstalledList l = {};
+/* One ListComponents in progress: the installed components, which run, and
+ * how many instances each holds (asked of the workers, in parallel). */
+typedef struct ListJob {
+        Manager *m;
+        sd_bus_message *call;
+        InstalledList l;
+        bool *running;
+        uint32_t *count;
+        unsigned outstanding;
+} ListJob;
+
+typedef struct CountReq {
+        ListJob *job;
+        size_t index;
+} CountReq;
+
+static void list_job_finish(ListJob *job) {
         sd_bus_message *reply = NULL;
         int r;
 
-        r = installed_scan(&l);
-        if (r >= 0)
-                r = sd_bus_message_new_method_return(call, &reply);
+        r = sd_bus_message_new_method_return(job->call, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssssbu)");
-        for (size_t k = 0; r >= 0 && k < l.n; k++) {
+        for (size_t k = 0; r >= 0 && k < job->l.n; k++) {
                 char bus_name[300];
-                Host *h = manager_find_host(m, l.v[k].name);
-                uint32_t n = 0;
-                bool running = h != NULL;
-
-                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", l.v[k].name);
-                if (h)
-                        (void) xfsm_engine_foreach(m->engine, h->name, NULL, NULL, count_one, &n);
-                else
-                        running = strv_contains(owned, bus_name);
-                r = sd_bus_message_append(reply, "(ssssbu)", l.v[k].name, l.v[k].stem, l.v[k].hash, bus_name,
-                                          running, n);
+                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
+                r = sd_bus_message_append(reply, "(ssssbu)", job->l.v[k].name, job->l.v[k].stem, job->l.v[k].hash,
+                                          bus_name, job->running[k], job->count[k]);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         if (r < 0)
-                (void) sd_bus_reply_method_errnof(call, -r, "Failed to list the components: %m");
+                (void) sd_bus_reply_method_errnof(job->call, -r, "Failed to list the components: %m");
         sd_bus_message_unref(reply);
-        installed_free(&l);
+        sd_bus_message_unref(job->call);
+        installed_free(&job->l);
+        free(job->running);
+        free(job->count);
+        free(job);
+}
+
+static int on_count(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        CountReq *req = userdata;
+        ListJob *job = req->job;
+        uint32_t n = 0;
+        (void) ret_error;
+
+        /* a worker that does not answer in time counts nothing, it does not stop the listing */
+        if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_enter_container(reply, 'a', "(ssso)") >= 0)
+                while (sd_bus_message_skip(reply, "(ssso)") > 0)
+                        n++;
+        job->count[req->index] = n;
+        free(req);
+        if (--job->outstanding == 0)
+                list_job_finish(job);
         return 0;
 }
 
+static void ask_count(ListJob *job, size_t k) {
+        char bus_name[300], path[300];
+        sd_bus_message *call = NULL;
+        CountReq *req = calloc(1, sizeof *req);
+
+        if (!req)
+                return;
+        *req = (CountReq) { .job = job, .index = k };
+        snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", job->l.v[k].name);
+        if (sd_bus_message_new_method_call(job->m->bus, &call, bus_name, path, "org.xfsm1.Component",
+                                           "ListInstances") >= 0 &&
+            sd_bus_message_append(call, "ss", "", "") >= 0 &&
+            sd_bus_call_async(job->m->bus, NULL, call, on_count, req, 2 * 1000000ULL) >= 0)
+                job->outstanding++;
+        else
+                free(req);
+        sd_bus_message_unref(call);
+}
+
 static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Pending *p = userdata;
+        ListJob *job = userdata;
         char **names = NULL;
         (void) ret_error;
 
         /* without the name list, say what this process knows: its own hosts */
         if (!sd_bus_message_is_method_error(reply, NULL))
                 (void) sd_bus_message_read_strv(reply, &names);
-        list_reply(p->m, p->call, names);
+        job->outstanding = 1; /* this callback, until every question is out */
+        for (size_t k = 0; k < job->l.n; k++) {
+                char bus_name[300];
+                if (job->running[k])
+                        continue; /* hosted here */
+                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
+                if (strv_contains(names, bus_name)) {
+                        job->running[k] = true;
+                        ask_count(job, k);
+                }
+        }
         for (char **n = names; n && *n; n++)
                 free(*n);
         free(names);
-        pending_free(p);
+        if (--job->outstanding == 0)
+                list_job_finish(job);
         return 0;
 }
 
 static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        Pending *p;
+        ListJob *job;
         int r;
         (void) error;
 
-        if (m->peer)
-                return list_reply(m, msg, NULL);
-        if (!(p = pending_new(m, msg)))
+        job = calloc(1, sizeof *job);
+        if (!job)
                 return -ENOMEM;
-        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                     "org.freedesktop.DBus", "ListNames", on_list_names, p, "");
+        job->m = m;
+        job->call = sd_bus_message_ref(msg);
+        r = installed_scan(&job->l);
+        if (r >= 0) {
+                job->running = calloc(job->l.n + 1, sizeof *job->running);
+                job->count = calloc(job->l.n + 1, sizeof *job->count);
+                if (!job->running || !job->count)
+                        r = -ENOMEM;
+        }
         if (r < 0) {
-                pending_free(p);
+                sd_bus_message_unref(job->call);
+                installed_free(&job->l);
+                free(job->running);
+                free(job->count);
+                free(job);
                 return r;
+        }
+        for (size_t k = 0; k < job->l.n; k++) {
+                Host *h = manager_find_host(m, job->l.v[k].name);
+                if (h) {
+                        job->running[k] = true;
+                        (void) xfsm_engine_foreach(m->engine, h->name, NULL, NULL, count_one, &job->count[k]);
+                }
+        }
+        if (m->peer) {
+                list_job_finish(job);
+                return 1;
+        }
+        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "ListNames", on_list_names, job, "");
+        if (r < 0) {
+                list_job_finish(job); /* what this process knows */
+                return 1;
         }
         return 1;
 }

@@ -862,6 +862,18 @@ static void test_manager_lists_and_starts_components(void **state) {
 
         assert_true(sd_bus_get_property_string(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
                                                "org.xfsm1.Component", "Version", &err, &order_version) >= 0);
+        /* the worker's own count, with one instance at least */
+        uint32_t order_count = 0;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "CreateInstance", &err, NULL, "ss", "Order",
+                                       "{\"orderId\":\"M-1\"}") >= 0);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "ListInstances", &err, &reply, "ss", "", "") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") >= 0);
+        while (sd_bus_message_skip(reply, "(ssso)") > 0)
+                order_count++;
+        reply = sd_bus_message_unref(reply);
+        assert_true(order_count >= 1);
         assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "ListComponents", &err,
                                        &reply, "") >= 0);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(ssssbu)") >= 0);
@@ -872,6 +884,7 @@ static void test_manager_lists_and_starts_components(void **state) {
                         assert_string_equal(bus_name, "org.xfsm1.OrderComponent");
                         assert_string_equal(version, order_version);
                         assert_true(running);
+                        assert_int_equal(n, order_count); /* asked of the worker */
                         seen |= 1;
                 } else if (strcmp(stem, "toggle") == 0) {
                         assert_string_equal(name, "Toggle");
