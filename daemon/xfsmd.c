@@ -57,6 +57,15 @@ static void help(void) {
                "See xfsmd(8).\n");
 }
 
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        (void) si;
+        (void) userdata;
+        log_warning("SIGHUP: reloading definitions is not implemented yet; the definitions loaded at start stay. "
+                    "Restart the component to load a changed file");
+        return 0;
+}
+
 /* ---- the activation socket: D-Bus peer to peer ----------------------------- */
 
 static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
@@ -307,9 +316,12 @@ int main(int argc, char **argv) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        /* SIGHUP must not end a worker (and have systemd count a failure) */
+        (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, NULL);
         (void) sd_event_set_watchdog(m->event, true);
 
         r = connect_bus(address, user, &bus);

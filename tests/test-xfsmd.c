@@ -997,6 +997,16 @@ static void test_settings_from_xfsm_conf(void **state) {
         waitpid(pid, &status, 0);
 }
 
+static void test_sighup_does_not_end_the_daemon(void **state) {
+        (void) state;
+        assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+        usleep(200000);
+        assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+        assert_true(name_has_owner("org.xfsm1.OrderComponent"));
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "ListInstances", NULL, NULL, "ss", "", "") >= 0);
+}
+
 static void test_durable_nothing_acknowledged_is_lost_across_kill_9(void **state) {
         (void) state;
         durable_round("batch");
@@ -1205,6 +1215,7 @@ int main(void) {
                 cmocka_unit_test(test_component_stem_found_through_component_path),
                 cmocka_unit_test(test_manager_lists_and_starts_components),
                 cmocka_unit_test(test_settings_from_xfsm_conf),
+                cmocka_unit_test(test_sighup_does_not_end_the_daemon),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
