@@ -199,7 +199,41 @@ static const char durable_yaml[] = "name: BenchDurable\n"
                                    "      - {from: Off, to: On, event: TOGGLE}\n"
                                    "      - {from: On, to: Off, event: TOGGLE}\n";
 
+static bool name_has_owner(sd_bus *bus, const char *name) {
+        sd_bus_message *reply = NULL;
+        int has = 0;
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", NULL, &reply, "s", name) >= 0)
+                (void) sd_bus_message_read(reply, "b", &has);
+        sd_bus_message_unref(reply);
+        return has;
+}
+
 static bool wait_name(sd_bus *bus, const char *name);
+
+/* The name goes with its process: wait until the bus says so (2 s at most). */
+static void wait_name_gone(sd_bus *bus, const char *name) {
+        for (int k = 0; k < 400 && name_has_owner(bus, name); k++)
+                usleep(5000);
+}
+
+/* xfsmd on address hosting file; with a state directory when state is not NULL. */
+static pid_t spawn_xfsmd(const char *xfsmd, const char *address, const char *file, const char *state,
+                         const char *policy) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                if (state)
+                        execl(xfsmd, xfsmd, "--bus-address", address, "--state-dir", state, "--durability", policy,
+                              file, (char *) NULL);
+                else
+                        execl(xfsmd, xfsmd, "--bus-address", address, file, (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}
 
 /* xfsmd with a state directory under policy: Send round trip and pipelined rate. */
 static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, const char *policy,
@@ -219,15 +253,7 @@ static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, 
                 return -errno;
         fputs(durable_yaml, f);
         fclose(f);
-        pid = fork();
-        if (pid == 0) {
-                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
-                execl(xfsmd, xfsmd, "--bus-address", address, "--state-dir", state, "--durability", policy, file,
-                      (char *) NULL);
-                _exit(127);
-        }
+        pid = spawn_xfsmd(xfsmd, address, file, state, policy);
         if (!wait_name(bus, "org.xfsm1.BenchDurable"))
                 goto finish;
         if (sd_bus_call_method(bus, "org.xfsm1.BenchDurable", "/org/xfsm1/BenchDurable", "org.xfsm1.Component",
@@ -244,17 +270,7 @@ finish:
         free(ipath);
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
-        for (int k = 0; k < 200; k++) { /* the name goes with the process */
-                sd_bus_message *m = NULL;
-                int has = 1;
-                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchDurable") >= 0)
-                        (void) sd_bus_message_read(m, "b", &has);
-                sd_bus_message_unref(m);
-                if (!has)
-                        break;
-                usleep(10000);
-        }
+        wait_name_gone(bus, "org.xfsm1.BenchDurable");
         return r;
 }
 
@@ -307,17 +323,6 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
-static pid_t start_worker(const char *xfsmd, const char *address, const char *file) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
-                execl(xfsmd, xfsmd, "--bus-address", address, file, (char *) NULL);
-                _exit(127);
-        }
-        return pid;
-}
 
 /* rallies of HOPS hops; the per-hop median over the rallies */
 static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, unsigned rallies,
@@ -342,8 +347,8 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 goto finish;
         write_hop_yaml(f, "BenchHopB", "BenchHopA");
         fclose(f);
-        a = start_worker(xfsmd, address, fa);
-        b = start_worker(xfsmd, address, fb);
+        a = spawn_xfsmd(xfsmd, address, fa, NULL, NULL);
+        b = spawn_xfsmd(xfsmd, address, fb, NULL, NULL);
         if (!wait_name(bus, "org.xfsm1.BenchHopA") || !wait_name(bus, "org.xfsm1.BenchHopB"))
                 goto finish;
         for (int k = 0; k < 2; k++) {
@@ -518,23 +523,9 @@ finish:
 /* Time from starting xfsmd to its name on the bus. */
 static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, const char *file, const char *state) {
         uint64_t t0 = now_ns(), t = 0;
-        pid_t pid = fork();
-        if (pid == 0) {
-                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
-                execl(xfsmd, xfsmd, "--bus-address", address, "--state-dir", state, "--durability", "none", file,
-                      (char *) NULL);
-                _exit(127);
-        }
+        pid_t pid = spawn_xfsmd(xfsmd, address, file, state, "none");
         for (int k = 0; k < 60000; k++) {
-                sd_bus_message *m = NULL;
-                int has = 0;
-                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchRecover") >= 0)
-                        (void) sd_bus_message_read(m, "b", &has);
-                sd_bus_message_unref(m);
-                if (has) {
+                if (name_has_owner(bus, "org.xfsm1.BenchRecover")) {
                         t = now_ns() - t0;
                         break;
                 }
@@ -542,17 +533,7 @@ static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, 
         }
         kill(pid, SIGKILL); /* no snapshot on the way out: the next start replays the same tail */
         waitpid(pid, NULL, 0);
-        for (int k = 0; k < 200; k++) {
-                sd_bus_message *m = NULL;
-                int has = 1;
-                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", NULL, &m, "s", "org.xfsm1.BenchRecover") >= 0)
-                        (void) sd_bus_message_read(m, "b", &has);
-                sd_bus_message_unref(m);
-                if (!has)
-                        break;
-                usleep(5000);
-        }
+        wait_name_gone(bus, "org.xfsm1.BenchRecover");
         return t;
 }
 
@@ -573,13 +554,7 @@ static uint64_t ctl_send(const char *self, const char *address, const char *id) 
 
 static bool wait_name(sd_bus *bus, const char *name) {
         for (int k = 0; k < 500; k++) {
-                sd_bus_message *reply = NULL;
-                int has = 0;
-                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", NULL, &reply, "s", name) >= 0)
-                        (void) sd_bus_message_read(reply, "b", &has);
-                sd_bus_message_unref(reply);
-                if (has)
+                if (name_has_owner(bus, name))
                         return true;
                 usleep(10000);
         }
@@ -675,14 +650,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
                         usleep(10000);
         }
-        daemon = fork();
-        if (daemon == 0) {
-                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
-                execl(xfsmd, xfsmd, "--bus-address", address, path, (char *) NULL);
-                _exit(127);
-        }
+        daemon = spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         bare = start_bare(address);
         bus = connect_to(address);
         if (!bus || !wait_name(bus, "org.xfsm1.BenchToggle") || !wait_name(bus, "org.xfsm1.BareBench")) {
