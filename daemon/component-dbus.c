@@ -13,6 +13,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "polkit.h"
 
 static int check_name(const char *what, const char *s, sd_bus_error *error) {
         if (strlen(s) > XFSM_MAX_NAME)
@@ -118,7 +119,8 @@ static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        r = access_check_mutating(h->manager, msg, method_send, h, error);
+        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+                         &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         return host_send(h, msg, i, event, payload, NULL, NULL, error);
@@ -138,7 +140,8 @@ static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        r = access_check_mutating(h->manager, msg, method_send_ex, h, error);
+        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+                         &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send_ex, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         return host_send(h, msg, i, event, payload, event_id, correlation, error);
@@ -157,7 +160,8 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                 return r;
         if (check_name("machine name", machine, error) < 0)
                 return -EINVAL;
-        r = access_check_mutating(m, msg, method_create_instance, h, error);
+        r = access_check(m, msg, "org.xfsm1.create-instance", &(AccessDetails) { h->name, machine, NULL },
+                         method_create_instance, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = xfsm_engine_create(m->engine, h->name, machine, isempty(context) ? NULL : context, &i);
@@ -190,7 +194,7 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (check_name("source component", source, error) < 0)
                 return -EINVAL;
-        r = access_check_mutating(m, msg, method_deliver, h, error);
+        r = access_check(m, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (hwm_seen(m, h->name, source, seq, rule))
@@ -225,7 +229,8 @@ static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0 ||
             check_name("event name", event, error) < 0)
                 return -EINVAL;
-        r = access_check_mutating(m, msg, method_broadcast, h, error);
+        r = access_check(m, msg, "org.xfsm1.send-event", &(AccessDetails) { h->name, machine, event },
+                         method_broadcast, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = xfsm_engine_broadcast(m->engine, h->name, machine, isempty(state) ? NULL : state, event,
@@ -292,8 +297,10 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
         return r;
 }
 
-/* GetContext and GetHistory: a JSON text about one instance. */
-static int reply_instance_json(sd_bus_message *msg, Host *h, char *(*get)(xfsm_instance *i), sd_bus_error *error) {
+/* GetContext and GetHistory: a JSON text about one instance, for those
+ * polkit lets read it (org.xfsm1.read-context: everyone, by default). */
+static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_handler_t self,
+                               char *(*get)(xfsm_instance *i), sd_bus_error *error) {
         const char *id;
         xfsm_instance *i;
         char *json;
@@ -304,6 +311,10 @@ static int reply_instance_json(sd_bus_message *msg, Host *h, char *(*get)(xfsm_i
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
+        r = access_check(h->manager, msg, "org.xfsm1.read-context",
+                         &(AccessDetails) { h->name, xfsm_instance_machine(i), NULL }, self, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         json = get(i);
         if (!json)
                 return -ENOMEM;
@@ -317,11 +328,11 @@ static char *context_json(xfsm_instance *i) {
 }
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return reply_instance_json(msg, userdata, context_json, error);
+        return reply_instance_json(msg, userdata, method_get_context, context_json, error);
 }
 
 static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return reply_instance_json(msg, userdata, history_json, error);
+        return reply_instance_json(msg, userdata, method_get_history, history_json, error);
 }
 
 static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -14,6 +14,7 @@
 #include "bus-errors.h"
 #include "macro.h"
 #include "manager.h"
+#include "polkit.h"
 
 static int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                                 sd_bus_error *error) {
@@ -96,7 +97,8 @@ static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         if (!(i = instance_of(msg, h, error)))
                 return -ENOENT;
-        r = access_check_mutating(h->manager, msg, method_send, h, error);
+        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+                         &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         return host_send(h, msg, i, event, payload, NULL, NULL, error);
@@ -116,7 +118,8 @@ static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!(i = instance_of(msg, h, error)))
                 return -ENOENT;
-        r = access_check_mutating(h->manager, msg, method_send_ex, h, error);
+        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+                         &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send_ex, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         return host_send(h, msg, i, event, payload, event_id, correlation, error);

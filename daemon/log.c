@@ -66,3 +66,20 @@ void log_transition(const char *component, const char *machine, const char *id, 
         } else if (max_level >= LOG_DEBUG)
                 fprintf(stderr, "xfsmd: %s %s %s: %s -> %s on %s\n", component, machine, id, from, to, event);
 }
+
+void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,
+                const char *event, const char *why) {
+        const char *c = component ? component : "", *mc = machine ? machine : "", *e = event ? event : "";
+
+        if (max_level < LOG_NOTICE)
+                return;
+        if (journal)
+                sd_journal_send("MESSAGE=Denied %s to uid %u (pid %u): component=%s machine=%s event=%s: %s", action,
+                                uid, pid, c, mc, e, why, "MESSAGE_ID=" XFSM_MESSAGE_DENIED, "PRIORITY=%i",
+                                LOG_NOTICE, "SYSLOG_IDENTIFIER=xfsmd", "XFSM_ACTION=%s", action, "XFSM_UID=%u", uid,
+                                "XFSM_PID=%u", pid, "XFSM_COMPONENT=%s", c, "XFSM_MACHINE=%s", mc, "XFSM_EVENT=%s", e,
+                                NULL);
+        else
+                fprintf(stderr, "xfsmd: Denied %s to uid %u (pid %u): component=%s machine=%s event=%s: %s\n", action,
+                        uid, pid, c, mc, e, why);
+}

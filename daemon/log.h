@@ -28,6 +28,11 @@ int log_internal(int level, int error, const char *fmt, ...) __attribute__((form
 #define XFSM_MESSAGE_TRANSITION "6f0e3a2b8c4d4e1f9a7b5c3d2e1f0a9b"
 #define XFSM_MESSAGE_DENIED "a1b2c3d4e5f64718293a4b5c6d7e8f90"
 
+/* A denied call (MESSAGE_ID XFSM_MESSAGE_DENIED), with XFSM_ACTION=, XFSM_UID=,
+ * XFSM_PID=, XFSM_COMPONENT=, XFSM_MACHINE=, XFSM_EVENT=. */
+void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,
+                const char *event, const char *why);
+
 /* A transition, with XFSM_COMPONENT=, XFSM_INSTANCE=, XFSM_EVENT=. */
 void log_transition(const char *component, const char *machine, const char *id, const char *event,
                     const char *from, const char *to);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "polkit.h"
 
 typedef struct Installed {
         char *stem, *name, *hash;
@@ -50,11 +51,11 @@ static void installed_free(InstalledList *l) {
         *l = (InstalledList) {};
 }
 
-static bool installed_has(const InstalledList *l, const char *stem) {
+static const Installed *installed_find(const InstalledList *l, const char *stem) {
         for (size_t k = 0; k < l->n; k++)
                 if (streq(l->v[k].stem, stem))
-                        return true;
-        return false;
+                        return &l->v[k];
+        return NULL;
 }
 
 static int installed_add(InstalledList *l, const char *stem, const char *path) {
@@ -120,7 +121,7 @@ static int installed_scan(InstalledList *l) {
                                         continue;
                                 memcpy(stem, de->d_name, len - 5);
                                 stem[len - 5] = 0;
-                                if (!stem_valid(stem) || installed_has(l, stem))
+                                if (!stem_valid(stem) || installed_find(l, stem))
                                         continue;
                                 snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
                                 r = installed_add(l, stem, path);
@@ -347,6 +348,7 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
                     sd_bus_error *error) {
         Manager *m = userdata;
         InstalledList l = {};
+        const Installed *it = NULL;
         const char *stem;
         char unit[128];
         Pending *p;
@@ -359,13 +361,14 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
                 return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument",
                                          "'%.64s' is not a component stem", stem);
         r = installed_scan(&l);
-        if (r >= 0 && !installed_has(&l, stem))
+        if (r >= 0 && !(it = installed_find(&l, stem)))
                 r = sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchComponent",
                                       "No component '%s' in %s", stem, component_dirs());
+        /* polkit rules see the component by its name, as for its other calls */
+        if (r >= 0)
+                r = access_check(m, msg, "org.xfsm1.manage", &(AccessDetails) { it->name, NULL, NULL }, self, m,
+                                 error);
         installed_free(&l);
-        if (r < 0)
-                return r;
-        r = access_check_mutating(m, msg, self, m, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (m->peer)
