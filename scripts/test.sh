@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 if [ "$(id -u)" = 0 ]; then
-        xfsm_install_deps debootstrap systemd-container
+        xfsm_install_deps debootstrap systemd-container polkitd
 else
         xfsm_install_deps
 fi

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+const char *env_or(const char *name, const char *fallback) {
+        const char *v = getenv(name);
+        return v ? v : fallback;
+}
+
+const char *data(const char *name) {
+        static char buf[8][1024];
+        static unsigned k;
+        char *b = buf[k++ % 8];
+        snprintf(b, 1024, "%s/%s", env_or("XFSM_TEST_DATA", "tests/data"), name);
+        return b;
+}
+
+pid_t spawn(char *const argv[], const char *out) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (out) {
+                        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                        if (fd >= 0) {
+                                dup2(fd, STDOUT_FILENO);
+                                dup2(fd, STDERR_FILENO);
+                        }
+                }
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+pid_t private_bus_start(const char *dir, char *ret_address, size_t size, sd_bus **ret_bus) {
+        char sock[512], conf[1024], addr_arg[600];
+        sd_bus *bus = NULL;
+        pid_t pid;
+
+        snprintf(sock, sizeof sock, "%s/bus", dir);
+        snprintf(ret_address, size, "unix:path=%s", sock);
+        snprintf(conf, sizeof conf, "--config-file=%s/../dbus/xfsm-private-bus.conf",
+                 env_or("XFSM_TEST_DIR", "tests"));
+        snprintf(addr_arg, sizeof addr_arg, "--address=%s", ret_address);
+        char *argv[] = { (char *) env_or("DBUS_DAEMON", "/usr/bin/dbus-daemon"), conf, addr_arg, (char *) "--nofork",
+                         (char *) "--nopidfile", NULL };
+        pid = spawn(argv, NULL);
+        if (pid < 0)
+                return pid;
+        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                usleep(10000);
+        chmod(sock, 0777); /* the access tests connect as another user */
+        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, ret_address) < 0 || sd_bus_set_bus_client(bus, 1) < 0 ||
+            sd_bus_start(bus) < 0) {
+                sd_bus_unref(bus);
+                return -1;
+        }
+        *ret_bus = bus;
+        return pid;
+}
+
+bool name_has_owner(sd_bus *bus, const char *name) {
+        sd_bus_message *reply = NULL;
+        int has = 0;
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", NULL, &reply, "s", name) >= 0)
+                (void) sd_bus_message_read(reply, "b", &has);
+        sd_bus_message_unref(reply);
+        return has;
+}
+
+bool wait_name(sd_bus *bus, const char *name, bool present) {
+        for (int k = 0; k < 500; k++) {
+                if (name_has_owner(bus, name) == present)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
