@@ -378,7 +378,7 @@ static int flush(Manager *m) {
         }
         for (size_t k = 0; k < m->outq_n; k++) {
                 if (m->outq[k])
-                        (void) sd_bus_send(m->bus, m->outq[k], NULL);
+                        (void) sd_bus_send(NULL, m->outq[k], NULL);
                 else {
                         const char *path = m->outq_emit[k] + 1;
                         switch (m->outq_emit[k][0]) {

@@ -1051,10 +1051,13 @@ static void test_activation_socket_serves_peer_to_peer(void **state) {
         snprintf(sock, sizeof sock, "%s/worker.sock", dir);
         snprintf(listen, sizeof listen, "--listen=%s", sock);
         snprintf(log, sizeof log, "%s/activated.log", dir);
-        /* the daemon is started by the first connection, as xfsm@.socket does */
+        /* the daemon is started by the first connection, as xfsm@.socket does; durable, as a
+         * worker is: replies to the peer wait for the journal and still reach it */
+        char state_dir[320];
+        snprintf(state_dir, sizeof state_dir, "%s/peer-state", dir);
         char *argv[] = { (char *) "/usr/bin/systemd-socket-activate", listen, fdname,
                          (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
-                         (char *) data("toggle.yaml"), NULL };
+                         (char *) "--state-dir", state_dir, (char *) data("toggle.yaml"), NULL };
         pid = spawn(argv, log);
         for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
                 usleep(10000);
