@@ -315,9 +315,12 @@ int access_check(Manager *m, sd_bus_message *msg, const char *action, const Acce
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: peer unknown");
                 s.pid = pid;
                 s.uid = uid;
+                /* hidden under ProtectProc=invisible: 0 lets polkitd look it up; the uid, from
+                 * the socket, is what polkit judges by either way */
                 if (process_start_time(pid, &s.start_time) < 0)
-                        return deny(m, uid, pid, action, d, VERDICT_DENY, error); /* gone already */
-                snprintf(caller, sizeof caller, "pid:%d:%llu", (int) pid, (unsigned long long) s.start_time);
+                        s.start_time = 0;
+                snprintf(caller, sizeof caller, "pid:%d:%llu:%u", (int) pid, (unsigned long long) s.start_time,
+                         (unsigned) uid);
                 name = caller;
         } else {
                 UidEntry *e;

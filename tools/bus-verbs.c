@@ -638,6 +638,9 @@ int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *
                 }
         if (bus_connect(a, &bus) < 0)
                 return EXIT_REFUSED;
+        /* the verbs that change something may meet a password prompt */
+        if (!a->no_ask_password && (streq(verb, "create") || streq(verb, "send")))
+                (void) polkit_agent_open();
         if (streq(verb, "list"))
                 r = verb_list(bus, json);
         else if (streq(verb, "instances"))
@@ -655,5 +658,6 @@ int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *
         else
                 r = usage_error("unknown verb '%s'", verb);
         sd_bus_flush_close_unref(bus);
+        polkit_agent_close();
         return r;
 }

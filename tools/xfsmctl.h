@@ -22,6 +22,10 @@ typedef struct BusArgs {
         bool no_ask_password;
 } BusArgs;
 
+/* polkit-agent.c: pkttyagent for this terminal (not as root, not without a tty) */
+int polkit_agent_open(void);
+void polkit_agent_close(void);
+
 int verb_simulate(int argc, char **argv, bool json);
 int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
 int verb_enable(int argc, char **argv, bool enable);

@@ -60,6 +60,9 @@ cp "$src/tests/data/xcomponent/demo-order.yaml" "$state/dest/etc/xfsm/components
 cp "$src/tests/data/xcomponent/demo-payment.yaml" "$state/dest/etc/xfsm/components/payment.yaml"
 cp "$src/tests/data/durable.yaml" "$state/dest/etc/xfsm/components/counter.yaml"
 cp "$src/tests/container/suite.sh" "$state/dest/usr/share/xfsm-tests/suite.sh"
+# a peer-to-peer client for the worker sockets (busctl speaks only to a bus)
+cc -O2 -Wall -Wextra -Werror -o "$state/dest/usr/share/xfsm-tests/peer-call" "$src/tests/container/peer-call.c" \
+        $(pkg-config --cflags --libs libsystemd)
 
 # ---- boot ----------------------------------------------------------------------
 cg_roots() {

@@ -78,6 +78,93 @@ done
 [ "$ps" = 1 ] || fail "the Payment in the other worker did not move to Processing"
 ok "order and payment in two workers: VALIDATE cascades PROCESS across processes"
 
+# -- polkit: an unprivileged user is asked about, rules grant, the worker socket is checked too ------
+useradd -r -M -s /usr/sbin/nologin xfsmtest
+useradd -r -M -s /usr/sbin/nologin -G xfsm xfsmsock # may connect to /run/xfsm/*.sock, nothing more
+groupadd -r orderdesk
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+ucall() { local u=$1; shift; runuser -u "$u" -- busctl --system call "$@" 2>&1; }
+denied() { grep -qE 'Access denied|Interactive authentication required'; }
+O3=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
+        '{"orderId":"ORD-3","amount":3}' | id_of)
+n_orders=$(xfsmctl --system instances OrderComponent | wc -l)
+out=$(ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O3" VALIDATE '{}') \
+        && fail "xfsmtest could Send: $out"
+echo "$out" | denied || fail "Send as xfsmtest: $out"
+out=$(runuser -u xfsmtest -- busctl --system --allow-interactive-authorization=no call org.xfsm1.OrderComponent \
+        /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order '{}' 2>&1) \
+        && fail "xfsmtest could CreateInstance: $out"
+echo "$out" | denied || fail "CreateInstance as xfsmtest: $out"
+xfsmctl --system instances OrderComponent --state Created | grep -q "$O3" || fail "a denied Send changed the order"
+[ "$(xfsmctl --system instances OrderComponent | wc -l)" = "$n_orders" ] || fail "a denied CreateInstance created one"
+ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component ListInstances ss "" "" \
+        > /dev/null || fail "ListInstances is not open to xfsmtest"
+as xfsmtest busctl --system get-property org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component \
+        Name > /dev/null || fail "properties are not open to xfsmtest"
+ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component GetContext s "$O3" \
+        > /dev/null || fail "GetContext (read-context defaults to yes) is not open to xfsmtest"
+out=$(ucall xfsmtest org.xfsm1 /org/xfsm1 org.xfsm1.Manager StartComponent s payment) \
+        && fail "xfsmtest could StartComponent: $out"
+echo "$out" | denied || fail "StartComponent as xfsmtest: $out"
+journalctl --no-pager -o cat MESSAGE_ID=a1b2c3d4e5f64718293a4b5c6d7e8f90 _SYSTEMD_UNIT=xfsm@order.service \
+        | grep -q "Denied org.xfsm1.send-event to uid $(id -u xfsmtest) (pid [0-9]*): component=OrderComponent machine=Order event=VALIDATE" \
+        || fail "the denial is not in the journal"
+ok "polkit: an unprivileged user is denied CreateInstance, Send and StartComponent (nothing changes, the denial is in the journal); List, properties and GetContext stay open"
+
+cat > /etc/polkit-1/rules.d/40-xfsm-private.rules <<'RULE'
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.xfsm1.read-context" && subject.user == "xfsmtest")
+                return polkit.Result.NO;
+});
+RULE
+for _ in $(seq 50); do
+        out=$(ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component GetContext s "$O3") \
+                || break
+        sleep 0.1
+done
+echo "$out" | denied || fail "GetContext restricted by a rule: $out"
+ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component ListInstances ss "" "" \
+        > /dev/null || fail "ListInstances is not open to xfsmtest under the restriction"
+rm /etc/polkit-1/rules.d/40-xfsm-private.rules
+ok "polkit: a rule restricting org.xfsm1.read-context denies GetContext; ListInstances stays open"
+
+cp /usr/share/doc/xfsm/examples/60-xfsm-orderdesk.rules.example /etc/polkit-1/rules.d/60-xfsm-orderdesk.rules
+usermod -aG orderdesk,xfsm xfsmtest
+for _ in $(seq 50); do
+        out=$(ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O3" VALIDATE '{}') \
+                && break
+        sleep 0.1
+done
+echo "$out" | grep -q Validated || fail "the example rule did not let group orderdesk Send to OrderComponent: $out"
+P3=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component CreateInstance ss Payment \
+        '{"orderId":"ORD-3b"}' | id_of)
+out=$(ucall xfsmtest org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component Send sss "$P3" PROCESS '{}') \
+        && fail "the example rule let orderdesk Send to PaymentComponent: $out"
+echo "$out" | denied || fail "Send to PaymentComponent as orderdesk: $out"
+# the worker socket: the same check, with the process as the subject
+out=$(as xfsmtest /usr/share/xfsm-tests/peer-call /run/xfsm/order.sock /org/xfsm1/OrderComponent org.xfsm1.Component \
+        ListInstances "" "") || fail "xfsmtest (group xfsm) cannot talk to /run/xfsm/order.sock: $out"
+O4=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
+        '{"orderId":"ORD-4","amount":4}' | id_of)
+out=$(as xfsmsock /usr/share/xfsm-tests/peer-call /run/xfsm/order.sock /org/xfsm1/OrderComponent org.xfsm1.Component \
+        Send "$O4" VALIDATE '{}') && fail "xfsmsock (group xfsm only) could Send on the worker socket: $out"
+echo "$out" | grep -qE 'AccessDenied|InteractiveAuthorizationRequired' || fail "Send on the socket as xfsmsock: $out"
+out=$(as xfsmtest /usr/share/xfsm-tests/peer-call /run/xfsm/order.sock /org/xfsm1/OrderComponent org.xfsm1.Component \
+        Send "$O4" VALIDATE '{}') || fail "orderdesk could not Send on the worker socket: $out"
+echo "$out" | grep -q 'OK Validated' || fail "Send on the socket as xfsmtest: $out"
+ok "polkit: the example rule grants group orderdesk OrderComponent only, on the bus and on the worker socket"
+
+rm /etc/polkit-1/rules.d/60-xfsm-orderdesk.rules
+for _ in $(seq 50); do
+        out=$(ucall xfsmtest org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O3" COMPLETE '{}') \
+                || break
+        sleep 0.1
+done
+echo "$out" | denied || fail "removing the rule did not take effect: $out"
+st=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O3" COMPLETE '{}' | str)
+[ -n "$st" ] || fail "root was refused"
+ok "polkit: removing the rule takes effect without restarting xfsm; root is always allowed"
+
 # -- kill -9 in the middle of a stream of acknowledged events -------------------------------------
 C=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
 for i in $(seq 40); do
