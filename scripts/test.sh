@@ -3,7 +3,8 @@
 # Build xfsm and run the whole test suite: unit and integration tests (meson
 # test), then, as root, the systemd suite in a booted container
 # (tests/container/run.sh: xfsm@.service, xfsm@.socket, bus activation,
-# kill -9 and restarts of real units).
+# kill -9 and restarts of real units, polkit), once on dbus-daemon and once
+# on dbus-broker.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -19,12 +20,15 @@ if [ "${XFSM_SKIP_CONTAINER:-0}" = 1 ]; then
         echo "xfsm: the systemd container suite is SKIPPED (XFSM_SKIP_CONTAINER=1)" >&2
         exit 0
 fi
-echo "== the systemd suite, in a container booted with systemd-nspawn"
-rc=0
-bash tests/container/run.sh . || rc=$?
-if [ "$rc" = 77 ]; then
-        echo "xfsm: the systemd container suite was SKIPPED (see the reason above)" >&2
-elif [ "$rc" != 0 ]; then
-        echo "xfsm: the systemd container suite FAILED" >&2
-        exit "$rc"
-fi
+# twice: with dbus-daemon (Debian's system bus) and with dbus-broker (Fedora's)
+for bus in dbus-daemon dbus-broker; do
+        echo "== the systemd suite, in a container booted with systemd-nspawn, system bus $bus"
+        rc=0
+        XFSM_CONTAINER_BUS=$bus bash tests/container/run.sh . || rc=$?
+        if [ "$rc" = 77 ]; then
+                echo "xfsm: the systemd container suite ($bus) was SKIPPED (see the reason above)" >&2
+        elif [ "$rc" != 0 ]; then
+                echo "xfsm: the systemd container suite ($bus) FAILED" >&2
+                exit "$rc"
+        fi
+done

@@ -14,6 +14,11 @@ str() { sed -n 's/^[a-z]* "\(.*\)".*/\1/p' | head -1; }
 id_of() { sed -n 's/^os "[^"]*" "\([^"]*\)"/\1/p'; }
 wait_active() { for _ in $(seq 100); do systemctl is-active --quiet "$1" && return 0; sleep 0.1; done; return 1; }
 
+bus=${XFSM_EXPECT_BUS:-dbus-daemon}
+running() { for e in /proc/[0-9]*/exe; do [ "$(basename "$(readlink "$e" 2>/dev/null)")" = "$1" ] && return 0; done; return 1; }
+running "$bus" || fail "the system bus is not $bus"
+echo "# the system bus: $bus"
+
 getent passwd xfsm > /dev/null || fail "sysusers.d did not create the user xfsm"
 ok "the static user xfsm exists"
 
