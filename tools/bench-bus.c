@@ -46,13 +46,13 @@ static const char toggle_yaml[] = "name: BenchToggle\n"
                                   "      - {from: Off, to: On, event: TOGGLE}\n"
                                   "      - {from: On, to: Off, event: TOGGLE}\n";
 
-static uint64_t now_ns(void) {
+uint64_t bench_now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b) {
+int bench_cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return (x > y) - (x < y);
 }
@@ -62,7 +62,7 @@ static int cmp_double(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-static sd_bus *connect_to(const char *address) {
+sd_bus *bench_connect(const char *address) {
         sd_bus *bus = NULL;
         if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 || sd_bus_set_bus_client(bus, 1) < 0 ||
             sd_bus_start(bus) < 0)
@@ -111,7 +111,7 @@ static pid_t start_bare(const char *address) {
         pid_t pid = fork();
         if (pid != 0)
                 return pid;
-        sd_bus *bus = connect_to(address);
+        sd_bus *bus = bench_connect(address);
         if (!bus || sd_bus_add_object_vtable(bus, NULL, "/bench", "org.xfsm1.Instance", bare_vtable, NULL) < 0 ||
             sd_bus_request_name(bus, "org.xfsm1.BareBench", 0) < 0)
                 _exit(1);
@@ -126,22 +126,17 @@ static pid_t start_bare(const char *address) {
 
 /* ---- measurements ----------------------------------------------------------- */
 
-typedef struct Result {
-        uint64_t median_ns, p99_ns;
-        double rate;
-} Result;
-
-static int round_trips(sd_bus *bus, const char *dest, const char *path, unsigned n, Result *res) {
+int bench_round_trips(sd_bus *bus, const char *dest, const char *path, unsigned n, BenchResult *res) {
         uint64_t *lat = calloc(n, sizeof *lat);
         if (!lat)
                 return -ENOMEM;
         for (unsigned k = 0; k < n; k++) {
                 sd_bus_message *reply = NULL;
                 sd_bus_error error = SD_BUS_ERROR_NULL;
-                uint64_t a = now_ns();
+                uint64_t a = bench_now_ns();
                 int r = sd_bus_call_method(bus, dest, path, "org.xfsm1.Instance", "Send", &error, &reply, "ss",
                                            "TOGGLE", "");
-                lat[k] = now_ns() - a;
+                lat[k] = bench_now_ns() - a;
                 sd_bus_message_unref(reply);
                 if (r < 0) {
                         fprintf(stderr, "xfsmctl: bench: %s: %s\n", dest, error.message ?: strerror(-r));
@@ -150,7 +145,7 @@ static int round_trips(sd_bus *bus, const char *dest, const char *path, unsigned
                         return r;
                 }
         }
-        qsort(lat, n, sizeof *lat, cmp_u64);
+        qsort(lat, n, sizeof *lat, bench_cmp_u64);
         res->median_ns = lat[n / 2];
         res->p99_ns = lat[n * 99 / 100];
         free(lat);
@@ -168,7 +163,7 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
 
 static int pipelined(sd_bus *bus, const char *dest, const char *path, unsigned n, double *ret_rate) {
         unsigned sent = 0, done = 0;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
 
         while (done < n) {
                 while (sent < n && sent - done < WINDOW) {
@@ -183,10 +178,10 @@ static int pipelined(sd_bus *bus, const char *dest, const char *path, unsigned n
                         return r;
                 if (r == 0 && sd_bus_wait(bus, 1000000) < 0)
                         return -EIO;
-                if (now_ns() - t0 > 120ULL * 1000000000ULL)
+                if (bench_now_ns() - t0 > 120ULL * 1000000000ULL)
                         return -ETIMEDOUT;
         }
-        *ret_rate = (double) n / ((double) (now_ns() - t0) / 1e9);
+        *ret_rate = (double) n / ((double) (bench_now_ns() - t0) / 1e9);
         return 0;
 }
 
@@ -199,7 +194,7 @@ static const char durable_yaml[] = "name: BenchDurable\n"
                                    "      - {from: Off, to: On, event: TOGGLE}\n"
                                    "      - {from: On, to: Off, event: TOGGLE}\n";
 
-static bool name_has_owner(sd_bus *bus, const char *name) {
+bool bench_name_has_owner(sd_bus *bus, const char *name) {
         sd_bus_message *reply = NULL;
         int has = 0;
         if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -209,11 +204,9 @@ static bool name_has_owner(sd_bus *bus, const char *name) {
         return has;
 }
 
-static bool wait_name(sd_bus *bus, const char *name);
-
 /* The name goes with its process: wait until the bus says so (2 s at most). */
 static void wait_name_gone(sd_bus *bus, const char *name) {
-        for (int k = 0; k < 400 && name_has_owner(bus, name); k++)
+        for (int k = 0; k < 400 && bench_name_has_owner(bus, name); k++)
                 usleep(5000);
 }
 
@@ -237,7 +230,7 @@ static pid_t spawn_xfsmd(const char *xfsmd, const char *address, const char *fil
 
 /* xfsmd with a state directory under policy: Send round trip and pipelined rate. */
 static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, const char *policy,
-                           unsigned count, Result *ret_rt, double *ret_rate) {
+                           unsigned count, BenchResult *ret_rt, double *ret_rate) {
         char file[PATH_MAX], state[PATH_MAX];
         sd_bus_message *reply = NULL;
         const char *p, *i;
@@ -254,14 +247,14 @@ static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, 
         fputs(durable_yaml, f);
         fclose(f);
         pid = spawn_xfsmd(xfsmd, address, file, state, policy);
-        if (!wait_name(bus, "org.xfsm1.BenchDurable"))
+        if (!bench_wait_name(bus, "org.xfsm1.BenchDurable"))
                 goto finish;
         if (sd_bus_call_method(bus, "org.xfsm1.BenchDurable", "/org/xfsm1/BenchDurable", "org.xfsm1.Component",
                                "CreateInstance", NULL, &reply, "ss", "Toggle", "") < 0 ||
             sd_bus_message_read(reply, "os", &p, &i) < 0)
                 goto finish;
         ipath = strdup(p);
-        if (round_trips(bus, "org.xfsm1.BenchDurable", ipath, count, ret_rt) < 0 ||
+        if (bench_round_trips(bus, "org.xfsm1.BenchDurable", ipath, count, ret_rt) < 0 ||
             pipelined(bus, "org.xfsm1.BenchDurable", ipath, count * 2, ret_rate) < 0)
                 goto finish;
         r = 0;
@@ -326,7 +319,7 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 
 /* rallies of HOPS hops; the per-hop median over the rallies */
 static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, unsigned rallies,
-                       Result *ret) {
+                       BenchResult *ret) {
         char fa[PATH_MAX], fb[PATH_MAX], pa[256] = "", pb[256] = "", payload[64];
         sd_bus_slot *slot = NULL;
         uint64_t *lat = calloc(rallies, sizeof *lat);
@@ -349,7 +342,7 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
         fclose(f);
         a = spawn_xfsmd(xfsmd, address, fa, NULL, NULL);
         b = spawn_xfsmd(xfsmd, address, fb, NULL, NULL);
-        if (!wait_name(bus, "org.xfsm1.BenchHopA") || !wait_name(bus, "org.xfsm1.BenchHopB"))
+        if (!bench_wait_name(bus, "org.xfsm1.BenchHopA") || !bench_wait_name(bus, "org.xfsm1.BenchHopB"))
                 goto finish;
         for (int k = 0; k < 2; k++) {
                 sd_bus_message *reply = NULL;
@@ -379,7 +372,7 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 const char *dest = streq(serve, pa) ? "org.xfsm1.BenchHopA" : "org.xfsm1.BenchHopB";
                 char server[256];
                 unsigned want = rally.done + 1;
-                uint64_t t0 = now_ns();
+                uint64_t t0 = bench_now_ns();
 
                 snprintf(server, sizeof server, "%s", serve);
                 if (sd_bus_call_method(bus, dest, server, "org.xfsm1.Instance", "Send", NULL, NULL, "ss", "ARM",
@@ -391,14 +384,14 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                                 goto finish;
                         if (q == 0 && sd_bus_wait(bus, 1000000) < 0)
                                 goto finish;
-                        if (now_ns() - t0 > 10ULL * 1000000000ULL) {
+                        if (bench_now_ns() - t0 > 10ULL * 1000000000ULL) {
                                 fprintf(stderr, "xfsmctl: bench: a rally did not end\n");
                                 goto finish;
                         }
                 }
-                lat[k] = (now_ns() - t0) / (HOPS + 1);
+                lat[k] = (bench_now_ns() - t0) / (HOPS + 1);
         }
-        qsort(lat, rallies, sizeof *lat, cmp_u64);
+        qsort(lat, rallies, sizeof *lat, bench_cmp_u64);
         ret->median_ns = lat[rallies / 2];
         ret->p99_ns = lat[rallies * 99 / 100];
         r = 0;
@@ -416,7 +409,7 @@ finish:
 }
 
 /* the floor: one-way time of a 64-byte SOCK_SEQPACKET ping-pong between two processes */
-static int measure_socket_floor(unsigned n, Result *ret) {
+static int measure_socket_floor(unsigned n, BenchResult *ret) {
         uint64_t *lat = calloc(n, sizeof *lat);
         char buf[64] = {};
         int sv[2];
@@ -438,15 +431,15 @@ static int measure_socket_floor(unsigned n, Result *ret) {
         }
         close(sv[1]);
         for (unsigned k = 0; k < n; k++) {
-                uint64_t t0 = now_ns();
+                uint64_t t0 = bench_now_ns();
                 if (write(sv[0], buf, sizeof buf) != (ssize_t) sizeof buf ||
                     read(sv[0], buf, sizeof buf) != (ssize_t) sizeof buf)
                         break;
-                lat[k] = (now_ns() - t0) / 2;
+                lat[k] = (bench_now_ns() - t0) / 2;
         }
         close(sv[0]);
         waitpid(pid, NULL, 0);
-        qsort(lat, n, sizeof *lat, cmp_u64);
+        qsort(lat, n, sizeof *lat, bench_cmp_u64);
         ret->median_ns = lat[n / 2];
         ret->p99_ns = lat[n * 99 / 100];
         free(lat);
@@ -522,11 +515,11 @@ finish:
 
 /* Time from starting xfsmd to its name on the bus. */
 static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, const char *file, const char *state) {
-        uint64_t t0 = now_ns(), t = 0;
+        uint64_t t0 = bench_now_ns(), t = 0;
         pid_t pid = spawn_xfsmd(xfsmd, address, file, state, "none");
         for (int k = 0; k < 60000; k++) {
-                if (name_has_owner(bus, "org.xfsm1.BenchRecover")) {
-                        t = now_ns() - t0;
+                if (bench_name_has_owner(bus, "org.xfsm1.BenchRecover")) {
+                        t = bench_now_ns() - t0;
                         break;
                 }
                 usleep(500);
@@ -538,7 +531,7 @@ static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, 
 }
 
 static uint64_t ctl_send(const char *self, const char *address, const char *id) {
-        uint64_t a = now_ns();
+        uint64_t a = bench_now_ns();
         pid_t pid = fork();
         int status;
         if (pid == 0) {
@@ -549,19 +542,19 @@ static uint64_t ctl_send(const char *self, const char *address, const char *id) 
                 _exit(127);
         }
         waitpid(pid, &status, 0);
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? now_ns() - a : 0;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? bench_now_ns() - a : 0;
 }
 
-static bool wait_name(sd_bus *bus, const char *name) {
+bool bench_wait_name(sd_bus *bus, const char *name) {
         for (int k = 0; k < 500; k++) {
-                if (name_has_owner(bus, name))
+                if (bench_name_has_owner(bus, name))
                         return true;
                 usleep(10000);
         }
         return false;
 }
 
-static const char *find_xfsmd(char *buf, size_t size) {
+const char *bench_find_xfsmd(char *buf, size_t size) {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         const char *env = getenv("XFSMD");
@@ -590,12 +583,12 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 {},
         };
         char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], self[PATH_MAX];
-        const char *xfsmd = find_xfsmd(xbuf, sizeof xbuf);
+        const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf);
         unsigned count = 20000, recovery = 100000;
         pid_t broker = 0, daemon = 0, bare = 0;
         sd_bus *bus = NULL;
         char *ipath = NULL, id[64] = "";
-        Result x[RUNS], b[RUNS];
+        BenchResult x[RUNS], b[RUNS];
         double xr[RUNS], br[RUNS];
         uint64_t ctl[15];
         int c, ret = EXIT_REFUSED;
@@ -652,8 +645,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         }
         daemon = spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         bare = start_bare(address);
-        bus = connect_to(address);
-        if (!bus || !wait_name(bus, "org.xfsm1.BenchToggle") || !wait_name(bus, "org.xfsm1.BareBench")) {
+        bus = bench_connect(address);
+        if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchToggle") || !bench_wait_name(bus, "org.xfsm1.BareBench")) {
                 fprintf(stderr, "xfsmctl: bench bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
                         address);
                 goto finish;
@@ -672,18 +665,18 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
 
         /* interleaved runs: both sides see the same machine load */
         for (int run = 0; run < RUNS; run++) {
-                if (round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &x[run]) < 0 ||
-                    round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &b[run]) < 0 ||
+                if (bench_round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &x[run]) < 0 ||
+                    bench_round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &b[run]) < 0 ||
                     pipelined(bus, "org.xfsm1.BenchToggle", ipath, count * 2, &xr[run]) < 0 ||
                     pipelined(bus, "org.xfsm1.BareBench", "/bench", count * 2, &br[run]) < 0)
                         goto finish;
         }
         for (size_t k = 0; k < ELEMENTSOF(ctl); k++)
                 ctl[k] = ctl_send(self, address, id);
-        qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, cmp_u64);
+        qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, bench_cmp_u64);
 
         /* durable Send: the journal in a temporary directory, batch and sync */
-        Result dres[2] = {};
+        BenchResult dres[2] = {};
         double drate[2] = {};
         static const char *const policies[2] = { "batch", "sync" };
         for (int k = 0; k < 2; k++)
@@ -691,7 +684,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
 
         /* the inter-process hop, interleaved with its floor */
-        Result hop[RUNS] = {}, raw[RUNS] = {};
+        BenchResult hop[RUNS] = {}, raw[RUNS] = {};
         bool hop_ok = true;
         for (int run = 0; run < RUNS && hop_ok; run++)
                 hop_ok = measure_hop(bus, xfsmd, address, dir, count / 50 + 20, &hop[run]) >= 0 &&
@@ -703,8 +696,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 hm[run] = hop[run].median_ns;
                 rm[run] = raw[run].median_ns;
         }
-        qsort(hm, RUNS, sizeof *hm, cmp_u64);
-        qsort(rm, RUNS, sizeof *rm, cmp_u64);
+        qsort(hm, RUNS, sizeof *hm, bench_cmp_u64);
+        qsort(rm, RUNS, sizeof *rm, bench_cmp_u64);
 
         /* recovery: a snapshot of N instances and a tail of N records, beside a start with nothing */
         uint64_t rec[RUNS], empty[RUNS];
@@ -725,8 +718,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 empty[run] = time_start(bus, xfsmd, address, rfile, estate);
         }
         if (rec_ok) {
-                qsort(rec, RUNS, sizeof *rec, cmp_u64);
-                qsort(empty, RUNS, sizeof *empty, cmp_u64);
+                qsort(rec, RUNS, sizeof *rec, bench_cmp_u64);
+                qsort(empty, RUNS, sizeof *empty, bench_cmp_u64);
         }
 
         uint64_t xm[RUNS], bm[RUNS], xp[RUNS], bp[RUNS];
@@ -736,10 +729,10 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 xp[run] = x[run].p99_ns;
                 bp[run] = b[run].p99_ns;
         }
-        qsort(xm, RUNS, sizeof *xm, cmp_u64);
-        qsort(bm, RUNS, sizeof *bm, cmp_u64);
-        qsort(xp, RUNS, sizeof *xp, cmp_u64);
-        qsort(bp, RUNS, sizeof *bp, cmp_u64);
+        qsort(xm, RUNS, sizeof *xm, bench_cmp_u64);
+        qsort(bm, RUNS, sizeof *bm, bench_cmp_u64);
+        qsort(xp, RUNS, sizeof *xp, bench_cmp_u64);
+        qsort(bp, RUNS, sizeof *bp, bench_cmp_u64);
         qsort(xr, RUNS, sizeof *xr, cmp_double);
         qsort(br, RUNS, sizeof *br, cmp_double);
         uint64_t xmed = xm[RUNS / 2], bmed = bm[RUNS / 2];

@@ -3,7 +3,9 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 
 enum {
         EXIT_OK = 0,
@@ -31,3 +33,20 @@ int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *
 int verb_enable(int argc, char **argv, bool enable);
 int verb_bench(int argc, char **argv, bool json, const char *bus_address);
 int bench_bus(int argc, char **argv, const char *bus_address, bool json);
+int bench_polkit(int argc, char **argv, bool json);
+
+/* bench-bus.c: what the bus benchmarks share */
+typedef struct BenchResult {
+        uint64_t median_ns, p99_ns;
+        double rate;
+} BenchResult;
+uint64_t bench_now_ns(void);
+int bench_cmp_u64(const void *a, const void *b);
+struct sd_bus *bench_connect(const char *address);
+/* n Instance.Send(TOGGLE) round trips to path at dest: median and p99 */
+int bench_round_trips(struct sd_bus *bus, const char *dest, const char *path, unsigned n, BenchResult *res);
+bool bench_name_has_owner(struct sd_bus *bus, const char *name);
+/* up to 5 s */
+bool bench_wait_name(struct sd_bus *bus, const char *name);
+/* $XFSMD, the build tree's, or the installed one */
+const char *bench_find_xfsmd(char *buf, size_t size);
