@@ -108,15 +108,14 @@ trap stop EXIT
 
 bus=${XFSM_CONTAINER_BUS:-dbus-daemon}
 extra=()
+# dbus.service in /etc says which one runs (installing dbus-broker made it the
+# default in the root file system): bind the chosen unit there, for this boot
 case $bus in
-dbus-daemon) ;;
-dbus-broker)
-        # what "systemctl enable dbus-broker" does (Alias=dbus.service), for this boot only
-        cp "$rootfs/lib/systemd/system/dbus-broker.service" "$state/dbus.service"
-        extra+=(--bind-ro="$state/dbus.service:/etc/systemd/system/dbus.service")
-        ;;
+dbus-daemon) cp "$rootfs/lib/systemd/system/dbus.service" "$state/dbus.service" ;;
+dbus-broker) cp "$rootfs/lib/systemd/system/dbus-broker.service" "$state/dbus.service" ;;
 *) say "XFSM_CONTAINER_BUS=$bus: dbus-daemon or dbus-broker"; exit 2 ;;
 esac
+extra+=(--bind-ro="$state/dbus.service:/etc/systemd/system/dbus.service")
 say "the system bus: $bus"
 
 for r in $(cg_roots); do mkdir -p "$r/$cg" 2>/dev/null || true; done
