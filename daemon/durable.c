@@ -26,6 +26,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "outbox.h"
+#include "work.h"
 
 struct EventId {
         char *id;
@@ -98,7 +99,8 @@ static void apply_extras(Recovery *rc, const char *body, size_t len) {
         json_object *o, *v, *list;
 
         if (!memmem(body, len, "\"eventId", 8) && !memmem(body, len, "\"outbox\"", 8) &&
-            !memmem(body, len, "\"acked\"", 7) && !memmem(body, len, "\"hwm\"", 5))
+            !memmem(body, len, "\"acked\"", 7) && !memmem(body, len, "\"hwm\"", 5) &&
+            !memmem(body, len, "\"work", 5))
                 return;
         tok = json_tokener_new();
         if (!tok)
@@ -123,6 +125,15 @@ static void apply_extras(Recovery *rc, const char *body, size_t len) {
                                                       (unsigned) juint(e, "rule"),
                                                       json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
                 }
+        if (json_object_object_get_ex(o, "work", &list))
+                for (size_t k = 0; k < json_object_array_length(list); k++) {
+                        json_object *e = json_object_array_get_idx(list, k);
+                        if (jstr(e, "id") && jstr(e, "instance") && jstr(e, "kind") && jstr(e, "what"))
+                                (void) work_restore(rc->m, rc->h, jstr(e, "id"), jstr(e, "instance"), jstr(e, "kind"),
+                                                    jstr(e, "what"));
+                }
+        if (json_object_object_get_ex(o, "workDone", &v) && json_object_is_type(v, json_type_string))
+                work_restore_done(rc->m, json_object_get_string(v));
         if (json_object_object_get_ex(o, "acked", &list))
                 for (size_t k = 0; k < json_object_array_length(list); k++) {
                         json_object *e = json_object_array_get_idx(list, k);
@@ -217,6 +228,25 @@ void durable_acked(Manager *m, const char *target, const char *source, uint64_t 
                      m->boot_id, json_object_to_json_string(t), source, (unsigned long long) seq, rule) >= 0)
                 (void) journal_append(h->journal, rec, strlen(rec), NULL);
         json_object_put(t);
+        free(rec);
+}
+
+void durable_work_done(Manager *m, Host *h, const char *id) {
+        char *rec = NULL;
+        json_object *v;
+
+        if (!m->durable || !h->journal)
+                return;
+        v = json_object_new_string(id);
+        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"workDone\":%s}", m->boot_id,
+                     json_object_to_json_string(v)) >= 0 &&
+            journal_append(h->journal, rec, strlen(rec), NULL) >= 0 && (JournalPolicy) m->policy == JOURNAL_SYNC)
+                (void) journal_sync(h->journal);
+        else if (rec && (JournalPolicy) m->policy == JOURNAL_BATCH) {
+                m->unsynced = true;
+                (void) arm_flush(m);
+        }
+        json_object_put(v);
         free(rec);
 }
 
@@ -326,6 +356,8 @@ static int snapshot(Manager *m, Host *h) {
                 json_object_put(t);
                 first = false;
         }
+        fputs("],\"work\":[", f);
+        work_write(m, h, f);
         fputs("],\"hwm\":[", f);
         first = true;
         for (size_t k = 0; k < m->n_hwm; k++) {
@@ -371,6 +403,7 @@ static int flush(Manager *m) {
                 }
                 m->unsynced = false;
                 outbox_durable(m);
+                work_durable(m);
                 for (size_t k = 0; k < m->n_hosts; k++)
                         if (m->hosts[k].journal &&
                             journal_records_since_snapshot(m->hosts[k].journal) >= SNAPSHOT_EVERY)
@@ -467,6 +500,10 @@ int durable_queue_emit(Manager *m, char kind, const char *path) {
         return queue_push(m, NULL, e);
 }
 
+static bool is_work(const xfsm_effect *e) {
+        return xfsm_effect_get_kind(e) == XFSM_EFFECT_EXEC || xfsm_effect_get_kind(e) == XFSM_EFFECT_UNIT;
+}
+
 int durable_record(Manager *m, Host *h, const xfsm_step *s) {
         const char *seen[256];
         size_t n_seen = 0;
@@ -477,14 +514,21 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
         int r;
 
         if (!m->durable || !h->journal) {
-                /* without a journal the outbox lives in memory */
+                /* without a journal the outbox lives in memory, and work starts at once */
                 for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                         const xfsm_effect *e = xfsm_step_effect(s, k);
                         const xfsm_routed *rt = xfsm_effect_routed(e);
                         if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
                             !manager_find_host(m, xfsm_routed_target_component(rt)))
                                 (void) outbox_add(m, h->name, ++m->route_seq, xfsm_routed_rule_index(rt), rt);
+                        if (is_work(e)) {
+                                char id[32];
+                                snprintf(id, sizeof id, "%llu", (unsigned long long) ++m->work_seq);
+                                (void) work_add(m, h, id, e);
+                        }
                 }
+                m->work_done_recorded = m->work_done_id != NULL;
+                work_durable(m);
                 return 0;
         }
         f = open_memstream(&buf, &len);
@@ -555,6 +599,24 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
         }
         if (!first)
                 fputc(']', f);
+        first = true;
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *e = xfsm_step_effect(s, k);
+                char id[48];
+                if (!is_work(e))
+                        continue;
+                snprintf(id, sizeof id, "%llu.%zu", (unsigned long long) seq, k);
+                fputs(first ? ",\"work\":[" : ",", f);
+                work_write_effect(f, id, e);
+                first = false;
+        }
+        if (!first)
+                fputc(']', f);
+        if (m->work_done_id) {
+                json_object *v = json_object_new_string(m->work_done_id);
+                fprintf(f, ",\"workDone\":%s", json_object_to_json_string(v));
+                json_object_put(v);
+        }
         if (m->delivery.set) {
                 json_object *src = json_object_new_string(m->delivery.source);
                 fprintf(f, ",\"hwm\":{\"source\":%s,\"seq\":%llu,\"rule\":%u}", json_object_to_json_string(src),
@@ -566,14 +628,21 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
 
         r = journal_append(h->journal, buf, len, NULL);
         free(buf);
-        if (r >= 0)
+        if (r >= 0) {
                 for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                         const xfsm_effect *e = xfsm_step_effect(s, k);
                         const xfsm_routed *rt = xfsm_effect_routed(e);
                         if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
                             !manager_find_host(m, xfsm_routed_target_component(rt)))
                                 (void) outbox_add(m, h->name, seq, xfsm_routed_rule_index(rt), rt);
+                        if (is_work(e)) {
+                                char id[48];
+                                snprintf(id, sizeof id, "%llu.%zu", (unsigned long long) seq, k);
+                                (void) work_add(m, h, id, e);
+                        }
                 }
+                m->work_done_recorded = m->work_done_id != NULL;
+        }
         if (r < 0) {
                 log_error_errno(r, "%s: failed to write the journal: %m; stopping", h->name);
                 (void) sd_event_exit(m->event, EXIT_FAILURE);
@@ -597,7 +666,10 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
         case JOURNAL_NONE:
                 break;
         }
-        if ((JournalPolicy) m->policy != JOURNAL_BATCH && journal_records_since_snapshot(h->journal) >= SNAPSHOT_EVERY)
-                (void) snapshot(m, h);
+        if ((JournalPolicy) m->policy != JOURNAL_BATCH) {
+                work_durable(m); /* synced (or never to be): start what it holds */
+                if (journal_records_since_snapshot(h->journal) >= SNAPSHOT_EVERY)
+                        (void) snapshot(m, h);
+        }
         return 0;
 }

@@ -44,6 +44,8 @@ int durable_flush(Manager *m);
  * acknowledgement means a redelivery, which the target's high-water mark
  * makes harmless). */
 void durable_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule);
+/* A record saying work id of h has its outcome (when the outcome event made no record). */
+void durable_work_done(Manager *m, Host *h, const char *id);
 /* A high-water mark on its own (a routed event that could not apply). */
 void durable_hwm(Manager *m, Host *h, const char *source, uint64_t seq, unsigned rule);
 /* On a clean stop: a snapshot of each component. */

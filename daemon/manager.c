@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "work.h"
 
 #define DEFAULT_HISTORY_LIMIT 1000
 
@@ -69,6 +70,7 @@ Manager *manager_free(Manager *m) {
                 xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
                 xfsm_engine_free(m->engine);
         }
+        work_free(m); /* kills commands still running: after a restart they are "interrupted" */
         durable_close(m);
         outbox_free(m);
         for (size_t k = 0; k < m->n_hosts; k++) {
@@ -349,11 +351,7 @@ static void on_step(void *userdata, const xfsm_step *s) {
                         break;
                 case XFSM_EFFECT_UNIT:
                 case XFSM_EFFECT_EXEC:
-                        /* running them is the systemd work (transient units, the allow list) */
-                        log_warning("%s %s: %s action not run: this daemon does not run unit or exec actions yet",
-                                    h->name, xfsm_effect_instance_id(f),
-                                    xfsm_effect_get_kind(f) == XFSM_EFFECT_UNIT ? "unit" : "exec");
-                        break;
+                        break; /* work.c runs them once the record is durable (durable_record) */
                 case XFSM_EFFECT_ROUTED: {
                         const xfsm_routed *r = xfsm_effect_routed(f);
                         if (!manager_find_host(m, xfsm_routed_target_component(r)))
@@ -480,7 +478,7 @@ static int on_message(sd_bus_message *msg, void *userdata, sd_bus_error *ret_err
 
 static bool manager_busy(Manager *m) {
         uint64_t d;
-        return m->parked || m->n_peers > 0 || m->outq_n > 0 || m->unsynced ||
+        return m->parked || m->n_peers > 0 || m->outq_n > 0 || m->unsynced || work_busy(m) ||
                xfsm_engine_next_deadline(m->engine, &d);
 }
 

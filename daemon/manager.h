@@ -100,6 +100,16 @@ struct Manager {
                 unsigned rule;
         } delivery; /* the Deliver in progress */
 
+        /* exec and unit actions (work.c) */
+        struct Work **works;
+        size_t n_works, cap_works;
+        char **allow_units;           /* globs: the units unit actions may name */
+        sd_bus_slot *job_removed;
+        sd_event_source *work_defer;
+        const char *work_done_id;     /* the outcome being delivered: its record says so */
+        bool work_done_recorded;
+        uint64_t work_seq;            /* ids without a journal */
+
         /* idle exit */
         uint64_t idle_usec;     /* 0: never */
         uint64_t last_activity; /* CLOCK_MONOTONIC usec */

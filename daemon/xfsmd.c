@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "work.h"
 
 static void help(void) {
         printf("Usage: xfsmd [OPTIONS] FILE.yaml...\n"
@@ -169,6 +170,10 @@ static int connect_bus(const char *address, bool user, sd_bus **ret) {
         return 0;
 }
 
+static bool unit_allowed(void *userdata, const char *unit) {
+        return work_unit_allowed(userdata, unit);
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "component", required_argument, NULL, 'c' },
@@ -300,7 +305,10 @@ int main(int argc, char **argv) {
         }
         m->history_limit = history_limit;
         m->outbox_limit = config.outbox_limit;
-        config_done(&config); /* Allow= of [Units] is for unit actions (not run yet) */
+        /* unit actions may name only what [Units] Allow= lists: checked as components load */
+        work_set_allowed_units(m, TAKE_PTR(config.allow_units));
+        xfsm_engine_set_unit_filter(m->engine, unit_allowed, m);
+        config_done(&config);
         for (int k = optind; k < argc; k++)
                 if ((r = manager_load_file(m, argv[k])) < 0)
                         goto finish;
@@ -317,6 +325,7 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD); /* exec actions: children reaped through sd-event */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
@@ -362,6 +371,10 @@ int main(int argc, char **argv) {
         if (r < 0)
                 goto finish;
         outbox_kick(m); /* what waited across the restart */
+        r = work_setup(m);
+        if (r < 0)
+                goto finish;
+        work_recovered(m); /* work whose outcome a restart lost: reported, not run again */
 
         for (size_t k = 0; k < m->n_hosts; k++)
                 log_info("Hosting %s as %s", m->hosts[k].name, m->hosts[k].bus_name);

@@ -95,6 +95,8 @@ struct xfsm_engine {
 
         xfsm_router_fn router;
         void *router_ud;
+        xfsm_unit_filter_fn unit_filter;
+        void *unit_filter_ud;
         xfsm_step_fn step_fn;
         void *step_ud;
         bool guard_div_zero; /* a guard of the current choice divided by zero */
@@ -243,6 +245,23 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
         r = component_load(name, data, len, fn, userdata, &def);
         if (r < 0)
                 return r;
+        /* unit actions: only the units the host allows (never a name from event data: names are literal) */
+        for (size_t m = 0; e->unit_filter && m < def->n_machines; m++)
+                for (size_t k = 0; k < def->machines[m].n_actions; k++) {
+                        const Action *a = def->machines[m].actions[k];
+                        if (!a || a->kind != ACTION_UNIT || e->unit_filter(e->unit_filter_ud, a->name))
+                                continue;
+                        if (fn) {
+                                char msg[512];
+                                snprintf(msg, sizeof msg,
+                                         "unit '%s' is not allowed here (the allowed units are set by the "
+                                         "administrator: [Units] Allow= in xfsm.conf)",
+                                         a->name);
+                                fn(userdata, XFSM_DIAG_ERROR, name, a->line, a->column, msg);
+                        }
+                        component_free(def);
+                        return -XFSM_E_LOAD_FAILED;
+                }
         if (find_comp(e, def->name)) {
                 if (fn) {
                         char msg[256];
@@ -277,6 +296,11 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
         }
         e->comps[e->n_comps++] = c;
         return 0;
+}
+
+void xfsm_engine_set_unit_filter(xfsm_engine *e, xfsm_unit_filter_fn fn, void *userdata) {
+        e->unit_filter = fn;
+        e->unit_filter_ud = userdata;
 }
 
 int xfsm_engine_load_file(xfsm_engine *e, const char *path, xfsm_diag_fn fn, void *userdata) {
@@ -332,6 +356,15 @@ const char *xfsm_component_version(const xfsm_engine *e, const char *component) 
 size_t xfsm_component_n_machines(const xfsm_engine *e, const char *component) {
         ComponentRt *c = find_comp(e, component);
         return c ? c->def->n_machines : 0;
+}
+bool xfsm_component_has_action(const xfsm_engine *e, const char *component, const char *kind) {
+        ComponentRt *c = find_comp(e, component);
+        ActionKind want = streq(kind, "exec") ? ACTION_EXEC : streq(kind, "unit") ? ACTION_UNIT : ACTION_METHOD;
+        for (size_t m = 0; c && m < c->def->n_machines; m++)
+                for (size_t k = 0; k < c->def->machines[m].n_actions; k++)
+                        if (c->def->machines[m].actions[k] && c->def->machines[m].actions[k]->kind == want)
+                                return true;
+        return false;
 }
 const char *xfsm_component_machine(const xfsm_engine *e, const char *component, size_t i) {
         ComponentRt *c = find_comp(e, component);

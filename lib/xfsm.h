@@ -86,6 +86,8 @@ const char *xfsm_component_version(const xfsm_engine *e, const char *component);
 size_t xfsm_component_n_machines(const xfsm_engine *e, const char *component);
 const char *xfsm_component_machine(const xfsm_engine *e, const char *component, size_t i);
 const char *xfsm_component_definition_json(const xfsm_engine *e, const char *component);
+/* Whether any machine of a component has an action of this kind: "exec", "unit". */
+bool xfsm_component_has_action(const xfsm_engine *e, const char *component, const char *kind);
 
 /* Write the machines of a component (or one machine, if machine is not
  * NULL) as a graph: format "dot" or "mermaid". */
@@ -209,6 +211,12 @@ int xfsm_engine_forget(xfsm_engine *e, const char *id);
  * anything. */
 typedef void (*xfsm_step_fn)(void *userdata, const xfsm_step *s);
 void xfsm_engine_set_step_handler(xfsm_engine *e, xfsm_step_fn fn, void *userdata);
+
+/* Which units `unit` actions may name (the host's configuration): when set,
+ * loading a component whose unit action names a unit fn refuses fails with an
+ * error at that action. Set it before loading. */
+typedef bool (*xfsm_unit_filter_fn)(void *userdata, const char *unit);
+void xfsm_engine_set_unit_filter(xfsm_engine *e, xfsm_unit_filter_fn fn, void *userdata);
 
 /* The step of the last call into the engine (valid until the next call). For
  * a send it is the step of that event; routed deliveries that followed it

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Running `exec` and `unit` actions (see work.h).
+ *
+ * exec: the command runs as a child process of its own process group, the
+ * instance context as JSON on stdin (a sealed memfd: no pipe to keep fed),
+ * stdout and stderr read through pipes on sd-event, killed when it runs over
+ * its timeoutMs or prints more than WORK_STDOUT_MAX. Exit 0 with a JSON
+ * object (or nothing) on stdout → EXEC_DONE with that object as the payload;
+ * anything else → EXEC_FAILED {reason, status, signal, stderr}. It runs with
+ * the daemon's own credentials: unsandboxed, which the daemon says at start.
+ *
+ * unit: StartUnit / StopUnit / RestartUnit of org.freedesktop.systemd1 with
+ * mode "replace", asynchronously; the job's JobRemoved signal gives the
+ * result: "done" → UNIT_DONE, anything else (or an error reply) →
+ * UNIT_FAILED. Only units of the configured allow list (checked when the
+ * component loads: names are literal in the file, never built from data). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "durable.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "work.h"
+
+typedef enum WorkKind {
+        WORK_EXEC,
+        WORK_UNIT,
+} WorkKind;
+
+struct Work {
+        Manager *manager;
+        char *id;
+        char *component;
+        char *instance;
+        WorkKind kind;
+        char **argv;         /* exec */
+        uint64_t timeout_ms; /* exec */
+        char *verb, *unit;   /* unit */
+        bool ready;          /* its record is durable */
+        bool running;
+        bool restored; /* from the journal: started before a restart */
+
+        /* exec */
+        pid_t pid;
+        sd_event_source *child, *out, *err, *timer;
+        char *obuf;
+        size_t on;
+        char ebuf[WORK_STDERR_TAIL];
+        size_t en;       /* bytes in ebuf; the oldest dropped when full */
+        bool timed_out, too_much, exited;
+        siginfo_t status;
+
+        /* unit */
+        sd_bus_slot *slot;
+        char *job;
+};
+
+static void strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+static Work *work_free_one(Work *w) {
+        if (!w)
+                return NULL;
+        if (w->pid > 0 && !w->exited)
+                (void) kill(-w->pid, SIGKILL);
+        sd_event_source_disable_unref(w->child);
+        sd_event_source_disable_unref(w->out);
+        sd_event_source_disable_unref(w->err);
+        sd_event_source_disable_unref(w->timer);
+        sd_bus_slot_unref(w->slot);
+        free(w->obuf);
+        free(w->job);
+        free(w->id);
+        free(w->component);
+        free(w->instance);
+        strv_free(w->argv);
+        free(w->verb);
+        free(w->unit);
+        free(w);
+        return NULL;
+}
+
+static void work_remove(Manager *m, Work *w) {
+        for (size_t k = 0; k < m->n_works; k++)
+                if (m->works[k] == w) {
+                        memmove(m->works + k, m->works + k + 1, (m->n_works - k - 1) * sizeof *m->works);
+                        m->n_works--;
+                        break;
+                }
+        work_free_one(w);
+}
+
+static int work_push(Manager *m, Work *w) {
+        if (m->n_works == m->cap_works) {
+                size_t cap = m->cap_works ? m->cap_works * 2 : 16;
+                Work **v = realloc(m->works, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                m->works = v;
+                m->cap_works = cap;
+        }
+        m->works[m->n_works++] = w;
+        return 0;
+}
+
+void work_set_allowed_units(Manager *m, char **globs) {
+        strv_free(m->allow_units);
+        m->allow_units = globs;
+}
+
+bool work_unit_allowed(Manager *m, const char *unit) {
+        for (char **g = m->allow_units; g && *g; g++)
+                if (fnmatch(*g, unit, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- outcomes ----------------------------------------------------------------- */
+
+/* The outcome event to the instance; its step's record says the work is done
+ * (or a record of its own does, when the event changes nothing). Frees w. */
+static void work_finish(Manager *m, Work *w, const char *event, json_object *payload) {
+        Host *h = manager_find_host(m, w->component);
+        xfsm_instance *i = xfsm_engine_find(m->engine, w->instance);
+        const char *state = NULL;
+        int r = -ENOENT;
+
+        log_info("%s %s: %s %s → %s %s", w->component, w->instance, w->kind == WORK_EXEC ? "exec" : "unit",
+                 w->kind == WORK_EXEC ? w->argv[0] : w->unit, event,
+                 json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+        if (h && i) {
+                m->work_done_id = w->id;
+                m->work_done_recorded = false;
+                r = xfsm_instance_send(m->engine, i, event, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN),
+                                       &state);
+                manager_rearm_timer(m);
+                m->work_done_id = NULL;
+                if (r < 0)
+                        log_notice("%s %s: %s was not taken: %s", w->component, w->instance, event,
+                                   xfsm_engine_last_error(m->engine));
+        } else
+                log_notice("%s %s: the instance is gone; %s dropped", w->component, w->instance, event);
+        if (h && !m->work_done_recorded)
+                durable_work_done(m, h, w->id);
+        m->work_done_recorded = false;
+        work_remove(m, w);
+}
+
+static json_object *failure(const char *reason, int status, const char *signal_name, const char *err, size_t n) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(o, "status", json_object_new_int(status));
+        if (signal_name)
+                json_object_object_add(o, "signal", json_object_new_string(signal_name));
+        json_object_object_add(o, "stderr", json_object_new_string_len(err ? err : "", (int) n));
+        return o;
+}
+
+/* ---- exec, as a child process ----------------------------------------------------- */
+
+static void exec_done(Manager *m, Work *w) {
+        json_object *payload = NULL;
+        const char *reason = NULL;
+        int status = -1;
+        const char *sig = NULL;
+
+        if (w->status.si_code == CLD_EXITED)
+                status = w->status.si_status;
+        else
+                sig = sigabbrev_np(w->status.si_status);
+        if (w->timed_out)
+                reason = "timeout";
+        else if (w->too_much)
+                reason = "output-limit";
+        else if (w->status.si_code != CLD_EXITED)
+                reason = "signal";
+        else if (status == 127 && w->on == 0 && w->en > 0 && strstr(w->ebuf, "xfsm: cannot run"))
+                reason = "spawn";
+        else if (status != 0)
+                reason = "exit-status";
+        else {
+                size_t k = 0;
+                while (k < w->on && strchr(" \t\r\n", w->obuf[k]))
+                        k++;
+                if (k == w->on)
+                        payload = json_object_new_object(); /* printed nothing: no data, still done */
+                else {
+                        json_tokener *tok = json_tokener_new();
+                        payload = tok ? json_tokener_parse_ex(tok, w->obuf, (int) w->on) : NULL;
+                        if (payload && json_tokener_get_error(tok) != json_tokener_success) {
+                                json_object_put(payload);
+                                payload = NULL;
+                        }
+                        json_tokener_free(tok);
+                        if (payload && !json_object_is_type(payload, json_type_object)) {
+                                json_object_put(payload);
+                                payload = NULL;
+                        }
+                        if (!payload)
+                                reason = "not-json";
+                }
+        }
+        if (reason) {
+                json_object *f = failure(reason, status, sig, w->ebuf, w->en);
+                work_finish(m, w, "EXEC_FAILED", f);
+                json_object_put(f);
+        } else {
+                work_finish(m, w, "EXEC_DONE", payload);
+                json_object_put(payload);
+        }
+}
+
+static void exec_maybe_done(Manager *m, Work *w) {
+        if (w->exited && !w->out && !w->err)
+                exec_done(m, w);
+}
+
+static void drain(Work *w, int fd, bool is_out) {
+        char buf[16384];
+        ssize_t n;
+
+        while ((n = read(fd, buf, sizeof buf)) > 0) {
+                if (is_out) {
+                        if (w->on + (size_t) n > WORK_STDOUT_MAX) {
+                                w->too_much = true;
+                                if (w->pid > 0 && !w->exited)
+                                        (void) kill(-w->pid, SIGKILL);
+                                continue;
+                        }
+                        char *b = realloc(w->obuf, w->on + (size_t) n + 1);
+                        if (!b)
+                                continue;
+                        w->obuf = b;
+                        memcpy(w->obuf + w->on, buf, (size_t) n);
+                        w->on += (size_t) n;
+                        w->obuf[w->on] = '\0';
+                } else {
+                        /* keep the tail */
+                        size_t take = (size_t) n, room = sizeof w->ebuf - 1;
+                        const char *src = buf;
+                        if (take > room) {
+                                src += take - room;
+                                take = room;
+                        }
+                        if (w->en + take > room) {
+                                size_t drop = w->en + take - room;
+                                memmove(w->ebuf, w->ebuf + drop, w->en - drop);
+                                w->en -= drop;
+                        }
+                        memcpy(w->ebuf + w->en, src, take);
+                        w->en += take;
+                        w->ebuf[w->en] = '\0';
+                }
+        }
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Work *w = userdata;
+        bool is_out = s == w->out;
+
+        drain(w, fd, is_out);
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+                drain(w, fd, is_out);
+                if (is_out)
+                        w->out = sd_event_source_disable_unref(w->out);
+                else
+                        w->err = sd_event_source_disable_unref(w->err);
+                exec_maybe_done(w->manager, w);
+        }
+        return 0;
+}
+
+static int on_exec_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Work *w = userdata;
+        (void) s, (void) usec;
+        if (w->pid > 0 && !w->exited) {
+                w->timed_out = true;
+                (void) kill(-w->pid, SIGKILL);
+        }
+        return 0;
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Work *w = userdata;
+        (void) s;
+        w->status = *si;
+        w->exited = true;
+        w->timer = sd_event_source_disable_unref(w->timer);
+        /* the group too: nothing it left behind keeps running (or the pipes open) */
+        (void) kill(-w->pid, SIGKILL);
+        exec_maybe_done(w->manager, w);
+        return 0;
+}
+
+static int context_fd(xfsm_instance *i) {
+        char *ctx = i ? xfsm_instance_context_json(i) : NULL;
+        size_t n = ctx ? strlen(ctx) : 2;
+        int fd = memfd_create("xfsm-exec-context", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        if (fd < 0) {
+                free(ctx);
+                return -errno;
+        }
+        if (write(fd, ctx ? ctx : "{}", n) != (ssize_t) n || lseek(fd, 0, SEEK_SET) < 0) {
+                int r = -errno;
+                close(fd);
+                free(ctx);
+                return r ? r : -EIO;
+        }
+        free(ctx);
+        (void) fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        return fd;
+}
+
+static int exec_start(Manager *m, Work *w) {
+        int in = -1, out[2] = { -1, -1 }, err[2] = { -1, -1 }, r;
+        pid_t pid;
+
+        in = context_fd(xfsm_engine_find(m->engine, w->instance));
+        if (in < 0)
+                return in;
+        if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (pid == 0) {
+                /* the child: its own process group (killed as one), stdio set, the rest closed by CLOEXEC */
+                sigset_t all;
+                (void) setpgid(0, 0);
+                sigemptyset(&all);
+                (void) sigprocmask(SIG_SETMASK, &all, NULL);
+                (void) signal(SIGPIPE, SIG_DFL);
+                if (dup2(in, STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0)
+                        _exit(127);
+                (void) fcntl(STDOUT_FILENO, F_SETFL, 0);
+                (void) fcntl(STDERR_FILENO, F_SETFL, 0);
+                setenv("XFSM_COMPONENT", w->component, 1);
+                setenv("XFSM_INSTANCE", w->instance, 1);
+                execvp(w->argv[0], w->argv);
+                dprintf(STDERR_FILENO, "xfsm: cannot run %s: %s\n", w->argv[0], strerror(errno));
+                _exit(127);
+        }
+        (void) setpgid(pid, pid); /* whichever of the two runs first */
+        w->pid = pid;
+        close(in);
+        close(out[1]);
+        close(err[1]);
+        in = out[1] = err[1] = -1;
+        w->manager = m;
+        r = sd_event_add_child(m->event, &w->child, pid, WEXITED, on_child, w);
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &w->out, out[0], EPOLLIN, on_output, w);
+        if (r >= 0) {
+                (void) sd_event_source_set_io_fd_own(w->out, true);
+                out[0] = -1;
+                r = sd_event_add_io(m->event, &w->err, err[0], EPOLLIN, on_output, w);
+        }
+        if (r >= 0) {
+                (void) sd_event_source_set_io_fd_own(w->err, true);
+                err[0] = -1;
+                r = sd_event_add_time_relative(m->event, &w->timer, CLOCK_MONOTONIC, w->timeout_ms * 1000, 1000,
+                                               on_exec_timeout, w);
+        }
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        for (int k = 0; k < 2; k++) {
+                if (out[k] >= 0)
+                        close(out[k]);
+                if (err[k] >= 0)
+                        close(err[k]);
+        }
+        if (in >= 0)
+                close(in);
+        return r;
+}
+
+/* ---- unit jobs ------------------------------------------------------------------ */
+
+static int on_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Work *w = userdata;
+        Manager *m = w->manager;
+        const char *job;
+        (void) ret_error;
+
+        w->slot = sd_bus_slot_unref(w->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "unit", json_object_new_string(w->unit));
+                json_object_object_add(o, "verb", json_object_new_string(w->verb));
+                json_object_object_add(o, "reason", json_object_new_string(e->name));
+                json_object_object_add(o, "message", json_object_new_string(e->message ?: ""));
+                work_finish(m, w, "UNIT_FAILED", o);
+                json_object_put(o);
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "o", &job) < 0 || !(w->job = strdup(job)))
+                log_warning("%s %s: no job for %s %s", w->component, w->instance, w->verb, w->unit);
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+        (void) ret_error;
+
+        if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
+                return 0;
+        for (size_t k = 0; k < m->n_works; k++) {
+                Work *w = m->works[k];
+                if (w->kind != WORK_UNIT || !w->job || !streq(w->job, job))
+                        continue;
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "unit", json_object_new_string(w->unit));
+                json_object_object_add(o, "verb", json_object_new_string(w->verb));
+                json_object_object_add(o, "result", json_object_new_string(result));
+                work_finish(m, w, streq(result, "done") ? "UNIT_DONE" : "UNIT_FAILED", o);
+                json_object_put(o);
+                break;
+        }
+        return 0;
+}
+
+static int unit_start(Manager *m, Work *w) {
+        const char *method = streq(w->verb, "start") ? "StartUnit" : streq(w->verb, "stop") ? "StopUnit" : "RestartUnit";
+
+        w->manager = m;
+        if (!m->bus || m->peer)
+                return -ENOTCONN;
+        return sd_bus_call_method_async(m->bus, &w->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                        "org.freedesktop.systemd1.Manager", method, on_unit_reply, w, "ss", w->unit,
+                                        "replace");
+}
+
+/* ---- the list ------------------------------------------------------------------- */
+
+static void work_start(Manager *m, Work *w) {
+        int r;
+
+        w->running = true;
+        r = w->kind == WORK_EXEC ? exec_start(m, w) : unit_start(m, w);
+        if (r < 0) {
+                json_object *o = w->kind == WORK_EXEC ? failure("spawn", -1, NULL, strerror(-r), strlen(strerror(-r)))
+                                                      : json_object_new_object();
+                if (w->kind == WORK_UNIT) {
+                        json_object_object_add(o, "unit", json_object_new_string(w->unit));
+                        json_object_object_add(o, "verb", json_object_new_string(w->verb));
+                        json_object_object_add(o, "reason", json_object_new_string(strerror(-r)));
+                }
+                log_warning("%s %s: cannot start %s: %s", w->component, w->instance,
+                            w->kind == WORK_EXEC ? w->argv[0] : w->unit, strerror(-r));
+                work_finish(m, w, w->kind == WORK_EXEC ? "EXEC_FAILED" : "UNIT_FAILED", o);
+                json_object_put(o);
+        }
+}
+
+int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f) {
+        Work *w = calloc(1, sizeof *w);
+        int r = -ENOMEM;
+
+        if (!w)
+                return -ENOMEM;
+        w->id = strdup(id);
+        w->component = strdup(h->name);
+        w->instance = strdup(xfsm_effect_instance_id(f));
+        if (!w->id || !w->component || !w->instance)
+                goto fail;
+        if (xfsm_effect_get_kind(f) == XFSM_EFFECT_EXEC) {
+                const char *const *argv = xfsm_effect_exec_argv(f);
+                size_t n = 0;
+                w->kind = WORK_EXEC;
+                w->timeout_ms = xfsm_effect_exec_timeout(f);
+                while (argv && argv[n])
+                        n++;
+                w->argv = calloc(n + 1, sizeof *w->argv);
+                if (!w->argv || n == 0)
+                        goto fail;
+                for (size_t k = 0; k < n; k++)
+                        if (!(w->argv[k] = strdup(argv[k])))
+                                goto fail;
+        } else {
+                w->kind = WORK_UNIT;
+                w->verb = strdup(xfsm_effect_unit_verb(f));
+                w->unit = strdup(xfsm_effect_unit_name(f));
+                if (!w->verb || !w->unit)
+                        goto fail;
+        }
+        w->manager = m;
+        r = work_push(m, w);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        work_free_one(w);
+        return r;
+}
+
+static int on_work_defer(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+        /* starting one may finish it at once (and shift the list) */
+        for (size_t k = 0; k < m->n_works;) {
+                Work *w = m->works[k];
+                if (!w->ready || w->running || w->restored) {
+                        k++;
+                        continue;
+                }
+                size_t before = m->n_works;
+                work_start(m, w);
+                if (m->n_works == before)
+                        k++;
+        }
+        return 0;
+}
+
+void work_durable(Manager *m) {
+        bool any = false;
+        for (size_t k = 0; k < m->n_works; k++)
+                if (!m->works[k]->restored && !m->works[k]->ready) {
+                        m->works[k]->ready = true;
+                        any = true;
+                }
+        if (!any)
+                return;
+        /* not from inside a step: an outcome may be an event at once */
+        if (!m->work_defer) {
+                if (sd_event_add_defer(m->event, &m->work_defer, on_work_defer, m) < 0)
+                        return;
+                (void) sd_event_source_set_description(m->work_defer, "work-start");
+        }
+        (void) sd_event_source_set_enabled(m->work_defer, SD_EVENT_ONESHOT);
+}
+
+int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what) {
+        Work *w;
+
+        for (size_t k = 0; k < m->n_works; k++)
+                if (streq(m->works[k]->id, id) && streq(m->works[k]->component, h->name))
+                        return 0; /* the snapshot and a record both say so */
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->restored = true;
+        w->manager = m;
+        w->kind = streq(kind, "unit") ? WORK_UNIT : WORK_EXEC;
+        w->id = strdup(id);
+        w->component = strdup(h->name);
+        w->instance = strdup(instance);
+        if (w->kind == WORK_UNIT) {
+                const char *sp = strchr(what, ' ');
+                w->verb = sp ? strndup(what, (size_t) (sp - what)) : strdup("start");
+                w->unit = strdup(sp ? sp + 1 : what);
+        } else {
+                w->argv = calloc(2, sizeof *w->argv);
+                if (w->argv)
+                        w->argv[0] = strdup(what);
+        }
+        if (!w->id || !w->component || !w->instance || (w->kind == WORK_UNIT ? !w->verb || !w->unit : !w->argv || !w->argv[0]) ||
+            work_push(m, w) < 0) {
+                work_free_one(w);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void work_restore_done(Manager *m, const char *id) {
+        for (size_t k = 0; k < m->n_works; k++)
+                if (streq(m->works[k]->id, id)) {
+                        work_remove(m, m->works[k]);
+                        return;
+                }
+}
+
+void work_recovered(Manager *m) {
+        for (size_t k = 0; k < m->n_works;) {
+                Work *w = m->works[k];
+                if (!w->restored) {
+                        k++;
+                        continue;
+                }
+                /* it may have run, or not, or be half done: say so, do not run it again */
+                json_object *o = w->kind == WORK_EXEC ? failure("interrupted", -1, NULL, "", 0) : json_object_new_object();
+                if (w->kind == WORK_UNIT) {
+                        json_object_object_add(o, "unit", json_object_new_string(w->unit));
+                        json_object_object_add(o, "verb", json_object_new_string(w->verb));
+                        json_object_object_add(o, "reason", json_object_new_string("interrupted"));
+                }
+                log_warning("%s %s: the outcome of %s %s was lost with a restart: reporting it as interrupted",
+                            w->component, w->instance, w->kind == WORK_EXEC ? "exec" : "unit",
+                            w->kind == WORK_EXEC ? w->argv[0] : w->unit);
+                work_finish(m, w, w->kind == WORK_EXEC ? "EXEC_FAILED" : "UNIT_FAILED", o);
+                json_object_put(o);
+        }
+}
+
+static void write_entry(FILE *f, const char *id, const char *instance, bool exec, const char *what_a,
+                        const char *what_b) {
+        json_object *o = json_object_new_object();
+        char *what = NULL;
+
+        if (!exec && asprintf(&what, "%s %s", what_a, what_b) < 0)
+                what = NULL;
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "instance", json_object_new_string(instance));
+        json_object_object_add(o, "kind", json_object_new_string(exec ? "exec" : "unit"));
+        json_object_object_add(o, "what", json_object_new_string(exec ? what_a : what ? what : ""));
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f);
+        json_object_put(o);
+        free(what);
+}
+
+void work_write(Manager *m, Host *h, FILE *f) {
+        bool first = true;
+        for (size_t k = 0; k < m->n_works; k++) {
+                Work *w = m->works[k];
+                if (!streq(w->component, h->name))
+                        continue;
+                fputs(first ? "" : ",", f);
+                write_entry(f, w->id, w->instance, w->kind == WORK_EXEC, w->kind == WORK_EXEC ? w->argv[0] : w->verb,
+                            w->unit);
+                first = false;
+        }
+}
+
+void work_write_effect(FILE *f, const char *id, const xfsm_effect *e) {
+        bool exec = xfsm_effect_get_kind(e) == XFSM_EFFECT_EXEC;
+        write_entry(f, id, xfsm_effect_instance_id(e), exec,
+                    exec ? xfsm_effect_exec_argv(e)[0] : xfsm_effect_unit_verb(e), xfsm_effect_unit_name(e));
+}
+
+bool work_busy(Manager *m) {
+        return m->n_works > 0;
+}
+
+int work_setup(Manager *m) {
+        bool has_exec = false, has_unit = false;
+
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                has_exec = has_exec || xfsm_component_has_action(m->engine, m->hosts[k].name, "exec");
+                has_unit = has_unit || xfsm_component_has_action(m->engine, m->hosts[k].name, "unit");
+        }
+        if (has_exec)
+                log_notice("exec actions run as plain child processes of this daemon, unsandboxed "
+                           "(same events and limits; no DynamicUser, network or file system isolation)");
+        if (!has_unit || !m->bus || m->peer)
+                return 0;
+        return sd_bus_match_signal_async(m->bus, &m->job_removed, "org.freedesktop.systemd1",
+                                         "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
+                                         on_job_removed, NULL, m);
+}
+
+void work_free(Manager *m) {
+        while (m->n_works > 0)
+                work_free_one(m->works[--m->n_works]);
+        free(m->works);
+        m->works = NULL;
+        m->cap_works = 0;
+        m->job_removed = sd_bus_slot_unref(m->job_removed);
+        m->work_defer = sd_event_source_disable_unref(m->work_defer);
+        strv_free(m->allow_units);
+        m->allow_units = NULL;
+}
