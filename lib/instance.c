@@ -287,7 +287,7 @@ bool xfsm_instance_is_entry_point(const xfsm_instance *i) {
         return i->entry_point;
 }
 char *xfsm_instance_context_json(const xfsm_instance *i) {
-        return strdup(i->context ? json_object_to_json_string_ext(i->context, JSON_C_TO_STRING_PLAIN) : "{}");
+        return strdup(i->context ? json_object_to_json_string_ext(i->context, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "{}");
 }
 size_t xfsm_instance_n_timers(const xfsm_instance *i) {
         return i->n_timers;

@@ -338,11 +338,67 @@ static void test_unit_action_refused_at_load_unless_allowed(void **state) {
         stop_xfsmd(pid, "org.xfsm1.Units");
 }
 
+/* examples/fetch-pipeline.yaml for real: done at once, or three attempts and then given up */
+static void test_example_fetch_pipeline_retries_three_times(void **state) {
+        char file[400], log[300];
+        json_object *ctx;
+        char *id, *st;
+        pid_t pid;
+        (void) state;
+
+        snprintf(file, sizeof file, "%s/fetch-pipeline.yaml", env_or("XFSM_EXAMPLES", "examples"));
+        snprintf(log, sizeof log, "%s/fetch.log", dir);
+        pid = start_xfsmd(file, "org.xfsm1.FetchPipeline", NULL, NULL, log);
+
+        id = create("FetchPipeline", "Pipeline", "{\"path\": \"/etc/passwd\"}");
+        send_event("FetchPipeline", id, "START");
+        st = settled_state("FetchPipeline", id, "Fetch");
+        /* Process is left at once (an auto transition) */
+        free(st);
+        st = settled_state("FetchPipeline", id, "Process");
+        assert_string_equal(st, "Done");
+        ctx = get_json("FetchPipeline", id, "GetContext");
+        assert_true(ctx_int(ctx, "bytes") > 0);
+        assert_int_equal(ctx_int(ctx, "attempts"), 1);
+        json_object_put(ctx);
+        free(st);
+        free(id);
+
+        id = create("FetchPipeline", "Pipeline", "{\"path\": \"/nonexistent\"}");
+        send_event("FetchPipeline", id, "START");
+        for (int k = 0; k < 500; k++) {
+                ctx = get_json("FetchPipeline", id, "GetContext");
+                bool gave_up = ctx_int(ctx, "attempts") == 3 && ctx_str(ctx, "lastError") &&
+                               strstr(ctx_str(ctx, "lastError"), "cannot read");
+                json_object_put(ctx);
+                st = settled_state("FetchPipeline", id, "Fetch");
+                if (gave_up && strcmp(st, "GaveUp") == 0)
+                        break;
+                free(st);
+                st = NULL;
+                usleep(10000);
+        }
+        assert_non_null(st);
+        assert_string_equal(st, "GaveUp");
+        json_object *hist = get_json("FetchPipeline", id, "GetHistory");
+        unsigned failed = 0;
+        for (size_t k = 0; k < json_object_array_length(hist); k++) {
+                json_object *e = json_object_array_get_idx(hist, k), *v;
+                failed += json_object_object_get_ex(e, "event", &v) && strcmp(json_object_get_string(v), "EXEC_FAILED") == 0;
+        }
+        assert_int_equal(failed, 3);
+        json_object_put(hist);
+        free(st);
+        free(id);
+        stop_xfsmd(pid, "org.xfsm1.FetchPipeline");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exec_outcomes_done_failed_timeout_garbage_signal_limit),
                 cmocka_unit_test(test_crash_while_exec_runs_gives_one_interrupted_outcome),
                 cmocka_unit_test(test_unit_action_refused_at_load_unless_allowed),
+                cmocka_unit_test(test_example_fetch_pipeline_retries_three_times),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
