@@ -109,6 +109,8 @@ struct Manager {
         const char *work_done_id;     /* the outcome being delivered: its record says so */
         bool work_done_recorded;
         uint64_t work_seq;            /* ids without a journal */
+        bool system_bus;              /* on the system bus (not --user, --bus-address) */
+        bool exec_units;              /* exec actions run as xfsm-exec@.service units */
 
         /* idle exit */
         uint64_t idle_usec;     /* 0: never */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <systemd/sd-daemon.h>
 
 #include "durable.h"
 #include "log.h"
@@ -66,6 +67,12 @@ struct Work {
         /* unit */
         sd_bus_slot *slot;
         char *job;
+
+        /* exec as an xfsm-exec@.service unit */
+        char *stem;
+        char *exec_unit, *exec_path; /* its name and object path */
+        sd_bus_slot *changed, *query;
+        bool requery;
 };
 
 static void strv_free(char **v) {
@@ -84,6 +91,11 @@ static Work *work_free_one(Work *w) {
         sd_event_source_disable_unref(w->err);
         sd_event_source_disable_unref(w->timer);
         sd_bus_slot_unref(w->slot);
+        sd_bus_slot_unref(w->changed);
+        sd_bus_slot_unref(w->query);
+        free(w->stem);
+        free(w->exec_unit);
+        free(w->exec_path);
         free(w->obuf);
         free(w->job);
         free(w->id);
@@ -174,35 +186,29 @@ static json_object *failure(const char *reason, int status, const char *signal_n
 
 /* ---- exec, as a child process ----------------------------------------------------- */
 
-static void exec_done(Manager *m, Work *w) {
+/* How a command ended, from either way of running it: the outcome event.
+ * exited: status is the exit status, else the signal. */
+static void exec_outcome(Manager *m, Work *w, bool exited, int status_or_signal, const char *reason,
+                         const char *out, size_t on, const char *err, size_t en) {
         json_object *payload = NULL;
-        const char *reason = NULL;
-        int status = -1;
         const char *sig = NULL;
+        int status = exited ? status_or_signal : -1;
 
-        if (w->status.si_code == CLD_EXITED)
-                status = w->status.si_status;
-        else
-                sig = sigabbrev_np(w->status.si_status);
-        if (w->timed_out)
-                reason = "timeout";
-        else if (w->too_much)
-                reason = "output-limit";
-        else if (w->status.si_code != CLD_EXITED)
-                reason = "signal";
-        else if (status == 127 && w->on == 0 && w->en > 0 && strstr(w->ebuf, "xfsm: cannot run"))
-                reason = "spawn";
-        else if (status != 0)
+        if (!exited)
+                sig = sigabbrev_np(status_or_signal);
+        if (!reason && !exited)
+                reason = status_or_signal == SIGXFSZ ? "output-limit" : "signal";
+        if (!reason && status != 0)
                 reason = "exit-status";
-        else {
+        if (!reason) {
                 size_t k = 0;
-                while (k < w->on && strchr(" \t\r\n", w->obuf[k]))
+                while (k < on && strchr(" \t\r\n", out[k]))
                         k++;
-                if (k == w->on)
+                if (k == on)
                         payload = json_object_new_object(); /* printed nothing: no data, still done */
                 else {
                         json_tokener *tok = json_tokener_new();
-                        payload = tok ? json_tokener_parse_ex(tok, w->obuf, (int) w->on) : NULL;
+                        payload = tok ? json_tokener_parse_ex(tok, out, (int) on) : NULL;
                         if (payload && json_tokener_get_error(tok) != json_tokener_success) {
                                 json_object_put(payload);
                                 payload = NULL;
@@ -217,13 +223,26 @@ static void exec_done(Manager *m, Work *w) {
                 }
         }
         if (reason) {
-                json_object *f = failure(reason, status, sig, w->ebuf, w->en);
+                json_object *f = failure(reason, status, sig, err, en);
                 work_finish(m, w, "EXEC_FAILED", f);
                 json_object_put(f);
         } else {
                 work_finish(m, w, "EXEC_DONE", payload);
                 json_object_put(payload);
         }
+}
+
+static void exec_done(Manager *m, Work *w) {
+        const char *reason = NULL;
+        bool exited = w->status.si_code == CLD_EXITED;
+
+        if (w->timed_out)
+                reason = "timeout";
+        else if (w->too_much)
+                reason = "output-limit";
+        else if (exited && w->status.si_status == 127 && w->on == 0 && strstr(w->ebuf, "xfsm: cannot run"))
+                reason = "spawn";
+        exec_outcome(m, w, exited, w->status.si_status, reason, w->obuf ? w->obuf : "", w->on, w->ebuf, w->en);
 }
 
 static void exec_maybe_done(Manager *m, Work *w) {
@@ -397,6 +416,298 @@ fail:
         return r;
 }
 
+/* ---- exec, as an xfsm-exec@.service unit --------------------------------------------
+ *
+ * Under systemd, on the system bus, a command runs as an instance of the
+ * template xfsm-exec@.service (DynamicUser=yes, no network, a read-only file
+ * system, a private /tmp; see the unit): its name carries the component's
+ * stem, the instance and the work id. The worker writes the job (argv,
+ * timeoutMs) and the context to WORK_EXEC_DIR/INSTANCE.in, which the unit
+ * reads as its standard input, and finds its output in INSTANCE.out and
+ * INSTANCE.err. RemainAfterExit=yes keeps the unit, with how it ended, until
+ * the worker has read the outcome and collects it (StopUnit or
+ * ResetFailedUnit): so a worker restarted while a command runs, or after it
+ * ended, still finds its outcome. A template rather than a transient unit:
+ * systemd before 257 asks polkit about StartTransientUnit without the unit's
+ * name, so allowing it would let user xfsm run anything as root; a template
+ * instance is one name a polkit rule can match. */
+
+static char *exec_file(Work *w, const char *suffix) {
+        char *p = NULL;
+        const char *i = w->exec_unit + strlen("xfsm-exec@");
+        size_t n = strlen(i) - strlen(".service");
+        if (asprintf(&p, WORK_EXEC_DIR "/%.*s.%s", (int) n, i, suffix) < 0)
+                return NULL;
+        return p;
+}
+
+static void exec_unit_cleanup(Manager *m, Work *w, const char *active_state) {
+        const char *sfx[] = { "in", "out", "err" };
+
+        for (size_t k = 0; k < ELEMENTSOF(sfx); k++) {
+                char *f = exec_file(w, sfx[k]);
+                if (f)
+                        (void) unlink(f);
+                free(f);
+        }
+        /* collect the unit: it stays (RemainAfterExit) until then */
+        if (active_state && streq(active_state, "failed"))
+                (void) sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                "org.freedesktop.systemd1.Manager", "ResetFailedUnit", NULL, NULL, "s",
+                                                w->exec_unit);
+        else if (active_state && !streq(active_state, "inactive"))
+                (void) sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                                "org.freedesktop.systemd1.Manager", "StopUnit", NULL, NULL, "ss",
+                                                w->exec_unit, "replace");
+}
+
+static char *read_file(const char *path, size_t max, size_t *ret_n, bool tail, bool *ret_over) {
+        FILE *f = fopen(path, "re");
+        char *b;
+        long size;
+        size_t n;
+
+        *ret_n = 0;
+        if (ret_over)
+                *ret_over = false;
+        if (!f)
+                return NULL;
+        if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0) {
+                fclose(f);
+                return NULL;
+        }
+        if ((size_t) size > max) {
+                if (ret_over)
+                        *ret_over = true;
+                if (!tail) {
+                        fclose(f);
+                        return NULL;
+                }
+                (void) fseek(f, size - (long) max, SEEK_SET);
+                size = (long) max;
+        } else
+                rewind(f);
+        b = malloc((size_t) size + 1);
+        if (!b) {
+                fclose(f);
+                return NULL;
+        }
+        n = fread(b, 1, (size_t) size, f);
+        b[n] = '\0';
+        fclose(f);
+        *ret_n = n;
+        return b;
+}
+
+typedef struct UnitEnd {
+        char active[32], sub[32], result[64];
+        int32_t code, status;
+} UnitEnd;
+
+static int read_props(sd_bus_message *reply, UnitEnd *e) {
+        int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key, *v;
+                char *dst = NULL;
+                size_t size = 0;
+                int32_t *num = NULL;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "ActiveState"))
+                        dst = e->active, size = sizeof e->active;
+                else if (streq(key, "SubState"))
+                        dst = e->sub, size = sizeof e->sub;
+                else if (streq(key, "Result"))
+                        dst = e->result, size = sizeof e->result;
+                else if (streq(key, "ExecMainCode"))
+                        num = &e->code;
+                else if (streq(key, "ExecMainStatus"))
+                        num = &e->status;
+                if (dst) {
+                        r = sd_bus_message_read(reply, "v", "s", &v);
+                        if (r >= 0)
+                                snprintf(dst, size, "%s", v);
+                } else if (num)
+                        r = sd_bus_message_read(reply, "v", "i", num);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(reply);
+}
+
+static void exec_unit_query(Manager *m, Work *w);
+
+/* The unit's state and how its main process ended: done? Then the outcome. */
+static int on_exec_unit_props(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Work *w = userdata;
+        Manager *m = w->manager;
+        UnitEnd e = {};
+        (void) ret_error;
+
+        w->query = sd_bus_slot_unref(w->query);
+        if (sd_bus_message_is_method_error(reply, NULL) || read_props(reply, &e) < 0) {
+                const sd_bus_error *err = sd_bus_message_get_error(reply);
+                log_warning("%s %s: cannot read the state of %s: %s", w->component, w->instance, w->exec_unit,
+                            err ? err->message : "bad reply");
+                json_object *f = failure(w->restored ? "interrupted" : "spawn", -1, NULL, "", 0);
+                exec_unit_cleanup(m, w, NULL);
+                work_finish(m, w, "EXEC_FAILED", f);
+                json_object_put(f);
+                return 0;
+        }
+        bool ended = streq(e.active, "failed") || (streq(e.active, "active") && streq(e.sub, "exited")) ||
+                     (streq(e.active, "inactive") && e.code != 0);
+        if (!ended) {
+                if (streq(e.active, "inactive") && w->restored) {
+                        /* never ran, or collected before the restart: its outcome is not known */
+                        json_object *f = failure("interrupted", -1, NULL, "", 0);
+                        exec_unit_cleanup(m, w, NULL);
+                        work_finish(m, w, "EXEC_FAILED", f);
+                        json_object_put(f);
+                } else if (w->requery) {
+                        w->requery = false;
+                        exec_unit_query(m, w);
+                }
+                return 0; /* still running (or starting): PropertiesChanged comes */
+        }
+
+        char *out_path = exec_file(w, "out"), *err_path = exec_file(w, "err");
+        size_t on = 0, en = 0;
+        bool over = false;
+        char *out = out_path ? read_file(out_path, WORK_STDOUT_MAX, &on, false, &over) : NULL;
+        char *err = err_path ? read_file(err_path, WORK_STDERR_TAIL - 1, &en, true, NULL) : NULL;
+        const char *reason = NULL;
+        bool exited = e.code == CLD_EXITED;
+
+        if (over)
+                reason = "output-limit";
+        else if (!out && e.code == CLD_EXITED && e.status == 0)
+                reason = "output-lost"; /* ran, but what it printed cannot be read */
+        else if (streq(e.result, "timeout"))
+                reason = "timeout";
+        else if (exited && e.status == 124 && err && strstr(err, "xfsm-exec: timed out after"))
+                reason = "timeout";
+        else if (exited && e.status == 125 && err && strstr(err, "xfsm-exec: "))
+                reason = "spawn";
+        else if (e.code == 0)
+                reason = "spawn"; /* it did not run: Result says why */
+        if (e.code == 0 && err == NULL) {
+                err = strdup(e.result);
+                en = err ? strlen(err) : 0;
+        }
+        exec_unit_cleanup(m, w, e.active);
+        exec_outcome(m, w, exited || e.code == 0, e.code == 0 ? -1 : e.status, reason, out ? out : "", on,
+                     err ? err : "", en);
+        free(out);
+        free(err);
+        free(out_path);
+        free(err_path);
+        return 0;
+}
+
+static void exec_unit_query(Manager *m, Work *w) {
+        if (w->query) {
+                w->requery = true;
+                return;
+        }
+        /* all interfaces: ActiveState and SubState of Unit, ExecMain* and Result of Service */
+        if (sd_bus_call_method_async(m->bus, &w->query, "org.freedesktop.systemd1", w->exec_path,
+                                     "org.freedesktop.DBus.Properties", "GetAll", on_exec_unit_props, w, "s", "") < 0)
+                log_warning("%s %s: cannot ask systemd about %s", w->component, w->instance, w->exec_unit);
+}
+
+static int on_exec_unit_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Work *w = userdata;
+        (void) msg, (void) ret_error;
+        exec_unit_query(w->manager, w);
+        return 0;
+}
+
+static int on_exec_unit_started(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Work *w = userdata;
+        Manager *m = w->manager;
+        (void) ret_error;
+
+        w->slot = sd_bus_slot_unref(w->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                const char *msg = e->message ? e->message : e->name;
+                json_object *f = failure("spawn", -1, NULL, msg, strlen(msg));
+                log_warning("%s %s: systemd refused %s: %s", w->component, w->instance, w->exec_unit, msg);
+                exec_unit_cleanup(m, w, NULL);
+                work_finish(m, w, "EXEC_FAILED", f);
+                json_object_put(f);
+                return 0;
+        }
+        exec_unit_query(m, w); /* it may be over already */
+        return 0;
+}
+
+static int exec_unit_names(Work *w) {
+        if (!w->stem)
+                return -EINVAL;
+        if (asprintf(&w->exec_unit, "xfsm-exec@%s-%s-%s.service", w->stem, w->instance, w->id) < 0) {
+                w->exec_unit = NULL;
+                return -ENOMEM;
+        }
+        return sd_bus_path_encode("/org/freedesktop/systemd1/unit", w->exec_unit, &w->exec_path);
+}
+
+static int exec_unit_watch(Manager *m, Work *w) {
+        return sd_bus_match_signal_async(m->bus, &w->changed, "org.freedesktop.systemd1", w->exec_path,
+                                         "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                         on_exec_unit_changed, NULL, w);
+}
+
+static int exec_unit_start(Manager *m, Work *w) {
+        char *in_path;
+        json_object *job, *args;
+        FILE *f;
+        int r;
+
+        r = exec_unit_names(w);
+        if (r < 0)
+                return r;
+        in_path = exec_file(w, "in");
+        if (!in_path)
+                return -ENOMEM;
+        f = fopen(in_path, "we");
+        free(in_path);
+        if (!f)
+                return -errno;
+        job = json_object_new_object();
+        args = json_object_new_array();
+        for (char **a = w->argv; *a; a++)
+                json_object_array_add(args, json_object_new_string(*a));
+        json_object_object_add(job, "argv", args);
+        json_object_object_add(job, "timeoutMs", json_object_new_int64((int64_t) w->timeout_ms));
+        fputs(json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+        json_object_put(job);
+        fputc('\n', f);
+        xfsm_instance *i = xfsm_engine_find(m->engine, w->instance);
+        char *ctx = i ? xfsm_instance_context_json(i) : NULL;
+        fputs(ctx ? ctx : "{}", f);
+        free(ctx);
+        if (fclose(f) != 0)
+                return -EIO;
+
+        r = exec_unit_watch(m, w);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method_async(m->bus, &w->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                        "org.freedesktop.systemd1.Manager", "StartUnit", on_exec_unit_started, w,
+                                        "ss", w->exec_unit, "fail");
+}
+
 /* ---- unit jobs ------------------------------------------------------------------ */
 
 static int on_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -462,7 +773,7 @@ static void work_start(Manager *m, Work *w) {
         int r;
 
         w->running = true;
-        r = w->kind == WORK_EXEC ? exec_start(m, w) : unit_start(m, w);
+        r = w->kind == WORK_UNIT ? unit_start(m, w) : m->exec_units ? exec_unit_start(m, w) : exec_start(m, w);
         if (r < 0) {
                 json_object *o = w->kind == WORK_EXEC ? failure("spawn", -1, NULL, strerror(-r), strlen(strerror(-r)))
                                                       : json_object_new_object();
@@ -486,6 +797,7 @@ int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f) {
                 return -ENOMEM;
         w->id = strdup(id);
         w->component = strdup(h->name);
+        w->stem = h->stem ? strdup(h->stem) : NULL;
         w->instance = strdup(xfsm_effect_instance_id(f));
         if (!w->id || !w->component || !w->instance)
                 goto fail;
@@ -569,6 +881,7 @@ int work_restore(Manager *m, Host *h, const char *id, const char *instance, cons
         w->kind = streq(kind, "unit") ? WORK_UNIT : WORK_EXEC;
         w->id = strdup(id);
         w->component = strdup(h->name);
+        w->stem = h->stem ? strdup(h->stem) : NULL;
         w->instance = strdup(instance);
         if (w->kind == WORK_UNIT) {
                 const char *sp = strchr(what, ' ');
@@ -596,9 +909,23 @@ void work_restore_done(Manager *m, const char *id) {
 }
 
 void work_recovered(Manager *m) {
+        /* first the units to find again (asynchronous: none finishes here) */
+        for (size_t k = 0; m->exec_units && k < m->n_works; k++)
+                if (m->works[k]->restored && m->works[k]->kind == WORK_EXEC && !m->works[k]->exec_unit &&
+                    exec_unit_names(m->works[k]) >= 0 && exec_unit_watch(m, m->works[k]) >= 0) {
+                        log_info("%s %s: re-attaching to %s", m->works[k]->component, m->works[k]->instance,
+                                 m->works[k]->exec_unit);
+                        exec_unit_query(m, m->works[k]);
+                }
         for (size_t k = 0; k < m->n_works;) {
                 Work *w = m->works[k];
                 if (!w->restored) {
+                        k++;
+                        continue;
+                }
+                if (w->kind == WORK_EXEC && m->exec_units) {
+                        /* stays restored: a unit found inactive is then interrupted; asked below */
+                        w->running = true;
                         k++;
                         continue;
                 }
@@ -663,9 +990,14 @@ int work_setup(Manager *m) {
                 has_exec = has_exec || xfsm_component_has_action(m->engine, m->hosts[k].name, "exec");
                 has_unit = has_unit || xfsm_component_has_action(m->engine, m->hosts[k].name, "unit");
         }
-        if (has_exec)
+        m->exec_units = m->system_bus && !m->peer && sd_booted() > 0 && access(WORK_EXEC_DIR, W_OK) == 0;
+        if (has_exec && m->exec_units)
+                log_info("exec actions run as xfsm-exec@.service units (DynamicUser, no network, read-only "
+                         "file system)");
+        else if (has_exec)
                 log_notice("exec actions run as plain child processes of this daemon, unsandboxed "
-                           "(same events and limits; no DynamicUser, network or file system isolation)");
+                           "(same events and limits; no DynamicUser, network or file system isolation)%s",
+                           m->system_bus ? ": no systemd here, or no " WORK_EXEC_DIR : "");
         if (!has_unit || !m->bus || m->peer)
                 return 0;
         return sd_bus_match_signal_async(m->bus, &m->job_removed, "org.freedesktop.systemd1",

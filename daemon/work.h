@@ -22,6 +22,9 @@ typedef struct Work Work;
  * section 4); the tail of stderr kept for EXEC_FAILED. */
 #define WORK_STDOUT_MAX (1024 * 1024)
 #define WORK_STDERR_TAIL 2048
+/* Where the worker leaves an exec unit's input and systemd its output
+ * (StateDirectory=xfsm-exec of xfsm@.service; read by xfsm-exec@.service). */
+#define WORK_EXEC_DIR "/var/lib/xfsm-exec"
 
 /* Set the unit allow list (globs, NULL-terminated; taken over) before loading. */
 void work_set_allowed_units(Manager *m, char **globs);

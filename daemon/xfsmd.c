@@ -4,6 +4,7 @@
  * (SPEC sections 3 and 4). */
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ static void help(void) {
                "  --durability POLICY  sync, batch (group commit, the default) or none\n"
                "  --idle-timeout SEC   Leave after SEC seconds without work, when nothing is\n"
                "                       in flight and no timer is armed (0: never, the default)\n"
+               "  --unit-allowed UNIT  Exit 0 if [Units] Allow= of the configuration lets\n"
+               "                       unit actions name UNIT, 1 if not (for polkit rules)\n"
                "  -v --verbose         Log at debug level\n"
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
@@ -186,12 +189,13 @@ int main(int argc, char **argv) {
                 { "state-dir", required_argument, NULL, 'd' },
                 { "durability", required_argument, NULL, 'D' },
                 { "idle-timeout", required_argument, NULL, 'I' },
+                { "unit-allowed", required_argument, NULL, 'A' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
-        const char *address = NULL, *state_dir = NULL, *config_path = NULL;
+        const char *address = NULL, *state_dir = NULL, *config_path = NULL, *unit_to_check = NULL;
         bool has_policy = false, has_idle = false, has_history = false;
         unsigned history_limit = 0;
         Config config;
@@ -262,6 +266,9 @@ int main(int argc, char **argv) {
                         }
                         has_policy = true;
                         break;
+                case 'A':
+                        unit_to_check = optarg;
+                        break;
                 case 'v':
                         log_set_level(LOG_DEBUG);
                         break;
@@ -277,6 +284,17 @@ int main(int argc, char **argv) {
                         free(stems);
                         return 2;
                 }
+        if (unit_to_check) {
+                /* for polkit rules (polkit.spawn): may unit actions name this unit? exit 0 yes, 1 no */
+                config_init(&config);
+                r = config_load(&config, config_path ?: XFSM_CONFIG_FILE, config_path != NULL);
+                bool ok = false;
+                for (char **g = config.allow_units; r >= 0 && g && *g; g++)
+                        ok = ok || fnmatch(*g, unit_to_check, 0) == 0;
+                config_done(&config);
+                free(stems);
+                return ok ? 0 : 1;
+        }
         if (n_stems == 0 && optind >= argc && !manager_api) {
                 fprintf(stderr, "xfsmd: no component given (FILE.yaml..., --component STEM or --manager)\n");
                 free(stems);
@@ -333,6 +351,7 @@ int main(int argc, char **argv) {
         (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, NULL);
         (void) sd_event_set_watchdog(m->event, true);
 
+        m->system_bus = !address && !user; /* exec actions may then run as units (work.c) */
         r = connect_bus(address, user, &bus);
         if (r < 0) {
                 log_error_errno(r, "Failed to connect to the %s bus: %m", address ? address : user ? "user" : "system");

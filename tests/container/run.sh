@@ -62,6 +62,8 @@ mkdir -p "$state/dest/etc/xfsm/components" "$state/dest/usr/share/xfsm-tests"
 cp "$src/tests/data/xcomponent/demo-order.yaml" "$state/dest/etc/xfsm/components/order.yaml"
 cp "$src/tests/data/xcomponent/demo-payment.yaml" "$state/dest/etc/xfsm/components/payment.yaml"
 cp "$src/tests/data/durable.yaml" "$state/dest/etc/xfsm/components/counter.yaml"
+cp "$src/tests/data/jobs.yaml" "$state/dest/etc/xfsm/components/jobs.yaml"
+cp "$src/tests/data/units.yaml" "$state/dest/etc/xfsm/components/units.yaml"
 cp "$src/tests/container/suite.sh" "$state/dest/usr/share/xfsm-tests/suite.sh"
 # a peer-to-peer client for the worker sockets (busctl speaks only to a bus)
 cc -O2 -Wall -Wextra -Werror -o "$state/dest/usr/share/xfsm-tests/peer-call" "$src/tests/container/peer-call.c" \

@@ -170,6 +170,96 @@ st=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component
 [ -n "$st" ] || fail "root was refused"
 ok "polkit: removing the rule takes effect without restarting xfsm; root is always allowed"
 
+# -- exec actions: xfsm-exec@.service units, sandboxed ---------------------------------------------
+J() { call org.xfsm1.Jobs /org/xfsm1/Jobs org.xfsm1.Component "$@"; }
+# the state of a Job once it has left Running (10 s at most)
+job_state() {
+        local s
+        for _ in $(seq 100); do
+                s=$(xfsmctl --system show Jobs "$1" 2> /dev/null | sed -n 's/^ *State: //p')
+                [ -n "$s" ] && [ "$s" != Running ] && { echo "$s"; return 0; }
+                sleep 0.1
+        done
+        echo "${s:-none}"
+}
+job_ctx() { J GetContext s "$1" | str | sed 's/\\"/"/g'; }
+xfsmctl enable jobs > /dev/null
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+systemctl start xfsm@jobs.service || fail "systemctl start xfsm@jobs"
+journalctl --no-pager -o cat -u xfsm@jobs.service | grep -q 'exec actions run as xfsm-exec@.service units' \
+        || fail "the worker does not run exec actions as units"
+X=$(J CreateInstance ss Job '{"mode":"probe"}' | id_of)
+J Send sss "$X" RUN '{}' > /dev/null
+[ "$(job_state "$X")" = Done ] || fail "the probe did not end in Done: $(job_ctx "$X")"
+ctx=$(job_ctx "$X")
+uid=$(echo "$ctx" | sed -n 's/.*"uid":\([0-9]*\).*/\1/p')
+[ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] || fail "the command did not run as a dynamic user: $ctx"
+echo "$ctx" | grep -q '"ifaces":"lo "' || fail "the command had a network: $ctx"
+echo "$ctx" | grep -q '"fs":"ro"' || fail "the command could write /usr: $ctx"
+ok "exec: EXEC_DONE with the command's output merged, run as a dynamic user (uid $uid), no network, read-only /usr"
+
+F=$(J CreateInstance ss Job '{"mode":"fail"}' | id_of)
+T=$(J CreateInstance ss Job '{"mode":"sleep"}' | id_of)
+G=$(J CreateInstance ss Job '{"mode":"garbage"}' | id_of)
+for i in "$F" "$T" "$G"; do J Send sss "$i" RUN '{}' > /dev/null; done
+sleep 0.3
+units=$(systemctl list-units --all --no-legend --plain "xfsm-exec@jobs-$T-*" | awk '{print $1}')
+[ -n "$units" ] || fail "no xfsm-exec@jobs-$T-*.service while the command runs"
+[ "$(job_state "$F")" = Failed ] || fail "a failing command did not end in Failed"
+job_ctx "$F" | grep -q '"reason":"exit-status","status":3' || fail "failing: $(job_ctx "$F")"
+job_ctx "$F" | grep -q 'boom' || fail "failing: no stderr tail: $(job_ctx "$F")"
+[ "$(job_state "$T")" = Failed ] || fail "a command running over its time did not end in Failed"
+job_ctx "$T" | grep -q '"reason":"timeout"' || fail "timing out: $(job_ctx "$T")"
+[ "$(job_state "$G")" = Failed ] || fail "a garbage-printing command did not end in Failed"
+job_ctx "$G" | grep -q '"reason":"not-json"' || fail "garbage: $(job_ctx "$G")"
+sleep 0.5
+left=$(systemctl list-units --all --no-legend --plain 'xfsm-exec@*' | wc -l)
+[ "$left" = 0 ] || fail "exec units left behind: $(systemctl list-units --all --no-legend --plain 'xfsm-exec@*')"
+ok "exec: failing, timing-out and garbage-printing commands give EXEC_FAILED (exit-status, timeout, not-json); the unit ($units) named after component and instance, collected after"
+
+# kill -9 of the worker while a command runs: the unit goes on; after the restart its outcome, once
+S=$(J CreateInstance ss Job '{"mode":"slow"}' | id_of)
+J Send sss "$S" RUN '{}' > /dev/null
+sleep 0.2
+systemctl kill -s KILL xfsm@jobs.service
+sleep 2
+for _ in $(seq 50); do J ListInstances ss "" "" > /dev/null 2>&1 && break; sleep 0.1; done
+[ "$(job_state "$S")" = Done ] || fail "after kill -9 the slow command's outcome did not arrive: $(job_ctx "$S")"
+job_ctx "$S" | grep -q '"slow":true' || fail "after kill -9: $(job_ctx "$S")"
+outcomes=$(journalctl --no-pager -o cat -u xfsm@jobs.service | grep -c "Jobs $S: exec /bin/sh → EXEC_" || true)
+[ "$outcomes" = 1 ] || fail "after kill -9: $outcomes outcome events for the slow command, not 1"
+ok "exec: kill -9 of the worker while a command runs: re-attached after the restart, exactly one outcome (EXEC_DONE)"
+
+# -- unit actions: only allowed units; completion as an event; user xfsm manages nothing else -------
+printf '[Unit]\nDescription=xfsm test backup\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
+        > /etc/systemd/system/xfsm-test-backup.service
+printf '[Unit]\nDescription=not for xfsm\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
+        > /etc/systemd/system/other-test.service
+systemctl daemon-reload
+systemctl start xfsm@units.service 2> /dev/null && fail "a component with a unit action not allowed started"
+journalctl --no-pager -o cat -u xfsm@units.service | grep -q "units.yaml:10:13: error: unit 'xfsm-test-backup.service' is not allowed" \
+        || fail "the refusal at load does not say where"
+systemctl reset-failed xfsm@units.service 2> /dev/null || true
+printf '[Units]\nAllow=xfsm-test-*.service\n' >> /etc/xfsm/xfsm.conf
+xfsmctl enable units > /dev/null
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+systemctl start xfsm@units.service || fail "the component with an allowed unit action did not start"
+B=$(call org.xfsm1.Units /org/xfsm1/Units org.xfsm1.Component CreateInstance ss Backup '{}' | id_of)
+call org.xfsm1.Units /org/xfsm1/Units org.xfsm1.Component Send sss "$B" GO '{}' > /dev/null
+for _ in $(seq 100); do
+        st=$(xfsmctl --system show Units "$B" | sed -n 's/^ *State: //p')
+        [ "$st" = Starting ] || break
+        sleep 0.1
+done
+[ "$st" = Done ] || fail "the allowed unit's completion did not arrive as UNIT_DONE (state $st): $(call org.xfsm1.Units /org/xfsm1/Units org.xfsm1.Component GetContext s "$B")"
+out=$(runuser -u xfsm -- systemctl --no-ask-password start other-test.service 2>&1) \
+        && fail "user xfsm could start other-test.service"
+out=$(runuser -u xfsm -- systemd-run --no-ask-password --wait /bin/true 2>&1) \
+        && fail "user xfsm could start a transient unit"
+runuser -u xfsm -- systemctl --no-ask-password start xfsm-test-backup.service \
+        || fail "user xfsm could not start the allowed unit"
+ok "unit: refused at load unless allowed; an allowed unit started and UNIT_DONE arrived; user xfsm cannot start other units or transient ones"
+
 # -- kill -9 in the middle of a stream of acknowledged events -------------------------------------
 C=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
 for i in $(seq 40); do
