@@ -35,8 +35,9 @@ bus_pid=$!
 for i in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
 BUS="unix:path=$dir/bus"
 
-echo "== xfsmd hosts the two demo components"
-build/daemon/xfsmd --bus-address "$BUS" $D/demo-order.yaml $D/demo-payment.yaml 2>"$dir/xfsmd.log" &
+echo "== xfsmd hosts the two demo components (and examples/fetch-pipeline.yaml)"
+build/daemon/xfsmd --bus-address "$BUS" $D/demo-order.yaml $D/demo-payment.yaml examples/fetch-pipeline.yaml \
+        2>"$dir/xfsmd.log" &
 daemon_pid=$!
 for i in $(seq 100); do
         $X --bus "$BUS" list 2>/dev/null | grep -q PaymentComponent && break
@@ -78,3 +79,17 @@ $X --bus "$BUS" send OrderComponent "$O" VALIDATE || true
 echo
 echo "== the same objects with busctl"
 busctl --address="$BUS" tree org.xfsm1.OrderComponent 2>/dev/null || echo "   (busctl is not installed)"
+
+echo
+echo "== an exec step: examples/fetch-pipeline.yaml runs a command and retries it at most 3 times"
+echo "   (no systemd here, so xfsmd said at start-up:)"
+grep unsandboxed "$dir/xfsmd.log" | sed 's/^/   /'
+F1=$($X --bus "$BUS" create FetchPipeline Pipeline --context '{"path":"/etc/os-release"}')
+F2=$($X --bus "$BUS" create FetchPipeline Pipeline --context '{"path":"/nonexistent"}')
+$X --bus "$BUS" send FetchPipeline "$F1" START > /dev/null
+$X --bus "$BUS" send FetchPipeline "$F2" START > /dev/null
+sleep 1
+echo "== xfsmctl instances FetchPipeline (one Done with its output, one GaveUp after 3 attempts)"
+$X --bus "$BUS" instances FetchPipeline
+$X --bus "$BUS" show FetchPipeline "$F1" | grep -E 'State|Context'
+$X --bus "$BUS" show FetchPipeline "$F2" | grep -E 'State|Context'

@@ -15,9 +15,10 @@ trap 'rm -rf "$dir"' EXIT
 # the installed ExecStart is not there in a build tree: point it at the built daemon
 sed "s|^ExecStart=[^ ]*|ExecStart=$xfsmd|" "$units/xfsm@.service" > "$dir/xfsm@.service"
 sed "s|^ExecStart=[^ ]*|ExecStart=$xfsmd|" "$units/xfsmd.service" > "$dir/xfsmd.service"
+sed "s|^ExecStart=[^ ]*|ExecStart=$xfsmd|" "$units/xfsm-exec@.service" > "$dir/xfsm-exec@.service"
 cp "$sources/xfsm@.socket" "$dir/"
 cd "$dir"
-out=$(systemd-analyze verify --man=no ./xfsm@.socket ./xfsm@.service ./xfsmd.service 2>&1 || true)
+out=$(systemd-analyze verify --man=no ./xfsm@.socket ./xfsm@.service ./xfsmd.service ./xfsm-exec@.service 2>&1 || true)
 # a unit whose user does not exist yet on this machine is fine: sysusers.d creates it
 bad=$(printf '%s\n' "$out" | grep -v -e '^$' -e 'User=xfsm' -e 'Group=xfsm' -e 'xfsm.*user.*not exist' || true)
 if [ -n "$bad" ]; then
@@ -28,5 +29,8 @@ score=$(systemd-analyze security --offline=true ./xfsm@.service 2>/dev/null | se
 echo "systemd-analyze security xfsm@.service: $score"
 mscore=$(systemd-analyze security --offline=true ./xfsmd.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 echo "systemd-analyze security xfsmd.service: $mscore"
+escore=$(systemd-analyze security --offline=true ./xfsm-exec@.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security xfsm-exec@.service: $escore"
+awk -v s="$escore" 'BEGIN { exit !(s != "" && s <= 2.0) }' || { echo "xfsm-exec@.service is exposed at $escore"; exit 1; }
 awk -v s="$mscore" 'BEGIN { exit !(s != "" && s <= 2.0) }' || { echo "xfsmd.service is exposed at $mscore"; exit 1; }
 awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
