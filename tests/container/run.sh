@@ -64,6 +64,7 @@ cp "$src/tests/data/xcomponent/demo-payment.yaml" "$state/dest/etc/xfsm/componen
 cp "$src/tests/data/durable.yaml" "$state/dest/etc/xfsm/components/counter.yaml"
 cp "$src/tests/data/jobs.yaml" "$state/dest/etc/xfsm/components/jobs.yaml"
 cp "$src/tests/data/units.yaml" "$state/dest/etc/xfsm/components/units.yaml"
+cp "$src/tests/container/bench-exec.yaml" "$state/dest/etc/xfsm/components/benchexec.yaml"
 cp "$src/tests/container/suite.sh" "$state/dest/usr/share/xfsm-tests/suite.sh"
 # a peer-to-peer client for the worker sockets (busctl speaks only to a bus)
 cc -O2 -Wall -Wextra -Werror -o "$state/dest/usr/share/xfsm-tests/peer-call" "$src/tests/container/peer-call.c" \

@@ -346,4 +346,9 @@ sleep 0.5
 xfsmctl --system instances Durable --state Rang | grep -q "$A" || fail "the alarm did not ring after the restart"
 ok "a timer due while the worker was down fires after restart"
 
+# -- figures, not checks: an exec action as a unit beside systemd-run --wait -------------------------
+xfsmctl enable benchexec > /dev/null
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+xfsmctl --system bench exec --count 20 | sed 's/^/# /' || echo "# bench exec failed"
+
 echo "1..$n"
