@@ -627,7 +627,18 @@ static void exec_unit_query(Manager *m, Work *w) {
 
 static int on_exec_unit_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
         Work *w = userdata;
-        (void) msg, (void) ret_error;
+        UnitEnd e = {};
+        const char *iface;
+        (void) ret_error;
+
+        /* only a change of the unit's state can end it: ask then, not on every other change */
+        if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, "org.freedesktop.systemd1.Unit") ||
+            read_props(msg, &e) < 0 || !e.active[0])
+                return 0;
+        if (streq(e.active, "active") && !streq(e.sub, "exited") && e.sub[0])
+                return 0; /* running */
+        if (streq(e.active, "activating") || streq(e.active, "reloading"))
+                return 0;
         exec_unit_query(w->manager, w);
         return 0;
 }
