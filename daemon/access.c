@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bus-util.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -204,34 +205,36 @@ typedef struct Lookup {
         char sender[];
 } Lookup;
 
-static int read_credentials(sd_bus_message *reply, uint32_t *ret_uid, uint32_t *ret_pid) {
-        bool have_uid = false;
-        int r;
+typedef struct Credentials {
+        uint32_t uid, pid;
+        bool have_uid;
+} Credentials;
 
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *key;
-                r = sd_bus_message_read(reply, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "UnixUserID")) {
-                        r = sd_bus_message_read(reply, "v", "u", ret_uid);
-                        have_uid = r >= 0;
-                } else if (streq(key, "ProcessID"))
-                        r = sd_bus_message_read(reply, "v", "u", ret_pid);
-                else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return r;
+static int credential(sd_bus_message *m, const char *key, void *userdata) {
+        Credentials *c = userdata;
+        int r;
+        if (streq(key, "UnixUserID")) {
+                r = sd_bus_message_read(m, "v", "u", &c->uid);
+                c->have_uid = r >= 0;
+                return r < 0 ? r : 1;
         }
+        if (streq(key, "ProcessID")) {
+                r = sd_bus_message_read(m, "v", "u", &c->pid);
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
+static int read_credentials(sd_bus_message *reply, uint32_t *ret_uid, uint32_t *ret_pid) {
+        Credentials c = {};
+        int r = bus_read_dict(reply, credential, &c);
         if (r < 0)
                 return r;
-        return have_uid ? 0 : -ENODATA;
+        if (!c.have_uid)
+                return -ENODATA;
+        *ret_uid = c.uid;
+        *ret_pid = c.pid;
+        return 0;
 }
 
 static int on_credentials(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-util.h"
 #include "durable.h"
 #include "log.h"
 #include "macro.h"
@@ -504,44 +505,34 @@ typedef struct UnitEnd {
         int32_t code, status;
 } UnitEnd;
 
-static int read_props(sd_bus_message *reply, UnitEnd *e) {
-        int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+static int unit_prop(sd_bus_message *m, const char *key, void *userdata) {
+        UnitEnd *e = userdata;
+        char *dst = NULL;
+        size_t size = 0;
+        const char *v;
+        int r;
+
+        if (streq(key, "ExecMainCode") || streq(key, "ExecMainStatus")) {
+                r = sd_bus_message_read(m, "v", "i", streq(key, "ExecMainCode") ? &e->code : &e->status);
+                return r < 0 ? r : 1;
+        }
+        if (streq(key, "ActiveState"))
+                dst = e->active, size = sizeof e->active;
+        else if (streq(key, "SubState"))
+                dst = e->sub, size = sizeof e->sub;
+        else if (streq(key, "Result"))
+                dst = e->result, size = sizeof e->result;
+        else
+                return 0;
+        r = sd_bus_message_read(m, "v", "s", &v);
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *key, *v;
-                char *dst = NULL;
-                size_t size = 0;
-                int32_t *num = NULL;
+        snprintf(dst, size, "%s", v);
+        return 1;
+}
 
-                r = sd_bus_message_read(reply, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "ActiveState"))
-                        dst = e->active, size = sizeof e->active;
-                else if (streq(key, "SubState"))
-                        dst = e->sub, size = sizeof e->sub;
-                else if (streq(key, "Result"))
-                        dst = e->result, size = sizeof e->result;
-                else if (streq(key, "ExecMainCode"))
-                        num = &e->code;
-                else if (streq(key, "ExecMainStatus"))
-                        num = &e->status;
-                if (dst) {
-                        r = sd_bus_message_read(reply, "v", "s", &v);
-                        if (r >= 0)
-                                snprintf(dst, size, "%s", v);
-                } else if (num)
-                        r = sd_bus_message_read(reply, "v", "i", num);
-                else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return r;
-        }
-        return r < 0 ? r : sd_bus_message_exit_container(reply);
+static int read_props(sd_bus_message *reply, UnitEnd *e) {
+        return bus_read_dict(reply, unit_prop, e);
 }
 
 static void exec_unit_query(Manager *m, Work *w);

@@ -56,11 +56,16 @@ pid_t private_bus_start(const char *dir, char *ret_address, size_t size, sd_bus 
         for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
                 usleep(10000);
         chmod(sock, 0777); /* the access tests connect as another user */
-        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, ret_address) < 0 || sd_bus_set_bus_client(bus, 1) < 0 ||
-            sd_bus_start(bus) < 0) {
-                sd_bus_unref(bus);
-                return -1;
+        /* the socket may be there a moment before dbus-daemon listens on it */
+        for (int k = 0; k < 500; k++) {
+                if (sd_bus_new(&bus) >= 0 && sd_bus_set_address(bus, ret_address) >= 0 &&
+                    sd_bus_set_bus_client(bus, 1) >= 0 && sd_bus_start(bus) >= 0)
+                        break;
+                bus = sd_bus_unref(bus);
+                usleep(10000);
         }
+        if (!bus)
+                return -1;
         *ret_bus = bus;
         return pid;
 }
@@ -82,4 +87,22 @@ bool wait_name(sd_bus *bus, const char *name, bool present) {
                 usleep(10000);
         }
         return false;
+}
+
+pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const char *log) {
+        char listen[600];
+        char *argv[32] = { (char *) "/usr/bin/systemd-socket-activate", listen, (char *) "--fdname=xfsm",
+                           (char *) env_or("XFSMD", "build/daemon/xfsmd") };
+        size_t n = 4;
+        pid_t pid;
+
+        if (access(argv[0], X_OK) < 0)
+                return 0;
+        snprintf(listen, sizeof listen, "--listen=%s", sock);
+        for (size_t k = 0; xfsmd_args[k] && n < sizeof argv / sizeof *argv - 1; k++)
+                argv[n++] = xfsmd_args[k];
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                usleep(10000);
+        return pid;
 }

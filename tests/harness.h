@@ -23,3 +23,9 @@ pid_t private_bus_start(const char *dir, char *ret_address, size_t size, sd_bus 
 bool name_has_owner(sd_bus *bus, const char *name);
 /* Wait up to 5 s for name to come (present) or go; true when it did. */
 bool wait_name(sd_bus *bus, const char *name, bool present);
+
+/* xfsmd started by the first connection to sock, as xfsm@.socket does
+ * (systemd-socket-activate, FileDescriptorName=xfsm), with these arguments
+ * after the binary (NULL-terminated); the socket there when it returns.
+ * 0 when systemd-socket-activate is not installed. */
+pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const char *log);

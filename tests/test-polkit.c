@@ -493,24 +493,19 @@ static void test_denials_logged_once_per_uid_and_action(void **state) {
 }
 
 static void test_worker_socket_peer_is_checked_as_a_process(void **state) {
-        char sock[300], listen[320], log[300], peer[400];
+        char sock[300], log[300], peer[400];
         pid_t pid;
         char *r;
         (void) state;
 
-        if (access("/usr/bin/systemd-socket-activate", X_OK) < 0) {
+        snprintf(sock, sizeof sock, "%s/worker.sock", dir);
+        snprintf(log, sizeof log, "%s/worker.log", dir);
+        char *args[] = { (char *) "--bus-address", address, (char *) data("toggle.yaml"), NULL };
+        pid = spawn_socket_activated(sock, args, log);
+        if (pid == 0) {
                 print_message("SKIPPED: systemd-socket-activate is not installed\n");
                 skip();
         }
-        snprintf(sock, sizeof sock, "%s/worker.sock", dir);
-        snprintf(listen, sizeof listen, "--listen=%s", sock);
-        snprintf(log, sizeof log, "%s/worker.log", dir);
-        char *argv[] = { (char *) "/usr/bin/systemd-socket-activate", listen, (char *) "--fdname=xfsm",
-                         (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
-                         (char *) data("toggle.yaml"), NULL };
-        pid = spawn(argv, log);
-        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
-                usleep(10000);
         chmod(sock, 0777); /* in a real system: 0660, group xfsm */
         snprintf(peer, sizeof peer, "unix:path=%s", sock);
 

@@ -26,22 +26,11 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
+#include "harness.h"
+
 static char dir[256], address[512];
 static pid_t broker_pid, daemon_pid;
 static sd_bus *bus;
-
-static const char *env_or(const char *name, const char *fallback) {
-        const char *v = getenv(name);
-        return v ? v : fallback;
-}
-
-static const char *data(const char *name) {
-        static char buf[8][1024];
-        static unsigned k;
-        char *b = buf[k++ % 8];
-        snprintf(b, 1024, "%s/%s", env_or("XFSM_TEST_DATA", "tests/data"), name);
-        return b;
-}
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -49,31 +38,8 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static pid_t spawn(char *const argv[], const char *out) {
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (out) {
-                        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                        if (fd >= 0) {
-                                dup2(fd, STDOUT_FILENO);
-                                dup2(fd, STDERR_FILENO);
-                        }
-                }
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        return pid;
-}
-
-static bool name_has_owner(const char *name) {
-        sd_bus_message *reply = NULL;
-        int has = 0;
-        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                               "NameHasOwner", NULL, &reply, "s", name) >= 0)
-                (void) sd_bus_message_read(reply, "b", &has);
-        sd_bus_message_unref(reply);
-        return has;
+static bool has_owner(const char *name) {
+        return name_has_owner(bus, name);
 }
 
 static void start_daemon(const char *extra) {
@@ -91,34 +57,19 @@ static void start_daemon(const char *extra) {
                 argv[n++] = (char *) extra;
         snprintf(log, sizeof log, "%s/xfsmd.log", dir);
         daemon_pid = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Timers"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Timers"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1.OrderComponent"));
+        assert_true(has_owner("org.xfsm1.OrderComponent"));
 }
 
 static int setup(void **state) {
-        char sock[300], conf[1024];
         (void) state;
 
         snprintf(dir, sizeof dir, "/tmp/xfsm-test-XXXXXX");
         assert_non_null(mkdtemp(dir));
         chmod(dir, 0755); /* the access test connects as another user */
-        snprintf(sock, sizeof sock, "%s/bus", dir);
-        snprintf(address, sizeof address, "unix:path=%s", sock);
-        snprintf(conf, sizeof conf, "--config-file=%s/../dbus/xfsm-private-bus.conf", env_or("XFSM_TEST_DIR", "tests"));
-        char addr_arg[600];
-        snprintf(addr_arg, sizeof addr_arg, "--address=%s", address);
-        char *argv[] = { (char *) env_or("DBUS_DAEMON", "/usr/bin/dbus-daemon"), conf, addr_arg, (char *) "--nofork",
-                         (char *) "--nopidfile", NULL };
-        broker_pid = spawn(argv, NULL);
-        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
-                usleep(10000);
-        chmod(sock, 0777);
-
-        assert_true(sd_bus_new(&bus) >= 0);
-        assert_true(sd_bus_set_address(bus, address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
+        broker_pid = private_bus_start(dir, address, sizeof address, &bus);
+        assert_true(broker_pid > 0);
         start_daemon(NULL);
         return 0;
 }
@@ -703,9 +654,9 @@ static void test_component_stem_found_through_component_path(void **state) {
         setenv("XFSM_COMPONENT_PATH", env_or("XFSM_TEST_DATA", "tests/data"), 1);
         pid_t pid = spawn(argv, log);
         unsetenv("XFSM_COMPONENT_PATH");
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Toggle"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Toggle"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        assert_true(has_owner("org.xfsm1.Toggle"));
         char *id = create("Toggle", "Switch", "{}", NULL);
         char *st = send_event("Toggle", id, "TOGGLE", "");
         assert_string_equal(st, "On");
@@ -725,16 +676,16 @@ static pid_t start_durable(const char *state_dir, const char *policy) {
 
         snprintf(log, sizeof log, "%s/durable-%s.log", dir, policy);
         pid = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Durable"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1.Durable"));
+        assert_true(has_owner("org.xfsm1.Durable"));
         return pid;
 }
 
 static void wait_name_gone(const char *name) {
-        for (int k = 0; k < 500 && name_has_owner(name); k++)
+        for (int k = 0; k < 500 && has_owner(name); k++)
                 usleep(10000);
-        assert_false(name_has_owner(name));
+        assert_false(has_owner(name));
 }
 
 static long counter_n(const char *id) {
@@ -856,9 +807,9 @@ static void test_manager_lists_and_starts_components(void **state) {
         snprintf(log, sizeof log, "%s/manager.log", dir);
         pid = spawn(argv, log);
         unsetenv("XFSM_COMPONENT_PATH");
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1"));
+        assert_true(has_owner("org.xfsm1"));
 
         assert_true(sd_bus_get_property_string(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
                                                "org.xfsm1.Component", "Version", &err, &order_version) >= 0);
@@ -971,9 +922,9 @@ static void test_settings_from_xfsm_conf(void **state) {
         char log[512];
         snprintf(log, sizeof log, "%s/conf.log", dir);
         pid_t pid = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Toggle"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Toggle"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        assert_true(has_owner("org.xfsm1.Toggle"));
         sd_bus_message *reply = NULL;
         const char *p, *id, *history;
         assert_true(sd_bus_call_method(bus, "org.xfsm1.Toggle", "/org/xfsm1/Toggle", "org.xfsm1.Component",
@@ -1002,7 +953,7 @@ static void test_sighup_does_not_end_the_daemon(void **state) {
         assert_int_equal(kill(daemon_pid, SIGHUP), 0);
         usleep(200000);
         assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
-        assert_true(name_has_owner("org.xfsm1.OrderComponent"));
+        assert_true(has_owner("org.xfsm1.OrderComponent"));
         assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
                                        "org.xfsm1.Component", "ListInstances", NULL, NULL, "ss", "", "") >= 0);
 }
@@ -1037,30 +988,26 @@ static void test_state_directory_is_locked(void **state) {
 }
 
 static void test_activation_socket_serves_peer_to_peer(void **state) {
-        char sock[300], fdname[] = "--fdname=xfsm", listen[320], log[300];
+        char sock[300], log[300];
         sd_bus *peer = NULL;
         sd_bus_message *reply = NULL;
         const char *path, *id;
         pid_t pid;
         (void) state;
 
-        if (access("/usr/bin/systemd-socket-activate", X_OK) < 0) {
-                print_message("SKIPPED: systemd-socket-activate is not installed\n");
-                skip();
-        }
         snprintf(sock, sizeof sock, "%s/worker.sock", dir);
-        snprintf(listen, sizeof listen, "--listen=%s", sock);
         snprintf(log, sizeof log, "%s/activated.log", dir);
         /* the daemon is started by the first connection, as xfsm@.socket does; durable, as a
          * worker is: replies to the peer wait for the journal and still reach it */
         char state_dir[320];
         snprintf(state_dir, sizeof state_dir, "%s/peer-state", dir);
-        char *argv[] = { (char *) "/usr/bin/systemd-socket-activate", listen, fdname,
-                         (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
-                         (char *) "--state-dir", state_dir, (char *) data("toggle.yaml"), NULL };
-        pid = spawn(argv, log);
-        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
-                usleep(10000);
+        char *args[] = { (char *) "--bus-address", address, (char *) "--state-dir", state_dir,
+                         (char *) data("toggle.yaml"), NULL };
+        pid = spawn_socket_activated(sock, args, log);
+        if (pid == 0) {
+                print_message("SKIPPED: systemd-socket-activate is not installed\n");
+                skip();
+        }
 
         char addr[400];
         snprintf(addr, sizeof addr, "unix:path=%s", sock);
@@ -1080,9 +1027,9 @@ static void test_activation_socket_serves_peer_to_peer(void **state) {
         assert_string_equal(st, "On");
         sd_bus_message_unref(reply);
         /* and the same component on the bus */
-        for (int k = 0; k < 200 && !name_has_owner("org.xfsm1.Toggle"); k++)
+        for (int k = 0; k < 200 && !has_owner("org.xfsm1.Toggle"); k++)
                 usleep(10000);
-        assert_true(name_has_owner("org.xfsm1.Toggle"));
+        assert_true(has_owner("org.xfsm1.Toggle"));
         sd_bus_flush_close_unref(peer);
         free(iid);
         kill(pid, SIGTERM);
@@ -1102,7 +1049,7 @@ static void test_worker_idles_out_only_when_nothing_waits(void **state) {
                          (char *) "--state-dir", state_dir, (char *) "--idle-timeout", (char *) "1",
                          (char *) data("durable.yaml"), NULL };
         pid = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Durable"); k++)
                 usleep(10000);
         char *counter = create("Durable", "Counter", "{\"n\":7}", NULL);
         char *alarm = create("Durable", "Alarm", "{}", NULL); /* a timer armed for 1.5 s */
@@ -1118,7 +1065,7 @@ static void test_worker_idles_out_only_when_nothing_waits(void **state) {
         char *argv2[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
                           (char *) "--state-dir", state_dir, (char *) data("durable.yaml"), NULL };
         pid = spawn(argv2, log);
-        for (int k = 0; k < 500 && !name_has_owner("org.xfsm1.Durable"); k++)
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Durable"); k++)
                 usleep(10000);
         assert_int_equal(counter_n(counter), 7);
         kill(pid, SIGTERM);
@@ -1135,9 +1082,9 @@ static pid_t start_relay(const char *file, const char *name, const char *state_d
         pid_t pid;
         snprintf(log, sizeof log, "%s/%s.log", dir, file);
         pid = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner(name); k++)
+        for (int k = 0; k < 500 && !has_owner(name); k++)
                 usleep(10000);
-        assert_true(name_has_owner(name));
+        assert_true(has_owner(name));
         return pid;
 }
 

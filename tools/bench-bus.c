@@ -30,14 +30,17 @@
 #define RUNS 3
 #define WINDOW 64
 
+/* a private bus for the benchmarks: anyone may connect, own org.xfsm1.* and
+ * org.freedesktop.PolicyKit1 (bench polkit), and call anything */
 static const char bus_conf[] =
         "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
         " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
         "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>\n"
         "<policy context=\"default\"><allow user=\"*\"/><allow own_prefix=\"org.xfsm1\"/>"
-        "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/></policy></busconfig>\n";
+        "<allow own=\"org.freedesktop.PolicyKit1\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+        "<allow eavesdrop=\"true\"/></policy></busconfig>\n";
 
-static const char toggle_yaml[] = "name: BenchToggle\n"
+const char bench_toggle_yaml[] = "name: BenchToggle\n"
                                   "stateMachines:\n"
                                   "  - name: Toggle\n"
                                   "    initialState: Off\n"
@@ -55,6 +58,48 @@ uint64_t bench_now_ns(void) {
 int bench_cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return (x > y) - (x < y);
+}
+
+pid_t bench_private_bus(const char *dir, char *ret_address, size_t size) {
+        char conf[PATH_MAX + 32], addr[PATH_MAX + 32], sock[PATH_MAX];
+        pid_t pid;
+        FILE *f;
+
+        snprintf(conf, sizeof conf, "%s/bus.conf", dir);
+        f = fopen(conf, "we");
+        if (!f)
+                return -errno;
+        fputs(bus_conf, f);
+        fclose(f);
+        snprintf(conf, sizeof conf, "--config-file=%s/bus.conf", dir);
+        snprintf(sock, sizeof sock, "%s/bus", dir);
+        snprintf(ret_address, size, "unix:path=%s", sock);
+        snprintf(addr, sizeof addr, "--address=%s", ret_address);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                execl("/usr/bin/dbus-daemon", "dbus-daemon", conf, addr, "--nofork", "--nopidfile", (char *) NULL);
+                _exit(127);
+        }
+        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+                usleep(10000);
+        (void) chmod(sock, 0777); /* bench polkit calls as nobody */
+        return pid;
+}
+
+void bench_stop(pid_t pid) {
+        if (pid <= 0)
+                return;
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+}
+
+void bench_remove_dir(const char *dir) {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "xfsmctl: could not remove %s\n", dir);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -613,36 +658,17 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
 
         if (!mkdtemp(dir))
                 return EXIT_REFUSED;
-        snprintf(path, sizeof path, "%s/bus.conf", dir);
+        snprintf(path, sizeof path, "%s/toggle.yaml", dir);
         FILE *f = fopen(path, "we");
         if (!f)
                 goto finish;
-        fputs(bus_conf, f);
-        fclose(f);
-        snprintf(path, sizeof path, "%s/toggle.yaml", dir);
-        f = fopen(path, "we");
-        if (!f)
-                goto finish;
-        fputs(toggle_yaml, f);
+        fputs(bench_toggle_yaml, f);
         fclose(f);
 
         if (address_arg)
                 snprintf(address, sizeof address, "%s", address_arg);
-        else {
-                char conf[PATH_MAX + 32], addr[PATH_MAX + 32], sock[PATH_MAX];
-                snprintf(conf, sizeof conf, "--config-file=%s/bus.conf", dir);
-                snprintf(sock, sizeof sock, "%s/bus", dir);
-                snprintf(address, sizeof address, "unix:path=%s", sock);
-                snprintf(addr, sizeof addr, "--address=%s", address);
-                broker = fork();
-                if (broker == 0) {
-                        execl("/usr/bin/dbus-daemon", "dbus-daemon", conf, addr, "--nofork", "--nopidfile",
-                              (char *) NULL);
-                        _exit(127);
-                }
-                for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
-                        usleep(10000);
-        }
+        else if ((broker = bench_private_bus(dir, address, sizeof address)) < 0)
+                goto finish;
         daemon = spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         bare = start_bare(address);
         bus = bench_connect(address);
@@ -781,20 +807,9 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
 finish:
         sd_bus_flush_close_unref(bus);
         free(ipath);
-        if (bare > 0) {
-                kill(bare, SIGTERM);
-                waitpid(bare, NULL, 0);
-        }
-        if (daemon > 0) {
-                kill(daemon, SIGTERM);
-                waitpid(daemon, NULL, 0);
-        }
-        if (broker > 0) {
-                kill(broker, SIGTERM);
-                waitpid(broker, NULL, 0);
-        }
-        snprintf(path, sizeof path, "rm -rf '%s'", dir);
-        if (system(path) != 0)
-                fprintf(stderr, "xfsmctl: could not remove %s\n", dir);
+        bench_stop(bare);
+        bench_stop(daemon);
+        bench_stop(broker);
+        bench_remove_dir(dir);
         return ret;
 }

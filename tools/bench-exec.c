@@ -170,20 +170,8 @@ int bench_exec(int argc, char **argv, const char *address_arg, bool json) {
                 fclose(f);
                 if (address_arg)
                         snprintf(address, sizeof address, "%s", address_arg);
-                else {
-                        char addr[PATH_MAX + 32], sock[PATH_MAX];
-                        snprintf(sock, sizeof sock, "%s/bus", dir);
-                        snprintf(address, sizeof address, "unix:path=%s", sock);
-                        snprintf(addr, sizeof addr, "--address=%s", address);
-                        broker = fork();
-                        if (broker == 0) {
-                                execl("/usr/bin/dbus-daemon", "dbus-daemon", "--session", addr, "--nofork",
-                                      "--nopidfile", (char *) NULL);
-                                _exit(127);
-                        }
-                        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
-                                usleep(10000);
-                }
+                else if ((broker = bench_private_bus(dir, address, sizeof address)) < 0)
+                        goto finish;
                 daemon = fork();
                 if (daemon == 0) {
                         int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -266,18 +254,9 @@ finish:
         free(lat);
         free(flo);
         sd_bus_flush_close_unref(bus);
-        if (daemon > 0) {
-                kill(daemon, SIGTERM);
-                waitpid(daemon, NULL, 0);
-        }
-        if (broker > 0) {
-                kill(broker, SIGTERM);
-                waitpid(broker, NULL, 0);
-        }
-        if (made_dir) {
-                char cmd[PATH_MAX + 16];
-                snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-                (void) !system(cmd);
-        }
+        bench_stop(daemon);
+        bench_stop(broker);
+        if (made_dir)
+                bench_remove_dir(dir);
         return ret;
 }

@@ -34,23 +34,6 @@
 #define NOBODY 65534
 #define POLKITD "/usr/lib/polkit-1/polkitd"
 
-static const char bus_conf[] =
-        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-        "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>\n"
-        "<policy context=\"default\"><allow user=\"*\"/><allow own_prefix=\"org.xfsm1\"/>"
-        "<allow own=\"org.freedesktop.PolicyKit1\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-        "<allow eavesdrop=\"true\"/></policy></busconfig>\n";
-
-static const char toggle_yaml[] = "name: BenchToggle\n"
-                                  "stateMachines:\n"
-                                  "  - name: Toggle\n"
-                                  "    initialState: Off\n"
-                                  "    states: [{name: Off, type: entry}, {name: On}]\n"
-                                  "    transitions:\n"
-                                  "      - {from: Off, to: On, event: TOGGLE}\n"
-                                  "      - {from: On, to: Off, event: TOGGLE}\n";
-
 static const char rule[] = "polkit.addRule(function(action, subject) {\n"
                            "        if (action.id == \"org.xfsm1.send-event\" && subject.user == \"nobody\" &&\n"
                            "            action.lookup(\"component\") == \"BenchToggle\")\n"
@@ -200,23 +183,12 @@ int bench_polkit(int argc, char **argv, bool json) {
                 goto finish;
         snprintf(sub, sizeof sub, "%s/rules.d", dir);
         (void) mkdir(sub, 0755);
-        if (write_file(sub, "60-bench.rules", rule) < 0 || write_file(dir, "bus.conf", bus_conf) < 0 ||
-            write_file(dir, "toggle.yaml", toggle_yaml) < 0)
+        if (write_file(sub, "60-bench.rules", rule) < 0 || write_file(dir, "toggle.yaml", bench_toggle_yaml) < 0)
                 goto finish;
 
-        snprintf(address, sizeof address, "unix:path=%s/bus", dir);
-        broker = fork();
-        if (broker == 0) {
-                char conf[PATH_MAX + 32], addr[PATH_MAX + 32];
-                snprintf(conf, sizeof conf, "--config-file=%s/bus.conf", dir);
-                snprintf(addr, sizeof addr, "--address=%s", address);
-                execl("/usr/bin/dbus-daemon", "dbus-daemon", conf, addr, "--nofork", "--nopidfile", (char *) NULL);
-                _exit(127);
-        }
-        snprintf(path, sizeof path, "%s/bus", dir);
-        for (int k = 0; k < 500 && access(path, F_OK) < 0; k++)
-                usleep(10000);
-        (void) chmod(path, 0777);
+        broker = bench_private_bus(dir, address, sizeof address);
+        if (broker < 0)
+                goto finish;
         bus = bench_connect(address);
         if (!bus)
                 goto finish;
@@ -325,19 +297,9 @@ finish:
                         close(down[k]);
         }
         sd_bus_flush_close_unref(bus);
-        if (daemon > 0) {
-                kill(daemon, SIGTERM);
-                waitpid(daemon, NULL, 0);
-        }
-        if (polkitd > 0) {
-                kill(polkitd, SIGTERM);
-                waitpid(polkitd, NULL, 0);
-        }
-        if (broker > 0) {
-                kill(broker, SIGTERM);
-                waitpid(broker, NULL, 0);
-        }
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        (void) !system(cmd);
+        bench_stop(daemon);
+        bench_stop(polkitd);
+        bench_stop(broker);
+        bench_remove_dir(dir);
         return ret;
 }

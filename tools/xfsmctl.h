@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 enum {
@@ -43,6 +44,13 @@ typedef struct BenchResult {
 } BenchResult;
 uint64_t bench_now_ns(void);
 int bench_cmp_u64(const void *a, const void *b);
+/* SIGTERM and wait (nothing for pid <= 0); rm -rf */
+void bench_stop(pid_t pid);
+/* dbus-daemon on dir/bus for the benchmarks; its pid (<0 on failure) */
+pid_t bench_private_bus(const char *dir, char *ret_address, size_t size);
+/* BenchToggle: a Toggle machine, Off <-> On on TOGGLE */
+extern const char bench_toggle_yaml[];
+void bench_remove_dir(const char *dir);
 struct sd_bus *bench_connect(const char *address);
 /* n Instance.Send(TOGGLE) round trips to path at dest: median and p99 */
 int bench_round_trips(struct sd_bus *bus, const char *dest, const char *path, unsigned n, BenchResult *res);
