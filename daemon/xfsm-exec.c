@@ -93,8 +93,12 @@ int main(int argc, char **argv) {
         sigaddset(&chld, SIGCHLD);
         sigprocmask(SIG_BLOCK, &chld, NULL);
         pid = fork();
-        if (pid < 0)
-                return fail(strerror(errno));
+        if (pid < 0) {
+                int r = fail(strerror(errno));
+                free(cmd);
+                json_object_put(job);
+                return r;
+        }
         if (pid == 0) {
                 sigset_t none;
                 sigemptyset(&none);
@@ -125,6 +129,8 @@ int main(int argc, char **argv) {
                         (void) kill(-pid, SIGKILL);
                         (void) waitpid(pid, &status, 0);
                         fprintf(stderr, "\nxfsm-exec: timed out after %llu ms\n", (unsigned long long) timeout_ms);
+                        free(cmd);
+                        json_object_put(job);
                         return EXIT_TIMEOUT;
                 }
                 struct timespec wait = { .tv_sec = (time_t) (left / 1000000000LL), .tv_nsec = (long) (left % 1000000000LL) };
