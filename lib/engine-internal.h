@@ -73,6 +73,7 @@ typedef struct StateList {
 
 struct ComponentRt {
         Component *def;
+        bool retired; /* an older version, kept for the instances created with it (Reload) */
         StateList **lists; /* [machine][state] */
         xfsm_instance *all_head, *all_tail;
         size_t n_instances;

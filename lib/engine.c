@@ -97,6 +97,8 @@ struct xfsm_engine {
         void *router_ud;
         xfsm_unit_filter_fn unit_filter;
         void *unit_filter_ud;
+        xfsm_version_loader_fn version_loader;
+        void *version_loader_ud;
         xfsm_step_fn step_fn;
         void *step_ud;
         bool guard_div_zero; /* a guard of the current choice divided by zero */
@@ -229,17 +231,26 @@ xfsm_engine *xfsm_engine_free(xfsm_engine *e) {
         return NULL;
 }
 
+/* The current version of a component. */
 static ComponentRt *find_comp(const xfsm_engine *e, const char *name) {
         for (size_t i = 0; i < e->n_comps; i++)
-                if (streq(e->comps[i]->def->name, name))
+                if (!e->comps[i]->retired && streq(e->comps[i]->def->name, name))
                         return e->comps[i];
         return NULL;
 }
 
-int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
-                            void *userdata) {
+/* A version of a component by its definition hash (current or retired). */
+static ComponentRt *find_version(const xfsm_engine *e, const char *name, const char *hash) {
+        for (size_t i = 0; i < e->n_comps; i++)
+                if (streq(e->comps[i]->def->name, name) && streq(e->comps[i]->def->hash, hash))
+                        return e->comps[i];
+        return NULL;
+}
+
+/* Parse a component and check what the host allows (its unit actions). */
+static int load_checked(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                        void *userdata, Component **ret) {
         Component *def = NULL;
-        ComponentRt *c, **comps;
         int r;
 
         r = component_load(name, data, len, fn, userdata, &def);
@@ -262,15 +273,14 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
                         component_free(def);
                         return -XFSM_E_LOAD_FAILED;
                 }
-        if (find_comp(e, def->name)) {
-                if (fn) {
-                        char msg[256];
-                        snprintf(msg, sizeof msg, "component '%s' is loaded already", def->name);
-                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
-                }
-                component_free(def);
-                return -XFSM_E_LOAD_FAILED;
-        }
+        *ret = def;
+        return 0;
+}
+
+/* A component runtime for def (taken): the current version, or a retired one. */
+static int add_version(xfsm_engine *e, Component *def, bool retired) {
+        ComponentRt *c, **comps;
+
         c = calloc(1, sizeof *c);
         comps = realloc(e->comps, (e->n_comps + 1) * sizeof *comps);
         if (!c || !comps) {
@@ -282,6 +292,7 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
         }
         e->comps = comps;
         c->def = def;
+        c->retired = retired;
         c->lists = calloc(def->n_machines, sizeof *c->lists);
         if (!c->lists) {
                 component_rt_free(c);
@@ -296,6 +307,85 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
         }
         e->comps[e->n_comps++] = c;
         return 0;
+}
+
+int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                            void *userdata) {
+        Component *def = NULL;
+        int r;
+
+        r = load_checked(e, name, data, len, fn, userdata, &def);
+        if (r < 0)
+                return r;
+        if (find_comp(e, def->name)) {
+                if (fn) {
+                        char msg[256];
+                        snprintf(msg, sizeof msg, "component '%s' is loaded already", def->name);
+                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
+                }
+                component_free(def);
+                return -XFSM_E_LOAD_FAILED;
+        }
+        return add_version(e, def, false);
+}
+
+int xfsm_engine_reload_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                              void *userdata) {
+        Component *def = NULL;
+        ComponentRt *cur, *known;
+        int r;
+
+        r = load_checked(e, name, data, len, fn, userdata, &def);
+        if (r < 0)
+                return r;
+        cur = find_comp(e, def->name);
+        if (!cur) {
+                if (fn) {
+                        char msg[256];
+                        snprintf(msg, sizeof msg, "component '%s' is not loaded: nothing to reload", def->name);
+                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
+                }
+                component_free(def);
+                return -XFSM_E_NO_SUCH_COMPONENT;
+        }
+        if (streq(cur->def->hash, def->hash)) {
+                component_free(def);
+                return 0; /* unchanged */
+        }
+        /* a version seen before (reloaded back, or restored from the state): make it current again */
+        known = find_version(e, def->name, def->hash);
+        cur->retired = true;
+        if (known) {
+                component_free(def);
+                known->retired = false;
+                return 1;
+        }
+        r = add_version(e, def, false);
+        if (r < 0) {
+                cur->retired = false;
+                return r;
+        }
+        return 1;
+}
+
+int xfsm_engine_load_version(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                             void *userdata) {
+        Component *def = NULL;
+        int r;
+
+        r = load_checked(e, name, data, len, fn, userdata, &def);
+        if (r < 0)
+                return r;
+        if (find_version(e, def->name, def->hash)) {
+                component_free(def);
+                return 0;
+        }
+        return add_version(e, def, true);
+}
+
+void xfsm_engine_set_version_loader(xfsm_engine *e, xfsm_version_loader_fn fn, void *userdata) {
+        e->version_loader = fn;
+        e->version_loader_ud = userdata;
 }
 
 void xfsm_engine_set_unit_filter(xfsm_engine *e, xfsm_unit_filter_fn fn, void *userdata) {
@@ -339,11 +429,29 @@ int xfsm_engine_load_file(xfsm_engine *e, const char *path, xfsm_diag_fn fn, voi
         return r;
 }
 
+/* The i-th current component (retired versions are not listed). */
+static ComponentRt *nth_current(const xfsm_engine *e, size_t i) {
+        for (size_t k = 0; k < e->n_comps; k++)
+                if (!e->comps[k]->retired && i-- == 0)
+                        return e->comps[k];
+        return NULL;
+}
+
 size_t xfsm_engine_n_components(const xfsm_engine *e) {
-        return e->n_comps;
+        size_t n = 0;
+        for (size_t k = 0; k < e->n_comps; k++)
+                n += !e->comps[k]->retired;
+        return n;
 }
 const char *xfsm_engine_component_name(const xfsm_engine *e, size_t i) {
-        return i < e->n_comps ? e->comps[i]->def->name : NULL;
+        ComponentRt *c = nth_current(e, i);
+        return c ? c->def->name : NULL;
+}
+size_t xfsm_component_n_versions(const xfsm_engine *e, const char *component) {
+        size_t n = 0;
+        for (size_t k = 0; k < e->n_comps; k++)
+                n += streq(e->comps[k]->def->name, component);
+        return n;
 }
 const char *xfsm_component_hash(const xfsm_engine *e, const char *component) {
         ComponentRt *c = find_comp(e, component);
@@ -930,11 +1038,11 @@ static int collect_by_creation(const void *a, const void *b) {
 /* Instances of machine m (in state, if not NULL) that event selects: rules
  * of the sender (may be none), and a transition of their own whose rules
  * hold. In creation order. */
-static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
-                            const MatchingRule *rules, size_t n_rules, json_object *payload,
-                            xfsm_instance ***ret, size_t *ret_n) {
-        xfsm_instance **v = NULL;
-        size_t n = 0, cap = 0;
+static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
+                             const MatchingRule *rules, size_t n_rules, json_object *payload, xfsm_instance ***pv,
+                             size_t *pn, size_t *pcap) {
+        xfsm_instance **v = *pv;
+        size_t n = *pn, cap = *pcap;
 
         for (size_t s = 0; s < m->n_states; s++) {
                 /* a statechart instance may be in several states: look at each once, through the first */
@@ -956,13 +1064,45 @@ static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, co
                         if (n == cap) {
                                 xfsm_instance **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
                                 if (!nv) {
-                                        free(v);
+                                        *pv = v;
+                                        *pn = n;
                                         return -ENOMEM;
                                 }
                                 v = nv;
                         }
                         v[n++] = i;
                 }
+        }
+        *pv = v;
+        *pn = n;
+        *pcap = cap;
+        return 0;
+}
+
+/* ... in every version of the component (Reload keeps older ones for their
+ * instances), machine and state matched by name; in creation order. */
+static int select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
+                            const MatchingRule *rules, size_t n_rules, json_object *payload,
+                            xfsm_instance ***ret, size_t *ret_n) {
+        xfsm_instance **v = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
+
+        for (size_t k = 0; k < e->n_comps && r >= 0; k++) {
+                ComponentRt *cc = e->comps[k];
+                const Machine *mm;
+                const State *ss = NULL;
+                if (cc == c)
+                        mm = m, ss = state;
+                else if (!streq(cc->def->name, c->def->name) || !(mm = component_find_machine(cc->def, m->name)))
+                        continue;
+                else if (state && !(ss = machine_find_state(mm, state->name)))
+                        continue;
+                r = select_in_version(e, cc, mm, ss, event, rules, n_rules, payload, &v, &n, &cap);
+        }
+        if (r < 0) {
+                free(v);
+                return r;
         }
         e->last_error[0] = 0;
         if (n > 1)
@@ -1125,12 +1265,17 @@ static json_object *mapped_context(const Transition *t, json_object *ctx, json_o
         return o;
 }
 
-static bool singleton_taken(const ComponentRt *c, const Machine *m) {
+static bool singleton_taken(const xfsm_engine *e, const ComponentRt *c, const Machine *m) {
         if (c->def->entry_machine != m || c->def->entry_mode != ENTRY_SINGLETON)
                 return false;
-        for (size_t s = 0; s < m->n_states; s++)
-                if (c->lists[m->index][s].n > 0)
-                        return true;
+        /* in any version of the component: an instance of an older one counts too */
+        for (size_t k = 0; k < e->n_comps; k++) {
+                const ComponentRt *v = e->comps[k];
+                const Machine *vm = v == c ? m : streq(v->def->name, c->def->name) ? component_find_machine(v->def, m->name) : NULL;
+                for (size_t s = 0; vm && s < vm->n_states; s++)
+                        if (v->lists[vm->index][s].n > 0)
+                                return true;
+        }
         return false;
 }
 
@@ -1140,7 +1285,7 @@ static int transition_targets(xfsm_engine *e, xfsm_instance *i, const Transition
 
         if (t->type == TRANSITION_INTER_MACHINE) {
                 const Machine *cm = component_find_machine(i->comp->def, t->target_machine);
-                if (singleton_taken(i->comp, cm)) {
+                if (singleton_taken(e, i->comp, cm)) {
                         fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", cm->name);
                         refused(e, i, t->event, -XFSM_E_SINGLETON_EXISTS);
                 } else {
@@ -1160,7 +1305,7 @@ static int transition_targets(xfsm_engine *e, xfsm_instance *i, const Transition
                 if (streq(t->target_component, i->comp->def->name)) {
                         const Machine *tm = component_find_machine(i->comp->def, t->target_machine);
                         if (kind == XFSM_ROUTED_CREATE)
-                                r = singleton_taken(i->comp, tm)
+                                r = singleton_taken(e, i->comp, tm)
                                             ? 0
                                             : create_instance(e, i->comp, tm, json_object_get(ctx), NULL, false, NULL);
                         else
@@ -1813,6 +1958,14 @@ int xfsm_engine_route_local(xfsm_engine *e, const xfsm_routed *r) {
         return route_default(NULL, e, r);
 }
 
+/* Still in the state of that name (of its own definition: versions differ)? */
+static bool in_state_named(const xfsm_instance *i, const char *name) {
+        const State *st = machine_find_state(i->machine, name);
+        if (!st)
+                return false;
+        return i->machine->statechart ? engine_in_state(i, st->index) : i->state == st->index;
+}
+
 /* Deliver r (owned) as one step. */
 static int deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsigned *ret_delivered) {
         ComponentRt *c = find_comp(e, r->target_component);
@@ -1857,7 +2010,7 @@ static int deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsign
         if (r->kind == XFSM_ROUTED_CREATE) {
                 Savepoint sp = savepoint(e);
                 int q;
-                if (singleton_taken(c, m)) {
+                if (singleton_taken(e, c, m)) {
                         fail(e, -XFSM_E_SINGLETON_EXISTS, "singleton %s exists already", m->name);
                         refused(e, NULL, NULL, -XFSM_E_SINGLETON_EXISTS);
                 } else {
@@ -1884,7 +2037,8 @@ static int deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsign
                         Item it = { i, r->event, json_object_get(r->payload), NULL, true };
                         int q;
 
-                        if (i->dead || i->drop_at_commit || (st && i->state != st->index)) {
+                        if (i->dead || i->drop_at_commit ||
+                            (st && (i->machine == m ? i->state != st->index : !in_state_named(i, st->name)))) {
                                 json_object_put(it.payload);
                                 continue; /* moved meanwhile */
                         }
@@ -1990,7 +2144,7 @@ static ComponentRt *comp_for_machine(xfsm_engine *e, const char *component, cons
                 return c;
         }
         for (size_t k = 0; k < e->n_comps; k++)
-                if (component_find_machine(e->comps[k]->def, machine))
+                if (!e->comps[k]->retired && component_find_machine(e->comps[k]->def, machine))
                         return e->comps[k];
         *ret_err = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in any component", machine);
         return NULL;
@@ -2036,7 +2190,7 @@ int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machin
         m = component_find_machine(c->def, machine);
         if (!m)
                 return fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in component '%s'", machine, c->def->name);
-        if (singleton_taken(c, m))
+        if (singleton_taken(e, c, m))
                 return fail(e, -XFSM_E_SINGLETON_EXISTS, "the singleton entry point %s of %s exists already",
                             machine, c->def->name);
         r = parse_payload(e, context_json, &ctx);
@@ -2341,7 +2495,8 @@ bool xfsm_engine_next_retention(const xfsm_engine *e, uint64_t *ret) {
 }
 
 const Component *engine_component(const xfsm_engine *e, size_t i) {
-        return i < e->n_comps ? e->comps[i]->def : NULL;
+        ComponentRt *c = nth_current(e, i);
+        return c ? c->def : NULL;
 }
 
 /* ---- instance images: what the daemon persists, and recovery ----------------- */
@@ -2558,7 +2713,13 @@ static int restore_object(xfsm_engine *e, json_object *o) {
         status = jstr(o, "status");
         if (!id || strlen(id) != ID_LEN || !comp_name || !machine_name || !status)
                 goto finish;
-        c = find_comp(e, comp_name);
+        /* the version it was created with: loaded, or asked of the host (an older definition it kept) */
+        c = jstr(o, "version") ? find_version(e, comp_name, jstr(o, "version")) : NULL;
+        if (!c && jstr(o, "version") && e->version_loader &&
+            e->version_loader(e->version_loader_ud, e, comp_name, jstr(o, "version")) >= 0)
+                c = find_version(e, comp_name, jstr(o, "version"));
+        if (!c)
+                c = find_comp(e, comp_name); /* its definition is gone: the current one, as before Reload existed */
         if (!c) {
                 r = fail(e, -XFSM_E_NO_SUCH_COMPONENT, "no component '%s'", comp_name);
                 goto finish;

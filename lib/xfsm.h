@@ -212,6 +212,26 @@ int xfsm_engine_forget(xfsm_engine *e, const char *id);
 typedef void (*xfsm_step_fn)(void *userdata, const xfsm_step *s);
 void xfsm_engine_set_step_handler(xfsm_engine *e, xfsm_step_fn fn, void *userdata);
 
+/* Reload a component from a changed definition (SPEC section 2, Reload):
+ * instances created from now on use it; live instances keep the definition
+ * they were created with (their Version) until they end, and routed events,
+ * broadcasts and listings reach them all, machines and states matched by
+ * name. Returns 1 when the definition changed, 0 when it is the same (its
+ * hash), <0 on a load error (nothing changes). */
+int xfsm_engine_reload_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                              void *userdata);
+/* Load an older version of a loaded component, for instances restored with
+ * it (0 if that version is there already). */
+int xfsm_engine_load_version(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
+                             void *userdata);
+/* Called by recovery for an instance image whose version is not loaded:
+ * the host may load it (xfsm_engine_load_version) from what it kept. */
+typedef int (*xfsm_version_loader_fn)(void *userdata, xfsm_engine *e, const char *component, const char *hash);
+void xfsm_engine_set_version_loader(xfsm_engine *e, xfsm_version_loader_fn fn, void *userdata);
+/* How many versions of a component are loaded (the current one and older
+ * ones kept for their instances). */
+size_t xfsm_component_n_versions(const xfsm_engine *e, const char *component);
+
 /* Which units `unit` actions may name (the host's configuration): when set,
  * loading a component whose unit action names a unit fn refuses fails with an
  * error at that action. Set it before loading. */

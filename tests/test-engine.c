@@ -1222,9 +1222,98 @@ static void test_recovery_snapshot_superseded_by_the_tail(void **state) {
         xfsm_engine_free(dst);
 }
 
+
+/* Reload (SPEC section 2): live instances keep the definition they were
+ * created with; new ones get the new one; both are reached by broadcasts and
+ * listings; an image restores with its own version, asked of the host. */
+static const char reload_v1[] = "name: R\n"
+                                "stateMachines:\n"
+                                "  - name: M\n"
+                                "    initialState: A\n"
+                                "    states: [{name: A, type: entry}, {name: B}, {name: C, type: final}]\n"
+                                "    transitions:\n"
+                                "      - {from: A, to: B, event: GO}\n"
+                                "      - {from: B, to: C, event: GO}\n";
+static const char reload_v2[] = "name: R\n"
+                                "stateMachines:\n"
+                                "  - name: M\n"
+                                "    initialState: A\n"
+                                "    states: [{name: A, type: entry}, {name: X}, {name: C, type: final}]\n"
+                                "    transitions:\n"
+                                "      - {from: A, to: X, event: GO}\n"
+                                "      - {from: X, to: C, event: FIN}\n";
+
+static int count_one(void *userdata, xfsm_instance *i) {
+        (void) i;
+        (*(unsigned *) userdata)++;
+        return 0;
+}
+
+static int load_v1(void *userdata, xfsm_engine *e, const char *component, const char *hash) {
+        (*(unsigned *) userdata)++;
+        assert_string_equal(component, "R");
+        (void) hash;
+        return xfsm_engine_load_version(e, "v1.yaml", reload_v1, strlen(reload_v1), fail_on_error, NULL);
+}
+
+static void test_reload_keeps_live_instances_on_their_version(void **state) {
+        xfsm_engine *e = engine(reload_v1, NULL), *b;
+        xfsm_instance *old = create(e, "M", NULL), *waiting = create(e, "M", NULL), *fresh;
+        char v1[64], *image;
+        unsigned n = 0, asked = 0, delivered = 0;
+        (void) state;
+
+        snprintf(v1, sizeof v1, "%s", xfsm_component_hash(e, "R"));
+        assert_int_equal(xfsm_instance_send(e, old, "GO", NULL, NULL), 0); /* in B, a state v2 does not have */
+        assert_int_equal(xfsm_engine_reload_string(e, "v2.yaml", reload_v2, strlen(reload_v2), fail_on_error, NULL), 1);
+        assert_string_not_equal(xfsm_component_hash(e, "R"), v1);
+        assert_int_equal(xfsm_component_n_versions(e, "R"), 2);
+        assert_int_equal(xfsm_engine_n_components(e), 1);
+        /* the same text again changes nothing */
+        assert_int_equal(xfsm_engine_reload_string(e, "v2.yaml", reload_v2, strlen(reload_v2), fail_on_error, NULL), 0);
+        /* a broken one changes nothing either */
+        assert_true(xfsm_engine_reload_string(e, "bad.yaml", "name: R\nstateMachines: 3\n", 26, NULL, NULL) < 0);
+        assert_int_equal(xfsm_component_n_versions(e, "R"), 2);
+
+        /* the old instance goes on with v1: B --GO--> C */
+        assert_string_equal(xfsm_instance_version(old), v1);
+        assert_int_equal(xfsm_instance_send(e, old, "GO", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(old), "C");
+        /* a new one uses v2: A --GO--> X */
+        fresh = create(e, "M", NULL);
+        assert_string_not_equal(xfsm_instance_version(fresh), v1);
+        assert_int_equal(xfsm_instance_send(e, fresh, "GO", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(fresh), "X");
+        /* listings and broadcasts reach every version, by machine and state name */
+        xfsm_engine_foreach(e, "R", "M", NULL, count_one, &n);
+        assert_int_equal(n, 3);
+        assert_int_equal(xfsm_engine_broadcast(e, "R", "M", "A", "GO", NULL, &delivered), 0);
+        assert_int_equal(delivered, 1);
+        assert_string_equal(xfsm_instance_state(waiting), "B"); /* v1's GO from A */
+
+        /* an image restores with its own version, which recovery asks the host for */
+        image = xfsm_instance_to_json(waiting);
+        assert_non_null(image);
+        b = engine(reload_v2, NULL);
+        xfsm_engine_set_version_loader(b, load_v1, &asked);
+        assert_int_equal(xfsm_engine_restore_json(b, image), 0);
+        assert_int_equal(asked, 1);
+        xfsm_instance *back = xfsm_engine_find(b, xfsm_instance_id(waiting));
+        assert_non_null(back);
+        assert_string_equal(xfsm_instance_version(back), v1);
+        assert_string_equal(xfsm_instance_state(back), "B");
+        assert_int_equal(xfsm_instance_send(b, back, "GO", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(back), "C");
+        assert_int_equal(xfsm_engine_n_components(b), 1);
+        free(image);
+        xfsm_engine_free(b);
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recovery_snapshot_superseded_by_the_tail),
+                cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
                 cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
                 cmocka_unit_test(test_transition_order_of_effects),
                 cmocka_unit_test(test_run_to_completion_auto_chain_in_one_step),
