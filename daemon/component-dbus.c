@@ -362,9 +362,10 @@ static int property_get_machines(sd_bus *bus, const char *path, const char *inte
 static const sd_bus_vtable component_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Version", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Machines", "as", property_get_machines, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Definition", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        /* Reload changes these */
+        SD_BUS_PROPERTY("Version", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Machines", "as", property_get_machines, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Definition", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("s", machine, "s", context_json),
                                 SD_BUS_RESULT("o", path, "s", id), method_create_instance,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -26,6 +26,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "outbox.h"
+#include "reload.h"
 #include "work.h"
 
 struct EventId {
@@ -182,7 +183,11 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
 
         m->durable = true;
         m->policy = (int) policy;
+        m->state_dir = strdup(state_dir);
+        if (!m->state_dir)
+                return -ENOMEM;
         read_boot_id(m->boot_id);
+        reload_setup(m); /* images of instances created with an older definition */
         for (size_t k = 0; k < m->n_hosts; k++) {
                 Host *h = &m->hosts[k];
                 Recovery rc = { .m = m, .h = h };
@@ -194,6 +199,8 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
                         return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s: %m", dir);
+                /* the definition new instances get, kept for when it is not the current one any more */
+                (void) reload_keep_file(m, h);
                 r = journal_recover(h->journal, on_snapshot, on_body, &rc, &rep);
                 if (r < 0)
                         return log_error_errno(r, "Failed to recover %s from %s: %m", h->name, dir);

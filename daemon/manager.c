@@ -71,10 +71,12 @@ Manager *manager_free(Manager *m) {
                 xfsm_engine_free(m->engine);
         }
         work_free(m); /* kills commands still running: after a restart they are "interrupted" */
+        free(m->state_dir);
         durable_close(m);
         outbox_free(m);
         for (size_t k = 0; k < m->n_hosts; k++) {
                 free(m->hosts[k].stem);
+                free(m->hosts[k].file);
                 free(m->hosts[k].name);
                 free(m->hosts[k].path);
                 free(m->hosts[k].bus_name);
@@ -124,7 +126,8 @@ int manager_load_file(Manager *m, const char *path) {
         if (n > 5 && streq(base + n - 5, ".yaml"))
                 n -= 5;
         m->hosts[m->n_hosts - 1].stem = strndup(base, n);
-        return m->hosts[m->n_hosts - 1].stem ? 0 : -ENOMEM;
+        m->hosts[m->n_hosts - 1].file = realpath(path, NULL) ?: strdup(path);
+        return m->hosts[m->n_hosts - 1].stem && m->hosts[m->n_hosts - 1].file ? 0 : -ENOMEM;
 }
 
 /* Two files with one YAML name cannot both be hosted by their stems: the

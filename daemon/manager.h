@@ -22,6 +22,7 @@ typedef struct Host {
         char *bus_name; /* org.xfsm1.<name> */
         char *path_template; /* /org/xfsm1/<name>/%/% for sd_bus_path_decode_many() */
         char *stem;     /* the file's name without .yaml: its state directory */
+        char *file;     /* the file it was loaded from: Reload reads it again */
         struct Journal *journal;
         struct EventId *ids; /* the SendEx event-id window, a ring */
         unsigned ids_next, ids_n;
@@ -75,6 +76,7 @@ struct Manager {
 
         /* durability (durable.c): set with --state-dir */
         bool durable;
+        char *state_dir;
         int policy; /* JournalPolicy */
         char boot_id[64];
         const char *current_event_id; /* the SendEx in progress */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "reload.h"
 #include "work.h"
 
 static void help(void) {
@@ -62,11 +63,12 @@ static void help(void) {
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
         (void) s;
         (void) si;
-        (void) userdata;
-        log_warning("SIGHUP: reloading definitions is not implemented yet; the definitions loaded at start stay. "
-                    "Restart the component to load a changed file");
+        /* SIGHUP reloads (never ends a worker: systemd would count a failure) */
+        int r = manager_reload(m);
+        (void) sd_notifyf(0, "STATUS=Reloaded: %s", r < 0 ? "a definition failed to load, kept as it was" : "done");
         return 0;
 }
 
@@ -348,7 +350,7 @@ int main(int argc, char **argv) {
         (void) sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
         /* SIGHUP must not end a worker (and have systemd count a failure) */
-        (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, NULL);
+        (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
         (void) sd_event_set_watchdog(m->event, true);
 
         m->system_bus = !address && !user; /* exec actions may then run as units (work.c) */

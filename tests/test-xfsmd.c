@@ -1152,6 +1152,131 @@ static void test_routed_events_cross_processes_once_through_crashes(void **state
         free(sender);
 }
 
+
+/* Reload: SIGHUP reads the file again; live instances keep their version, new
+ * ones get the new one, and that holds across a restart (the state directory
+ * keeps the older definition); a broken file changes nothing. */
+static const char reload_v1[] = "name: Reloadable\n"
+                                "stateMachines:\n"
+                                "  - name: M\n"
+                                "    initialState: A\n"
+                                "    states: [{name: A, type: entry}, {name: B}, {name: C, type: final}]\n"
+                                "    transitions:\n"
+                                "      - {from: A, to: B, event: GO}\n"
+                                "      - {from: B, to: C, event: GO}\n";
+static const char reload_v2[] = "name: Reloadable\n"
+                                "stateMachines:\n"
+                                "  - name: M\n"
+                                "    initialState: A\n"
+                                "    states: [{name: A, type: entry}, {name: X}, {name: C, type: final}]\n"
+                                "    transitions:\n"
+                                "      - {from: A, to: X, event: GO}\n"
+                                "      - {from: X, to: C, event: FIN}\n";
+
+static void write_text(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static char *component_version(void) {
+        char *v = NULL;
+        assert_true(sd_bus_get_property_string(bus, "org.xfsm1.Reloadable", "/org/xfsm1/Reloadable",
+                                               "org.xfsm1.Component", "Version", NULL, &v) >= 0);
+        return v;
+}
+
+static pid_t start_reloadable(const char *file, const char *state_dir, const char *log) {
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", (char *) state_dir, (char *) file, NULL };
+        pid_t pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Reloadable"); k++)
+                usleep(10000);
+        assert_true(has_owner("org.xfsm1.Reloadable"));
+        return pid;
+}
+
+static void test_reload_keeps_live_instances_on_their_version(void **state) {
+        char file[300], state_dir[300], log[300], *v1, *v2, *v, *st, *pa = NULL, *pw = NULL, *pn = NULL;
+        pid_t pid;
+        (void) state;
+
+        snprintf(file, sizeof file, "%s/reloadable.yaml", dir);
+        snprintf(state_dir, sizeof state_dir, "%s/reload-state", dir);
+        snprintf(log, sizeof log, "%s/reload.log", dir);
+        write_text(file, reload_v1);
+        pid = start_reloadable(file, state_dir, log);
+        v1 = component_version();
+        char *a = create("Reloadable", "M", "{}", &pa), *w = create("Reloadable", "M", "{}", &pw);
+        st = send_event("Reloadable", a, "GO", "{}");
+        assert_string_equal(st, "B");
+        free(st);
+
+        /* the new definition, and SIGHUP */
+        write_text(file, reload_v2);
+        assert_int_equal(kill(pid, SIGHUP), 0);
+        for (int k = 0; k < 200; k++) {
+                v2 = component_version();
+                if (strcmp(v2, v1) != 0)
+                        break;
+                free(v2);
+                v2 = NULL;
+                usleep(10000);
+        }
+        assert_non_null(v2);
+        /* the live one goes on with v1, a new one takes v2 */
+        st = send_event("Reloadable", a, "GO", "{}");
+        assert_string_equal(st, "C");
+        free(st);
+        v = property("Reloadable", pa, "Version");
+        assert_string_equal(v, v1);
+        free(v);
+        char *n = create("Reloadable", "M", "{}", &pn);
+        v = property("Reloadable", pn, "Version");
+        assert_string_equal(v, v2);
+        free(v);
+        st = send_event("Reloadable", n, "GO", "{}");
+        assert_string_equal(st, "X");
+        free(st);
+
+        /* a broken file: nothing changes, the daemon goes on */
+        write_text(file, "name: Reloadable\nstateMachines: 7\n");
+        assert_int_equal(kill(pid, SIGHUP), 0);
+        usleep(200000);
+        assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+        v = component_version();
+        assert_string_equal(v, v2);
+        free(v);
+        write_text(file, reload_v2);
+
+        /* across a restart: w, created with v1 and still in A, keeps v1 (GO leads to B, not X) */
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Reloadable");
+        pid = start_reloadable(file, state_dir, log);
+        v = property("Reloadable", pw, "Version");
+        assert_string_equal(v, v1);
+        free(v);
+        st = send_event("Reloadable", w, "GO", "{}");
+        assert_string_equal(st, "B");
+        free(st);
+        v = property("Reloadable", pn, "Version");
+        assert_string_equal(v, v2);
+        free(v);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Reloadable");
+        free(a);
+        free(w);
+        free(n);
+        free(pa);
+        free(pw);
+        free(pn);
+        free(v1);
+        free(v2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -1166,6 +1291,7 @@ int main(void) {
                 cmocka_unit_test(test_manager_lists_and_starts_components),
                 cmocka_unit_test(test_settings_from_xfsm_conf),
                 cmocka_unit_test(test_sighup_does_not_end_the_daemon),
+                cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
