@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "polkit.h"
+#include "reload.h"
 
 typedef struct Installed {
         char *stem, *name, *hash;
@@ -397,6 +398,62 @@ static int method_stop_component(sd_bus_message *msg, void *userdata, sd_bus_err
         return unit_job(msg, method_stop_component, userdata, "StopUnit", error);
 }
 
+/* ---- Reload ------------------------------------------------------------------------ */
+
+/* The running workers, from systemd: have each reload (ExecReload sends it SIGHUP). */
+static int on_worker_units(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Pending *p = userdata;
+        Manager *m = p->m;
+        const char *unit;
+        unsigned n = 0;
+        int r;
+        (void) ret_error;
+
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                log_warning("Reload: cannot list the workers: %s", e->message ?: e->name);
+                (void) sd_bus_reply_method_error(p->call, e);
+                pending_free(p);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        while (r > 0 && (r = sd_bus_message_read(reply, "(ssssssouso)", &unit, NULL, NULL, NULL, NULL, NULL, NULL,
+                                                 NULL, NULL, NULL)) > 0) {
+                if (sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                             "org.freedesktop.systemd1.Manager", "ReloadUnit", NULL, NULL, "ss", unit,
+                                             "replace") >= 0)
+                        n++;
+        }
+        log_info("Reload: %u worker(s) asked to reload", n);
+        (void) sd_bus_reply_method_return(p->call, NULL);
+        pending_free(p);
+        return 0;
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Pending *p;
+        int r;
+
+        r = access_check(m, msg, "org.xfsm1.manage", NULL, method_reload, m, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        /* the components hosted here, then the workers */
+        (void) manager_reload(m);
+        if (m->peer || !m->system_bus)
+                return sd_bus_reply_method_return(msg, NULL);
+        if (!(p = pending_new(m, msg)))
+                return -ENOMEM;
+        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                     "org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", on_worker_units, p,
+                                     "asas", 2, "active", "reloading", 1, "xfsm@*.service");
+        if (r < 0) {
+                pending_free(p);
+                return r;
+        }
+        return 1;
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ListComponents", SD_BUS_NO_ARGS,
@@ -406,6 +463,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_start_component, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StopComponent", SD_BUS_ARGS("s", stem), SD_BUS_NO_RESULT,
                                 method_stop_component, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

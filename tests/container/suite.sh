@@ -346,6 +346,36 @@ sleep 0.5
 xfsmctl --system instances Durable --state Rang | grep -q "$A" || fail "the alarm did not ring after the restart"
 ok "a timer due while the worker was down fires after restart"
 
+# -- Reload: systemctl reload and org.xfsm1.Manager.Reload; live instances keep their version ----------
+cver() { busctl --system get-property org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Version | str; }
+iver() { busctl --system get-property org.xfsm1.Durable "$1" org.xfsm1.Instance Version | str; }
+opath() { call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' \
+        | sed -n 's/^os "\([^"]*\)".*/\1/p'; }
+systemctl start xfsm@counter.service
+P_OLD=$(opath)
+v_old=$(cver)
+[ "$(iver "$P_OLD")" = "$v_old" ] || fail "an instance's Version is not its component's"
+printf '  - name: Extra\n    initialState: E\n    states: [{name: E}]\n' >> /etc/xfsm/components/counter.yaml
+systemctl reload xfsm@counter.service || fail "systemctl reload xfsm@counter"
+for _ in $(seq 50); do [ "$(cver)" != "$v_old" ] && break; sleep 0.1; done
+v_new=$(cver)
+[ "$v_new" != "$v_old" ] || fail "systemctl reload did not load the changed definition"
+[ "$(iver "$P_OLD")" = "$v_old" ] || fail "a live instance did not keep its version across the reload"
+P_NEW=$(opath)
+[ "$(iver "$P_NEW")" = "$v_new" ] || fail "a new instance did not get the new version"
+# once more through org.xfsm1.Manager (as root; an unprivileged user is refused)
+printf '  - name: Extra2\n    initialState: E\n    states: [{name: E}]\n' >> /etc/xfsm/components/counter.yaml
+out=$(ucall xfsmtest org.xfsm1 /org/xfsm1 org.xfsm1.Manager Reload) && fail "xfsmtest could Reload: $out"
+echo "$out" | denied || fail "Reload as xfsmtest: $out"
+call org.xfsm1 /org/xfsm1 org.xfsm1.Manager Reload || fail "Manager.Reload"
+for _ in $(seq 50); do [ "$(cver)" != "$v_new" ] && break; sleep 0.1; done
+[ "$(cver)" != "$v_new" ] || fail "Manager.Reload did not reload the worker"
+# and across a restart of the worker, the old instance still has its version
+systemctl restart xfsm@counter.service
+[ "$(iver "$P_OLD")" = "$v_old" ] || fail "after a restart the old instance lost its version"
+[ "$(iver "$P_NEW")" = "$v_new" ] || fail "after a restart the second instance lost its version"
+ok "reload: systemctl reload and Manager.Reload load the changed definition; live instances keep theirs, across a restart too"
+
 # -- figures, not checks: an exec action as a unit beside systemd-run --wait -------------------------
 xfsmctl enable benchexec > /dev/null
 call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
