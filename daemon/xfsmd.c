@@ -57,6 +57,8 @@ static void help(void) {
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
                "\n"
+               "SIGHUP reloads the components' files: new instances get a changed definition,\n"
+               "live ones keep theirs.\n"
                "Runs under systemd as Type=notify (READY, STATUS, WATCHDOG) and logs to the\n"
                "journal with XFSM_COMPONENT=, XFSM_INSTANCE=, XFSM_EVENT= when started by it.\n"
                "See xfsmd(8).\n");
