@@ -30,8 +30,7 @@ typedef struct {
 } InstalledList;
 
 static const char *component_dirs(void) {
-        const char *env = getenv("XFSM_COMPONENT_PATH");
-        return env && *env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
+        return manager_component_dirs();
 }
 
 static bool stem_valid(const char *stem) {

@@ -130,9 +130,14 @@ int manager_load_file(Manager *m, const char *path) {
         return m->hosts[m->n_hosts - 1].stem && m->hosts[m->n_hosts - 1].file ? 0 : -ENOMEM;
 }
 
-/* Two files with one YAML name cannot both be hosted by their stems: the
- * name is the bus name and the routing address (SPEC section 3). */
-static int check_name_unique(const char *dirs, const char *path, const char *name) {
+const char *manager_component_dirs(void) {
+        const char *env = getenv("XFSM_COMPONENT_PATH");
+        return env && *env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
+}
+
+int manager_find_component_file(const char *name, const char *skip, char **ret_path) {
+        const char *dirs = manager_component_dirs();
+
         for (const char *p = dirs; *p;) {
                 size_t n = strcspn(p, ":");
                 char dir[PATH_MAX];
@@ -150,16 +155,15 @@ static int check_name_unique(const char *dirs, const char *path, const char *nam
                         if (l < 6 || !streq(de->d_name + l - 5, ".yaml"))
                                 continue;
                         snprintf(other, sizeof other, "%s/%s", dir, de->d_name);
-                        if (streq(other, path))
+                        if (skip && streq(other, skip))
                                 continue;
                         e = xfsm_engine_new();
                         if (e && xfsm_engine_load_file(e, other, NULL, NULL) >= 0 &&
                             streq(xfsm_engine_component_name(e, 0), name)) {
                                 xfsm_engine_free(e);
                                 closedir(d);
-                                return log_error_errno(-EEXIST,
-                                                       "%s and %s both name component %s: one name, one file",
-                                                       path, other, name);
+                                *ret_path = strdup(other);
+                                return *ret_path ? 1 : -ENOMEM;
                         }
                         xfsm_engine_free(e);
                 }
@@ -168,9 +172,21 @@ static int check_name_unique(const char *dirs, const char *path, const char *nam
         return 0;
 }
 
+/* Two files with one YAML name cannot both be hosted by their stems: the
+ * name is the bus name and the routing address (SPEC section 3). */
+static int check_name_unique(const char *path, const char *name) {
+        char *other = NULL;
+        int r = manager_find_component_file(name, path, &other);
+        if (r > 0) {
+                r = log_error_errno(-EEXIST, "%s and %s both name component %s: one name, one file", path, other,
+                                    name);
+                free(other);
+        }
+        return r;
+}
+
 int manager_load_stem(Manager *m, const char *stem) {
-        const char *env = getenv("XFSM_COMPONENT_PATH");
-        const char *dirs = env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
+        const char *dirs = manager_component_dirs();
         char path[PATH_MAX];
 
         if (!*stem || strchr(stem, '/') || stem[0] == '.')
@@ -183,7 +199,7 @@ int manager_load_stem(Manager *m, const char *stem) {
                                 int r = manager_load_file(m, path);
                                 if (r < 0)
                                         return r;
-                                return check_name_unique(dirs, path, m->hosts[m->n_hosts - 1].name);
+                                return check_name_unique(path, m->hosts[m->n_hosts - 1].name);
                         }
                 }
                 p += n;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "durable.h"
 #include "log.h"
@@ -117,6 +118,8 @@ static void retry_later(Manager *m) {
         }
 }
 
+static void peer_close_soon(Manager *m);
+
 static int on_delivered(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Manager *m = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
@@ -124,6 +127,8 @@ static int on_delivered(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 
         m->out_inflight = false;
         if (e) {
+                if (m->out_peer && sd_bus_message_get_bus(reply) == m->out_peer)
+                        peer_close_soon(m); /* not from inside its own dispatch */
                 if (!m->out_warned) {
                         log_warning("Routed events for %s wait: %s (%s); retrying", m->out_n ? m->out[0].target : "?",
                                     e->message ?: "", e->name);
@@ -143,19 +148,155 @@ static int on_delivered(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         return 0;
 }
 
+/* ---- peer to peer: the target worker's own socket --------------------------------
+ *
+ * A target installed as a worker has a socket, RUNDIR/STEM.sock (xfsm@.socket;
+ * it activates the worker when it is not running). Routed events go there
+ * directly, D-Bus peer to peer, without a round through the bus broker; the
+ * connection is kept while events flow and closed after a short linger, so
+ * the receiver may still idle out. Without a socket (no such worker, tests on
+ * a private bus) they go over the bus to org.xfsm1.<Target>. */
+
+#define PEER_LINGER_USEC (2ULL * 1000000ULL)
+
+static const char *run_dir(void) {
+        const char *d = getenv("XFSM_RUNTIME_DIR");
+        return d && *d ? d : "/run/xfsm";
+}
+
+static void peer_close(Manager *m) {
+        if (m->out_peer) {
+                (void) sd_bus_detach_event(m->out_peer);
+                sd_bus_close(m->out_peer);
+                m->out_peer = sd_bus_unref(m->out_peer);
+        }
+        free(m->out_peer_target);
+        m->out_peer_target = NULL;
+        m->out_linger = sd_event_source_disable_unref(m->out_linger);
+}
+
+static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        (void) s, (void) usec;
+        if (!m->out_inflight)
+                peer_close(m);
+        return 0;
+}
+
+static void peer_close_soon(Manager *m) {
+        if (!m->out_linger) {
+                if (sd_event_add_time(m->event, &m->out_linger, CLOCK_MONOTONIC, 0, 0, on_linger, m) < 0)
+                        return;
+        } else {
+                (void) sd_event_source_set_time(m->out_linger, 0);
+                (void) sd_event_source_set_enabled(m->out_linger, SD_EVENT_ONESHOT);
+        }
+}
+
+/* The socket of target's worker: "" when there is none (remembered: the lookup reads the component files). */
+static const char *peer_socket(Manager *m, const char *target) {
+        for (size_t k = 0; k < m->n_peer_sockets; k++)
+                if (streq(m->peer_sockets[k].target, target))
+                        return m->peer_sockets[k].socket;
+        char *file = NULL, *sock = NULL;
+        if (manager_find_component_file(target, NULL, &file) > 0) {
+                const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+                struct stat st;
+                if (asprintf(&sock, "%s/%.*s.sock", run_dir(), (int) (strlen(base) - 5), base) < 0)
+                        sock = NULL;
+                else if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                        free(sock);
+                        sock = NULL;
+                }
+        }
+        free(file);
+        struct PeerSocket *v = realloc(m->peer_sockets, (m->n_peer_sockets + 1) * sizeof *v);
+        if (!v) {
+                free(sock);
+                return "";
+        }
+        m->peer_sockets = v;
+        v[m->n_peer_sockets] = (struct PeerSocket) { .target = strdup(target), .socket = sock ? sock : strdup("") };
+        if (!v[m->n_peer_sockets].target || !v[m->n_peer_sockets].socket) {
+                free(v[m->n_peer_sockets].target);
+                free(v[m->n_peer_sockets].socket);
+                return "";
+        }
+        return v[m->n_peer_sockets++].socket;
+}
+
+/* A connection to target's worker socket, or NULL (then the bus). */
+static sd_bus *peer_for(Manager *m, const char *target) {
+        const char *sock;
+        char *address = NULL;
+        sd_bus *b = NULL;
+        int r;
+
+        if (m->out_peer && streq(m->out_peer_target, target)) {
+                if (sd_bus_is_open(m->out_peer) > 0)
+                        return m->out_peer;
+                peer_close(m); /* the worker left (idled out, restarted): connect again */
+        } else if (m->out_peer)
+                peer_close(m);
+        sock = peer_socket(m, target);
+        if (!*sock)
+                return NULL;
+        if (asprintf(&address, "unix:path=%s", sock) < 0)
+                return NULL;
+        r = sd_bus_new(&b);
+        if (r >= 0)
+                r = sd_bus_set_address(b, address);
+        if (r >= 0)
+                r = sd_bus_attach_event(b, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_start(b);
+        free(address);
+        if (r < 0) {
+                log_debug("Cannot connect to %s for %s (%s): over the bus", sock, target, strerror(-r));
+                sd_bus_unref(b);
+                return NULL;
+        }
+        m->out_peer = b;
+        m->out_peer_target = strdup(target);
+        if (!m->out_peer_target) {
+                peer_close(m);
+                return NULL;
+        }
+        log_debug("Routed events for %s go to %s", target, sock);
+        return b;
+}
+
+static void linger(Manager *m) {
+        uint64_t now;
+        if (!m->out_peer || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (!m->out_linger)
+                (void) sd_event_add_time(m->event, &m->out_linger, CLOCK_MONOTONIC, now + PEER_LINGER_USEC, 100000,
+                                         on_linger, m);
+        else {
+                (void) sd_event_source_set_time(m->out_linger, now + PEER_LINGER_USEC);
+                (void) sd_event_source_set_enabled(m->out_linger, SD_EVENT_ONESHOT);
+        }
+}
+
 void outbox_kick(Manager *m) {
         char bus_name[128], path[128];
+        sd_bus *b;
         OutEntry *o;
 
-        if (m->out_inflight || m->out_n == 0 || !m->bus || m->peer)
+        if (m->out_inflight || m->out_n == 0 || !m->bus || m->peer) {
+                if (m->out_n == 0)
+                        linger(m);
                 return;
+        }
         o = &m->out[0];
         if (!o->durable)
                 return; /* its record is not synced yet */
         snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", o->target);
         snprintf(path, sizeof path, "/org/xfsm1/%s", o->target);
-        if (sd_bus_call_method_async(m->bus, NULL, bus_name, path, "org.xfsm1.Component", "Deliver", on_delivered, m,
-                                     "stus", o->source, o->seq, o->rule, o->json) >= 0)
+        b = peer_for(m, o->target);
+        if (sd_bus_call_method_async(b ?: m->bus, NULL, b ? NULL : bus_name, path, "org.xfsm1.Component", "Deliver",
+                                     on_delivered, m, "stus", o->source, o->seq, o->rule, o->json) >= 0)
                 m->out_inflight = true;
         else
                 retry_later(m);
@@ -168,6 +309,14 @@ void outbox_free(Manager *m) {
         m->out = NULL;
         m->out_cap = 0;
         m->out_retry = sd_event_source_disable_unref(m->out_retry);
+        peer_close(m);
+        for (size_t k = 0; k < m->n_peer_sockets; k++) {
+                free(m->peer_sockets[k].target);
+                free(m->peer_sockets[k].socket);
+        }
+        free(m->peer_sockets);
+        m->peer_sockets = NULL;
+        m->n_peer_sockets = 0;
         for (size_t k = 0; k < m->n_hwm; k++) {
                 free(m->hwm[k].component);
                 free(m->hwm[k].source);

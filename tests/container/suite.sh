@@ -296,6 +296,28 @@ done
 [ "$ps" = 1 ] || fail "the cascade to the killed payment worker was lost"
 ok "the receiving worker killed: the cascade arrives once it is back"
 
+# -- a target that is not running, and not bus-activatable, is reached through its socket ------------
+P5=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component CreateInstance ss Payment \
+        '{"orderId":"ORD-5"}' | id_of)
+xfsmctl disable payment > /dev/null
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+systemctl stop xfsm@payment.service
+systemctl is-active --quiet xfsm@payment.socket || fail "xfsm@payment.socket is not listening"
+O5=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component CreateInstance ss Order \
+        '{"orderId":"ORD-5","amount":5}' | id_of)
+st=$(call org.xfsm1.OrderComponent /org/xfsm1/OrderComponent org.xfsm1.Component Send sss "$O5" VALIDATE '{}' | str)
+[ "$st" = Validated ] || fail "VALIDATE with payment stopped: $st"
+wait_active xfsm@payment.service || fail "the routed event did not activate xfsm@payment through its socket"
+xfsmctl enable payment > /dev/null
+call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
+for _ in $(seq 100); do
+        ps=$(xfsmctl --system instances PaymentComponent --state Processing 2> /dev/null | grep -c "$P5" || true)
+        [ "$ps" = 1 ] && break
+        sleep 0.1
+done
+[ "$ps" = 1 ] || fail "the cascade through the socket did not arrive"
+ok "a stopped worker without bus activation is reached through its socket: the routed event activates it and arrives"
+
 # -- systemctl restart in the middle of a stream -------------------------------------------------------
 R=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
 acked=0
