@@ -365,7 +365,7 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
                 r = sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchComponent",
                                       "No component '%s' in %s", stem, component_dirs());
         /* polkit rules see the component by its name, as for its other calls */
-        if (r >= 0)
+        if (r >= 0 && it)
                 r = access_check(m, msg, "org.xfsm1.manage", &(AccessDetails) { it->name, NULL, NULL }, self, m,
                                  error);
         installed_free(&l);
