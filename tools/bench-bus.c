@@ -261,6 +261,8 @@ static pid_t spawn_xfsmd(const char *xfsmd, const char *address, const char *fil
                          const char *policy) {
         pid_t pid = fork();
         if (pid == 0) {
+                /* as xfsm@.service runs it (Environment=GLIBC_TUNABLES=...) */
+                (void) setenv("GLIBC_TUNABLES", XFSM_GLIBC_TUNABLES, 0);
                 int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 if (fd >= 0)
                         dup2(fd, STDERR_FILENO);
