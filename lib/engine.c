@@ -309,6 +309,18 @@ static int add_version(xfsm_engine *e, Component *def, bool retired) {
         return 0;
 }
 
+/* An error about the component as a whole (reported at its file's start); frees def. */
+static int refuse_component(xfsm_diag_fn fn, void *userdata, const char *name, Component *def, int r,
+                            const char *fmt) {
+        if (fn) {
+                char msg[256];
+                snprintf(msg, sizeof msg, fmt, def->name);
+                fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
+        }
+        component_free(def);
+        return r;
+}
+
 int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, size_t len, xfsm_diag_fn fn,
                             void *userdata) {
         Component *def = NULL;
@@ -317,15 +329,9 @@ int xfsm_engine_load_string(xfsm_engine *e, const char *name, const char *data, 
         r = load_checked(e, name, data, len, fn, userdata, &def);
         if (r < 0)
                 return r;
-        if (find_comp(e, def->name)) {
-                if (fn) {
-                        char msg[256];
-                        snprintf(msg, sizeof msg, "component '%s' is loaded already", def->name);
-                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
-                }
-                component_free(def);
-                return -XFSM_E_LOAD_FAILED;
-        }
+        if (find_comp(e, def->name))
+                return refuse_component(fn, userdata, name, def, -XFSM_E_LOAD_FAILED,
+                                        "component '%s' is loaded already");
         return add_version(e, def, false);
 }
 
@@ -339,15 +345,9 @@ int xfsm_engine_reload_string(xfsm_engine *e, const char *name, const char *data
         if (r < 0)
                 return r;
         cur = find_comp(e, def->name);
-        if (!cur) {
-                if (fn) {
-                        char msg[256];
-                        snprintf(msg, sizeof msg, "component '%s' is not loaded: nothing to reload", def->name);
-                        fn(userdata, XFSM_DIAG_ERROR, name, 1, 1, msg);
-                }
-                component_free(def);
-                return -XFSM_E_NO_SUCH_COMPONENT;
-        }
+        if (!cur)
+                return refuse_component(fn, userdata, name, def, -XFSM_E_NO_SUCH_COMPONENT,
+                                        "component '%s' is not loaded: nothing to reload");
         if (streq(cur->def->hash, def->hash)) {
                 component_free(def);
                 return 0; /* unchanged */

@@ -61,6 +61,24 @@ int bench_cmp_u64(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+int bench_write_file(const char *dir, const char *name, const char *text, char *ret_path, size_t size) {
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fputs(text, f);
+        if (fclose(f) != 0)
+                return -EIO;
+        if (chmod(path, 0644) < 0)
+                return -errno;
+        if (ret_path)
+                snprintf(ret_path, size, "%s", path);
+        return 0;
+}
+
 pid_t bench_private_bus(const char *dir, char *ret_address, size_t size) {
         char conf[PATH_MAX + 32], addr[PATH_MAX + 32], sock[PATH_MAX];
         pid_t pid;
@@ -257,8 +275,8 @@ static void wait_name_gone(sd_bus *bus, const char *name) {
 }
 
 /* xfsmd on address hosting file; with a state directory when state is not NULL. */
-static pid_t spawn_xfsmd(const char *xfsmd, const char *address, const char *file, const char *state,
-                         const char *policy) {
+pid_t bench_spawn_xfsmd(const char *xfsmd, const char *address, const char *file, const char *state,
+                        const char *policy) {
         pid_t pid = fork();
         if (pid == 0) {
                 /* as xfsm@.service runs it (Environment=GLIBC_TUNABLES=...) */
@@ -294,7 +312,7 @@ static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, 
                 return -errno;
         fputs(durable_yaml, f);
         fclose(f);
-        pid = spawn_xfsmd(xfsmd, address, file, state, policy);
+        pid = bench_spawn_xfsmd(xfsmd, address, file, state, policy);
         if (!bench_wait_name(bus, "org.xfsm1.BenchDurable"))
                 goto finish;
         if (sd_bus_call_method(bus, "org.xfsm1.BenchDurable", "/org/xfsm1/BenchDurable", "org.xfsm1.Component",
@@ -429,8 +447,8 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 a = spawn_socket_worker(xfsmd, address, dir, fa, "hop-a");
                 b = spawn_socket_worker(xfsmd, address, dir, fb, "hop-b");
         } else {
-                a = spawn_xfsmd(xfsmd, address, fa, NULL, NULL);
-                b = spawn_xfsmd(xfsmd, address, fb, NULL, NULL);
+                a = bench_spawn_xfsmd(xfsmd, address, fa, NULL, NULL);
+                b = bench_spawn_xfsmd(xfsmd, address, fb, NULL, NULL);
         }
         if (!bench_wait_name(bus, "org.xfsm1.BenchHopA") || !bench_wait_name(bus, "org.xfsm1.BenchHopB"))
                 goto finish;
@@ -612,7 +630,7 @@ finish:
 /* Time from starting xfsmd to its name on the bus. */
 static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, const char *file, const char *state) {
         uint64_t t0 = bench_now_ns(), t = 0;
-        pid_t pid = spawn_xfsmd(xfsmd, address, file, state, "none");
+        pid_t pid = bench_spawn_xfsmd(xfsmd, address, file, state, "none");
         for (int k = 0; k < 60000; k++) {
                 if (bench_name_has_owner(bus, "org.xfsm1.BenchRecover")) {
                         t = bench_now_ns() - t0;
@@ -709,18 +727,14 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
 
         if (!mkdtemp(dir))
                 return EXIT_REFUSED;
-        snprintf(path, sizeof path, "%s/toggle.yaml", dir);
-        FILE *f = fopen(path, "we");
-        if (!f)
+        if (bench_write_file(dir, "toggle.yaml", bench_toggle_yaml, path, sizeof path) < 0)
                 goto finish;
-        fputs(bench_toggle_yaml, f);
-        fclose(f);
 
         if (address_arg)
                 snprintf(address, sizeof address, "%s", address_arg);
         else if ((broker = bench_private_bus(dir, address, sizeof address)) < 0)
                 goto finish;
-        daemon = spawn_xfsmd(xfsmd, address, path, NULL, NULL);
+        daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         bare = start_bare(address);
         bus = bench_connect(address);
         if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchToggle") || !bench_wait_name(bus, "org.xfsm1.BareBench")) {
@@ -787,7 +801,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         snprintf(rfile, sizeof rfile, "%s/recover.yaml", dir);
         snprintf(rstate, sizeof rstate, "%s/recover-state/recover", dir);
         snprintf(estate, sizeof estate, "%s/empty-state", dir);
-        f = fopen(rfile, "we");
+        FILE *f = fopen(rfile, "we");
         if (f) {
                 fputs(recover_yaml, f);
                 fclose(f);

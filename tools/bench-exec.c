@@ -162,24 +162,13 @@ int bench_exec(int argc, char **argv, const char *address_arg, bool json) {
                 if (!mkdtemp(dir))
                         return EXIT_REFUSED;
                 made_dir = true;
-                snprintf(path, sizeof path, "%s/bench-exec.yaml", dir);
-                FILE *f = fopen(path, "we");
-                if (!f)
+                if (bench_write_file(dir, "bench-exec.yaml", bench_yaml, path, sizeof path) < 0)
                         goto finish;
-                fputs(bench_yaml, f);
-                fclose(f);
                 if (address_arg)
                         snprintf(address, sizeof address, "%s", address_arg);
                 else if ((broker = bench_private_bus(dir, address, sizeof address)) < 0)
                         goto finish;
-                daemon = fork();
-                if (daemon == 0) {
-                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                        if (fd >= 0)
-                                dup2(fd, STDERR_FILENO);
-                        execl(xfsmd, xfsmd, "--bus-address", address, path, (char *) NULL);
-                        _exit(127);
-                }
+                daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
                 bus = bench_connect(address);
                 if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchExec")) {
                         fprintf(stderr, "xfsmctl: bench exec: could not start xfsmd (%s)\n", xfsmd);

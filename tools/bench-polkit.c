@@ -40,18 +40,6 @@ static const char rule[] = "polkit.addRule(function(action, subject) {\n"
                            "                return polkit.Result.YES;\n"
                            "});\n";
 
-static int write_file(const char *dir, const char *name, const char *text) {
-        char path[PATH_MAX];
-        FILE *f;
-
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        f = fopen(path, "we");
-        if (!f)
-                return -errno;
-        fputs(text, f);
-        fclose(f);
-        return chmod(path, 0644) < 0 ? -errno : 0;
-}
 
 static int copy_file(const char *from, const char *to) {
         char buf[65536];
@@ -183,7 +171,8 @@ int bench_polkit(int argc, char **argv, bool json) {
                 goto finish;
         snprintf(sub, sizeof sub, "%s/rules.d", dir);
         (void) mkdir(sub, 0755);
-        if (write_file(sub, "60-bench.rules", rule) < 0 || write_file(dir, "toggle.yaml", bench_toggle_yaml) < 0)
+        if (bench_write_file(sub, "60-bench.rules", rule, NULL, 0) < 0 ||
+            bench_write_file(dir, "toggle.yaml", bench_toggle_yaml, path, sizeof path) < 0)
                 goto finish;
 
         broker = bench_private_bus(dir, address, sizeof address);
@@ -208,15 +197,7 @@ int bench_polkit(int argc, char **argv, bool json) {
                       (char *) NULL);
                 _exit(127);
         }
-        daemon = fork();
-        if (daemon == 0) {
-                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
-                snprintf(path, sizeof path, "%s/toggle.yaml", dir);
-                execl(xfsmd, xfsmd, "--bus-address", address, path, (char *) NULL);
-                _exit(127);
-        }
+        daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         if (!bench_wait_name(bus, "org.freedesktop.PolicyKit1") || !bench_wait_name(bus, "org.xfsm1.BenchToggle")) {
                 fprintf(stderr, "xfsmctl: bench polkit: polkitd or xfsmd (%s) did not come up\n", xfsmd);
                 goto finish;

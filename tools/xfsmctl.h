@@ -46,6 +46,11 @@ uint64_t bench_now_ns(void);
 int bench_cmp_u64(const void *a, const void *b);
 /* SIGTERM and wait (nothing for pid <= 0); rm -rf */
 void bench_stop(pid_t pid);
+/* dir/name with text (0644); its path in ret_path when not NULL */
+int bench_write_file(const char *dir, const char *name, const char *text, char *ret_path, size_t size);
+/* xfsmd on address hosting file, as the units run it; with a state directory and policy when state is set */
+pid_t bench_spawn_xfsmd(const char *xfsmd, const char *address, const char *file, const char *state,
+                        const char *policy);
 /* dbus-daemon on dir/bus for the benchmarks; its pid (<0 on failure) */
 pid_t bench_private_bus(const char *dir, char *ret_address, size_t size);
 /* BenchToggle: a Toggle machine, Off <-> On on TOGGLE */
