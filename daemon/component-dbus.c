@@ -17,7 +17,7 @@
 
 static int check_name(const char *what, const char *s, sd_bus_error *error) {
         if (strlen(s) > XFSM_MAX_NAME)
-                return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument", "%s longer than %d bytes", what,
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "%s longer than %d bytes", what,
                                          XFSM_MAX_NAME);
         return 0;
 }
@@ -29,7 +29,7 @@ static xfsm_instance *find_instance(Host *h, const char *id, sd_bus_error *error
                 return NULL;
         i = xfsm_engine_find(h->manager->engine, id);
         if (!i || !streq(xfsm_instance_component(i), h->name)) {
-                sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "No instance '%s' in component %s", id,
+                bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "No instance '%s' in component %s", id,
                                   h->name);
                 return NULL;
         }
@@ -53,14 +53,14 @@ int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char
                 if (streq(key, "event_id") || streq(key, "correlation_id")) {
                         r = sd_bus_message_read(msg, "v", "s", &value);
                         if (r < 0)
-                                return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument",
+                                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT,
                                                          "option %s must be a string", key);
                         if (streq(key, "event_id"))
                                 *ret_event_id = value;
                         else
                                 *ret_correlation = value;
                 } else
-                        return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument", "unknown option '%s'", key);
+                        return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "unknown option '%s'", key);
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -79,7 +79,7 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
         if (check_name("event name", event, error) < 0)
                 return -EINVAL;
         if (outbox_pending(m, NULL) >= m->outbox_limit)
-                return sd_bus_error_setf(error, "org.xfsm1.Error.Busy",
+                return bus_error_setf_xfsm(error, -XFSM_E_BUSY,
                                          "%zu routed events wait for their targets: retry later", outbox_pending(m, NULL));
         if (event_id) {
                 const char *first;
@@ -277,7 +277,7 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
                 for (size_t k = 0; k < xfsm_component_n_machines(h->manager->engine, h->name); k++)
                         known = known || streq(xfsm_component_machine(h->manager->engine, h->name, k), machine);
                 if (!known)
-                        return sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchMachine", "No machine '%s' in %s",
+                        return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_MACHINE, "No machine '%s' in %s",
                                                  machine, h->name);
         }
         r = sd_bus_message_new_method_return(msg, &reply);

@@ -81,7 +81,7 @@ static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdat
 static xfsm_instance *instance_of(sd_bus_message *msg, Host *h, sd_bus_error *error) {
         xfsm_instance *i = host_instance_from_path(h, sd_bus_message_get_path(msg));
         if (!i)
-                sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "The instance at %s is gone",
+                bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone",
                                   sd_bus_message_get_path(msg));
         return i;
 }
@@ -132,7 +132,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         (void) bus, (void) interface;
 
         if (!i)
-                return sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "The instance at %s is gone", path);
+                return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone", path);
         if (streq(property, "Id"))
                 return sd_bus_message_append(reply, "s", xfsm_instance_id(i));
         if (streq(property, "Machine"))
@@ -161,7 +161,7 @@ static int property_get_pending_timers(sd_bus *bus, const char *path, const char
         (void) bus, (void) interface, (void) property;
 
         if (!i)
-                return sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "The instance at %s is gone", path);
+                return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone", path);
         r = sd_bus_message_open_container(reply, 'a', "(stt)");
         for (size_t k = 0; r >= 0 && k < xfsm_instance_n_timers(i); k++) {
                 const char *event;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-errors.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -358,11 +359,11 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
         if (r < 0)
                 return r;
         if (!stem_valid(stem))
-                return sd_bus_error_setf(error, "org.xfsm1.Error.InvalidArgument",
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT,
                                          "'%.64s' is not a component stem", stem);
         r = installed_scan(&l);
         if (r >= 0 && !(it = installed_find(&l, stem)))
-                r = sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchComponent",
+                r = bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_COMPONENT,
                                       "No component '%s' in %s", stem, component_dirs());
         /* polkit rules see the component by its name, as for its other calls */
         if (r >= 0 && it)

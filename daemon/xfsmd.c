@@ -361,7 +361,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to connect to the %s bus: %m", address ? address : user ? "user" : "system");
                 goto finish;
         }
-        (void) sd_bus_error_add_map(xfsm_bus_error_map);
+        (void) bus_errors_register();
         r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 goto finish;

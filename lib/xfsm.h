@@ -45,11 +45,14 @@ enum {
         XFSM_E_SINGLETON_EXISTS,
         XFSM_E_BUSY,
         XFSM_E_LOAD_FAILED,
+        XFSM_E_UNAVAILABLE,
         XFSM_E_MAX,
 };
 
 /* "org.xfsm1.Error.NoTransition" for -XFSM_E_NO_TRANSITION, NULL otherwise. */
 const char *xfsm_error_name(int r);
+/* The other way: -XFSM_E_* for an org.xfsm1.Error.* name, 0 if it is not one. */
+int xfsm_error_from_name(const char *name);
 /* A human sentence for any code this library returns (errno values too). */
 const char *xfsm_strerror(int r);
 /* The message of the last failure of this engine ("no transition from

@@ -43,7 +43,7 @@ static int bus_connect(const BusArgs *a, sd_bus **ret) {
                         a->address ? a->address : a->user ? "user" : "system", strerror(-r));
                 return r;
         }
-        (void) sd_bus_error_add_map(xfsm_bus_error_map);
+        (void) bus_errors_register();
         (void) sd_bus_set_allow_interactive_authorization(bus, !a->no_ask_password);
         *ret = bus;
         return 0;
@@ -284,7 +284,7 @@ static int find_instance_path(sd_bus *bus, const Target *t, const char *id, char
                 free(*m);
         free(machines);
         if (r == -ENOENT)
-                sd_bus_error_setf(error, "org.xfsm1.Error.NoSuchInstance", "No instance '%s' in %s", id, t->bus_name);
+                bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "No instance '%s' in %s", id, t->bus_name);
         return r;
 }
 
