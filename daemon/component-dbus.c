@@ -9,6 +9,7 @@
 
 #include "bus-errors.h"
 #include "durable.h"
+#include "hwm.h"
 #include "outbox.h"
 #include "log.h"
 #include "macro.h"
@@ -73,38 +74,34 @@ int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error) {
         Manager *m = h->manager;
+        StepOrigin origin = { .event_id = event_id, .correlation_id = correlation };
         const char *state = NULL;
         int r;
 
         if (check_name("event name", event, error) < 0)
                 return -EINVAL;
-        if (outbox_pending(m, NULL) >= m->outbox_limit)
-                return bus_error_setf_xfsm(error, -XFSM_E_BUSY,
-                                         "%zu routed events wait for their targets: retry later", outbox_pending(m, NULL));
+        if (outbox_pending(m->outbox, NULL) >= m->outbox_limit)
+                return bus_error_setf_xfsm(error, -XFSM_E_BUSY, "%zu routed events wait for their targets: retry later",
+                                           outbox_pending(m->outbox, NULL));
         if (event_id) {
                 const char *first;
-                if (!m->durable)
+                if (!durable_enabled(m->durable))
                         return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                                 "event_id deduplication needs the durable journal: start xfsmd with a "
                                                 "state directory");
                 if (check_name("event_id", event_id, error) < 0)
                         return -EINVAL;
-                first = durable_event_result(m, h, event_id);
+                first = durable_event_result(m->durable, h, event_id);
                 if (first)
                         return manager_reply(m, msg, "s", first); /* the same id again: the first result, no effect */
         }
-        m->correlation_id = correlation;
-        m->current_event_id = event_id;
-        r = xfsm_instance_send(m->engine, i, event, isempty(payload) ? NULL : payload, &state);
-        m->correlation_id = NULL;
-        m->current_event_id = NULL;
-        manager_rearm_timer(m);
+        r = manager_send(m, i, event, isempty(payload) ? NULL : payload, &origin, &state);
         if (r < 0) {
                 log_debug("%s: %s refused: %s", h->name, event, xfsm_engine_last_error(m->engine));
                 return bus_error_set_xfsm(error, r, xfsm_engine_last_error(m->engine));
         }
         if (event_id)
-                durable_event_remember(m, h, event_id, state);
+                durable_event_remember(m->durable, h, event_id, state);
         return manager_reply(m, msg, "s", state);
 }
 
@@ -177,9 +174,11 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         return r;
 }
 
-/* Deliver: a routed event from another process (not in SPEC section 4: the
- * workers' own hop). Answered once its record is durable; a redelivery
- * (same source, sequence and rule, or older) has no second effect. */
+/* Deliver: a routed event from another process (the workers' own hop, not
+ * for clients: root and the daemon's user only). Answered once its record is
+ * durable; a redelivery (an id at or below the receiver's high-water mark
+ * for its source and incarnation) has no second effect. The id is the
+ * arguments' (source, sequence, rule) and the wire form's incarnation. */
 static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
         Manager *m = h->manager;
@@ -187,6 +186,7 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
         uint64_t seq;
         uint32_t rule;
         unsigned delivered = 0;
+        xfsm_routed *rt = NULL;
         int r;
 
         r = sd_bus_message_read(msg, "stus", &source, &seq, &rule, &json);
@@ -197,21 +197,28 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = access_check(m, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (hwm_seen(m, h->name, source, seq, rule))
+        r = xfsm_routed_parse(json, &rt);
+        if (r < 0)
+                /* a form this node cannot read (not JSON, a newer version): the sender keeps it and says so */
+                return bus_error_setf_xfsm(error, r, "the routed event from %s (%llu/%u) cannot be read", source,
+                                           (unsigned long long) seq, rule);
+
+        RouteId id = { .source = source, .incarnation = xfsm_routed_source_incarnation(rt), .seq = seq, .rule = rule };
+        StepOrigin origin = { .delivery = &id };
+
+        if (hwm_seen(m->hwm, h->name, &id)) {
+                xfsm_routed_free(rt);
                 return manager_reply(m, msg, "u", 0); /* taken already */
-        m->delivery.set = true;
-        m->delivery.source = source;
-        m->delivery.seq = seq;
-        m->delivery.rule = rule;
-        r = xfsm_engine_deliver_json(m->engine, json, &delivered);
-        m->delivery.set = false;
-        hwm_set(m, h->name, source, seq, rule);
-        manager_rearm_timer(m);
+        }
+        r = manager_deliver(m, rt, &origin, &delivered);
+        xfsm_routed_free(rt);
+        (void) hwm_set(m->hwm, h->name, &id);
         if (r < 0) {
                 /* it cannot take effect here, now or later: say so, and do not have it sent again */
                 log_warning("%s: a routed event from %s (%llu/%u) cannot be delivered: %s", h->name, source,
                             (unsigned long long) seq, rule, xfsm_engine_last_error(m->engine));
-                durable_hwm(m, h, source, seq, rule);
+                if (!origin.recorded)
+                        durable_hwm(m->durable, h, &id);
         }
         return manager_reply(m, msg, "u", delivered);
 }

@@ -1,207 +1,411 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Durability in the daemon. A record holds the images of the instances a
- * step touched (the engine's xfsm_instance_to_json()), the ids it dropped,
- * and the SendEx event id it answered; recovery restores the snapshot's
- * images and then each record's, in order. Timer deadlines are boottime: a
- * record carries the boot id, and after a reboot the realtime deadlines are
- * used instead (overdue timers fire at once).
+/* Durability in the daemon (see durable.h). A record holds the images of
+ * the instances a step touched (each with the history entries the step
+ * appended), the ids it dropped, and what the other modules add (record.h);
+ * recovery restores the snapshot's images and members, then each record's,
+ * in order. Timer deadlines are boottime: a record carries the boot id, and
+ * after a reboot the realtime deadlines are used instead (overdue timers
+ * fire at once).
  *
  * Nothing of an event leaves before its record is durable: under sync the
  * record is synced in the step handler, under batch replies and signals wait
- * in a queue for one fdatasync (group commit), under
- * none the record is written and not synced. The batch is closed when the
- * event loop goes idle, so pipelined calls share one fdatasync. */
+ * in a queue for one fdatasync (group commit), under none the record is
+ * written and not synced. The batch is closed when the event loop goes
+ * idle, so pipelined calls share one fdatasync. */
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "durable.h"
+#include "hwm.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "outbox.h"
+#include "record.h"
 #include "reload.h"
 #include "work.h"
 
-struct EventId {
+typedef struct EventId {
         char *id;
         char *state;
+} EventId;
+
+/* What durability keeps for one hosted component. */
+typedef struct Store {
+        Journal *journal; /* NULL: no state directory */
+        char incarnation[INCARNATION_LEN + 1];
+        uint64_t route_seq; /* routed-event sequence without a journal */
+        EventId *ids;       /* the SendEx event-id window, a ring */
+        unsigned ids_next, ids_n;
+} Store;
+
+struct Durable {
+        Manager *manager;
+        bool enabled;
+        JournalPolicy policy;
+        char *state_dir;
+        char boot_id[64];
+        Store *stores; /* one per host, by index */
+        size_t n_stores;
+        uint64_t work_seq; /* work ids without a journal */
+
+        /* replies and emissions waiting for the sync */
+        sd_bus_message **outq;
+        char **outq_emit;
+        size_t outq_n, outq_cap;
+        bool unsynced;
+        sd_event_source *flush;
 };
 
 static void read_boot_id(char buf[64]) {
-        FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+        _cleanup_(fclosep) FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
         buf[0] = 0;
-        if (f) {
-                if (!fgets(buf, 64, f))
-                        buf[0] = 0;
-                fclose(f);
-        }
+        if (f && !fgets(buf, 64, f))
+                buf[0] = 0;
         buf[strcspn(buf, "\n")] = 0;
 }
 
-static int arm_flush(Manager *m);
+int durable_new(Durable **ret, Manager *m) {
+        Durable *d;
 
-/* ---- event ids ---------------------------------------------------------- */
+        assert(ret);
+        assert(m);
+        d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        d->manager = m;
+        d->policy = JOURNAL_NONE;
+        read_boot_id(d->boot_id);
+        *ret = d;
+        return 0;
+}
 
-const char *durable_event_result(Manager *m, Host *h, const char *event_id) {
-        (void) m;
-        for (unsigned k = 0; h->ids && k < h->ids_n; k++)
-                if (streq(h->ids[k].id, event_id))
-                        return h->ids[k].state;
+static void store_done(Store *s) {
+        s->journal = journal_close(s->journal);
+        for (unsigned k = 0; s->ids && k < EVENT_ID_WINDOW; k++) {
+                free(s->ids[k].id);
+                free(s->ids[k].state);
+        }
+        s->ids = mfree(s->ids);
+}
+
+Durable *durable_free(Durable *d) {
+        if (!d)
+                return NULL;
+        for (size_t k = 0; k < d->n_stores; k++)
+                store_done(&d->stores[k]);
+        free(d->stores);
+        for (size_t k = 0; k < d->outq_n; k++) {
+                sd_bus_message_unref(d->outq[k]);
+                free(d->outq_emit[k]);
+        }
+        free(d->outq);
+        free(d->outq_emit);
+        sd_event_source_disable_unref(d->flush);
+        free(d->state_dir);
+        free(d);
         return NULL;
 }
 
-void durable_event_remember(Manager *m, Host *h, const char *event_id, const char *state) {
-        struct EventId *e;
-        (void) m;
-        if (!h->ids) {
-                h->ids = calloc(EVENT_ID_WINDOW, sizeof *h->ids);
-                if (!h->ids)
+bool durable_enabled(const Durable *d) {
+        return d->enabled;
+}
+
+const char *durable_state_dir(const Durable *d) {
+        return d->state_dir;
+}
+
+static Store *store_of(Durable *d, Host *h) {
+        size_t k = (size_t) (h - d->manager->hosts);
+
+        assert(k < d->manager->n_hosts);
+        if (k >= d->n_stores) {
+                Store *v = reallocarray(d->stores, d->manager->n_hosts, sizeof *v);
+                if (!v)
+                        return NULL;
+                memset(v + d->n_stores, 0, (d->manager->n_hosts - d->n_stores) * sizeof *v);
+                d->stores = v;
+                d->n_stores = d->manager->n_hosts;
+        }
+        return &d->stores[k];
+}
+
+static Journal *journal_of(Durable *d, Host *h) {
+        Store *s = d->enabled ? store_of(d, h) : NULL;
+
+        return s ? s->journal : NULL;
+}
+
+/* ---- incarnations -------------------------------------------------------- */
+
+static int new_incarnation(char ret[INCARNATION_LEN + 1]) {
+        uint8_t bytes[INCARNATION_LEN / 2];
+
+        if (getrandom(bytes, sizeof bytes, 0) != (ssize_t) sizeof bytes)
+                return -errno ?: -EIO;
+        for (size_t k = 0; k < sizeof bytes; k++)
+                snprintf(ret + 2 * k, 3, "%02x", bytes[k]);
+        return 0;
+}
+
+static bool incarnation_valid(const char *s) {
+        return strlen(s) == INCARNATION_LEN && strspn(s, "0123456789abcdef") == INCARNATION_LEN;
+}
+
+/* The incarnation kept in dir (made, durably, when there is none: a new
+ * state directory is a new incarnation). */
+static int load_incarnation(const char *dir, char ret[INCARNATION_LEN + 1]) {
+        _cleanup_(freep) char *path = NULL, *tmp = NULL;
+        char buf[INCARNATION_LEN + 2] = "";
+        int fd, r;
+
+        if (asprintf(&path, "%s/incarnation", dir) < 0 || asprintf(&tmp, "%s/incarnation.tmp", dir) < 0)
+                return -ENOMEM;
+        {
+                _cleanup_(fclosep) FILE *f = fopen(path, "re");
+                if (f && fgets(buf, sizeof buf, f)) {
+                        buf[strcspn(buf, "\n")] = 0;
+                        if (incarnation_valid(buf)) {
+                                memcpy(ret, buf, INCARNATION_LEN + 1);
+                                return 0;
+                        }
+                        log_warning("%s is not an incarnation id: making a new one", path);
+                }
+        }
+        r = new_incarnation(buf);
+        if (r < 0)
+                return r;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (fd < 0)
+                return -errno;
+        r = dprintf(fd, "%s\n", buf) < 0 || fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r == 0) {
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0) {
+                        (void) fsync(dfd);
+                        close(dfd);
+                }
+        }
+        if (r < 0)
+                return r;
+        memcpy(ret, buf, INCARNATION_LEN + 1);
+        return 0;
+}
+
+const char *durable_incarnation(Durable *d, Host *h) {
+        Store *s = store_of(d, h);
+
+        if (!s)
+                return "";
+        if (!s->incarnation[0] && new_incarnation(s->incarnation) < 0)
+                return "";
+        return s->incarnation;
+}
+
+/* ---- event ids ---------------------------------------------------------- */
+
+const char *durable_event_result(Durable *d, Host *h, const char *event_id) {
+        Store *s = store_of(d, h);
+
+        for (unsigned k = 0; s && s->ids && k < s->ids_n; k++)
+                if (streq(s->ids[k].id, event_id))
+                        return s->ids[k].state;
+        return NULL;
+}
+
+void durable_event_remember(Durable *d, Host *h, const char *event_id, const char *state) {
+        Store *s = store_of(d, h);
+        EventId *e;
+
+        if (!s)
+                return;
+        if (!s->ids) {
+                s->ids = calloc(EVENT_ID_WINDOW, sizeof *s->ids);
+                if (!s->ids)
                         return;
         }
-        e = &h->ids[h->ids_next];
+        e = &s->ids[s->ids_next];
         free(e->id);
         free(e->state);
         e->id = strdup(event_id);
         e->state = strdup(state);
-        h->ids_next = (h->ids_next + 1) % EVENT_ID_WINDOW;
-        if (h->ids_n < EVENT_ID_WINDOW)
-                h->ids_n++;
+        s->ids_next = (s->ids_next + 1) % EVENT_ID_WINDOW;
+        if (s->ids_n < EVENT_ID_WINDOW)
+                s->ids_n++;
+}
+
+static void write_event_id(FILE *f, const char *id, const char *state) {
+        fputs("{\"id\":", f);
+        json_write_string(f, id);
+        fputs(",\"state\":", f);
+        json_write_string(f, state);
+        fputc('}', f);
+}
+
+static void write_event_ids(Store *s, FILE *f) {
+        fputc('[', f);
+        for (unsigned k = 0; s->ids && k < s->ids_n; k++) {
+                const EventId *e = &s->ids[(s->ids_next + EVENT_ID_WINDOW - s->ids_n + k) % EVENT_ID_WINDOW];
+                if (k > 0)
+                        fputc(',', f);
+                write_event_id(f, e->id, e->state);
+        }
+        fputc(']', f);
 }
 
 /* ---- recovery ------------------------------------------------------------ */
 
 typedef struct Recovery {
-        Manager *m;
+        Durable *d;
         Host *h;
-        bool same_boot;
 } Recovery;
 
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+static int read_event_id(Recovery *rc, json_object *e) {
+        const char *id = json_get_string(e, "id"), *state = json_get_string(e, "state");
+
+        if (id && state)
+                durable_event_remember(rc->d, rc->h, id, state);
+        return 0;
 }
 
-static uint64_t juint(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+static int read_event_ids(void *userdata, json_object *v) {
+        for (size_t k = 0; json_object_is_type(v, json_type_array) && k < json_object_array_length(v); k++)
+                (void) read_event_id(userdata, json_object_array_get_idx(v, k));
+        return 0;
 }
 
-/* What a record carries beside the images: event ids, outbox entries and
- * their acknowledgements, high-water marks (rare: parsed only then). */
-static void apply_extras(Recovery *rc, const char *body, size_t len) {
-        json_tokener *tok;
-        json_object *o, *v, *list;
-
-        if (!memmem(body, len, "\"eventId", 8) && !memmem(body, len, "\"outbox\"", 8) &&
-            !memmem(body, len, "\"acked\"", 7) && !memmem(body, len, "\"hwm\"", 5) &&
-            !memmem(body, len, "\"work", 5))
-                return;
-        tok = json_tokener_new();
-        if (!tok)
-                return;
-        o = json_tokener_parse_ex(tok, body, (int) len);
-        json_tokener_free(tok);
-        if (!o)
-                return;
-        if (json_object_object_get_ex(o, "eventIds", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *e = json_object_array_get_idx(list, k);
-                        if (jstr(e, "id") && jstr(e, "state"))
-                                durable_event_remember(rc->m, rc->h, jstr(e, "id"), jstr(e, "state"));
-                }
-        if (json_object_object_get_ex(o, "eventId", &v) && jstr(v, "id") && jstr(v, "state"))
-                durable_event_remember(rc->m, rc->h, jstr(v, "id"), jstr(v, "state"));
-        if (json_object_object_get_ex(o, "outbox", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *e = json_object_array_get_idx(list, k), *ev;
-                        if (jstr(e, "target") && jstr(e, "source") && json_object_object_get_ex(e, "event", &ev))
-                                (void) outbox_restore(rc->m, jstr(e, "target"), jstr(e, "source"), juint(e, "seq"),
-                                                      (unsigned) juint(e, "rule"),
-                                                      json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
-                }
-        if (json_object_object_get_ex(o, "work", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *e = json_object_array_get_idx(list, k);
-                        if (jstr(e, "id") && jstr(e, "instance") && jstr(e, "kind") && jstr(e, "what"))
-                                (void) work_restore(rc->m, rc->h, jstr(e, "id"), jstr(e, "instance"), jstr(e, "kind"),
-                                                    jstr(e, "what"));
-                }
-        if (json_object_object_get_ex(o, "workDone", &v) && json_object_is_type(v, json_type_string))
-                work_restore_done(rc->m, json_object_get_string(v));
-        if (json_object_object_get_ex(o, "acked", &list))
-                for (size_t k = 0; k < json_object_array_length(list); k++) {
-                        json_object *e = json_object_array_get_idx(list, k);
-                        if (jstr(e, "target") && jstr(e, "source"))
-                                outbox_acked(rc->m, jstr(e, "target"), jstr(e, "source"), juint(e, "seq"),
-                                             (unsigned) juint(e, "rule"));
-                }
-        if (json_object_object_get_ex(o, "hwm", &list)) {
-                if (json_object_is_type(list, json_type_object)) /* one, from a Deliver */
-                        hwm_set(rc->m, rc->h->name, jstr(list, "source") ?: "", juint(list, "seq"),
-                                (unsigned) juint(list, "rule"));
-                else
-                        for (size_t k = 0; k < json_object_array_length(list); k++) {
-                                json_object *e = json_object_array_get_idx(list, k);
-                                if (jstr(e, "component") && jstr(e, "source"))
-                                        hwm_set(rc->m, jstr(e, "component"), jstr(e, "source"), juint(e, "seq"),
-                                                (unsigned) juint(e, "rule"));
-                        }
-        }
-        json_object_put(o);
+static int read_event_id_member(void *userdata, json_object *v) {
+        return read_event_id(userdata, v);
 }
+
+static int read_outbox(void *userdata, json_object *v) {
+        Recovery *rc = userdata;
+        return outbox_read_entries(rc->d->manager->outbox, v);
+}
+
+static int read_acked(void *userdata, json_object *v) {
+        Recovery *rc = userdata;
+        return outbox_read_acks(rc->d->manager->outbox, v);
+}
+
+static int read_hwm(void *userdata, json_object *v) {
+        Recovery *rc = userdata;
+        return hwm_read(rc->d->manager->hwm, rc->h->name, v);
+}
+
+static int read_work(void *userdata, json_object *v) {
+        Recovery *rc = userdata;
+        return work_read(rc->d->manager, rc->h, v);
+}
+
+static int read_work_done(void *userdata, json_object *v) {
+        Recovery *rc = userdata;
+        return work_read_done(rc->d->manager, v);
+}
+
+/* Who reads which member of a record or a snapshot, in the order they
+ * apply (entries before their acknowledgements). */
+static const RecordReader readers[] = {
+        { "eventIds", read_event_ids },
+        { "eventId", read_event_id_member },
+        { "outbox", read_outbox },
+        { "acked", read_acked },
+        { "work", read_work },
+        { "workDone", read_work_done },
+        { "hwm", read_hwm },
+};
 
 static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t len) {
         Recovery *rc = userdata;
-        /* staged: the tail's images supersede theirs, each parsed once (durable_open finishes) */
-        int r = xfsm_engine_stage_images(rc->m->engine, body, len, rc->m->boot_id);
-        if (r < 0)
-                return log_error_errno(-EBADMSG, "%s: the snapshot (up to record %llu) could not be applied: %s",
-                                       rc->h->name, (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
-        return 0;
-}
-
-static int on_body(void *userdata, uint64_t seq, const char *body, size_t len) {
-        Recovery *rc = userdata;
-        int r = xfsm_engine_restore_record(rc->m->engine, body, len, rc->m->boot_id, NULL);
-        if (r < 0)
-                return log_error_errno(-EBADMSG, "%s: record %llu could not be applied: %s", rc->h->name,
-                                       (unsigned long long) seq, xfsm_engine_last_error(rc->m->engine));
-        apply_extras(rc, body, len);
-        return 0;
-}
-
-int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
-        char dir[4096];
+        xfsm_engine *e = rc->d->manager->engine;
+        const char *members;
+        size_t images_len, members_len;
         int r;
 
-        m->durable = true;
-        m->policy = (int) policy;
-        m->state_dir = strdup(state_dir);
-        if (!m->state_dir)
+        r = snapshot_split(body, len, &images_len, &members, &members_len);
+        if (r < 0)
+                return log_error_errno(r, "%s: the snapshot (up to record %llu) is not in a known form", rc->h->name,
+                                       (unsigned long long) seq);
+        /* staged: the tail's images supersede theirs, each parsed once (durable_open finishes) */
+        r = xfsm_engine_stage_images(e, body, images_len, rc->d->boot_id);
+        if (r < 0)
+                return log_error_errno(-EBADMSG, "%s: the snapshot (up to record %llu) could not be applied: %s",
+                                       rc->h->name, (unsigned long long) seq, xfsm_engine_last_error(e));
+        if (members) {
+                r = record_dispatch(members, members_len, readers, ELEMENTSOF(readers), rc);
+                if (r < 0)
+                        return log_error_errno(r, "%s: the snapshot's outbox, work or marks could not be read: %m",
+                                               rc->h->name);
+        }
+        return 0;
+}
+
+static int on_record(void *userdata, uint64_t seq, const char *body, size_t len) {
+        Recovery *rc = userdata;
+        xfsm_engine *e = rc->d->manager->engine;
+        int r;
+
+        r = xfsm_engine_restore_record(e, body, len, rc->d->boot_id, NULL);
+        if (r < 0)
+                return log_error_errno(-EBADMSG, "%s: record %llu could not be applied: %s", rc->h->name,
+                                       (unsigned long long) seq, xfsm_engine_last_error(e));
+        r = record_dispatch(body, len, readers, ELEMENTSOF(readers), rc);
+        if (r < 0)
+                return log_error_errno(r, "%s: record %llu could not be applied: %m", rc->h->name,
+                                       (unsigned long long) seq);
+        return 0;
+}
+
+int durable_open(Durable *d, const char *state_dir, JournalPolicy policy) {
+        Manager *m = d->manager;
+        int r;
+
+        assert(state_dir);
+        d->enabled = true;
+        d->policy = policy;
+        d->state_dir = strdup(state_dir);
+        if (!d->state_dir)
                 return -ENOMEM;
-        read_boot_id(m->boot_id);
         reload_setup(m); /* images of instances created with an older definition */
         for (size_t k = 0; k < m->n_hosts; k++) {
                 Host *h = &m->hosts[k];
-                Recovery rc = { .m = m, .h = h };
+                Store *s = store_of(d, h);
+                Recovery rc = { .d = d, .h = h };
+                _cleanup_(freep) char *dir = NULL;
                 JournalReport rep;
 
-                snprintf(dir, sizeof dir, "%s/%s", state_dir, h->stem);
-                r = journal_open(dir, &h->journal);
+                if (!s || asprintf(&dir, "%s/%s", state_dir, h->stem) < 0)
+                        return log_oom();
+                r = journal_open(dir, &s->journal);
                 if (r == -EBUSY)
                         return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s: %m", dir);
+                /* a source that lost its state must never have its new routed events taken for old ones */
+                if (policy == JOURNAL_NONE)
+                        r = new_incarnation(s->incarnation);
+                else
+                        r = load_incarnation(dir, s->incarnation);
+                if (r < 0)
+                        return log_error_errno(r, "%s: failed to set up the incarnation: %m", h->name);
                 /* the definition new instances get, kept for when it is not the current one any more */
                 (void) reload_keep_file(m, h);
-                r = journal_recover(h->journal, on_snapshot, on_body, &rc, &rep);
+                r = journal_recover(s->journal, on_snapshot, on_record, &rc, &rep);
                 if (r < 0)
                         return log_error_errno(r, "Failed to recover %s from %s: %m", h->name, dir);
                 r = xfsm_engine_restore_finish(m->engine, NULL);
@@ -215,213 +419,106 @@ int durable_open(Manager *m, const char *state_dir, JournalPolicy policy) {
                         log_error("%s: a corrupt journal record at offset %llu: recovery stopped there; the journal "
                                   "was kept aside as %s",
                                   h->name, (unsigned long long) rep.corrupt_offset, rep.kept_aside);
-                log_info("%s: recovered from %s (snapshot %llu, %llu records after it, policy %s)", h->name, dir,
-                         (unsigned long long) rep.snapshot_seq, (unsigned long long) rep.records,
-                         journal_policy_to_string(policy));
+                log_info("%s: recovered from %s (snapshot %llu, %llu records after it, policy %s, incarnation %s)",
+                         h->name, dir, (unsigned long long) rep.snapshot_seq, (unsigned long long) rep.records,
+                         journal_policy_to_string(policy), s->incarnation);
         }
         return 0;
-}
-
-void durable_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule) {
-        Host *h = manager_find_host(m, source);
-        char *rec = NULL;
-        json_object *t;
-
-        if (!m->durable || !h || !h->journal)
-                return;
-        t = json_object_new_string(target);
-        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"acked\":[{\"target\":%s,"
-                           "\"source\":\"%s\",\"seq\":%llu,\"rule\":%u}]}",
-                     m->boot_id, json_object_to_json_string(t), source, (unsigned long long) seq, rule) >= 0)
-                (void) journal_append(h->journal, rec, strlen(rec), NULL);
-        json_object_put(t);
-        free(rec);
-}
-
-void durable_work_done(Manager *m, Host *h, const char *id) {
-        char *rec = NULL;
-        json_object *v;
-
-        if (!m->durable || !h->journal)
-                return;
-        v = json_object_new_string(id);
-        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"workDone\":%s}", m->boot_id,
-                     json_object_to_json_string(v)) >= 0 &&
-            journal_append(h->journal, rec, strlen(rec), NULL) >= 0 && (JournalPolicy) m->policy == JOURNAL_SYNC)
-                (void) journal_sync(h->journal);
-        else if (rec && (JournalPolicy) m->policy == JOURNAL_BATCH) {
-                m->unsynced = true;
-                (void) arm_flush(m);
-        }
-        json_object_put(v);
-        free(rec);
-}
-
-void durable_hwm(Manager *m, Host *h, const char *source, uint64_t seq, unsigned rule) {
-        char *rec = NULL;
-        json_object *src;
-
-        if (!m->durable || !h->journal)
-                return;
-        src = json_object_new_string(source);
-        if (asprintf(&rec, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"hwm\":{\"source\":%s,\"seq\":%llu,"
-                           "\"rule\":%u}}",
-                     m->boot_id, json_object_to_json_string(src), (unsigned long long) seq, rule) >= 0 &&
-            journal_append(h->journal, rec, strlen(rec), NULL) >= 0) {
-                if ((JournalPolicy) m->policy == JOURNAL_SYNC)
-                        (void) journal_sync(h->journal);
-                else if ((JournalPolicy) m->policy == JOURNAL_BATCH) {
-                        m->unsynced = true;
-                        (void) arm_flush(m);
-                }
-        }
-        json_object_put(src);
-        free(rec);
-}
-
-void durable_close(Manager *m) {
-        for (size_t k = 0; k < m->n_hosts; k++) {
-                Host *h = &m->hosts[k];
-                h->journal = journal_close(h->journal);
-                for (unsigned i = 0; h->ids && i < EVENT_ID_WINDOW; i++) {
-                        free(h->ids[i].id);
-                        free(h->ids[i].state);
-                }
-                free(h->ids);
-                h->ids = NULL;
-        }
-        for (size_t k = 0; k < m->outq_n; k++) {
-                sd_bus_message_unref(m->outq[k]);
-                free(m->outq_emit[k]);
-        }
-        free(m->outq);
-        free(m->outq_emit);
-        m->outq = NULL;
-        m->outq_emit = NULL;
-        m->outq_n = m->outq_cap = 0;
-        m->flush = sd_event_source_disable_unref(m->flush);
 }
 
 /* ---- snapshots --------------------------------------------------------------- */
 
 typedef struct SnapCtx {
         FILE *f;
-        bool first;
 } SnapCtx;
 
 static int snap_one(void *userdata, xfsm_instance *i) {
         SnapCtx *c = userdata;
-        char *image = xfsm_instance_to_json(i);
+        _cleanup_(freep) char *image = xfsm_instance_to_json(i);
+
         if (!image)
                 return -ENOMEM;
         fputs(image, c->f); /* one image per line: recovery parses them one by one */
         fputc('\n', c->f);
-        free(image);
         return 0;
 }
 
-static int snapshot(Manager *m, Host *h) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        SnapCtx c = { .f = f, .first = true };
+static int snapshot(Durable *d, Host *h) {
+        Manager *m = d->manager;
+        Store *s = store_of(d, h);
+        RecordBuf rb;
+        FILE *f;
         int r;
 
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "{\"bootId\":\"%s\"}\n", m->boot_id);
-        xfsm_engine_foreach(m->engine, h->name, NULL, NULL, snap_one, &c);
-        fclose(f);
-        r = journal_snapshot(h->journal, buf, len);
-        free(buf);
+        r = snapshot_open(&rb, d->boot_id);
+        if (r < 0)
+                return log_oom();
+        r = xfsm_engine_foreach(m->engine, h->name, NULL, NULL, snap_one, &(SnapCtx) { rb.f });
+        if (r >= 0)
+                r = snapshot_members(&rb, d->boot_id);
+        if (r >= 0) {
+                write_event_ids(s, record_member(&rb, "eventIds"));
+                outbox_write_all(m->outbox, h->name, record_member(&rb, "outbox"));
+                f = record_member(&rb, "work");
+                fputc('[', f);
+                work_write(m, h, f);
+                fputc(']', f);
+                hwm_write_all(m->hwm, h->name, record_member(&rb, "hwm"));
+                r = record_close(&rb);
+        }
+        if (r >= 0)
+                r = journal_snapshot(s->journal, rb.buf, rb.len);
+        record_done(&rb);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
-        /* the event-id window goes in a small record of its own after it */
-        buf = NULL;
-        len = 0;
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[],\"dropped\":[],\"eventIds\":[", m->boot_id);
-        for (unsigned k = 0; h->ids && k < h->ids_n; k++) {
-                const struct EventId *e = &h->ids[(h->ids_next + EVENT_ID_WINDOW - h->ids_n + k) % EVENT_ID_WINDOW];
-                json_object *id = json_object_new_string(e->id), *st = json_object_new_string(e->state);
-                fprintf(f, "%s{\"id\":%s,\"state\":%s}", k ? "," : "", json_object_to_json_string(id),
-                        json_object_to_json_string(st));
-                json_object_put(id);
-                json_object_put(st);
-        }
-        fputs("],\"outbox\":[", f);
-        bool first = true;
-        for (size_t k = 0; k < m->out_n; k++) {
-                if (!streq(m->out[k].source, h->name))
-                        continue;
-                json_object *t = json_object_new_string(m->out[k].target);
-                fprintf(f, "%s{\"target\":%s,\"source\":\"%s\",\"seq\":%llu,\"rule\":%u,\"event\":%s}",
-                        first ? "" : ",", json_object_to_json_string(t), h->name, (unsigned long long) m->out[k].seq,
-                        m->out[k].rule, m->out[k].json);
-                json_object_put(t);
-                first = false;
-        }
-        fputs("],\"work\":[", f);
-        work_write(m, h, f);
-        fputs("],\"hwm\":[", f);
-        first = true;
-        for (size_t k = 0; k < m->n_hwm; k++) {
-                if (!streq(m->hwm[k].component, h->name))
-                        continue;
-                json_object *src = json_object_new_string(m->hwm[k].source);
-                fprintf(f, "%s{\"component\":\"%s\",\"source\":%s,\"seq\":%llu,\"rule\":%u}", first ? "" : ",",
-                        h->name, json_object_to_json_string(src), (unsigned long long) m->hwm[k].seq, m->hwm[k].rule);
-                json_object_put(src);
-                first = false;
-        }
-        fputs("]}", f);
-        fclose(f);
-        r = journal_append(h->journal, buf, len, NULL);
-        if (r >= 0)
-                r = journal_sync(h->journal);
-        free(buf);
-        if (r < 0)
-                return log_error_errno(r, "%s: failed to write the event ids after a snapshot: %m", h->name);
         return 0;
 }
 
-void durable_snapshot_all(Manager *m) {
-        for (size_t k = 0; m->durable && k < m->n_hosts; k++)
-                if (m->hosts[k].journal && journal_records_since_snapshot(m->hosts[k].journal) > 0)
-                        (void) snapshot(m, &m->hosts[k]);
+void durable_snapshot_all(Durable *d) {
+        for (size_t k = 0; d->enabled && k < d->manager->n_hosts; k++) {
+                Journal *j = journal_of(d, &d->manager->hosts[k]);
+                if (j && journal_records_since_snapshot(j) > 0)
+                        (void) snapshot(d, &d->manager->hosts[k]);
+        }
 }
 
-/* ---- records and the outbound queue ------------------------------------------------ */
+/* ---- the outbound queue and group commit ------------------------------------------------ */
 
-static int flush(Manager *m) {
+static void stop_on_failure(Durable *d, int r, const char *what) {
+        /* fail-stop: what is on disk is the truth; a restart recovers it */
+        log_error_errno(r, "Failed to %s the journal: %m; stopping", what);
+        (void) sd_event_exit(d->manager->event, EXIT_FAILURE);
+}
+
+static int flush(Durable *d) {
+        Manager *m = d->manager;
         int r = 0;
 
-        if (m->unsynced) {
-                for (size_t k = 0; k < m->n_hosts && r >= 0; k++)
-                        if (m->hosts[k].journal)
-                                r = journal_sync(m->hosts[k].journal);
+        if (d->unsynced) {
+                for (size_t k = 0; k < m->n_hosts && r >= 0; k++) {
+                        Journal *j = journal_of(d, &m->hosts[k]);
+                        if (j)
+                                r = journal_sync(j);
+                }
                 if (r < 0) {
-                        /* fail-stop: what is on disk is the truth; a restart recovers it */
-                        log_error_errno(r, "Failed to sync the journal: %m; stopping");
-                        (void) sd_event_exit(m->event, EXIT_FAILURE);
+                        stop_on_failure(d, r, "sync");
                         return r;
                 }
-                m->unsynced = false;
-                outbox_durable(m);
+                d->unsynced = false;
+                outbox_durable(m->outbox);
                 work_durable(m);
-                for (size_t k = 0; k < m->n_hosts; k++)
-                        if (m->hosts[k].journal &&
-                            journal_records_since_snapshot(m->hosts[k].journal) >= SNAPSHOT_EVERY)
-                                (void) snapshot(m, &m->hosts[k]);
+                for (size_t k = 0; k < m->n_hosts; k++) {
+                        Journal *j = journal_of(d, &m->hosts[k]);
+                        if (j && journal_records_since_snapshot(j) >= SNAPSHOT_EVERY)
+                                (void) snapshot(d, &m->hosts[k]);
+                }
         }
-        for (size_t k = 0; k < m->outq_n; k++) {
-                if (m->outq[k])
-                        (void) sd_bus_send(NULL, m->outq[k], NULL);
+        for (size_t k = 0; k < d->outq_n; k++) {
+                if (d->outq[k])
+                        (void) sd_bus_send(NULL, d->outq[k], NULL);
                 else {
-                        const char *path = m->outq_emit[k] + 1;
-                        switch (m->outq_emit[k][0]) {
+                        const char *path = d->outq_emit[k] + 1;
+                        switch (d->outq_emit[k][0]) {
                         case 'A':
                                 (void) sd_bus_emit_object_added(m->bus, path);
                                 break;
@@ -435,119 +532,210 @@ static int flush(Manager *m) {
                                 break;
                         }
                 }
-                sd_bus_message_unref(m->outq[k]);
-                free(m->outq_emit[k]);
+                sd_bus_message_unref(d->outq[k]);
+                free(d->outq_emit[k]);
         }
-        m->outq_n = 0;
+        d->outq_n = 0;
         return 0;
 }
 
-int durable_flush(Manager *m) {
-        return m->durable ? flush(m) : 0;
+int durable_flush(Durable *d) {
+        return d->enabled ? flush(d) : 0;
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
-        (void) s;
         return flush(userdata);
 }
 
 /* Group commit: the sync runs once the loop has nothing else to do, that is
  * after every message already waiting on the bus has been handled (their
  * records join this sync). */
-static int arm_flush(Manager *m) {
+static int arm_flush(Durable *d) {
         int r;
 
-        if (!m->flush) {
-                r = sd_event_add_defer(m->event, &m->flush, on_flush, m);
+        if (!d->flush) {
+                r = sd_event_add_defer(d->manager->event, &d->flush, on_flush, d);
                 if (r < 0)
                         return r;
-                r = sd_event_source_set_priority(m->flush, SD_EVENT_PRIORITY_IDLE);
+                r = sd_event_source_set_priority(d->flush, SD_EVENT_PRIORITY_IDLE);
                 if (r < 0)
                         return r;
-                (void) sd_event_source_set_description(m->flush, "journal-group-commit");
+                (void) sd_event_source_set_description(d->flush, "journal-group-commit");
         }
-        return sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+        return sd_event_source_set_enabled(d->flush, SD_EVENT_ONESHOT);
 }
 
-bool durable_deferring(Manager *m) {
-        return m->durable && (JournalPolicy) m->policy == JOURNAL_BATCH && (m->unsynced || m->outq_n > 0);
+bool durable_deferring(const Durable *d) {
+        return d->enabled && d->policy == JOURNAL_BATCH && (d->unsynced || d->outq_n > 0);
 }
 
-static int queue_push(Manager *m, sd_bus_message *msg, char *emit) {
-        if (m->outq_n == m->outq_cap) {
-                size_t cap = m->outq_cap ? m->outq_cap * 2 : 64;
-                sd_bus_message **v = realloc(m->outq, cap * sizeof *v);
-                char **e = v ? realloc(m->outq_emit, cap * sizeof *e) : NULL;
+bool durable_busy(const Durable *d) {
+        return d->unsynced || d->outq_n > 0;
+}
+
+static int queue_push(Durable *d, sd_bus_message *msg, char *emit) {
+        if (d->outq_n == d->outq_cap) {
+                size_t cap = d->outq_cap ? d->outq_cap * 2 : 64;
+                sd_bus_message **v = reallocarray(d->outq, cap, sizeof *v);
+                char **e = v ? reallocarray(d->outq_emit, cap, sizeof *e) : NULL;
                 if (v)
-                        m->outq = v;
+                        d->outq = v;
                 if (!v || !e) {
                         sd_bus_message_unref(msg);
                         free(emit);
                         return -ENOMEM;
                 }
-                m->outq_emit = e;
-                m->outq_cap = cap;
+                d->outq_emit = e;
+                d->outq_cap = cap;
         }
-        m->outq[m->outq_n] = msg;
-        m->outq_emit[m->outq_n] = emit;
-        m->outq_n++;
-        return arm_flush(m);
+        d->outq[d->outq_n] = msg;
+        d->outq_emit[d->outq_n] = emit;
+        d->outq_n++;
+        return arm_flush(d);
 }
 
-int durable_queue(Manager *m, sd_bus_message *msg) {
-        return queue_push(m, sd_bus_message_ref(msg), NULL);
+int durable_queue(Durable *d, sd_bus_message *msg) {
+        return queue_push(d, sd_bus_message_ref(msg), NULL);
 }
 
-int durable_queue_emit(Manager *m, char kind, const char *path) {
+int durable_queue_emit(Durable *d, char kind, const char *path) {
         char *e = malloc(strlen(path) + 2);
+
         if (!e)
                 return -ENOMEM;
         e[0] = kind;
         strcpy(e + 1, path);
-        return queue_push(m, NULL, e);
+        return queue_push(d, NULL, e);
+}
+
+/* ---- records ----------------------------------------------------------------------- */
+
+/* The record is written: make it durable as the policy says. */
+static int after_append(Durable *d, Journal *j) {
+        int r;
+
+        switch (d->policy) {
+        case JOURNAL_SYNC:
+                r = journal_sync(j);
+                if (r < 0) {
+                        stop_on_failure(d, r, "sync");
+                        return r;
+                }
+                return 0;
+        case JOURNAL_BATCH:
+                d->unsynced = true;
+                return arm_flush(d);
+        case JOURNAL_NONE:
+                return 0;
+        }
+        return 0;
+}
+
+/* A record with one member, written by fn. */
+static int append_member(Durable *d, Host *h, const char *key, void (*fn)(FILE *f, const void *arg), const void *arg,
+                         bool sync) {
+        Journal *j = h ? journal_of(d, h) : NULL;
+        RecordBuf rb;
+        int r;
+
+        if (!j)
+                return 0;
+        r = record_open(&rb, d->boot_id);
+        if (r < 0)
+                return log_oom();
+        fn(record_member(&rb, key), arg);
+        r = record_close(&rb);
+        if (r >= 0)
+                r = journal_append(j, rb.buf, rb.len, NULL);
+        record_done(&rb);
+        if (r < 0) {
+                stop_on_failure(d, r, "write");
+                return r;
+        }
+        return sync ? after_append(d, j) : 0;
+}
+
+static void write_ack_list(FILE *f, const void *arg) {
+        fputc('[', f);
+        outbox_write_ack(f, arg);
+        fputc(']', f);
+}
+
+void durable_acked(Durable *d, const OutEntry *e) {
+        (void) append_member(d, manager_find_host(d->manager, e->source), "acked", write_ack_list, e, false);
+}
+
+static void write_string_member(FILE *f, const void *arg) {
+        json_write_string(f, arg);
+}
+
+void durable_work_done(Durable *d, Host *h, const char *id) {
+        (void) append_member(d, h, "workDone", write_string_member, id, true);
+}
+
+static void write_hwm_member(FILE *f, const void *arg) {
+        hwm_write_one(f, arg);
+}
+
+void durable_hwm(Durable *d, Host *h, const RouteId *id) {
+        (void) append_member(d, h, "hwm", write_hwm_member, id, true);
 }
 
 static bool is_work(const xfsm_effect *e) {
         return xfsm_effect_get_kind(e) == XFSM_EFFECT_EXEC || xfsm_effect_get_kind(e) == XFSM_EFFECT_UNIT;
 }
 
-int durable_record(Manager *m, Host *h, const xfsm_step *s) {
+/* A routed effect for a component of another process (those of this
+ * process were delivered by the engine). */
+static const xfsm_routed *routed_out(Manager *m, const xfsm_effect *e) {
+        const xfsm_routed *rt = xfsm_effect_routed(e);
+
+        if (xfsm_effect_get_kind(e) != XFSM_EFFECT_ROUTED || manager_find_host(m, xfsm_routed_target_component(rt)))
+                return NULL;
+        return rt;
+}
+
+/* Into the outbox and the work list: what a step made, under the ids of its record (seq). */
+static void take_out(Durable *d, Host *h, const xfsm_step *s, uint64_t seq, bool durable) {
+        Manager *m = d->manager;
+        const char *incarnation = durable_incarnation(d, h);
+        bool journal = journal_of(d, h) != NULL;
+
+        for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
+                const xfsm_effect *e = xfsm_step_effect(s, k);
+                const xfsm_routed *rt = routed_out(m, e);
+                char id[48];
+
+                if (rt) {
+                        RouteId rid = { h->name, incarnation, journal ? seq : ++store_of(d, h)->route_seq,
+                                        xfsm_routed_rule_index(rt) };
+                        _cleanup_(freep) char *json = xfsm_routed_to_wire(rt, incarnation, rid.seq);
+                        if (!json || outbox_add(m->outbox, xfsm_routed_target_component(rt), &rid, json, durable) < 0)
+                                log_error("%s: a routed event for %s could not be queued: out of memory", h->name,
+                                          xfsm_routed_target_component(rt));
+                }
+                if (is_work(e)) {
+                        if (journal)
+                                snprintf(id, sizeof id, "%llu.%zu", (unsigned long long) seq, k);
+                        else
+                                snprintf(id, sizeof id, "%llu", (unsigned long long) ++d->work_seq);
+                        (void) work_add(m, h, id, e);
+                }
+        }
+}
+
+static void write_images(Durable *d, const xfsm_step *s, FILE *f) {
         const char *seen[256];
         size_t n_seen = 0;
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f;
         bool first = true;
-        int r;
 
-        if (!m->durable || !h->journal) {
-                /* without a journal the outbox lives in memory, and work starts at once */
-                for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
-                        const xfsm_effect *e = xfsm_step_effect(s, k);
-                        const xfsm_routed *rt = xfsm_effect_routed(e);
-                        if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
-                            !manager_find_host(m, xfsm_routed_target_component(rt)))
-                                (void) outbox_add(m, h->name, ++m->route_seq, xfsm_routed_rule_index(rt), rt);
-                        if (is_work(e)) {
-                                char id[32];
-                                snprintf(id, sizeof id, "%llu", (unsigned long long) ++m->work_seq);
-                                (void) work_add(m, h, id, e);
-                        }
-                }
-                m->work_done_recorded = m->work_done_id != NULL;
-                work_durable(m);
-                return 0;
-        }
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "{\"bootId\":\"%s\",\"instances\":[", m->boot_id);
+        fputc('[', f);
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *e = xfsm_step_effect(s, k);
                 const char *id = xfsm_effect_instance_id(e);
+                _cleanup_(freep) char *image = NULL;
                 xfsm_instance *i;
                 bool dup = false;
-                char *image;
 
                 if (!id || xfsm_effect_get_kind(e) == XFSM_EFFECT_DROPPED)
                         continue;
@@ -557,126 +745,120 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
                         continue;
                 if (n_seen < ELEMENTSOF(seen))
                         seen[n_seen++] = id;
-                i = xfsm_engine_find(m->engine, id);
+                i = xfsm_engine_find(d->manager->engine, id);
                 if (!i || !(image = xfsm_instance_to_json(i)))
                         continue;
-                fputs(first ? "" : ",", f);
+                if (!first)
+                        fputc(',', f);
                 fputs(image, f);
-                free(image);
                 first = false;
         }
-        fputs("],\"dropped\":[", f);
-        first = true;
+        fputc(']', f);
+}
+
+static void write_dropped(const xfsm_step *s, FILE *f) {
+        bool first = true;
+
+        fputc('[', f);
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *e = xfsm_step_effect(s, k);
                 if (xfsm_effect_get_kind(e) != XFSM_EFFECT_DROPPED)
                         continue;
-                fprintf(f, "%s\"%s\"", first ? "" : ",", xfsm_effect_instance_id(e));
+                if (!first)
+                        fputc(',', f);
+                json_write_string(f, xfsm_effect_instance_id(e));
                 first = false;
         }
         fputc(']', f);
-        if (m->current_event_id && xfsm_step_instance_id(s)) {
-                xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_step_instance_id(s));
-                json_object *id = json_object_new_string(m->current_event_id);
-                json_object *st = json_object_new_string(i ? xfsm_instance_state(i) : "");
-                fprintf(f, ",\"eventId\":{\"id\":%s,\"state\":%s}", json_object_to_json_string(id),
-                        json_object_to_json_string(st));
-                json_object_put(id);
-                json_object_put(st);
+}
+
+int durable_record(Durable *d, Host *h, const xfsm_step *s, StepOrigin *origin) {
+        Manager *m = d->manager;
+        Journal *j = journal_of(d, h);
+        const char *incarnation = durable_incarnation(d, h);
+        uint64_t seq;
+        bool first;
+        RecordBuf rb;
+        FILE *f;
+        int r;
+
+        assert(origin);
+        if (!j) {
+                /* without a journal the outbox lives in memory, and work starts at once */
+                take_out(d, h, s, 0, true);
+                origin->recorded = true;
+                work_durable(m);
+                return 0;
         }
-        uint64_t seq = journal_last_seq(h->journal) + 1; /* this record's: the routed events' id */
+
+        seq = journal_last_seq(j) + 1; /* this record's: the routed events' and the work's ids */
+        r = record_open(&rb, d->boot_id);
+        if (r < 0)
+                return log_oom();
+        write_images(d, s, record_member(&rb, "instances"));
+        write_dropped(s, record_member(&rb, "dropped"));
+        if (origin->event_id && xfsm_step_instance_id(s)) {
+                xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_step_instance_id(s));
+                write_event_id(record_member(&rb, "eventId"), origin->event_id, i ? xfsm_instance_state(i) : "");
+        }
         first = true;
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
-                const xfsm_effect *e = xfsm_step_effect(s, k);
-                const xfsm_routed *rt = xfsm_effect_routed(e);
-                char *json;
-                if (xfsm_effect_get_kind(e) != XFSM_EFFECT_ROUTED ||
-                    manager_find_host(m, xfsm_routed_target_component(rt)))
+                const xfsm_routed *rt = routed_out(m, xfsm_step_effect(s, k));
+                RouteId rid = { h->name, incarnation, seq, rt ? xfsm_routed_rule_index(rt) : 0 };
+                _cleanup_(freep) char *json = NULL;
+
+                if (!rt)
                         continue;
-                json = xfsm_routed_to_json(rt);
-                if (!json)
-                        continue;
-                json_object *t = json_object_new_string(xfsm_routed_target_component(rt));
-                fprintf(f, "%s{\"target\":%s,\"source\":\"%s\",\"seq\":%llu,\"rule\":%u,\"event\":%s}",
-                        first ? ",\"outbox\":[" : ",", json_object_to_json_string(t), h->name, (unsigned long long) seq,
-                        xfsm_routed_rule_index(rt), json);
-                json_object_put(t);
-                free(json);
+                json = xfsm_routed_to_wire(rt, incarnation, seq);
+                if (!json) {
+                        record_done(&rb);
+                        return log_oom();
+                }
+                f = first ? record_member(&rb, "outbox") : rb.f;
+                fputc(first ? '[' : ',', f);
+                outbox_write_entry(f, xfsm_routed_target_component(rt), &rid, json);
                 first = false;
         }
         if (!first)
-                fputc(']', f);
+                fputc(']', rb.f);
         first = true;
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *e = xfsm_step_effect(s, k);
                 char id[48];
+
                 if (!is_work(e))
                         continue;
                 snprintf(id, sizeof id, "%llu.%zu", (unsigned long long) seq, k);
-                fputs(first ? ",\"work\":[" : ",", f);
+                f = first ? record_member(&rb, "work") : rb.f;
+                fputc(first ? '[' : ',', f);
                 work_write_effect(f, id, e);
                 first = false;
         }
         if (!first)
-                fputc(']', f);
-        if (m->work_done_id) {
-                json_object *v = json_object_new_string(m->work_done_id);
-                fprintf(f, ",\"workDone\":%s", json_object_to_json_string(v));
-                json_object_put(v);
-        }
-        if (m->delivery.set) {
-                json_object *src = json_object_new_string(m->delivery.source);
-                fprintf(f, ",\"hwm\":{\"source\":%s,\"seq\":%llu,\"rule\":%u}", json_object_to_json_string(src),
-                        (unsigned long long) m->delivery.seq, m->delivery.rule);
-                json_object_put(src);
-        }
-        fputc('}', f);
-        fclose(f);
-
-        r = journal_append(h->journal, buf, len, NULL);
-        free(buf);
-        if (r >= 0) {
-                for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
-                        const xfsm_effect *e = xfsm_step_effect(s, k);
-                        const xfsm_routed *rt = xfsm_effect_routed(e);
-                        if (xfsm_effect_get_kind(e) == XFSM_EFFECT_ROUTED &&
-                            !manager_find_host(m, xfsm_routed_target_component(rt)))
-                                (void) outbox_add(m, h->name, seq, xfsm_routed_rule_index(rt), rt);
-                        if (is_work(e)) {
-                                char id[48];
-                                snprintf(id, sizeof id, "%llu.%zu", (unsigned long long) seq, k);
-                                (void) work_add(m, h, id, e);
-                        }
-                }
-                m->work_done_recorded = m->work_done_id != NULL;
-        }
+                fputc(']', rb.f);
+        if (origin->work_done)
+                json_write_string(record_member(&rb, "workDone"), origin->work_done);
+        if (origin->delivery)
+                hwm_write_one(record_member(&rb, "hwm"), origin->delivery);
+        r = record_close(&rb);
+        if (r >= 0)
+                r = journal_append(j, rb.buf, rb.len, NULL);
+        record_done(&rb);
         if (r < 0) {
-                log_error_errno(r, "%s: failed to write the journal: %m; stopping", h->name);
-                (void) sd_event_exit(m->event, EXIT_FAILURE);
+                stop_on_failure(d, r, "write");
                 return r;
         }
-        switch ((JournalPolicy) m->policy) {
-        case JOURNAL_SYNC:
-                r = journal_sync(h->journal);
-                if (r < 0) {
-                        log_error_errno(r, "%s: failed to sync the journal: %m; stopping", h->name);
-                        (void) sd_event_exit(m->event, EXIT_FAILURE);
-                        return r;
-                }
-                break;
-        case JOURNAL_BATCH:
-                m->unsynced = true;
-                r = arm_flush(m);
-                if (r < 0)
-                        return r;
-                break;
-        case JOURNAL_NONE:
-                break;
-        }
-        if ((JournalPolicy) m->policy != JOURNAL_BATCH) {
-                work_durable(m); /* synced (or never to be): start what it holds */
-                if (journal_records_since_snapshot(h->journal) >= SNAPSHOT_EVERY)
-                        (void) snapshot(m, h);
+        origin->recorded = true;
+        r = after_append(d, j);
+        if (r < 0)
+                return r;
+
+        /* under batch they wait for the group commit (flush); otherwise synced now, or never to be */
+        take_out(d, h, s, seq, d->policy != JOURNAL_BATCH);
+        if (d->policy != JOURNAL_BATCH) {
+                work_durable(m);
+                if (journal_records_since_snapshot(j) >= SNAPSHOT_EVERY)
+                        (void) snapshot(d, h);
         }
         return 0;
 }

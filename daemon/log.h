@@ -23,6 +23,7 @@ int log_internal(int level, int error, const char *fmt, ...) __attribute__((form
 /* returns r (negative errno), "%m" in fmt reads it */
 #define log_error_errno(r, ...) log_internal(LOG_ERR, r, __VA_ARGS__)
 #define log_warning_errno(r, ...) log_internal(LOG_WARNING, r, __VA_ARGS__)
+#define log_oom() log_internal(LOG_ERR, -ENOMEM, "Out of memory.")
 
 /* MESSAGE_ID of transitions (journalctl MESSAGE_ID=...) */
 #define XFSM_MESSAGE_TRANSITION "6f0e3a2b8c4d4e1f9a7b5c3d2e1f0a9b"

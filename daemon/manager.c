@@ -5,6 +5,7 @@
  * timers driven by one CLOCK_BOOTTIME source. */
 
 #include <dirent.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -18,7 +19,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
+#include "deliver.h"
 #include "durable.h"
+#include "hwm.h"
 #include "outbox.h"
 #include "log.h"
 #include "macro.h"
@@ -29,27 +32,56 @@
 
 static void on_step(void *userdata, const xfsm_step *s);
 
+/* The outbox's transport and acknowledgements (outbox.h). */
+static int outbox_send(void *userdata, const OutEntry *e) {
+        Manager *m = userdata;
+        return delivery_send(m->delivery, e);
+}
+
+static void outbox_acked_cb(void *userdata, const OutEntry *e) {
+        Manager *m = userdata;
+        durable_acked(m->durable, e);
+}
+
+static const OutboxOps outbox_ops = {
+        .send = outbox_send,
+        .acked = outbox_acked_cb,
+};
+
+static void delivery_done(void *userdata, const char *target, int r, const char *message) {
+        Manager *m = userdata;
+        outbox_delivered(m->outbox, target, r, message);
+}
+
 int manager_new(Manager **ret) {
-        Manager *m = calloc(1, sizeof *m);
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
                 return -ENOMEM;
         m->engine = xfsm_engine_new();
-        if (!m->engine) {
-                free(m);
+        if (!m->engine)
                 return -ENOMEM;
-        }
         r = sd_event_default(&m->event);
-        if (r < 0) {
-                manager_free(m);
+        if (r < 0)
                 return r;
-        }
+        r = durable_new(&m->durable, m);
+        if (r < 0)
+                return r;
+        r = outbox_new(&m->outbox, m->event, &outbox_ops, m);
+        if (r < 0)
+                return r;
+        r = delivery_new(&m->delivery, m->event, delivery_done, m);
+        if (r < 0)
+                return r;
+        r = hwm_new(&m->hwm);
+        if (r < 0)
+                return r;
         m->history_limit = DEFAULT_HISTORY_LIMIT;
         m->outbox_limit = OUTBOX_LIMIT;
         m->own_uid = geteuid();
         xfsm_engine_set_step_handler(m->engine, on_step, m);
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -71,9 +103,10 @@ Manager *manager_free(Manager *m) {
                 xfsm_engine_free(m->engine);
         }
         work_free(m); /* kills commands still running: after a restart they are "interrupted" */
-        free(m->state_dir);
-        durable_close(m);
-        outbox_free(m);
+        m->durable = durable_free(m->durable);
+        m->outbox = outbox_free(m->outbox);
+        m->delivery = delivery_free(m->delivery);
+        m->hwm = hwm_free(m->hwm);
         for (size_t k = 0; k < m->n_hosts; k++) {
                 free(m->hosts[k].stem);
                 free(m->hosts[k].file);
@@ -260,14 +293,14 @@ static int signal_out(Manager *m, const char *path, const char *iface, const cha
         r = sd_bus_message_appendv(msg, types, ap);
         va_end(ap);
         if (r >= 0)
-                r = durable_deferring(m) ? durable_queue(m, msg) : sd_bus_send(m->bus, msg, NULL);
+                r = durable_deferring(m->durable) ? durable_queue(m->durable, msg) : sd_bus_send(m->bus, msg, NULL);
         sd_bus_message_unref(msg);
         return r;
 }
 
-static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
+static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f, const char *correlation_id) {
         xfsm_instance *i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
-        bool defer = durable_deferring(m);
+        bool defer = durable_deferring(m->durable);
         char *path;
         int r = 0;
 
@@ -279,21 +312,21 @@ static void emit_for_instance(Manager *m, Host *h, const xfsm_effect *f) {
 
         switch (xfsm_effect_get_kind(f)) {
         case XFSM_EFFECT_INSTANCE_CREATED:
-                r = defer ? durable_queue_emit(m, 'A', path) : sd_bus_emit_object_added(m->bus, path);
+                r = defer ? durable_queue_emit(m->durable, 'A', path) : sd_bus_emit_object_added(m->bus, path);
                 if (r >= 0)
                         r = signal_out(m, h->path, "org.xfsm1.Component", "InstanceCreated", "ss", xfsm_instance_id(i),
                                        xfsm_instance_machine(i));
                 break;
         case XFSM_EFFECT_TRANSITION:
                 r = signal_out(m, path, "org.xfsm1.Instance", "Transition", "ssss", xfsm_effect_from(f),
-                               xfsm_effect_to(f), xfsm_effect_event(f), m->correlation_id ?: "");
+                               xfsm_effect_to(f), xfsm_effect_event(f), correlation_id ?: "");
                 if (r >= 0)
-                        r = defer ? durable_queue_emit(m, 'P', path)
+                        r = defer ? durable_queue_emit(m->durable, 'P', path)
                                   : sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State",
                                                                    "UpdatedAt", NULL);
                 break;
         case XFSM_EFFECT_COMPLETED:
-                r = defer ? durable_queue_emit(m, 'S', path)
+                r = defer ? durable_queue_emit(m->durable, 'S', path)
                           : sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status", NULL);
                 break;
         case XFSM_EFFECT_METHOD:
@@ -324,24 +357,56 @@ int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...) {
         r = sd_bus_message_appendv(reply, types, ap);
         va_end(ap);
         if (r >= 0)
-                r = durable_deferring(m) ? durable_queue(m, reply) : sd_bus_send(NULL, reply, NULL);
+                r = durable_deferring(m->durable) ? durable_queue(m->durable, reply) : sd_bus_send(NULL, reply, NULL);
         sd_bus_message_unref(reply);
         return r < 0 ? r : 1; /* handled, even if the reply waits for the sync */
+}
+
+/* Engine calls with an origin: the step handler finds it on the manager
+ * for the duration of the call. */
+int manager_send(Manager *m, xfsm_instance *i, const char *event, const char *payload, StepOrigin *origin,
+                 const char **ret_state) {
+        int r;
+
+        assert(!m->origin);
+        m->origin = origin;
+        r = xfsm_instance_send(m->engine, i, event, payload, ret_state);
+        m->origin = NULL;
+        manager_rearm_timer(m);
+        return r;
+}
+
+int manager_deliver(Manager *m, const xfsm_routed *rt, StepOrigin *origin, unsigned *ret_delivered) {
+        int r;
+
+        assert(!m->origin);
+        m->origin = origin;
+        r = xfsm_engine_deliver(m->engine, rt, ret_delivered);
+        m->origin = NULL;
+        manager_rearm_timer(m);
+        return r;
 }
 
 static void on_step(void *userdata, const xfsm_step *s) {
         Manager *m = userdata;
         Host *h = manager_find_host(m, xfsm_step_component(s));
         uint64_t now_ms = (uint64_t) time(NULL) * 1000;
+        StepOrigin none = {}, *origin = &none;
 
+        /* the call's own step is its first; cascades it makes here carry only its correlation id */
+        if (m->origin) {
+                if (m->origin->steps++ == 0)
+                        origin = m->origin;
+                else
+                        none.correlation_id = m->origin->correlation_id;
+        }
         m->n_steps++;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
         if (!h)
                 return;
         /* the record first: nothing of the step leaves before it */
-        if (durable_record(m, h, s) < 0)
+        if (durable_record(m->durable, h, s, origin) < 0)
                 return;
-        outbox_kick(m);
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *f = xfsm_step_effect(s, k);
                 xfsm_instance *i;
@@ -356,10 +421,10 @@ static void on_step(void *userdata, const xfsm_step *s) {
                         }
                         log_transition(h->name, xfsm_effect_machine(f), xfsm_effect_instance_id(f),
                                        xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f));
-                        emit_for_instance(m, h, f);
+                        emit_for_instance(m, h, f, origin->correlation_id);
                         break;
                 case XFSM_EFFECT_DROPPED:
-                        emit_for_instance(m, h, f);
+                        emit_for_instance(m, h, f, NULL);
                         i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
                         if (i)
                                 history_free(i);
@@ -379,7 +444,7 @@ static void on_step(void *userdata, const xfsm_step *s) {
                         break;
                 }
                 default:
-                        emit_for_instance(m, h, f);
+                        emit_for_instance(m, h, f, NULL);
                 }
         }
 }
@@ -449,6 +514,8 @@ int manager_attach_bus(Manager *m, sd_bus *bus, bool peer) {
 
         m->bus = sd_bus_ref(bus);
         m->peer = peer;
+        delivery_set_bus(m->delivery, peer ? NULL : bus);
+        outbox_set_enabled(m->outbox, !peer); /* never from a peer-to-peer test connection */
         for (size_t k = 0; k < m->n_hosts; k++) {
                 r = host_register(&m->hosts[k], bus);
                 if (r < 0)
@@ -497,8 +564,8 @@ static int on_message(sd_bus_message *msg, void *userdata, sd_bus_error *ret_err
 
 static bool manager_busy(Manager *m) {
         uint64_t d;
-        return m->parked || m->n_peers > 0 || m->outq_n > 0 || m->unsynced || work_busy(m) ||
-               xfsm_engine_next_deadline(m->engine, &d);
+        return m->parked || m->n_peers > 0 || durable_busy(m->durable) || outbox_pending(m->outbox, NULL) > 0 ||
+               work_busy(m) || xfsm_engine_next_deadline(m->engine, &d);
 }
 
 static int on_released(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

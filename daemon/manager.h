@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "macro.h"
 #include "xfsm.h"
 
 typedef struct Manager Manager;
@@ -23,10 +24,19 @@ typedef struct Host {
         char *path_template; /* /org/xfsm1/<name>/%/% for sd_bus_path_decode_many() */
         char *stem;     /* the file's name without .yaml: its state directory */
         char *file;     /* the file it was loaded from: Reload reads it again */
-        struct Journal *journal;
-        struct EventId *ids; /* the SendEx event-id window, a ring */
-        unsigned ids_next, ids_n;
 } Host;
+
+/* What the daemon knows of the call a step comes from, beyond the engine:
+ * given to the engine call (manager_send() and friends) and handed to the
+ * step handler, which writes it into the step's record and signals. */
+typedef struct StepOrigin {
+        const char *event_id;       /* SendEx's event id: the record remembers the result */
+        const char *correlation_id; /* carried by the step's Transition signals */
+        const struct RouteId *delivery; /* a Deliver: the record raises its high-water mark */
+        const char *work_done;      /* an outcome of work: the record says that work is done */
+        unsigned steps;             /* steps committed so far by the call (the first is its own) */
+        bool recorded;              /* set by the step handler: the call's step made its record */
+} StepOrigin;
 
 typedef struct UidEntry UidEntry;
 typedef struct Parked Parked;
@@ -52,8 +62,8 @@ struct Manager {
         unsigned history_limit;
         unsigned outbox_limit; /* routed events waiting: past it, Send answers Busy */
 
-        /* the step being handled: what its signals carry */
-        const char *correlation_id;
+        /* the origin of the engine call in progress: handed to the step handler */
+        struct StepOrigin *origin;
 
         /* access (access.c): caller uids by unique name, calls waiting for a uid or
          * for polkit, the answer a re-dispatched call carries, denials logged */
@@ -74,40 +84,10 @@ struct Manager {
         uint64_t n_steps, n_steps_last;
         uint64_t status_last_usec;
 
-        /* durability (durable.c): set with --state-dir */
-        bool durable;
-        char *state_dir;
-        int policy; /* JournalPolicy */
-        char boot_id[64];
-        const char *current_event_id; /* the SendEx in progress */
-        sd_bus_message **outq;        /* waiting for the sync */
-        char **outq_emit;             /* or emissions: kind + path */
-        size_t outq_n, outq_cap;
-        bool unsynced;
-        sd_event_source *flush;
-
-        /* routed events to other processes (outbox.c) */
-        struct OutEntry *out;
-        size_t out_n, out_cap;
-        bool out_inflight, out_warned;
-        uint64_t out_backoff;
-        sd_event_source *out_retry;
-        sd_bus *out_peer;             /* to the target's worker socket (peer to peer) */
-        char *out_peer_target;
-        sd_event_source *out_linger;
-        struct PeerSocket {
-                char *target, *socket; /* "" : none */
-        } *peer_sockets;
-        size_t n_peer_sockets;
-        uint64_t route_seq; /* without a journal */
-        struct Hwm *hwm;
-        size_t n_hwm;
-        struct {
-                bool set;
-                const char *source;
-                uint64_t seq;
-                unsigned rule;
-        } delivery; /* the Deliver in progress */
+        struct Durable *durable;   /* journals, snapshots, group commit (durable.c) */
+        struct Outbox *outbox;     /* routed events to other processes (outbox.c) */
+        struct Delivery *delivery; /* how they reach their targets (deliver.c) */
+        struct HwmTable *hwm;      /* routed events taken, per source (hwm.c) */
 
         /* exec and unit actions (work.c) */
         struct Work **works;
@@ -115,9 +95,6 @@ struct Manager {
         char **allow_units;           /* globs: the units unit actions may name */
         sd_bus_slot *job_removed;
         sd_event_source *work_defer;
-        const char *work_done_id;     /* the outcome being delivered: its record says so */
-        bool work_done_recorded;
-        uint64_t work_seq;            /* ids without a journal */
         bool system_bus;              /* on the system bus (not --user, --bus-address) */
         bool exec_units;              /* exec actions run as xfsm-exec@.service units */
 
@@ -134,6 +111,7 @@ int manager_set_idle(Manager *m, uint64_t usec);
 
 int manager_new(Manager **ret);
 Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 /* Load components (paths or stems found in the components directories). */
 int manager_load_file(Manager *m, const char *path);
@@ -166,6 +144,10 @@ int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char
                       sd_bus_error *error);
 /* Reply now, or once the records of this call are durable. */
 int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...);
+/* Engine calls that carry an origin (the step handler reads it). */
+int manager_send(Manager *m, xfsm_instance *i, const char *event, const char *payload, StepOrigin *origin,
+                 const char **ret_state);
+int manager_deliver(Manager *m, const xfsm_routed *r, StepOrigin *origin, unsigned *ret_delivered);
 /* Send event to i and reply with the new state (or set error). */
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error);

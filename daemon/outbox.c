@@ -1,363 +1,406 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The outbox and the high-water marks (see outbox.h). One delivery is in
- * flight at a time, the oldest waiting entry first, so events reach each
- * target in the order they were made. */
+/* The outbox (see outbox.h): one FIFO per target, each with its own
+ * delivery in flight and its own back-off. */
 
+#include <assert.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "durable.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
 #include "outbox.h"
 
-static OutEntry *out_of(Manager *m) {
-        return m->out;
-}
+#define BACKOFF_FIRST_USEC 200000ULL
+#define BACKOFF_MAX_USEC 30000000ULL
 
-static int push(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule, const char *json,
-                bool durable) {
-        OutEntry *e;
+typedef struct OutQueue {
+        Outbox *outbox;
+        char *target;
+        OutEntry *v; /* v[head .. head+n) */
+        size_t head, n, cap;
+        bool inflight;         /* v[head] is being delivered */
+        bool waiting;          /* a back-off runs */
+        bool warned;           /* the current outage was logged */
+        uint64_t backoff;
+        sd_event_source *retry;
+} OutQueue;
 
-        for (size_t k = 0; k < m->out_n; k++) /* replayed twice (snapshot + record): once is enough */
-                if (m->out[k].seq == seq && m->out[k].rule == rule && streq(m->out[k].source, source) &&
-                    streq(m->out[k].target, target))
-                        return 0;
-        if (m->out_n == m->out_cap) {
-                size_t cap = m->out_cap ? m->out_cap * 2 : 64;
-                OutEntry *v = realloc(m->out, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                m->out = v;
-                m->out_cap = cap;
-        }
-        e = &m->out[m->out_n];
-        *e = (OutEntry) { .target = strdup(target), .source = strdup(source), .seq = seq, .rule = rule,
-                          .json = strdup(json), .durable = durable };
-        if (!e->target || !e->source || !e->json) {
-                free(e->target);
-                free(e->source);
-                free(e->json);
+struct Outbox {
+        sd_event *event;
+        const OutboxOps *ops;
+        void *userdata;
+        bool enabled;
+        OutQueue **queues;
+        size_t n_queues;
+        size_t total;
+};
+
+int outbox_new(Outbox **ret, sd_event *event, const OutboxOps *ops, void *userdata) {
+        Outbox *o;
+
+        assert(ret);
+        assert(ops && ops->send);
+        o = calloc(1, sizeof *o);
+        if (!o)
                 return -ENOMEM;
-        }
-        m->out_n++;
+        o->event = sd_event_ref(event);
+        o->ops = ops;
+        o->userdata = userdata;
+        *ret = o;
         return 0;
 }
 
-static void pop(Manager *m, size_t k) {
-        free(m->out[k].target);
-        free(m->out[k].source);
-        free(m->out[k].json);
-        memmove(m->out + k, m->out + k + 1, (m->out_n - k - 1) * sizeof *m->out);
-        m->out_n--;
+static void entry_done(OutEntry *e) {
+        free(e->target);
+        free(e->source);
+        free(e->incarnation);
+        free(e->json);
 }
 
-int outbox_add(Manager *m, const char *source, uint64_t seq, unsigned rule, const xfsm_routed *r) {
-        char *json = xfsm_routed_to_json(r);
-        int k;
-
-        if (!json)
-                return -ENOMEM;
-        /* durable now unless a group commit is pending */
-        k = push(m, xfsm_routed_target_component(r), source, seq, rule, json, !m->unsynced);
-        free(json);
-        return k;
-}
-
-int outbox_restore(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule, const char *json) {
-        return push(m, target, source, seq, rule, json, true);
-}
-
-void outbox_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule) {
-        for (size_t k = 0; k < m->out_n; k++)
-                if (m->out[k].seq == seq && m->out[k].rule == rule && streq(m->out[k].source, source) &&
-                    streq(m->out[k].target, target)) {
-                        pop(m, k);
-                        return;
-                }
-}
-
-size_t outbox_pending(Manager *m, const char *target) {
-        size_t n = 0;
-        for (size_t k = 0; k < m->out_n; k++)
-                n += !target || streq(m->out[k].target, target);
-        return n;
-}
-
-void outbox_durable(Manager *m) {
-        for (size_t k = 0; k < m->out_n; k++)
-                m->out[k].durable = true;
-        outbox_kick(m);
-}
-
-static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        (void) s;
-        (void) usec;
-        outbox_kick(userdata);
-        return 0;
-}
-
-static void retry_later(Manager *m) {
-        uint64_t now;
-        m->out_backoff = m->out_backoff ? m->out_backoff * 2 : 200000;
-        if (m->out_backoff > 30000000)
-                m->out_backoff = 30000000;
-        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
-                return;
-        if (!m->out_retry)
-                (void) sd_event_add_time(m->event, &m->out_retry, CLOCK_MONOTONIC, now + m->out_backoff, 1000, on_retry,
-                                         m);
-        else {
-                (void) sd_event_source_set_time(m->out_retry, now + m->out_backoff);
-                (void) sd_event_source_set_enabled(m->out_retry, SD_EVENT_ONESHOT);
-        }
-}
-
-static void peer_close_soon(Manager *m);
-
-static int on_delivered(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        (void) ret_error;
-
-        m->out_inflight = false;
-        if (e) {
-                if (m->out_peer && sd_bus_message_get_bus(reply) == m->out_peer)
-                        peer_close_soon(m); /* not from inside its own dispatch */
-                if (!m->out_warned) {
-                        log_warning("Routed events for %s wait: %s (%s); retrying", m->out_n ? m->out[0].target : "?",
-                                    e->message ?: "", e->name);
-                        m->out_warned = true;
-                }
-                retry_later(m);
-                return 0;
-        }
-        m->out_backoff = 0;
-        m->out_warned = false;
-        if (m->out_n > 0) {
-                OutEntry *o = &out_of(m)[0];
-                durable_acked(m, o->target, o->source, o->seq, o->rule);
-                pop(m, 0);
-        }
-        outbox_kick(m);
-        return 0;
-}
-
-/* ---- peer to peer: the target worker's own socket --------------------------------
- *
- * A target installed as a worker has a socket, RUNDIR/STEM.sock (xfsm@.socket;
- * it activates the worker when it is not running). Routed events go there
- * directly, D-Bus peer to peer, without a round through the bus broker; the
- * connection is kept while events flow and closed after a short linger, so
- * the receiver may still idle out. Without a socket (no such worker, tests on
- * a private bus) they go over the bus to org.xfsm1.<Target>. */
-
-#define PEER_LINGER_USEC (2ULL * 1000000ULL)
-
-static const char *run_dir(void) {
-        const char *d = getenv("XFSM_RUNTIME_DIR");
-        return d && *d ? d : "/run/xfsm";
-}
-
-static void peer_close(Manager *m) {
-        if (m->out_peer) {
-                (void) sd_bus_detach_event(m->out_peer);
-                sd_bus_close(m->out_peer);
-                m->out_peer = sd_bus_unref(m->out_peer);
-        }
-        free(m->out_peer_target);
-        m->out_peer_target = NULL;
-        m->out_linger = sd_event_source_disable_unref(m->out_linger);
-}
-
-static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        (void) s, (void) usec;
-        if (!m->out_inflight)
-                peer_close(m);
-        return 0;
-}
-
-static void peer_close_soon(Manager *m) {
-        if (!m->out_linger) {
-                if (sd_event_add_time(m->event, &m->out_linger, CLOCK_MONOTONIC, 0, 0, on_linger, m) < 0)
-                        return;
-        } else {
-                (void) sd_event_source_set_time(m->out_linger, 0);
-                (void) sd_event_source_set_enabled(m->out_linger, SD_EVENT_ONESHOT);
-        }
-}
-
-/* The socket of target's worker: "" when there is none (remembered: the lookup reads the component files). */
-static const char *peer_socket(Manager *m, const char *target) {
-        for (size_t k = 0; k < m->n_peer_sockets; k++)
-                if (streq(m->peer_sockets[k].target, target))
-                        return m->peer_sockets[k].socket;
-        char *file = NULL, *sock = NULL;
-        if (manager_find_component_file(target, NULL, &file) > 0) {
-                const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-                struct stat st;
-                if (asprintf(&sock, "%s/%.*s.sock", run_dir(), (int) (strlen(base) - 5), base) < 0)
-                        sock = NULL;
-                else if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-                        free(sock);
-                        sock = NULL;
-                }
-        }
-        free(file);
-        struct PeerSocket *v = realloc(m->peer_sockets, (m->n_peer_sockets + 1) * sizeof *v);
-        if (!v) {
-                free(sock);
-                return "";
-        }
-        m->peer_sockets = v;
-        v[m->n_peer_sockets] = (struct PeerSocket) { .target = strdup(target), .socket = sock ? sock : strdup("") };
-        if (!v[m->n_peer_sockets].target || !v[m->n_peer_sockets].socket) {
-                free(v[m->n_peer_sockets].target);
-                free(v[m->n_peer_sockets].socket);
-                return "";
-        }
-        return v[m->n_peer_sockets++].socket;
-}
-
-/* A connection to target's worker socket, or NULL (then the bus). */
-static sd_bus *peer_for(Manager *m, const char *target) {
-        const char *sock;
-        char *address = NULL;
-        sd_bus *b = NULL;
-        int r;
-
-        if (m->out_peer && streq(m->out_peer_target, target)) {
-                if (sd_bus_is_open(m->out_peer) > 0)
-                        return m->out_peer;
-                peer_close(m); /* the worker left (idled out, restarted): connect again */
-        } else if (m->out_peer)
-                peer_close(m);
-        sock = peer_socket(m, target);
-        if (!*sock)
+static OutQueue *queue_free(OutQueue *q) {
+        if (!q)
                 return NULL;
-        if (asprintf(&address, "unix:path=%s", sock) < 0)
-                return NULL;
-        r = sd_bus_new(&b);
-        if (r >= 0)
-                r = sd_bus_set_address(b, address);
-        if (r >= 0)
-                r = sd_bus_attach_event(b, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r >= 0)
-                r = sd_bus_start(b);
-        free(address);
-        if (r < 0) {
-                log_debug("Cannot connect to %s for %s (%s): over the bus", sock, target, strerror(-r));
-                sd_bus_unref(b);
-                return NULL;
-        }
-        m->out_peer = b;
-        m->out_peer_target = strdup(target);
-        if (!m->out_peer_target) {
-                peer_close(m);
-                return NULL;
-        }
-        log_debug("Routed events for %s go to %s", target, sock);
-        return b;
-}
-
-static void linger(Manager *m) {
-        uint64_t now;
-        if (!m->out_peer || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
-                return;
-        if (!m->out_linger)
-                (void) sd_event_add_time(m->event, &m->out_linger, CLOCK_MONOTONIC, now + PEER_LINGER_USEC, 100000,
-                                         on_linger, m);
-        else {
-                (void) sd_event_source_set_time(m->out_linger, now + PEER_LINGER_USEC);
-                (void) sd_event_source_set_enabled(m->out_linger, SD_EVENT_ONESHOT);
-        }
-}
-
-void outbox_kick(Manager *m) {
-        char bus_name[128], path[128];
-        sd_bus *b;
-        OutEntry *o;
-
-        if (m->out_inflight || m->out_n == 0 || !m->bus || m->peer) {
-                if (m->out_n == 0)
-                        linger(m);
-                return;
-        }
-        o = &m->out[0];
-        if (!o->durable)
-                return; /* its record is not synced yet */
-        snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", o->target);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", o->target);
-        b = peer_for(m, o->target);
-        if (sd_bus_call_method_async(b ?: m->bus, NULL, b ? NULL : bus_name, path, "org.xfsm1.Component", "Deliver",
-                                     on_delivered, m, "stus", o->source, o->seq, o->rule, o->json) >= 0)
-                m->out_inflight = true;
-        else
-                retry_later(m);
-}
-
-void outbox_free(Manager *m) {
-        while (m->out_n > 0)
-                pop(m, m->out_n - 1);
-        free(m->out);
-        m->out = NULL;
-        m->out_cap = 0;
-        m->out_retry = sd_event_source_disable_unref(m->out_retry);
-        peer_close(m);
-        for (size_t k = 0; k < m->n_peer_sockets; k++) {
-                free(m->peer_sockets[k].target);
-                free(m->peer_sockets[k].socket);
-        }
-        free(m->peer_sockets);
-        m->peer_sockets = NULL;
-        m->n_peer_sockets = 0;
-        for (size_t k = 0; k < m->n_hwm; k++) {
-                free(m->hwm[k].component);
-                free(m->hwm[k].source);
-        }
-        free(m->hwm);
-        m->hwm = NULL;
-        m->n_hwm = 0;
-}
-
-/* ---- high-water marks ------------------------------------------------------- */
-
-static Hwm *hwm_find(Manager *m, const char *component, const char *source) {
-        for (size_t k = 0; k < m->n_hwm; k++)
-                if (streq(m->hwm[k].component, component) && streq(m->hwm[k].source, source))
-                        return &m->hwm[k];
+        for (size_t k = 0; k < q->n; k++)
+                entry_done(&q->v[q->head + k]);
+        free(q->v);
+        free(q->target);
+        sd_event_source_disable_unref(q->retry);
+        free(q);
         return NULL;
 }
 
-bool hwm_seen(Manager *m, const char *component, const char *source, uint64_t seq, unsigned rule) {
-        Hwm *h = hwm_find(m, component, source);
-        return h && (seq < h->seq || (seq == h->seq && rule <= h->rule));
+Outbox *outbox_free(Outbox *o) {
+        if (!o)
+                return NULL;
+        for (size_t k = 0; k < o->n_queues; k++)
+                queue_free(o->queues[k]);
+        free(o->queues);
+        sd_event_unref(o->event);
+        free(o);
+        return NULL;
 }
 
-void hwm_set(Manager *m, const char *component, const char *source, uint64_t seq, unsigned rule) {
-        Hwm *h = hwm_find(m, component, source);
-        if (!h) {
-                Hwm *v = realloc(m->hwm, (m->n_hwm + 1) * sizeof *v);
-                if (!v)
-                        return;
-                m->hwm = v;
-                h = &m->hwm[m->n_hwm];
-                *h = (Hwm) { .component = strdup(component), .source = strdup(source) };
-                if (!h->component || !h->source) {
-                        free(h->component);
-                        free(h->source);
-                        return;
+static OutQueue *queue_find(const Outbox *o, const char *target) {
+        for (size_t k = 0; k < o->n_queues; k++)
+                if (streq(o->queues[k]->target, target))
+                        return o->queues[k];
+        return NULL;
+}
+
+static OutQueue *queue_get(Outbox *o, const char *target) {
+        OutQueue *q = queue_find(o, target), **v;
+
+        if (q)
+                return q;
+        v = reallocarray(o->queues, o->n_queues + 1, sizeof *v);
+        if (!v)
+                return NULL;
+        o->queues = v;
+        q = calloc(1, sizeof *q);
+        if (!q)
+                return NULL;
+        q->outbox = o;
+        q->target = strdup(target);
+        if (!q->target)
+                return queue_free(q);
+        o->queues[o->n_queues++] = q;
+        return q;
+}
+
+static OutEntry *queue_at(const OutQueue *q, size_t k) {
+        return &q->v[q->head + k];
+}
+
+static int queue_push(OutQueue *q, const char *target, const RouteId *id, const char *json, bool durable) {
+        OutEntry e;
+
+        if (q->head + q->n == q->cap) {
+                if (q->head > 0 && q->head >= q->n) {
+                        /* most of the array is consumed: move the live part down */
+                        memmove(q->v, q->v + q->head, q->n * sizeof *q->v);
+                        q->head = 0;
+                } else {
+                        size_t cap = q->cap ? q->cap * 2 : 16;
+                        OutEntry *v = reallocarray(q->v, cap, sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        q->v = v;
+                        q->cap = cap;
                 }
-                m->n_hwm++;
         }
-        if (seq > h->seq || (seq == h->seq && rule > h->rule)) {
-                h->seq = seq;
-                h->rule = rule;
+        e = (OutEntry) { .target = strdup(target), .source = strdup(id->source),
+                         .incarnation = strdup(id->incarnation ?: ""), .seq = id->seq, .rule = id->rule,
+                         .json = strdup(json), .durable = durable };
+        if (!e.target || !e.source || !e.incarnation || !e.json) {
+                entry_done(&e);
+                return -ENOMEM;
         }
+        q->v[q->head + q->n++] = e;
+        q->outbox->total++;
+        return 0;
+}
+
+static void queue_remove(OutQueue *q, size_t k) {
+        assert(k < q->n);
+        entry_done(queue_at(q, k));
+        if (k == 0) {
+                q->head++;
+                q->n--;
+        } else {
+                memmove(queue_at(q, k), queue_at(q, k + 1), (q->n - k - 1) * sizeof *q->v);
+                q->n--;
+        }
+        if (q->n == 0)
+                q->head = 0;
+        q->outbox->total--;
+}
+
+static bool entry_is(const OutEntry *e, const RouteId *id) {
+        return e->seq == id->seq && e->rule == id->rule && streq(e->source, id->source) &&
+               streq(e->incarnation, id->incarnation ?: "");
+}
+
+static ssize_t queue_index(const OutQueue *q, const RouteId *id) {
+        for (size_t k = 0; k < q->n; k++)
+                if (entry_is(queue_at(q, k), id))
+                        return (ssize_t) k;
+        return -1;
+}
+
+/* ---- delivery ---------------------------------------------------------------- */
+
+static void queue_try_send(OutQueue *q);
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        OutQueue *q = userdata;
+
+        q->waiting = false;
+        queue_try_send(q);
+        return 0;
+}
+
+static void queue_retry_later(OutQueue *q) {
+        uint64_t now;
+        int r;
+
+        q->backoff = q->backoff ? MIN(q->backoff * 2, BACKOFF_MAX_USEC) : BACKOFF_FIRST_USEC;
+        r = sd_event_now(q->outbox->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0 && !q->retry) {
+                r = sd_event_add_time(q->outbox->event, &q->retry, CLOCK_MONOTONIC, now + q->backoff, 1000, on_retry,
+                                      q);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(q->retry, "outbox-retry");
+        } else if (r >= 0) {
+                r = sd_event_source_set_time(q->retry, now + q->backoff);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(q->retry, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to arm the outbox retry for %s: %m", q->target);
+                return;
+        }
+        q->waiting = true;
+}
+
+static void queue_try_send(OutQueue *q) {
+        Outbox *o = q->outbox;
+        int r;
+
+        if (!o->enabled || q->inflight || q->waiting || q->n == 0 || !queue_at(q, 0)->durable)
+                return;
+        q->inflight = true;
+        r = o->ops->send(o->userdata, queue_at(q, 0));
+        if (r < 0) {
+                q->inflight = false;
+                log_debug("Cannot start delivering to %s: %s", q->target, strerror(-r));
+                queue_retry_later(q);
+        }
+}
+
+void outbox_kick(Outbox *o) {
+        assert(o);
+        for (size_t k = 0; k < o->n_queues; k++)
+                queue_try_send(o->queues[k]);
+}
+
+void outbox_set_enabled(Outbox *o, bool enabled) {
+        assert(o);
+        o->enabled = enabled;
+        outbox_kick(o);
+}
+
+void outbox_delivered(Outbox *o, const char *target, int r, const char *message) {
+        OutQueue *q;
+
+        assert(o);
+        q = queue_find(o, target);
+        if (!q || !q->inflight)
+                return;
+        q->inflight = false;
+        if (r < 0) {
+                if (!q->warned)
+                        log_warning("Routed events for %s wait: %s; retrying", target, message ?: strerror(-r));
+                q->warned = true;
+                queue_retry_later(q);
+                return;
+        }
+        if (q->warned)
+                log_info("Routed events for %s flow again", target);
+        q->warned = false;
+        q->backoff = 0;
+        if (o->ops->acked)
+                o->ops->acked(o->userdata, queue_at(q, 0));
+        queue_remove(q, 0);
+        queue_try_send(q);
+}
+
+/* ---- adding, recovery, counting ---------------------------------------------- */
+
+int outbox_add(Outbox *o, const char *target, const RouteId *id, const char *json, bool durable) {
+        OutQueue *q;
+        int r;
+
+        assert(o);
+        assert(target && id && json);
+        q = queue_get(o, target);
+        if (!q)
+                return -ENOMEM;
+        r = queue_push(q, target, id, json, durable);
+        if (r < 0)
+                return r;
+        if (durable)
+                queue_try_send(q);
+        return 0;
+}
+
+void outbox_durable(Outbox *o) {
+        assert(o);
+        for (size_t k = 0; k < o->n_queues; k++)
+                for (size_t j = 0; j < o->queues[k]->n; j++)
+                        queue_at(o->queues[k], j)->durable = true;
+        outbox_kick(o);
+}
+
+size_t outbox_pending(const Outbox *o, const char *target) {
+        const OutQueue *q;
+
+        assert(o);
+        if (!target)
+                return o->total;
+        q = queue_find(o, target);
+        return q ? q->n : 0;
+}
+
+const OutEntry *outbox_head(const Outbox *o, const char *target) {
+        const OutQueue *q = queue_find(o, target);
+
+        return q && q->n > 0 ? queue_at(q, 0) : NULL;
+}
+
+bool outbox_inflight(const Outbox *o, const char *target) {
+        const OutQueue *q = queue_find(o, target);
+
+        return q && q->inflight;
+}
+
+/* ---- record forms ---------------------------------------------------------------- */
+
+static void write_id(FILE *f, const char *target, const RouteId *id) {
+        fputs("{\"target\":", f);
+        json_write_string(f, target);
+        fputs(",\"source\":", f);
+        json_write_string(f, id->source);
+        if (!isempty(id->incarnation)) {
+                fputs(",\"incarnation\":", f);
+                json_write_string(f, id->incarnation);
+        }
+        fprintf(f, ",\"seq\":%llu,\"rule\":%u", (unsigned long long) id->seq, id->rule);
+}
+
+void outbox_write_entry(FILE *f, const char *target, const RouteId *id, const char *json) {
+        write_id(f, target, id);
+        fputs(",\"event\":", f);
+        fputs(json, f); /* a JSON object already */
+        fputc('}', f);
+}
+
+void outbox_write_ack(FILE *f, const OutEntry *e) {
+        RouteId id = out_entry_id(e);
+
+        write_id(f, e->target, &id);
+        fputc('}', f);
+}
+
+void outbox_write_all(const Outbox *o, const char *source, FILE *f) {
+        bool first = true;
+
+        fputc('[', f);
+        for (size_t k = 0; k < o->n_queues; k++)
+                for (size_t j = 0; j < o->queues[k]->n; j++) {
+                        const OutEntry *e = queue_at(o->queues[k], j);
+                        RouteId id = out_entry_id(e);
+                        if (!streq(e->source, source))
+                                continue;
+                        if (!first)
+                                fputc(',', f);
+                        outbox_write_entry(f, e->target, &id, e->json);
+                        first = false;
+                }
+        fputc(']', f);
+}
+
+static int read_id(json_object *e, const char **ret_target, RouteId *ret_id) {
+        const char *target = json_get_string(e, "target"), *source = json_get_string(e, "source");
+
+        if (!target || !source)
+                return -EBADMSG;
+        *ret_target = target;
+        *ret_id = (RouteId) { .source = source, .incarnation = json_get_string(e, "incarnation") ?: "",
+                              .seq = json_get_uint64(e, "seq"), .rule = (unsigned) json_get_uint64(e, "rule") };
+        return 0;
+}
+
+int outbox_read_entries(Outbox *o, json_object *list) {
+        if (!json_object_is_type(list, json_type_array))
+                return -EBADMSG;
+        for (size_t k = 0; k < json_object_array_length(list); k++) {
+                json_object *e = json_object_array_get_idx(list, k), *ev;
+                const char *target;
+                RouteId id;
+                OutQueue *q;
+                int r;
+
+                if (read_id(e, &target, &id) < 0 || !json_object_object_get_ex(e, "event", &ev))
+                        return -EBADMSG;
+                q = queue_get(o, target);
+                if (!q)
+                        return -ENOMEM;
+                if (queue_index(q, &id) >= 0)
+                        continue; /* the snapshot and a record both hold it (journals before format 2) */
+                r = queue_push(q, target, &id, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int outbox_read_acks(Outbox *o, json_object *list) {
+        if (!json_object_is_type(list, json_type_array))
+                return -EBADMSG;
+        for (size_t k = 0; k < json_object_array_length(list); k++) {
+                const char *target;
+                RouteId id;
+                OutQueue *q;
+                ssize_t i;
+
+                if (read_id(json_object_array_get_idx(list, k), &target, &id) < 0)
+                        return -EBADMSG;
+                q = queue_find(o, target);
+                if (q && (i = queue_index(q, &id)) >= 0)
+                        queue_remove(q, (size_t) i);
+        }
+        return 0;
 }

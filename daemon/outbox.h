@@ -1,53 +1,89 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Routed events to components of other processes (SPEC section 2, routed
- * events). Each carries (source component, source journal sequence, rule
- * index). The sender keeps it in its outbox (in the journal record of the
- * step that made it) until the target acknowledges it, which the target does
- * once its own record is durable; the target keeps a high-water mark per
- * source, so that a redelivery after a crash has no second effect. Delivery
- * is in order per target: a target that is not running is called through
- * the bus (activating it if it is enabled); one that does not exist keeps
- * the outbox waiting, retried with a back-off. */
+/* The outbox: routed events to components of other processes (docs/xfsmd.8,
+ * ROUTED EVENTS), from the step that made them until their target took them.
+ *
+ * One queue per target component, in the order the events were made: the
+ * oldest entry of a queue is delivered, and the next one only once the
+ * target took it (the target answers once its own record is durable), so
+ * each target sees its events in order; queues do not wait for each other,
+ * so a target that is down or slow holds up only its own events. An entry
+ * leaves only once the record that made it is durable. A failed delivery is
+ * retried after a back-off (0.2 s doubling up to 30 s) per queue.
+ *
+ * The outbox does not know how an entry reaches its target: ops->send
+ * starts a delivery and the transport reports its end with
+ * outbox_delivered(). Nor does it write journal records: ops->acked tells
+ * the owner that an entry was taken, and this module writes and reads the
+ * record forms of entries and acknowledgements (outbox_write_*,
+ * outbox_read). */
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "xfsm.h"
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
 
-typedef struct Manager Manager;
+#include "route-id.h"
 
-#define OUTBOX_LIMIT 10000 /* routed events waiting for one target: past it, Send answers Busy */
+#define OUTBOX_LIMIT 10000 /* routed events waiting in all queues: past it, Send answers Busy */
 
-typedef struct Hwm {
-        char *component, *source;
-        uint64_t seq;
-        unsigned rule;
-} Hwm;
+typedef struct Outbox Outbox;
 
 typedef struct OutEntry {
         char *target;
-        char *source;
+        char *source, *incarnation;
         uint64_t seq;
         unsigned rule;
-        char *json; /* the routed event's wire form */
-        bool durable; /* its record is synced: it may leave */
+        char *json;   /* the routed event's wire form */
+        bool durable; /* its record is durable: it may leave */
 } OutEntry;
 
-/* A routed event out of a committed step, whose record has journal seq. */
-int outbox_add(Manager *m, const char *source, uint64_t seq, unsigned rule, const xfsm_routed *r);
-/* The records of the step are durable: what waited may go. */
-void outbox_durable(Manager *m);
-/* Start deliveries (after start-up, after a retry timer). */
-void outbox_kick(Manager *m);
-/* Recovery: an entry from the journal; an acknowledgement. */
-int outbox_restore(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule, const char *json);
-void outbox_acked(Manager *m, const char *target, const char *source, uint64_t seq, unsigned rule);
-/* Waiting entries for target. */
-size_t outbox_pending(Manager *m, const char *target);
-void outbox_free(Manager *m);
+static inline RouteId out_entry_id(const OutEntry *e) {
+        return (RouteId) { .source = e->source, .incarnation = e->incarnation, .seq = e->seq, .rule = e->rule };
+}
 
-/* Receiver: has (source, seq, rule) taken effect here already? */
-bool hwm_seen(Manager *m, const char *component, const char *source, uint64_t seq, unsigned rule);
-void hwm_set(Manager *m, const char *component, const char *source, uint64_t seq, unsigned rule);
+typedef struct OutboxOps {
+        /* Start delivering e (the oldest of its queue); 0 when started, then
+         * the transport calls outbox_delivered() exactly once. */
+        int (*send)(void *userdata, const OutEntry *e);
+        /* e was taken by its target (called before e is freed). */
+        void (*acked)(void *userdata, const OutEntry *e);
+} OutboxOps;
+
+int outbox_new(Outbox **ret, sd_event *event, const OutboxOps *ops, void *userdata);
+Outbox *outbox_free(Outbox *o);
+
+/* Deliveries start only once enabled (a daemon on a bus; never on a
+ * peer-to-peer test connection). */
+void outbox_set_enabled(Outbox *o, bool enabled);
+
+/* A routed event of a committed step. durable: its record is durable already. */
+int outbox_add(Outbox *o, const char *target, const RouteId *id, const char *json, bool durable);
+/* The records of every entry added so far are durable: they may go. */
+void outbox_durable(Outbox *o);
+/* Start what may start (after start-up, after outbox_durable()). */
+void outbox_kick(Outbox *o);
+/* The transport's answer for the delivery in flight to target: r >= 0 taken,
+ * r < 0 not (message says why); it is retried after a back-off. */
+void outbox_delivered(Outbox *o, const char *target, int r, const char *message);
+
+/* Entries waiting for target (NULL: for every target). */
+size_t outbox_pending(const Outbox *o, const char *target);
+/* The oldest entry waiting for target, or NULL. */
+const OutEntry *outbox_head(const Outbox *o, const char *target);
+/* Is a delivery to target in flight? */
+bool outbox_inflight(const Outbox *o, const char *target);
+
+/* Record forms. An entry as a member of a record's "outbox" list, an
+ * acknowledgement as a member of its "acked" list; all entries of source
+ * for a snapshot's "outbox" list (a JSON array). */
+void outbox_write_entry(FILE *f, const char *target, const RouteId *id, const char *json);
+void outbox_write_ack(FILE *f, const OutEntry *e);
+void outbox_write_all(const Outbox *o, const char *source, FILE *f);
+/* Recovery: an "outbox" list (entries come back, durable, once each) or an
+ * "acked" list (those entries go). */
+int outbox_read_entries(Outbox *o, json_object *list);
+int outbox_read_acks(Outbox *o, json_object *list);

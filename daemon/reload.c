@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -49,7 +50,7 @@ static char *read_all(const char *path, size_t *ret_len) {
 
 static char *defs_path(Manager *m, Host *h, const char *hash) {
         char *p = NULL;
-        if (asprintf(&p, "%s/%s/defs%s%s%s", m->state_dir, h->stem, hash ? "/" : "", hash ? hash : "",
+        if (asprintf(&p, "%s/%s/defs%s%s%s", durable_state_dir(m->durable), h->stem, hash ? "/" : "", hash ? hash : "",
                      hash ? ".yaml" : "") < 0)
                 return NULL;
         return p;
@@ -61,7 +62,7 @@ int reload_keep_definition(Manager *m, Host *h, const char *text, size_t len) {
         FILE *f;
         int r = 0;
 
-        if (!m->state_dir || !hash)
+        if (!durable_state_dir(m->durable) || !hash)
                 return 0;
         dir = defs_path(m, h, NULL);
         path = defs_path(m, h, hash);

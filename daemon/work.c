@@ -32,6 +32,7 @@
 
 #include "bus-util.h"
 #include "durable.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -151,27 +152,23 @@ bool work_unit_allowed(Manager *m, const char *unit) {
 static void work_finish(Manager *m, Work *w, const char *event, json_object *payload) {
         Host *h = manager_find_host(m, w->component);
         xfsm_instance *i = xfsm_engine_find(m->engine, w->instance);
+        StepOrigin origin = { .work_done = w->id };
         const char *state = NULL;
-        int r = -ENOENT;
+        int r;
 
         log_info("%s %s: %s %s → %s %s", w->component, w->instance, w->kind == WORK_EXEC ? "exec" : "unit",
                  w->kind == WORK_EXEC ? w->argv[0] : w->unit, event,
                  json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
         if (h && i) {
-                m->work_done_id = w->id;
-                m->work_done_recorded = false;
-                r = xfsm_instance_send(m->engine, i, event, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN),
-                                       &state);
-                manager_rearm_timer(m);
-                m->work_done_id = NULL;
+                r = manager_send(m, i, event, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN), &origin,
+                                 &state);
                 if (r < 0)
                         log_notice("%s %s: %s was not taken: %s", w->component, w->instance, event,
                                    xfsm_engine_last_error(m->engine));
         } else
                 log_notice("%s %s: the instance is gone; %s dropped", w->component, w->instance, event);
-        if (h && !m->work_done_recorded)
-                durable_work_done(m, h, w->id);
-        m->work_done_recorded = false;
+        if (h && !origin.recorded)
+                durable_work_done(m->durable, h, w->id);
         work_remove(m, w);
 }
 
@@ -869,7 +866,7 @@ void work_durable(Manager *m) {
         (void) sd_event_source_set_enabled(m->work_defer, SD_EVENT_ONESHOT);
 }
 
-int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what) {
+static int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what) {
         Work *w;
 
         for (size_t k = 0; k < m->n_works; k++)
@@ -902,12 +899,36 @@ int work_restore(Manager *m, Host *h, const char *id, const char *instance, cons
         return 0;
 }
 
-void work_restore_done(Manager *m, const char *id) {
+int work_read(Manager *m, Host *h, json_object *list) {
+        if (!json_object_is_type(list, json_type_array))
+                return -EBADMSG;
+        for (size_t k = 0; k < json_object_array_length(list); k++) {
+                json_object *e = json_object_array_get_idx(list, k);
+                const char *id = json_get_string(e, "id"), *instance = json_get_string(e, "instance"),
+                           *kind = json_get_string(e, "kind"), *what = json_get_string(e, "what");
+                int r;
+
+                if (!id || !instance || !kind || !what)
+                        return -EBADMSG;
+                r = work_restore(m, h, id, instance, kind, what);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int work_read_done(Manager *m, json_object *v) {
+        const char *id;
+
+        if (!json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        id = json_object_get_string(v);
         for (size_t k = 0; k < m->n_works; k++)
                 if (streq(m->works[k]->id, id)) {
                         work_remove(m, m->works[k]);
-                        return;
+                        break;
                 }
+        return 0;
 }
 
 void work_recovered(Manager *m) {

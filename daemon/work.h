@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "xfsm.h"
 
 typedef struct Manager Manager;
@@ -35,9 +37,10 @@ int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f);
 /* The records of what was added are durable: start it. */
 void work_durable(Manager *m);
 
-/* Recovery: work a record started, and work a record finished. */
-int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what);
-void work_restore_done(Manager *m, const char *id);
+/* Recovery: the "work" list of a record or snapshot of h (work started),
+ * and a record's "workDone" (the work with that id has its outcome). */
+int work_read(Manager *m, Host *h, json_object *list);
+int work_read_done(Manager *m, json_object *v);
 /* After recovery: what is still there has no outcome; report it. */
 void work_recovered(Manager *m);
 

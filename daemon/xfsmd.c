@@ -339,7 +339,7 @@ int main(int argc, char **argv) {
                         goto finish;
 
         /* recover what the state directories hold before anything else happens */
-        if (state_dir && (r = durable_open(m, state_dir, policy)) < 0)
+        if (state_dir && (r = durable_open(m->durable, state_dir, policy)) < 0)
                 goto finish;
 
         /* SIGTERM/SIGINT: leave the loop cleanly */
@@ -393,7 +393,7 @@ int main(int argc, char **argv) {
         r = manager_set_idle(m, idle_sec * 1000000ULL);
         if (r < 0)
                 goto finish;
-        outbox_kick(m); /* what waited across the restart */
+        outbox_kick(m->outbox); /* what waited across the restart */
         r = work_setup(m);
         if (r < 0)
                 goto finish;
@@ -409,8 +409,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
         else if (r == 0) {
-                durable_flush(m);
-                durable_snapshot_all(m); /* a clean stop: start quickly next time */
+                durable_flush(m->durable);
+                durable_snapshot_all(m->durable); /* a clean stop: start quickly next time */
         }
 
 finish:

@@ -86,6 +86,7 @@ struct ComponentRt {
 struct xfsm_routed {
         xfsm_routed_kind kind;
         char *source_component;
+        char *source_incarnation; /* NULL: none given (in process, or a sender older than incarnations) */
         uint64_t source_seq;
         unsigned rule_index;
         char *target_component;

@@ -4,6 +4,7 @@
 /* Small helpers shared by the library and the tools; never installed. */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,3 +40,23 @@ static inline void freep(void *p) {
                 (p) = NULL;                  \
                 _tp_;                        \
         })
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* A cleanup function for a type whose destructor returns NULL: type_freep(). */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)    \
+        static inline void func##p(type *p) {      \
+                if (*p)                            \
+                        *p = func(*p);             \
+        }
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Routed events: what goes from one component to another, and its JSON wire
- * form (used by the daemon's outbox and the Redis bridge). */
+/* Routed events: what goes from one component to another, and its wire
+ * form: versioned JSON ("v": 1; a reader ignores the fields it does not
+ * know, so that nodes of different versions work together), written with
+ * the id the host gives it (source incarnation and sequence) and read back
+ * by the receiver (the daemon's Deliver, the Redis bridge). */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,7 @@ xfsm_routed *routed_free(xfsm_routed *r) {
                 return NULL;
         }
         free(r->source_component);
+        free(r->source_incarnation);
         free(r->target_component);
         free(r->target_machine);
         free(r->target_state);
@@ -52,6 +57,7 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
                 .rule_index = r->rule_index,
                 .hops = r->hops,
                 .source_component = strdup_null(r->source_component),
+                .source_incarnation = strdup_null(r->source_incarnation),
                 .target_component = strdup_null(r->target_component),
                 .target_machine = strdup_null(r->target_machine),
                 .target_state = strdup_null(r->target_state),
@@ -71,20 +77,24 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
                                 return routed_free(c);
                 }
         }
-        if (!c->source_component || !c->target_component || !c->target_machine || (r->event && !c->event))
+        if (!c->source_component || !c->target_component || !c->target_machine || (r->event && !c->event) ||
+            (r->source_incarnation && !c->source_incarnation))
                 return routed_free(c);
         return c;
 }
 
-char *xfsm_routed_to_json(const xfsm_routed *r) {
+static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
         json_object *o = json_object_new_object(), *rules;
         char *s;
 
         if (!o)
                 return NULL;
+        json_object_object_add(o, "v", json_object_new_int(XFSM_ROUTED_WIRE_VERSION));
         json_object_object_add(o, "kind", json_object_new_string(r->kind == XFSM_ROUTED_CREATE ? "create" : "event"));
         json_object_object_add(o, "sourceComponent", json_object_new_string(r->source_component));
-        json_object_object_add(o, "sourceSeq", json_object_new_uint64(r->source_seq));
+        if (!isempty(incarnation))
+                json_object_object_add(o, "sourceIncarnation", json_object_new_string(incarnation));
+        json_object_object_add(o, "sourceSeq", json_object_new_uint64(seq));
         json_object_object_add(o, "ruleIndex", json_object_new_int((int) r->rule_index));
         json_object_object_add(o, "targetComponent", json_object_new_string(r->target_component));
         json_object_object_add(o, "targetMachine", json_object_new_string(r->target_machine));
@@ -108,6 +118,15 @@ char *xfsm_routed_to_json(const xfsm_routed *r) {
         return s;
 }
 
+char *xfsm_routed_to_json(const xfsm_routed *r) {
+        return to_wire(r, r->source_incarnation, r->source_seq);
+}
+
+char *xfsm_routed_to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
+        assert(r);
+        return to_wire(r, incarnation, seq);
+}
+
 static const char *get_str(json_object *o, const char *key) {
         json_object *v;
         if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
@@ -125,6 +144,12 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
                 json_object_put(o);
                 return -XFSM_E_INVALID_PAYLOAD;
         }
+        if (json_object_object_get_ex(o, "v", &v) &&
+            (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
+             json_object_get_int64(v) > XFSM_ROUTED_WIRE_VERSION)) {
+                json_object_put(o);
+                return -XFSM_E_INVALID_ARGUMENT; /* a version this reader does not know */
+        }
         r = calloc(1, sizeof *r);
         if (!r) {
                 json_object_put(o);
@@ -133,6 +158,7 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
         kind = get_str(o, "kind");
         r->kind = kind && streq(kind, "create") ? XFSM_ROUTED_CREATE : XFSM_ROUTED_EVENT;
         r->source_component = strdup_null(get_str(o, "sourceComponent") ?: "");
+        r->source_incarnation = strdup_null(get_str(o, "sourceIncarnation"));
         r->target_component = strdup_null(get_str(o, "targetComponent"));
         r->target_machine = strdup_null(get_str(o, "targetMachine"));
         r->target_state = strdup_null(get_str(o, "targetState"));
@@ -166,7 +192,8 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
                 }
         }
         json_object_put(o);
-        if (!r->target_component || !r->target_machine || (r->kind == XFSM_ROUTED_EVENT && !r->event)) {
+        if (!r->source_component || !r->target_component || !r->target_machine ||
+            (r->kind == XFSM_ROUTED_EVENT && !r->event)) {
                 routed_free(r);
                 return -XFSM_E_INVALID_ARGUMENT;
         }
@@ -177,6 +204,20 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
 xfsm_routed_kind xfsm_routed_get_kind(const xfsm_routed *r) {
         return r->kind;
 }
+int xfsm_routed_parse(const char *json, xfsm_routed **ret) {
+        assert(json);
+        assert(ret);
+        return routed_from_json(json, ret);
+}
+
+xfsm_routed *xfsm_routed_free(xfsm_routed *r) {
+        return routed_free(r);
+}
+
+const char *xfsm_routed_source_incarnation(const xfsm_routed *r) {
+        return r->source_incarnation ?: "";
+}
+
 const char *xfsm_routed_source_component(const xfsm_routed *r) {
         return r->source_component;
 }

@@ -304,7 +304,10 @@ uint64_t xfsm_effect_exec_timeout(const xfsm_effect *f);
 /* ---- Routed events ------------------------------------------------------- */
 
 /* An event for another component: a cascade, a cross_component send or
- * create. Its id is (source component, source sequence, rule index). */
+ * create. Its id is (source component, source incarnation, source sequence,
+ * rule index): the host gives the incarnation (a random id made with the
+ * source's state, so that a source that lost its state never reuses an id)
+ * and the sequence when it writes the wire form (xfsm_routed_to_wire()). */
 typedef enum xfsm_routed_kind {
         XFSM_ROUTED_EVENT,  /* deliver event to instances of machine (in state, if set) */
         XFSM_ROUTED_CREATE, /* create an instance of machine with payload as context */
@@ -319,8 +322,26 @@ const char *xfsm_routed_target_machine(const xfsm_routed *r);
 const char *xfsm_routed_target_state(const xfsm_routed *r); /* NULL: any */
 const char *xfsm_routed_event(const xfsm_routed *r);
 unsigned xfsm_routed_hops(const xfsm_routed *r);
-/* The whole routed event as one JSON object (its wire form); malloc'd. */
+/* The source's incarnation, "" when the event carries none (an event made in
+ * this process, or one from a sender older than incarnations). */
+const char *xfsm_routed_source_incarnation(const xfsm_routed *r);
+/* The whole routed event as one JSON object, its id as the engine made it;
+ * malloc'd. */
 char *xfsm_routed_to_json(const xfsm_routed *r);
+/* The wire form, versioned JSON ({"v": 1, ...}; readers ignore fields they
+ * do not know), with the id the host gives it; malloc'd. Fields:
+ * "v", "kind" ("event" | "create"), "sourceComponent", "sourceIncarnation",
+ * "sourceSeq", "ruleIndex", "targetComponent", "targetMachine",
+ * "targetState" (absent: any), "event" (absent for a create), "payload",
+ * "matchingRules" ([{eventProperty, instanceProperty, operator}]), "hops". */
+#define XFSM_ROUTED_WIRE_VERSION 1
+char *xfsm_routed_to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq);
+/* Read a wire form: -XFSM_E_INVALID_PAYLOAD when it is not a JSON object,
+ * -XFSM_E_INVALID_ARGUMENT when a required field is missing or wrong, or its
+ * "v" is newer than this library reads. A form without "v" (xfsm before
+ * versioned routed events) is read as version 1 without an incarnation. */
+int xfsm_routed_parse(const char *json, xfsm_routed **ret);
+xfsm_routed *xfsm_routed_free(xfsm_routed *r);
 
 /* The router is called once per routed event out of a committed step, in
  * order. Return 0 when taken. The default router delivers to components

@@ -173,35 +173,9 @@ static void test_peer_create_send_and_signal(void **state) {
         free(oid);
 }
 
-/* The receiver's high-water marks: per (component, source), ordered by the
- * source's journal sequence and then the rule index; what is at or below the
- * mark was taken already. */
-static void test_high_water_marks_order_by_sequence_then_rule(void **state) {
-        Manager *m = NULL;
-        (void) state;
-
-        assert_int_equal(manager_new(&m), 0);
-        assert_false(hwm_seen(m, "Payment", "Order", 1, 0));
-        hwm_set(m, "Payment", "Order", 5, 1);
-        assert_true(hwm_seen(m, "Payment", "Order", 4, 9));  /* an earlier record */
-        assert_true(hwm_seen(m, "Payment", "Order", 5, 0));  /* an earlier rule of the same record */
-        assert_true(hwm_seen(m, "Payment", "Order", 5, 1));  /* itself, again */
-        assert_false(hwm_seen(m, "Payment", "Order", 5, 2)); /* the next rule */
-        assert_false(hwm_seen(m, "Payment", "Order", 6, 0));
-        /* marks are per source and per receiving component */
-        assert_false(hwm_seen(m, "Payment", "Shipping", 1, 0));
-        assert_false(hwm_seen(m, "Audit", "Order", 1, 0));
-        /* a mark never goes back */
-        hwm_set(m, "Payment", "Order", 3, 0);
-        assert_true(hwm_seen(m, "Payment", "Order", 5, 1));
-        assert_false(hwm_seen(m, "Payment", "Order", 5, 2));
-        manager_free(m);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_peer_create_send_and_signal, setup, teardown),
-                cmocka_unit_test(test_high_water_marks_order_by_sequence_then_rule),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "bus-errors.h"
+#include "json-util.h"
 #include "macro.h"
 #include "xfsm.h"
 #include "xfsmctl.h"

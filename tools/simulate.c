@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json-util.h"
 #include "macro.h"
 #include "xfsm.h"
 #include "xfsmctl.h"

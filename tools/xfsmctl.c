@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "json-util.h"
 #include "xfsmctl.h"
 #include "xfsm.h"
 
@@ -23,48 +24,6 @@ int usage_error(const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, " (see '%s --help')\n", program);
         return EXIT_USAGE;
-}
-
-void json_write_string(FILE *f, const char *s) {
-        const unsigned char *p = (const unsigned char *) s, *run = p;
-
-        if (!s) {
-                fputs_unlocked("null", f);
-                return;
-        }
-        fputc_unlocked('"', f);
-        for (; *p; p++) {
-                const char *esc;
-                char buf[8];
-
-                if (*p >= 0x20 && *p != '"' && *p != '\\')
-                        continue;
-                fwrite_unlocked(run, 1, (size_t) (p - run), f);
-                run = p + 1;
-                switch (*p) {
-                case '"':
-                        esc = "\\\"";
-                        break;
-                case '\\':
-                        esc = "\\\\";
-                        break;
-                case '\n':
-                        esc = "\\n";
-                        break;
-                case '\t':
-                        esc = "\\t";
-                        break;
-                case '\r':
-                        esc = "\\r";
-                        break;
-                default:
-                        snprintf(buf, sizeof buf, "\\u%04x", *p);
-                        esc = buf;
-                }
-                fputs_unlocked(esc, f);
-        }
-        fwrite_unlocked(run, 1, (size_t) (p - run), f);
-        fputc_unlocked('"', f);
 }
 
 /* ---- validate ---------------------------------------------------------- */

@@ -15,7 +15,6 @@ enum {
 };
 
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void json_write_string(FILE *f, const char *s);
 void print_diagnostic(void *userdata, int severity, const char *file, unsigned line, unsigned column,
                       const char *message);
 

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* How a routed event reaches the worker of its target component: the
+ * transport under the outbox (outbox.h). A target installed as a worker has
+ * a socket, RUNDIR/STEM.sock (xfsm@.socket; it activates the worker when it
+ * is not running): events go there directly, D-Bus peer to peer, without a
+ * round through the bus broker; the connection is kept while events flow and
+ * closed after a short linger, so that the receiver may still idle out.
+ * Without a socket (no such worker, tests on a private bus) they go over the
+ * bus to org.xfsm1.<Target>, which bus activation may start. One connection
+ * and one call in flight per target, so targets never wait for each other. */
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "outbox.h"
+
+typedef struct Delivery Delivery;
+
+/* The end of a delivery: r >= 0 the target took it, r < 0 not (message). */
+typedef void (*delivery_done_fn)(void *userdata, const char *target, int r, const char *message);
+
+int delivery_new(Delivery **ret, sd_event *event, delivery_done_fn done, void *userdata);
+Delivery *delivery_free(Delivery *d);
+
+/* The bus for targets without a socket (NULL: none). */
+void delivery_set_bus(Delivery *d, sd_bus *bus);
+
+/* Call Deliver on e's target; done is called once, later (not from inside
+ * this call). */
+int delivery_send(Delivery *d, const OutEntry *e);
