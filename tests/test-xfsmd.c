@@ -1153,6 +1153,110 @@ static void test_routed_events_cross_processes_once_through_crashes(void **state
 }
 
 
+static pid_t start_relay_without_journal(const char *file, const char *name) {
+        char log[512];
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) data(file), NULL };
+        pid_t pid;
+        snprintf(log, sizeof log, "%s/%s-nojournal.log", dir, file);
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !has_owner(name); k++)
+                usleep(10000);
+        assert_true(has_owner(name));
+        return pid;
+}
+
+static void fire(const char *component, const char *id, int times) {
+        for (int k = 0; k < times; k++) {
+                char *st = send_event(component, id, "GO", "");
+                assert_string_equal(st, "Firing");
+                free(st);
+        }
+}
+
+static long wait_count(const char *receiver, long want) {
+        long n = 0;
+        for (int k = 0; k < 1000 && (n = relay_count(receiver)) < want; k++)
+                usleep(10000);
+        return n;
+}
+
+/* A source without a journal starts its routed-event sequence again at 1
+ * when its process restarts; it is a new incarnation, so a durable receiver
+ * whose mark for the old one is higher takes every new event. */
+static void test_restarted_source_without_journal_is_never_dropped(void **state) {
+        char dst_dir[300];
+        int status;
+        pid_t src, dst;
+
+        snprintf(dst_dir, sizeof dst_dir, "%s/state-incarnation", dir);
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        src = start_relay_without_journal("relay-source.yaml", "org.xfsm1.RelaySource");
+        char *receiver = create("RelayTarget", "Receiver", "{\"count\":0}", NULL);
+        char *sender = create("RelaySource", "Sender", "{\"name\":\"s1\"}", NULL);
+
+        fire("RelaySource", sender, 20);
+        assert_int_equal(wait_count(receiver, 20), 20);
+        /* the source restarts mid-stream with nothing of its past */
+        kill(src, SIGKILL);
+        waitpid(src, &status, 0);
+        wait_name_gone("org.xfsm1.RelaySource");
+        src = start_relay_without_journal("relay-source.yaml", "org.xfsm1.RelaySource");
+        free(sender);
+        sender = create("RelaySource", "Sender", "{\"name\":\"s2\"}", NULL);
+        fire("RelaySource", sender, 15);
+        assert_int_equal(wait_count(receiver, 35), 35); /* every one after the restart arrived */
+        usleep(300000);
+        assert_int_equal(relay_count(receiver), 35);
+
+        /* and across a restart of the receiver, its marks (per incarnation) hold */
+        kill(dst, SIGKILL);
+        waitpid(dst, &status, 0);
+        wait_name_gone("org.xfsm1.RelayTarget");
+        fire("RelaySource", sender, 5);
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        assert_int_equal(wait_count(receiver, 40), 40);
+        usleep(300000);
+        assert_int_equal(relay_count(receiver), 40);
+
+        kill(src, SIGTERM);
+        kill(dst, SIGTERM);
+        waitpid(src, NULL, 0);
+        waitpid(dst, NULL, 0);
+        wait_name_gone("org.xfsm1.RelaySource");
+        wait_name_gone("org.xfsm1.RelayTarget");
+        free(receiver);
+        free(sender);
+}
+
+/* The outbox queues per target: a target that is down (Absent runs nowhere)
+ * holds up its own events only, never those for a target that is up. */
+static void test_target_down_never_holds_up_another_target(void **state) {
+        char src_dir[300], dst_dir[300];
+        pid_t src, dst;
+
+        snprintf(src_dir, sizeof src_dir, "%s/state-fanout-src", dir);
+        snprintf(dst_dir, sizeof dst_dir, "%s/state-fanout-dst", dir);
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        src = start_relay("relay-fanout.yaml", "org.xfsm1.RelayFanout", src_dir);
+        char *receiver = create("RelayTarget", "Receiver", "{\"count\":0}", NULL);
+        char *sender = create("RelayFanout", "Sender", "{}", NULL);
+
+        fire("RelayFanout", sender, 25);
+        assert_int_equal(wait_count(receiver, 25), 25);
+        usleep(300000);
+        assert_int_equal(relay_count(receiver), 25);
+
+        kill(src, SIGTERM);
+        kill(dst, SIGTERM);
+        waitpid(src, NULL, 0);
+        waitpid(dst, NULL, 0);
+        wait_name_gone("org.xfsm1.RelayFanout");
+        wait_name_gone("org.xfsm1.RelayTarget");
+        free(receiver);
+        free(sender);
+}
+
 /* Reload: SIGHUP reads the file again; live instances keep their version, new
  * ones get the new one, and that holds across a restart (the state directory
  * keeps the older definition); a broken file changes nothing. */
@@ -1293,6 +1397,8 @@ int main(void) {
                 cmocka_unit_test(test_sighup_does_not_end_the_daemon),
                 cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
+                cmocka_unit_test(test_restarted_source_without_journal_is_never_dropped),
+                cmocka_unit_test(test_target_down_never_holds_up_another_target),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
                 cmocka_unit_test(test_worker_idles_out_only_when_nothing_waits),
