@@ -22,6 +22,7 @@
 #include "deliver.h"
 #include "durable.h"
 #include "hwm.h"
+#include "idle.h"
 #include "outbox.h"
 #include "log.h"
 #include "macro.h"
@@ -31,6 +32,7 @@
 #define DEFAULT_HISTORY_LIMIT 1000
 
 static void on_step(void *userdata, const xfsm_step *s);
+static bool manager_busy(void *userdata);
 
 /* The outbox's transport and acknowledgements (outbox.h). */
 static int outbox_send(void *userdata, const OutEntry *e) {
@@ -77,6 +79,12 @@ int manager_new(Manager **ret) {
         r = hwm_new(&m->hwm);
         if (r < 0)
                 return r;
+        r = work_new(&m->work, m);
+        if (r < 0)
+                return r;
+        r = idle_new(&m->idle, m->event, manager_busy, m);
+        if (r < 0)
+                return r;
         m->history_limit = DEFAULT_HISTORY_LIMIT;
         m->outbox_limit = OUTBOX_LIMIT;
         m->own_uid = geteuid();
@@ -97,12 +105,12 @@ Manager *manager_free(Manager *m) {
         access_done(m);
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->status_timer);
-        sd_event_source_disable_unref(m->idle_timer);
+        m->idle = idle_free(m->idle);
         if (m->engine) {
                 xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
                 xfsm_engine_free(m->engine);
         }
-        work_free(m); /* kills commands still running: after a restart they are "interrupted" */
+        m->work = work_free(m->work); /* kills commands still running: after a restart they are "interrupted" */
         m->durable = durable_free(m->durable);
         m->outbox = outbox_free(m->outbox);
         m->delivery = delivery_free(m->delivery);
@@ -401,7 +409,7 @@ static void on_step(void *userdata, const xfsm_step *s) {
                         none.correlation_id = m->origin->correlation_id;
         }
         m->n_steps++;
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
+        idle_touch(m->idle);
         if (!h)
                 return;
         /* the record first: nothing of the step leaves before it */
@@ -546,76 +554,22 @@ int manager_request_names(Manager *m) {
         return 0;
 }
 
-/* ---- idling out ----------------------------------------------------------------
- *
- * A worker leaves only when nothing is in flight (no parked call, no peer
- * connection, nothing waiting for a sync) and no transition timer is armed
- * (retention expiry does not count: it is applied at start). It releases its
- * names first, so that new calls queue for the next activation, handles what
- * had already arrived, then exits. */
+/* ---- idling out (idle.c) ---------------------------------------------------------- */
 
-static int on_message(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+static bool manager_busy(void *userdata) {
         Manager *m = userdata;
-        (void) msg;
-        (void) ret_error;
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
-        return 0;
-}
-
-static bool manager_busy(Manager *m) {
         uint64_t d;
+
         return m->parked || m->n_peers > 0 || durable_busy(m->durable) || outbox_pending(m->outbox, NULL) > 0 ||
                work_busy(m) || xfsm_engine_next_deadline(m->engine, &d);
 }
 
-static int on_released(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        (void) reply;
-        (void) ret_error;
-        if (m->names_to_release > 0 && --m->names_to_release > 0)
-                return 0;
-        /* names gone: what reached us before is still handled, then we leave */
-        for (int k = 0; k < 1000 && sd_bus_process(m->bus, NULL) > 0; k++)
-                ;
-        log_info("Idle: leaving (the next call starts the worker again)");
-        (void) sd_notify(0, "STOPPING=1\nSTATUS=Idle, exiting");
-        return sd_event_exit(m->event, 0);
-}
-
-static int on_idle_check(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-
-        if (m->names_to_release > 0)
-                return 0; /* leaving already */
-        if (manager_busy(m) || usec < m->last_activity + m->idle_usec) {
-                uint64_t next = (manager_busy(m) ? usec : m->last_activity) + m->idle_usec;
-                (void) sd_event_source_set_time(s, next > usec ? next : usec + m->idle_usec);
-                return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        }
-        if (m->peer || !m->bus)
-                return sd_event_exit(m->event, 0);
-        m->names_to_release = (unsigned) m->n_hosts;
-        for (size_t k = 0; k < m->n_hosts; k++)
-                if (sd_bus_release_name_async(m->bus, NULL, m->hosts[k].bus_name, on_released, m) < 0)
-                        m->names_to_release--;
-        if (m->names_to_release == 0)
-                return sd_event_exit(m->event, 0);
-        return 0;
-}
-
 int manager_set_idle(Manager *m, uint64_t usec) {
-        uint64_t now;
-        int r;
+        _cleanup_(freep) char **names = calloc(m->n_hosts + 1, sizeof *names);
 
-        m->idle_usec = usec;
-        if (usec == 0 || !m->bus)
-                return 0;
-        r = sd_bus_add_filter(m->bus, NULL, on_message, m);
-        if (r < 0)
-                return r;
-        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                return r;
-        m->last_activity = now;
-        return sd_event_add_time(m->event, &m->idle_timer, CLOCK_MONOTONIC, now + usec, 100000, on_idle_check, m);
+        if (!names)
+                return -ENOMEM;
+        for (size_t k = 0; k < m->n_hosts; k++)
+                names[k] = m->hosts[k].bus_name;
+        return idle_start(m->idle, m->bus, m->peer, names, usec);
 }

@@ -89,21 +89,11 @@ struct Manager {
         struct Delivery *delivery; /* how they reach their targets (deliver.c) */
         struct HwmTable *hwm;      /* routed events taken, per source (hwm.c) */
 
-        /* exec and unit actions (work.c) */
-        struct Work **works;
-        size_t n_works, cap_works;
-        char **allow_units;           /* globs: the units unit actions may name */
-        sd_bus_slot *job_removed;
-        sd_event_source *work_defer;
+        struct WorkSet *work;      /* exec and unit actions (work.c) */
         bool system_bus;              /* on the system bus (not --user, --bus-address) */
-        bool exec_units;              /* exec actions run as xfsm-exec@.service units */
 
-        /* idle exit */
-        uint64_t idle_usec;     /* 0: never */
-        uint64_t last_activity; /* CLOCK_MONOTONIC usec */
-        sd_event_source *idle_timer;
-        unsigned n_peers;
-        unsigned names_to_release;
+        struct Idle *idle;        /* idling out (idle.c) */
+        unsigned n_peers;         /* peer connections on the worker socket */
 };
 
 /* Idle out after usec without work (SPEC section 3). */

@@ -16,6 +16,7 @@
  * UNIT_FAILED. Only units of the configured allow list (checked when the
  * component loads: names are literal in the file, never built from data). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -42,6 +43,18 @@ typedef enum WorkKind {
         WORK_EXEC,
         WORK_UNIT,
 } WorkKind;
+
+/* The module's state: the work in flight, the allowed units, the systemd
+ * signal subscription and the deferred start. */
+struct WorkSet {
+        Manager *manager;
+        Work **v;
+        size_t n, cap;
+        char **allow_units;       /* globs: the units unit actions may name */
+        sd_bus_slot *job_removed; /* systemd's JobRemoved */
+        sd_event_source *defer;   /* starts work outside of a step */
+        bool exec_units;          /* exec actions run as xfsm-exec@.service units */
+};
 
 struct Work {
         Manager *manager;
@@ -111,35 +124,35 @@ static Work *work_free_one(Work *w) {
 }
 
 static void work_remove(Manager *m, Work *w) {
-        for (size_t k = 0; k < m->n_works; k++)
-                if (m->works[k] == w) {
-                        memmove(m->works + k, m->works + k + 1, (m->n_works - k - 1) * sizeof *m->works);
-                        m->n_works--;
+        for (size_t k = 0; k < m->work->n; k++)
+                if (m->work->v[k] == w) {
+                        memmove(m->work->v + k, m->work->v + k + 1, (m->work->n - k - 1) * sizeof *m->work->v);
+                        m->work->n--;
                         break;
                 }
         work_free_one(w);
 }
 
 static int work_push(Manager *m, Work *w) {
-        if (m->n_works == m->cap_works) {
-                size_t cap = m->cap_works ? m->cap_works * 2 : 16;
-                Work **v = realloc(m->works, cap * sizeof *v);
+        if (m->work->n == m->work->cap) {
+                size_t cap = m->work->cap ? m->work->cap * 2 : 16;
+                Work **v = realloc(m->work->v, cap * sizeof *v);
                 if (!v)
                         return -ENOMEM;
-                m->works = v;
-                m->cap_works = cap;
+                m->work->v = v;
+                m->work->cap = cap;
         }
-        m->works[m->n_works++] = w;
+        m->work->v[m->work->n++] = w;
         return 0;
 }
 
 void work_set_allowed_units(Manager *m, char **globs) {
-        strv_free(m->allow_units);
-        m->allow_units = globs;
+        strv_free(m->work->allow_units);
+        m->work->allow_units = globs;
 }
 
 bool work_unit_allowed(Manager *m, const char *unit) {
-        for (char **g = m->allow_units; g && *g; g++)
+        for (char **g = m->work->allow_units; g && *g; g++)
                 if (fnmatch(*g, unit, 0) == 0)
                         return true;
         return false;
@@ -740,8 +753,8 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
 
         if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
                 return 0;
-        for (size_t k = 0; k < m->n_works; k++) {
-                Work *w = m->works[k];
+        for (size_t k = 0; k < m->work->n; k++) {
+                Work *w = m->work->v[k];
                 if (w->kind != WORK_UNIT || !w->job || !streq(w->job, job))
                         continue;
                 json_object *o = json_object_new_object();
@@ -772,7 +785,7 @@ static void work_start(Manager *m, Work *w) {
         int r;
 
         w->running = true;
-        r = w->kind == WORK_UNIT ? unit_start(m, w) : m->exec_units ? exec_unit_start(m, w) : exec_start(m, w);
+        r = w->kind == WORK_UNIT ? unit_start(m, w) : m->work->exec_units ? exec_unit_start(m, w) : exec_start(m, w);
         if (r < 0) {
                 json_object *o = w->kind == WORK_EXEC ? failure("spawn", -1, NULL, strerror(-r), strlen(strerror(-r)))
                                                       : json_object_new_object();
@@ -834,15 +847,15 @@ static int on_work_defer(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         (void) s;
         /* starting one may finish it at once (and shift the list) */
-        for (size_t k = 0; k < m->n_works;) {
-                Work *w = m->works[k];
+        for (size_t k = 0; k < m->work->n;) {
+                Work *w = m->work->v[k];
                 if (!w->ready || w->running || w->restored) {
                         k++;
                         continue;
                 }
-                size_t before = m->n_works;
+                size_t before = m->work->n;
                 work_start(m, w);
-                if (m->n_works == before)
+                if (m->work->n == before)
                         k++;
         }
         return 0;
@@ -850,27 +863,27 @@ static int on_work_defer(sd_event_source *s, void *userdata) {
 
 void work_durable(Manager *m) {
         bool any = false;
-        for (size_t k = 0; k < m->n_works; k++)
-                if (!m->works[k]->restored && !m->works[k]->ready) {
-                        m->works[k]->ready = true;
+        for (size_t k = 0; k < m->work->n; k++)
+                if (!m->work->v[k]->restored && !m->work->v[k]->ready) {
+                        m->work->v[k]->ready = true;
                         any = true;
                 }
         if (!any)
                 return;
         /* not from inside a step: an outcome may be an event at once */
-        if (!m->work_defer) {
-                if (sd_event_add_defer(m->event, &m->work_defer, on_work_defer, m) < 0)
+        if (!m->work->defer) {
+                if (sd_event_add_defer(m->event, &m->work->defer, on_work_defer, m) < 0)
                         return;
-                (void) sd_event_source_set_description(m->work_defer, "work-start");
+                (void) sd_event_source_set_description(m->work->defer, "work-start");
         }
-        (void) sd_event_source_set_enabled(m->work_defer, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_enabled(m->work->defer, SD_EVENT_ONESHOT);
 }
 
 static int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what) {
         Work *w;
 
-        for (size_t k = 0; k < m->n_works; k++)
-                if (streq(m->works[k]->id, id) && streq(m->works[k]->component, h->name))
+        for (size_t k = 0; k < m->work->n; k++)
+                if (streq(m->work->v[k]->id, id) && streq(m->work->v[k]->component, h->name))
                         return 0; /* the snapshot and a record both say so */
         w = calloc(1, sizeof *w);
         if (!w)
@@ -923,9 +936,9 @@ int work_read_done(Manager *m, json_object *v) {
         if (!json_object_is_type(v, json_type_string))
                 return -EBADMSG;
         id = json_object_get_string(v);
-        for (size_t k = 0; k < m->n_works; k++)
-                if (streq(m->works[k]->id, id)) {
-                        work_remove(m, m->works[k]);
+        for (size_t k = 0; k < m->work->n; k++)
+                if (streq(m->work->v[k]->id, id)) {
+                        work_remove(m, m->work->v[k]);
                         break;
                 }
         return 0;
@@ -933,20 +946,20 @@ int work_read_done(Manager *m, json_object *v) {
 
 void work_recovered(Manager *m) {
         /* first the units to find again (asynchronous: none finishes here) */
-        for (size_t k = 0; m->exec_units && k < m->n_works; k++)
-                if (m->works[k]->restored && m->works[k]->kind == WORK_EXEC && !m->works[k]->exec_unit &&
-                    exec_unit_names(m->works[k]) >= 0 && exec_unit_watch(m, m->works[k]) >= 0) {
-                        log_info("%s %s: re-attaching to %s", m->works[k]->component, m->works[k]->instance,
-                                 m->works[k]->exec_unit);
-                        exec_unit_query(m, m->works[k]);
+        for (size_t k = 0; m->work->exec_units && k < m->work->n; k++)
+                if (m->work->v[k]->restored && m->work->v[k]->kind == WORK_EXEC && !m->work->v[k]->exec_unit &&
+                    exec_unit_names(m->work->v[k]) >= 0 && exec_unit_watch(m, m->work->v[k]) >= 0) {
+                        log_info("%s %s: re-attaching to %s", m->work->v[k]->component, m->work->v[k]->instance,
+                                 m->work->v[k]->exec_unit);
+                        exec_unit_query(m, m->work->v[k]);
                 }
-        for (size_t k = 0; k < m->n_works;) {
-                Work *w = m->works[k];
+        for (size_t k = 0; k < m->work->n;) {
+                Work *w = m->work->v[k];
                 if (!w->restored) {
                         k++;
                         continue;
                 }
-                if (w->kind == WORK_EXEC && m->exec_units) {
+                if (w->kind == WORK_EXEC && m->work->exec_units) {
                         /* stays restored: a unit found inactive is then interrupted; asked below */
                         w->running = true;
                         k++;
@@ -985,8 +998,8 @@ static void write_entry(FILE *f, const char *id, const char *instance, bool exec
 
 void work_write(Manager *m, Host *h, FILE *f) {
         bool first = true;
-        for (size_t k = 0; k < m->n_works; k++) {
-                Work *w = m->works[k];
+        for (size_t k = 0; k < m->work->n; k++) {
+                Work *w = m->work->v[k];
                 if (!streq(w->component, h->name))
                         continue;
                 fputs(first ? "" : ",", f);
@@ -1003,7 +1016,7 @@ void work_write_effect(FILE *f, const char *id, const xfsm_effect *e) {
 }
 
 bool work_busy(Manager *m) {
-        return m->n_works > 0;
+        return m->work->n > 0;
 }
 
 int work_setup(Manager *m) {
@@ -1013,8 +1026,8 @@ int work_setup(Manager *m) {
                 has_exec = has_exec || xfsm_component_has_action(m->engine, m->hosts[k].name, "exec");
                 has_unit = has_unit || xfsm_component_has_action(m->engine, m->hosts[k].name, "unit");
         }
-        m->exec_units = m->system_bus && !m->peer && sd_booted() > 0 && access(WORK_EXEC_DIR, W_OK) == 0;
-        if (has_exec && m->exec_units)
+        m->work->exec_units = m->system_bus && !m->peer && sd_booted() > 0 && access(WORK_EXEC_DIR, W_OK) == 0;
+        if (has_exec && m->work->exec_units)
                 log_info("exec actions run as xfsm-exec@.service units (DynamicUser, no network, read-only "
                          "file system)");
         else if (has_exec)
@@ -1023,19 +1036,32 @@ int work_setup(Manager *m) {
                            m->system_bus ? ": no systemd here, or no " WORK_EXEC_DIR : "");
         if (!has_unit || !m->bus || m->peer)
                 return 0;
-        return sd_bus_match_signal_async(m->bus, &m->job_removed, "org.freedesktop.systemd1",
+        return sd_bus_match_signal_async(m->bus, &m->work->job_removed, "org.freedesktop.systemd1",
                                          "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
                                          on_job_removed, NULL, m);
 }
 
-void work_free(Manager *m) {
-        while (m->n_works > 0)
-                work_free_one(m->works[--m->n_works]);
-        free(m->works);
-        m->works = NULL;
-        m->cap_works = 0;
-        m->job_removed = sd_bus_slot_unref(m->job_removed);
-        m->work_defer = sd_event_source_disable_unref(m->work_defer);
-        strv_free(m->allow_units);
-        m->allow_units = NULL;
+int work_new(WorkSet **ret, Manager *m) {
+        WorkSet *ws;
+
+        assert(ret);
+        ws = calloc(1, sizeof *ws);
+        if (!ws)
+                return -ENOMEM;
+        ws->manager = m;
+        *ret = ws;
+        return 0;
+}
+
+WorkSet *work_free(WorkSet *ws) {
+        if (!ws)
+                return NULL;
+        while (ws->n > 0)
+                work_free_one(ws->v[--ws->n]);
+        free(ws->v);
+        sd_bus_slot_unref(ws->job_removed);
+        sd_event_source_disable_unref(ws->defer);
+        strv_free(ws->allow_units);
+        free(ws);
+        return NULL;
 }

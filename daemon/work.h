@@ -19,6 +19,7 @@
 typedef struct Manager Manager;
 typedef struct Host Host;
 typedef struct Work Work;
+typedef struct WorkSet WorkSet;
 
 /* Stdout of a command beyond this is a failure (the payload limit of SPEC
  * section 4); the tail of stderr kept for EXEC_FAILED. */
@@ -50,5 +51,7 @@ void work_write(Manager *m, Host *h, FILE *f);
 void work_write_effect(FILE *f, const char *id, const xfsm_effect *f_effect);
 
 bool work_busy(Manager *m);
+/* The module (m->work): created with the manager, set up once on the bus. */
+int work_new(WorkSet **ret, Manager *m);
+WorkSet *work_free(WorkSet *ws);
 int work_setup(Manager *m);
-void work_free(Manager *m);
