@@ -10,6 +10,7 @@
 #include "bus-errors.h"
 #include "durable.h"
 #include "hwm.h"
+#include "json-util.h"
 #include "outbox.h"
 #include "log.h"
 #include "macro.h"
@@ -304,7 +305,7 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
         return r;
 }
 
-/* GetContext and GetHistory: a JSON text about one instance, for those
+/* GetInstance, GetContext and GetHistory: a JSON text about one instance, for those
  * polkit lets read it (org.xfsm1.read-context: everyone, by default). */
 static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_handler_t self,
                                char *(*get)(xfsm_instance *i), sd_bus_error *error) {
@@ -332,6 +333,43 @@ static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_hand
 
 static char *context_json(xfsm_instance *i) {
         return xfsm_instance_context_json(i);
+}
+
+/* GetInstance: the instance as one JSON object, {id, machine, state, status,
+ * context, createdAt, updatedAt, parentId, version} (times in ms since the
+ * epoch; parentId null for none). */
+static char *instance_json(xfsm_instance *i) {
+        _cleanup_(freep) char *context = xfsm_instance_context_json(i);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!context)
+                return NULL;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs("{\"id\":", f);
+        json_write_string(f, xfsm_instance_id(i));
+        fputs(",\"machine\":", f);
+        json_write_string(f, xfsm_instance_machine(i));
+        fputs(",\"state\":", f);
+        json_write_string(f, xfsm_instance_state(i));
+        fputs(",\"status\":", f);
+        json_write_string(f, xfsm_instance_status(i));
+        fprintf(f, ",\"context\":%s,\"createdAt\":%llu,\"updatedAt\":%llu,\"parentId\":", context,
+                (unsigned long long) xfsm_instance_created_at(i), (unsigned long long) xfsm_instance_updated_at(i));
+        json_write_string(f, xfsm_instance_parent_id(i));
+        fputs(",\"version\":", f);
+        json_write_string(f, xfsm_instance_version(i));
+        fputc('}', f);
+        if (fclose(f) != 0)
+                return mfree(buf);
+        return buf;
+}
+
+static int method_get_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return reply_instance_json(msg, userdata, method_get_instance, instance_json, error);
 }
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -385,6 +423,8 @@ static const sd_bus_vtable component_vtable[] = {
                                 SD_BUS_RESULT("u", delivered), method_broadcast, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_ARGS("s", machine_filter, "s", state_filter),
                                 SD_BUS_RESULT("a(ssso)", instances), method_list_instances,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", json), method_get_instance,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetContext", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", json), method_get_context,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

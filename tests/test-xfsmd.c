@@ -266,6 +266,46 @@ static void test_demo_cascade_across_two_components_with_signals(void **state) {
         free(opath);
 }
 
+/* GetInstance: the whole instance as one JSON object. */
+static void test_get_instance_returns_the_instance_as_json(void **state) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        json_object *o, *v;
+        const char *json;
+        char *id = create("OrderComponent", "Order", "{\"orderId\":7,\"total\":12.5}", NULL), *st;
+
+        st = send_event("OrderComponent", id, "VALIDATE", "{}");
+        free(st);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "GetInstance", &error, &reply, "s", id) >= 0);
+        assert_int_equal(sd_bus_message_read(reply, "s", &json), 1);
+        o = json_tokener_parse(json);
+        assert_non_null(o);
+        assert_true(json_object_object_get_ex(o, "id", &v));
+        assert_string_equal(json_object_get_string(v), id);
+        assert_true(json_object_object_get_ex(o, "machine", &v));
+        assert_string_equal(json_object_get_string(v), "Order");
+        assert_true(json_object_object_get_ex(o, "state", &v));
+        assert_string_equal(json_object_get_string(v), "Validated");
+        assert_true(json_object_object_get_ex(o, "status", &v));
+        assert_string_equal(json_object_get_string(v), "active");
+        assert_true(json_object_object_get_ex(o, "context", &v));
+        assert_true(json_object_object_get_ex(v, "orderId", &v));
+        assert_int_equal(json_object_get_int(v), 7);
+        assert_true(json_object_object_get_ex(o, "createdAt", &v) && json_object_get_uint64(v) > 1600000000000ULL);
+        assert_true(json_object_object_get_ex(o, "updatedAt", &v));
+        assert_true(json_object_object_get_ex(o, "parentId", &v) && v == NULL);
+        assert_true(json_object_object_get_ex(o, "version", &v) && strlen(json_object_get_string(v)) > 8);
+        json_object_put(o);
+        sd_bus_message_unref(reply);
+        reply = NULL;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "GetInstance", &error, &reply, "s", "nope") < 0);
+        assert_string_equal(error.name, "org.xfsm1.Error.NoSuchInstance");
+        sd_bus_error_free(&error);
+        free(id);
+}
+
 static void test_introspection_and_object_manager(void **state) {
         sd_bus_message *reply = NULL;
         const char *xml;
@@ -1385,6 +1425,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
                 cmocka_unit_test(test_introspection_and_object_manager),
+                cmocka_unit_test(test_get_instance_returns_the_instance_as_json),
                 cmocka_unit_test(test_timeout_fires_through_sd_event),
                 cmocka_unit_test(test_bad_input_gets_named_errors_and_changes_nothing),
                 cmocka_unit_test(test_send_ex_correlation_id_in_transition_signal),
