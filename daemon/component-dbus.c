@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* org.xfsm1.Component at /org/xfsm1/<Name>, with the ObjectManager of its
- * instances (SPEC section 4). */
+ * instances (xfsmd(8)). */
 
 #include <errno.h>
 #include <stdlib.h>

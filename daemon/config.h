@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* /etc/xfsm/xfsm.conf: the settings of every xfsmd on the host (SPEC section
- * 3). Options given on the command line win over the file. */
+/* /etc/xfsm/xfsm.conf: the settings of every xfsmd on the host (xfsmd(8),
+ * CONFIGURATION). Options given on the command line win over the file. */
 
 #include <stdbool.h>
 #include <stdint.h>

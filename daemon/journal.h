@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A component's durable state (SPEC section 2, Durability): an append-only
+/* A component's durable state (xfsmd(8), DURABILITY): an append-only
  * journal of checksummed records, one per event's whole effect, and a
  * snapshot that compacts it, in one directory locked with flock(). */
 

@@ -214,7 +214,7 @@ int manager_find_component_file(const char *name, const char *skip, char **ret_p
 }
 
 /* Two files with one YAML name cannot both be hosted by their stems: the
- * name is the bus name and the routing address (SPEC section 3). */
+ * name is the bus name and the routing address (xfsmd(8)). */
 static int check_name_unique(const char *path, const char *name) {
         char *other = NULL;
         int r = manager_find_component_file(name, path, &other);

@@ -96,7 +96,7 @@ struct Manager {
         unsigned n_peers;         /* peer connections on the worker socket */
 };
 
-/* Idle out after usec without work (SPEC section 3). */
+/* Idle out after usec without work (idle.h). */
 int manager_set_idle(Manager *m, uint64_t usec);
 
 int manager_new(Manager **ret);

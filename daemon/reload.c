@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Reload (SPEC section 2): SIGHUP (or org.xfsm1.Manager.Reload, which has
+/* Reload (xfsmd(8), RELOAD): SIGHUP (or org.xfsm1.Manager.Reload, which has
  * systemd reload the workers) reads each hosted component's file again; a
  * changed definition is used by instances created from then on, while live
  * instances keep the one they were created with (the engine keeps it).

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Actions that run work (SPEC section 1 and 3): `exec` runs a command,
+/* Actions that run work (xfsm.component(5), xfsmd(8) ACTIONS THAT RUN WORK): `exec` runs a command,
  * `unit` starts, stops or restarts a systemd unit the configuration allows.
  * Each becomes a Work, is part of its event's record, starts only once that
  * record is durable, and ends in one outcome event to its instance:
@@ -21,7 +21,7 @@ typedef struct Host Host;
 typedef struct Work Work;
 typedef struct WorkSet WorkSet;
 
-/* Stdout of a command beyond this is a failure (the payload limit of SPEC
+/* Stdout of a command beyond this is a failure (the payload limit of the D-Bus API
  * section 4); the tail of stderr kept for EXEC_FAILED. */
 #define WORK_STDOUT_MAX (1024 * 1024)
 #define WORK_STDERR_TAIL 2048

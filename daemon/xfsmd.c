@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* xfsmd: hosts components and exposes every instance on the bus
- * (SPEC sections 3 and 4). */
+ * (xfsmd(8)). */
 
 #include <errno.h>
 #include <fnmatch.h>

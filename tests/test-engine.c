@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The semantics of SPEC section 2, one test per rule, through the public API. */
+/* The semantics of xfsm.component(5), one test per rule, through the public API. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1223,7 +1223,7 @@ static void test_recovery_snapshot_superseded_by_the_tail(void **state) {
 }
 
 
-/* Reload (SPEC section 2): live instances keep the definition they were
+/* Reload (xfsmd(8), RELOAD): live instances keep the definition they were
  * created with; new ones get the new one; both are reached by broadcasts and
  * listings; an image restores with its own version, asked of the host. */
 static const char reload_v1[] = "name: R\n"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Statecharts (SPEC section 1): exit and entry order, ancestor transitions,
+/* Statecharts (xfsm.component(5)): exit and entry order, ancestor transitions,
  * self-transitions, history shallow and deep, parallel regions and their done
  * events, completion only at the top level. Entry and exit are recorded
  * through actions (named methods). */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The units as built: systemd-analyze verify passes, and xfsm@.service is
-# and xfsmd.service are rated 2.0 or better by systemd-analyze security (SPEC section 3).
+# and xfsmd.service are rated 2.0 or better by systemd-analyze security (xfsmd(8)).
 set -eu
 units=$1       # the configured units (build tree)
 sources=$2     # units/ in the source tree

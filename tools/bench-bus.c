@@ -2,7 +2,7 @@
 
 /* xfsmctl bench bus: Instance.Send through xfsmd beside a bare sd-bus service
  * on the same bus that answers with the same reply and emits the same
- * signals (Transition and PropertiesChanged), in one run (SPEC section 8).
+ * signals (Transition and PropertiesChanged), in one run (xfsmctl(1)).
  * Starts its own private dbus-daemon and xfsmd unless --bus is given. */
 
 #include <errno.h>

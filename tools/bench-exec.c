@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench exec: what an `exec` action costs (SPEC section 8), beside
+/* xfsmctl bench exec: what an `exec` action costs (xfsmctl(1)), beside
  * the floor measured in the same run.
  *
  * A component BenchExec whose Job runs /bin/true on RUN (EXEC_DONE → Done,

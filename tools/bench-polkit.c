@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench polkit: what polkit costs a Send (SPEC section 8, section 6).
+/* xfsmctl bench polkit: what polkit costs a Send (xfsmctl(1); access control in xfsmd(8)).
  * In one run, on a private dbus-daemon with a real polkitd (its actions and
  * rules directories of its own, in a mount namespace) and xfsmd:
  *   - root: Send round trips (no polkit question: root passes),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench engine: the in-process engine benchmarks of SPEC section 8.
+/* xfsmctl bench engine: the in-process engine benchmarks (xfsmctl(1)).
  * Figures, never assertions: medians of repeated runs and ratios to a floor
  * measured in the same run. */
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl verbs that talk to running components over D-Bus (SPEC section 5):
+/* xfsmctl verbs that talk to running components over D-Bus (xfsmctl(1)):
  * list, instances, show, history, create, send, watch. */
 
 #include <errno.h>

@@ -3,7 +3,7 @@
 /* xfsmctl enable|disable STEM: the component's bus activation file
  * (org.xfsm1.<Name>.service, SystemdService=xfsm@STEM.service) and its bus
  * policy file (org.xfsm1.<Name>.conf: everyone may call that name), so that
- * a call to a stopped worker starts it (SPEC sections 3 and 6). */
+ * a call to a stopped worker starts it (xfsmctl(1), xfsmd(8)). */
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl: the command line of xfsm (SPEC section 5). Exit 0 on success, 1 on
+/* xfsmctl: the command line of xfsm (xfsmctl(1)). Exit 0 on success, 1 on
  * a refused operation, 2 on bad usage; errors go to stderr as one line. */
 
 #include <errno.h>
