@@ -212,7 +212,6 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return manager_reply(m, msg, "u", 0); /* taken already */
         }
         r = manager_deliver(m, rt, &origin, &delivered);
-        xfsm_routed_free(rt);
         (void) hwm_set(m->hwm, h->name, &id);
         if (r < 0) {
                 /* it cannot take effect here, now or later: say so, and do not have it sent again */
@@ -221,6 +220,7 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 if (!origin.recorded)
                         durable_hwm(m->durable, h, &id);
         }
+        xfsm_routed_free(rt); /* id.incarnation points into it */
         return manager_reply(m, msg, "u", delivered);
 }
 
