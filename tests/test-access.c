@@ -3,8 +3,9 @@
 /* Access control without a bus (xfsmd(8), ACCESS CONTROL): the grant cache
  * of polkit.c, keyed by caller, action and details, at most 5 s, a caller's
  * grants forgotten with its name, all of them when polkit's rules change;
- * the process start time polkit is given for peers. The bus objects here
- * are never connected. */
+ * the process start time polkit is given for peers; the denial log, once
+ * per (uid, action) per 10 s; an Access made and freed. The bus objects
+ * here are never connected. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "access.h"
 #include "macro.h"
 #include "polkit.h"
 
@@ -149,6 +151,77 @@ static void test_process_start_time_is_read_from_proc(void **state) {
         assert_true(process_start_time(-1, &b) < 0);
 }
 
+/* ---- the denial log ---------------------------------------------------------------------- */
+
+static void test_denial_logged_once_per_uid_and_action_every_ten_seconds(void **state) {
+        DenialLog l = {};
+
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0));
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 1));
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 9999999));
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 10 * SEC));
+
+        /* the 10 s count from the last denial logged, not from the first */
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 19 * SEC));
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 20 * SEC));
+}
+
+static void test_denials_of_another_uid_or_action_are_logged_apart(void **state) {
+        DenialLog l = {};
+
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0));
+        assert_true(denial_log_admit(&l, 1001, "org.xfsm1.send-event", T0 + 1));
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.create-instance", T0 + 2));
+        assert_true(denial_log_admit(&l, 1000, "org.xfsm1.internal", T0 + 3));
+
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.send-event", T0 + 5 * SEC));
+        assert_false(denial_log_admit(&l, 1001, "org.xfsm1.send-event", T0 + 5 * SEC));
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.create-instance", T0 + 5 * SEC));
+        assert_false(denial_log_admit(&l, 1000, "org.xfsm1.internal", T0 + 5 * SEC));
+
+        /* the action is compared by its text, not its address */
+        char copy[] = "org.xfsm1.send-event";
+        assert_false(denial_log_admit(&l, 1000, copy, T0 + 5 * SEC));
+}
+
+static void test_full_denial_log_forgets_the_oldest(void **state) {
+        DenialLog l = {};
+        size_t n = ELEMENTSOF(l.slots);
+
+        /* uids 0..n-1, one per microsecond: uid 0 is the oldest */
+        for (size_t k = 0; k < n; k++)
+                assert_true(denial_log_admit(&l, (uid_t) k, "org.xfsm1.send-event", T0 + k));
+        assert_int_equal(l.n, n);
+
+        /* one more: it is logged, and uid 0 forgotten, so logged again at once */
+        assert_true(denial_log_admit(&l, (uid_t) n, "org.xfsm1.send-event", T0 + n));
+        assert_int_equal(l.n, n);
+        assert_false(denial_log_admit(&l, 1, "org.xfsm1.send-event", T0 + n + 1));
+        assert_true(denial_log_admit(&l, 0, "org.xfsm1.send-event", T0 + n + 1));
+        /* which forgot uid 1, the oldest then */
+        assert_true(denial_log_admit(&l, 1, "org.xfsm1.send-event", T0 + n + 2));
+        assert_false(denial_log_admit(&l, (uid_t) n, "org.xfsm1.send-event", T0 + n + 3));
+}
+
+/* ---- an Access ---------------------------------------------------------------------------- */
+
+static void test_access_new_is_not_busy_and_frees_on_a_bus_never_connected(void **state) {
+        Fixture *f = *state;
+        _cleanup_(access_freep) Access *a = NULL;
+        _cleanup_(access_freep) Access *peer = NULL;
+
+        assert_int_equal(access_new(&a, f->event, f->bus, false), 0);
+        assert_false(access_busy(a));
+        access_done(a); /* before any access_setup(), and again by access_free() */
+
+        /* on a peer connection there is nothing to follow */
+        assert_int_equal(access_new(&peer, f->event, f->bus, true), 0);
+        assert_int_equal(access_setup(peer), 0);
+        assert_false(access_busy(peer));
+
+        assert_null(access_free(NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_grant_is_keyed_by_caller_action_and_every_detail, setup,
@@ -160,6 +233,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_grants_forgotten_with_the_caller_or_all_at_once, setup,
                                                 teardown),
                 cmocka_unit_test(test_process_start_time_is_read_from_proc),
+                cmocka_unit_test(test_denial_logged_once_per_uid_and_action_every_ten_seconds),
+                cmocka_unit_test(test_denials_of_another_uid_or_action_are_logged_apart),
+                cmocka_unit_test(test_full_denial_log_forgets_the_oldest),
+                cmocka_unit_test_setup_teardown(test_access_new_is_not_busy_and_frees_on_a_bus_never_connected,
+                                                setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
