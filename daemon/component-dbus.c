@@ -117,7 +117,7 @@ static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+        r = access_check(h->manager->access, msg, "org.xfsm1.send-event",
                          &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -138,7 +138,7 @@ static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+        r = access_check(h->manager->access, msg, "org.xfsm1.send-event",
                          &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send_ex, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -158,7 +158,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                 return r;
         if (check_name("machine name", machine, error) < 0)
                 return -EINVAL;
-        r = access_check(m, msg, "org.xfsm1.create-instance", &(AccessDetails) { h->name, machine, NULL },
+        r = access_check(m->access, msg, "org.xfsm1.create-instance", &(AccessDetails) { h->name, machine, NULL },
                          method_create_instance, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -195,7 +195,7 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (check_name("source component", source, error) < 0)
                 return -EINVAL;
-        r = access_check(m, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h, error);
+        r = access_check(m->access, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = xfsm_routed_parse(json, &rt);
@@ -237,7 +237,7 @@ static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0 ||
             check_name("event name", event, error) < 0)
                 return -EINVAL;
-        r = access_check(m, msg, "org.xfsm1.send-event", &(AccessDetails) { h->name, machine, event },
+        r = access_check(m->access, msg, "org.xfsm1.send-event", &(AccessDetails) { h->name, machine, event },
                          method_broadcast, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -319,7 +319,7 @@ static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_hand
                 return r;
         if (!(i = find_instance(h, id, error)))
                 return -ENOENT;
-        r = access_check(h->manager, msg, "org.xfsm1.read-context",
+        r = access_check(h->manager->access, msg, "org.xfsm1.read-context",
                          &(AccessDetails) { h->name, xfsm_instance_machine(i), NULL }, self, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;

@@ -97,7 +97,7 @@ static int method_send(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return r;
         if (!(i = instance_of(msg, h, error)))
                 return -ENOENT;
-        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+        r = access_check(h->manager->access, msg, "org.xfsm1.send-event",
                          &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -118,7 +118,7 @@ static int method_send_ex(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!(i = instance_of(msg, h, error)))
                 return -ENOENT;
-        r = access_check(h->manager, msg, "org.xfsm1.send-event",
+        r = access_check(h->manager->access, msg, "org.xfsm1.send-event",
                          &(AccessDetails) { h->name, xfsm_instance_machine(i), event }, method_send_ex, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;

@@ -367,7 +367,7 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
                                       "No component '%s' in %s", stem, component_dirs());
         /* polkit rules see the component by its name, as for its other calls */
         if (r >= 0 && it)
-                r = access_check(m, msg, "org.xfsm1.manage", &(AccessDetails) { it->name, NULL, NULL }, self, m,
+                r = access_check(m->access, msg, "org.xfsm1.manage", &(AccessDetails) { it->name, NULL, NULL }, self, m,
                                  error);
         installed_free(&l);
         if (r <= 0)
@@ -435,7 +435,7 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Pending *p;
         int r;
 
-        r = access_check(m, msg, "org.xfsm1.manage", NULL, method_reload, m, error);
+        r = access_check(m->access, msg, "org.xfsm1.manage", NULL, method_reload, m, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         /* the components hosted here, then the workers */

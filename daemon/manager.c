@@ -87,7 +87,6 @@ int manager_new(Manager **ret) {
                 return r;
         m->history_limit = DEFAULT_HISTORY_LIMIT;
         m->outbox_limit = OUTBOX_LIMIT;
-        m->own_uid = geteuid();
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = TAKE_PTR(m);
         return 0;
@@ -102,7 +101,7 @@ static int drop_history(void *userdata, xfsm_instance *i) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        access_done(m);
+        m->access = access_free(m->access);
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->status_timer);
         m->idle = idle_free(m->idle);
@@ -529,7 +528,10 @@ int manager_attach_bus(Manager *m, sd_bus *bus, bool peer) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to register %s: %m", m->hosts[k].path);
         }
-        r = access_setup(m);
+        r = access_new(&m->access, m->event, bus, peer);
+        if (r < 0)
+                return r;
+        r = access_setup(m->access);
         if (r < 0)
                 return r;
         if (!m->status_timer && sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0) {
@@ -560,7 +562,7 @@ static bool manager_busy(void *userdata) {
         Manager *m = userdata;
         uint64_t d;
 
-        return m->parked || m->n_peers > 0 || durable_busy(m->durable) || outbox_pending(m->outbox, NULL) > 0 ||
+        return access_busy(m->access) || m->n_peers > 0 || durable_busy(m->durable) || outbox_pending(m->outbox, NULL) > 0 ||
                work_busy(m) || xfsm_engine_next_deadline(m->engine, &d);
 }
 

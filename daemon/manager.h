@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "macro.h"
 #include "xfsm.h"
 
@@ -38,17 +39,6 @@ typedef struct StepOrigin {
         bool recorded;              /* set by the step handler: the call's step made its record */
 } StepOrigin;
 
-typedef struct UidEntry UidEntry;
-typedef struct Parked Parked;
-typedef struct PolkitQuery PolkitQuery;
-
-/* a denial logged: the next for (uid, action) waits 10 s */
-struct Denial {
-        uid_t uid;
-        const char *action; /* a static string */
-        uint64_t logged;    /* CLOCK_MONOTONIC usec */
-};
-
 struct Manager {
         sd_event *event;
         sd_bus *bus;
@@ -65,21 +55,8 @@ struct Manager {
         /* the origin of the engine call in progress: handed to the step handler */
         struct StepOrigin *origin;
 
-        /* access (access.c): caller uids by unique name, calls waiting for a uid or
-         * for polkit, the answer a re-dispatched call carries, denials logged */
-        UidEntry *uids;
-        size_t n_uids, cap_uids;
-        Parked *parked;
-        uid_t own_uid;
-        sd_bus_message *verdict_msg;
-        int verdict; /* Verdict (polkit.h) */
-        bool verdict_interactive;
-        struct Denial denials[64];
-        size_t n_denials;
-        /* polkit (polkit.c): questions out, grants remembered */
-        PolkitQuery *queries;
-        struct Grant *grants;
-        size_t n_grants, cap_grants;
+        /* who may do what (access.c) */
+        Access *access;
 
         uint64_t n_steps, n_steps_last;
         uint64_t status_last_usec;
@@ -141,16 +118,6 @@ int manager_deliver(Manager *m, const xfsm_routed *r, StepOrigin *origin, unsign
 /* Send event to i and reply with the new state (or set error). */
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error);
-
-/* access.c: may the caller of msg do action (org.xfsm1.send-event, ...) with
- * these details? 1 yes, 0 parked (handler runs again with msg once the
- * answer is known), <0 refused (error set). action NULL: the workers' own
- * methods (Deliver), for root and the daemon's user only. */
-struct AccessDetails;
-int access_check(Manager *m, sd_bus_message *msg, const char *action, const struct AccessDetails *d,
-                 sd_bus_message_handler_t handler, void *userdata, sd_bus_error *error);
-int access_setup(Manager *m);
-void access_done(Manager *m);
 
 /* history.c */
 void history_record(Manager *m, xfsm_instance *i, const char *event, const char *from, const char *to, uint64_t at);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* Asking polkit, as systemd's daemons do, on public sd-bus API.
+/* Asking polkit, as systemd's daemons do, on public sd-bus API (xfsmd(8),
+ * ACCESS CONTROL).
  *
  * A question is CheckAuthorization(subject, action, details, flags): the
  * subject is the caller's unique bus name ("system-bus-name") or, for a peer
  * on the worker socket, its process ("unix-process": pid, start time, uid
  * from SO_PEERCRED). Questions go out asynchronously; one already out for
  * the same (caller, action, details, interactive) is shared, and the answer
- * is handed to access.c, which re-dispatches the calls that wait for it.
+ * is handed to the Polkit's owner (access.c), which re-dispatches the calls
+ * that wait for it.
  *
  * Grants given without a challenge (the question was asked without
  * interaction) are remembered for at most 5 s, keyed by (caller, action,
@@ -15,6 +17,7 @@
  * grant is dropped when polkit says its rules or actions Changed and when
  * polkitd restarts; a caller's grants when its name goes away. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +28,6 @@
 
 #include "log.h"
 #include "macro.h"
-#include "manager.h"
 #include "polkit.h"
 
 #define GRANT_USEC (5ULL * 1000000ULL)
@@ -35,24 +37,77 @@
 /* an interactive question waits for a person typing a password */
 #define INTERACTIVE_TIMEOUT_USEC (300ULL * 1000000ULL)
 
-struct Grant {
+typedef struct Grant {
         char *key;
         uint64_t until; /* CLOCK_MONOTONIC usec */
-};
+} Grant;
 
 struct PolkitQuery {
         PolkitQuery *next;
-        Manager *manager;
+        Polkit *polkit;
         char *key;
         bool interactive;
         sd_bus_slot *slot;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+struct Polkit {
+        sd_event *event; /* its clock */
+        sd_bus *bus;
+        polkit_answer_fn answer;
+        void *userdata;
+
+        /* questions out */
+        PolkitQuery *queries;
+
+        /* grants remembered */
+        Grant *grants;
+        size_t n_grants, cap_grants;
+
+        /* polkit's Changed signal, polkitd's owner */
+        sd_bus_slot *match_changed, *match_owner;
+};
+
+int polkit_new(Polkit **ret, sd_event *event, sd_bus *bus, polkit_answer_fn answer, void *userdata) {
+        Polkit *p;
+
+        assert(ret);
+        assert(event);
+        assert(bus);
+        assert(answer);
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+
+        p->event = sd_event_ref(event);
+        p->bus = sd_bus_ref(bus);
+        p->answer = answer;
+        p->userdata = userdata;
+
+        *ret = p;
+        return 0;
 }
+
+Polkit *polkit_free(Polkit *p) {
+        if (!p)
+                return NULL;
+
+        polkit_done(p);
+        free(p->grants);
+        sd_bus_unref(p->bus);
+        sd_event_unref(p->event);
+        free(p);
+        return NULL;
+}
+
+static uint64_t polkit_now(Polkit *p) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+/* ---- the grant cache ---------------------------------------------------------------- */
 
 /* Fields joined by \x1f: no caller, action or validated name holds one, and
  * the event, which might, comes last. */
@@ -61,14 +116,20 @@ char *polkit_key(const char *caller, const char *action, const AccessDetails *d)
         size_t n = 0;
         char *key, *p;
 
+        assert(caller);
+        assert(action);
+
         for (size_t k = 0; k < ELEMENTSOF(f); k++)
                 n += (f[k] ? strlen(f[k]) : 0) + 1;
+
         key = malloc(n);
         if (!key)
                 return NULL;
+
         p = key;
         for (size_t k = 0; k < ELEMENTSOF(f); k++) {
                 size_t l = f[k] ? strlen(f[k]) : 0;
+
                 memcpy(p, f[k] ? f[k] : "", l);
                 p += l;
                 *p++ = k + 1 < ELEMENTSOF(f) ? '\x1f' : '\0';
@@ -78,119 +139,152 @@ char *polkit_key(const char *caller, const char *action, const AccessDetails *d)
 
 static bool key_of_caller(const char *key, const char *caller) {
         size_t n = strlen(caller);
+
         return strncmp(key, caller, n) == 0 && key[n] == '\x1f';
 }
 
-bool polkit_granted(Manager *m, const char *key) {
-        uint64_t now = 0;
+bool polkit_granted(Polkit *p, const char *key, uint64_t now) {
+        assert(p);
+        assert(key);
 
-        for (size_t k = 0; k < m->n_grants; k++) {
-                if (!streq(m->grants[k].key, key))
-                        continue;
-                if (!now)
-                        now = now_usec();
-                return now < m->grants[k].until;
-        }
+        for (size_t k = 0; k < p->n_grants; k++)
+                if (streq(p->grants[k].key, key))
+                        return now < p->grants[k].until;
         return false;
 }
 
-static void grant_drop(Manager *m, size_t k) {
-        free(m->grants[k].key);
-        m->grants[k] = m->grants[--m->n_grants];
+static void grant_drop(Polkit *p, size_t k) {
+        free(p->grants[k].key);
+        p->grants[k] = p->grants[--p->n_grants];
 }
 
-int polkit_remember(Manager *m, const char *key, uint64_t now) {
-        char *copy;
+int polkit_remember(Polkit *p, const char *key, uint64_t now) {
+        _cleanup_(freep) char *copy = NULL;
 
-        for (size_t k = 0; k < m->n_grants;) {
-                if (streq(m->grants[k].key, key)) {
-                        m->grants[k].until = now + GRANT_USEC;
+        assert(p);
+        assert(key);
+
+        for (size_t k = 0; k < p->n_grants;) {
+                if (streq(p->grants[k].key, key)) {
+                        p->grants[k].until = now + GRANT_USEC;
                         return 0;
                 }
-                if (m->grants[k].until <= now)
-                        grant_drop(m, k); /* expired: make room */
+                if (p->grants[k].until <= now)
+                        grant_drop(p, k); /* expired: make room */
                 else
                         k++;
         }
-        if (m->n_grants == m->cap_grants) {
-                size_t cap = m->cap_grants ? m->cap_grants * 2 : 16;
-                struct Grant *v = realloc(m->grants, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                m->grants = v;
-                m->cap_grants = cap;
-        }
+
         copy = strdup(key);
         if (!copy)
                 return -ENOMEM;
-        m->grants[m->n_grants++] = (struct Grant) { .key = copy, .until = now + GRANT_USEC };
+
+        if (p->n_grants == p->cap_grants) {
+                size_t cap = p->cap_grants ? p->cap_grants * 2 : 16;
+                Grant *v = realloc(p->grants, cap * sizeof *v);
+
+                if (!v)
+                        return -ENOMEM;
+                p->grants = v;
+                p->cap_grants = cap;
+        }
+
+        p->grants[p->n_grants++] = (Grant) { .key = TAKE_PTR(copy), .until = now + GRANT_USEC };
         return 0;
 }
 
-void polkit_forget_caller(Manager *m, const char *caller) {
-        for (size_t k = 0; k < m->n_grants;)
-                if (key_of_caller(m->grants[k].key, caller))
-                        grant_drop(m, k);
+void polkit_forget_caller(Polkit *p, const char *caller) {
+        assert(p);
+        assert(caller);
+
+        for (size_t k = 0; k < p->n_grants;)
+                if (key_of_caller(p->grants[k].key, caller))
+                        grant_drop(p, k);
                 else
                         k++;
 }
 
-void polkit_forget_all(Manager *m) {
-        if (m->n_grants > 0)
-                log_debug("Forgetting %zu polkit grant(s)", m->n_grants);
-        while (m->n_grants > 0)
-                grant_drop(m, m->n_grants - 1);
+void polkit_forget_all(Polkit *p) {
+        assert(p);
+
+        if (p->n_grants > 0)
+                log_debug("Forgetting %zu polkit grant(s)", p->n_grants);
+        while (p->n_grants > 0)
+                grant_drop(p, p->n_grants - 1);
 }
 
+size_t polkit_n_grants(Polkit *p) {
+        assert(p);
+
+        return p->n_grants;
+}
+
+/* ---- questions ------------------------------------------------------------------------ */
+
 bool polkit_query_interactive(const PolkitQuery *q) {
+        assert(q);
+
         return q->interactive;
 }
 
 static PolkitQuery *query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
+
         sd_bus_slot_unref(q->slot);
         free(q->key);
         free(q);
         return NULL;
 }
+DEFINE_TRIVIAL_CLEANUP_FUNC(PolkitQuery *, query_free);
 
-static void query_unlink(Manager *m, PolkitQuery *q) {
-        for (PolkitQuery **pp = &m->queries; *pp; pp = &(*pp)->next)
+static void query_unlink(Polkit *p, PolkitQuery *q) {
+        for (PolkitQuery **pp = &p->queries; *pp; pp = &(*pp)->next)
                 if (*pp == q) {
                         *pp = q->next;
                         return;
                 }
 }
 
-static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        PolkitQuery *q = userdata;
-        Manager *m = q->manager;
-        Verdict v;
+static Verdict read_verdict(sd_bus_message *reply, bool *ret_remember) {
         int authorized = 0, challenge = 0, r;
-        (void) ret_error;
 
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
-                log_warning("polkit could not be asked (%s), denying", e && e->message ? e->message : e ? e->name : "?");
-                v = VERDICT_UNREACHABLE;
-        } else {
-                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
-                if (r >= 0)
-                        r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
-                if (r < 0) {
-                        log_warning_errno(r, "polkit gave an answer that cannot be read (%m), denying");
-                        v = VERDICT_UNREACHABLE;
-                } else if (authorized) {
-                        v = VERDICT_ALLOW;
-                        if (!q->interactive)
-                                (void) polkit_remember(m, q->key, now_usec());
-                } else
-                        v = challenge ? VERDICT_CHALLENGE : VERDICT_DENY;
+
+                log_warning("polkit could not be asked (%s), denying",
+                            e && e->message ? e->message : e ? e->name : "?");
+                return VERDICT_UNREACHABLE;
         }
-        query_unlink(m, q);
-        access_query_done(m, q, v);
-        query_free(q);
+
+        r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+        if (r < 0) {
+                log_warning_errno(r, "polkit gave an answer that cannot be read (%m), denying");
+                return VERDICT_UNREACHABLE;
+        }
+
+        if (authorized) {
+                *ret_remember = true;
+                return VERDICT_ALLOW;
+        }
+        return challenge ? VERDICT_CHALLENGE : VERDICT_DENY;
+}
+
+static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(query_freep) PolkitQuery *q = userdata;
+        Polkit *p = q->polkit;
+        bool remember = false;
+        Verdict v;
+
+        v = read_verdict(reply, &remember);
+        /* a grant given without interaction is one without a challenge */
+        if (remember && !q->interactive)
+                (void) polkit_remember(p, q->key, polkit_now(p));
+
+        query_unlink(p, q);
+        p->answer(q, v, p->userdata);
         return 0;
 }
 
@@ -204,37 +298,46 @@ static int append_subject(sd_bus_message *c, const PolkitSubject *s) {
 static int append_details(sd_bus_message *c, const AccessDetails *d) {
         const char *kv[] = { "component", d ? d->component : NULL, "machine", d ? d->machine : NULL, "event",
                              d ? d->event : NULL };
-        int r = sd_bus_message_open_container(c, 'a', "{ss}");
+        int r;
 
+        r = sd_bus_message_open_container(c, 'a', "{ss}");
         for (size_t k = 0; r >= 0 && k < ELEMENTSOF(kv); k += 2)
                 if (kv[k + 1])
                         r = sd_bus_message_append(c, "{ss}", kv[k], kv[k + 1]);
-        return r < 0 ? r : sd_bus_message_close_container(c);
+        if (r < 0)
+                return r;
+
+        return sd_bus_message_close_container(c);
 }
 
-int polkit_query(Manager *m, const char *key, const PolkitSubject *s, const char *action, const AccessDetails *d,
+int polkit_query(Polkit *p, const char *key, const PolkitSubject *s, const char *action, const AccessDetails *d,
                  bool interactive, PolkitQuery **ret) {
-        sd_bus_message *c = NULL;
-        PolkitQuery *q;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
+        _cleanup_(query_freep) PolkitQuery *q = NULL;
         int r;
 
-        for (q = m->queries; q; q = q->next)
-                if (q->interactive == interactive && streq(q->key, key)) {
-                        *ret = q;
+        assert(p);
+        assert(key);
+        assert(s);
+        assert(action);
+        assert(ret);
+
+        for (PolkitQuery *o = p->queries; o; o = o->next)
+                if (o->interactive == interactive && streq(o->key, key)) {
+                        *ret = o;
                         return 0;
                 }
 
         q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
-        q->manager = m;
+        q->polkit = p;
         q->interactive = interactive;
         q->key = strdup(key);
-        if (!q->key) {
-                free(q);
+        if (!q->key)
                 return -ENOMEM;
-        }
-        r = sd_bus_message_new_method_call(m->bus, &c, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+
+        r = sd_bus_message_new_method_call(p->bus, &c, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
                                            "CheckAuthorization");
         if (r >= 0)
                 r = append_subject(c, s);
@@ -246,61 +349,67 @@ int polkit_query(Manager *m, const char *key, const PolkitSubject *s, const char
         if (r >= 0)
                 r = sd_bus_message_append(c, "us", (uint32_t) (interactive ? 1 : 0), "");
         if (r >= 0)
-                r = sd_bus_call_async(m->bus, &q->slot, c, on_check_authorization, q,
+                r = sd_bus_call_async(p->bus, &q->slot, c, on_check_authorization, q,
                                       interactive ? INTERACTIVE_TIMEOUT_USEC : 0);
-        sd_bus_message_unref(c);
-        if (r < 0) {
-                query_free(q);
+        if (r < 0)
                 return r;
-        }
-        q->next = m->queries;
-        m->queries = q;
-        *ret = q;
+
+        q->next = p->queries;
+        p->queries = q;
+        *ret = TAKE_PTR(q);
         return 1;
 }
 
+/* ---- following polkit ----------------------------------------------------------------- */
+
 static int on_polkit_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        (void) msg, (void) ret_error;
+        Polkit *p = userdata;
+
         log_debug("polkit's rules or actions changed");
-        polkit_forget_all(m);
+        polkit_forget_all(p);
         return 0;
 }
 
 static int on_polkit_owner(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        (void) msg, (void) ret_error;
+        Polkit *p = userdata;
+
         log_debug("polkitd came or went");
-        polkit_forget_all(m);
+        polkit_forget_all(p);
         return 0;
 }
 
-int polkit_setup(Manager *m) {
+int polkit_setup(Polkit *p) {
         int r;
 
-        if (m->peer)
-                return 0;
-        r = sd_bus_match_signal_async(m->bus, NULL, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE, "Changed",
-                                      on_polkit_changed, NULL, m);
+        assert(p);
+        assert(!p->match_changed && !p->match_owner);
+
+        r = sd_bus_match_signal_async(p->bus, &p->match_changed, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+                                      "Changed", on_polkit_changed, NULL, p);
         if (r < 0)
                 return r;
-        return sd_bus_add_match_async(m->bus, NULL,
+
+        return sd_bus_add_match_async(p->bus, &p->match_owner,
                                       "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                                       "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
                                       "arg0='" POLKIT_NAME "'",
-                                      on_polkit_owner, NULL, m);
+                                      on_polkit_owner, NULL, p);
 }
 
-void polkit_done(Manager *m) {
-        while (m->queries) {
-                PolkitQuery *q = m->queries;
-                m->queries = q->next;
+void polkit_done(Polkit *p) {
+        assert(p);
+
+        p->match_changed = sd_bus_slot_unref(p->match_changed);
+        p->match_owner = sd_bus_slot_unref(p->match_owner);
+
+        while (p->queries) {
+                PolkitQuery *q = p->queries;
+
+                p->queries = q->next;
                 query_free(q);
         }
-        polkit_forget_all(m);
-        free(m->grants);
-        m->grants = NULL;
-        m->cap_grants = 0;
+
+        polkit_forget_all(p);
 }
 
 int process_start_time(pid_t pid, uint64_t *ret) {
