@@ -105,6 +105,11 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->status_timer);
         m->idle = idle_free(m->idle);
+        for (size_t k = 0; k < m->n_peers; k++) {
+                (void) sd_bus_detach_event(m->peers[k]);
+                sd_bus_flush_close_unref(m->peers[k]);
+        }
+        free(m->peers);
         if (m->engine) {
                 xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
                 xfsm_engine_free(m->engine);
@@ -543,6 +548,42 @@ int manager_attach_bus(Manager *m, sd_bus *bus, bool peer) {
         return 0;
 }
 
+static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        sd_bus *peer = sd_bus_message_get_bus(msg);
+        Manager *m = userdata;
+
+        for (size_t k = 0; k < m->n_peers; k++)
+                if (m->peers[k] == peer) {
+                        m->peers[k] = m->peers[--m->n_peers];
+                        (void) sd_bus_detach_event(peer);
+                        sd_bus_unref(peer); /* the reference taken when it came */
+                        break;
+                }
+        return 0;
+}
+
+int manager_add_peer(Manager *m, sd_bus *peer) {
+        sd_bus **v;
+        int r;
+
+        assert(m);
+        assert(peer);
+        v = reallocarray(m->peers, m->n_peers + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        m->peers = v;
+        r = sd_bus_attach_event(peer, m->event, SD_EVENT_PRIORITY_NORMAL);
+        for (size_t k = 0; r >= 0 && k < m->n_hosts; k++)
+                r = host_register(&m->hosts[k], peer);
+        if (r >= 0)
+                r = sd_bus_match_signal(peer, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                        "Disconnected", on_peer_gone, m);
+        if (r < 0)
+                return r;
+        m->peers[m->n_peers++] = sd_bus_ref(peer);
+        return 0;
+}
+
 int manager_request_names(Manager *m) {
         int r;
 
@@ -562,7 +603,8 @@ static bool manager_busy(void *userdata) {
         Manager *m = userdata;
         uint64_t d;
 
-        return access_busy(m->access) || m->n_peers > 0 || durable_busy(m->durable) || outbox_pending(m->outbox, NULL) > 0 ||
+        return access_busy(m->access) || m->n_peers > 0 || durable_busy(m->durable) ||
+               outbox_pending(m->outbox, NULL) > 0 ||
                work_busy(m) || xfsm_engine_next_deadline(m->engine, &d);
 }
 

@@ -70,7 +70,8 @@ struct Manager {
         bool system_bus;              /* on the system bus (not --user, --bus-address) */
 
         struct Idle *idle;        /* idling out (idle.c) */
-        unsigned n_peers;         /* peer connections on the worker socket */
+        sd_bus **peers;           /* connections on the worker socket (closed with the manager) */
+        size_t n_peers;
 };
 
 /* Idle out after usec without work (idle.h). */
@@ -86,6 +87,9 @@ int manager_load_stem(Manager *m, const char *stem);
 
 /* Attach to a bus (already started) and register every hosted component. */
 int manager_attach_bus(Manager *m, sd_bus *bus, bool peer);
+/* A connection accepted on the worker socket: the manager serves it and
+ * closes it when it goes (on its Disconnected) or with the manager. */
+int manager_add_peer(Manager *m, sd_bus *peer);
 /* Request org.xfsm1.<Name> for every component (not on a peer connection). */
 int manager_request_names(Manager *m);
 /* After anything that may have armed or cancelled a timer. */

@@ -76,24 +76,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- the activation socket: D-Bus peer to peer ----------------------------- */
 
-static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        (void) ret_error;
-        sd_bus *peer = sd_bus_message_get_bus(msg);
-        Manager *m = userdata;
-        if (m->n_peers > 0)
-                m->n_peers--;
-        sd_bus_detach_event(peer);
-        sd_bus_unref(peer); /* the reference taken when it came */
-        return 0;
-}
-
 static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        _cleanup_(sd_bus_unrefp) sd_bus *peer = NULL;
         Manager *m = userdata;
-        sd_bus *peer = NULL;
         sd_id128_t id;
         int cfd, r;
-        (void) s;
-        (void) revents;
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
@@ -101,27 +88,23 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
         r = sd_id128_randomize(&id);
         if (r >= 0)
                 r = sd_bus_new(&peer);
-        if (r >= 0)
-                r = sd_bus_set_fd(peer, cfd, cfd);
+        if (r < 0) {
+                close(cfd);
+                log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
+                return 0;
+        }
+        r = sd_bus_set_fd(peer, cfd, cfd); /* the connection owns the fd from here */
         if (r >= 0)
                 r = sd_bus_set_server(peer, 1, id);
         if (r >= 0)
                 r = sd_bus_start(peer);
         if (r >= 0)
-                r = sd_bus_attach_event(peer, m->event, SD_EVENT_PRIORITY_NORMAL);
-        for (size_t k = 0; r >= 0 && k < m->n_hosts; k++)
-                r = host_register(&m->hosts[k], peer);
-        if (r >= 0)
-                r = sd_bus_match_signal(peer, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
-                                        "Disconnected", on_peer_gone, m);
-        if (r >= 0)
-                m->n_peers++;
+                r = manager_add_peer(m, peer);
         if (r < 0) {
-                log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
-                if (peer)
-                        sd_bus_unref(peer);
-                else
+                if (sd_bus_get_fd(peer) < 0)
                         close(cfd);
+                (void) sd_bus_detach_event(peer);
+                log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
         }
         return 0;
 }
