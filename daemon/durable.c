@@ -330,14 +330,18 @@ static const RecordReader readers[] = {
         { "hwm", read_hwm },
 };
 
-static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t len) {
+static int on_snapshot(void *userdata, uint64_t seq, uint32_t meta, const char *body, size_t len) {
         Recovery *rc = userdata;
         xfsm_engine *e = rc->d->manager->engine;
         const char *members;
         size_t images_len, members_len;
         int r;
 
-        r = snapshot_split(body, len, &images_len, &members, &members_len);
+        r = snapshot_split(meta, body, len, &images_len, &members, &members_len);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "%s: the snapshot is of format %u, written by a newer xfsm: refusing to "
+                                       "read it",
+                                       rc->h->name, meta & RECORD_FORMAT_MASK);
         if (r < 0)
                 return log_error_errno(r, "%s: the snapshot (up to record %llu) is not in a known form", rc->h->name,
                                        (unsigned long long) seq);
@@ -347,7 +351,7 @@ static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t le
                 return log_error_errno(-EBADMSG, "%s: the snapshot (up to record %llu) could not be applied: %s",
                                        rc->h->name, (unsigned long long) seq, xfsm_engine_last_error(e));
         if (members) {
-                r = record_dispatch(members, members_len, readers, ELEMENTSOF(readers), rc);
+                r = record_dispatch(meta, members, members_len, readers, ELEMENTSOF(readers), rc);
                 if (r < 0)
                         return log_error_errno(r, "%s: the snapshot's outbox, work or marks could not be read: %m",
                                                rc->h->name);
@@ -355,16 +359,21 @@ static int on_snapshot(void *userdata, uint64_t seq, const char *body, size_t le
         return 0;
 }
 
-static int on_record(void *userdata, uint64_t seq, const char *body, size_t len) {
+static int on_record(void *userdata, uint64_t seq, uint32_t meta, const char *body, size_t len) {
         Recovery *rc = userdata;
         xfsm_engine *e = rc->d->manager->engine;
         int r;
 
+        r = record_check_format(meta);
+        if (r < 0)
+                return log_error_errno(r, "%s: record %llu is of format %u, written by a newer xfsm: refusing to "
+                                       "read it",
+                                       rc->h->name, (unsigned long long) seq, meta & RECORD_FORMAT_MASK);
         r = xfsm_engine_restore_record(e, body, len, rc->d->boot_id, NULL);
         if (r < 0)
                 return log_error_errno(-EBADMSG, "%s: record %llu could not be applied: %s", rc->h->name,
                                        (unsigned long long) seq, xfsm_engine_last_error(e));
-        r = record_dispatch(body, len, readers, ELEMENTSOF(readers), rc);
+        r = record_dispatch(meta, body, len, readers, ELEMENTSOF(readers), rc);
         if (r < 0)
                 return log_error_errno(r, "%s: record %llu could not be applied: %m", rc->h->name,
                                        (unsigned long long) seq);
@@ -467,7 +476,7 @@ static int snapshot(Durable *d, Host *h) {
                 r = record_close(&rb);
         }
         if (r >= 0)
-                r = journal_snapshot(s->journal, rb.buf, rb.len);
+                r = journal_snapshot(s->journal, rb.meta, rb.buf, rb.len);
         record_done(&rb);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
@@ -646,7 +655,7 @@ static int append_member(Durable *d, Host *h, const char *key, void (*fn)(FILE *
         fn(record_member(&rb, key), arg);
         r = record_close(&rb);
         if (r >= 0)
-                r = journal_append(j, rb.buf, rb.len, NULL);
+                r = journal_append(j, rb.meta, rb.buf, rb.len, NULL);
         record_done(&rb);
         if (r < 0) {
                 stop_on_failure(d, r, "write");
@@ -842,7 +851,7 @@ int durable_record(Durable *d, Host *h, const xfsm_step *s, StepOrigin *origin) 
                 hwm_write_one(record_member(&rb, "hwm"), origin->delivery);
         r = record_close(&rb);
         if (r >= 0)
-                r = journal_append(j, rb.buf, rb.len, NULL);
+                r = journal_append(j, rb.meta, rb.buf, rb.len, NULL);
         record_done(&rb);
         if (r < 0) {
                 stop_on_failure(d, r, "write");

@@ -2,9 +2,12 @@
 
 /* The journal: records framed as
  *
- *   magic "XFJ1" (u32) | length (u32) | sequence (u64) | crc32 of seq+body (u32) | 0 (u32) | body
+ *   magic "XFJ1" (u32) | length (u32) | sequence (u64) | crc32 (u32) | meta (u32) | body
  *
- * little endian, the body a JSON text. The snapshot file has one record of
+ * little endian, the body a JSON text, meta a word of the writer's (the
+ * body's format and flags). The crc32 covers the sequence, meta when it is
+ * not 0, and the body (journals written before meta existed have 0 there,
+ * and their crc32 covers the sequence and the body). The snapshot file has one record of
  * the same framing (magic "XFS1") whose sequence is the last record it
  * covers. A new snapshot is written to snapshot.tmp, synced, renamed over
  * snapshot and the directory synced; only then is the journal emptied. */
@@ -76,10 +79,11 @@ static uint64_t get64(const uint8_t *p) {
         return (uint64_t) get32(p) | (uint64_t) get32(p + 4) << 32;
 }
 
-static uint32_t record_crc(uint64_t seq, const char *body, size_t len) {
-        uint8_t s[8];
+static uint32_t record_crc(uint64_t seq, uint32_t meta, const char *body, size_t len) {
+        uint8_t s[12];
         put64(s, seq);
-        return crc32_update(crc32_update(0, s, 8), body, len);
+        put32(s + 8, meta);
+        return crc32_update(crc32_update(0, s, meta ? 12 : 8), body, len);
 }
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -97,7 +101,7 @@ static int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-static int frame(int fd, uint32_t magic, uint64_t seq, const char *body, size_t len) {
+static int frame(int fd, uint32_t magic, uint64_t seq, uint32_t meta, const char *body, size_t len) {
         uint8_t h[HEADER];
         char *buf;
         int r;
@@ -110,8 +114,8 @@ static int frame(int fd, uint32_t magic, uint64_t seq, const char *body, size_t 
         put32(h, magic);
         put32(h + 4, (uint32_t) len);
         put64(h + 8, seq);
-        put32(h + 16, record_crc(seq, body, len));
-        put32(h + 20, 0);
+        put32(h + 16, record_crc(seq, meta, body, len));
+        put32(h + 20, meta);
         memcpy(buf, h, HEADER);
         memcpy(buf + HEADER, body, len);
         r = write_all(fd, buf, HEADER + len); /* one write: a crash tears at most this record */
@@ -214,7 +218,7 @@ static size_t valid_record(const uint8_t *p, size_t avail, uint32_t magic) {
         len = get32(p + 4);
         if (len > MAX_RECORD || (size_t) len > avail - HEADER)
                 return 0;
-        if (get32(p + 16) != record_crc(get64(p + 8), (const char *) p + HEADER, len))
+        if (get32(p + 16) != record_crc(get64(p + 8), get32(p + 20), (const char *) p + HEADER, len))
                 return 0;
         return HEADER + len;
 }
@@ -236,7 +240,9 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                         return -EBADMSG; /* a snapshot is renamed into place whole: never torn */
                 }
                 rep.snapshot_seq = get64(buf + 8);
-                r = snapshot ? snapshot(userdata, rep.snapshot_seq, (const char *) buf + HEADER, n - HEADER) : 0;
+                r = snapshot ? snapshot(userdata, rep.snapshot_seq, get32(buf + 20), (const char *) buf + HEADER,
+                                        n - HEADER)
+                             : 0;
                 free(buf);
                 if (r < 0)
                         return r;
@@ -288,7 +294,9 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                 }
                 seq = get64(buf + off + 8);
                 if (seq > rep.snapshot_seq) {
-                        r = record ? record(userdata, seq, (const char *) buf + off + HEADER, n - HEADER) : 0;
+                        r = record ? record(userdata, seq, get32(buf + off + 20), (const char *) buf + off + HEADER,
+                                            n - HEADER)
+                                   : 0;
                         if (r < 0) {
                                 free(buf);
                                 return r;
@@ -309,8 +317,8 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
         return 0;
 }
 
-int journal_append(Journal *j, const char *body, size_t len, uint64_t *ret_seq) {
-        int r = frame(j->fd, MAGIC_RECORD, j->seq + 1, body, len);
+int journal_append(Journal *j, uint32_t meta, const char *body, size_t len, uint64_t *ret_seq) {
+        int r = frame(j->fd, MAGIC_RECORD, j->seq + 1, meta, body, len);
         if (r < 0)
                 return r;
         j->seq++;
@@ -332,7 +340,7 @@ uint64_t journal_last_seq(const Journal *j) {
         return j->seq;
 }
 
-int journal_snapshot(Journal *j, const char *body, size_t len) {
+int journal_snapshot(Journal *j, uint32_t meta, const char *body, size_t len) {
         char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
         int fd, r;
 
@@ -341,7 +349,7 @@ int journal_snapshot(Journal *j, const char *body, size_t len) {
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (fd < 0)
                 return -errno;
-        r = frame(fd, MAGIC_SNAPSHOT, j->seq, body, len);
+        r = frame(fd, MAGIC_SNAPSHOT, j->seq, meta, body, len);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         close(fd);

@@ -34,7 +34,10 @@ typedef struct JournalReport {
         char kept_aside[4200];   /* the name it was kept under */
 } JournalReport;
 
-typedef int (*journal_body_fn)(void *userdata, uint64_t seq, const char *body, size_t len);
+/* Each record and snapshot carries, beside its body, a 32-bit meta word
+ * that its writer gives (the body's format and flags: record.h), covered by
+ * the checksum; journals written before it have 0 there. */
+typedef int (*journal_body_fn)(void *userdata, uint64_t seq, uint32_t meta, const char *body, size_t len);
 
 /* Read the snapshot (if any), then every record after it, in order. A torn
  * tail is truncated; a corrupt record followed by more data stops the
@@ -43,14 +46,14 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                     JournalReport *ret);
 
 /* Append one record (written at once; durable after journal_sync()). */
-int journal_append(Journal *j, const char *body, size_t len, uint64_t *ret_seq);
+int journal_append(Journal *j, uint32_t meta, const char *body, size_t len, uint64_t *ret_seq);
 int journal_sync(Journal *j);
 uint64_t journal_records_since_snapshot(const Journal *j);
 uint64_t journal_last_seq(const Journal *j);
 
 /* Write a snapshot covering everything up to the last record, durably, and
  * start an empty journal after it. */
-int journal_snapshot(Journal *j, const char *body, size_t len);
+int journal_snapshot(Journal *j, uint32_t meta, const char *body, size_t len);
 
 /* For tests: the file names. */
 const char *journal_path(const Journal *j);

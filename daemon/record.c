@@ -4,7 +4,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +11,15 @@
 #include "macro.h"
 #include "record.h"
 
-/* the images' size in the header, patched in once known */
+/* the images' size in the snapshot's header, patched in once known */
 #define IMAGES_KEY ",\"images\":"
 #define IMAGES_DIGITS 20
+
+static void write_header(RecordBuf *rb, const char *boot_id) {
+        fputs("{\"bootId\":", rb->f);
+        json_write_string(rb->f, boot_id ?: "");
+        rb->has_members = false;
+}
 
 int record_open(RecordBuf *rb, const char *boot_id) {
         assert(rb);
@@ -22,13 +27,14 @@ int record_open(RecordBuf *rb, const char *boot_id) {
         rb->f = open_memstream(&rb->buf, &rb->len);
         if (!rb->f)
                 return -ENOMEM;
-        fprintf(rb->f, "{\"v\":%d,\"bootId\":", RECORD_FORMAT);
-        json_write_string(rb->f, boot_id ?: "");
+        write_header(rb, boot_id);
         return 0;
 }
 
 FILE *record_member(RecordBuf *rb, const char *key) {
         assert(rb && rb->f);
+        if (!streq(key, "instances") && !streq(key, "dropped"))
+                rb->has_members = true;
         fputc(',', rb->f);
         json_write_string(rb->f, key);
         fputc(':', rb->f);
@@ -42,7 +48,10 @@ int record_close(RecordBuf *rb) {
         fputc('}', rb->f);
         r = fclose(rb->f);
         rb->f = NULL;
-        return r == 0 && rb->buf ? 0 : -ENOMEM;
+        if (r != 0 || !rb->buf)
+                return -ENOMEM;
+        rb->meta = RECORD_FORMAT | (rb->has_members ? RECORD_HAS_MEMBERS : 0);
+        return 0;
 }
 
 void record_done(RecordBuf *rb) {
@@ -52,22 +61,36 @@ void record_done(RecordBuf *rb) {
         *rb = (RecordBuf) {};
 }
 
-static bool has_key(const char *body, size_t len, const char *key) {
-        char quoted[64];
-        int n = snprintf(quoted, sizeof quoted, "\"%s\":", key);
-
-        return n > 0 && (size_t) n < sizeof quoted && memmem(body, len, quoted, (size_t) n);
+int record_check_format(uint32_t meta) {
+        return (meta & RECORD_FORMAT_MASK) > RECORD_FORMAT ? -EPROTONOSUPPORT : 0;
 }
 
-int record_dispatch(const char *body, size_t len, const RecordReader *readers, size_t n_readers, void *userdata) {
+/* Format 1: does any reader's key occur as a member name ("key":)? One pass
+ * over the quotes of body rather than one search per key. */
+static bool has_any_key(const char *body, size_t len, const RecordReader *readers, size_t n_readers) {
+        const char *end = body + len;
+
+        for (const char *p = body; (p = memchr(p, '"', (size_t) (end - p))); p++)
+                for (size_t k = 0; k < n_readers; k++) {
+                        size_t n = strlen(readers[k].key);
+                        if ((size_t) (end - p) > n + 2 && p[1] == readers[k].key[0] &&
+                            memcmp(p + 1, readers[k].key, n) == 0 && p[n + 1] == '"' && p[n + 2] == ':')
+                                return true;
+                }
+        return false;
+}
+
+int record_dispatch(uint32_t meta, const char *body, size_t len, const RecordReader *readers, size_t n_readers,
+                    void *userdata) {
         json_tokener *tok;
         json_object *o, *v;
-        bool any = false;
-        int r = 0;
+        int r;
 
-        for (size_t k = 0; k < n_readers && !any; k++)
-                any = has_key(body, len, readers[k].key);
-        if (!any)
+        r = record_check_format(meta);
+        if (r < 0)
+                return r;
+        if ((meta & RECORD_FORMAT_MASK) == 0 ? !has_any_key(body, len, readers, n_readers)
+                                              : !(meta & RECORD_HAS_MEMBERS))
                 return 0;
         tok = json_tokener_new();
         if (!tok)
@@ -86,10 +109,12 @@ int record_dispatch(const char *body, size_t len, const RecordReader *readers, s
 }
 
 int snapshot_open(RecordBuf *rb, const char *boot_id) {
-        int r = record_open(rb, boot_id);
-
-        if (r < 0)
-                return r;
+        assert(rb);
+        *rb = (RecordBuf) {};
+        rb->f = open_memstream(&rb->buf, &rb->len);
+        if (!rb->f)
+                return -ENOMEM;
+        write_header(rb, boot_id);
         fprintf(rb->f, IMAGES_KEY "%*d}\n", IMAGES_DIGITS, 0); /* spaces, not zeros: still JSON */
         return 0;
 }
@@ -109,30 +134,37 @@ int snapshot_members(RecordBuf *rb, const char *boot_id) {
         header_end = (size_t) (strchr(key, '\n') - rb->buf) + 1;
         snprintf(digits, sizeof digits, "%*zu", IMAGES_DIGITS, (size_t) images_end - header_end);
         memcpy(key + strlen(IMAGES_KEY), digits, IMAGES_DIGITS);
-        fprintf(rb->f, "{\"v\":%d,\"bootId\":", RECORD_FORMAT);
-        json_write_string(rb->f, boot_id ?: "");
+        write_header(rb, boot_id);
+        rb->has_members = true; /* the whole snapshot: read its members */
         return 0;
 }
 
-int snapshot_split(const char *body, size_t len, size_t *ret_images_len, const char **ret_members,
+int snapshot_split(uint32_t meta, const char *body, size_t len, size_t *ret_images_len, const char **ret_members,
                    size_t *ret_members_len) {
-        const char *nl = memchr(body, '\n', len), *key;
+        const char *nl, *key;
         size_t header_len;
         uint64_t images;
         char *end;
+        int r;
 
         assert(ret_images_len && ret_members && ret_members_len);
-        if (!nl)
-                return -EBADMSG;
-        header_len = (size_t) (nl - body) + 1;
-        key = memmem(body, header_len, IMAGES_KEY, strlen(IMAGES_KEY));
-        if (!key || !memmem(body, header_len, "{\"v\":", 5)) {
+        r = record_check_format(meta);
+        if (r < 0)
+                return r;
+        if ((meta & RECORD_FORMAT_MASK) == 0) {
                 /* format 1: all of it is images */
                 *ret_images_len = len;
                 *ret_members = NULL;
                 *ret_members_len = 0;
                 return 0;
         }
+        nl = memchr(body, '\n', len);
+        if (!nl)
+                return -EBADMSG;
+        header_len = (size_t) (nl - body) + 1;
+        key = memmem(body, header_len, IMAGES_KEY, strlen(IMAGES_KEY));
+        if (!key)
+                return -EBADMSG;
         images = strtoull(key + strlen(IMAGES_KEY), &end, 10);
         if (end == key + strlen(IMAGES_KEY) || images > len - header_len)
                 return -EBADMSG;

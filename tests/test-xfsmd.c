@@ -1297,6 +1297,54 @@ static void test_target_down_never_holds_up_another_target(void **state) {
         free(sender);
 }
 
+/* A state directory written by xfsm before records carried a format
+ * (tests/data/journal-format-1) loads unchanged: state, context and the
+ * SendEx event ids; then it goes on in the current format, across a
+ * restart. */
+static void test_journal_of_format_1_still_loads(void **state) {
+        static const char id[] = "2c7b5475-71df-42da-84ba-d1d06d88f95c";
+        char state_dir[300], cmd[700], log[400], *ctx, *st;
+        sd_bus_message *reply = NULL;
+        const char *s;
+        pid_t pid;
+
+        snprintf(state_dir, sizeof state_dir, "%s/state-format-1", dir);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -a %s %s/", state_dir, data("journal-format-1/durable"), state_dir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(log, sizeof log, "%s/format-1.log", dir);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", state_dir, (char *) data("durable.yaml"), NULL };
+
+        for (int round = 0; round < 2; round++) {
+                pid = spawn(argv, log);
+                for (int k = 0; k < 500 && !has_owner("org.xfsm1.Durable"); k++)
+                        usleep(10000);
+                assert_true(has_owner("org.xfsm1.Durable"));
+                assert_true(sd_bus_call_method(bus, "org.xfsm1.Durable", "/org/xfsm1/Durable", "org.xfsm1.Component",
+                                               "GetContext", NULL, &reply, "s", id) >= 0);
+                assert_int_equal(sd_bus_message_read(reply, "s", &s), 1);
+                ctx = strdup(s);
+                sd_bus_message_unref(reply);
+                reply = NULL;
+                assert_non_null(strstr(ctx, round == 0 ? "\"n\":8" : "\"n\":9"));
+                free(ctx);
+                if (round == 0) {
+                        /* an event id of the old journal: its first result, no second effect */
+                        assert_true(sd_bus_call_method(bus, "org.xfsm1.Durable", "/org/xfsm1/Durable",
+                                                       "org.xfsm1.Component", "SendEx", NULL, &reply, "sssa{sv}", id,
+                                                       "ADD", "{\"k\":1}", 1, "event_id", "s", "ev-3") >= 0);
+                        sd_bus_message_unref(reply);
+                        reply = NULL;
+                        st = send_event("Durable", id, "ADD", "{\"k\":1}");
+                        assert_string_equal(st, "Open");
+                        free(st);
+                }
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                wait_name_gone("org.xfsm1.Durable");
+        }
+}
+
 /* Reload: SIGHUP reads the file again; live instances keep their version, new
  * ones get the new one, and that holds across a restart (the state directory
  * keeps the older definition); a broken file changes nothing. */
@@ -1439,6 +1487,7 @@ int main(void) {
                 cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_restarted_source_without_journal_is_never_dropped),
+                cmocka_unit_test(test_journal_of_format_1_still_loads),
                 cmocka_unit_test(test_target_down_never_holds_up_another_target),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),

@@ -24,6 +24,7 @@
 #include <systemd/sd-bus.h>
 
 #include "journal.h"
+#include "record.h"
 #include "macro.h"
 #include "xfsm.h"
 #include "xfsmctl.h"
@@ -570,23 +571,21 @@ static const char recover_yaml[] = "name: BenchRecover\n"
                                    "      - {from: Validated, to: Done, event: COMPLETE}\n";
 
 /* A state directory with n instances in a snapshot and n records after it
- * (each one event's after-image), written with the journal's own code. */
+ * (each one event's after-image), written with the daemon's own journal and
+ * record code, in the format it writes. */
 static int make_state(const char *file, const char *state, unsigned n) {
         xfsm_engine *e = xfsm_engine_new();
         Journal *j = NULL;
-        char *buf = NULL, ctx[128], **ids = NULL;
-        size_t len = 0;
-        FILE *f;
+        RecordBuf rb = {};
+        char ctx[128], **ids = NULL;
         int r = -EIO;
 
         if (!e || xfsm_engine_load_file(e, file, NULL, NULL) < 0 || journal_open(state, &j) < 0 ||
             journal_recover(j, NULL, NULL, NULL, NULL) < 0)
                 goto finish;
         ids = calloc(n, sizeof *ids);
-        f = open_memstream(&buf, &len);
-        if (!ids || !f)
+        if (!ids || snapshot_open(&rb, "") < 0)
                 goto finish;
-        fputs("{\"bootId\":\"\"}\n", f);
         for (unsigned k = 0; k < n; k++) {
                 xfsm_instance *i;
                 snprintf(ctx, sizeof ctx, "{\"orderId\":\"ORD-%07u\",\"amount\":%u.5,\"customerId\":\"CUST-%u\"}", k,
@@ -595,33 +594,40 @@ static int make_state(const char *file, const char *state, unsigned n) {
                         break;
                 ids[k] = strdup(xfsm_instance_id(i));
                 char *image = xfsm_instance_to_json(i);
-                fputs(image, f);
-                fputc('\n', f);
+                fputs(image, rb.f);
+                fputc('\n', rb.f);
                 free(image);
         }
-        fclose(f);
-        if (journal_snapshot(j, buf, len) < 0)
+        if (snapshot_members(&rb, "") < 0)
                 goto finish;
+        fputs("[]", record_member(&rb, "outbox"));
+        if (record_close(&rb) < 0 || journal_snapshot(j, rb.meta, rb.buf, rb.len) < 0)
+                goto finish;
+        record_done(&rb);
         for (unsigned k = 0; k < n; k++) {
                 xfsm_instance *i = xfsm_engine_find(e, ids[k]);
-                char *image, *rec;
+                char *image;
                 if (!i || xfsm_instance_send(e, i, "VALIDATE", "{\"by\":\"bench\"}", NULL) < 0)
                         break;
                 image = xfsm_instance_to_json(i);
-                if (asprintf(&rec, "{\"bootId\":\"\",\"instances\":[%s],\"dropped\":[]}", image) < 0) {
+                if (!image || record_open(&rb, "") < 0) {
                         free(image);
                         break;
                 }
-                (void) journal_append(j, rec, strlen(rec), NULL);
-                free(rec);
+                fprintf(record_member(&rb, "instances"), "[%s]", image);
+                fputs("[]", record_member(&rb, "dropped"));
                 free(image);
+                if (record_close(&rb) < 0)
+                        break;
+                (void) journal_append(j, rb.meta, rb.buf, rb.len, NULL);
+                record_done(&rb);
         }
         r = journal_sync(j);
 finish:
+        record_done(&rb);
         for (unsigned k = 0; ids && k < n; k++)
                 free(ids[k]);
         free(ids);
-        free(buf);
         journal_close(j);
         xfsm_engine_free(e);
         return r;
