@@ -23,8 +23,11 @@ typedef struct Link {
         char *target;
         char *socket;      /* RUNDIR/STEM.sock, or NULL: over the bus */
         bool socket_known; /* looked up (the lookup reads the component files) */
+        bool via_bridge;   /* the target is homed on another node: through the bridge */
         sd_bus *peer;
         sd_bus_slot *call; /* the Deliver in flight */
+        const OutEntry *inflight; /* its entry (the outbox keeps it until the answer) */
+        bool switched;     /* the call in flight is the second way tried for this entry */
         sd_event_source *linger;
 } Link;
 
@@ -200,6 +203,17 @@ static sd_bus *link_peer(Link *l) {
         return l->peer;
 }
 
+static int link_call(Link *l);
+
+/* Errors that say "not here", not "failed": the bus knows no such name (no
+ * process of this host serves the target), or the bridge does not know it
+ * as homed elsewhere. */
+static bool error_means_elsewhere(const sd_bus_error *e) {
+        return sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                                      SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_METHOD,
+                                      "org.xfsm1.Error.NoSuchComponent");
+}
+
 static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Link *l = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
@@ -208,6 +222,16 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         l->call = sd_bus_slot_unref(l->call);
         if (on_peer)
                 link_linger(l, e ? 0 : LINGER_USEC); /* a failing peer is dropped: the next try connects anew */
+        if (e && !on_peer && !l->switched && error_means_elsewhere(e)) {
+                /* not served on this host: the bridge; or the bridge does not know it: this host again */
+                l->via_bridge = !l->via_bridge;
+                l->switched = true;
+                log_debug("Routed events for %s: %s, trying %s", l->target, e->name,
+                          l->via_bridge ? "the Redis bridge" : "this host's bus");
+                if (link_call(l) >= 0)
+                        return 0;
+        }
+        l->inflight = NULL;
         if (e)
                 l->delivery->done(l->delivery->userdata, l->target, -sd_bus_message_get_errno(reply) ?: -EIO,
                                   e->message ?: e->name);
@@ -216,10 +240,30 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-int delivery_send(Delivery *d, const OutEntry *e) {
+static int link_call(Link *l) {
+        Delivery *d = l->delivery;
+        const OutEntry *e = l->inflight;
         char bus_name[300], path[300];
-        sd_bus *peer;
+        sd_bus *peer = NULL;
+
+        if (!l->via_bridge)
+                peer = link_peer(l);
+        if (!peer && !d->bus)
+                return -ENOTCONN;
+        if (l->via_bridge) {
+                snprintf(bus_name, sizeof bus_name, "org.xfsm1.Bridge");
+                snprintf(path, sizeof path, "/org/xfsm1/Bridge/%s", e->target);
+        } else {
+                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", e->target);
+                snprintf(path, sizeof path, "/org/xfsm1/%s", e->target);
+        }
+        return sd_bus_call_method_async(peer ?: d->bus, &l->call, peer ? NULL : bus_name, path, "org.xfsm1.Component",
+                                        "Deliver", on_reply, l, "stus", e->source, e->seq, e->rule, e->json);
+}
+
+int delivery_send(Delivery *d, const OutEntry *e) {
         Link *l;
+        int r;
 
         assert(d);
         assert(e);
@@ -228,11 +272,10 @@ int delivery_send(Delivery *d, const OutEntry *e) {
                 return -ENOMEM;
         if (l->call)
                 return -EBUSY;
-        peer = link_peer(l);
-        if (!peer && !d->bus)
-                return -ENOTCONN;
-        snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", e->target);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", e->target);
-        return sd_bus_call_method_async(peer ?: d->bus, &l->call, peer ? NULL : bus_name, path, "org.xfsm1.Component",
-                                        "Deliver", on_reply, l, "stus", e->source, e->seq, e->rule, e->json);
+        l->inflight = e;
+        l->switched = false;
+        r = link_call(l);
+        if (r < 0)
+                l->inflight = NULL;
+        return r;
 }

@@ -8,8 +8,13 @@
  * round through the bus broker; the connection is kept while events flow and
  * closed after a short linger, so that the receiver may still idle out.
  * Without a socket (no such worker, tests on a private bus) they go over the
- * bus to org.xfsm1.<Target>, which bus activation may start. One connection
- * and one call in flight per target, so targets never wait for each other. */
+ * bus to org.xfsm1.<Target>, which bus activation may start. A target that
+ * no process of this host serves (the bus knows no such name) may be homed
+ * on another node: then the event goes to the Redis bridge, at
+ * /org/xfsm1/Bridge/<Target> on org.xfsm1.Bridge (xfsm-redis-bridge(8)),
+ * and keeps going there until the bridge says it does not know the target.
+ * One connection and one call in flight per target, so targets never wait
+ * for each other. */
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
