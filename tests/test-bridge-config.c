@@ -137,7 +137,8 @@ static void test_every_key_is_read(void **state) {
 /* Booleans take yes/no, true/false, on/off, 1/0; an empty
  * XcomponentComponents= forgets the names before it; the last Node= wins. */
 static void test_booleans_lists_and_repeated_keys(void **state) {
-        static const char *const yes[] = { "yes", "true", "1", "on", "YES" }, *const no[] = { "no", "false", "0", "off", "No" };
+        static const char *const yes[] = { "yes", "true", "1", "on", "YES" },
+                          *const no[] = { "no", "false", "0", "off", "No" };
         _cleanup_(bridge_config_done) BridgeConfig c = {};
         char text[256];
 
