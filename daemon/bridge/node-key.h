@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "macro.h"
 #include "node-name.h"
 
 #define NODE_KEY_SIZE 32 /* X25519 keys, and crypto_auth keys */
@@ -58,6 +59,7 @@ typedef struct NodeKeyring NodeKeyring;
 /* This node, named self, with its secret key. It accepts itself. */
 int node_keyring_new(const char *self, const uint8_t secret[NODE_KEY_SIZE], NodeKeyring **ret);
 NodeKeyring *node_keyring_free(NodeKeyring *k);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NodeKeyring *, node_keyring_free);
 
 const char *node_keyring_self(const NodeKeyring *k);
 const uint8_t *node_keyring_public(const NodeKeyring *k);
@@ -75,6 +77,3 @@ bool node_keyring_knows(const NodeKeyring *k, const char *peer);
  * not accepted. */
 int node_keyring_mac_key(const NodeKeyring *k, const char *peer, NodeKeyDirection dir,
                          uint8_t ret[NODE_KEY_SIZE]);
-
-#include "macro.h"
-DEFINE_TRIVIAL_CLEANUP_FUNC(NodeKeyring *, node_keyring_free);
