@@ -341,6 +341,7 @@ static void test_dump_reads_back_the_same(void **state) {
         assert_int_equal(d.inbox_limit, c.inbox_limit);
         assert_int_equal(d.insecure, c.insecure);
         assert_int_equal(d.xcomponent_compat, c.xcomponent_compat);
+        assert_non_null(d.xcomponent_components);
         assert_string_equal(d.xcomponent_components[0], "X");
         assert_string_equal(d.xcomponent_components[1], "Y");
         assert_null(d.xcomponent_components[2]);
