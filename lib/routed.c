@@ -150,12 +150,17 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
                 json_object_put(o);
                 return -XFSM_E_INVALID_ARGUMENT; /* a version this reader does not know */
         }
+        kind = get_str(o, "kind");
+        if (!get_str(o, "targetComponent") || !get_str(o, "targetMachine") ||
+            (!(kind && streq(kind, "create")) && !get_str(o, "event"))) {
+                json_object_put(o);
+                return -XFSM_E_INVALID_ARGUMENT; /* a required field missing */
+        }
         r = calloc(1, sizeof *r);
         if (!r) {
                 json_object_put(o);
                 return -ENOMEM;
         }
-        kind = get_str(o, "kind");
         r->kind = kind && streq(kind, "create") ? XFSM_ROUTED_CREATE : XFSM_ROUTED_EVENT;
         r->source_component = strdup_null(get_str(o, "sourceComponent") ?: "");
         r->source_incarnation = strdup_null(get_str(o, "sourceIncarnation"));
@@ -193,9 +198,11 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
         }
         json_object_put(o);
         if (!r->source_component || !r->target_component || !r->target_machine ||
-            (r->kind == XFSM_ROUTED_EVENT && !r->event)) {
+            (r->kind == XFSM_ROUTED_EVENT && !r->event) || !r->payload ||
+            (r->n_rules > 0 && (!r->rules[r->n_rules - 1].event_property ||
+                                !r->rules[r->n_rules - 1].instance_property))) {
                 routed_free(r);
-                return -XFSM_E_INVALID_ARGUMENT;
+                return -ENOMEM; /* the fields are there (checked above): an allocation failed */
         }
         *ret = r;
         return 0;
