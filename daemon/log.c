@@ -11,6 +11,16 @@
 
 static int max_level = LOG_INFO;
 static bool journal;
+static const char *identifier = "xfsmd";
+static char node_field[128] = "XFSM_NODE="; /* "XFSM_NODE=" alone: none */
+
+void log_set_identifier(const char *name) {
+        identifier = name;
+}
+
+void log_set_node(const char *node) {
+        snprintf(node_field, sizeof node_field, "XFSM_NODE=%s", node ?: "");
+}
 
 void log_setup(void) {
         const char *e = getenv("SYSTEMD_LOG_LEVEL");
@@ -47,9 +57,10 @@ int log_internal(int level, int error, const char *fmt, ...) {
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
         if (journal)
-                sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=xfsmd", NULL);
+                sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s", identifier,
+                                node_field[strlen("XFSM_NODE=")] ? node_field : NULL, NULL);
         else
-                fprintf(stderr, "xfsmd: %s\n", buf);
+                fprintf(stderr, "%s: %s\n", identifier, buf);
         return error;
 }
 
@@ -60,11 +71,11 @@ void log_transition(const char *component, const char *machine, const char *id, 
                         return;
                 sd_journal_send("MESSAGE=%s %s: %s -> %s on %s", machine, id, from, to, event,
                                 "MESSAGE_ID=" XFSM_MESSAGE_TRANSITION, "PRIORITY=%i", LOG_INFO,
-                                "SYSLOG_IDENTIFIER=xfsmd", "XFSM_COMPONENT=%s", component, "XFSM_MACHINE=%s", machine,
+                                "SYSLOG_IDENTIFIER=%s", identifier, "XFSM_COMPONENT=%s", component, "XFSM_MACHINE=%s", machine,
                                 "XFSM_INSTANCE=%s", id, "XFSM_EVENT=%s", event, "XFSM_FROM=%s", from, "XFSM_TO=%s", to,
                                 NULL);
         } else if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "xfsmd: %s %s %s: %s -> %s on %s\n", component, machine, id, from, to, event);
+                fprintf(stderr, "%s: %s %s %s: %s -> %s on %s\n", identifier, component, machine, id, from, to, event);
 }
 
 void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,
@@ -76,10 +87,10 @@ void log_denied(unsigned uid, unsigned pid, const char *action, const char *comp
         if (journal)
                 sd_journal_send("MESSAGE=Denied %s to uid %u (pid %u): component=%s machine=%s event=%s: %s", action,
                                 uid, pid, c, mc, e, why, "MESSAGE_ID=" XFSM_MESSAGE_DENIED, "PRIORITY=%i",
-                                LOG_NOTICE, "SYSLOG_IDENTIFIER=xfsmd", "XFSM_ACTION=%s", action, "XFSM_UID=%u", uid,
+                                LOG_NOTICE, "SYSLOG_IDENTIFIER=%s", identifier, "XFSM_ACTION=%s", action, "XFSM_UID=%u", uid,
                                 "XFSM_PID=%u", pid, "XFSM_COMPONENT=%s", c, "XFSM_MACHINE=%s", mc, "XFSM_EVENT=%s", e,
                                 NULL);
         else
-                fprintf(stderr, "xfsmd: Denied %s to uid %u (pid %u): component=%s machine=%s event=%s: %s\n", action,
+                fprintf(stderr, "%s: Denied %s to uid %u (pid %u): component=%s machine=%s event=%s: %s\n", identifier, action,
                         uid, pid, c, mc, e, why);
 }

@@ -9,6 +9,10 @@
 #include <syslog.h>
 
 void log_setup(void);
+/* The program's name in messages ("xfsmd" unless set) and, for the bridge,
+ * the node every journal entry names (XFSM_NODE=). */
+void log_set_identifier(const char *name);
+void log_set_node(const char *node);
 void log_set_level(int level);
 int log_get_level(void);
 bool log_to_journal(void);
