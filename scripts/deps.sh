@@ -2,7 +2,7 @@
 # Sourced by the other scripts: install the Debian 12 packages xfsm builds
 # and tests with, when run as root; otherwise check that they are there.
 
-XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev dbus-daemon libsodium-dev"
+XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon"
 
 xfsm_install_deps() {
         # $@: extra packages

@@ -8,10 +8,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
+# redis-server: the bridge's tests start their own on a loopback port
 if [ "$(id -u)" = 0 ]; then
-        xfsm_install_deps debootstrap systemd-container polkitd
+        xfsm_install_deps redis-server debootstrap systemd-container polkitd
 else
-        xfsm_install_deps
+        xfsm_install_deps redis-server
 fi
 xfsm_build build
 meson test -C build --print-errorlogs
