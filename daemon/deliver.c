@@ -34,6 +34,7 @@ typedef struct Link {
 struct Delivery {
         sd_event *event;
         sd_bus *bus;
+        bool no_bridge;
         delivery_done_fn done;
         void *userdata;
         Link **links;
@@ -91,6 +92,11 @@ void delivery_set_bus(Delivery *d, sd_bus *bus) {
         assert(d);
         sd_bus_unref(d->bus);
         d->bus = sd_bus_ref(bus);
+}
+
+void delivery_set_bridge(Delivery *d, bool allowed) {
+        assert(d);
+        d->no_bridge = !allowed;
 }
 
 static Link *link_get(Delivery *d, const char *target) {
@@ -222,7 +228,7 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         l->call = sd_bus_slot_unref(l->call);
         if (on_peer)
                 link_linger(l, e ? 0 : LINGER_USEC); /* a failing peer is dropped: the next try connects anew */
-        if (e && !on_peer && !l->switched && error_means_elsewhere(e)) {
+        if (e && !on_peer && !l->switched && !l->delivery->no_bridge && error_means_elsewhere(e)) {
                 /* not served on this host: the bridge; or the bridge does not know it: this host again */
                 l->via_bridge = !l->via_bridge;
                 l->switched = true;

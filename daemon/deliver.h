@@ -16,6 +16,8 @@
  * One connection and one call in flight per target, so targets never wait
  * for each other. */
 
+#include <stdbool.h>
+
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -31,6 +33,9 @@ Delivery *delivery_free(Delivery *d);
 
 /* The bus for targets without a socket (NULL: none). */
 void delivery_set_bus(Delivery *d, sd_bus *bus);
+/* Whether targets not served on this host may go to the Redis bridge (yes
+ * by default; the bridge itself delivers only to this host's workers). */
+void delivery_set_bridge(Delivery *d, bool allowed);
 
 /* Call Deliver on e's target; done is called once, later (not from inside
  * this call). */

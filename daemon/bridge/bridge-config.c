@@ -42,6 +42,10 @@ enum {
         ARG_NODE,
         ARG_REDIS,
         ARG_XCOMPONENT_COMPAT,
+        ARG_STATE_DIR,
+        ARG_NODES_DIR,
+        ARG_NODE_KEY,
+        ARG_GENERATE_KEY,
         ARG_VERSION,
 };
 
@@ -54,6 +58,10 @@ int bridge_options_parse(BridgeOptions *o, int argc, char *argv[]) {
                 { "node", required_argument, NULL, ARG_NODE },
                 { "redis", required_argument, NULL, ARG_REDIS },
                 { "xcomponent-compat", no_argument, NULL, ARG_XCOMPONENT_COMPAT },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "nodes-dir", required_argument, NULL, ARG_NODES_DIR },
+                { "node-key", required_argument, NULL, ARG_NODE_KEY },
+                { "generate-key", required_argument, NULL, ARG_GENERATE_KEY },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -89,6 +97,18 @@ int bridge_options_parse(BridgeOptions *o, int argc, char *argv[]) {
                         break;
                 case ARG_XCOMPONENT_COMPAT:
                         n.xcomponent_compat = true;
+                        break;
+                case ARG_STATE_DIR:
+                        n.state_dir = optarg;
+                        break;
+                case ARG_NODES_DIR:
+                        n.nodes_dir = optarg;
+                        break;
+                case ARG_NODE_KEY:
+                        n.node_key = optarg;
+                        break;
+                case ARG_GENERATE_KEY:
+                        n.generate_key = optarg;
                         break;
                 case 'h':
                         n.help = true;

@@ -36,6 +36,10 @@ typedef struct BridgeOptions {
         const char *node;        /* --node */
         const char *redis;       /* --redis */
         bool xcomponent_compat;  /* --xcomponent-compat */
+        const char *state_dir;   /* --state-dir: the node's UUID (default $STATE_DIRECTORY or /var/lib/xfsm-bridge) */
+        const char *nodes_dir;   /* --nodes-dir: the nodes' public keys (default /etc/xfsm/nodes.d) */
+        const char *node_key;    /* --node-key: this node's secret key (default the credential node-key) */
+        const char *generate_key; /* --generate-key PREFIX: write PREFIX.key and PREFIX.pub, then exit */
         bool help, version;
 } BridgeOptions;
 

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsm-redis-bridge: joins this node (its system bus, its workers) to the
+ * other nodes sharing one Redis (xfsm-redis-bridge(8)). It owns
+ * org.xfsm1.Bridge; claims the homes of the components installed here and
+ * beats for this node (directory.c); takes the routed events the workers
+ * send to components homed elsewhere into those components' streams
+ * (outbound.c); reads the streams of the components homed here and
+ * delivers them to their workers (inbound.c); publishes the transitions of
+ * its components on xfsm:{C}:transitions. Losing Redis never stops the
+ * workers: events wait in their outboxes, and the bridge reconnects. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <systemd/sd-id128.h>
+
+#include "access.h"
+#include "bridge-config.h"
+#include "bus-errors.h"
+#include "directory.h"
+#include "inbound.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "node-key.h"
+#include "outbound.h"
+#include "redis.h"
+#include "xfsm.h"
+
+#define STATUS_USEC (5ULL * 1000000ULL)
+
+typedef struct Bridge {
+        sd_event *event;
+        sd_bus *bus;
+        BridgeConfig config;
+        RedisTarget target;
+        char uuid[37];
+        char **local; /* the components installed here */
+        NodeKeyring *keyring;
+        RedisConn *writer;
+        Directory *directory;
+        Access *access;
+        Outbound *outbound;
+        Inbound *inbound;
+        sd_bus_slot *transitions;
+        sd_event_source *status;
+        uint64_t last_sent, last_delivered, last_status_usec;
+} Bridge;
+
+static void help(void) {
+        printf("xfsm-redis-bridge [OPTIONS]\n\n"
+               "Join this node's xfsm components to other nodes through Redis: routed events to\n"
+               "components homed on other nodes go into their streams, those for components homed\n"
+               "here are delivered to their workers, exactly once.\n\n"
+               "  --config FILE        Settings (default /etc/xfsm/bridge.conf)\n"
+               "  --system | --user | --bus-address ADDR\n"
+               "                       The bus of this node's workers (default the system bus)\n"
+               "  --node NAME          This node's name (Node=, default the host name)\n"
+               "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB] (Redis=)\n"
+               "  --xcomponent-compat  Speak xcomponent-ai's Redis format too (XcomponentCompat=)\n"
+               "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
+               "  --nodes-dir DIR      The public keys of the nodes accepted (/etc/xfsm/nodes.d)\n"
+               "  --node-key FILE      This node's secret key (default the credential node-key)\n"
+               "  --generate-key PREFIX\n"
+               "                       Write a new key pair to PREFIX.key and PREFIX.pub, and exit\n"
+               "  --help, --version\n\n"
+               "The Redis password comes from the credential redis-password (one line: the\n"
+               "password; two lines: the ACL user, then the password). See xfsm-redis-bridge(8).\n");
+}
+
+/* ---- this node ----------------------------------------------------------------- */
+
+static int generate_key(const char *prefix) {
+        _cleanup_(freep) char *secret = NULL, *public = NULL;
+        _cleanup_(fclosep) FILE *fs = NULL, *fp = NULL;
+        int fd, r;
+
+        if (asprintf(&secret, "%s.key", prefix) < 0 || asprintf(&public, "%s.pub", prefix) < 0)
+                return log_oom();
+        fd = open(secret, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(-errno, "Cannot create %s: %m", secret);
+        fs = fdopen(fd, "w");
+        fp = fopen(public, "wxe");
+        if (!fs || !fp)
+                return log_error_errno(-errno, "Cannot write the key pair: %m");
+        r = node_key_generate(fs, fp);
+        if (r < 0)
+                return log_error_errno(r, "Cannot generate a key pair: %m");
+        printf("Secret key: %s (give it to the bridge as the credential node-key)\n"
+               "Public key: %s (copy it to /etc/xfsm/nodes.d/NODE.pub on every node)\n",
+               secret, public);
+        return 0;
+}
+
+/* The node's UUID, made once and kept in the state directory. */
+static int load_uuid(const char *dir, char ret[37]) {
+        _cleanup_(freep) char *path = NULL, *tmp = NULL;
+        char buf[64] = "";
+        sd_id128_t id;
+        int r;
+
+        if (asprintf(&path, "%s/node-id", dir) < 0 || asprintf(&tmp, "%s/node-id.tmp", dir) < 0)
+                return -ENOMEM;
+        {
+                _cleanup_(fclosep) FILE *f = fopen(path, "re");
+                if (f && fgets(buf, sizeof buf, f)) {
+                        buf[strcspn(buf, "\n")] = 0;
+                        if (sd_id128_from_string(buf, &id) >= 0) {
+                                snprintf(ret, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
+                                return 0;
+                        }
+                }
+        }
+        r = sd_id128_randomize(&id);
+        if (r < 0)
+                return r;
+        snprintf(ret, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        {
+                _cleanup_(fclosep) FILE *f = fopen(tmp, "we");
+                if (!f || fprintf(f, "%s\n", ret) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0)
+                        return -errno ?: -EIO;
+        }
+        return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+/* The components installed on this node (their YAML names), from the
+ * components directories. */
+static int local_components(char ***ret) {
+        const char *dirs = manager_component_dirs();
+        char **v = calloc(1, sizeof *v);
+        size_t n = 0;
+
+        if (!v)
+                return -ENOMEM;
+        for (const char *p = dirs; *p;) {
+                size_t l = strcspn(p, ":");
+                char dir[PATH_MAX];
+                DIR *d;
+                struct dirent *de;
+
+                snprintf(dir, sizeof dir, "%.*s", (int) l, p);
+                p += l + (p[l] == ':');
+                if (l == 0 || !(d = opendir(dir)))
+                        continue;
+                while ((de = readdir(d))) {
+                        char file[PATH_MAX * 2];
+                        size_t fl = strlen(de->d_name);
+                        xfsm_engine *e;
+                        bool seen = false;
+
+                        if (fl < 6 || !streq(de->d_name + fl - 5, ".yaml"))
+                                continue;
+                        snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
+                        e = xfsm_engine_new();
+                        if (!e)
+                                break;
+                        if (xfsm_engine_load_file(e, file, NULL, NULL) >= 0) {
+                                const char *name = xfsm_engine_component_name(e, 0);
+                                for (size_t k = 0; k < n && !seen; k++)
+                                        seen = streq(v[k], name);
+                                char **nv = seen ? v : reallocarray(v, n + 2, sizeof *v);
+                                if (nv && !seen && (nv[n] = strdup(name))) {
+                                        v = nv;
+                                        v[++n] = NULL;
+                                }
+                        }
+                        xfsm_engine_free(e);
+                }
+                closedir(d);
+        }
+        *ret = v;
+        return 0;
+}
+
+/* The Redis password (and ACL user) from the credential redis-password. */
+static int load_redis_credential(RedisTarget *t) {
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        _cleanup_(freep) char *path = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        char a[512] = "", b[512] = "";
+
+        if (t->password || isempty(dir))
+                return 0;
+        if (asprintf(&path, "%s/redis-password", dir) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "Cannot read %s: %m", path);
+        if (!fgets(a, sizeof a, f))
+                return 0;
+        a[strcspn(a, "\n")] = 0;
+        if (fgets(b, sizeof b, f))
+                b[strcspn(b, "\n")] = 0;
+        if (*b) {
+                t->user = strdup(a);
+                t->password = strdup(b);
+        } else
+                t->password = strdup(a);
+        explicit_bzero(a, sizeof a);
+        explicit_bzero(b, sizeof b);
+        return t->password ? 0 : -ENOMEM;
+}
+
+/* ---- transitions, for monitoring ---------------------------------------------------- */
+
+static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Bridge *b = userdata;
+        _cleanup_(freep) char *component = NULL, *machine = NULL, *id = NULL, *channel = NULL, *json = NULL;
+        const char *from, *to, *event, *correlation;
+        size_t len = 0;
+        FILE *f;
+
+        if (sd_bus_path_decode_many(sd_bus_message_get_path(m), "/org/xfsm1/%/%/%", &component, &machine, &id) <= 0 ||
+            sd_bus_message_read(m, "ssss", &from, &to, &event, &correlation) < 0 ||
+            !directory_is_home(b->directory, component) || !redis_conn_is_up(b->writer))
+                return 0;
+        f = open_memstream(&json, &len);
+        if (!f)
+                return 0;
+        fputs("{\"instance\":", f);
+        json_write_string(f, id);
+        fputs(",\"machine\":", f);
+        json_write_string(f, machine);
+        fputs(",\"from\":", f);
+        json_write_string(f, from);
+        fputs(",\"to\":", f);
+        json_write_string(f, to);
+        fputs(",\"event\":", f);
+        json_write_string(f, event);
+        fprintf(f, ",\"at\":%llu}", (unsigned long long) time(NULL) * 1000ULL);
+        if (fclose(f) != 0 || asprintf(&channel, "xfsm:{%s}:transitions", component) < 0)
+                return 0;
+        (void) redis_command(b->writer, 0, NULL, NULL, "PUBLISH %s %s", channel, json); /* best effort */
+        return 0;
+}
+
+/* ---- Redis and the directory ----------------------------------------------------- */
+
+static void on_changed(Directory *d, void *userdata) {
+        Bridge *b = userdata;
+
+        /* the components homed here: read their inboxes */
+        for (char **c = b->local; c && *c; c++)
+                if (directory_is_home(d, *c))
+                        (void) inbound_add(b->inbound, *c);
+}
+
+static void on_conflict(Directory *d, const char *holder, void *userdata) {
+        Bridge *b = userdata;
+
+        (void) sd_notifyf(0, "STATUS=Node name %s is held by another bridge (node UUID %s): stopping",
+                          directory_node(d), holder);
+        (void) sd_event_exit(b->event, EXIT_FAILURE);
+}
+
+static void on_connected(RedisConn *c, void *userdata) {
+        Bridge *b = userdata;
+
+        log_info("Connected to Redis at %s:%u", b->target.host, b->target.port);
+        directory_connected(b->directory);
+}
+
+static void on_disconnected(RedisConn *c, int error, const char *reason, void *userdata) {
+        log_warning("Redis connection lost (%s): local work goes on, events wait in the workers' outboxes; "
+                    "reconnecting",
+                    reason ?: strerror(-error));
+}
+
+static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bridge *b = userdata;
+        OutboundStats out = outbound_stats(b->outbound);
+        InboundStats in = inbound_stats(b->inbound, NULL);
+        double secs = b->last_status_usec ? (double) (usec - b->last_status_usec) / 1e6 : 0;
+
+        (void) sd_notifyf(0,
+                          "STATUS=Node %s, Redis %s; %zu components elsewhere; in: %llu waiting, %.0f/s; out: %.0f/s; "
+                          "dead: %llu",
+                          b->config.node, redis_conn_is_up(b->writer) ? "connected" : "unreachable",
+                          directory_n_remote(b->directory), (unsigned long long) in.waiting,
+                          secs > 0 ? (double) (in.delivered - b->last_delivered) / secs : 0,
+                          secs > 0 ? (double) (out.sent - b->last_sent) / secs : 0, (unsigned long long) in.dead);
+        b->last_status_usec = usec;
+        b->last_delivered = in.delivered;
+        b->last_sent = out.sent;
+        (void) sd_event_source_set_time(s, usec + STATUS_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+static int open_bus(const BridgeConfig *c, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        switch (c->bus) {
+        case BRIDGE_BUS_USER:
+                r = sd_bus_open_user(&bus);
+                break;
+        case BRIDGE_BUS_ADDRESS:
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, c->bus_address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(bus, 1);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+                break;
+        default:
+                r = sd_bus_open_system(&bus);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+static int setup(Bridge *b, const BridgeOptions *o) {
+        const char *state_dir = o->state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/xfsm-bridge";
+        _cleanup_(freep) char *key_path = NULL;
+        uint8_t secret[NODE_KEY_SIZE], public[NODE_KEY_SIZE];
+        const char *why = NULL;
+        uint64_t now;
+        int r;
+
+        if (b->config.redis_kind != BRIDGE_REDIS_DIRECT)
+                return log_error_errno(-EOPNOTSUPP, "Redis=%s: Sentinel is not supported by this version",
+                                       b->config.redis_url);
+        r = redis_url_parse(b->config.redis_url, &b->target, &why);
+        if (r < 0)
+                return log_error_errno(r, "Redis=%s: %s", b->config.redis_url, why ?: "cannot be read");
+        if (!redis_host_is_loopback(b->target.host) && !b->config.insecure)
+                return log_error_errno(-EPERM,
+                                       "Redis=%s is not on this machine and this hiredis has no TLS: refusing it "
+                                       "(use a TLS tunnel or a private network, and say Insecure=yes)",
+                                       b->config.redis_url);
+        r = load_redis_credential(&b->target);
+        if (r < 0)
+                return r;
+
+        if (o->node_key)
+                key_path = strdup(o->node_key);
+        else if (node_key_credential_path(&key_path) < 0)
+                key_path = NULL;
+        if (!key_path)
+                return log_error_errno(-ENOKEY, "No node key: give the credential node-key (or --node-key FILE)");
+        r = node_key_load_secret(key_path, secret, public);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the node key %s: %m", key_path);
+        r = node_keyring_new(b->config.node, secret, &b->keyring);
+        explicit_bzero(secret, sizeof secret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the node keys: %m");
+        r = node_keyring_load_dir(b->keyring, o->nodes_dir ?: "/etc/xfsm/nodes.d");
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the nodes' public keys: %m; only this node is accepted");
+
+        r = load_uuid(state_dir, b->uuid);
+        if (r < 0)
+                return log_error_errno(r, "Cannot keep the node's UUID in %s: %m", state_dir);
+        r = local_components(&b->local);
+        if (r < 0)
+                return log_oom();
+
+        r = sd_event_default(&b->event);
+        if (r < 0)
+                return r;
+        (void) sd_event_add_signal(b->event, NULL, SIGTERM, NULL, NULL);
+        (void) sd_event_add_signal(b->event, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_set_watchdog(b->event, true);
+        r = open_bus(&b->config, &b->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the bus: %m");
+        (void) bus_errors_register();
+        r = sd_bus_attach_event(b->bus, b->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+
+        r = redis_conn_new(&b->writer, b->event, &b->target, "writer",
+                           &(RedisConnCallbacks) { .connected = on_connected, .disconnected = on_disconnected }, b);
+        if (r < 0)
+                return r;
+        r = directory_new(&b->directory, b->event, b->writer, b->config.node, b->uuid, b->local,
+                          &(DirectoryCallbacks) { .changed = on_changed, .conflict = on_conflict }, b);
+        if (r < 0)
+                return r;
+        r = access_new(&b->access, b->event, b->bus, false);
+        if (r >= 0)
+                r = access_setup(b->access);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up access control: %m");
+        r = outbound_new(&b->outbound, b->bus, b->writer, b->keyring, b->directory, b->access, &b->config);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve the components of other nodes: %m");
+        r = inbound_new(&b->inbound, b->event, b->bus, &b->target, b->keyring, b->directory);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(b->bus, &b->transitions, NULL, NULL, "org.xfsm1.Instance", "Transition",
+                                on_transition, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to follow transitions: %m");
+        r = sd_bus_request_name(b->bus, "org.xfsm1.Bridge", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to own org.xfsm1.Bridge: %m");
+        r = redis_conn_start(b->writer);
+        if (r < 0)
+                return r;
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0 &&
+            sd_event_add_time(b->event, &b->status, CLOCK_MONOTONIC, now + STATUS_USEC, 1000000, on_status, b) >= 0)
+                (void) sd_event_source_set_enabled(b->status, SD_EVENT_ON);
+        size_t n_local = 0;
+        while (b->local[n_local])
+                n_local++;
+        log_info("Node %s (UUID %s): %zu components installed here; Redis %s:%u", b->config.node, b->uuid, n_local,
+                 b->target.host, b->target.port);
+        return 0;
+}
+
+static void bridge_done(Bridge *b) {
+        /* the connections first: their pending commands are answered while the modules still exist */
+        b->writer = redis_conn_free(b->writer);
+        b->inbound = inbound_free(b->inbound);
+        b->outbound = outbound_free(b->outbound);
+        b->directory = directory_free(b->directory);
+        b->access = access_free(b->access);
+        sd_bus_slot_unref(b->transitions);
+        sd_event_source_disable_unref(b->status);
+        sd_bus_flush_close_unref(b->bus);
+        node_keyring_free(b->keyring);
+        for (char **c = b->local; c && *c; c++)
+                free(*c);
+        free(b->local);
+        redis_target_done(&b->target);
+        bridge_config_done(&b->config);
+        sd_event_unref(b->event);
+}
+
+int main(int argc, char *argv[]) {
+        BridgeOptions o = {};
+        Bridge b = {};
+        int r;
+
+        log_setup();
+        log_set_identifier("xfsm-redis-bridge");
+        (void) signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+        if (bridge_options_parse(&o, argc, argv) < 0)
+                return 2;
+        if (o.help) {
+                help();
+                return 0;
+        }
+        if (o.version) {
+                printf("xfsm-redis-bridge " XFSM_VERSION "\n");
+                return 0;
+        }
+        if (o.generate_key)
+                return generate_key(o.generate_key) < 0 ? EXIT_FAILURE : 0;
+        bridge_config_init(&b.config);
+        if (bridge_config_load(&b.config, &o) < 0)
+                return EXIT_FAILURE;
+        log_set_node(b.config.node);
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = setup(&b, &o);
+        if (r >= 0) {
+                (void) sd_notifyf(0, "READY=1\nSTATUS=Node %s, connecting to Redis", b.config.node);
+                r = sd_event_loop(b.event);
+                (void) sd_notify(0, "STOPPING=1");
+        }
+        bridge_done(&b);
+        return r < 0 ? EXIT_FAILURE : r;
+}
