@@ -121,10 +121,17 @@ static void inbox_pop(Inbox *ib) {
         ib->stats.waiting = ib->n - ib->head;
 }
 
-/* Taken (or dead): acknowledged, and the stream trimmed below it. */
+/* Taken (or dead): acknowledged, and the stream trimmed up to it (entries
+ * are acknowledged in id order by the one consumer: all before it are). */
 static void inbox_ack(Inbox *ib, const char *id) {
+        unsigned long long ms, seq;
+        char next[64];
+
         (void) redis_command(ib->conn, COMMAND_USEC, NULL, NULL, "XACK %s xfsm %s", ib->key, id);
-        (void) redis_command(ib->conn, COMMAND_USEC, NULL, NULL, "XTRIM %s MINID %s", ib->key, id);
+        if (sscanf(id, "%llu-%llu", &ms, &seq) == 2) {
+                snprintf(next, sizeof next, "%llu-%llu", ms, seq + 1);
+                (void) redis_command(ib->conn, COMMAND_USEC, NULL, NULL, "XTRIM %s MINID %s", ib->key, next);
+        }
 }
 
 static void inbox_dead(Inbox *ib, const Raw *r, const char *reason, const char *detail) {

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Two xfsm nodes on one machine, joined by their Redis bridges through a
+ * real redis-server the test starts (appendonly, appendfsync always): each
+ * node its own private dbus-daemon, its own xfsmd and bridge, its own state
+ * and components directory. Node A hosts OrderComponent and StreamSender,
+ * node B PaymentComponent and StreamReceiver. What crosses: the demo
+ * cascade; a stream of numbered events (the receiver takes only the next
+ * number, and counts) through kill -9 of either bridge and of the receiving
+ * worker, and Redis gone for a while and back; forged entries (no MAC, a wrong MAC, another node's
+ * name) end in the dead stream and change nothing; a second bridge claiming
+ * a live node name is refused. No mocks: exit 77 when redis-server is not
+ * installed. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <systemd/sd-bus.h>
+
+#include "harness.h"
+
+typedef struct Node {
+        const char *name;
+        const char *stems; /* --component arguments, space-separated */
+        char dir[300], address[512];
+        sd_bus *bus;
+        pid_t broker, xfsmd, bridge;
+} Node;
+
+static char dir[256];
+static int redis_port;
+static pid_t redis_pid;
+static Node A = { .name = "nodeA", .stems = "order sender" };
+static Node B = { .name = "nodeB", .stems = "payment receiver" };
+
+/* ---- Redis ------------------------------------------------------------------- */
+
+static int free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+/* redis-cli's answer (first line, trimmed) to a command, or "" */
+static char *redis(const char *fmt, ...) {
+        static char out[4096];
+        char cmd[8192], args[7000];
+        va_list ap;
+        FILE *p;
+
+        va_start(ap, fmt);
+        vsnprintf(args, sizeof args, fmt, ap);
+        va_end(ap);
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", redis_port, args);
+        out[0] = 0;
+        p = popen(cmd, "r");
+        if (p) {
+                if (!fgets(out, sizeof out, p))
+                        out[0] = 0;
+                pclose(p);
+        }
+        out[strcspn(out, "\n")] = 0;
+        return out;
+}
+
+static void redis_start(void) {
+        char port[16], rdir[300], log[320];
+        snprintf(port, sizeof port, "%d", redis_port);
+        snprintf(rdir, sizeof rdir, "%s/redis", dir);
+        snprintf(log, sizeof log, "%s/redis.log", dir);
+        mkdir(rdir, 0755);
+        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
+                         (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--appendonly", (char *) "yes",
+                         (char *) "--appendfsync", (char *) "always", (char *) "--save", (char *) "",
+                         (char *) "--maxmemory-policy", (char *) "noeviction", NULL };
+        redis_pid = spawn(argv, log);
+        for (int k = 0; k < 500 && strcmp(redis("PING"), "PONG") != 0; k++)
+                usleep(10000);
+        assert_string_equal(redis("PING"), "PONG");
+}
+
+static void redis_stop(void) {
+        if (redis_pid <= 0)
+                return;
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = 0;
+}
+
+/* ---- nodes ------------------------------------------------------------------ */
+
+static void run(const char *fmt, ...) {
+        char cmd[4096];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        assert_int_equal(system(cmd), 0);
+}
+
+static const char *bridge_bin(void) {
+        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
+}
+
+static void node_setup(Node *n, const char *file1, const char *stem1, const char *file2, const char *stem2) {
+        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
+        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, dir);
+        run("cp %s %s/comp/%s.yaml && cp %s %s/comp/%s.yaml", data(file1), n->dir, stem1, data(file2), n->dir, stem2);
+        run("%s --generate-key %s/key > /dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir, dir,
+            n->name);
+        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
+        assert_true(n->broker > 0);
+}
+
+static void start_xfsmd(Node *n, const char *durability) {
+        char comp[400], state[400], log[400], s1[64], s2[64];
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(state, sizeof state, "%s/state", n->dir);
+        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
+        sscanf(n->stems, "%63s %63s", s1, s2);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
+                         (char *) "--durability", (char *) durability, (char *) "--state-dir", state,
+                         (char *) "--component", s1, (char *) "--component", s2, NULL };
+        n->xfsmd = spawn(argv, log);
+        assert_true(n->xfsmd > 0);
+        for (int k = 0; k < 500 && !name_has_owner(n->bus, n == &A ? "org.xfsm1.StreamSender" : "org.xfsm1.StreamReceiver");
+             k++)
+                usleep(10000);
+}
+
+static bool bridge_knows(Node *n, const char *remote) {
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char needle[128];
+        bool found = false;
+
+        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
+                               "Introspect", NULL, &reply, "") < 0)
+                return false;
+        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
+        if (sd_bus_message_read(reply, "s", &xml) > 0)
+                found = strstr(xml, needle) != NULL;
+        sd_bus_message_unref(reply);
+        return found;
+}
+
+static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir, const char *log) {
+        char comp[400], nodes[400], key[400], url[64];
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
+                         (char *) node_name, (char *) "--redis", url, (char *) "--state-dir", (char *) state_dir,
+                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, NULL };
+        return spawn(argv, log);
+}
+
+static void wait_bridge(Node *n, const char *remote) {
+        for (int k = 0; k < 1000 && !bridge_knows(n, remote); k++)
+                usleep(10000);
+        assert_true(bridge_knows(n, remote));
+}
+
+static void start_bridge(Node *n, const char *remote) {
+        char state[400], log[400];
+        snprintf(state, sizeof state, "%s/bridge-state", n->dir);
+        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
+        n->bridge = spawn_bridge(n, n->name, state, log);
+        assert_true(n->bridge > 0);
+        if (remote)
+                wait_bridge(n, remote);
+}
+
+static void stop(pid_t *pid, int sig) {
+        if (*pid <= 0)
+                return;
+        kill(*pid, sig);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+}
+
+/* ---- calls ------------------------------------------------------------------- */
+
+static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *id;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
+                               ctx) < 0)
+                fail_msg("CreateInstance %s: %s", component, error.message);
+        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
+        r = strdup(id);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* Send; 0 when acknowledged, <0 when not (the worker gone, say). */
+static int send_event(Node *n, const char *component, const char *id, const char *event, const char *payload) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        int r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        r = sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "Send", NULL, &reply, "sss", id, event, payload);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+static long context_number(Node *n, const char *component, const char *id, const char *key) {
+        char bn[128], path[128], needle[64];
+        sd_bus_message *reply = NULL;
+        const char *ctx, *p;
+        long v = -1;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetContext", NULL, &reply, "s", id) < 0)
+                return -1;
+        snprintf(needle, sizeof needle, "\"%s\":", key);
+        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, needle)))
+                v = strtol(p + strlen(needle), NULL, 10);
+        sd_bus_message_unref(reply);
+        return v;
+}
+
+static char *state_of(Node *n, const char *component, const char *machine, const char *id) {
+        char bn[128], path[256], *v = NULL, *escaped = NULL, prefix[160];
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(prefix, sizeof prefix, "/org/xfsm1/%s/%s", component, machine);
+        assert_true(sd_bus_path_encode(prefix, id, &escaped) >= 0);
+        snprintf(path, sizeof path, "%s", escaped);
+        free(escaped);
+        if (sd_bus_get_property_string(n->bus, bn, path, "org.xfsm1.Instance", "State", NULL, &v) < 0)
+                return strdup("?");
+        return v;
+}
+
+/* Wait until the receiver has taken want numbers. */
+static long wait_count(const char *receiver, long want, int seconds) {
+        long c = -1;
+        for (int k = 0; k < seconds * 50 && (c = context_number(&B, "StreamReceiver", receiver, "count")) < want; k++)
+                usleep(20000);
+        return c;
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static int setup(void **state) {
+        if (access("/usr/bin/redis-server", X_OK) < 0) {
+                fprintf(stderr, "redis-server is not installed: skipping\n");
+                exit(77);
+        }
+        snprintf(dir, sizeof dir, "/tmp/xfsm-bridge-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        redis_port = free_port();
+        redis_start();
+        node_setup(&A, "xcomponent/demo-order.yaml", "order", "stream-sender.yaml", "sender");
+        node_setup(&B, "xcomponent/demo-payment.yaml", "payment", "stream-receiver.yaml", "receiver");
+        start_xfsmd(&A, "batch");
+        start_xfsmd(&B, "batch");
+        start_bridge(&A, NULL);
+        start_bridge(&B, NULL);
+        wait_bridge(&A, "StreamReceiver");
+        wait_bridge(&B, "StreamSender");
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[300];
+
+        Node *nodes[] = { &A, &B };
+        for (size_t k = 0; k < 2; k++) {
+                stop(&nodes[k]->bridge, SIGTERM);
+                stop(&nodes[k]->xfsmd, SIGTERM);
+                sd_bus_flush_close_unref(nodes[k]->bus);
+                stop(&nodes[k]->broker, SIGTERM);
+        }
+        redis_stop();
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (!getenv("XFSM_TEST_KEEP"))
+                (void) system(cmd);
+        return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+/* The demo: an Order on node A entering Validated cascades PROCESS to the
+ * Payments in Pending on node B. */
+static void test_cascade_crosses_nodes(void **state) {
+        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
+        char *st = NULL;
+
+        assert_int_equal(send_event(&A, "OrderComponent", o, "VALIDATE", "{}"), 0);
+        for (int k = 0; k < 250; k++) {
+                free(st);
+                st = state_of(&B, "PaymentComponent", "Payment", p);
+                if (strcmp(st, "Processing") == 0)
+                        break;
+                usleep(20000);
+        }
+        assert_string_equal(st, "Processing");
+        /* the inbox is acknowledged and trimmed */
+        for (int k = 0; k < 100 && strcmp(redis("XLEN xfsm:{PaymentComponent}:inbox"), "0") != 0; k++)
+                usleep(20000);
+        assert_string_equal(redis("XLEN xfsm:{PaymentComponent}:inbox"), "0");
+        free(st);
+        free(p);
+        free(o);
+}
+
+static void send_numbers(const char *sender, long from, long to) {
+        char payload[64];
+        for (long n = from; n <= to; n++) {
+                snprintf(payload, sizeof payload, "{\"n\":%ld}", n);
+                assert_int_equal(send_event(&A, "StreamSender", sender, "NEXT", payload), 0);
+        }
+}
+
+/* A stream of numbered events from A to B, every one acknowledged to its
+ * caller; faults in between; afterwards the receiver took each number once,
+ * in order (it takes only the next one, and counts). */
+static void test_stream_exactly_once_through_faults(void **state) {
+        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
+        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        long n = 0;
+
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        assert_int_equal(wait_count(receiver, n, 10), n);
+
+        /* the receiving bridge dies with entries pending */
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        stop(&B.bridge, SIGKILL);
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        start_bridge(&B, "StreamSender");
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        fprintf(stderr, "# kill -9 of the receiving bridge: sent %ld, applied %ld\n", n,
+                context_number(&B, "StreamReceiver", receiver, "last"));
+
+        /* the receiving worker dies */
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        stop(&B.xfsmd, SIGKILL);
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        start_xfsmd(&B, "batch");
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        fprintf(stderr, "# kill -9 of the receiving worker: sent %ld, applied %ld\n", n,
+                context_number(&B, "StreamReceiver", receiver, "last"));
+
+        /* the sending bridge dies: events wait in the sender's outbox */
+        stop(&A.bridge, SIGKILL);
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        start_bridge(&A, "StreamReceiver");
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        fprintf(stderr, "# kill -9 of the sending bridge: sent %ld, applied %ld\n", n,
+                context_number(&B, "StreamReceiver", receiver, "last"));
+
+        /* Redis goes away for a while, then comes back (appendfsync always: it kept what it acknowledged) */
+        redis_stop();
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        usleep(500000);
+        redis_start();
+        assert_int_equal(wait_count(receiver, n, 30), n);
+        fprintf(stderr, "# Redis stopped and started: sent %ld, applied %ld\n", n,
+                context_number(&B, "StreamReceiver", receiver, "last"));
+
+        /* each number once, in order */
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), n);
+        free(receiver);
+        free(sender);
+}
+
+/* Entries not signed by a node this one accepts, or not by the node they
+ * name, end in the dead stream and change nothing. */
+static void test_forged_entries_go_to_the_dead_stream(void **state) {
+        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
+        char body[512], dead_before[32];
+
+        snprintf(dead_before, sizeof dead_before, "%s", redis("XLEN xfsm:{StreamReceiver}:dead"));
+        snprintf(body, sizeof body,
+                 "'{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"StreamSender\",\"sourceSeq\":999999,"
+                 "\"ruleIndex\":0,\"targetComponent\":\"StreamReceiver\",\"targetMachine\":\"Counter\","
+                 "\"event\":\"NUM\",\"payload\":{\"n\":1}}'");
+        /* no MAC */
+        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s", body);
+        /* a wrong MAC */
+        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s mac %064d", body, 7);
+        /* a node no one knows */
+        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node mallory kind routed body %s mac %064d", body, 7);
+        long dead = 0;
+        for (int k = 0; k < 250 && (dead = strtol(redis("XLEN xfsm:{StreamReceiver}:dead"), NULL, 10) -
+                                             strtol(dead_before, NULL, 10)) < 3;
+             k++)
+                usleep(20000);
+        assert_int_equal(dead, 3);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), 0);
+        assert_string_equal(redis("XLEN xfsm:{StreamReceiver}:inbox"), "0");
+        free(receiver);
+}
+
+/* A second bridge claiming a live node name with another UUID is refused. */
+static void test_duplicate_node_name_is_refused(void **state) {
+        char state_dir[400], log[400];
+        int status = 0;
+        pid_t pid;
+
+        snprintf(state_dir, sizeof state_dir, "%s/impostor", dir);
+        snprintf(log, sizeof log, "%s/impostor.log", dir);
+        pid = spawn_bridge(&A, A.name, state_dir, log);
+        for (int k = 0; k < 500 && waitpid(pid, &status, WNOHANG) == 0; k++)
+                usleep(20000);
+        if (waitpid(pid, &status, WNOHANG) == 0 && kill(pid, 0) == 0) {
+                stop(&pid, SIGKILL);
+                fail_msg("a second bridge for node %s kept running", A.name);
+        }
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_cascade_crosses_nodes),
+                cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),
+                cmocka_unit_test(test_duplicate_node_name_is_refused),
+                cmocka_unit_test(test_stream_exactly_once_through_faults),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
