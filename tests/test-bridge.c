@@ -198,12 +198,16 @@ static void start_bridge(Node *n, const char *remote) {
                 wait_bridge(n, remote);
 }
 
-static void stop(pid_t *pid, int sig) {
+/* The process's wait status. */
+static int stop(pid_t *pid, int sig) {
+        int status = 0;
+
         if (*pid <= 0)
-                return;
+                return 0;
         kill(*pid, sig);
-        waitpid(*pid, NULL, 0);
+        waitpid(*pid, &status, 0);
         *pid = 0;
+        return status;
 }
 
 /* ---- calls ------------------------------------------------------------------- */
@@ -303,9 +307,11 @@ static int teardown(void **state) {
         char cmd[300];
 
         Node *nodes[] = { &A, &B };
+        int bad = 0;
         for (size_t k = 0; k < 2; k++) {
-                stop(&nodes[k]->bridge, SIGTERM);
-                stop(&nodes[k]->xfsmd, SIGTERM);
+                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
+                /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
+                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
                 sd_bus_flush_close_unref(nodes[k]->bus);
                 stop(&nodes[k]->broker, SIGTERM);
         }
@@ -313,6 +319,7 @@ static int teardown(void **state) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (!getenv("XFSM_TEST_KEEP"))
                 (void) system(cmd);
+        assert_int_equal(bad, 0);
         return 0;
 }
 

@@ -210,7 +210,11 @@ static void remote_rebuild(Directory *d) {
 
 /* A home learned (homes change only by hand-over: a different one is logged). */
 static void home_set(Directory *d, const char *component, const char *node) {
-        Home *h = home_find(d, component), *v;
+        Home *h, *v;
+
+        if (!component || !node)
+                return;
+        h = home_find(d, component);
 
         if (h) {
                 if (streq(h->node, node))
