@@ -160,6 +160,53 @@ static int connect_bus(const char *address, bool user, sd_bus **ret) {
         return 0;
 }
 
+/* The exit status of a worker for a component homed on another node: its
+ * unit does not restart it (RestartPreventExitStatus=). */
+#define EXIT_NOT_HOME 78
+
+/* Ask the Redis bridge, when one runs on this bus, whether each component is
+ * homed here (xfsm-redis-bridge(8)). -EADDRINUSE when one is homed on
+ * another node; anything else (no bridge, no answer) lets the node serve
+ * its own components. */
+static int check_homes(Manager *m, sd_bus *bus) {
+        int r;
+
+        /* at start-up, before the loop runs: a synchronous question is fine here */
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                int owned = 0;
+                if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &reply, "s", "org.xfsm1.Bridge") < 0 ||
+                    sd_bus_message_read(reply, "b", &owned) < 0 || !owned)
+                        return 0;
+        }
+        for (size_t k = 0; k < m->n_hosts; k++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+                const char *node;
+                int here;
+
+                r = sd_bus_message_new_method_call(bus, &call, "org.xfsm1.Bridge", "/org/xfsm1/Bridge",
+                                                   "org.xfsm1.Bridge", "Home");
+                if (r >= 0)
+                        r = sd_bus_message_append(call, "s", m->hosts[k].name);
+                if (r >= 0)
+                        r = sd_bus_call(bus, call, 10 * 1000000ULL, &error, &reply);
+                if (r < 0) {
+                        log_warning("The Redis bridge could not say where %s is homed (%s): serving it",
+                                    m->hosts[k].name, error.message ?: strerror(-r));
+                        continue;
+                }
+                if (sd_bus_message_read(reply, "sb", &node, &here) < 0 || here)
+                        continue;
+                return log_error_errno(-EADDRINUSE,
+                                       "%s is homed on node %s: not serving it here (its home changes only by a "
+                                       "hand-over; see xfsm-redis-bridge(8))",
+                                       m->hosts[k].name, node);
+        }
+        return 0;
+}
+
 static bool unit_allowed(void *userdata, const char *unit) {
         return work_unit_allowed(userdata, unit);
 }
@@ -194,7 +241,7 @@ int main(int argc, char **argv) {
         Manager *m = NULL;
         sd_bus *bus = NULL;
         sigset_t mask;
-        int c, r;
+        int c, r, exit_status = 0;
 
         log_setup();
         if (!stems)
@@ -321,6 +368,20 @@ int main(int argc, char **argv) {
                 if ((r = manager_load_stem(m, stems[k])) < 0)
                         goto finish;
 
+        m->system_bus = !address && !user; /* exec actions may then run as units (work.c) */
+        r = connect_bus(address, user, &bus);
+        if (r < 0) {
+                log_error_errno(r, "Failed to connect to the %s bus: %m", address ? address : user ? "user" : "system");
+                goto finish;
+        }
+        /* a component homed on another node is not served here: before its state directory is touched */
+        r = check_homes(m, bus);
+        if (r < 0) {
+                if (r == -EADDRINUSE)
+                        exit_status = EXIT_NOT_HOME;
+                goto finish;
+        }
+
         /* recover what the state directories hold before anything else happens */
         if (state_dir && (r = durable_open(m->durable, state_dir, policy)) < 0)
                 goto finish;
@@ -338,12 +399,6 @@ int main(int argc, char **argv) {
         (void) sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
         (void) sd_event_set_watchdog(m->event, true);
 
-        m->system_bus = !address && !user; /* exec actions may then run as units (work.c) */
-        r = connect_bus(address, user, &bus);
-        if (r < 0) {
-                log_error_errno(r, "Failed to connect to the %s bus: %m", address ? address : user ? "user" : "system");
-                goto finish;
-        }
         (void) bus_errors_register();
         r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
@@ -400,5 +455,7 @@ finish:
         sd_bus_unref(bus);
         manager_free(m);
         free(stems);
+        if (exit_status != 0)
+                return exit_status;
         return r != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

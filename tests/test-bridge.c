@@ -457,11 +457,42 @@ static void test_duplicate_node_name_is_refused(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 }
 
+/* A worker started on node B for a component homed on node A refuses to
+ * serve it, says so, and exits with the status its unit does not restart;
+ * it touches no state directory for it. */
+static void test_worker_of_a_component_homed_elsewhere_refuses(void **state) {
+        char comp[400], st[400], log[400], path[500];
+        struct stat sb;
+        int status = 0;
+        pid_t pid;
+
+        snprintf(comp, sizeof comp, "%s/foreign", B.dir);
+        snprintf(st, sizeof st, "%s/foreign-state", B.dir);
+        snprintf(log, sizeof log, "%s/foreign.log", B.dir);
+        run("mkdir -p %s && cp %s %s/order.yaml", comp, data("xcomponent/demo-order.yaml"), comp);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", B.address,
+                         (char *) "--state-dir", st, (char *) "--component", (char *) "order", NULL };
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && waitpid(pid, &status, WNOHANG) == 0; k++)
+                usleep(20000);
+        if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+                stop(&pid, SIGKILL);
+                fail_msg("a worker for OrderComponent (homed on nodeA) served on nodeB");
+        }
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 78);
+        snprintf(path, sizeof path, "%s/order", st);
+        assert_true(stat(path, &sb) < 0); /* no journal, no state directory for it */
+        assert_false(name_has_owner(B.bus, "org.xfsm1.OrderComponent"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
                 cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),
                 cmocka_unit_test(test_duplicate_node_name_is_refused),
+                cmocka_unit_test(test_worker_of_a_component_homed_elsewhere_refuses),
                 cmocka_unit_test(test_stream_exactly_once_through_faults),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -56,7 +56,7 @@ typedef struct Bridge {
         Access *access;
         Outbound *outbound;
         Inbound *inbound;
-        sd_bus_slot *transitions;
+        sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
 } Bridge;
@@ -251,6 +251,66 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         return 0;
 }
 
+/* ---- org.xfsm1.Bridge at /org/xfsm1/Bridge ------------------------------------------- */
+
+static void on_home_answer(Directory *d, const char *component, const char *home, void *userdata) {
+        sd_bus_message *msg = userdata;
+
+        /* "" and true: not known (Redis unreachable, never seen): a node serves its own components */
+        (void) sd_bus_reply_method_return(msg, "sb", home ?: "", !home || streq(home, directory_node(d)));
+        sd_bus_message_unref(msg);
+}
+
+/* Home(s component) -> (s node, b here): where component is homed, and
+ * whether that is this node; asked by xfsmd before it serves a component. */
+static int method_home(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bridge *b = userdata;
+        const char *component;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &component);
+        if (r < 0)
+                return r;
+        if (strlen(component) > XFSM_MAX_NAME)
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "component name longer than %d bytes",
+                                           XFSM_MAX_NAME);
+        r = directory_ask_home(b->directory, component, on_home_answer, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
+static int property_get_node(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bridge *b = userdata;
+
+        if (streq(property, "Node"))
+                return sd_bus_message_append(reply, "s", b->config.node);
+        if (streq(property, "NodeUUID"))
+                return sd_bus_message_append(reply, "s", b->uuid);
+        return sd_bus_message_append(reply, "b", redis_conn_is_up(b->writer));
+}
+
+static int bridge_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                              sd_bus_error *error) {
+        if (!streq(path, "/org/xfsm1/Bridge"))
+                return 0;
+        *found = userdata;
+        return 1;
+}
+
+static const sd_bus_vtable bridge_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Node", "s", property_get_node, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NodeUUID", "s", property_get_node, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Connected", "b", property_get_node, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("Home", SD_BUS_ARGS("s", component), SD_BUS_RESULT("s", node, "b", here),
+                                method_home, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
 /* ---- Redis and the directory ----------------------------------------------------- */
 
 static void on_changed(Directory *d, void *userdata) {
@@ -396,7 +456,10 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                            &(RedisConnCallbacks) { .connected = on_connected, .disconnected = on_disconnected }, b);
         if (r < 0)
                 return r;
-        r = directory_new(&b->directory, b->event, b->writer, b->config.node, b->uuid, b->local,
+        _cleanup_(freep) char *cache = NULL;
+        if (asprintf(&cache, "%s/homes", state_dir) < 0)
+                return log_oom();
+        r = directory_new(&b->directory, b->event, b->writer, b->config.node, b->uuid, b->local, cache,
                           &(DirectoryCallbacks) { .changed = on_changed, .conflict = on_conflict }, b);
         if (r < 0)
                 return r;
@@ -411,6 +474,11 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = inbound_new(&b->inbound, b->event, b->bus, &b->target, b->keyring, b->directory);
         if (r < 0)
                 return r;
+        /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
+        r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
+                                       bridge_object_find, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register /org/xfsm1/Bridge: %m");
         r = sd_bus_match_signal(b->bus, &b->transitions, NULL, NULL, "org.xfsm1.Instance", "Transition",
                                 on_transition, b);
         if (r < 0)
@@ -440,6 +508,7 @@ static void bridge_done(Bridge *b) {
         b->directory = directory_free(b->directory);
         b->access = access_free(b->access);
         sd_bus_slot_unref(b->transitions);
+        sd_bus_slot_unref(b->object);
         sd_event_source_disable_unref(b->status);
         sd_bus_flush_close_unref(b->bus);
         node_keyring_free(b->keyring);

@@ -39,6 +39,7 @@ struct Directory {
         RedisConn *writer;
         char *node, *uuid;
         char **local; /* the components installed here */
+        char *cache;  /* the homes learned, kept across restarts */
         DirectoryCallbacks cb;
         void *userdata;
 
@@ -53,10 +54,13 @@ struct Directory {
         size_t n_remote;
 };
 
-/* A command's context: the directory and, for homes, the component. */
+/* A command's context: the directory and, for homes, the component (and who
+ * waits for its home). */
 typedef struct Ask {
         Directory *d;
         char *component;
+        directory_home_fn cb;
+        void *userdata;
 } Ask;
 
 static Ask *ask_new(Directory *d, const char *component) {
@@ -101,8 +105,10 @@ static void strv_free(char **v) {
         free(v);
 }
 
+static void cache_load(Directory *d);
+
 int directory_new(Directory **ret, sd_event *event, RedisConn *writer, const char *node, const char *uuid,
-                  char *const *local, const DirectoryCallbacks *cb, void *userdata) {
+                  char *const *local, const char *cache, const DirectoryCallbacks *cb, void *userdata) {
         _cleanup_(directory_freep) Directory *d = NULL;
 
         assert(ret);
@@ -115,8 +121,9 @@ int directory_new(Directory **ret, sd_event *event, RedisConn *writer, const cha
         d->node = strdup(node);
         d->uuid = strdup(uuid);
         d->local = strv_copy(local);
-        if (!d->node || !d->uuid || !d->local)
+        if (!d->node || !d->uuid || !d->local || (cache && !(d->cache = strdup(cache))))
                 return -ENOMEM;
+        cache_load(d); /* before the callbacks: nothing to tell yet */
         if (cb)
                 d->cb = *cb;
         d->userdata = userdata;
@@ -139,6 +146,7 @@ Directory *directory_free(Directory *d) {
         free(d->nodes);
         free(d->remote);
         strv_free(d->local);
+        free(d->cache);
         free(d->node);
         free(d->uuid);
         sd_event_unref(d->event);
@@ -208,6 +216,33 @@ static void remote_rebuild(Directory *d) {
         d->n_remote = n;
 }
 
+/* ---- the homes kept across restarts: "COMPONENT NODE" lines ------------------- */
+
+static void home_set(Directory *d, const char *component, const char *node);
+
+static void cache_load(Directory *d) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        char line[512], c[256], n[256];
+
+        if (!d->cache || !(f = fopen(d->cache, "re")))
+                return;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "%255s %255s", c, n) == 2)
+                        home_set(d, c, n);
+}
+
+static void cache_save(Directory *d) {
+        _cleanup_(freep) char *tmp = NULL;
+        FILE *f;
+
+        if (!d->cache || asprintf(&tmp, "%s.tmp", d->cache) < 0 || !(f = fopen(tmp, "we")))
+                return;
+        for (size_t k = 0; k < d->n_homes; k++)
+                fprintf(f, "%s %s\n", d->homes[k].component, d->homes[k].node);
+        if (fclose(f) == 0)
+                (void) rename(tmp, d->cache);
+}
+
 /* A home learned (homes change only by hand-over: a different one is logged). */
 static void home_set(Directory *d, const char *component, const char *node) {
         Home *h, *v;
@@ -242,6 +277,7 @@ static void home_set(Directory *d, const char *component, const char *node) {
                         log_info("%s is homed on node %s", component, node);
         }
         remote_rebuild(d);
+        cache_save(d);
         if (d->cb.changed)
                 d->cb.changed(d, d->userdata);
 }
@@ -408,6 +444,8 @@ static void on_home(RedisConn *c, int error, const redisReply *reply, void *user
                         log_warning("xfsm:{%s}:home is not a home: %s, ignoring", a->component, reply->str);
                 json_object_put(o);
         }
+        if (a->cb)
+                a->cb(a->d, a->component, directory_home(a->d, a->component), a->userdata);
         ask_free(a);
 }
 
@@ -419,6 +457,39 @@ static void ask_home(Directory *d, const char *component) {
                 return;
         if (redis_command(d->writer, COMMAND_USEC, on_home, a, "GET %s", key) < 0)
                 ask_free(a);
+}
+
+static bool installed_here(const Directory *d, const char *component) {
+        for (char **c = d->local; c && *c; c++)
+                if (streq(*c, component))
+                        return true;
+        return false;
+}
+
+int directory_ask_home(Directory *d, const char *component, directory_home_fn cb, void *userdata) {
+        _cleanup_(freep) char *key = NULL, *value = NULL;
+        Ask *a;
+        int r;
+
+        assert(d && component && cb);
+        if (directory_home(d, component) || !redis_conn_is_up(d->writer)) {
+                cb(d, component, directory_home(d, component), userdata);
+                return 0;
+        }
+        if (asprintf(&key, "xfsm:{%s}:home", component) < 0 || !(a = ask_new(d, component)))
+                return -ENOMEM;
+        a->cb = cb;
+        a->userdata = userdata;
+        if (installed_here(d, component) && d->claimed &&
+            asprintf(&value, "{\"node\":\"%s\",\"since\":%llu}", d->node,
+                     (unsigned long long) (time(NULL) * 1000ULL)) >= 0)
+                (void) redis_command(d->writer, COMMAND_USEC, NULL, NULL, "SET %s %s NX", key, value);
+        r = redis_command(d->writer, COMMAND_USEC, on_home, a, "GET %s", key);
+        if (r < 0) {
+                ask_free(a);
+                cb(d, component, NULL, userdata);
+        }
+        return 0;
 }
 
 static void claim_homes(Directory *d) {

@@ -34,9 +34,11 @@ typedef struct DirectoryCallbacks {
 } DirectoryCallbacks;
 
 /* node: this node's name; uuid its UUID; local: the components installed
- * on this node (NULL-terminated, copied). */
+ * on this node (NULL-terminated, copied); cache: a file where the homes
+ * learned are kept, so that they are known at start even without Redis
+ * (NULL: none). */
 int directory_new(Directory **ret, sd_event *event, RedisConn *writer, const char *node, const char *uuid,
-                  char *const *local, const DirectoryCallbacks *cb, void *userdata);
+                  char *const *local, const char *cache, const DirectoryCallbacks *cb, void *userdata);
 Directory *directory_free(Directory *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Directory *, directory_free);
 
@@ -46,6 +48,11 @@ void directory_connected(Directory *d);
 const char *directory_node(const Directory *d);
 /* The home of component (NULL: not known yet). */
 const char *directory_home(const Directory *d, const char *component);
+/* The home of component, asked of Redis now when it is not known (and
+ * claimed first for a component installed here): cb gets it (NULL when it
+ * cannot be told: Redis unreachable). */
+typedef void (*directory_home_fn)(Directory *d, const char *component, const char *home, void *userdata);
+int directory_ask_home(Directory *d, const char *component, directory_home_fn cb, void *userdata);
 /* Is component homed here (claimed by this node)? */
 bool directory_is_home(const Directory *d, const char *component);
 /* Is node's heartbeat alive? (This node always is.) */
