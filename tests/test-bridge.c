@@ -404,6 +404,16 @@ static void test_stream_exactly_once_through_faults(void **state) {
         fprintf(stderr, "# Redis stopped and started: sent %ld, applied %ld\n", n,
                 context_number(&B, "StreamReceiver", receiver, "last"));
 
+        /* the sender runs with durability none and restarts, twice: a new incarnation each time */
+        for (int round = 0; round < 2; round++) {
+                stop(&A.xfsmd, SIGKILL);
+                start_xfsmd(&A, "none");
+                send_numbers(sender, n + 1, n + 20), n += 20;
+                assert_int_equal(wait_count(receiver, n, 20), n);
+        }
+        fprintf(stderr, "# the sender restarted under durability none (new incarnations): sent %ld, applied %ld\n", n,
+                context_number(&B, "StreamReceiver", receiver, "last"));
+
         /* each number once, in order */
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), n);
