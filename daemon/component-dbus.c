@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* org.xfsm1.Component at /org/xfsm1/<Name>, with the ObjectManager of its
- * instances (SPEC section 4). */
+ * instances (the interfaces xfsmd(8) describes). */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -177,8 +177,8 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         return r;
 }
 
-/* Deliver: a routed event from another process (not in SPEC section 4: the
- * workers' own hop). Answered once its record is durable; a redelivery
+/* Deliver: a routed event from another process (not in xfsmd(8)'s list of
+ * methods: the workers' own hop). Answered once its record is durable; a redelivery
  * (same source, sequence and rule, or older) has no second effect. */
 static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
@@ -329,6 +329,10 @@ static char *context_json(xfsm_instance *i) {
 
 static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return reply_instance_json(msg, userdata, method_get_context, context_json, error);
+}
+
+static char *history_json(xfsm_instance *i) {
+        return xfsm_instance_history_json(i);
 }
 
 static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -558,7 +558,7 @@ int durable_record(Manager *m, Host *h, const xfsm_step *s) {
                 if (n_seen < ELEMENTSOF(seen))
                         seen[n_seen++] = id;
                 i = xfsm_engine_find(m->engine, id);
-                if (!i || !(image = xfsm_instance_to_json(i)))
+                if (!i || !(image = xfsm_step_instance_json(s, i)))
                         continue;
                 fputs(first ? "" : ",", f);
                 fputs(image, f);

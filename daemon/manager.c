@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -46,16 +45,11 @@ int manager_new(Manager **ret) {
                 return r;
         }
         m->history_limit = DEFAULT_HISTORY_LIMIT;
+        xfsm_engine_set_history_limit(m->engine, m->history_limit, 0);
         m->outbox_limit = OUTBOX_LIMIT;
         m->own_uid = geteuid();
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = m;
-        return 0;
-}
-
-static int drop_history(void *userdata, xfsm_instance *i) {
-        (void) userdata;
-        history_free(i);
         return 0;
 }
 
@@ -66,10 +60,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->timer);
         sd_event_source_disable_unref(m->status_timer);
         sd_event_source_disable_unref(m->idle_timer);
-        if (m->engine) {
-                xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
-                xfsm_engine_free(m->engine);
-        }
+        xfsm_engine_free(m->engine);
         work_free(m); /* kills commands still running: after a restart they are "interrupted" */
         free(m->state_dir);
         durable_close(m);
@@ -173,7 +164,7 @@ int manager_find_component_file(const char *name, const char *skip, char **ret_p
 }
 
 /* Two files with one YAML name cannot both be hosted by their stems: the
- * name is the bus name and the routing address (SPEC section 3). */
+ * name is the bus name and the routing address (xfsmd(8)). */
 static int check_name_unique(const char *path, const char *name) {
         char *other = NULL;
         int r = manager_find_component_file(name, path, &other);
@@ -245,7 +236,7 @@ xfsm_instance *host_instance_from_path(Host *h, const char *path) {
         return i;
 }
 
-/* ---- steps out: signals, history, journal --------------------------------- */
+/* ---- steps out: signals, journal ----------------------------------------- */
 
 /* A signal now, or once the step's record is durable (batch). */
 static int signal_out(Manager *m, const char *path, const char *iface, const char *member, const char *types, ...) {
@@ -332,7 +323,6 @@ int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...) {
 static void on_step(void *userdata, const xfsm_step *s) {
         Manager *m = userdata;
         Host *h = manager_find_host(m, xfsm_step_component(s));
-        uint64_t now_ms = (uint64_t) time(NULL) * 1000;
 
         m->n_steps++;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->last_activity);
@@ -344,25 +334,15 @@ static void on_step(void *userdata, const xfsm_step *s) {
         outbox_kick(m);
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *f = xfsm_step_effect(s, k);
-                xfsm_instance *i;
 
                 switch (xfsm_effect_get_kind(f)) {
                 case XFSM_EFFECT_TRANSITION:
-                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
-                        if (i) {
-                                now_ms = xfsm_instance_updated_at(i);
-                                history_record(m, i, xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f),
-                                               now_ms);
-                        }
                         log_transition(h->name, xfsm_effect_machine(f), xfsm_effect_instance_id(f),
                                        xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f));
                         emit_for_instance(m, h, f);
                         break;
                 case XFSM_EFFECT_DROPPED:
                         emit_for_instance(m, h, f);
-                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
-                        if (i)
-                                history_free(i);
                         break;
                 case XFSM_EFFECT_REFUSED:
                         log_debug("%s %s: %s refused: %s", h->name, xfsm_effect_instance_id(f) ?: "-",

@@ -129,7 +129,7 @@ struct Manager {
         unsigned names_to_release;
 };
 
-/* Idle out after usec without work (SPEC section 3). */
+/* Idle out after usec without work (--idle-timeout in xfsmd(8)). */
 int manager_set_idle(Manager *m, uint64_t usec);
 
 int manager_new(Manager **ret);
@@ -179,8 +179,3 @@ int access_check(Manager *m, sd_bus_message *msg, const char *action, const stru
                  sd_bus_message_handler_t handler, void *userdata, sd_bus_error *error);
 int access_setup(Manager *m);
 void access_done(Manager *m);
-
-/* history.c */
-void history_record(Manager *m, xfsm_instance *i, const char *event, const char *from, const char *to, uint64_t at);
-char *history_json(xfsm_instance *i);
-void history_free(xfsm_instance *i);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmd: hosts components and exposes every instance on the bus
- * (SPEC sections 3 and 4). */
+/* xfsmd: hosts components and exposes every instance on the bus (see
+ * xfsmd(8)). */
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -326,6 +326,7 @@ int main(int argc, char **argv) {
                 goto finish;
         }
         m->history_limit = history_limit;
+        xfsm_engine_set_history_limit(m->engine, m->history_limit, 0); /* before recovery restores any */
         m->outbox_limit = config.outbox_limit;
         /* unit actions may name only what [Units] Allow= lists: checked as components load */
         work_set_allowed_units(m, TAKE_PTR(config.allow_units));
