@@ -376,6 +376,10 @@ static int method_get_context(sd_bus_message *msg, void *userdata, sd_bus_error 
         return reply_instance_json(msg, userdata, method_get_context, context_json, error);
 }
 
+static char *history_json(xfsm_instance *i) {
+        return xfsm_instance_history_json(i);
+}
+
 static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return reply_instance_json(msg, userdata, method_get_history, history_json, error);
 }

@@ -755,7 +755,7 @@ static void write_images(Durable *d, const xfsm_step *s, FILE *f) {
                 if (n_seen < ELEMENTSOF(seen))
                         seen[n_seen++] = id;
                 i = xfsm_engine_find(d->manager->engine, id);
-                if (!i || !(image = xfsm_instance_to_json(i)))
+                if (!i || !(image = xfsm_step_instance_json(s, i)))
                         continue;
                 if (!first)
                         fputc(',', f);

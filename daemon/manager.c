@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -86,15 +85,10 @@ int manager_new(Manager **ret) {
         if (r < 0)
                 return r;
         m->history_limit = DEFAULT_HISTORY_LIMIT;
+        xfsm_engine_set_history_limit(m->engine, m->history_limit, 0);
         m->outbox_limit = OUTBOX_LIMIT;
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = TAKE_PTR(m);
-        return 0;
-}
-
-static int drop_history(void *userdata, xfsm_instance *i) {
-        (void) userdata;
-        history_free(i);
         return 0;
 }
 
@@ -110,10 +104,7 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush_close_unref(m->peers[k]);
         }
         free(m->peers);
-        if (m->engine) {
-                xfsm_engine_foreach(m->engine, NULL, NULL, NULL, drop_history, NULL);
-                xfsm_engine_free(m->engine);
-        }
+        xfsm_engine_free(m->engine);
         m->work = work_free(m->work); /* kills commands still running: after a restart they are "interrupted" */
         m->durable = durable_free(m->durable);
         m->outbox = outbox_free(m->outbox);
@@ -290,7 +281,7 @@ xfsm_instance *host_instance_from_path(Host *h, const char *path) {
         return i;
 }
 
-/* ---- steps out: signals, history, journal --------------------------------- */
+/* ---- steps out: signals, journal ----------------------------------------- */
 
 /* A signal now, or once the step's record is durable (batch). */
 static int signal_out(Manager *m, const char *path, const char *iface, const char *member, const char *types, ...) {
@@ -402,7 +393,6 @@ int manager_deliver(Manager *m, const xfsm_routed *rt, StepOrigin *origin, unsig
 static void on_step(void *userdata, const xfsm_step *s) {
         Manager *m = userdata;
         Host *h = manager_find_host(m, xfsm_step_component(s));
-        uint64_t now_ms = (uint64_t) time(NULL) * 1000;
         StepOrigin none = {}, *origin = &none;
 
         /* the call's own step is its first; cascades it makes here carry only its correlation id */
@@ -421,25 +411,15 @@ static void on_step(void *userdata, const xfsm_step *s) {
                 return;
         for (size_t k = 0; k < xfsm_step_n_effects(s); k++) {
                 const xfsm_effect *f = xfsm_step_effect(s, k);
-                xfsm_instance *i;
 
                 switch (xfsm_effect_get_kind(f)) {
                 case XFSM_EFFECT_TRANSITION:
-                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
-                        if (i) {
-                                now_ms = xfsm_instance_updated_at(i);
-                                history_record(m, i, xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f),
-                                               now_ms);
-                        }
                         log_transition(h->name, xfsm_effect_machine(f), xfsm_effect_instance_id(f),
                                        xfsm_effect_event(f), xfsm_effect_from(f), xfsm_effect_to(f));
                         emit_for_instance(m, h, f, origin->correlation_id);
                         break;
                 case XFSM_EFFECT_DROPPED:
                         emit_for_instance(m, h, f, NULL);
-                        i = xfsm_engine_find(m->engine, xfsm_effect_instance_id(f));
-                        if (i)
-                                history_free(i);
                         break;
                 case XFSM_EFFECT_REFUSED:
                         log_debug("%s %s: %s refused: %s", h->name, xfsm_effect_instance_id(f) ?: "-",

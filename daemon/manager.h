@@ -123,7 +123,3 @@ int manager_deliver(Manager *m, const xfsm_routed *r, StepOrigin *origin, unsign
 int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event, const char *payload,
               const char *event_id, const char *correlation, sd_bus_error *error);
 
-/* history.c */
-void history_record(Manager *m, xfsm_instance *i, const char *event, const char *from, const char *to, uint64_t at);
-char *history_json(xfsm_instance *i);
-void history_free(xfsm_instance *i);

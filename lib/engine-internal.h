@@ -2,18 +2,21 @@
 #pragma once
 
 /* The engine's own structures, shared by engine.c (events, steps, undo),
- * instance.c (storage: id map, lists, timers) and routed.c. */
+ * instance.c (storage: id map, lists, timers), history.c, intern.c and
+ * routed.c. */
 
 #include <stdint.h>
 
 #include <json-c/json.h>
 
+#include "macro.h"
 #include "model.h"
 #include "xfsm.h"
 
 #define ID_LEN 36
 
 typedef struct ComponentRt ComponentRt;
+typedef struct History History;
 
 typedef struct ConfigText {
         const Machine *machine;
@@ -57,7 +60,8 @@ struct xfsm_instance {
         char *parent_id;
         const Machine *parent_machine;
         Timer *timers;
-        void *userdata; /* the host's (the daemon keeps history there) */
+        History *log;   /* the last transitions (history.c); NULL: none yet */
+        void *userdata; /* the host's */
         /* statecharts: the active states, the history memory, State as text */
         uint64_t *active;     /* n_words */
         uint64_t *hist;       /* n_history * n_words */
@@ -176,6 +180,48 @@ void instance_heap_unref(xfsm_instance *i);
 
 void uuid4_format(uint64_t rng[4], char ret[ID_LEN + 1]);
 void rng_seed(uint64_t rng[4], uint64_t seed);
+
+/* ---- intern.c: one copy of each string, for the engine's life ------------ */
+
+typedef struct Interned Interned;
+
+typedef struct StringTable {
+        Interned **slots;
+        size_t cap, n;
+} StringTable;
+
+/* *ret: the one copy of s[0..len) (NUL-terminated), valid until string_table_done(). */
+int string_intern(StringTable *t, const char *s, size_t len, const char **ret);
+/* The length of an interned string, without strlen(). */
+size_t string_interned_len(const char *s);
+void string_table_done(StringTable *t);
+
+/* ---- history.c: the last transitions of an instance ------------------------ */
+
+typedef struct HistoryLimits {
+        unsigned limit;   /* entries; 0: none kept */
+        size_t max_bytes; /* of their text (event, from, to) */
+} HistoryLimits;
+
+History *history_free(History *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(History *, history_free);
+size_t history_n(const History *h);
+/* Append one transition (its strings interned into t), dropping the oldest
+ * past the limits; nothing with a limit of 0. */
+int history_record(History **h, StringTable *t, const char *event, const char *from, const char *to, uint64_t at,
+                   const HistoryLimits *lim);
+/* Append the entries of an image's array ([[event, from, to, at], ...]). */
+int history_append_json(History **h, StringTable *t, json_object *entries, const HistoryLimits *lim);
+/* The same from the array's text, read here rather than by json-c;
+ * -EBADMSG when it is not of that form (the entries before stay). */
+int history_append_text(History **h, StringTable *t, const char *text, size_t len, const HistoryLimits *lim);
+/* Drop what new limits do not allow (all of it for a limit of 0). */
+void history_trim(History **h, const HistoryLimits *lim);
+/* GetHistory's form: [{"event","from","to","at"}, ...], oldest first (malloc'd). */
+char *history_to_json(const History *h);
+/* image (a JSON object's text, len bytes) with "key": the entries of h from
+ * the from-th on, as its last key (malloc'd). */
+char *history_image(const char *image, size_t len, const char *key, const History *h, size_t from);
 
 /* ---- engine.c, for graph.c ---------------------------------------------- */
 const Component *engine_component(const xfsm_engine *e, size_t i);

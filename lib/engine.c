@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The engine: events in, steps out (SPEC section 2).
+/* The engine: events in, steps out (the semantics xfsm.component(5)
+ * describes).
  *
  * Every call that changes anything runs as one *step*: the event, and every
  * microstep it raises (auto transitions, notifyParent, cascades within the
@@ -10,6 +11,7 @@
  * instance as it was. A committed step hands its effects, in order, to the
  * step handler, then its routed events to the router. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +106,12 @@ struct xfsm_engine {
         bool guard_div_zero; /* a guard of the current choice divided by zero */
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         struct Staged *staged; /* recovery: snapshot images not restored yet */
+        HistoryLimits history; /* what each instance's history keeps */
+        struct LogSpan *spans; /* recovery: the history keys of a record's images */
+        size_t cap_spans;
+        char *cut; /* and the record without them */
+        size_t cap_cut;
+        StringTable strings;   /* its strings, interned (they outlive reloads) */
         char last_error[512];
 };
 
@@ -223,10 +231,13 @@ xfsm_engine *xfsm_engine_free(xfsm_engine *e) {
         if (e->tok)
                 json_tokener_free(e->tok);
         staged_free(e);
+        free(e->spans);
+        free(e->cut);
         for (size_t i = 0; i < e->n_comps; i++)
                 component_rt_free(e->comps[i]);
         free(e->comps);
         instance_map_done(&e->map);
+        string_table_done(&e->strings);
         free(e);
         return NULL;
 }
@@ -502,6 +513,16 @@ const xfsm_step *xfsm_engine_last_step(const xfsm_engine *e) {
         return &e->steps[0];
 }
 
+void xfsm_engine_set_history_limit(xfsm_engine *e, unsigned limit, size_t max_bytes) {
+        assert(e);
+
+        e->history = (HistoryLimits) { limit, max_bytes ?: XFSM_HISTORY_DEFAULT_MAX_BYTES };
+        /* what the instances hold already follows the new limits at once */
+        for (size_t k = 0; k < e->n_comps; k++)
+                for (xfsm_instance *i = e->comps[k]->all_head; i; i = i->all_next)
+                        history_trim(&i->log, &e->history);
+}
+
 /* ---- steps, effects, undo ---------------------------------------------- */
 
 static void begin_step(xfsm_engine *e, xfsm_step_cause cause, ComponentRt *c, const char *id,
@@ -694,6 +715,23 @@ static void rollback(xfsm_engine *e, Savepoint sp) {
 
 static int route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r);
 
+/* The step's transitions go into the history of their instances once it
+ * commits (a step undone leaves history as it was), before the step handler
+ * sees the step: xfsm_step_instance_json() writes what they appended. */
+static void history_commit(xfsm_engine *e) {
+        if (e->history.limit == 0)
+                return;
+        for (size_t k = 0; k < e->step->n; k++) {
+                const xfsm_effect *f = &e->step->v[k];
+                xfsm_instance *i;
+
+                if (f->kind != XFSM_EFFECT_TRANSITION || !(i = instance_map_get(&e->map, f->id)))
+                        continue;
+                /* out of memory: the entry is left out, the step stands */
+                (void) history_record(&i->log, &e->strings, f->event, f->from, f->to, i->updated_at, &e->history);
+        }
+}
+
 static void commit(xfsm_engine *e) {
         uint32_t mark = ++e->commit_serial;
 
@@ -723,6 +761,7 @@ static void commit(xfsm_engine *e) {
                         i->heap_refs++;
         }
         e->step_comp->seq++;
+        history_commit(e);
         /* the handler may still read instances this step drops */
         if (e->step_fn)
                 e->step_fn(e->step_ud, e->step);
@@ -968,8 +1007,9 @@ static int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, 
 
 static int perform_send(xfsm_engine *e, xfsm_instance *i, const Action *a, json_object *payload);
 
-/* Run a list of actions (SPEC section 1) for instance i; event and payload are
- * those of the event being handled (NULL when entering at creation). */
+/* Run a list of actions (ACTIONS in xfsm.component(5)) for instance i; event
+ * and payload are those of the event being handled (NULL when entering at
+ * creation). */
 static int run_actions(xfsm_engine *e, xfsm_instance *i, const Action *a, size_t n, const char *event,
                        json_object *payload) {
         xfsm_effect *f;
@@ -2501,9 +2541,13 @@ const Component *engine_component(const xfsm_engine *e, size_t i) {
 
 /* ---- instance images: what the daemon persists, and recovery ----------------- */
 
-char *xfsm_instance_to_json(const xfsm_instance *i) {
+/* The image of i, its history from the log_from-th entry on as its last key
+ * (see xfsm_instance_to_json()). */
+static char *image_json(const xfsm_instance *i, const char *log_key, size_t log_from) {
         const Machine *m = i->machine;
         json_object *o = json_object_new_object(), *timers;
+        const char *text;
+        size_t len;
         char *s;
 
         if (!o)
@@ -2561,9 +2605,30 @@ char *xfsm_instance_to_json(const xfsm_instance *i) {
                 json_object_array_add(timers, j);
         }
         json_object_object_add(o, "timers", timers);
-        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        /* the history last, written here: a superseded snapshot line gives it back without being parsed
+         * (staged_line_log()) */
+        text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+        s = text ? history_image(text, len, log_key, i->log, log_from) : NULL;
         json_object_put(o);
         return s;
+}
+
+char *xfsm_instance_to_json(const xfsm_instance *i) {
+        assert(i);
+        return image_json(i, "log", 0);
+}
+
+char *xfsm_step_instance_json(const xfsm_step *s, const xfsm_instance *i) {
+        size_t added = 0, n;
+
+        assert(s);
+        assert(i);
+
+        /* the step appended one entry per transition of i, unless the limits dropped some again */
+        for (size_t k = 0; k < s->n; k++)
+                added += s->v[k].kind == XFSM_EFFECT_TRANSITION && streq(s->v[k].id, i->id);
+        n = history_n(i->log);
+        return image_json(i, "logAdded", n - (added < n ? added : n));
 }
 
 static const char *jstr(json_object *o, const char *key) {
@@ -2578,8 +2643,207 @@ static uint64_t juint(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
-static int restore_object(xfsm_engine *e, json_object *o);
-static void staged_supersede(xfsm_engine *e, const char *id);
+/* ---- history in images, found without json-c ----------------------------------------
+ *
+ * json-c costs about a hundred instructions a byte, and history is most of
+ * the bytes of an image once its instance has some. Recovery finds the
+ * history key of each image by following strings and nesting only, gives
+ * json-c the rest, and reads the history itself (history_append_text()):
+ * still one parse of each record or line, shared out. A key's quotes are
+ * never inside a string (they would be escaped), so following strings is
+ * enough to know where keys are. */
+
+typedef struct LogRef {
+        const char *text; /* the array, from [ to ] */
+        size_t len;
+        bool added; /* "logAdded": what one step appended to the history the instance had */
+} LogRef;
+
+typedef struct LogSpan {
+        size_t image;      /* which image of a record's "instances" */
+        size_t start, end; /* the text cut out: ,"log":[...] */
+        LogRef log;
+} LogSpan;
+
+/* Past the string that begins at p (its opening quote); NULL if it does not end. */
+static const char *skip_string(const char *p, const char *end) {
+        for (p++; p < end;) {
+                const char *q = memchr(p, '"', (size_t) (end - p)), *b;
+                if (!q)
+                        return NULL;
+                /* escaped when an odd number of backslashes comes before it */
+                for (b = q; b > p && b[-1] == '\\'; b--)
+                        ;
+                if ((q - b) % 2 == 0)
+                        return q + 1;
+                p = q + 1;
+        }
+        return NULL;
+}
+
+/* Past the array that begins at p (its [); NULL if it does not end. */
+static const char *skip_array(const char *p, const char *end) {
+        unsigned depth = 0;
+
+        while (p < end) {
+                if (*p == '"') {
+                        p = skip_string(p, end);
+                        if (!p)
+                                return NULL;
+                        continue;
+                }
+                if (*p == '[' || *p == '{')
+                        depth++;
+                else if ((*p == ']' || *p == '}') && --depth == 0)
+                        return p + 1;
+                p++;
+        }
+        return NULL;
+}
+
+/* The key at p (past its opening quote, klen bytes) names a history: 1 "log", 2 "logAdded", 0 neither. */
+static int log_key(const char *p, size_t klen) {
+        if (klen == 3 && memcmp(p, "log", 3) == 0)
+                return 1;
+        if (klen == 8 && memcmp(p, "logAdded", 8) == 0)
+                return 2;
+        return 0;
+}
+
+/* The history keys of the images in a record's "instances" (written compact,
+ * after a comma: the others are left to json-c), into e->spans in text
+ * order. A record that is not JSON gives none: json-c says what is wrong. */
+static int record_log_spans(xfsm_engine *e, const char *s, size_t len, size_t *ret_n) {
+        const char *p = s, *end = s + len;
+        bool instances_key = false, in_instances = false;
+        size_t n = 0, images = 0;
+        unsigned depth = 0;
+
+        *ret_n = 0;
+        while (p < end) {
+                switch (*p) {
+                case '"': {
+                        const char *q = skip_string(p, end);
+                        const char *close;
+                        int kind;
+
+                        if (!q)
+                                return 0;
+                        if (q >= end || *q != ':') {
+                                p = q;
+                                continue;
+                        }
+                        if (depth == 1)
+                                instances_key = q - p == 11 && memcmp(p + 1, "instances", 9) == 0;
+                        else if (depth == 3 && in_instances && p[-1] == ',' && q + 1 < end && q[1] == '[' &&
+                                 (kind = log_key(p + 1, (size_t) (q - p) - 2)) > 0) {
+                                close = skip_array(q + 1, end);
+                                if (!close)
+                                        return 0;
+                                if (n == e->cap_spans) {
+                                        size_t cap = e->cap_spans ? e->cap_spans * 2 : 16;
+                                        LogSpan *v = realloc(e->spans, cap * sizeof *v);
+                                        if (!v)
+                                                return -ENOMEM;
+                                        e->spans = v;
+                                        e->cap_spans = cap;
+                                }
+                                e->spans[n++] = (LogSpan) {
+                                        .image = images - 1,
+                                        .start = (size_t) (p - 1 - s),
+                                        .end = (size_t) (close - s),
+                                        .log = { q + 1, (size_t) (close - (q + 1)), kind == 2 },
+                                };
+                                p = close;
+                                continue;
+                        }
+                        p = q;
+                        continue;
+                }
+                case '[':
+                case '{':
+                        depth++;
+                        if (depth == 2 && *p == '[' && instances_key)
+                                in_instances = true;
+                        else if (depth == 3 && *p == '{' && in_instances)
+                                images++;
+                        break;
+                case ']':
+                case '}':
+                        if (depth == 2)
+                                in_instances = false;
+                        depth--;
+                        break;
+                }
+                p++;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* The history key of a lone image (a snapshot line): the last key, as
+ * image_json() writes it, found from the end: the last ,"log":[ or
+ * ,"logAdded":[ of the text, if the array it opens ends the object (only a
+ * value of the outermost object is followed by its last brace). */
+static bool line_log_span(const char *s, size_t len, LogSpan *ret) {
+        if (len < 12 || s[len - 1] != '}' || s[len - 2] != ']')
+                return false;
+        for (size_t k = len - 2; k-- > 1;) {
+                const char *q;
+                int kind;
+
+                if (s[k] != ',' || s[k + 1] != '"')
+                        continue;
+                q = memchr(s + k + 2, '"', len - k - 2);
+                if (!q || q + 2 >= s + len || q[1] != ':' || q[2] != '[' ||
+                    !(kind = log_key(s + k + 2, (size_t) (q - (s + k + 2)))))
+                        continue;
+                if (skip_array(q + 2, s + len - 1) != s + len - 1)
+                        return false; /* in a value inside: this image has no history key */
+                *ret = (LogSpan) {
+                        .start = k,
+                        .end = len - 1,
+                        .log = { q + 2, len - 1 - (size_t) (q + 2 - s), kind == 2 },
+                };
+                return true;
+        }
+        return false;
+}
+
+/* json-c's parse of s with the spans cut out (of a copy: one call to the
+ * tokener costs more than the copy). */
+static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, const LogSpan *spans, size_t n) {
+        size_t pos = 0, l = 0;
+
+        json_tokener_reset(e->tok);
+        if (n == 0)
+                return json_tokener_parse_ex(e->tok, s, (int) len);
+        if (len > e->cap_cut) {
+                char *b = realloc(e->cut, len);
+                if (!b)
+                        return NULL;
+                e->cut = b;
+                e->cap_cut = len;
+        }
+        for (size_t k = 0; k <= n; k++) {
+                size_t stop = k < n ? spans[k].start : len;
+                memcpy(e->cut + l, s + pos, stop - pos);
+                l += stop - pos;
+                if (k < n)
+                        pos = spans[k].end;
+        }
+        return json_tokener_parse_ex(e->tok, e->cut, (int) l);
+}
+
+static int restore_object(xfsm_engine *e, json_object *o, const LogRef *log);
+static bool staged_supersede(xfsm_engine *e, const char *id, const char **ret_line, size_t *ret_len);
+static int staged_line_log(xfsm_engine *e, const char *line, size_t len, History **log);
+
+static int engine_tokener(xfsm_engine *e) {
+        if (!e->tok && !(e->tok = json_tokener_new()))
+                return -ENOMEM;
+        return 0;
+}
 
 /* After a reboot boottime deadlines mean nothing: count them from the
  * realtime ones (overdue timers fire at once); retention restarts too. */
@@ -2598,27 +2862,47 @@ static void rebase_after_reboot(xfsm_engine *e, json_object *image) {
         }
 }
 
-int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
-        json_object *o = json_tokener_parse(image);
-        int r = restore_object(e, o);
+/* One image from its text (a snapshot line, or xfsm_engine_restore_json()). */
+static int restore_text(xfsm_engine *e, const char *s, size_t len, bool rebase) {
+        LogSpan span;
+        bool cut;
+        json_object *o;
+        int r;
+
+        r = engine_tokener(e);
+        if (r < 0)
+                return r;
+        cut = e->history.limit > 0 && line_log_span(s, len, &span);
+        o = parse_without(e, s, len, &span, cut);
+        if (!o)
+                return fail(e, -XFSM_E_INVALID_ARGUMENT, "an image (a snapshot line) is not JSON");
+        if (rebase)
+                rebase_after_reboot(e, o);
+        r = restore_object(e, o, cut ? &span.log : NULL);
         json_object_put(o);
         return r;
+}
+
+int xfsm_engine_restore_json(xfsm_engine *e, const char *image) {
+        assert(e);
+        assert(image);
+        return restore_text(e, image, strlen(image), false);
 }
 
 int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, const char *boot_id,
                                unsigned *ret_restored) {
         json_object *o, *v, *list;
+        size_t n_spans = 0, span = 0;
         bool same_boot;
         unsigned n = 0;
-        int r = 0;
+        int r;
 
-        if (!e->tok) {
-                e->tok = json_tokener_new();
-                if (!e->tok)
-                        return -ENOMEM;
-        }
-        json_tokener_reset(e->tok);
-        o = json_tokener_parse_ex(e->tok, json, (int) len);
+        r = engine_tokener(e);
+        if (r < 0)
+                return r;
+        if (e->history.limit > 0 && (r = record_log_spans(e, json, len, &n_spans)) < 0)
+                return r;
+        o = parse_without(e, json, len, e->spans, n_spans);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return fail(e, -XFSM_E_INVALID_ARGUMENT, "a record is not a JSON object");
@@ -2628,9 +2912,14 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
         if (json_object_object_get_ex(o, "instances", &list))
                 for (size_t k = 0; k < json_object_array_length(list) && r >= 0; k++) {
                         json_object *image = json_object_array_get_idx(list, k);
+                        const LogRef *log = NULL;
+                        while (span < n_spans && e->spans[span].image < k)
+                                span++;
+                        if (span < n_spans && e->spans[span].image == k)
+                                log = &e->spans[span].log;
                         if (!same_boot)
                                 rebase_after_reboot(e, image);
-                        r = restore_object(e, image);
+                        r = restore_object(e, image, log);
                         n += r >= 0;
                 }
         if (r >= 0 && json_object_object_get_ex(o, "dropped", &list))
@@ -2642,41 +2931,31 @@ int xfsm_engine_restore_record(xfsm_engine *e, const char *json, size_t len, con
         return r;
 }
 
-/* One image of a snapshot (o is consumed). */
-static int restore_image(xfsm_engine *e, json_object *o, bool same_boot) {
-        int r;
-
-        if (!same_boot)
-                rebase_after_reboot(e, o);
-        r = restore_object(e, o);
-        json_object_put(o);
-        return r;
-}
-
 /* A snapshot: a header line {"bootId": ...}, then one image per line. */
 int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id,
                                unsigned *ret_restored) {
         const char *p = text, *end = text + len;
         bool first = true, same_boot = false;
         unsigned n = 0;
+        int r;
 
-        if (!e->tok && !(e->tok = json_tokener_new()))
-                return -ENOMEM;
+        r = engine_tokener(e);
+        if (r < 0)
+                return r;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
                 json_object *o, *v;
-                int r;
 
                 if (l == 0) {
                         p += 1;
                         continue;
                 }
-                json_tokener_reset(e->tok);
-                o = json_tokener_parse_ex(e->tok, p, (int) l);
-                if (!o)
-                        return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
                 if (first) {
+                        json_tokener_reset(e->tok);
+                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        if (!o)
+                                return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
                         same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
                                     streq(json_object_get_string(v), boot_id);
                         first = false;
@@ -2684,7 +2963,7 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
                         p += l + 1;
                         continue;
                 }
-                r = restore_image(e, o, same_boot);
+                r = restore_text(e, p, l, !same_boot);
                 if (r < 0)
                         return r;
                 n++;
@@ -2697,12 +2976,15 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
 
 /* Put an instance back as an image describes it (recovery): no step, no
  * effects. An instance of that id is replaced. */
-static int restore_object(xfsm_engine *e, json_object *o) {
-        json_object *v, *timers;
-        const char *id, *comp_name, *machine_name, *status;
+static int restore_object(xfsm_engine *e, json_object *o, const LogRef *log) {
+        _cleanup_(history_freep) History *prev = NULL;
+        json_object *v, *timers, *log_json = NULL;
+        const char *id, *comp_name, *machine_name, *status, *line = NULL;
         ComponentRt *c;
         const Machine *m;
         xfsm_instance *i, *old;
+        size_t line_len = 0;
+        bool staged, added;
         int r = -XFSM_E_INVALID_ARGUMENT;
 
         if (!o || !json_object_is_type(o, json_type_object))
@@ -2729,8 +3011,24 @@ static int restore_object(xfsm_engine *e, json_object *o) {
                 r = fail(e, -XFSM_E_NO_SUCH_MACHINE, "no machine '%s' in %s", machine_name, comp_name);
                 goto finish;
         }
-        staged_supersede(e, id);
+        staged = staged_supersede(e, id, &line, &line_len);
         old = instance_map_get(&e->map, id);
+        /* history: "log" is the whole of it; "logAdded" what one step appended to the history of the
+         * instance this image replaces (restored already, or a snapshot line it supersedes); an image
+         * with neither (written before history was kept) restores none. Cut out of the text already
+         * (log), or left to json-c. */
+        if (log)
+                added = log->added;
+        else if (json_object_object_get_ex(o, "log", &log_json))
+                added = false;
+        else
+                added = json_object_object_get_ex(o, "logAdded", &log_json);
+        if (added && e->history.limit > 0) {
+                if (old)
+                        prev = TAKE_PTR(old->log);
+                else if (staged && (r = staged_line_log(e, line, line_len, &prev)) < 0)
+                        goto finish;
+        }
         if (old) {
                 instance_unlink(old);
                 instance_map_remove(&e->map, old);
@@ -2793,7 +3091,12 @@ static int restore_object(xfsm_engine *e, json_object *o) {
                 const State *st = jstr(o, "state") ? machine_find_state(m, jstr(o, "state")) : NULL;
                 i->state = st ? st->index : m->initial;
         }
-        if ((r = instance_map_put(&e->map, i)) < 0) {
+        i->log = TAKE_PTR(prev);
+        r = log ? history_append_text(&i->log, &e->strings, log->text, log->len, &e->history)
+                : history_append_json(&i->log, &e->strings, log_json, &e->history);
+        if (r == -EBADMSG)
+                r = 0; /* not of the form written here: left out */
+        if (r < 0 || (r = instance_map_put(&e->map, i)) < 0) {
                 instance_free(i);
                 goto finish;
         }
@@ -2888,19 +3191,41 @@ static void staged_free(xfsm_engine *e) {
         e->staged = NULL;
 }
 
-static void staged_supersede(xfsm_engine *e, const char *id) {
+/* A record's image (or drop) of id supersedes its snapshot line: true, and
+ * the line, if it was still to be restored. */
+static bool staged_supersede(xfsm_engine *e, const char *id, const char **ret_line, size_t *ret_len) {
         Staged *st = e->staged;
         if (!st || !st->n_slots || strlen(id) != ID_LEN)
-                return;
+                return false;
         for (size_t h = staged_hash(id) & (st->n_slots - 1);; h = (h + 1) & (st->n_slots - 1)) {
                 uint32_t v = st->slots[h];
+                StagedLine *l;
                 if (v == 0)
-                        return;
+                        return false;
+                l = &st->lines[v - 1];
                 if (memcmp(staged_id(st, v - 1), id, ID_LEN) == 0) {
-                        st->lines[v - 1].gone = true;
-                        return;
+                        if (l->gone)
+                                return false;
+                        l->gone = true;
+                        if (ret_line)
+                                *ret_line = st->text + l->off;
+                        if (ret_len)
+                                *ret_len = l->len;
+                        return true;
                 }
         }
+}
+
+/* The history of a superseded snapshot line, for the record's "logAdded" to
+ * go on from, without parsing the rest of the line. */
+static int staged_line_log(xfsm_engine *e, const char *line, size_t len, History **log) {
+        LogSpan span;
+        int r;
+
+        if (!line_log_span(line, len, &span))
+                return 0; /* written before history was kept */
+        r = history_append_text(log, &e->strings, span.log.text, span.log.len, &e->history);
+        return r == -EBADMSG ? 0 : r;
 }
 
 int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const char *boot_id) {
@@ -2957,13 +3282,7 @@ int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const
                         st->lines[st->n++] = (StagedLine) { .off = (size_t) (p - st->text), .len = l };
                 } else {
                         /* not in the form written here: restore it now */
-                        json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, p, (int) l);
-                        if (!o) {
-                                staged_free(e);
-                                return fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
-                        }
-                        r = restore_image(e, o, st->same_boot);
+                        r = restore_text(e, p, l, !st->same_boot);
                         if (r < 0) {
                                 staged_free(e);
                                 return r;
@@ -3011,16 +3330,9 @@ int xfsm_engine_restore_finish(xfsm_engine *e, unsigned *ret_restored) {
         if (st) {
                 e->staged = NULL; /* restoring these supersedes nothing */
                 for (size_t k = 0; k < st->n && r >= 0; k++) {
-                        json_object *o;
                         if (st->lines[k].gone)
                                 continue;
-                        json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, st->text + st->lines[k].off, (int) st->lines[k].len);
-                        if (!o) {
-                                r = fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
-                                break;
-                        }
-                        r = restore_image(e, o, st->same_boot);
+                        r = restore_text(e, st->text + st->lines[k].off, st->lines[k].len, !st->same_boot);
                         n += r >= 0;
                 }
                 e->staged = st;
@@ -3060,7 +3372,7 @@ int xfsm_engine_forget(xfsm_engine *e, const char *id) {
         xfsm_instance *i;
 
         if (id)
-                staged_supersede(e, id);
+                (void) staged_supersede(e, id, NULL, NULL);
         i = id ? instance_map_get(&e->map, id) : NULL;
         if (!i)
                 return -XFSM_E_NO_SUCH_INSTANCE;

@@ -187,6 +187,7 @@ xfsm_instance *instance_free(xfsm_instance *i) {
         free(i->timers);
         free(i->active);
         free(i->hist);
+        history_free(i->log);
         free(i);
         return NULL;
 }
@@ -196,6 +197,7 @@ void instance_release(xfsm_instance *i) {
         for (unsigned k = 0; k < i->n_timers; k++)
                 json_object_put(i->timers[k].payload);
         i->n_timers = 0;
+        i->log = history_free(i->log);
         if (i->heap_refs == 0)
                 instance_free(i);
 }

@@ -34,6 +34,13 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+/* func##p(), for _cleanup_(): calls func (a destructor that takes NULL and returns NULL) */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        *p = func(*p);          \
+        }
+
 #define TAKE_PTR(p)                          \
         ({                                   \
                 __typeof__(p) _tp_ = (p);    \

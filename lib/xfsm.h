@@ -177,15 +177,42 @@ int xfsm_instance_timer(const xfsm_instance *i, size_t idx, const char **ret_eve
 void *xfsm_instance_get_userdata(const xfsm_instance *i);
 void xfsm_instance_set_userdata(xfsm_instance *i, void *userdata);
 
+/* ---- History -------------------------------------------------------------- */
+
+/* History: each instance keeps its last transitions, oldest first, a ring of
+ * at most limit entries whose text (event, from, to) takes at most max_bytes
+ * (the oldest go first); limit 0 (the default) keeps none. max_bytes 0 means
+ * XFSM_HISTORY_DEFAULT_MAX_BYTES. One entry per XFSM_EFFECT_TRANSITION of a
+ * committed step (event, from and to as the effect has them; for a
+ * statechart the configurations as text), at the instance's updatedAt; a
+ * step undone or refused adds none. The limits apply at once to what
+ * instances hold, and to what recovery restores. History is part of an
+ * instance's image (xfsm_instance_to_json()), so it survives a restart. */
+void xfsm_engine_set_history_limit(xfsm_engine *e, unsigned limit, size_t max_bytes);
+#define XFSM_HISTORY_DEFAULT_MAX_BYTES (64 * 1024)
+/* The history as a JSON array, oldest first: [{"event","from","to","at"}]
+ * with at in ms since the epoch (malloc'd, the caller frees). */
+char *xfsm_instance_history_json(const xfsm_instance *i);
+size_t xfsm_instance_n_history(const xfsm_instance *i);
+
 /* ---- Persistence ---------------------------------------------------------- */
 
 /* The whole of an instance as one JSON object (malloc'd): what a host
- * persists after a step touched it. Timer deadlines are engine time
- * (boottime) and realtime; a host recovering after a reboot rewrites
- * "deadline" from "realtimeDeadline" before restoring. */
+ * persists after a step touched it (a snapshot). Timer deadlines are engine
+ * time (boottime) and realtime; a host recovering after a reboot rewrites
+ * "deadline" from "realtimeDeadline" before restoring. Its last key, "log",
+ * is the history: [[event, from, to, at], ...]. */
 char *xfsm_instance_to_json(const xfsm_instance *i);
+/* The image of an instance for the journal record of step s: the same as
+ * xfsm_instance_to_json() except that it carries only the history entries
+ * this step appended, not the whole ring (records stay small): its last key
+ * is "logAdded" instead of "log". Call it from the step handler. */
+char *xfsm_step_instance_json(const xfsm_step *s, const xfsm_instance *i);
 /* Put an instance back from its image (recovery): no step, no effects; one
- * of the same id is replaced. */
+ * of the same id is replaced. An image with "log" sets the history; one
+ * with "logAdded" appends to the history of the instance it replaces (or of
+ * the staged snapshot line it supersedes); one with neither restores
+ * none. */
 int xfsm_engine_restore_json(xfsm_engine *e, const char *image_json);
 /* Recovery of a whole journal record or snapshot {"bootId", "instances":
  * [images], "dropped": [ids]} from one parse. When its bootId is not
@@ -215,7 +242,7 @@ int xfsm_engine_forget(xfsm_engine *e, const char *id);
 typedef void (*xfsm_step_fn)(void *userdata, const xfsm_step *s);
 void xfsm_engine_set_step_handler(xfsm_engine *e, xfsm_step_fn fn, void *userdata);
 
-/* Reload a component from a changed definition (SPEC section 2, Reload):
+/* Reload a component from a changed definition (RELOAD in xfsmd(8)):
  * instances created from now on use it; live instances keep the definition
  * they were created with (their Version) until they end, and routed events,
  * broadcasts and listings reach them all, machines and states matched by
@@ -358,7 +385,8 @@ int xfsm_engine_route_local(xfsm_engine *e, const xfsm_routed *r);
 int xfsm_engine_deliver_json(xfsm_engine *e, const char *routed_json, unsigned *ret_delivered);
 int xfsm_engine_deliver(xfsm_engine *e, const xfsm_routed *r, unsigned *ret_delivered);
 
-/* Limits (SPEC section 2). */
+/* Limits: microsteps of one event, hops of a routed event, the size of a
+ * payload and of a name. */
 #define XFSM_MAX_MICROSTEPS 1000
 #define XFSM_MAX_HOPS 32
 #define XFSM_MAX_PAYLOAD (1024 * 1024)

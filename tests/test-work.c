@@ -273,7 +273,7 @@ static void test_crash_while_exec_runs_gives_one_interrupted_outcome(void **stat
         assert_string_equal(ctx_str(ctx, "reason"), "interrupted");
         json_object_put(ctx);
 
-        /* and only once, across one more restart (the history is not kept across restarts: the logs are) */
+        /* and only once, across one more restart (counted in the logs, which every start appends to) */
         stop_xfsmd(pid, "org.xfsm1.Jobs");
         snprintf(log, sizeof log, "%s/crash3.log", dir);
         pid = start_xfsmd(data("jobs.yaml"), "org.xfsm1.Jobs", st_dir, NULL, log);

@@ -742,6 +742,23 @@ static long counter_n(const char *id) {
         return n;
 }
 
+/* How many transitions GetHistory lists for id. */
+static size_t history_n(const char *id) {
+        sd_bus_message *reply = NULL;
+        const char *s;
+        json_object *h;
+        size_t n;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.Durable", "/org/xfsm1/Durable", "org.xfsm1.Component",
+                                       "GetHistory", NULL, &reply, "s", id) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &s) > 0);
+        h = json_tokener_parse(s);
+        assert_non_null(h);
+        n = json_object_array_length(h);
+        json_object_put(h);
+        sd_bus_message_unref(reply);
+        return n;
+}
+
 static char *send_ex(const char *id, const char *event, const char *payload, const char *event_id) {
         sd_bus_message *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -781,6 +798,7 @@ static void durable_round(const char *policy) {
         assert_string_equal(st, "Open");
         free(st);
         assert_int_equal(counter_n(counter), 205);
+        assert_int_equal(history_n(counter), 201);
 
         /* crash: nothing acknowledged may be lost, nothing may count twice */
         kill(pid, SIGKILL);
@@ -790,6 +808,7 @@ static void durable_round(const char *policy) {
 
         pid = start_durable(state_dir, policy);
         assert_int_equal(counter_n(counter), 205);
+        assert_int_equal(history_n(counter), 201); /* history is in the records too */
         st = send_ex(counter, "ADD", "{\"k\":5}", "once"); /* remembered across the restart */
         assert_string_equal(st, "Open");
         free(st);
@@ -812,9 +831,11 @@ static void durable_round(const char *policy) {
         wait_name_gone("org.xfsm1.Durable");
         pid = start_durable(state_dir, policy);
         assert_int_equal(counter_n(counter), 205);
+        assert_int_equal(history_n(counter), 201); /* and in the snapshot */
         st = send_event("Durable", counter, "CLOSE", "");
         assert_string_equal(st, "Closed");
         free(st);
+        assert_int_equal(history_n(counter), 202);
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
         wait_name_gone("org.xfsm1.Durable");

@@ -2,8 +2,9 @@
 
 /* xfsmctl bench bus: Instance.Send through xfsmd beside a bare sd-bus service
  * on the same bus that answers with the same reply and emits the same
- * signals (Transition and PropertiesChanged), in one run (xfsmctl(1)).
- * Starts its own private dbus-daemon and xfsmd unless --bus is given. */
+ * signals (Transition and PropertiesChanged), in one run; then what durable
+ * Sends, the inter-process hop and recovery cost (xfsmctl(1)). Starts its
+ * own private dbus-daemon and xfsmd unless --bus is given. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,7 +573,8 @@ static const char recover_yaml[] = "name: BenchRecover\n"
 
 /* A state directory with n instances in a snapshot and n records after it
  * (each one event's after-image), written with the daemon's own journal and
- * record code, in the format it writes. */
+ * record code, in the format it writes (history kept as its default
+ * HistoryLimit= does). */
 static int make_state(const char *file, const char *state, unsigned n) {
         xfsm_engine *e = xfsm_engine_new();
         Journal *j = NULL;
@@ -583,6 +585,7 @@ static int make_state(const char *file, const char *state, unsigned n) {
         if (!e || xfsm_engine_load_file(e, file, NULL, NULL) < 0 || journal_open(state, &j) < 0 ||
             journal_recover(j, NULL, NULL, NULL, NULL) < 0)
                 goto finish;
+        xfsm_engine_set_history_limit(e, 1000, 0);
         ids = calloc(n, sizeof *ids);
         if (!ids || snapshot_open(&rb, "") < 0)
                 goto finish;
@@ -609,7 +612,7 @@ static int make_state(const char *file, const char *state, unsigned n) {
                 char *image;
                 if (!i || xfsm_instance_send(e, i, "VALIDATE", "{\"by\":\"bench\"}", NULL) < 0)
                         break;
-                image = xfsm_instance_to_json(i);
+                image = xfsm_step_instance_json(xfsm_engine_last_step(e), i);
                 if (!image || record_open(&rb, "") < 0) {
                         free(image);
                         break;
