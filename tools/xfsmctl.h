@@ -35,6 +35,7 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address);
 int bench_bus(int argc, char **argv, const char *bus_address, bool json);
 int bench_polkit(int argc, char **argv, bool json);
 int bench_exec(int argc, char **argv, const char *bus_address, bool json);
+int bench_bridge(int argc, char **argv, bool json);
 
 /* bench-bus.c: what the bus benchmarks share */
 typedef struct BenchResult {

@@ -280,6 +280,41 @@ ctx=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetContext s
 echo "$ctx" | grep -q '\\"n\\":80' || fail "after kill -9 the counter is $ctx, not 80"
 ok "kill -9 of a worker mid-stream: all 80 acknowledged events there, none twice"
 
+# -- history is as durable as the state: kill -9 in the middle of a stream ------------------------------
+hist_count() { call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetHistory s "$1" | grep -o 'event\\":\\"ADD' | wc -l; }
+H=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component CreateInstance ss Counter '{"n":0}' | id_of)
+acked=/tmp/xfsm-acked
+: > "$acked"
+(
+        for i in $(seq 400); do
+                call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component Send sss "$H" ADD '{"k":1}' > /dev/null \
+                        2>&1 || break
+                echo "$i" >> "$acked"
+        done
+) &
+stream=$!
+for _ in $(seq 100); do [ "$(wc -l < "$acked")" -ge 25 ] && break; sleep 0.05; done
+at_kill=$(wc -l < "$acked")
+systemctl kill -s KILL xfsm@counter.service
+wait "$stream" || true
+a=$(wc -l < "$acked")
+[ "$a" -ge 25 ] || fail "only $a events were acknowledged before the kill"
+for _ in $(seq 100); do
+        call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetHistory s "$H" > /dev/null 2>&1 && break
+        sleep 0.1
+done
+h=$(hist_count "$H")
+# what was acknowledged is there; at most the one call in flight at the kill is there besides
+[ "$h" -ge "$a" ] && [ "$h" -le $((a + 1)) ] || fail "after kill -9 the history holds $h ADD entries; $a were acknowledged"
+ctx=$(call org.xfsm1.Durable /org/xfsm1/Durable org.xfsm1.Component GetContext s "$H" | str)
+echo "$ctx" | grep -Eq '\\"n\\":'"$h"'[,}]' || fail "the history ($h entries) and the state ($ctx) disagree"
+# and after a clean restart (a snapshot) the same history
+systemctl restart xfsm@counter.service
+wait_active xfsm@counter.service || fail "xfsm@counter did not restart"
+h2=$(hist_count "$H")
+[ "$h2" = "$h" ] || fail "after a clean restart the history holds $h2 entries, not $h"
+ok "history as durable as the state: kill -9 after $at_kill acknowledged events, $a acknowledged in all (the worker came back mid-stream), $h in the history, the same after a restart"
+
 # -- the receiving worker is killed: the sender's outbox delivers after it is back -------------------
 P2=$(call org.xfsm1.PaymentComponent /org/xfsm1/PaymentComponent org.xfsm1.Component CreateInstance ss Payment \
         '{"orderId":"ORD-2"}' | id_of)

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsmctl bench bridge: what a routed event between two nodes costs
+ * (xfsmctl(1)). Two nodes on this machine, as tests/test-bridge.c builds
+ * them (a private dbus-daemon, xfsmd and xfsm-redis-bridge each, one
+ * redis-server started here): a worker on node A sends numbered events to
+ * a component homed on node B. Printed, for durability none and batch:
+ *   - the floor: a bare XADD -> XREADGROUP -> XACK round on the same Redis;
+ *   - the cross-node event: Send on A until the Transition on B, median and
+ *     p99, and its ratio to the floor;
+ *   - the sustained rate of cross-node routed events (many Sends in flight).
+ * Figures only, no assertions. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <systemd/sd-bus.h>
+
+#include "macro.h"
+#include "xfsmctl.h"
+
+typedef struct BNode {
+        const char *name, *stem, *file;
+        char dir[512], address[600];
+        pid_t bus_pid, xfsmd, bridge;
+        sd_bus *bus;
+} BNode;
+
+static const char sender_yaml[] = "name: BenchSender\n"
+                                  "stateMachines:\n"
+                                  "  - name: Sender\n"
+                                  "    initialState: Ready\n"
+                                  "    states: [{name: Ready, type: entry}]\n"
+                                  "    transitions:\n"
+                                  "      - from: Ready\n"
+                                  "        to: Ready\n"
+                                  "        event: NEXT\n"
+                                  "        type: internal\n"
+                                  "        actions:\n"
+                                  "          - assign: {n: event.n}\n"
+                                  "          - send: {to: BenchReceiver.Counter, event: NUM, payload: {n: '{{n}}'}}\n";
+static const char receiver_yaml[] = "name: BenchReceiver\n"
+                                    "stateMachines:\n"
+                                    "  - name: Counter\n"
+                                    "    initialState: Counting\n"
+                                    "    states: [{name: Counting, type: entry}]\n"
+                                    "    transitions:\n"
+                                    "      - from: Counting\n"
+                                    "        to: Counting\n"
+                                    "        event: NUM\n"
+                                    "        type: internal\n"
+                                    "        actions:\n"
+                                    "          - assign: {count: count + 1}\n";
+
+static int free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+        if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof sa) == 0 &&
+            getsockname(fd, (struct sockaddr *) &sa, &l) == 0)
+                port = ntohs(sa.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+static pid_t spawn_env(char *const argv[], const char *log, const char *component_path) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                FILE *f = log ? freopen(log, "w", stdout) : NULL;
+                if (f)
+                        dup2(fileno(f), STDERR_FILENO);
+                if (component_path)
+                        setenv("XFSM_COMPONENT_PATH", component_path, 1);
+                setenv("GLIBC_TUNABLES", XFSM_GLIBC_TUNABLES, 1);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static const char *bridge_path(const char *xfsmd, char *buf, size_t size) {
+        const char *env = getenv("XFSM_BRIDGE");
+        const char *slash;
+
+        if (env)
+                return env;
+        /* beside xfsmd in the build tree (daemon/bridge/), or installed beside it */
+        slash = strrchr(xfsmd, '/');
+        snprintf(buf, size, "%.*s/bridge/xfsm-redis-bridge", slash ? (int) (slash - xfsmd) : 1, slash ? xfsmd : ".");
+        if (access(buf, X_OK) == 0)
+                return buf;
+        snprintf(buf, size, "%.*s/xfsm-redis-bridge", slash ? (int) (slash - xfsmd) : 1, slash ? xfsmd : ".");
+        return buf;
+}
+
+static int node_start(BNode *n, const char *top, const char *xfsmd, const char *bridge, int port, const char *policy) {
+        char comp[600], state[600], bstate[600], key[600], nodes[600], url[64], log[700], cmd[4000];
+
+        snprintf(n->dir, sizeof n->dir, "%s/%s", top, n->name);
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(state, sizeof state, "%s/state", n->dir);
+        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", top);
+        snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s %s %s && test -e %s || %s --generate-key %s/key > /dev/null", comp,
+                 nodes, state, key, bridge, n->dir);
+        if (system(cmd) != 0)
+                return -EIO;
+        snprintf(cmd, sizeof cmd, "cp %s/key.pub %s/%s.pub", n->dir, nodes, n->name);
+        if (system(cmd) != 0 || bench_write_file(comp, n->file, strcmp(n->stem, "sender") == 0 ? sender_yaml : receiver_yaml,
+                                                 NULL, 0) < 0)
+                return -EIO;
+        if (!n->bus) {
+                n->bus_pid = bench_private_bus(n->dir, n->address, sizeof n->address);
+                if (n->bus_pid < 0 || !(n->bus = bench_connect(n->address)))
+                        return -EIO;
+        }
+        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
+        char *xargv[] = { (char *) xfsmd, (char *) "--bus-address", n->address, (char *) "--state-dir", state,
+                          (char *) "--durability", (char *) policy, (char *) "--component", (char *) n->stem, NULL };
+        n->xfsmd = spawn_env(xargv, log, comp);
+        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
+        char *bargv[] = { (char *) bridge, (char *) "--bus-address", n->address, (char *) "--node", (char *) n->name,
+                          (char *) "--redis", url, (char *) "--state-dir", bstate, (char *) "--nodes-dir", nodes,
+                          (char *) "--node-key", key, NULL };
+        n->bridge = spawn_env(bargv, log, comp);
+        return 0;
+}
+
+static void node_stop(BNode *n, bool all) {
+        bench_stop(n->bridge);
+        bench_stop(n->xfsmd);
+        n->bridge = n->xfsmd = 0;
+        if (all) {
+                sd_bus_flush_close_unref(n->bus);
+                n->bus = NULL;
+                bench_stop(n->bus_pid);
+        }
+}
+
+static bool knows(sd_bus *bus, const char *remote) {
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char needle[128];
+        bool found = false;
+
+        if (sd_bus_call_method(bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
+                               "Introspect", NULL, &reply, "") < 0)
+                return false;
+        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
+        if (sd_bus_message_read(reply, "s", &xml) > 0)
+                found = strstr(xml, needle) != NULL;
+        sd_bus_message_unref(reply);
+        return found;
+}
+
+/* ---- the floor: XADD -> XREADGROUP -> XACK ------------------------------------------ */
+
+static int floor_round(int port, unsigned n, BenchResult *res) {
+        redisContext *w = redisConnect("127.0.0.1", port), *r = redisConnect("127.0.0.1", port);
+        uint64_t *v = calloc(n, sizeof *v);
+        redisReply *x;
+        int ret = -EIO;
+
+        if (!w || !r || w->err || r->err || !v)
+                goto finish;
+        freeReplyObject(redisCommand(w, "DEL bench:floor"));
+        freeReplyObject(redisCommand(w, "XGROUP CREATE bench:floor g 0 MKSTREAM"));
+        for (unsigned k = 0; k < n; k++) {
+                uint64_t t0 = bench_now_ns();
+                freeReplyObject(redisCommand(w, "XADD bench:floor * body %s", "{\"v\":1,\"event\":\"NUM\"}"));
+                x = redisCommand(r, "XREADGROUP GROUP g c COUNT 1 BLOCK 1000 STREAMS bench:floor >");
+                if (!x || x->type != REDIS_REPLY_ARRAY) {
+                        freeReplyObject(x);
+                        goto finish;
+                }
+                const char *id = x->element[0]->element[1]->element[0]->element[0]->str;
+                freeReplyObject(redisCommand(r, "XACK bench:floor g %s", id));
+                freeReplyObject(x);
+                v[k] = bench_now_ns() - t0;
+        }
+        qsort(v, n, sizeof *v, bench_cmp_u64);
+        res->median_ns = v[n / 2];
+        res->p99_ns = v[n * 99 / 100];
+        ret = 0;
+finish:
+        free(v);
+        if (w)
+                redisFree(w);
+        if (r)
+                redisFree(r);
+        return ret;
+}
+
+/* ---- across the nodes --------------------------------------------------------------- */
+
+typedef struct Seen {
+        uint64_t n;
+} Seen;
+
+static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Seen *s = userdata;
+        s->n++;
+        return 0;
+}
+
+static int wait_seen(sd_bus *bus, Seen *s, uint64_t want, uint64_t timeout_ns) {
+        uint64_t end = bench_now_ns() + timeout_ns;
+
+        while (s->n < want) {
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                if (bench_now_ns() > end)
+                        return -ETIMEDOUT;
+                (void) sd_bus_wait(bus, 100000);
+        }
+        return 0;
+}
+
+static int hop(BNode *a, BNode *b, const char *sender, unsigned n, BenchResult *lat, double *ret_rate) {
+        uint64_t *v = calloc(n, sizeof *v), t0;
+        sd_bus_slot *slot = NULL;
+        Seen seen = {};
+        unsigned next = 1, rate_n = n * 4;
+        char payload[64];
+        int r = -EIO;
+
+        if (!v || sd_bus_add_match(b->bus, &slot,
+                             "type='signal',interface='org.xfsm1.Instance',member='Transition',"
+                             "path_namespace='/org/xfsm1/BenchReceiver'",
+                             on_transition, &seen) < 0)
+                goto finish;
+        for (unsigned k = 0; k < n; k++, next++) {
+                snprintf(payload, sizeof payload, "{\"n\":%u}", next);
+                t0 = bench_now_ns();
+                if (sd_bus_call_method(a->bus, "org.xfsm1.BenchSender", "/org/xfsm1/BenchSender",
+                                       "org.xfsm1.Component", "Send", NULL, NULL, "sss", sender, "NEXT", payload) < 0 ||
+                    wait_seen(b->bus, &seen, k + 1, 10ULL * 1000000000ULL) < 0)
+                        goto finish;
+                v[k] = bench_now_ns() - t0;
+        }
+        qsort(v, n, sizeof *v, bench_cmp_u64);
+        lat->median_ns = v[n / 2];
+        lat->p99_ns = v[n * 99 / 100];
+
+        /* sustained: many Sends in flight on A, until B took them all */
+        t0 = bench_now_ns();
+        for (unsigned k = 0; k < rate_n; k++, next++) {
+                snprintf(payload, sizeof payload, "{\"n\":%u}", next);
+                if (sd_bus_call_method_async(a->bus, NULL, "org.xfsm1.BenchSender", "/org/xfsm1/BenchSender",
+                                             "org.xfsm1.Component", "Send", NULL, NULL, "sss", sender, "NEXT",
+                                             payload) < 0)
+                        goto finish;
+                if (k % 64 == 63)
+                        while (sd_bus_process(a->bus, NULL) > 0)
+                                ;
+        }
+        (void) sd_bus_flush(a->bus);
+        for (;;) {
+                while (sd_bus_process(a->bus, NULL) > 0)
+                        ;
+                r = wait_seen(b->bus, &seen, n + rate_n, 50ULL * 1000000ULL);
+                if (r == 0)
+                        break;
+                if (bench_now_ns() - t0 > 120ULL * 1000000000ULL)
+                        goto finish;
+        }
+        *ret_rate = (double) rate_n / ((double) (bench_now_ns() - t0) / 1e9);
+        r = 0;
+finish:
+        sd_bus_slot_unref(slot);
+        free(v);
+        return r;
+}
+
+static char *create(sd_bus *bus, const char *component, const char *machine, const char *ctx) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        const char *p, *id;
+        char *r = NULL;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(bus, bn, path, "org.xfsm1.Component", "CreateInstance", NULL, &reply, "ss", machine,
+                               ctx) >= 0 &&
+            sd_bus_message_read(reply, "os", &p, &id) > 0)
+                r = strdup(id);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+int bench_bridge(int argc, char **argv, bool json) {
+        static const struct option options[] = {
+                { "count", required_argument, NULL, 'n' },
+                {},
+        };
+        char dir[] = "/tmp/xfsm-bench-bridge-XXXXXX", xfsmd_buf[600], bridge_buf[700], port_s[16], rdir[600],
+             log[700];
+        const char *policies[] = { "none", "batch" };
+        unsigned count = 1000;
+        BNode a = { .name = "nodeA", .stem = "sender", .file = "sender.yaml" };
+        BNode b = { .name = "nodeB", .stem = "receiver", .file = "receiver.yaml" };
+        BenchResult fl = {}, lat[2] = {};
+        double rate[2] = {};
+        const char *xfsmd, *bridge;
+        int port, c, r = 1;
+        pid_t redis = 0;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "n:", options, NULL)) >= 0)
+                if (c == 'n')
+                        count = (unsigned) strtoul(optarg, NULL, 10);
+                else
+                        return 2;
+        if (count < 10)
+                count = 10;
+        if (access("/usr/bin/redis-server", X_OK) < 0) {
+                fprintf(stderr, "xfsmctl: bench bridge needs redis-server\n");
+                return 1;
+        }
+        xfsmd = bench_find_xfsmd(xfsmd_buf, sizeof xfsmd_buf);
+        bridge = bridge_path(xfsmd, bridge_buf, sizeof bridge_buf);
+        if (!mkdtemp(dir) || (port = free_port()) < 0)
+                return 1;
+        snprintf(port_s, sizeof port_s, "%d", port);
+        snprintf(rdir, sizeof rdir, "%s/redis", dir);
+        snprintf(log, sizeof log, "%s/redis.log", dir);
+        mkdir(rdir, 0755);
+        char *rargv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port_s, (char *) "--bind",
+                          (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
+                          (char *) "--appendonly", (char *) "no", NULL };
+        redis = spawn_env(rargv, log, NULL);
+        for (int k = 0; k < 500; k++) {
+                redisContext *t = redisConnect("127.0.0.1", port);
+                bool up = t && !t->err;
+                if (t)
+                        redisFree(t);
+                if (up)
+                        break;
+                usleep(10000);
+        }
+        if (floor_round(port, count, &fl) < 0)
+                goto finish;
+
+        for (size_t p = 0; p < ELEMENTSOF(policies); p++) {
+                _cleanup_(freep) char *sender = NULL, *receiver = NULL;
+
+                if (node_start(&a, dir, xfsmd, bridge, port, policies[p]) < 0 ||
+                    node_start(&b, dir, xfsmd, bridge, port, policies[p]) < 0)
+                        goto finish;
+                for (int k = 0; k < 1000 && !(knows(a.bus, "BenchReceiver") && bench_name_has_owner(b.bus,
+                                                                                                    "org.xfsm1.BenchReceiver"));
+                     k++)
+                        usleep(10000);
+                sender = create(a.bus, "BenchSender", "Sender", "{}");
+                receiver = create(b.bus, "BenchReceiver", "Counter", "{\"count\":0}");
+                if (!sender || !receiver || hop(&a, &b, sender, count, &lat[p], &rate[p]) < 0) {
+                        fprintf(stderr, "xfsmctl: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
+                        goto finish;
+                }
+                node_stop(&a, false);
+                node_stop(&b, false);
+        }
+
+        if (json) {
+                printf("{\"floor\":{\"median_us\":%.1f,\"p99_us\":%.1f}", fl.median_ns / 1e3, fl.p99_ns / 1e3);
+                for (size_t p = 0; p < 2; p++)
+                        printf(",\"%s\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio\":%.2f,\"rate\":%.0f}", policies[p],
+                               lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
+                               (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                printf("}\n");
+        } else {
+                printf("xfsm bridge benchmarks (two nodes on this machine, one redis-server without persistence; "
+                       "medians of %u events)\n",
+                       count);
+                printf("floor: XADD -> XREADGROUP -> XACK round   %7.1f us (p99 %7.1f)\n", fl.median_ns / 1e3,
+                       fl.p99_ns / 1e3);
+                for (size_t p = 0; p < 2; p++)
+                        printf("cross-node event, durability %-5s: Send on A to Transition on B   %7.1f us (p99 %7.1f)"
+                               "   ratio %.1f to the floor (target <= 3 for none)   sustained %6.0f events/s "
+                               "(target >= 20000)\n",
+                               policies[p], lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
+                               (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+        }
+        r = 0;
+finish:
+        node_stop(&a, true);
+        node_stop(&b, true);
+        bench_stop(redis);
+        if (r == 0)
+                bench_remove_dir(dir);
+        return r;
+}
