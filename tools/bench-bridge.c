@@ -107,16 +107,15 @@ static const char *bridge_path(const char *xfsmd, char *buf, size_t size) {
         return buf;
 }
 
-static int node_start(BNode *n, const char *top, const char *xfsmd, const char *bridge, int port, const char *policy) {
-        char comp[600], state[600], bstate[600], key[600], nodes[600], url[64], log[700], cmd[4000];
+/* Directories, keys (every node's public key in nodes.d before any bridge starts), the component. */
+static int node_prepare(BNode *n, const char *top, const char *bridge) {
+        char comp[600], state[600], key[600], nodes[600], cmd[4000];
 
         snprintf(n->dir, sizeof n->dir, "%s/%s", top, n->name);
         snprintf(comp, sizeof comp, "%s/comp", n->dir);
         snprintf(state, sizeof state, "%s/state", n->dir);
-        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
         snprintf(key, sizeof key, "%s/key.key", n->dir);
         snprintf(nodes, sizeof nodes, "%s/nodes.d", top);
-        snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
         snprintf(cmd, sizeof cmd, "mkdir -p %s %s %s && test -e %s || %s --generate-key %s/key > /dev/null", comp,
                  nodes, state, key, bridge, n->dir);
         if (system(cmd) != 0)
@@ -125,6 +124,18 @@ static int node_start(BNode *n, const char *top, const char *xfsmd, const char *
         if (system(cmd) != 0 || bench_write_file(comp, n->file, strcmp(n->stem, "sender") == 0 ? sender_yaml : receiver_yaml,
                                                  NULL, 0) < 0)
                 return -EIO;
+        return 0;
+}
+
+static int node_start(BNode *n, const char *top, const char *xfsmd, const char *bridge, int port, const char *policy) {
+        char comp[600], state[600], bstate[600], key[600], nodes[600], url[64], log[700];
+
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(state, sizeof state, "%s/state", n->dir);
+        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", top);
+        snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
         if (!n->bus) {
                 n->bus_pid = bench_private_bus(n->dir, n->address, sizeof n->address);
                 if (n->bus_pid < 0 || !(n->bus = bench_connect(n->address)))
@@ -357,7 +368,7 @@ int bench_bridge(int argc, char **argv, bool json) {
                         break;
                 usleep(10000);
         }
-        if (floor_round(port, count, &fl) < 0)
+        if (floor_round(port, count, &fl) < 0 || node_prepare(&a, dir, bridge) < 0 || node_prepare(&b, dir, bridge) < 0)
                 goto finish;
 
         for (size_t p = 0; p < ELEMENTSOF(policies); p++) {

@@ -55,7 +55,7 @@ typedef struct Inbox {
 struct Inbound {
         sd_event *event;
         RedisTarget target;
-        const NodeKeyring *keyring;
+        NodeKeyring *keyring;
         Directory *directory;
         Delivery *delivery;
         Inbox **inboxes;
@@ -249,6 +249,11 @@ static void inbox_process(Inbox *ib) {
 
                 k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv, r->argvlen, r->n,
                                 &e, &dead);
+                if (k == ENTRY_DEAD && dead.reason == ENTRY_DEAD_UNKNOWN_NODE &&
+                    node_keyring_refresh(in->keyring, NULL) > 0)
+                        /* a node whose key was installed after start: read the keys again, then once more */
+                        k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv,
+                                        r->argvlen, r->n, &e, &dead);
                 if (k == ENTRY_DEAD) {
                         unsigned bit = 1u << (dead.reason % 32);
                         if (!(ib->dead_logged & bit))
@@ -471,7 +476,7 @@ int inbound_add(Inbound *in, const char *component) {
 
 /* ---- the module ---------------------------------------------------------------------- */
 
-int inbound_new(Inbound **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, const NodeKeyring *keyring,
+int inbound_new(Inbound **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, NodeKeyring *keyring,
                 Directory *directory) {
         _cleanup_(inbound_freep) Inbound *in = NULL;
         int r;

@@ -32,7 +32,7 @@ typedef struct InboundStats {
         uint64_t delivered, dead, waiting; /* waiting: read, not yet taken by the worker */
 } InboundStats;
 
-int inbound_new(Inbound **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, const NodeKeyring *keyring,
+int inbound_new(Inbound **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, NodeKeyring *keyring,
                 Directory *directory);
 Inbound *inbound_free(Inbound *in);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Inbound *, inbound_free);

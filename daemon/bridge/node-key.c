@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -236,12 +237,15 @@ struct NodeKeyring {
         uint8_t public[NODE_KEY_SIZE];
         NodePeer *peers;
         size_t n_peers;
+        char *dir;              /* where the peers' keys were read from, read again by node_keyring_refresh() */
+        uint64_t last_refresh;  /* CLOCK_MONOTONIC usec */
 };
 
 NodeKeyring *node_keyring_free(NodeKeyring *k) {
         if (!k)
                 return NULL;
 
+        free(k->dir);
         if (k->peers)
                 sodium_memzero(k->peers, k->n_peers * sizeof *k->peers);
         free(k->peers);
@@ -364,6 +368,13 @@ int node_keyring_load_dir(NodeKeyring *k, const char *dir) {
         assert(k);
         assert(dir);
 
+        if (!streq_ptr(k->dir, dir)) {
+                char *copy = strdup(dir);
+                if (!copy)
+                        return -ENOMEM;
+                free(k->dir);
+                k->dir = copy;
+        }
         d = opendir(dir);
         if (!d) {
                 if (errno == ENOENT) {
@@ -436,4 +447,21 @@ int node_keyring_mac_key(const NodeKeyring *k, const char *peer, NodeKeyDirectio
 
         memcpy(ret, dir == NODE_KEY_SEND ? p->send : p->receive, NODE_KEY_SIZE);
         return 0;
+}
+
+int node_keyring_refresh(NodeKeyring *k, const char *peer) {
+        struct timespec ts;
+        uint64_t now;
+
+        assert(k);
+        if (!k->dir || (peer && node_keyring_knows(k, peer)))
+                return 0;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+        if (k->last_refresh && now < k->last_refresh + 1000000ULL)
+                return 0;
+        k->last_refresh = now;
+        log_info("Node %s is not known: reading %s again", peer ?: "?", k->dir);
+        (void) node_keyring_load_dir(k, k->dir);
+        return peer ? node_keyring_knows(k, peer) : 1;
 }

@@ -73,6 +73,10 @@ int node_keyring_add_peer(NodeKeyring *k, const char *name, const uint8_t public
 int node_keyring_load_dir(NodeKeyring *k, const char *dir);
 
 bool node_keyring_knows(const NodeKeyring *k, const char *peer);
+/* A node not known (yet): read the directory last loaded again, at most once
+ * a second, so that keys installed after start are picked up. 1 when peer is
+ * known now, 0 when not. */
+int node_keyring_refresh(NodeKeyring *k, const char *peer);
 /* The MAC key this node shares with peer for dir; -ENOKEY when peer is
  * not accepted. */
 int node_keyring_mac_key(const NodeKeyring *k, const char *peer, NodeKeyDirection dir,

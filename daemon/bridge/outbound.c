@@ -27,7 +27,7 @@ static const char add_script[] = "if redis.call('XLEN', KEYS[1]) >= tonumber(ARG
 struct Outbound {
         sd_bus *bus;
         RedisConn *writer;
-        const NodeKeyring *keyring;
+        NodeKeyring *keyring;
         Directory *directory;
         Access *access;
         const BridgeConfig *config;
@@ -134,6 +134,8 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE, "Redis is unreachable: the event for %s waits",
                                            component);
         r = entry_encode(o->keyring, home, ENTRY_ROUTED, json, strlen(json), &fields);
+        if (r == -ENOKEY && node_keyring_refresh(o->keyring, home) > 0)
+                r = entry_encode(o->keyring, home, ENTRY_ROUTED, json, strlen(json), &fields);
         if (r == -ENOKEY)
                 return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE,
                                            "no public key of node %s (the home of %s) in the nodes directory", home,
@@ -211,7 +213,7 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
         return 1;
 }
 
-int outbound_new(Outbound **ret, sd_bus *bus, RedisConn *writer, const NodeKeyring *keyring, Directory *directory,
+int outbound_new(Outbound **ret, sd_bus *bus, RedisConn *writer, NodeKeyring *keyring, Directory *directory,
                  Access *access, const BridgeConfig *config) {
         _cleanup_(outbound_freep) Outbound *o = NULL;
         int r;

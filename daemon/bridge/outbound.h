@@ -26,7 +26,7 @@ typedef struct OutboundStats {
         uint64_t sent, busy, failed;
 } OutboundStats;
 
-int outbound_new(Outbound **ret, sd_bus *bus, RedisConn *writer, const NodeKeyring *keyring, Directory *directory,
+int outbound_new(Outbound **ret, sd_bus *bus, RedisConn *writer, NodeKeyring *keyring, Directory *directory,
                  Access *access, const BridgeConfig *config);
 Outbound *outbound_free(Outbound *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Outbound *, outbound_free);
