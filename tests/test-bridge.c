@@ -35,6 +35,8 @@
 
 #include "harness.h"
 
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
 typedef struct Node {
         const char *name;
         const char *stems; /* --component arguments, space-separated */
@@ -169,6 +171,8 @@ static bool bridge_knows(Node *n, const char *remote) {
         return found;
 }
 
+static const char *bridge_config; /* --config FILE for the bridges started from now on, or NULL */
+
 static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir, const char *log) {
         char comp[400], nodes[400], key[400], url[64];
         snprintf(comp, sizeof comp, "%s/comp", n->dir);
@@ -178,7 +182,11 @@ static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir,
         setenv("XFSM_COMPONENT_PATH", comp, 1);
         char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
                          (char *) node_name, (char *) "--redis", url, (char *) "--state-dir", (char *) state_dir,
-                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, NULL };
+                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, NULL, NULL, NULL };
+        if (bridge_config) {
+                argv[13] = (char *) "--config";
+                argv[14] = (char *) bridge_config;
+        }
         return spawn(argv, log);
 }
 
@@ -413,6 +421,29 @@ static void test_stream_exactly_once_through_faults(void **state) {
         }
         fprintf(stderr, "# the sender restarted under durability none (new incarnations): sent %ld, applied %ld\n", n,
                 context_number(&B, "StreamReceiver", receiver, "last"));
+
+        /* the receiving bridge is down and the inbox is small (InboxLimit=5): the sending bridge answers
+         * Busy past it, the events wait in the sender's outbox, never dropped, and flow once it is back */
+        char conf[400];
+        snprintf(conf, sizeof conf, "%s/bridge.conf", dir);
+        run("printf '[Bridge]\\nInboxLimit=5\\n' > %s", conf);
+        stop(&B.bridge, SIGTERM);
+        stop(&A.bridge, SIGTERM);
+        bridge_config = conf;
+        start_bridge(&A, "StreamReceiver");
+        bridge_config = NULL;
+        send_numbers(sender, n + 1, n + 20), n += 20;
+        long most = 0;
+        for (int k = 0; k < 50; k++) {
+                most = MAX(most, strtol(redis("XLEN xfsm:{StreamReceiver}:inbox"), NULL, 10));
+                usleep(20000);
+        }
+        assert_true(most <= 5);
+        assert_true(most > 0);
+        start_bridge(&B, "StreamSender");
+        assert_int_equal(wait_count(receiver, n, 60), n);
+        fprintf(stderr, "# the receiving bridge down, InboxLimit=5 (at most %ld waited in Redis): sent %ld, applied %ld\n",
+                most, n, context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* each number once, in order */
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
