@@ -4,6 +4,7 @@
 /* Small helpers shared by the library and the tools; never installed. */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,11 @@ static inline bool isempty(const char *s) {
 
 static inline void freep(void *p) {
         free(*(void **) p);
+}
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
 }
 
 /* func##p(), for _cleanup_(): calls func (a destructor that takes NULL and returns NULL) */
