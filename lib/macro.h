@@ -34,6 +34,11 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
 /* func##p(), for _cleanup_(): calls func (a destructor that takes NULL and returns NULL) */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
         static inline void func##p(type *p) {   \

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Statecharts (STATECHARTS in xfsm.component(5)): compound and parallel
+ * states, history, done.state events. The steps of a transition they share
+ * with flat machines (actions, payload, completion, timers, notifyParent,
+ * children) are transition.c's, action.c's and engine-timers.c's.
+ *
+ * A statechart instance's configuration is a bitset of active states (states
+ * are numbered in document order, parents first, so a subtree is a range).
+ * One event selects, for each active atomic state in document order, the
+ * innermost transition that takes it (its own, else its ancestors'); a
+ * transition whose exit set overlaps an earlier one's is left out. The
+ * microstep then exits states innermost first (recording history), runs the
+ * transitions' actions, and enters states outermost first, as SCXML does. */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-internal.h"
+#include "json-path.h"
+#include "macro.h"
+
+/* k is a proper descendant of a (a == -1: the machine itself) */
+static bool sc_below(const Machine *m, unsigned k, int a) {
+        return a < 0 || (k > (unsigned) a && k < m->states[a].end);
+}
+
+static bool sc_any(const uint64_t *v, unsigned from, unsigned to) {
+        for (unsigned k = from; k < to; k++)
+                if (bit(v, k))
+                        return true;
+        return false;
+}
+
+bool engine_in_state(const xfsm_instance *i, unsigned state) {
+        return i->machine->statechart ? bit(i->active, state) : i->state == state;
+}
+
+/* The configuration as text: the active atomic states joined by ',',
+ * interned in the component so that effects and histories may point at it. */
+int sc_refresh(xfsm_instance *i) {
+        const Machine *m = i->machine;
+        ComponentRt *c = i->comp;
+        char buf[4096];
+        size_t len = 0;
+        int first_leaf = -1;
+
+        for (unsigned k = 0; k < m->n_states && first_leaf < 0; k++)
+                if (bit(i->active, k) && m->states[k].n_children == 0)
+                        first_leaf = (int) k;
+        if (first_leaf >= 0)
+                instance_set_state(i, (unsigned) first_leaf);
+        /* a configuration seen before: its text is there already */
+        for (size_t k = 0; k < c->n_texts; k++)
+                if (c->texts[k].machine == m && memcmp(c->texts[k].bits, i->active, m->n_words * sizeof(uint64_t)) == 0) {
+                        i->state_text = c->texts[k].text;
+                        return 0;
+                }
+        buf[0] = 0;
+        for (unsigned k = 0; k < m->n_states; k++)
+                if (bit(i->active, k) && m->states[k].n_children == 0) {
+                        int n = snprintf(buf + len, sizeof buf - len, "%s%s", len ? "," : "", m->states[k].name);
+                        if (n > 0 && (size_t) n < sizeof buf - len)
+                                len += (size_t) n;
+                }
+        if (c->n_texts == c->cap_texts) {
+                size_t cap = c->cap_texts ? c->cap_texts * 2 : 16;
+                ConfigText *v = realloc(c->texts, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                c->texts = v;
+                c->cap_texts = cap;
+        }
+        ConfigText *t = &c->texts[c->n_texts];
+        *t = (ConfigText) { .machine = m, .text = strdup(buf) };
+        if (!t->text)
+                return -ENOMEM;
+        memcpy(t->bits, i->active, m->n_words * sizeof(uint64_t));
+        c->n_texts++;
+        i->state_text = t->text;
+        return 0;
+}
+
+/* Default entry of state s: itself, and below it its initial child, its
+ * remembered history, or (parallel) every region. */
+static void sc_add_descendants(const xfsm_instance *i, unsigned s, uint64_t *enter) {
+        const Machine *m = i->machine;
+        const State *st = &m->states[s];
+
+        bit_set(enter, s);
+        if (st->n_children == 0)
+                return;
+        if (st->parallel) {
+                for (size_t c = 0; c < st->n_children; c++)
+                        if (!sc_any(enter, st->children[c], m->states[st->children[c]].end))
+                                sc_add_descendants(i, st->children[c], enter);
+                return;
+        }
+        if (st->history) {
+                const uint64_t *h = i->hist + (size_t) st->history_slot * m->n_words;
+                if (sc_any(h, s + 1, st->end)) {
+                        if (st->history == HISTORY_DEEP) {
+                                for (unsigned k = s + 1; k < st->end; k++)
+                                        if (bit(h, k))
+                                                bit_set(enter, k);
+                        } else
+                                for (size_t c = 0; c < st->n_children; c++)
+                                        if (bit(h, st->children[c]))
+                                                sc_add_descendants(i, st->children[c], enter);
+                        return;
+                }
+        }
+        sc_add_descendants(i, (unsigned) st->initial, enter);
+}
+
+/* The ancestors of t below domain, and the other regions of parallel ones. */
+static void sc_add_ancestors(const xfsm_instance *i, unsigned t, int domain, uint64_t *enter) {
+        const Machine *m = i->machine;
+        for (int a = m->states[t].parent; a >= 0 && a != domain; a = m->states[a].parent) {
+                bit_set(enter, (unsigned) a);
+                if (m->states[a].parallel)
+                        for (size_t c = 0; c < m->states[a].n_children; c++) {
+                                unsigned ch = m->states[a].children[c];
+                                if (!sc_any(enter, ch, m->states[ch].end))
+                                        sc_add_descendants(i, ch, enter);
+                        }
+        }
+}
+
+/* The state whose descendants a transition exits: the least common compound
+ * ancestor of source and target (the source itself for an internal
+ * transition to a descendant); -1 is the machine. */
+static int sc_domain(const Machine *m, const Transition *t) {
+        if (t->type == TRANSITION_INTERNAL && t->to != t->from && sc_below(m, t->to, (int) t->from))
+                return (int) t->from;
+        for (int a = m->states[t->from].parent; a >= 0; a = m->states[a].parent)
+                if (!m->states[a].parallel && sc_below(m, t->to, a))
+                        return a;
+        return -1;
+}
+
+static void sc_exit_set(const xfsm_instance *i, const Transition *t, uint64_t *exit) {
+        const Machine *m = i->machine;
+        int d = sc_domain(m, t);
+        unsigned from = d < 0 ? 0 : (unsigned) d + 1, to = d < 0 ? m->n_states : m->states[d].end;
+        for (unsigned k = from; k < to; k++)
+                if (bit(i->active, k))
+                        bit_set(exit, k);
+}
+
+/* Select the transitions an event takes (see above). */
+int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
+              const Transition **ret, size_t *ret_n) {
+        const Machine *m = i->machine;
+        uint64_t taken[STATECHART_WORDS] = {};
+        unsigned n_event = 0;
+        size_t n = 0;
+
+        e->guard_div_zero = false;
+        for (unsigned leaf = 0; leaf < m->n_states; leaf++) {
+                const Transition *found = NULL;
+                if (!bit(i->active, leaf) || m->states[leaf].n_children > 0)
+                        continue;
+                for (int s = (int) leaf; s >= 0 && !found; s = m->states[s].parent) {
+                        const State *st = &m->states[s];
+                        unsigned here = 0;
+                        for (size_t k = 0; k < st->n_out; k++)
+                                here += transition_event_is(st->out[k], event);
+                        n_event += here;
+                        for (size_t k = 0; k < st->n_out && !found; k++) {
+                                const Transition *t = st->out[k];
+                                if (!transition_event_is(t, event) || !transition_guard_holds(e, t, i, payload))
+                                        continue;
+                                if (t->n_rules > 0 && (routed || here > 1) &&
+                                    !json_rules_hold(t->rules, t->n_rules, payload, i->context))
+                                        continue;
+                                found = t;
+                        }
+                }
+                if (!found)
+                        continue;
+                bool dup = false;
+                for (size_t k = 0; k < n; k++)
+                        dup = dup || ret[k] == found;
+                if (dup || n >= STATECHART_MAX_STATES)
+                        continue;
+                uint64_t exit[STATECHART_WORDS] = {}, overlap = 0;
+                sc_exit_set(i, found, exit);
+                for (unsigned w = 0; w < m->n_words; w++)
+                        overlap |= exit[w] & taken[w];
+                if (overlap)
+                        continue; /* an earlier transition exits these states: it wins */
+                for (unsigned w = 0; w < m->n_words; w++)
+                        taken[w] |= exit[w];
+                ret[n++] = found;
+        }
+        if (n == 0) {
+                if (n_event == 0)
+                        return engine_fail(e, -XFSM_E_NO_TRANSITION, "no transition from '%s' on '%s' in machine '%s'",
+                                           i->state_text, event, m->name);
+                return engine_fail(e, -XFSM_E_GUARD_FAILED, "no guard holds for '%s' in '%s' of machine '%s'%s", event,
+                                   i->state_text, m->name, e->guard_div_zero ? " (a guard divided by zero)" : "");
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Leave state k: its timeouts go, unless it is entered again at once and
+ * the timeout keeps running through self-loops. */
+static void sc_exit_timers(xfsm_engine *e, xfsm_instance *i, unsigned k, const uint64_t *enter) {
+        for (size_t t = i->n_timers; t > 0; t--) {
+                const Transition *tr = i->timers[t - 1].t;
+                if (!tr || tr->from != k)
+                        continue;
+                if (bit(enter, k) && tr->type == TRANSITION_TIMEOUT && !tr->reset_on_transition)
+                        continue;
+                timer_remove(e, i, t - 1, true);
+        }
+}
+
+/* Enter the states of enter (not yet active), outermost first. */
+static int sc_enter(xfsm_engine *e, xfsm_instance *i, const uint64_t *enter, const char *event, json_object *payload) {
+        const Machine *m = i->machine;
+        int r;
+
+        for (unsigned k = 0; k < m->n_states; k++) {
+                const State *st = &m->states[k];
+                if (!bit(enter, k))
+                        continue;
+                bit_set(i->active, k);
+                if ((r = state_enter_actions(e, i, st, event, payload)) < 0 ||
+                    (r = timers_arm_entered(e, i, st)) < 0)
+                        return r;
+                if (st->type != STATE_FINAL && st->type != STATE_ERROR)
+                        continue;
+                if (st->parent < 0) {
+                        if ((r = instance_complete(e, i, st)) < 0)
+                                return r;
+                        continue;
+                }
+                /* a final child: done.state.<Parent>, and for a parallel grandparent once
+                 * every region is done */
+                const State *p = &m->states[st->parent];
+                if (st->type == STATE_FINAL &&
+                    (r = step_enqueue(e, i, p->done_event, NULL, NULL, false)) < 0)
+                        return r;
+                if (st->type == STATE_FINAL && p->parent >= 0 && m->states[p->parent].parallel) {
+                        const State *g = &m->states[p->parent];
+                        bool all = true;
+                        for (size_t c = 0; c < g->n_children && all; c++) {
+                                const State *region = &m->states[g->children[c]];
+                                bool done = false;
+                                for (size_t x = 0; x < region->n_children; x++)
+                                        done = done || ((bit(i->active, region->children[x]) || bit(enter, region->children[x])) &&
+                                                        m->states[region->children[x]].type == STATE_FINAL);
+                                all = done;
+                        }
+                        if (all && (r = step_enqueue(e, i, g->done_event, NULL, NULL, false)) < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts, size_t n, const char *event,
+                        json_object *payload) {
+        const Machine *m = i->machine;
+        uint64_t exit[STATECHART_WORDS] = {}, enter[STATECHART_WORDS] = {};
+        const char *previous = i->state_text;
+        int r;
+
+        assert(n > 0);
+
+        r = undo_save(e, i);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++)
+                sc_exit_set(i, ts[k], exit);
+        /* history is what was active when the state was left */
+        for (unsigned k = 0; k < m->n_states; k++) {
+                const State *st = &m->states[k];
+                if (!bit(exit, k) || !st->history)
+                        continue;
+                uint64_t *h = i->hist + (size_t) st->history_slot * m->n_words;
+                for (unsigned x = k + 1; x < st->end; x++) {
+                        bit_clear(h, x);
+                        if (bit(i->active, x) &&
+                            (st->history == HISTORY_DEEP || m->states[x].parent == (int) k))
+                                bit_set(h, x);
+                }
+        }
+        for (size_t k = 0; k < n; k++) {
+                int d = sc_domain(m, ts[k]);
+                sc_add_descendants(i, ts[k]->to, enter);
+                sc_add_ancestors(i, ts[k]->to, d, enter);
+        }
+        /* exit, innermost (last in document order) first */
+        for (unsigned k = m->n_states; k > 0; k--) {
+                const State *st = &m->states[k - 1];
+                if (!bit(exit, k - 1))
+                        continue;
+                if ((r = state_exit_actions(e, i, st, event, payload)) < 0)
+                        return r;
+                sc_exit_timers(e, i, k - 1, enter);
+                bit_clear(i->active, k - 1);
+        }
+        /* the transitions' own methods and actions, then the payload */
+        for (size_t k = 0; k < n; k++)
+                if ((r = transition_run_actions(e, i, ts[k], event, payload)) < 0)
+                        return r;
+        if ((r = transition_merge_payload(e, i, ts[0], payload)) < 0)
+                return r;
+        if ((r = sc_enter(e, i, enter, event, payload)) < 0)
+                return r;
+        if ((r = sc_refresh(i)) < 0)
+                return r;
+        if ((r = transition_record(e, i, previous, i->state_text, ts[0]->event)) < 0)
+                return r;
+        for (size_t k = 0; k < n; k++)
+                if ((r = parent_notify(e, i, ts[k], previous)) < 0 ||
+                    (r = transition_targets(e, i, ts[k], payload)) < 0)
+                        return r;
+        (void) timers_cancel_completed(e, i);
+        return 0;
+}
+
+int sc_process(xfsm_engine *e, Item *it) {
+        xfsm_instance *i = it->inst;
+        const Transition *ts[STATECHART_MAX_STATES];
+        size_t n = 0;
+        int r;
+
+        if (it->forced) {
+                if (!bit(i->active, it->forced->from))
+                        return 0; /* left the state meanwhile */
+                if (!transition_guard_holds(e, it->forced, i, it->payload))
+                        return engine_fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", it->forced->event);
+                ts[0] = it->forced;
+                n = 1;
+        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, ts, &n)) < 0)
+                return r;
+        return sc_microstep(e, i, ts, n, it->event, it->payload);
+}
+
+/* A statechart instance comes to life in the initial state and its default descendants. */
+int sc_start(xfsm_engine *e, xfsm_instance *i) {
+        const Machine *m = i->machine;
+        uint64_t enter[STATECHART_WORDS] = {};
+        int r;
+
+        i->active = calloc(m->n_words, sizeof(uint64_t));
+        i->hist = m->n_history ? calloc((size_t) m->n_history * m->n_words, sizeof(uint64_t)) : NULL;
+        if (!i->active || (m->n_history && !i->hist))
+                return -ENOMEM;
+        sc_add_descendants(i, m->initial, enter);
+        sc_add_ancestors(i, m->initial, -1, enter);
+        if ((r = sc_enter(e, i, enter, NULL, NULL)) < 0)
+                return r;
+        return sc_refresh(i);
+}
