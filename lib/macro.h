@@ -34,11 +34,6 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
-static inline void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 /* func##p(), for _cleanup_(): calls func (a destructor that takes NULL and returns NULL) */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
         static inline void func##p(type *p) {   \
@@ -55,13 +50,6 @@ static inline void fclosep(FILE **f) {
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-
-/* A cleanup function for a type whose destructor returns NULL: type_freep(). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)    \
-        static inline void func##p(type *p) {      \
-                if (*p)                            \
-                        *p = func(*p);             \
-        }
 
 static inline void *mfree(void *p) {
         free(p);
