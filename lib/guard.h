@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The guard expression language (SPEC section 1): parsed once at load into a
+/* The guard expression language (xfsm.component(5)): parsed once at load into a
  * small tree, evaluated over the context and the event payload without
  * allocation and without eval, in time bounded by the expression's size.
  *

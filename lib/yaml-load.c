@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The xcomponent dialect (SPEC section 1): YAML node tree -> Component, with
+/* The xcomponent dialect (xfsm.component(5)): YAML node tree -> Component, with
  * every structural check reported as FILE:LINE:COLUMN. */
 
 #include <errno.h>
