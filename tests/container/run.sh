@@ -30,7 +30,7 @@ done
 
 # ---- the root file system, built once ---------------------------------------
 # what the root file system holds; a change rebuilds it
-packages=systemd,systemd-sysv,libpam-systemd,dbus,dbus-broker,polkitd,libyaml-0-2,libjson-c5,zlib1g,perl-base
+packages=systemd,systemd-sysv,libpam-systemd,dbus,dbus-broker,polkitd,libyaml-0-2,libjson-c5,zlib1g,libhiredis0.14,libsodium23,perl-base
 if ! [ -x "$rootfs/lib/systemd/systemd" ] || [ "$(cat "$rootfs/.xfsm-ready" 2>/dev/null)" != "$packages" ]; then
         mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
         [ -n "$mirror" ] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
