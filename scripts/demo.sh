@@ -10,23 +10,40 @@
 # temporary directory: the system bus only lets xfsm own its names once its
 # bus policy is installed (the systemd packaging work), and a user who is not
 # root may not use it at all.
+#
+# Then the same cascade across two nodes on this machine: node A (its own
+# private bus, xfsmd hosting OrderComponent, xfsm-redis-bridge) and node B
+# (the same with PaymentComponent), joined through a redis-server the script
+# starts on a free loopback port (xfsm-redis-bridge(8)). Everything it starts
+# is stopped, and its temporary directory removed, on exit.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-xfsm_install_deps
+# redis-server: the two-node part starts its own
+if [ "$(id -u)" = 0 ]; then
+        xfsm_install_deps redis-server
+else
+        xfsm_install_deps
+fi
 xfsm_build build
 
 X=build/tools/xfsmctl
 D=tests/data/xcomponent
 dir=$(mktemp -d /tmp/xfsm-demo-XXXXXX)
 bus_pid= daemon_pid= watch_pid=
+# the two-node part's processes, in the order they are stopped
+node_pids=
 cleanup() {
         [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null || true
         [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
         [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null || true
+        for p in $node_pids; do
+                kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+        done
         rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "== a private bus: dbus-daemon at unix:path=$dir/bus"
 dbus-daemon --config-file=dbus/xfsm-private-bus.conf --address="unix:path=$dir/bus" --nofork --nopidfile \
@@ -93,3 +110,123 @@ echo "== xfsmctl instances FetchPipeline (one Done with its output, one GaveUp a
 $X --bus "$BUS" instances FetchPipeline
 $X --bus "$BUS" show FetchPipeline "$F1" | grep -E 'State|Context'
 $X --bus "$BUS" show FetchPipeline "$F2" | grep -E 'State|Context'
+
+# ---- two nodes through Redis ---------------------------------------------------
+echo
+echo "== two nodes on this machine, joined through Redis (xfsm-redis-bridge(8))"
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+        echo "   SKIPPED: redis-server is not installed (run this as root, or: sudo apt-get install redis-server)"
+        exit 0
+fi
+BR=build/daemon/bridge/xfsm-redis-bridge
+XD=build/daemon/xfsmd
+
+# redis-server on a free loopback port, keeping what it acknowledges
+# (appendfsync always) and never evicting (the bridge's REDIS REQUIREMENTS)
+mkdir -p "$dir/redis"
+port=
+for try in 1 2 3 4 5 6 7 8 9 10; do
+        p=$((20000 + ($$ * 7 + try * 1009) % 40000))
+        redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes --appendfsync always \
+                --save '' --maxmemory-policy noeviction > "$dir/redis.log" 2>&1 &
+        rpid=$!
+        for i in $(seq 100); do
+                kill -0 "$rpid" 2>/dev/null || break
+                grep -q 'Ready to accept connections' "$dir/redis.log" && { port=$p; break; }
+                sleep 0.05
+        done
+        [ -n "$port" ] && break
+        kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null || true
+done
+[ -n "$port" ] || { echo "xfsm: could not start redis-server on a free port:" >&2; cat "$dir/redis.log" >&2; exit 1; }
+node_pids=$rpid
+R="redis-cli -p $port"
+echo "== redis-server on 127.0.0.1:$port (appendonly yes, appendfsync always, maxmemory-policy noeviction)"
+
+# each node: its own bus, xfsmd with a state directory, a key pair, a bridge
+mkdir -p "$dir/nodes.d"
+printf '[Bridge]\n' > "$dir/bridge.conf"   # not /etc/xfsm/bridge.conf: only the options below
+start_node() { # NAME STEM FILE
+        n=$1
+        mkdir -p "$dir/$n/comp" "$dir/$n/state" "$dir/$n/bridge-state"
+        cp "$3" "$dir/$n/comp/$2.yaml"
+        dbus-daemon --config-file=dbus/xfsm-private-bus.conf --address="unix:path=$dir/$n/bus" --nofork --nopidfile \
+                2>"$dir/$n/bus.log" &
+        node_pids="$! $node_pids"
+        for i in $(seq 100); do [ -S "$dir/$n/bus" ] && break; sleep 0.05; done
+        XFSM_COMPONENT_PATH="$dir/$n/comp" $XD --bus-address "unix:path=$dir/$n/bus" --state-dir "$dir/$n/state" \
+                --component "$2" 2>"$dir/$n/xfsmd.log" &
+        node_pids="$! $node_pids"
+        $BR --generate-key "$dir/$n/key" | sed 's/^/   /'
+        cp "$dir/$n/key.pub" "$dir/nodes.d/$n.pub"
+}
+start_bridge() { # NAME
+        n=$1
+        XFSM_COMPONENT_PATH="$dir/$n/comp" $BR --config "$dir/bridge.conf" --bus-address "unix:path=$dir/$n/bus" \
+                --node "$n" --redis "redis://127.0.0.1:$port" --state-dir "$dir/$n/bridge-state" \
+                --nodes-dir "$dir/nodes.d" --node-key "$dir/$n/key.key" 2>>"$dir/$n/bridge.log" &
+        bridge_pid=$!
+        node_pids="$bridge_pid $node_pids"
+}
+knows() { # NAME COMPONENT: the node's bridge serves COMPONENT as homed elsewhere
+        dbus-send --bus="unix:path=$dir/$1/bus" --print-reply --dest=org.xfsm1.Bridge /org/xfsm1/Bridge \
+                org.freedesktop.DBus.Introspectable.Introspect 2>/dev/null | grep -q "node name=\"$2\""
+}
+echo "== node A: a private bus, xfsmd hosting OrderComponent; its key pair (xfsm-redis-bridge --generate-key)"
+start_node nodeA order $D/demo-order.yaml
+echo "== node B: a private bus, xfsmd hosting PaymentComponent; its key pair"
+start_node nodeB payment $D/demo-payment.yaml
+BA="unix:path=$dir/nodeA/bus"
+BB="unix:path=$dir/nodeB/bus"
+echo "== a bridge on each node, both public keys in the nodes directory"
+start_bridge nodeA
+bridge_a=$bridge_pid
+start_bridge nodeB
+bridge_b=$bridge_pid
+for i in $(seq 200); do knows nodeA PaymentComponent && knows nodeB OrderComponent && break; sleep 0.05; done
+grep -h -e 'homed on node' -e 'is alive' "$dir/nodeA/bridge.log" | sed 's/^/   nodeA /'
+grep -h -e 'homed on node' -e 'is alive' "$dir/nodeB/bridge.log" | sed 's/^/   nodeB /'
+echo "   $R GET 'xfsm:{PaymentComponent}:home': $($R GET 'xfsm:{PaymentComponent}:home')"
+
+echo
+echo "== xfsmctl --bus \$NODE_B watch (in the background) prints node B's transitions"
+$X --bus "$BB" watch 2>/dev/null &
+node_pids="$! $node_pids"
+sleep 0.3
+
+echo "== on node B two Payments wait in Pending; on node A an Order is created"
+P1=$($X --bus "$BB" create PaymentComponent Payment --context '{"orderId":"ORD-1"}')
+P2=$($X --bus "$BB" create PaymentComponent Payment --context '{"orderId":"ORD-2"}')
+O=$($X --bus "$BA" create OrderComponent Order --context '{"orderId":"ORD-1","amount":99.5,"customerId":"CUST-7"}')
+echo "   Order $O on node A, Payments $P1 $P2 on node B"
+echo "== xfsmctl --bus \$NODE_A send OrderComponent $O VALIDATE"
+$X --bus "$BA" send OrderComponent "$O" VALIDATE
+for i in $(seq 100); do
+        [ "$($X --bus "$BB" instances PaymentComponent --state Processing 2>/dev/null | grep -c Processing)" = 2 ] && break
+        sleep 0.05
+done
+sleep 0.2
+echo "== xfsmctl --bus \$NODE_B instances PaymentComponent"
+$X --bus "$BB" instances PaymentComponent
+echo "== the stream of PaymentComponent: each entry delivered, acknowledged and trimmed"
+echo "   $R XLEN 'xfsm:{PaymentComponent}:inbox': $($R XLEN 'xfsm:{PaymentComponent}:inbox')"
+
+echo
+echo "== node B's bridge stops (SIGKILL); a Payment waits on node B, a second Order is validated on node A"
+kill -KILL "$bridge_b"
+wait "$bridge_b" 2>/dev/null || true
+P3=$($X --bus "$BB" create PaymentComponent Payment --context '{"orderId":"ORD-3"}')
+O2=$($X --bus "$BA" create OrderComponent Order --context '{"orderId":"ORD-3","amount":12,"customerId":"CUST-8"}')
+$X --bus "$BA" send OrderComponent "$O2" VALIDATE
+sleep 1
+echo "   Payment $P3: $($X --bus "$BB" show PaymentComponent "$P3" | sed -n 's/^ *State: *//p'); the event waits in Redis: XLEN $($R XLEN 'xfsm:{PaymentComponent}:inbox')"
+echo "== node B's bridge starts again"
+start_bridge nodeB
+for i in $(seq 200); do
+        [ "$($X --bus "$BB" show PaymentComponent "$P3" | sed -n 's/^ *State: *//p')" = Processing ] && break
+        sleep 0.05
+done
+sleep 0.2
+echo "   Payment $P3: $($X --bus "$BB" show PaymentComponent "$P3" | sed -n 's/^ *State: *//p'); XLEN $($R XLEN 'xfsm:{PaymentComponent}:inbox')"
+echo "== the keys in Redis"
+$R --scan --pattern 'xfsm:*' | sort | sed 's/^/   /'
