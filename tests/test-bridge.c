@@ -171,7 +171,8 @@ static bool bridge_knows(Node *n, const char *remote) {
         return found;
 }
 
-static const char *bridge_config; /* --config FILE for the bridges started from now on, or NULL */
+static const char *bridge_config; /* --config FILE for the bridges started from now on (NULL: an empty one) */
+static char empty_config[320];
 
 static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir, const char *log) {
         char comp[400], nodes[400], key[400], url[64];
@@ -183,10 +184,9 @@ static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir,
         char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
                          (char *) node_name, (char *) "--redis", url, (char *) "--state-dir", (char *) state_dir,
                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, NULL, NULL, NULL };
-        if (bridge_config) {
-                argv[13] = (char *) "--config";
-                argv[14] = (char *) bridge_config;
-        }
+        /* never the host's /etc/xfsm/bridge.conf */
+        argv[13] = (char *) "--config";
+        argv[14] = (char *) (bridge_config ?: empty_config);
         return spawn(argv, log);
 }
 
@@ -299,6 +299,8 @@ static int setup(void **state) {
         snprintf(dir, sizeof dir, "/tmp/xfsm-bridge-XXXXXX");
         assert_non_null(mkdtemp(dir));
         redis_port = free_port();
+        snprintf(empty_config, sizeof empty_config, "%s/empty.conf", dir);
+        run(": > %s", empty_config);
         redis_start();
         node_setup(&A, "xcomponent/demo-order.yaml", "order", "stream-sender.yaml", "sender");
         node_setup(&B, "xcomponent/demo-payment.yaml", "payment", "stream-receiver.yaml", "receiver");

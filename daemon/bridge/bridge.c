@@ -71,7 +71,8 @@ static void help(void) {
                "                       The bus of this node's workers (default the system bus)\n"
                "  --node NAME          This node's name (Node=, default the host name)\n"
                "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB] (Redis=)\n"
-               "  --xcomponent-compat  Speak xcomponent-ai's Redis format too (XcomponentCompat=)\n"
+               "  --xcomponent-compat  xcomponent-ai's Redis format (XcomponentCompat=): not in this\n"
+               "                       version yet, accepted and ignored\n"
                "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
                "  --nodes-dir DIR      The public keys of the nodes accepted (/etc/xfsm/nodes.d)\n"
                "  --node-key FILE      This node's secret key (default the credential node-key)\n"
@@ -544,6 +545,8 @@ int main(int argc, char *argv[]) {
         if (bridge_config_load(&b.config, &o) < 0)
                 return EXIT_FAILURE;
         log_set_node(b.config.node);
+        if (b.config.xcomponent_compat)
+                log_warning("XcomponentCompat= is not supported by this version yet: ignored");
 
         sigset_t mask;
         sigemptyset(&mask);
