@@ -365,27 +365,18 @@ int manager_reply(Manager *m, sd_bus_message *call, const char *types, ...) {
         return r < 0 ? r : 1; /* handled, even if the reply waits for the sync */
 }
 
-/* Engine calls with an origin: the step handler finds it on the manager
- * for the duration of the call. */
+/* Engine calls with an origin: the engine hands it back with each step of the call. */
 int manager_send(Manager *m, xfsm_instance *i, const char *event, const char *payload, StepOrigin *origin,
                  const char **ret_state) {
-        int r;
+        int r = xfsm_instance_send_from(m->engine, i, event, payload, origin, ret_state);
 
-        assert(!m->origin);
-        m->origin = origin;
-        r = xfsm_instance_send(m->engine, i, event, payload, ret_state);
-        m->origin = NULL;
         manager_rearm_timer(m);
         return r;
 }
 
 int manager_deliver(Manager *m, const xfsm_routed *rt, StepOrigin *origin, unsigned *ret_delivered) {
-        int r;
+        int r = xfsm_engine_deliver_from(m->engine, rt, origin, ret_delivered);
 
-        assert(!m->origin);
-        m->origin = origin;
-        r = xfsm_engine_deliver(m->engine, rt, ret_delivered);
-        m->origin = NULL;
         manager_rearm_timer(m);
         return r;
 }
@@ -393,14 +384,14 @@ int manager_deliver(Manager *m, const xfsm_routed *rt, StepOrigin *origin, unsig
 static void on_step(void *userdata, const xfsm_step *s) {
         Manager *m = userdata;
         Host *h = manager_find_host(m, xfsm_step_component(s));
-        StepOrigin none = {}, *origin = &none;
+        StepOrigin none = {}, *origin = &none, *call = xfsm_step_origin(s);
 
         /* the call's own step is its first; cascades it makes here carry only its correlation id */
-        if (m->origin) {
-                if (m->origin->steps++ == 0)
-                        origin = m->origin;
+        if (call) {
+                if (call->steps++ == 0)
+                        origin = call;
                 else
-                        none.correlation_id = m->origin->correlation_id;
+                        none.correlation_id = call->correlation_id;
         }
         m->n_steps++;
         idle_touch(m->idle);

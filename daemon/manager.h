@@ -28,8 +28,9 @@ typedef struct Host {
 } Host;
 
 /* What the daemon knows of the call a step comes from, beyond the engine:
- * given to the engine call (manager_send() and friends) and handed to the
- * step handler, which writes it into the step's record and signals. */
+ * given to the engine call (manager_send() and friends), which hands it back
+ * with each step of the call (xfsm_step_origin()); the step handler writes
+ * it into the step's record and signals. */
 typedef struct StepOrigin {
         const char *event_id;       /* SendEx's event id: the record remembers the result */
         const char *correlation_id; /* carried by the step's Transition signals */
@@ -52,8 +53,6 @@ struct Manager {
         unsigned history_limit;
         unsigned outbox_limit; /* routed events waiting: past it, Send answers Busy */
 
-        /* the origin of the engine call in progress: handed to the step handler */
-        struct StepOrigin *origin;
 
         /* who may do what (access.c) */
         Access *access;

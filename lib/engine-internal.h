@@ -133,6 +133,7 @@ struct xfsm_step {
         const char *event;
         char *event_buf;
         xfsm_routed *routed; /* the routed event being delivered, if any */
+        void *origin;        /* the host's, for the call that made the step (xfsm_step_origin()) */
         xfsm_effect *v;
         size_t n, cap;
 };
@@ -308,6 +309,7 @@ struct xfsm_engine {
         void *version_loader_ud;
         xfsm_step_fn step_fn;
         void *step_ud;
+        void *call_origin; /* the origin of the call in progress: every step it makes carries it */
         bool guard_div_zero; /* a guard of the current choice divided by zero */
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         struct Staged *staged; /* recovery: snapshot images not restored yet */

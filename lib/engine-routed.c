@@ -166,6 +166,15 @@ int xfsm_engine_deliver(xfsm_engine *e, const xfsm_routed *r, unsigned *ret_deli
         return k;
 }
 
+int xfsm_engine_deliver_from(xfsm_engine *e, const xfsm_routed *r, void *origin, unsigned *ret_delivered) {
+        int k;
+
+        e->call_origin = origin;
+        k = xfsm_engine_deliver(e, r, ret_delivered);
+        e->call_origin = NULL;
+        return k;
+}
+
 int xfsm_engine_deliver_json(xfsm_engine *e, const char *routed_json, unsigned *ret_delivered) {
         xfsm_routed *r;
         int k;

@@ -45,6 +45,7 @@ void step_begin(xfsm_engine *e, xfsm_step_cause cause, ComponentRt *c, const cha
                 e->step->has_id = true;
         }
         e->step->event = event;
+        e->step->origin = e->call_origin;
         e->step_comp = c;
         e->n_undo = 0;
         e->serial++;

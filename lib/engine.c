@@ -590,6 +590,16 @@ int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event, cons
         return 0;
 }
 
+int xfsm_instance_send_from(xfsm_engine *e, xfsm_instance *i, const char *event, const char *payload_json,
+                            void *origin, const char **ret_state) {
+        int r;
+
+        e->call_origin = origin;
+        r = xfsm_instance_send(e, i, event, payload_json, ret_state);
+        e->call_origin = NULL;
+        return r;
+}
+
 int xfsm_engine_send(xfsm_engine *e, const char *id, const char *event, const char *payload_json,
                      const char **ret_state) {
         xfsm_instance *i;

@@ -89,3 +89,7 @@ uint64_t xfsm_effect_exec_timeout(const xfsm_effect *f) {
         return f->action && f->action->kind == ACTION_EXEC ? f->action->timeout_ms : 0;
 }
 
+
+void *xfsm_step_origin(const xfsm_step *s) {
+        return s->origin;
+}

@@ -136,6 +136,11 @@ int xfsm_engine_send(xfsm_engine *e, const char *id, const char *event, const ch
 /* The same, by handle (the fast path). */
 int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event,
                        const char *payload_json, const char **ret_state);
+/* The same, with what the host knows of the call beyond the engine (an
+ * event id, a correlation id, ...): every step the call makes carries it,
+ * the call's own first (xfsm_step_origin()); the engine never reads it. */
+int xfsm_instance_send_from(xfsm_engine *e, xfsm_instance *i, const char *event,
+                            const char *payload_json, void *origin, const char **ret_state);
 
 /* Send event to every instance of machine in state (NULL or "*": any state)
  * that accepts it, matchingRules selecting, in creation order, as one step. */
@@ -283,6 +288,8 @@ typedef enum xfsm_step_cause {
 } xfsm_step_cause;
 
 xfsm_step_cause xfsm_step_get_cause(const xfsm_step *s);
+/* The origin the host gave the call that made this step (NULL: none). */
+void *xfsm_step_origin(const xfsm_step *s);
 const char *xfsm_step_component(const xfsm_step *s);
 /* The instance the step was for (NULL for broadcasts and routed deliveries). */
 const char *xfsm_step_instance_id(const xfsm_step *s);
@@ -384,6 +391,8 @@ int xfsm_engine_route_local(xfsm_engine *e, const xfsm_routed *r);
  * as one step. ret_delivered: instances that took it (or 1 for a create). */
 int xfsm_engine_deliver_json(xfsm_engine *e, const char *routed_json, unsigned *ret_delivered);
 int xfsm_engine_deliver(xfsm_engine *e, const xfsm_routed *r, unsigned *ret_delivered);
+/* The same, with the host's origin for the steps it makes (see xfsm_instance_send_from()). */
+int xfsm_engine_deliver_from(xfsm_engine *e, const xfsm_routed *r, void *origin, unsigned *ret_delivered);
 
 /* Limits: microsteps of one event, hops of a routed event, the size of a
  * payload and of a name. */

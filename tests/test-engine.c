@@ -1310,6 +1310,53 @@ static void test_reload_keeps_live_instances_on_their_version(void **state) {
         xfsm_engine_free(e);
 }
 
+/* The host's origin of a call comes back with every step the call makes
+ * (its own first, then the deliveries it caused in this engine), and with
+ * no step of another call. */
+typedef struct Origins {
+        void *seen[8];
+        const char *components[8];
+        size_t n;
+} Origins;
+
+static void record_origin(void *userdata, const xfsm_step *s) {
+        Origins *o = userdata;
+        if (o->n < 8) {
+                o->seen[o->n] = xfsm_step_origin(s);
+                o->components[o->n++] = xfsm_step_component(s);
+        }
+}
+
+static void test_step_origin_comes_back_with_the_steps_of_its_call(void **state) {
+        static const char a[] = "name: A\nstateMachines:\n  - name: S\n    initialState: X\n"
+                                "    states:\n      - {name: X}\n"
+                                "      - name: Y\n        cascadingRules: [{targetComponent: B, targetMachine: R, "
+                                "targetState: W, event: PING}]\n"
+                                "    transitions: [{from: X, to: Y, event: GO}, {from: Y, to: X, event: BACK}]\n";
+        static const char b[] = "name: B\nstateMachines:\n  - name: R\n    initialState: W\n"
+                                "    states: [{name: W}]\n"
+                                "    transitions: [{from: W, to: W, event: PING, type: internal}]\n";
+        xfsm_engine *e = engine(a, b, NULL);
+        xfsm_instance *r = NULL, *i;
+        Origins o = {};
+        int token;
+
+        assert_int_equal(xfsm_engine_create(e, "B", "R", NULL, &r), 0);
+        i = create(e, "S", NULL);
+        xfsm_engine_set_step_handler(e, record_origin, &o);
+        assert_int_equal(xfsm_instance_send_from(e, i, "GO", NULL, &token, NULL), 0);
+        assert_int_equal(o.n, 2);
+        assert_ptr_equal(o.seen[0], &token);
+        assert_string_equal(o.components[0], "A");
+        assert_ptr_equal(o.seen[1], &token); /* the cascade delivered in this engine, same call */
+        assert_string_equal(o.components[1], "B");
+        o.n = 0;
+        assert_int_equal(xfsm_instance_send(e, i, "BACK", NULL, NULL), 0);
+        assert_int_equal(o.n, 1);
+        assert_null(o.seen[0]); /* another call: none */
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recovery_snapshot_superseded_by_the_tail),
@@ -1345,6 +1392,7 @@ int main(void) {
                 cmocka_unit_test(test_actions_assign_send_and_host_effects),
                 cmocka_unit_test(test_delayed_send_and_cancel_on_the_virtual_clock),
                 cmocka_unit_test(test_images_restore_equivalent_instances),
+                cmocka_unit_test(test_step_origin_comes_back_with_the_steps_of_its_call),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
