@@ -640,6 +640,19 @@ static int after_append(Durable *d, Journal *j) {
         return 0;
 }
 
+/* Close rb and append it to j; the write failing stops the daemon (what is
+ * on disk is the truth). */
+static int append_record(Durable *d, Journal *j, RecordBuf *rb) {
+        int r = record_close(rb);
+
+        if (r >= 0)
+                r = journal_append(j, rb->meta, rb->buf, rb->len, NULL);
+        record_done(rb);
+        if (r < 0)
+                stop_on_failure(d, r, "write");
+        return r;
+}
+
 /* A record with one member, written by fn. */
 static int append_member(Durable *d, Host *h, const char *key, void (*fn)(FILE *f, const void *arg), const void *arg,
                          bool sync) {
@@ -653,14 +666,9 @@ static int append_member(Durable *d, Host *h, const char *key, void (*fn)(FILE *
         if (r < 0)
                 return log_oom();
         fn(record_member(&rb, key), arg);
-        r = record_close(&rb);
-        if (r >= 0)
-                r = journal_append(j, rb.meta, rb.buf, rb.len, NULL);
-        record_done(&rb);
-        if (r < 0) {
-                stop_on_failure(d, r, "write");
+        r = append_record(d, j, &rb);
+        if (r < 0)
                 return r;
-        }
         return sync ? after_append(d, j) : 0;
 }
 
@@ -849,14 +857,9 @@ int durable_record(Durable *d, Host *h, const xfsm_step *s, StepOrigin *origin) 
                 json_write_string(record_member(&rb, "workDone"), origin->work_done);
         if (origin->delivery)
                 hwm_write_one(record_member(&rb, "hwm"), origin->delivery);
-        r = record_close(&rb);
-        if (r >= 0)
-                r = journal_append(j, rb.meta, rb.buf, rb.len, NULL);
-        record_done(&rb);
-        if (r < 0) {
-                stop_on_failure(d, r, "write");
+        r = append_record(d, j, &rb);
+        if (r < 0)
                 return r;
-        }
         origin->recorded = true;
         r = after_append(d, j);
         if (r < 0)

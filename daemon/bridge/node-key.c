@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "macro.h"
 #include "node-key.h"
 
 _Static_assert(NODE_KEY_SIZE == crypto_kx_SECRETKEYBYTES, "kx secret key size");
@@ -35,16 +36,6 @@ static inline void closedirp(DIR **d) {
 }
 
 /* ---- key files ------------------------------------------------------------ */
-
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static bool is_blank(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -68,7 +59,7 @@ int node_key_parse_hex(const char *text, size_t len, uint8_t ret[NODE_KEY_SIZE],
                 return -EINVAL;
         }
         for (size_t i = start; i < end; i++)
-                if (hex_digit(text[i]) < 0) {
+                if (unhexchar(text[i]) < 0) {
                         *ret_why = "not hex, where a key is 64 hex digits";
                         return -EINVAL;
                 }
@@ -78,7 +69,7 @@ int node_key_parse_hex(const char *text, size_t len, uint8_t ret[NODE_KEY_SIZE],
         }
 
         for (size_t i = 0; i < NODE_KEY_SIZE; i++)
-                key[i] = (uint8_t) (hex_digit(text[start + 2 * i]) << 4 | hex_digit(text[start + 2 * i + 1]));
+                key[i] = (uint8_t) (unhexchar(text[start + 2 * i]) << 4 | unhexchar(text[start + 2 * i + 1]));
 
         memcpy(ret, key, NODE_KEY_SIZE);
         sodium_memzero(key, sizeof key);

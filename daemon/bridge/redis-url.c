@@ -77,16 +77,6 @@ static int fail(const char **ret_why, const char *why) {
         return -EINVAL;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* s[0..n) percent-decoded into a new string; -EINVAL on a bad escape, a
  * control character or a NUL. */
 static int percent_decode(const char *s, size_t n, char **ret) {
@@ -105,8 +95,8 @@ static int percent_decode(const char *s, size_t n, char **ret) {
 
                         if (i + 2 >= n)
                                 return -EINVAL;
-                        hi = unhex(s[i + 1]);
-                        lo = unhex(s[i + 2]);
+                        hi = unhexchar(s[i + 1]);
+                        lo = unhexchar(s[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EINVAL;
                         c = (unsigned char) (hi << 4 | lo);
