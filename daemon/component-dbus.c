@@ -175,53 +175,105 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         return r;
 }
 
-/* Deliver: a routed event from another process (the workers' own hop, not
- * for clients: root and the daemon's user only). Answered once its record is
- * durable; a redelivery (an id at or below the receiver's high-water mark
- * for its source and incarnation) has no second effect. The id is the
- * arguments' (source, sequence, rule) and the wire form's incarnation. */
-static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Host *h = userdata;
+/* One routed event from another process (Deliver, DeliverBatch: the
+ * workers' own hop, not for clients). Applied and recorded with its id, or
+ * recognised as applied before (an id at or below the receiver's high-water
+ * mark for its source and incarnation: no second effect); 0 either way, the
+ * instances that took it in ret_delivered. The id is (source, sequence,
+ * rule) and the wire form's incarnation. <0 with error set when the wire
+ * form cannot be read (the sender keeps it and says so). */
+static int deliver_one(Host *h, const char *source, uint64_t seq, uint32_t rule, const char *json,
+                       unsigned *ret_delivered, sd_bus_error *error) {
         Manager *m = h->manager;
-        const char *source, *json;
-        uint64_t seq;
-        uint32_t rule;
-        unsigned delivered = 0;
         xfsm_routed *rt = NULL;
         int r;
 
-        r = sd_bus_message_read(msg, "stus", &source, &seq, &rule, &json);
-        if (r < 0)
-                return r;
+        *ret_delivered = 0;
         if (check_name("source component", source, error) < 0)
                 return -EINVAL;
-        r = access_check(m->access, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
         r = xfsm_routed_parse(json, &rt);
         if (r < 0)
-                /* a form this node cannot read (not JSON, a newer version): the sender keeps it and says so */
                 return bus_error_setf_xfsm(error, r, "the routed event from %s (%llu/%u) cannot be read", source,
                                            (unsigned long long) seq, rule);
 
         RouteId id = { .source = source, .incarnation = xfsm_routed_source_incarnation(rt), .seq = seq, .rule = rule };
         StepOrigin origin = { .delivery = &id };
 
-        if (hwm_seen(m->hwm, h->name, &id)) {
-                xfsm_routed_free(rt);
-                return manager_reply(m, msg, "u", 0); /* taken already */
-        }
-        r = manager_deliver(m, rt, &origin, &delivered);
-        (void) hwm_set(m->hwm, h->name, &id);
-        if (r < 0) {
-                /* it cannot take effect here, now or later: say so, and do not have it sent again */
-                log_warning("%s: a routed event from %s (%llu/%u) cannot be delivered: %s", h->name, source,
-                            (unsigned long long) seq, rule, xfsm_engine_last_error(m->engine));
-                if (!origin.recorded)
-                        durable_hwm(m->durable, h, &id);
+        if (!hwm_seen(m->hwm, h->name, &id)) {
+                r = manager_deliver(m, rt, &origin, ret_delivered);
+                (void) hwm_set(m->hwm, h->name, &id);
+                if (r < 0) {
+                        /* it cannot take effect here, now or later: say so, and do not have it sent again */
+                        log_warning("%s: a routed event from %s (%llu/%u) cannot be delivered: %s", h->name, source,
+                                    (unsigned long long) seq, rule, xfsm_engine_last_error(m->engine));
+                        if (!origin.recorded)
+                                durable_hwm(m->durable, h, &id);
+                }
         }
         xfsm_routed_free(rt); /* id.incarnation points into it */
-        return manager_reply(m, msg, "u", delivered);
+        return 0;
+}
+
+/* Deliver(s source, t sequence, u rule, s routed_json) -> (u delivered):
+ * one routed event, answered once its record is durable. */
+static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        const char *source, *json;
+        unsigned delivered = 0;
+        uint64_t seq;
+        uint32_t rule;
+        int r;
+
+        r = sd_bus_message_read(msg, "stus", &source, &seq, &rule, &json);
+        if (r < 0)
+                return r;
+        r = access_check(h->manager->access, msg, NULL, &(AccessDetails) { h->name, NULL, NULL }, method_deliver, h,
+                         error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = deliver_one(h, source, seq, rule, json, &delivered, error);
+        if (r < 0)
+                return r;
+        return manager_reply(h->manager, msg, "u", delivered);
+}
+
+/* DeliverBatch(a(stus) events) -> (u taken): routed events of one source's
+ * outbox queue, in order; taken in order until one cannot be (the rest is
+ * not touched: the sender sends it again), answered once their records are
+ * durable with how many were taken. */
+static int method_deliver_batch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+        uint32_t taken = 0;
+        int r;
+
+        r = access_check(h->manager->access, msg, NULL, &(AccessDetails) { h->name, NULL, NULL },
+                         method_deliver_batch, h, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_enter_container(msg, 'a', "(stus)");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *source, *json;
+                unsigned delivered;
+                uint64_t seq;
+                uint32_t rule;
+
+                r = sd_bus_message_read(msg, "(stus)", &source, &seq, &rule, &json);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = deliver_one(h, source, seq, rule, json, &delivered, error);
+                if (r < 0) {
+                        if (taken == 0)
+                                return r;
+                        sd_bus_error_free(error); /* the sender sends it again, alone: then it hears why */
+                        break;
+                }
+                taken++;
+        }
+        return manager_reply(h->manager, msg, "u", taken);
 }
 
 static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -436,6 +488,8 @@ static const sd_bus_vtable component_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Deliver", SD_BUS_ARGS("s", source, "t", sequence, "u", rule, "s", routed_json),
                                 SD_BUS_RESULT("u", delivered), method_deliver, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeliverBatch", SD_BUS_ARGS("a(stus)", events), SD_BUS_RESULT("u", taken),
+                                method_deliver_batch, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceCreated", SD_BUS_ARGS("s", id, "s", machine), 0),
         SD_BUS_VTABLE_END,
 };

@@ -25,8 +25,9 @@ typedef struct Link {
         bool socket_known; /* looked up (the lookup reads the component files) */
         bool via_bridge;   /* the target is homed on another node: through the bridge */
         sd_bus *peer;
-        sd_bus_slot *call; /* the Deliver in flight */
-        const OutEntry *inflight; /* its entry (the outbox keeps it until the answer) */
+        sd_bus_slot *call; /* the DeliverBatch in flight */
+        const OutEntry *inflight[OUTBOX_BATCH]; /* its entries (the caller keeps them until the answer) */
+        size_t n_inflight;
         bool switched;     /* the call in flight is the second way tried for this entry */
         sd_event_source *linger;
 } Link;
@@ -237,51 +238,70 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
                 if (link_call(l) >= 0)
                         return 0;
         }
-        l->inflight = NULL;
+        l->n_inflight = 0;
         if (e)
-                l->delivery->done(l->delivery->userdata, l->target, -sd_bus_message_get_errno(reply) ?: -EIO,
+                l->delivery->done(l->delivery->userdata, l->target, 0, -sd_bus_message_get_errno(reply) ?: -EIO,
                                   e->message ?: e->name);
-        else
-                l->delivery->done(l->delivery->userdata, l->target, 0, NULL);
+        else {
+                uint32_t taken = 0;
+                int r = sd_bus_message_read(reply, "u", &taken);
+                l->delivery->done(l->delivery->userdata, l->target, r < 0 ? 0 : taken, r < 0 ? r : 0,
+                                  r < 0 ? "the answer could not be read" : "the target took none now");
+        }
         return 0;
 }
 
 static int link_call(Link *l) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         Delivery *d = l->delivery;
-        const OutEntry *e = l->inflight;
         char bus_name[300], path[300];
-        sd_bus *peer = NULL;
+        const char *target = l->inflight[0]->target;
+        sd_bus *peer = NULL, *bus;
+        int r;
 
         if (!l->via_bridge)
                 peer = link_peer(l);
-        if (!peer && !d->bus)
+        bus = peer ?: d->bus;
+        if (!bus)
                 return -ENOTCONN;
         if (l->via_bridge) {
                 snprintf(bus_name, sizeof bus_name, "org.xfsm1.Bridge");
-                snprintf(path, sizeof path, "/org/xfsm1/Bridge/%s", e->target);
+                snprintf(path, sizeof path, "/org/xfsm1/Bridge/%s", target);
         } else {
-                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", e->target);
-                snprintf(path, sizeof path, "/org/xfsm1/%s", e->target);
+                snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", target);
+                snprintf(path, sizeof path, "/org/xfsm1/%s", target);
         }
-        return sd_bus_call_method_async(peer ?: d->bus, &l->call, peer ? NULL : bus_name, path, "org.xfsm1.Component",
-                                        "Deliver", on_reply, l, "stus", e->source, e->seq, e->rule, e->json);
+        r = sd_bus_message_new_method_call(bus, &m, peer ? NULL : bus_name, path, "org.xfsm1.Component",
+                                           "DeliverBatch");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(stus)");
+        for (size_t k = 0; r >= 0 && k < l->n_inflight; k++) {
+                const OutEntry *e = l->inflight[k];
+                r = sd_bus_message_append(m, "(stus)", e->source, e->seq, e->rule, e->json);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(bus, &l->call, m, on_reply, l, 0);
 }
 
-int delivery_send(Delivery *d, const OutEntry *e) {
+int delivery_send(Delivery *d, const OutEntry *const *entries, size_t n) {
         Link *l;
         int r;
 
         assert(d);
-        assert(e);
-        l = link_get(d, e->target);
+        assert(entries && n > 0 && n <= OUTBOX_BATCH);
+        l = link_get(d, entries[0]->target);
         if (!l)
                 return -ENOMEM;
         if (l->call)
                 return -EBUSY;
-        l->inflight = e;
+        memcpy(l->inflight, entries, n * sizeof *entries);
+        l->n_inflight = n;
         l->switched = false;
         r = link_call(l);
         if (r < 0)
-                l->inflight = NULL;
+                l->n_inflight = 0;
         return r;
 }

@@ -25,8 +25,9 @@
 
 typedef struct Delivery Delivery;
 
-/* The end of a delivery: r >= 0 the target took it, r < 0 not (message). */
-typedef void (*delivery_done_fn)(void *userdata, const char *target, int r, const char *message);
+/* The end of a delivery: r >= 0 and the target took the first taken
+ * entries (all, or a prefix), or r < 0 and none (message says why). */
+typedef void (*delivery_done_fn)(void *userdata, const char *target, size_t taken, int r, const char *message);
 
 int delivery_new(Delivery **ret, sd_event *event, delivery_done_fn done, void *userdata);
 Delivery *delivery_free(Delivery *d);
@@ -37,6 +38,8 @@ void delivery_set_bus(Delivery *d, sd_bus *bus);
  * by default; the bridge itself delivers only to this host's workers). */
 void delivery_set_bridge(Delivery *d, bool allowed);
 
-/* Call Deliver on e's target; done is called once, later (not from inside
- * this call). */
-int delivery_send(Delivery *d, const OutEntry *e);
+/* Call DeliverBatch on the target of entries[0..n) (one target, in order, at
+ * most OUTBOX_BATCH; the entries must stay valid until done is called):
+ * the target takes them in order and answers how many it took. done is
+ * called once, later (not from inside this call). */
+int delivery_send(Delivery *d, const OutEntry *const *entries, size_t n);

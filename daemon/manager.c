@@ -34,9 +34,9 @@ static void on_step(void *userdata, const xfsm_step *s);
 static bool manager_busy(void *userdata);
 
 /* The outbox's transport and acknowledgements (outbox.h). */
-static int outbox_send(void *userdata, const OutEntry *e) {
+static int outbox_send(void *userdata, const OutEntry *const *entries, size_t n) {
         Manager *m = userdata;
-        return delivery_send(m->delivery, e);
+        return delivery_send(m->delivery, entries, n);
 }
 
 static void outbox_acked_cb(void *userdata, const OutEntry *e) {
@@ -49,9 +49,9 @@ static const OutboxOps outbox_ops = {
         .acked = outbox_acked_cb,
 };
 
-static void delivery_done(void *userdata, const char *target, int r, const char *message) {
+static void delivery_done(void *userdata, const char *target, size_t taken, int r, const char *message) {
         Manager *m = userdata;
-        outbox_delivered(m->outbox, target, r, message);
+        outbox_delivered(m->outbox, target, taken, r, message);
 }
 
 int manager_new(Manager **ret) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The outbox (see outbox.h): one FIFO per target, each with its own
- * delivery in flight and its own back-off. */
+ * delivery (a batch of its oldest entries) in flight and its own back-off. */
 
 #include <assert.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 typedef struct OutQueue {
         Outbox *outbox;
         char *target;
-        OutEntry *v; /* v[head .. head+n) */
+        OutEntry **v; /* v[head .. head+n); each entry its own allocation, so that one in flight stays put */
         size_t head, n, cap;
-        bool inflight;         /* v[head] is being delivered */
+        size_t inflight;       /* v[head .. head+inflight) are being delivered */
         bool waiting;          /* a back-off runs */
         bool warned;           /* the current outage was logged */
         uint64_t backoff;
@@ -53,18 +53,22 @@ int outbox_new(Outbox **ret, sd_event *event, const OutboxOps *ops, void *userda
         return 0;
 }
 
-static void entry_done(OutEntry *e) {
+static OutEntry *entry_free(OutEntry *e) {
+        if (!e)
+                return NULL;
         free(e->target);
         free(e->source);
         free(e->incarnation);
         free(e->json);
+        free(e);
+        return NULL;
 }
 
 static OutQueue *queue_free(OutQueue *q) {
         if (!q)
                 return NULL;
         for (size_t k = 0; k < q->n; k++)
-                entry_done(&q->v[q->head + k]);
+                entry_free(q->v[q->head + k]);
         free(q->v);
         free(q->target);
         sd_event_source_disable_unref(q->retry);
@@ -111,11 +115,11 @@ static OutQueue *queue_get(Outbox *o, const char *target) {
 }
 
 static OutEntry *queue_at(const OutQueue *q, size_t k) {
-        return &q->v[q->head + k];
+        return q->v[q->head + k];
 }
 
 static int queue_push(OutQueue *q, const char *target, const RouteId *id, const char *json, bool durable) {
-        OutEntry e;
+        OutEntry *e;
 
         if (q->head + q->n == q->cap) {
                 if (q->head > 0 && q->head >= q->n) {
@@ -124,18 +128,21 @@ static int queue_push(OutQueue *q, const char *target, const RouteId *id, const 
                         q->head = 0;
                 } else {
                         size_t cap = q->cap ? q->cap * 2 : 16;
-                        OutEntry *v = reallocarray(q->v, cap, sizeof *v);
+                        OutEntry **v = reallocarray(q->v, cap, sizeof *v);
                         if (!v)
                                 return -ENOMEM;
                         q->v = v;
                         q->cap = cap;
                 }
         }
-        e = (OutEntry) { .target = strdup(target), .source = strdup(id->source),
-                         .incarnation = strdup(id->incarnation ?: ""), .seq = id->seq, .rule = id->rule,
-                         .json = strdup(json), .durable = durable };
-        if (!e.target || !e.source || !e.incarnation || !e.json) {
-                entry_done(&e);
+        e = malloc(sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        *e = (OutEntry) { .target = strdup(target), .source = strdup(id->source),
+                          .incarnation = strdup(id->incarnation ?: ""), .seq = id->seq, .rule = id->rule,
+                          .json = strdup(json), .durable = durable };
+        if (!e->target || !e->source || !e->incarnation || !e->json) {
+                entry_free(e);
                 return -ENOMEM;
         }
         q->v[q->head + q->n++] = e;
@@ -145,12 +152,12 @@ static int queue_push(OutQueue *q, const char *target, const RouteId *id, const 
 
 static void queue_remove(OutQueue *q, size_t k) {
         assert(k < q->n);
-        entry_done(queue_at(q, k));
+        entry_free(queue_at(q, k));
         if (k == 0) {
                 q->head++;
                 q->n--;
         } else {
-                memmove(queue_at(q, k), queue_at(q, k + 1), (q->n - k - 1) * sizeof *q->v);
+                memmove(q->v + q->head + k, q->v + q->head + k + 1, (q->n - k - 1) * sizeof *q->v);
                 q->n--;
         }
         if (q->n == 0)
@@ -207,14 +214,20 @@ static void queue_retry_later(OutQueue *q) {
 
 static void queue_try_send(OutQueue *q) {
         Outbox *o = q->outbox;
+        const OutEntry *batch[OUTBOX_BATCH];
+        size_t n = 0;
         int r;
 
-        if (!o->enabled || q->inflight || q->waiting || q->n == 0 || !queue_at(q, 0)->durable)
+        if (!o->enabled || q->inflight > 0 || q->waiting)
                 return;
-        q->inflight = true;
-        r = o->ops->send(o->userdata, queue_at(q, 0));
+        while (n < MIN(q->n, (size_t) OUTBOX_BATCH) && queue_at(q, n)->durable)
+                batch[n] = queue_at(q, n), n++;
+        if (n == 0)
+                return;
+        q->inflight = n;
+        r = o->ops->send(o->userdata, batch, n);
         if (r < 0) {
-                q->inflight = false;
+                q->inflight = 0;
                 log_debug("Cannot start delivering to %s: %s", q->target, strerror(-r));
                 queue_retry_later(q);
         }
@@ -232,17 +245,28 @@ void outbox_set_enabled(Outbox *o, bool enabled) {
         outbox_kick(o);
 }
 
-void outbox_delivered(Outbox *o, const char *target, int r, const char *message) {
+void outbox_delivered(Outbox *o, const char *target, size_t taken, int r, const char *message) {
         OutQueue *q;
+        size_t sent;
 
         assert(o);
         q = queue_find(o, target);
-        if (!q || !q->inflight)
+        if (!q || q->inflight == 0)
                 return;
-        q->inflight = false;
-        if (r < 0) {
+        sent = q->inflight;
+        q->inflight = 0;
+        if (r < 0)
+                taken = 0;
+        taken = MIN(taken, sent);
+        for (size_t k = 0; k < taken; k++) {
+                if (o->ops->acked)
+                        o->ops->acked(o->userdata, queue_at(q, 0));
+                queue_remove(q, 0);
+        }
+        if (taken == 0) {
                 if (!q->warned)
-                        log_warning("Routed events for %s wait: %s; retrying", target, message ?: strerror(-r));
+                        log_warning("Routed events for %s wait: %s; retrying", target,
+                                    r < 0 ? message ?: strerror(-r) : message ?: "the target took none");
                 q->warned = true;
                 queue_retry_later(q);
                 return;
@@ -251,10 +275,7 @@ void outbox_delivered(Outbox *o, const char *target, int r, const char *message)
                 log_info("Routed events for %s flow again", target);
         q->warned = false;
         q->backoff = 0;
-        if (o->ops->acked)
-                o->ops->acked(o->userdata, queue_at(q, 0));
-        queue_remove(q, 0);
-        queue_try_send(q);
+        queue_try_send(q); /* what was not taken, and what came meanwhile */
 }
 
 /* ---- adding, recovery, counting ---------------------------------------------- */
@@ -303,7 +324,7 @@ const OutEntry *outbox_head(const Outbox *o, const char *target) {
 bool outbox_inflight(const Outbox *o, const char *target) {
         const OutQueue *q = queue_find(o, target);
 
-        return q && q->inflight;
+        return q && q->inflight > 0;
 }
 
 /* ---- record forms ---------------------------------------------------------------- */

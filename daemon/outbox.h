@@ -5,12 +5,16 @@
  * ROUTED EVENTS), from the step that made them until their target took them.
  *
  * One queue per target component, in the order the events were made: the
- * oldest entry of a queue is delivered, and the next one only once the
- * target took it (the target answers once its own record is durable), so
- * each target sees its events in order; queues do not wait for each other,
- * so a target that is down or slow holds up only its own events. An entry
- * leaves only once the record that made it is durable. A failed delivery is
- * retried after a back-off (0.2 s doubling up to 30 s) per queue.
+ * oldest entries of a queue are delivered together, in order (up to
+ * OUTBOX_BATCH at once: what piled up while the last delivery was out), and
+ * the target takes a prefix of them (all, unless it stops at one it cannot
+ * take now; it answers once its own records are durable); the next delivery
+ * starts only after that answer, from the first entry not taken, so each
+ * target sees its events in order; queues do not wait for each other, so a
+ * target that is down or slow holds up only its own events. An entry leaves
+ * only once the record that made it is durable. A delivery that failed or
+ * took nothing is retried after a back-off (0.2 s doubling up to 30 s) per
+ * queue.
  *
  * The outbox does not know how an entry reaches its target: ops->send
  * starts a delivery and the transport reports its end with
@@ -29,6 +33,7 @@
 #include "route-id.h"
 
 #define OUTBOX_LIMIT 10000 /* routed events waiting in all queues: past it, Send answers Busy */
+#define OUTBOX_BATCH 64    /* entries of one queue delivered together at most */
 
 typedef struct Outbox Outbox;
 
@@ -46,9 +51,10 @@ static inline RouteId out_entry_id(const OutEntry *e) {
 }
 
 typedef struct OutboxOps {
-        /* Start delivering e (the oldest of its queue); 0 when started, then
-         * the transport calls outbox_delivered() exactly once. */
-        int (*send)(void *userdata, const OutEntry *e);
+        /* Start delivering entries[0..n) (the oldest of one queue, in order;
+         * they stay valid until the answer); 0 when started, then the
+         * transport calls outbox_delivered() exactly once. */
+        int (*send)(void *userdata, const OutEntry *const *entries, size_t n);
         /* e was taken by its target (called before e is freed). */
         void (*acked)(void *userdata, const OutEntry *e);
 } OutboxOps;
@@ -66,9 +72,11 @@ int outbox_add(Outbox *o, const char *target, const RouteId *id, const char *jso
 void outbox_durable(Outbox *o);
 /* Start what may start (after start-up, after outbox_durable()). */
 void outbox_kick(Outbox *o);
-/* The transport's answer for the delivery in flight to target: r >= 0 taken,
- * r < 0 not (message says why); it is retried after a back-off. */
-void outbox_delivered(Outbox *o, const char *target, int r, const char *message);
+/* The transport's answer for the delivery in flight to target: r >= 0 and
+ * the first taken entries were taken (the rest not, for now), or r < 0 and
+ * none was (message says why). What was not taken goes again: at once when
+ * some were taken, after a back-off when none was. */
+void outbox_delivered(Outbox *o, const char *target, size_t taken, int r, const char *message);
 
 /* Entries waiting for target (NULL: for every target). */
 size_t outbox_pending(const Outbox *o, const char *target);

@@ -27,16 +27,19 @@ typedef struct Transport {
         char acked[64][64];
         size_t n_acked;
         int fail_next; /* the next send fails at once */
+        size_t last_batch; /* entries in the last delivery started */
 } Transport;
 
-static int t_send(void *userdata, const OutEntry *e) {
+static int t_send(void *userdata, const OutEntry *const *entries, size_t n) {
         Transport *t = userdata;
 
         if (t->fail_next) {
                 t->fail_next = 0;
                 return -ECONNREFUSED;
         }
-        snprintf(t->sent[t->n_sent++], 64, "%s:%llu", e->target, (unsigned long long) e->seq);
+        t->last_batch = n;
+        for (size_t k = 0; k < n && t->n_sent < 64; k++)
+                snprintf(t->sent[t->n_sent++], 64, "%s:%llu", entries[k]->target, (unsigned long long) entries[k]->seq);
         return 0;
 }
 
@@ -108,15 +111,15 @@ static void test_queues_per_target_in_order_and_independent(void **state) {
         assert_true(outbox_inflight(f->o, "Payment"));
         assert_int_equal(outbox_pending(f->o, NULL), 3);
 
-        outbox_delivered(f->o, "Shipping", 0, NULL);
+        outbox_delivered(f->o, "Shipping", 1, 0, NULL);
         assert_int_equal(f->t.n_acked, 1);
         assert_string_equal(f->t.acked[0], "Shipping:3");
         assert_int_equal(f->t.n_sent, 2); /* Payment:2 still waits for Payment:1 */
 
-        outbox_delivered(f->o, "Payment", 0, NULL);
+        outbox_delivered(f->o, "Payment", 1, 0, NULL);
         assert_int_equal(f->t.n_sent, 3);
         assert_string_equal(f->t.sent[2], "Payment:2");
-        outbox_delivered(f->o, "Payment", 0, NULL);
+        outbox_delivered(f->o, "Payment", 1, 0, NULL);
         assert_int_equal(f->t.n_acked, 3);
         assert_string_equal(f->t.acked[1], "Payment:1");
         assert_string_equal(f->t.acked[2], "Payment:2");
@@ -131,24 +134,24 @@ static void test_failed_target_retries_and_never_holds_up_another(void **state) 
 
         add(f->o, "Payment", 1, true);
         add(f->o, "Payment", 2, true);
-        outbox_delivered(f->o, "Payment", -EHOSTDOWN, "down");
+        outbox_delivered(f->o, "Payment", 0, -EHOSTDOWN, "down");
         assert_int_equal(f->t.n_sent, 1);
         assert_false(outbox_inflight(f->o, "Payment"));
 
         add(f->o, "Shipping", 3, true);
         assert_int_equal(f->t.n_sent, 2);
         assert_string_equal(f->t.sent[1], "Shipping:3");
-        outbox_delivered(f->o, "Shipping", 0, NULL);
+        outbox_delivered(f->o, "Shipping", 1, 0, NULL);
         add(f->o, "Shipping", 4, true);
-        outbox_delivered(f->o, "Shipping", 0, NULL);
+        outbox_delivered(f->o, "Shipping", 1, 0, NULL);
         assert_int_equal(f->t.n_acked, 2);
 
         run_for(f->event, 350); /* the first back-off is 0.2 s */
-        assert_int_equal(f->t.n_sent, 4);
-        assert_string_equal(f->t.sent[3], "Payment:1"); /* the same entry again, not the next */
-        outbox_delivered(f->o, "Payment", 0, NULL);
+        assert_int_equal(f->t.n_sent, 5);
+        assert_string_equal(f->t.sent[3], "Payment:1"); /* the same entry again first, the next with it */
         assert_string_equal(f->t.sent[4], "Payment:2");
-        outbox_delivered(f->o, "Payment", 0, NULL);
+        assert_int_equal(f->t.last_batch, 2);
+        outbox_delivered(f->o, "Payment", 2, 0, NULL);
         assert_int_equal(outbox_pending(f->o, NULL), 0);
 }
 
@@ -241,6 +244,38 @@ static void test_record_forms_round_trip(void **state) {
         outbox_free(o2);
 }
 
+/* What piled up for one target while a delivery was out goes together, in
+ * order; the target takes a prefix; the rest goes again at once (something
+ * was taken), or after a back-off when nothing was. */
+static void test_batches_in_order_and_a_prefix_taken(void **state) {
+        Fixture *f = *state;
+
+        outbox_set_enabled(f->o, false);
+        for (uint64_t k = 1; k <= 5; k++)
+                add(f->o, "Payment", k, true);
+        outbox_set_enabled(f->o, true);
+        assert_int_equal(f->t.last_batch, 5);
+        assert_int_equal(f->t.n_sent, 5);
+        assert_string_equal(f->t.sent[0], "Payment:1");
+        assert_string_equal(f->t.sent[4], "Payment:5");
+
+        outbox_delivered(f->o, "Payment", 3, 0, NULL); /* 1..3 taken */
+        assert_int_equal(f->t.n_acked, 3);
+        assert_string_equal(f->t.acked[2], "Payment:3");
+        assert_int_equal(f->t.last_batch, 2); /* 4 and 5 again, at once */
+        assert_string_equal(f->t.sent[5], "Payment:4");
+
+        outbox_delivered(f->o, "Payment", 0, 0, "busy"); /* none taken: a back-off */
+        assert_int_equal(f->t.n_sent, 7);
+        assert_false(outbox_inflight(f->o, "Payment"));
+        run_for(f->event, 350);
+        assert_int_equal(f->t.n_sent, 9);
+        assert_string_equal(f->t.sent[7], "Payment:4");
+        outbox_delivered(f->o, "Payment", 2, 0, NULL);
+        assert_int_equal(outbox_pending(f->o, NULL), 0);
+        assert_int_equal(f->t.n_acked, 5);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_queues_per_target_in_order_and_independent, setup, teardown),
@@ -248,6 +283,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_send_that_cannot_start_is_retried, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nothing_leaves_before_durable_or_enabled, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_record_forms_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batches_in_order_and_a_prefix_taken, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,9 +42,10 @@ typedef struct Inbox {
         bool reading;
         Raw *queue;         /* queue[head .. n) */
         size_t head, n, cap;
-        char *inflight;     /* the id being delivered */
-        Entry *entry;       /* and the entry (the delivery reads it while in flight) */
-        OutEntry out;
+        size_t n_inflight;  /* entries delivered together, waiting for the worker's answer: */
+        char *inflight[OUTBOX_BATCH]; /* their ids */
+        Entry *entries[OUTBOX_BATCH]; /* and the entries (the delivery reads them while in flight) */
+        OutEntry outs[OUTBOX_BATCH];
         uint64_t backoff;
         sd_event_source *retry;
         bool warned;
@@ -82,6 +83,14 @@ static void queue_clear(Inbox *ib) {
         ib->stats.waiting = 0;
 }
 
+static void inflight_clear(Inbox *ib) {
+        for (size_t k = 0; k < ib->n_inflight; k++) {
+                ib->inflight[k] = mfree(ib->inflight[k]);
+                ib->entries[k] = entry_free(ib->entries[k]);
+        }
+        ib->n_inflight = 0;
+}
+
 static Inbox *inbox_free(Inbox *ib) {
         if (!ib)
                 return NULL;
@@ -89,8 +98,7 @@ static Inbox *inbox_free(Inbox *ib) {
         queue_clear(ib);
         free(ib->queue);
         sd_event_source_disable_unref(ib->retry);
-        free(ib->inflight);
-        entry_free(ib->entry);
+        inflight_clear(ib);
         free(ib->cursor);
         free(ib->key);
         free(ib->dead_key);
@@ -201,93 +209,148 @@ static int is_home(const char *component, const char *node, void *userdata) {
         return streq(home, node);
 }
 
-static void on_delivered(void *userdata, const char *target, int r, const char *message) {
-        Inbound *in = userdata;
-        Inbox *ib = inbox_find(in, target);
-        _cleanup_(freep) char *id = NULL;
-        Raw *head;
+/* Acknowledge ids[0..n) at once, and trim the stream up to the last. */
+static void inbox_ack_many(Inbox *ib, char *const *ids, size_t n) {
+        const char *argv[3 + OUTBOX_BATCH];
+        size_t argvlen[3 + OUTBOX_BATCH], k = 0;
+        unsigned long long ms, seq;
+        char next[64];
 
-        if (!ib || !ib->inflight)
+        if (n == 0)
                 return;
-        id = TAKE_PTR(ib->inflight);
-        ib->entry = entry_free(ib->entry);
-        head = inbox_head(ib);
-        if (r >= 0 || r == -XFSM_E_INVALID_ARGUMENT || r == -XFSM_E_INVALID_PAYLOAD) {
-                if (r < 0) {
-                        /* the worker can never read it: the dead stream */
-                        log_warning("%s: entry %s refused by the worker: %s", ib->component, id, message ?: "");
-                        if (head && streq(head->id, id))
-                                inbox_dead(ib, head, "refused", message ?: "");
-                } else {
-                        inbox_ack(ib, id);
-                        ib->stats.delivered++;
-                }
-                if (head && streq(head->id, id))
-                        inbox_pop(ib);
-                if (ib->warned)
-                        log_info("%s: routed events flow to the worker again", ib->component);
-                ib->warned = false;
-                ib->backoff = 0;
-                inbox_process(ib);
-                return;
+        argv[k] = "XACK", argvlen[k++] = 4;
+        argv[k] = ib->key, argvlen[k++] = strlen(ib->key);
+        argv[k] = "xfsm", argvlen[k++] = 4;
+        for (size_t j = 0; j < n; j++)
+                argv[k] = ids[j], argvlen[k++] = strlen(ids[j]);
+        (void) redis_command_argv(ib->conn, COMMAND_USEC, NULL, NULL, k, argv, argvlen);
+        if (sscanf(ids[n - 1], "%llu-%llu", &ms, &seq) == 2) {
+                snprintf(next, sizeof next, "%llu-%llu", ms, seq + 1);
+                (void) redis_command(ib->conn, COMMAND_USEC, NULL, NULL, "XTRIM %s MINID %s", ib->key, next);
         }
-        if (!ib->warned)
-                log_warning("%s: routed events wait for the worker: %s; retrying", ib->component,
-                            message ?: strerror(-r));
-        ib->warned = true;
-        inbox_retry_later(ib);
 }
 
+static void on_delivered(void *userdata, const char *target, size_t taken, int r, const char *message) {
+        Inbound *in = userdata;
+        Inbox *ib = inbox_find(in, target);
+        bool definitive = r == -XFSM_E_INVALID_ARGUMENT || r == -XFSM_E_INVALID_PAYLOAD;
+        size_t sent;
+
+        if (!ib || ib->n_inflight == 0)
+                return;
+        sent = ib->n_inflight;
+        if (r < 0)
+                taken = 0;
+        taken = MIN(taken, sent);
+        inbox_ack_many(ib, ib->inflight, taken);
+        ib->stats.delivered += taken;
+        for (size_t k = 0; k < taken; k++) {
+                Raw *head = inbox_head(ib);
+                if (head && streq(head->id, ib->inflight[k]))
+                        inbox_pop(ib);
+        }
+        if (taken == 0 && definitive) {
+                /* the worker can never read the first: the dead stream */
+                Raw *head = inbox_head(ib);
+                log_warning("%s: entry %s refused by the worker: %s", ib->component, ib->inflight[0], message ?: "");
+                if (head && streq(head->id, ib->inflight[0])) {
+                        inbox_dead(ib, head, "refused", message ?: "");
+                        inbox_pop(ib);
+                }
+                taken = 1; /* progress */
+        }
+        inflight_clear(ib);
+        if (taken == 0) {
+                if (!ib->warned)
+                        log_warning("%s: routed events wait for the worker: %s; retrying", ib->component,
+                                    message ?: strerror(-r));
+                ib->warned = true;
+                inbox_retry_later(ib);
+                return;
+        }
+        if (ib->warned)
+                log_info("%s: routed events flow to the worker again", ib->component);
+        ib->warned = false;
+        ib->backoff = 0;
+        inbox_process(ib);
+}
+
+/* Read the entry at queue position k: ENTRY_VALID with *ret, ENTRY_DEAD
+ * (dead filled), or <0 (cannot be told now). A node not known is looked
+ * for once more among the keys first (installed after start). */
+static int inbox_parse(Inbox *ib, const Raw *r, Entry **ret, EntryDead *dead) {
+        Inbound *in = ib->inbound;
+        int k;
+
+        k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv, r->argvlen, r->n, ret,
+                        dead);
+        if (k == ENTRY_DEAD && dead->reason == ENTRY_DEAD_UNKNOWN_NODE && node_keyring_refresh(in->keyring, NULL) > 0)
+                k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv, r->argvlen,
+                                r->n, ret, dead);
+        return k;
+}
+
+/* Deliver what waits: dead entries at the head go to the dead stream; then
+ * the valid entries that follow, up to OUTBOX_BATCH, together, in order. */
 static void inbox_process(Inbox *ib) {
         Inbound *in = ib->inbound;
+        const OutEntry *batch[OUTBOX_BATCH];
         Raw *r;
 
-        while (!ib->inflight && (r = inbox_head(ib))) {
-                _cleanup_(entry_freep) Entry *e = NULL;
-                EntryDead dead = {};
+        while (ib->n_inflight == 0 && (r = inbox_head(ib))) {
+                size_t n = 0;
                 int k;
 
-                k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv, r->argvlen, r->n,
-                                &e, &dead);
-                if (k == ENTRY_DEAD && dead.reason == ENTRY_DEAD_UNKNOWN_NODE &&
-                    node_keyring_refresh(in->keyring, NULL) > 0)
-                        /* a node whose key was installed after start: read the keys again, then once more */
-                        k = entry_parse(in->keyring, ib->component, is_home, ib, (const char *const *) r->argv,
-                                        r->argvlen, r->n, &e, &dead);
-                if (k == ENTRY_DEAD) {
-                        unsigned bit = 1u << (dead.reason % 32);
-                        if (!(ib->dead_logged & bit))
-                                log_warning("%s: entry %s can never apply (%s: %s): to %s (logged once per reason)",
-                                            ib->component, r->id, entry_dead_reason_to_string(dead.reason), dead.detail,
-                                            ib->dead_key);
-                        ib->dead_logged |= bit;
-                        inbox_dead(ib, r, entry_dead_reason_to_string(dead.reason), dead.detail);
-                        inbox_pop(ib);
-                        continue;
-                }
-                if (k < 0) {
+                for (size_t j = ib->head; j < ib->n && n < OUTBOX_BATCH; j++) {
+                        Entry *e = NULL;
+                        EntryDead dead = {};
+
+                        k = inbox_parse(ib, &ib->queue[j], &e, &dead);
+                        if (k == ENTRY_VALID) {
+                                ib->inflight[n] = strdup(ib->queue[j].id);
+                                if (!ib->inflight[n]) {
+                                        entry_free(e);
+                                        if (n > 0)
+                                                break;
+                                        inbox_retry_later(ib);
+                                        return;
+                                }
+                                ib->entries[n] = e;
+                                ib->outs[n] = (OutEntry) {
+                                        .target = ib->component,
+                                        .source = (char *) xfsm_routed_source_component(e->routed),
+                                        .incarnation = (char *) xfsm_routed_source_incarnation(e->routed),
+                                        .seq = xfsm_routed_source_seq(e->routed),
+                                        .rule = xfsm_routed_rule_index(e->routed),
+                                        .json = e->body,
+                                };
+                                batch[n] = &ib->outs[n];
+                                ib->n_inflight = ++n;
+                                continue;
+                        }
+                        if (n > 0)
+                                break; /* dead or not readable now: after the batch, at the head */
+                        if (k == ENTRY_DEAD) {
+                                unsigned bit = 1u << (dead.reason % 32);
+                                if (!(ib->dead_logged & bit))
+                                        log_warning("%s: entry %s can never apply (%s: %s): to %s (logged once per "
+                                                    "reason)",
+                                                    ib->component, r->id, entry_dead_reason_to_string(dead.reason),
+                                                    dead.detail, ib->dead_key);
+                                ib->dead_logged |= bit;
+                                inbox_dead(ib, r, entry_dead_reason_to_string(dead.reason), dead.detail);
+                                inbox_pop(ib);
+                                break; /* the loop starts again from the new head */
+                        }
                         log_debug("%s: entry %s cannot be read now: %s", ib->component, r->id, strerror(-k));
                         inbox_retry_later(ib);
                         return;
                 }
-                ib->inflight = strdup(r->id);
-                if (!ib->inflight) {
-                        inbox_retry_later(ib);
-                        return;
-                }
-                ib->entry = TAKE_PTR(e);
-                ib->out = (OutEntry) {
-                        .target = ib->component,
-                        .source = (char *) xfsm_routed_source_component(ib->entry->routed),
-                        .incarnation = (char *) xfsm_routed_source_incarnation(ib->entry->routed),
-                        .seq = xfsm_routed_source_seq(ib->entry->routed),
-                        .rule = xfsm_routed_rule_index(ib->entry->routed),
-                        .json = ib->entry->body,
-                };
-                k = delivery_send(in->delivery, &ib->out);
+                if (n == 0)
+                        continue;
+                k = delivery_send(in->delivery, batch, n);
                 if (k < 0) {
-                        ib->inflight = mfree(ib->inflight);
-                        ib->entry = entry_free(ib->entry);
+                        inflight_clear(ib);
                         log_debug("%s: cannot deliver now: %s", ib->component, strerror(-k));
                         inbox_retry_later(ib);
                         return;
@@ -414,7 +477,7 @@ static void on_group(RedisConn *c, int error, const redisReply *reply, void *use
 static void inbox_read(Inbox *ib) {
         int r;
 
-        if (ib->reading || ib->inflight || inbox_head(ib) || !redis_conn_is_up(ib->conn))
+        if (ib->reading || ib->n_inflight > 0 || inbox_head(ib) || !redis_conn_is_up(ib->conn))
                 return;
         ib->reading = true;
         if (!ib->group)

@@ -19,10 +19,19 @@
 #define PREFIX "/org/xfsm1/Bridge"
 #define COMMAND_USEC (3000ULL * 1000ULL)
 
-/* XADD unless the stream holds InboxLimit entries already: one round trip, atomic. */
-static const char add_script[] = "if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then "
-                                 "return redis.error_reply('BUSY inbox full') end "
-                                 "return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))";
+/* XADD each entry (ARGV[2] strings each, after the limit in ARGV[1]), in
+ * order, while the stream holds fewer than InboxLimit entries: one round
+ * trip, atomic; the number added, or a BUSY error when none could be. */
+static const char add_script[] = "local limit, per = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+                                 "local n = (#ARGV - 2) / per "
+                                 "for i = 0, n - 1 do "
+                                 "  if redis.call('XLEN', KEYS[1]) >= limit then "
+                                 "    if i == 0 then return redis.error_reply('BUSY inbox full') end "
+                                 "    return i "
+                                 "  end "
+                                 "  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3 + i * per, 2 + (i + 1) * per)) "
+                                 "end "
+                                 "return n";
 
 struct Outbound {
         sd_bus *bus;
@@ -35,11 +44,13 @@ struct Outbound {
         OutboundStats stats;
 };
 
-/* One Deliver waiting for Redis. */
+/* One Deliver or DeliverBatch waiting for Redis. */
 typedef struct Call {
         Outbound *outbound;
         sd_bus_message *msg;
         char *component;
+        bool batch;        /* answer (u taken), not (u delivered) */
+        long long taken;
 } Call;
 
 static void call_free(Call *c) {
@@ -67,7 +78,7 @@ static void on_wait(RedisConn *conn, int error, const redisReply *reply, void *u
                 reply_error(c, -XFSM_E_UNAVAILABLE, "fewer replicas than MinReplicas= confirmed %s in time",
                             c->component);
         } else
-                (void) sd_bus_reply_method_return(c->msg, "u", 1);
+                (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
         call_free(c);
 }
 
@@ -97,12 +108,15 @@ static void on_added(RedisConn *conn, int error, const redisReply *reply, void *
                 call_free(c);
                 return;
         }
-        o->stats.sent++;
+        c->taken = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 1;
+        o->stats.sent += (uint64_t) c->taken;
+        if (!c->batch)
+                c->taken = 1; /* Deliver answers (u delivered): it was added */
         if (o->config->min_replicas > 0 &&
             redis_command(o->writer, (o->config->wait_ms + 1000) * 1000ULL, on_wait, c, "WAIT %u %llu",
                           o->config->min_replicas, (unsigned long long) o->config->wait_ms) >= 0)
                 return;
-        (void) sd_bus_reply_method_return(c->msg, "u", 1);
+        (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
         call_free(c);
 }
 
@@ -110,77 +124,146 @@ static const char *component_of(const char *path) {
         return path + strlen(PREFIX "/");
 }
 
-static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Outbound *o = userdata;
-        const char *component = component_of(sd_bus_message_get_path(msg)), *source, *json, *home;
-        _cleanup_(entry_fields_done) EntryFields fields = {};
+/* The events of one call (source, seq, rule, json each), signed for the
+ * home of component and added in order. */
+typedef struct Event {
+        const char *source, *json;
         uint64_t seq;
         uint32_t rule;
-        char limit[32];
+} Event;
+
+static int add_events(Outbound *o, sd_bus_message *msg, const char *component, const Event *ev, size_t n, bool batch,
+                      sd_bus_error *error) {
+        const char *home = directory_home(o->directory, component);
+        EntryFields *fields;
+        char limit[32], per[16];
+        size_t k = 0, argc;
         Call *c;
         int r;
 
-        r = sd_bus_message_read(msg, "stus", &source, &seq, &rule, &json);
-        if (r < 0)
-                return r;
-        r = access_check(o->access, msg, NULL, &(AccessDetails) { component, NULL, NULL }, method_deliver, o, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        home = directory_home(o->directory, component);
         if (!home || streq(home, directory_node(o->directory)))
                 return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_COMPONENT, "%s is not homed on another node",
                                            component);
         if (!redis_conn_is_up(o->writer))
                 return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE, "Redis is unreachable: the event for %s waits",
                                            component);
-        r = entry_encode(o->keyring, home, ENTRY_ROUTED, json, strlen(json), &fields);
-        if (r == -ENOKEY && node_keyring_refresh(o->keyring, home) > 0)
-                r = entry_encode(o->keyring, home, ENTRY_ROUTED, json, strlen(json), &fields);
-        if (r == -ENOKEY)
-                return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE,
-                                           "no public key of node %s (the home of %s) in the nodes directory", home,
-                                           component);
-        if (r == -EMSGSIZE)
-                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_PAYLOAD, "the routed event for %s is too large",
-                                           component);
-        if (r < 0)
-                return r;
+        fields = calloc(n, sizeof *fields);
+        if (!fields)
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++) {
+                r = entry_encode(o->keyring, home, ENTRY_ROUTED, ev[j].json, strlen(ev[j].json), &fields[j]);
+                if (r == -ENOKEY && node_keyring_refresh(o->keyring, home) > 0)
+                        r = entry_encode(o->keyring, home, ENTRY_ROUTED, ev[j].json, strlen(ev[j].json), &fields[j]);
+                if (r < 0) {
+                        for (size_t x = 0; x < j; x++)
+                                entry_fields_done(&fields[x]);
+                        free(fields);
+                        if (r == -ENOKEY)
+                                return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE,
+                                                           "no public key of node %s (the home of %s) in the nodes "
+                                                           "directory",
+                                                           home, component);
+                        if (r == -EMSGSIZE)
+                                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_PAYLOAD,
+                                                           "the routed event for %s is too large", component);
+                        return r;
+                }
+        }
 
-        c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->outbound = o;
-        c->msg = sd_bus_message_ref(msg);
-        c->component = strdup(component);
-        size_t n = 6 + fields.n, k = 0;
-        _cleanup_(freep) const char **argv = calloc(n, sizeof *argv);
-        _cleanup_(freep) size_t *argvlen = calloc(n, sizeof *argvlen);
+        argc = 6 + n * fields[0].n;
+        _cleanup_(freep) const char **argv = calloc(argc, sizeof *argv);
+        _cleanup_(freep) size_t *argvlen = calloc(argc, sizeof *argvlen);
         _cleanup_(freep) char *key = NULL;
-        if (!c->component || !argv || !argvlen || asprintf(&key, "xfsm:{%s}:inbox", component) < 0) {
-                call_free(c);
-                return -ENOMEM;
+        c = calloc(1, sizeof *c);
+        if (!argv || !argvlen || !c || asprintf(&key, "xfsm:{%s}:inbox", component) < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        *c = (Call) { .outbound = o, .msg = sd_bus_message_ref(msg), .component = strdup(component), .batch = batch };
+        if (!c->component) {
+                r = -ENOMEM;
+                goto finish;
         }
         snprintf(limit, sizeof limit, "%llu", (unsigned long long) o->config->inbox_limit);
+        snprintf(per, sizeof per, "%zu", fields[0].n);
         argv[k] = "EVAL", argvlen[k++] = 4;
         argv[k] = add_script, argvlen[k++] = strlen(add_script);
         argv[k] = "1", argvlen[k++] = 1;
         argv[k] = key, argvlen[k++] = strlen(key);
         argv[k] = limit, argvlen[k++] = strlen(limit);
-        for (size_t j = 0; j < fields.n; j++)
-                argv[k] = fields.argv[j], argvlen[k++] = fields.argvlen[j];
+        argv[k] = per, argvlen[k++] = strlen(per);
+        for (size_t j = 0; j < n; j++)
+                for (size_t f = 0; f < fields[j].n; f++)
+                        argv[k] = fields[j].argv[f], argvlen[k++] = fields[j].argvlen[f];
         r = redis_command_argv(o->writer, COMMAND_USEC, on_added, c, k, argv, argvlen);
-        if (r < 0) {
-                call_free(c);
-                return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE, "Redis is unreachable: the event for %s waits",
-                                           component);
+        if (r >= 0)
+                c = NULL; /* answered from on_added() */
+        else
+                r = bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE, "Redis is unreachable: the event for %s waits",
+                                        component);
+finish:
+        call_free(c);
+        for (size_t j = 0; j < n; j++)
+                entry_fields_done(&fields[j]);
+        free(fields);
+        return r < 0 ? r : 1;
+}
+
+static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Outbound *o = userdata;
+        const char *component = component_of(sd_bus_message_get_path(msg));
+        Event ev;
+        int r;
+
+        r = sd_bus_message_read(msg, "stus", &ev.source, &ev.seq, &ev.rule, &ev.json);
+        if (r < 0)
+                return r;
+        r = access_check(o->access, msg, NULL, &(AccessDetails) { component, NULL, NULL }, method_deliver, o, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return add_events(o, msg, component, &ev, 1, false, error);
+}
+
+static int method_deliver_batch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Outbound *o = userdata;
+        const char *component = component_of(sd_bus_message_get_path(msg));
+        _cleanup_(freep) Event *ev = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        r = access_check(o->access, msg, NULL, &(AccessDetails) { component, NULL, NULL }, method_deliver_batch, o,
+                         error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_enter_container(msg, 'a', "(stus)");
+        if (r < 0)
+                return r;
+        for (;;) {
+                Event e;
+                r = sd_bus_message_read(msg, "(stus)", &e.source, &e.seq, &e.rule, &e.json);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (n == cap) {
+                        Event *v = reallocarray(ev, cap = cap ? cap * 2 : 16, sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        ev = v;
+                }
+                ev[n++] = e;
         }
-        return 1; /* answered from on_added() */
+        if (n == 0)
+                return sd_bus_reply_method_return(msg, "u", 0);
+        return add_events(o, msg, component, ev, n, true, error);
 }
 
 static const sd_bus_vtable component_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Deliver", SD_BUS_ARGS("s", source, "t", sequence, "u", rule, "s", routed_json),
                                 SD_BUS_RESULT("u", delivered), method_deliver, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeliverBatch", SD_BUS_ARGS("a(stus)", events), SD_BUS_RESULT("u", taken),
+                                method_deliver_batch, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
