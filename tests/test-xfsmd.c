@@ -1318,6 +1318,66 @@ static void test_target_down_never_holds_up_another_target(void **state) {
         free(sender);
 }
 
+static int deliver_batch(const char **jsons, const uint64_t *seqs, size_t n, uint32_t *ret_taken) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        assert_true(sd_bus_message_new_method_call(bus, &m, "org.xfsm1.RelayTarget", "/org/xfsm1/RelayTarget",
+                                                   "org.xfsm1.Component", "DeliverBatch") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'a', "(stus)") >= 0);
+        for (size_t k = 0; k < n; k++)
+                assert_true(sd_bus_message_append(m, "(stus)", "RelaySource", seqs[k], 0, jsons[k]) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        r = sd_bus_call(bus, m, 0, NULL, &reply);
+        if (r >= 0)
+                assert_int_equal(sd_bus_message_read(reply, "u", ret_taken), 1);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* DeliverBatch: routed events taken in order until one cannot be (the rest
+ * untouched, the answer says how many); the same ids again take no second
+ * effect and count as taken. */
+static void test_deliver_batch_takes_a_prefix_in_order_once(void **state) {
+        char dst_dir[300], j[4][512];
+        const char *jsons[4];
+        uint64_t seqs[4] = { 1, 2, 3, 3 };
+        uint32_t taken = 0;
+        pid_t dst;
+
+        snprintf(dst_dir, sizeof dst_dir, "%s/state-batch", dir);
+        dst = start_relay("relay-target.yaml", "org.xfsm1.RelayTarget", dst_dir);
+        char *receiver = create("RelayTarget", "Receiver", "{\"count\":0}", NULL);
+        for (size_t k = 0; k < 4; k++) {
+                snprintf(j[k], sizeof j[k],
+                         "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"RelaySource\","
+                         "\"sourceIncarnation\":\"0123456789abcdef0123456789abcdef\",\"sourceSeq\":%llu,"
+                         "\"ruleIndex\":0,\"targetComponent\":\"RelayTarget\",\"targetMachine\":\"Receiver\","
+                         "\"targetState\":\"Waiting\",\"event\":\"PING\",\"payload\":{},\"hops\":1}",
+                         (unsigned long long) seqs[k]);
+                jsons[k] = j[k];
+        }
+        jsons[2] = "not json"; /* the third cannot be read: the first two are taken, not the fourth */
+        assert_true(deliver_batch(jsons, seqs, 4, &taken) >= 0);
+        assert_int_equal(taken, 2);
+        assert_int_equal(relay_count(receiver), 2);
+        /* again from the first: 1 and 2 are known (no second effect), 3 is new */
+        jsons[2] = j[2];
+        assert_true(deliver_batch(jsons, seqs, 3, &taken) >= 0);
+        assert_int_equal(taken, 3);
+        assert_int_equal(relay_count(receiver), 3);
+        /* a batch whose first cannot be read is an error, and changes nothing */
+        jsons[0] = "not json";
+        assert_true(deliver_batch(jsons, seqs, 1, &taken) < 0);
+        assert_int_equal(relay_count(receiver), 3);
+
+        kill(dst, SIGTERM);
+        waitpid(dst, NULL, 0);
+        wait_name_gone("org.xfsm1.RelayTarget");
+        free(receiver);
+}
+
 /* A state directory written by xfsm before records carried a format
  * (tests/data/journal-format-1) loads unchanged: state, context and the
  * SendEx event ids; then it goes on in the current format, across a
@@ -1510,6 +1570,7 @@ int main(void) {
                 cmocka_unit_test(test_restarted_source_without_journal_is_never_dropped),
                 cmocka_unit_test(test_journal_of_format_1_still_loads),
                 cmocka_unit_test(test_target_down_never_holds_up_another_target),
+                cmocka_unit_test(test_deliver_batch_takes_a_prefix_in_order_once),
                 cmocka_unit_test(test_state_directory_is_locked),
                 cmocka_unit_test(test_activation_socket_serves_peer_to_peer),
                 cmocka_unit_test(test_worker_idles_out_only_when_nothing_waits),
