@@ -17,6 +17,8 @@
 #include "manager.h"
 #include "polkit.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_routed *, xfsm_routed_free);
+
 static int check_name(const char *what, const char *s, sd_bus_error *error) {
         if (strlen(s) > XFSM_MAX_NAME)
                 return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "%s longer than %d bytes", what,
@@ -150,7 +152,8 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         Manager *m = h->manager;
         const char *machine, *context;
         xfsm_instance *i = NULL;
-        char *path = NULL, id[64];
+        _cleanup_(freep) char *path = NULL;
+        char id[64];
         int r;
 
         r = sd_bus_message_read(msg, "ss", &machine, &context);
@@ -170,9 +173,8 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         path = instance_path_for(h, machine, id);
         if (!path)
                 return -ENOMEM;
-        r = manager_reply(m, msg, "os", path, id);
-        free(path);
-        return r;
+
+        return manager_reply(m, msg, "os", path, id);
 }
 
 /* One routed event from another process (Deliver, DeliverBatch: the
@@ -185,7 +187,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
 static int deliver_one(Host *h, const char *source, uint64_t seq, uint32_t rule, const char *json,
                        unsigned *ret_delivered, sd_bus_error *error) {
         Manager *m = h->manager;
-        xfsm_routed *rt = NULL;
+        _cleanup_(xfsm_routed_freep) xfsm_routed *rt = NULL; /* id.incarnation points into it */
         int r;
 
         *ret_delivered = 0;
@@ -210,7 +212,6 @@ static int deliver_one(Host *h, const char *source, uint64_t seq, uint32_t rule,
                                 durable_hwm(m->durable, h, &id);
                 }
         }
-        xfsm_routed_free(rt); /* id.incarnation points into it */
         return 0;
 }
 
@@ -309,20 +310,20 @@ typedef struct ListCtx {
 
 static int list_one(void *userdata, xfsm_instance *i) {
         ListCtx *c = userdata;
-        char *path = instance_path(c->h, i);
+        _cleanup_(freep) char *path = instance_path(c->h, i);
+
         if (!path) {
                 c->r = -ENOMEM;
                 return 1;
         }
         c->r = sd_bus_message_append(c->reply, "(ssso)", xfsm_instance_id(i), xfsm_instance_machine(i),
                                      xfsm_instance_state(i), path);
-        free(path);
         return c->r < 0;
 }
 
 static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
-        sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *machine, *state;
         ListCtx c = { .h = h };
         int r;
@@ -334,6 +335,7 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
                 return -EINVAL;
         if (!isempty(machine) && xfsm_component_n_machines(h->manager->engine, h->name) > 0) {
                 bool known = false;
+
                 for (size_t k = 0; k < xfsm_component_n_machines(h->manager->engine, h->name); k++)
                         known = known || streq(xfsm_component_machine(h->manager->engine, h->name, k), machine);
                 if (!known)
@@ -353,7 +355,6 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
-        sd_bus_message_unref(reply);
         return r;
 }
 
@@ -363,7 +364,7 @@ static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_hand
                                char *(*get)(xfsm_instance *i), sd_bus_error *error) {
         const char *id;
         xfsm_instance *i;
-        char *json;
+        _cleanup_(freep) char *json = NULL;
         int r;
 
         r = sd_bus_message_read(msg, "s", &id);
@@ -378,9 +379,8 @@ static int reply_instance_json(sd_bus_message *msg, Host *h, sd_bus_message_hand
         json = get(i);
         if (!json)
                 return -ENOMEM;
-        r = sd_bus_reply_method_return(msg, "s", json);
-        free(json);
-        return r;
+
+        return sd_bus_reply_method_return(msg, "s", json);
 }
 
 static char *context_json(xfsm_instance *i) {
@@ -439,7 +439,7 @@ static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error 
 static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
-        (void) bus, (void) path, (void) interface, (void) error;
+
         if (streq(property, "Name"))
                 return sd_bus_message_append(reply, "s", h->name);
         if (streq(property, "Version"))
@@ -452,7 +452,6 @@ static int property_get_machines(sd_bus *bus, const char *path, const char *inte
         Host *h = userdata;
         xfsm_engine *e = h->manager->engine;
         int r;
-        (void) bus, (void) path, (void) interface, (void) property, (void) error;
 
         r = sd_bus_message_open_container(reply, 'a', "s");
         for (size_t k = 0; r >= 0 && k < xfsm_component_n_machines(e, h->name); k++)

@@ -15,6 +15,7 @@
  * than the ones written. The syntax is read by conf-parser.c; this file owns
  * the keys and what they mean. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,23 +27,29 @@
 #include "macro.h"
 
 void config_init(Config *c) {
+        assert(c);
+
         *c = (Config) { .durability = JOURNAL_BATCH, .idle_timeout_sec = 0, .history_limit = 1000,
                         .outbox_limit = 10000 };
 }
 
 void config_done(Config *c) {
+        assert(c);
+
         for (char **u = c->allow_units; u && *u; u++)
                 free(*u);
-        free(c->allow_units);
-        c->allow_units = NULL;
+        c->allow_units = mfree(c->allow_units);
 }
 
 static int add_units(Config *c, char *v) {
         size_t n = 0;
+
         for (char **u = c->allow_units; u && *u; u++)
                 n++;
+
         for (char *tok = strtok(v, " \t"); tok; tok = strtok(NULL, " \t")) {
                 char **nv = realloc(c->allow_units, (n + 2) * sizeof *nv);
+
                 if (!nv)
                         return -ENOMEM;
                 c->allow_units = nv;
@@ -97,6 +104,9 @@ static int config_setting(const char *path, unsigned lineno, const char *section
 
 int config_load(Config *c, const char *path, bool required) {
         static const char *const sections[] = { "Daemon", "Units", NULL };
+
+        assert(c);
+        assert(path);
 
         return conf_parse(path, required, sections, config_setting, c);
 }

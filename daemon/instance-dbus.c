@@ -19,7 +19,6 @@
 static int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                                 sd_bus_error *error) {
         Host *h = userdata;
-        (void) bus, (void) interface, (void) error;
 
         if (!host_instance_from_path(h, path))
                 return 0;
@@ -34,11 +33,21 @@ typedef struct EnumCtx {
         int r;
 } EnumCtx;
 
+/* Frees the paths collected so far (c itself is not allocated). */
+static void enum_ctx_done(EnumCtx *c) {
+        for (size_t k = 0; k < c->n; k++)
+                free(c->v[k]);
+        c->v = mfree(c->v);
+        c->n = c->cap = 0;
+}
+
 static int enum_one(void *userdata, xfsm_instance *i) {
         EnumCtx *c = userdata;
+
         if (c->n + 2 > c->cap) {
                 size_t cap = c->cap ? c->cap * 2 : 64;
                 char **v = realloc(c->v, cap * sizeof *v);
+
                 if (!v) {
                         c->r = -ENOMEM;
                         return 1;
@@ -46,6 +55,7 @@ static int enum_one(void *userdata, xfsm_instance *i) {
                 c->v = v;
                 c->cap = cap;
         }
+
         c->v[c->n] = instance_path(c->h, i);
         if (!c->v[c->n]) {
                 c->r = -ENOMEM;
@@ -58,28 +68,27 @@ static int enum_one(void *userdata, xfsm_instance *i) {
 static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
                                     sd_bus_error *error) {
         Host *h = userdata;
-        EnumCtx c = { .h = h };
+        _cleanup_(enum_ctx_done) EnumCtx c = { .h = h };
         /* registered at /org/xfsm1/<Name> (all machines) and /org/xfsm1/<Name>/<Machine> */
         const char *machine = streq(path, h->path) ? NULL : strrchr(path, '/') + 1;
-        (void) bus, (void) error;
 
         c.v = calloc(1, sizeof *c.v);
         if (!c.v)
                 return -ENOMEM;
         c.cap = 1;
+
         xfsm_engine_foreach(h->manager->engine, h->name, machine, NULL, enum_one, &c);
-        if (c.r < 0) {
-                for (size_t k = 0; k < c.n; k++)
-                        free(c.v[k]);
-                free(c.v);
+        if (c.r < 0)
                 return c.r;
-        }
-        *nodes = c.v;
+
+        *nodes = TAKE_PTR(c.v);
+        c.n = 0;
         return 0;
 }
 
 static xfsm_instance *instance_of(sd_bus_message *msg, Host *h, sd_bus_error *error) {
         xfsm_instance *i = host_instance_from_path(h, sd_bus_message_get_path(msg));
+
         if (!i)
                 bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone",
                                   sd_bus_message_get_path(msg));
@@ -129,7 +138,6 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
         xfsm_instance *i = host_instance_from_path(h, path);
-        (void) bus, (void) interface;
 
         if (!i)
                 return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone", path);
@@ -158,7 +166,6 @@ static int property_get_pending_timers(sd_bus *bus, const char *path, const char
         xfsm_instance *i = host_instance_from_path(h, path);
         uint64_t now = xfsm_engine_now(h->manager->engine);
         int r;
-        (void) bus, (void) interface, (void) property;
 
         if (!i)
                 return bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "The instance at %s is gone", path);
@@ -166,6 +173,7 @@ static int property_get_pending_timers(sd_bus *bus, const char *path, const char
         for (size_t k = 0; r >= 0 && k < xfsm_instance_n_timers(i); k++) {
                 const char *event;
                 uint64_t deadline, realtime;
+
                 if (xfsm_instance_timer(i, k, &event, &deadline, &realtime) < 0)
                         continue;
                 r = sd_bus_message_append(reply, "(stt)", event, realtime * 1000,
@@ -201,15 +209,18 @@ int instance_register(Host *h, sd_bus *bus) {
         int r = 0;
 
         for (size_t k = 0; r >= 0 && k < xfsm_component_n_machines(e, h->name); k++) {
-                char *prefix;
-                if (asprintf(&prefix, "%s/%s", h->path, xfsm_component_machine(e, h->name, k)) < 0)
+                _cleanup_(freep) char *prefix = NULL;
+
+                if (asprintf(&prefix, "%s/%s", h->path, xfsm_component_machine(e, h->name, k)) < 0) {
+                        prefix = NULL; /* undefined after a failure */
                         return -ENOMEM;
+                }
                 r = sd_bus_add_fallback_vtable(bus, NULL, prefix, "org.xfsm1.Instance", instance_vtable,
                                                instance_object_find, h);
                 if (r >= 0)
                         r = sd_bus_add_node_enumerator(bus, NULL, prefix, instance_node_enumerator, h);
-                free(prefix);
         }
+
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(bus, NULL, h->path, instance_node_enumerator, h);
         return r;

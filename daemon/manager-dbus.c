@@ -8,6 +8,7 @@
  * Nothing here blocks: the bus's name list and systemd's StartUnit/StopUnit
  * are asked asynchronously and the caller is answered from the reply. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -30,6 +31,22 @@ typedef struct {
         size_t n, cap;
 } InstalledList;
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_engine *, xfsm_engine_free);
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static char **strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+
 static const char *component_dirs(void) {
         return manager_component_dirs();
 }
@@ -42,6 +59,7 @@ static bool stem_valid(const char *stem) {
         return strspn(stem, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
+/* Empties l (not allocated itself: usable with _cleanup_ on a list on the stack). */
 static void installed_free(InstalledList *l) {
         for (size_t k = 0; k < l->n; k++) {
                 free(l->v[k].stem);
@@ -60,40 +78,46 @@ static const Installed *installed_find(const InstalledList *l, const char *stem)
 }
 
 static int installed_add(InstalledList *l, const char *stem, const char *path) {
-        xfsm_engine *e = xfsm_engine_new();
+        _cleanup_(xfsm_engine_freep) xfsm_engine *e = NULL;
         Installed *it;
         int r;
 
+        assert(l);
+        assert(stem);
+        assert(path);
+
+        e = xfsm_engine_new();
         if (!e)
                 return -ENOMEM;
+
         r = xfsm_engine_load_file(e, path, NULL, NULL);
         if (r < 0 || xfsm_engine_n_components(e) == 0) {
                 /* a broken file is not a component; say so once per listing */
                 log_warning("%s does not load (xfsmctl validate %s), not listed", path, path);
-                xfsm_engine_free(e);
                 return 0;
         }
+
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
                 Installed *v = realloc(l->v, cap * sizeof *v);
-                if (!v) {
-                        xfsm_engine_free(e);
+
+                if (!v)
                         return -ENOMEM;
-                }
                 l->v = v;
                 l->cap = cap;
         }
+
         it = &l->v[l->n];
         it->stem = strdup(stem);
         it->name = strdup(xfsm_engine_component_name(e, 0));
         it->hash = strdup(xfsm_component_hash(e, it->name ? it->name : ""));
-        xfsm_engine_free(e);
         if (!it->stem || !it->name || !it->hash) {
                 free(it->stem);
                 free(it->name);
                 free(it->hash);
                 return -ENOMEM;
         }
+
         l->n++;
         return 0;
 }
@@ -107,8 +131,9 @@ static int installed_scan(InstalledList *l) {
 
         for (const char *p = dirs; *p;) {
                 size_t n = strcspn(p, ":");
+
                 if (n > 0 && n < sizeof dir) {
-                        DIR *d;
+                        _cleanup_(closedirp) DIR *d = NULL;
                         struct dirent *de;
 
                         memcpy(dir, p, n);
@@ -126,23 +151,20 @@ static int installed_scan(InstalledList *l) {
                                         continue;
                                 snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
                                 r = installed_add(l, stem, path);
-                                if (r < 0) {
-                                        closedir(d);
+                                if (r < 0)
                                         return r;
-                                }
                         }
-                        if (d)
-                                closedir(d);
                 }
+
                 p += n;
                 if (*p == ':')
                         p++;
         }
+
         return 0;
 }
 
 static int count_one(void *userdata, xfsm_instance *i) {
-        (void) i;
         (*(uint32_t *) userdata)++;
         return 0;
 }
@@ -156,6 +178,7 @@ typedef struct {
 
 static Pending *pending_new(Manager *m, sd_bus_message *call) {
         Pending *p = calloc(1, sizeof *p);
+
         if (p) {
                 p->m = m;
                 p->call = sd_bus_message_ref(call);
@@ -164,10 +187,14 @@ static Pending *pending_new(Manager *m, sd_bus_message *call) {
 }
 
 static Pending *pending_free(Pending *p) {
+        if (!p)
+                return NULL;
+
         sd_bus_message_unref(p->call);
-        free(p);
-        return NULL;
+        return mfree(p);
 }
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Pending *, pending_free);
 
 static bool strv_contains(char **v, const char *s) {
         for (; v && *v; v++)
@@ -192,8 +219,23 @@ typedef struct CountReq {
         size_t index;
 } CountReq;
 
-static void list_job_finish(ListJob *job) {
-        sd_bus_message *reply = NULL;
+static ListJob *list_job_free(ListJob *job) {
+        if (!job)
+                return NULL;
+
+        sd_bus_message_unref(job->call);
+        installed_free(&job->l);
+        free(job->running);
+        free(job->count);
+        return mfree(job);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ListJob *, list_job_free);
+
+/* Answers the call; frees job. */
+static void list_job_finish(ListJob *job_in) {
+        _cleanup_(list_job_freep) ListJob *job = job_in;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(job->call, &reply);
@@ -201,6 +243,7 @@ static void list_job_finish(ListJob *job) {
                 r = sd_bus_message_open_container(reply, 'a', "(ssssbu)");
         for (size_t k = 0; r >= 0 && k < job->l.n; k++) {
                 char bus_name[300];
+
                 snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
                 r = sd_bus_message_append(reply, "(ssssbu)", job->l.v[k].name, job->l.v[k].stem, job->l.v[k].hash,
                                           bus_name, job->running[k], job->count[k]);
@@ -211,62 +254,57 @@ static void list_job_finish(ListJob *job) {
                 r = sd_bus_send(NULL, reply, NULL);
         if (r < 0)
                 (void) sd_bus_reply_method_errnof(job->call, -r, "Failed to list the components: %m");
-        sd_bus_message_unref(reply);
-        sd_bus_message_unref(job->call);
-        installed_free(&job->l);
-        free(job->running);
-        free(job->count);
-        free(job);
 }
 
 static int on_count(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        CountReq *req = userdata;
+        _cleanup_(freep) CountReq *req = userdata;
         ListJob *job = req->job;
         uint32_t n = 0;
-        (void) ret_error;
 
         /* a worker that does not answer in time counts nothing, it does not stop the listing */
         if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_enter_container(reply, 'a', "(ssso)") >= 0)
                 while (sd_bus_message_skip(reply, "(ssso)") > 0)
                         n++;
         job->count[req->index] = n;
-        free(req);
+
         if (--job->outstanding == 0)
                 list_job_finish(job);
         return 0;
 }
 
 static void ask_count(ListJob *job, size_t k) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(freep) CountReq *req = NULL;
         char bus_name[300], path[300];
-        sd_bus_message *call = NULL;
-        CountReq *req = calloc(1, sizeof *req);
 
+        req = calloc(1, sizeof *req);
         if (!req)
                 return;
+
         *req = (CountReq) { .job = job, .index = k };
         snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
         snprintf(path, sizeof path, "/org/xfsm1/%s", job->l.v[k].name);
         if (sd_bus_message_new_method_call(job->m->bus, &call, bus_name, path, "org.xfsm1.Component",
                                            "ListInstances") >= 0 &&
             sd_bus_message_append(call, "ss", "", "") >= 0 &&
-            sd_bus_call_async(job->m->bus, NULL, call, on_count, req, 2 * 1000000ULL) >= 0)
+            sd_bus_call_async(job->m->bus, NULL, call, on_count, req, 2 * 1000000ULL) >= 0) {
+                TAKE_PTR(req);
                 job->outstanding++;
-        else
-                free(req);
-        sd_bus_message_unref(call);
+        }
 }
 
 static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         ListJob *job = userdata;
-        char **names = NULL;
-        (void) ret_error;
+        _cleanup_(strv_freep) char **names = NULL;
 
         /* without the name list, say what this process knows: its own hosts */
         if (!sd_bus_message_is_method_error(reply, NULL))
                 (void) sd_bus_message_read_strv(reply, &names);
+
         job->outstanding = 1; /* this callback, until every question is out */
         for (size_t k = 0; k < job->l.n; k++) {
                 char bus_name[300];
+
                 if (job->running[k])
                         continue; /* hosted here */
                 snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
@@ -275,9 +313,7 @@ static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *re
                         ask_count(job, k);
                 }
         }
-        for (char **n = names; n && *n; n++)
-                free(*n);
-        free(names);
+
         if (--job->outstanding == 0)
                 list_job_finish(job);
         return 0;
@@ -285,74 +321,70 @@ static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
 static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        ListJob *job;
+        _cleanup_(list_job_freep) ListJob *job = NULL;
         int r;
-        (void) error;
 
         job = calloc(1, sizeof *job);
         if (!job)
                 return -ENOMEM;
+
         job->m = m;
         job->call = sd_bus_message_ref(msg);
         r = installed_scan(&job->l);
-        if (r >= 0) {
-                job->running = calloc(job->l.n + 1, sizeof *job->running);
-                job->count = calloc(job->l.n + 1, sizeof *job->count);
-                if (!job->running || !job->count)
-                        r = -ENOMEM;
-        }
-        if (r < 0) {
-                sd_bus_message_unref(job->call);
-                installed_free(&job->l);
-                free(job->running);
-                free(job->count);
-                free(job);
+        if (r < 0)
                 return r;
-        }
+
+        job->running = calloc(job->l.n + 1, sizeof *job->running);
+        job->count = calloc(job->l.n + 1, sizeof *job->count);
+        if (!job->running || !job->count)
+                return -ENOMEM;
+
         for (size_t k = 0; k < job->l.n; k++) {
                 Host *h = manager_find_host(m, job->l.v[k].name);
+
                 if (h) {
                         job->running[k] = true;
                         (void) xfsm_engine_foreach(m->engine, h->name, NULL, NULL, count_one, &job->count[k]);
                 }
         }
+
         if (m->peer) {
-                list_job_finish(job);
+                list_job_finish(TAKE_PTR(job));
                 return 1;
         }
+
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                      "org.freedesktop.DBus", "ListNames", on_list_names, job, "");
-        if (r < 0) {
-                list_job_finish(job); /* what this process knows */
-                return 1;
-        }
+        if (r < 0)
+                list_job_finish(TAKE_PTR(job)); /* what this process knows */
+        else
+                TAKE_PTR(job);
         return 1;
 }
 
 /* ---- StartComponent, StopComponent --------------------------------------------- */
 
 static int on_unit_job(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Pending *p = userdata;
-        (void) ret_error;
+        _cleanup_(pending_freep) Pending *p = userdata;
 
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
+
                 log_warning("systemd refused a unit job: %s", e->message ? e->message : e->name);
                 (void) sd_bus_reply_method_error(p->call, e);
         } else
                 (void) sd_bus_reply_method_return(p->call, NULL);
-        pending_free(p);
         return 0;
 }
 
 static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *userdata, const char *verb,
                     sd_bus_error *error) {
         Manager *m = userdata;
-        InstalledList l = {};
+        _cleanup_(installed_free) InstalledList l = {};
+        _cleanup_(pending_freep) Pending *p = NULL;
         const Installed *it = NULL;
         const char *stem;
         char unit[128];
-        Pending *p;
         int r;
 
         r = sd_bus_message_read(msg, "s", &stem);
@@ -361,6 +393,7 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
         if (!stem_valid(stem))
                 return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT,
                                          "'%.64s' is not a component stem", stem);
+
         r = installed_scan(&l);
         if (r >= 0 && !(it = installed_find(&l, stem)))
                 r = bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_COMPONENT,
@@ -369,7 +402,6 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
         if (r >= 0 && it)
                 r = access_check(m->access, msg, "org.xfsm1.manage", &(AccessDetails) { it->name, NULL, NULL }, self, m,
                                  error);
-        installed_free(&l);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (m->peer)
@@ -382,10 +414,10 @@ static int unit_job(sd_bus_message *msg, sd_bus_message_handler_t self, void *us
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                      "org.freedesktop.systemd1.Manager", verb, on_unit_job, p, "ss", unit,
                                      "replace");
-        if (r < 0) {
-                pending_free(p);
+        if (r < 0)
                 return r;
-        }
+        TAKE_PTR(p);
+
         log_info("%s %s for %s", verb, unit, sd_bus_message_get_sender(msg) ?: "a peer");
         return 1;
 }
@@ -402,20 +434,20 @@ static int method_stop_component(sd_bus_message *msg, void *userdata, sd_bus_err
 
 /* The running workers, from systemd: have each reload (ExecReload sends it SIGHUP). */
 static int on_worker_units(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Pending *p = userdata;
+        _cleanup_(pending_freep) Pending *p = userdata;
         Manager *m = p->m;
         const char *unit;
         unsigned n = 0;
         int r;
-        (void) ret_error;
 
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
+
                 log_warning("Reload: cannot list the workers: %s", e->message ?: e->name);
                 (void) sd_bus_reply_method_error(p->call, e);
-                pending_free(p);
                 return 0;
         }
+
         r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
         while (r > 0 && (r = sd_bus_message_read(reply, "(ssssssouso)", &unit, NULL, NULL, NULL, NULL, NULL, NULL,
                                                  NULL, NULL, NULL)) > 0) {
@@ -424,33 +456,35 @@ static int on_worker_units(sd_bus_message *reply, void *userdata, sd_bus_error *
                                              "replace") >= 0)
                         n++;
         }
+
         log_info("Reload: %u worker(s) asked to reload", n);
         (void) sd_bus_reply_method_return(p->call, NULL);
-        pending_free(p);
         return 0;
 }
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        Pending *p;
+        _cleanup_(pending_freep) Pending *p = NULL;
         int r;
 
         r = access_check(m->access, msg, "org.xfsm1.manage", NULL, method_reload, m, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+
         /* the components hosted here, then the workers */
         (void) manager_reload(m);
         if (m->peer || !m->system_bus)
                 return sd_bus_reply_method_return(msg, NULL);
+
         if (!(p = pending_new(m, msg)))
                 return -ENOMEM;
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                      "org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", on_worker_units, p,
                                      "asas", 2, "active", "reloading", 1, "xfsm@*.service");
-        if (r < 0) {
-                pending_free(p);
+        if (r < 0)
                 return r;
-        }
+
+        TAKE_PTR(p);
         return 1;
 }
 
@@ -470,6 +504,7 @@ static const sd_bus_vtable manager_vtable[] = {
 
 int manager_api_register(Manager *m, sd_bus *bus) {
         int r = sd_bus_add_object_vtable(bus, NULL, "/org/xfsm1", "org.xfsm1.Manager", manager_vtable, m);
+
         if (r < 0)
                 return log_error_errno(r, "Failed to register org.xfsm1.Manager: %m");
         return 0;

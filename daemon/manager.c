@@ -127,7 +127,6 @@ Manager *manager_free(Manager *m) {
 
 static void print_diag(void *userdata, int severity, const char *file, unsigned line, unsigned column,
                        const char *message) {
-        (void) userdata;
         if (line > 0)
                 log_internal(severity == XFSM_DIAG_ERROR ? LOG_ERR : LOG_WARNING, 0, "%s:%u:%u: %s: %s", file, line,
                              column, severity == XFSM_DIAG_ERROR ? "error" : "warning", message);
@@ -436,8 +435,7 @@ static void on_step(void *userdata, const xfsm_step *s) {
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        (void) s;
-        (void) usec;
+
         m->timer_armed_usec = 0;
         (void) xfsm_engine_run_due(m->engine);
         manager_rearm_timer(m);

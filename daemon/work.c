@@ -90,17 +90,20 @@ struct Work {
         bool requery;
 };
 
-static void strv_free(char **v) {
+static char **strv_free(char **v) {
         for (char **p = v; p && *p; p++)
                 free(*p);
         free(v);
+        return NULL;
 }
 
 static Work *work_free_one(Work *w) {
         if (!w)
                 return NULL;
+
         if (w->pid > 0 && !w->exited)
                 (void) kill(-w->pid, SIGKILL);
+
         sd_event_source_disable_unref(w->child);
         sd_event_source_disable_unref(w->out);
         sd_event_source_disable_unref(w->err);
@@ -119,21 +122,29 @@ static Work *work_free_one(Work *w) {
         strv_free(w->argv);
         free(w->verb);
         free(w->unit);
-        free(w);
-        return NULL;
+        return mfree(w);
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(Work *, work_free_one);
+
 static void work_remove(Manager *m, Work *w) {
+        assert(m);
+        assert(w);
+
         for (size_t k = 0; k < m->work->n; k++)
                 if (m->work->v[k] == w) {
                         memmove(m->work->v + k, m->work->v + k + 1, (m->work->n - k - 1) * sizeof *m->work->v);
                         m->work->n--;
                         break;
                 }
+
         work_free_one(w);
 }
 
 static int work_push(Manager *m, Work *w) {
+        assert(m);
+        assert(w);
+
         if (m->work->n == m->work->cap) {
                 size_t cap = m->work->cap ? m->work->cap * 2 : 16;
                 Work **v = realloc(m->work->v, cap * sizeof *v);
@@ -142,6 +153,7 @@ static int work_push(Manager *m, Work *w) {
                 m->work->v = v;
                 m->work->cap = cap;
         }
+
         m->work->v[m->work->n++] = w;
         return 0;
 }
@@ -201,7 +213,7 @@ static json_object *failure(const char *reason, int status, const char *signal_n
  * exited: status is the exit status, else the signal. */
 static void exec_outcome(Manager *m, Work *w, bool exited, int status_or_signal, const char *reason,
                          const char *out, size_t on, const char *err, size_t en) {
-        json_object *payload = NULL;
+        _cleanup_(json_object_putp) json_object *payload = NULL, *f = NULL;
         const char *sig = NULL;
         int status = exited ? status_or_signal : -1;
 
@@ -233,14 +245,12 @@ static void exec_outcome(Manager *m, Work *w, bool exited, int status_or_signal,
                                 reason = "not-json";
                 }
         }
+
         if (reason) {
-                json_object *f = failure(reason, status, sig, err, en);
+                f = failure(reason, status, sig, err, en);
                 work_finish(m, w, "EXEC_FAILED", f);
-                json_object_put(f);
-        } else {
+        } else
                 work_finish(m, w, "EXEC_DONE", payload);
-                json_object_put(payload);
-        }
 }
 
 static void exec_done(Manager *m, Work *w) {
@@ -318,7 +328,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static int on_exec_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Work *w = userdata;
-        (void) s, (void) usec;
+
         if (w->pid > 0 && !w->exited) {
                 w->timed_out = true;
                 (void) kill(-w->pid, SIGKILL);
@@ -328,7 +338,7 @@ static int on_exec_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Work *w = userdata;
-        (void) s;
+
         w->status = *si;
         w->exited = true;
         w->timer = sd_event_source_disable_unref(w->timer);
@@ -339,41 +349,44 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
 }
 
 static int context_fd(xfsm_instance *i) {
-        char *ctx = i ? xfsm_instance_context_json(i) : NULL;
+        _cleanup_(freep) char *ctx = i ? xfsm_instance_context_json(i) : NULL;
         size_t n = ctx ? strlen(ctx) : 2;
-        int fd = memfd_create("xfsm-exec-context", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        _cleanup_(closep) int fd = memfd_create("xfsm-exec-context", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
-        if (fd < 0) {
-                free(ctx);
+        if (fd < 0)
                 return -errno;
-        }
-        if (write(fd, ctx ? ctx : "{}", n) != (ssize_t) n || lseek(fd, 0, SEEK_SET) < 0) {
-                int r = -errno;
-                close(fd);
-                free(ctx);
-                return r ? r : -EIO;
-        }
-        free(ctx);
+
+        if (write(fd, ctx ? ctx : "{}", n) != (ssize_t) n || lseek(fd, 0, SEEK_SET) < 0)
+                return errno > 0 ? -errno : -EIO;
+
         (void) fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-        return fd;
+        return TAKE_FD(fd);
+}
+
+static void close_pairp(int (*p)[2]) {
+        closep(&(*p)[0]);
+        closep(&(*p)[1]);
 }
 
 static int exec_start(Manager *m, Work *w) {
-        int in = -1, out[2] = { -1, -1 }, err[2] = { -1, -1 }, r;
+        _cleanup_(closep) int in = -1;
+        _cleanup_(close_pairp) int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         pid_t pid;
+        int r;
+
+        assert(m);
+        assert(w);
 
         in = context_fd(xfsm_engine_find(m->engine, w->instance));
         if (in < 0)
                 return in;
-        if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0) {
-                r = -errno;
-                goto fail;
-        }
+
+        if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+
         pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                goto fail;
-        }
+        if (pid < 0)
+                return -errno;
         if (pid == 0) {
                 /* the child: its own process group (killed as one), stdio set, the rest closed by CLOEXEC */
                 sigset_t all;
@@ -393,38 +406,32 @@ static int exec_start(Manager *m, Work *w) {
         }
         (void) setpgid(pid, pid); /* whichever of the two runs first */
         w->pid = pid;
-        close(in);
-        close(out[1]);
-        close(err[1]);
+
+        /* the child's ends */
+        closep(&in);
+        closep(&out[1]);
+        closep(&err[1]);
         in = out[1] = err[1] = -1;
+
         w->manager = m;
         r = sd_event_add_child(m->event, &w->child, pid, WEXITED, on_child, w);
-        if (r >= 0)
-                r = sd_event_add_io(m->event, &w->out, out[0], EPOLLIN, on_output, w);
-        if (r >= 0) {
-                (void) sd_event_source_set_io_fd_own(w->out, true);
-                out[0] = -1;
-                r = sd_event_add_io(m->event, &w->err, err[0], EPOLLIN, on_output, w);
-        }
-        if (r >= 0) {
-                (void) sd_event_source_set_io_fd_own(w->err, true);
-                err[0] = -1;
-                r = sd_event_add_time_relative(m->event, &w->timer, CLOCK_MONOTONIC, w->timeout_ms * 1000, 1000,
-                                               on_exec_timeout, w);
-        }
         if (r < 0)
-                goto fail;
-        return 0;
-fail:
-        for (int k = 0; k < 2; k++) {
-                if (out[k] >= 0)
-                        close(out[k]);
-                if (err[k] >= 0)
-                        close(err[k]);
-        }
-        if (in >= 0)
-                close(in);
-        return r;
+                return r;
+
+        r = sd_event_add_io(m->event, &w->out, out[0], EPOLLIN, on_output, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(w->out, true);
+        out[0] = -1;
+
+        r = sd_event_add_io(m->event, &w->err, err[0], EPOLLIN, on_output, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(w->err, true);
+        err[0] = -1;
+
+        return sd_event_add_time_relative(m->event, &w->timer, CLOCK_MONOTONIC, w->timeout_ms * 1000, 1000,
+                                          on_exec_timeout, w);
 }
 
 /* ---- exec, as an xfsm-exec@.service unit --------------------------------------------
@@ -447,6 +454,7 @@ static char *exec_file(Work *w, const char *suffix) {
         char *p = NULL;
         const char *i = w->exec_unit + strlen("xfsm-exec@");
         size_t n = strlen(i) - strlen(".service");
+
         if (asprintf(&p, WORK_EXEC_DIR "/%.*s.%s", (int) n, i, suffix) < 0)
                 return NULL;
         return p;
@@ -456,11 +464,12 @@ static void exec_unit_cleanup(Manager *m, Work *w, const char *active_state) {
         const char *sfx[] = { "in", "out", "err" };
 
         for (size_t k = 0; k < ELEMENTSOF(sfx); k++) {
-                char *f = exec_file(w, sfx[k]);
+                _cleanup_(freep) char *f = exec_file(w, sfx[k]);
+
                 if (f)
                         (void) unlink(f);
-                free(f);
         }
+
         /* collect the unit: it stays (RemainAfterExit) until then */
         if (active_state && streq(active_state, "failed"))
                 (void) sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
@@ -473,39 +482,39 @@ static void exec_unit_cleanup(Manager *m, Work *w, const char *active_state) {
 }
 
 static char *read_file(const char *path, size_t max, size_t *ret_n, bool tail, bool *ret_over) {
-        FILE *f = fopen(path, "re");
+        _cleanup_(fclosep) FILE *f = NULL;
         char *b;
         long size;
         size_t n;
 
+        assert(path);
+        assert(ret_n);
+
+        f = fopen(path, "re");
         *ret_n = 0;
         if (ret_over)
                 *ret_over = false;
         if (!f)
                 return NULL;
-        if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0) {
-                fclose(f);
+
+        if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0)
                 return NULL;
-        }
         if ((size_t) size > max) {
                 if (ret_over)
                         *ret_over = true;
-                if (!tail) {
-                        fclose(f);
+                if (!tail)
                         return NULL;
-                }
                 (void) fseek(f, size - (long) max, SEEK_SET);
                 size = (long) max;
         } else
                 rewind(f);
+
         b = malloc((size_t) size + 1);
-        if (!b) {
-                fclose(f);
+        if (!b)
                 return NULL;
-        }
         n = fread(b, 1, (size_t) size, f);
         b[n] = '\0';
-        fclose(f);
+
         *ret_n = n;
         return b;
 }
@@ -551,29 +560,30 @@ static void exec_unit_query(Manager *m, Work *w);
 static int on_exec_unit_props(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Work *w = userdata;
         Manager *m = w->manager;
+        _cleanup_(json_object_putp) json_object *f = NULL;
+        _cleanup_(freep) char *out_path = NULL, *err_path = NULL, *out = NULL, *err = NULL;
         UnitEnd e = {};
-        (void) ret_error;
 
         w->query = sd_bus_slot_unref(w->query);
         if (sd_bus_message_is_method_error(reply, NULL) || read_props(reply, &e) < 0) {
-                const sd_bus_error *err = sd_bus_message_get_error(reply);
+                const sd_bus_error *error = sd_bus_message_get_error(reply);
+
                 log_warning("%s %s: cannot read the state of %s: %s", w->component, w->instance, w->exec_unit,
-                            err ? err->message : "bad reply");
-                json_object *f = failure(w->restored ? "interrupted" : "spawn", -1, NULL, "", 0);
+                            error ? error->message : "bad reply");
+                f = failure(w->restored ? "interrupted" : "spawn", -1, NULL, "", 0);
                 exec_unit_cleanup(m, w, NULL);
                 work_finish(m, w, "EXEC_FAILED", f);
-                json_object_put(f);
                 return 0;
         }
+
         bool ended = streq(e.active, "failed") || (streq(e.active, "active") && streq(e.sub, "exited")) ||
                      (streq(e.active, "inactive") && e.code != 0);
         if (!ended) {
                 if (streq(e.active, "inactive") && w->restored) {
                         /* never ran, or collected before the restart: its outcome is not known */
-                        json_object *f = failure("interrupted", -1, NULL, "", 0);
+                        f = failure("interrupted", -1, NULL, "", 0);
                         exec_unit_cleanup(m, w, NULL);
                         work_finish(m, w, "EXEC_FAILED", f);
-                        json_object_put(f);
                 } else if (w->requery) {
                         w->requery = false;
                         exec_unit_query(m, w);
@@ -581,13 +591,15 @@ static int on_exec_unit_props(sd_bus_message *reply, void *userdata, sd_bus_erro
                 return 0; /* still running (or starting): PropertiesChanged comes */
         }
 
-        char *out_path = exec_file(w, "out"), *err_path = exec_file(w, "err");
         size_t on = 0, en = 0;
         bool over = false;
-        char *out = out_path ? read_file(out_path, WORK_STDOUT_MAX, &on, false, &over) : NULL;
-        char *err = err_path ? read_file(err_path, WORK_STDERR_TAIL - 1, &en, true, NULL) : NULL;
         const char *reason = NULL;
         bool exited = e.code == CLD_EXITED;
+
+        out_path = exec_file(w, "out");
+        err_path = exec_file(w, "err");
+        out = out_path ? read_file(out_path, WORK_STDOUT_MAX, &on, false, &over) : NULL;
+        err = err_path ? read_file(err_path, WORK_STDERR_TAIL - 1, &en, true, NULL) : NULL;
 
         if (over)
                 reason = "output-limit";
@@ -605,13 +617,10 @@ static int on_exec_unit_props(sd_bus_message *reply, void *userdata, sd_bus_erro
                 err = strdup(e.result);
                 en = err ? strlen(err) : 0;
         }
+
         exec_unit_cleanup(m, w, e.active);
         exec_outcome(m, w, exited || e.code == 0, e.code == 0 ? -1 : e.status, reason, out ? out : "", on,
                      err ? err : "", en);
-        free(out);
-        free(err);
-        free(out_path);
-        free(err_path);
         return 0;
 }
 
@@ -620,6 +629,7 @@ static void exec_unit_query(Manager *m, Work *w) {
                 w->requery = true;
                 return;
         }
+
         /* all interfaces: ActiveState and SubState of Unit, ExecMain* and Result of Service */
         if (sd_bus_call_method_async(m->bus, &w->query, "org.freedesktop.systemd1", w->exec_path,
                                      "org.freedesktop.DBus.Properties", "GetAll", on_exec_unit_props, w, "s", "") < 0)
@@ -630,7 +640,6 @@ static int on_exec_unit_changed(sd_bus_message *msg, void *userdata, sd_bus_erro
         Work *w = userdata;
         UnitEnd e = {};
         const char *iface;
-        (void) ret_error;
 
         /* only a change of the unit's state can end it: ask then, not on every other change */
         if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, "org.freedesktop.systemd1.Unit") ||
@@ -647,19 +656,19 @@ static int on_exec_unit_changed(sd_bus_message *msg, void *userdata, sd_bus_erro
 static int on_exec_unit_started(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Work *w = userdata;
         Manager *m = w->manager;
-        (void) ret_error;
 
         w->slot = sd_bus_slot_unref(w->slot);
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
                 const char *msg = e->message ? e->message : e->name;
-                json_object *f = failure("spawn", -1, NULL, msg, strlen(msg));
+                _cleanup_(json_object_putp) json_object *f = failure("spawn", -1, NULL, msg, strlen(msg));
+
                 log_warning("%s %s: systemd refused %s: %s", w->component, w->instance, w->exec_unit, msg);
                 exec_unit_cleanup(m, w, NULL);
                 work_finish(m, w, "EXEC_FAILED", f);
-                json_object_put(f);
                 return 0;
         }
+
         exec_unit_query(m, w); /* it may be over already */
         return 0;
 }
@@ -667,6 +676,7 @@ static int on_exec_unit_started(sd_bus_message *reply, void *userdata, sd_bus_er
 static int exec_unit_names(Work *w) {
         if (!w->stem)
                 return -EINVAL;
+
         if (asprintf(&w->exec_unit, "xfsm-exec@%s-%s-%s.service", w->stem, w->instance, w->id) < 0) {
                 w->exec_unit = NULL;
                 return -ENOMEM;
@@ -681,21 +691,27 @@ static int exec_unit_watch(Manager *m, Work *w) {
 }
 
 static int exec_unit_start(Manager *m, Work *w) {
-        char *in_path;
-        json_object *job, *args;
-        FILE *f;
+        _cleanup_(freep) char *in_path = NULL, *ctx = NULL;
+        _cleanup_(json_object_putp) json_object *job = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        json_object *args;
+        xfsm_instance *i;
         int r;
+
+        assert(m);
+        assert(w);
 
         r = exec_unit_names(w);
         if (r < 0)
                 return r;
+
         in_path = exec_file(w, "in");
         if (!in_path)
                 return -ENOMEM;
         f = fopen(in_path, "we");
-        free(in_path);
         if (!f)
                 return -errno;
+
         job = json_object_new_object();
         args = json_object_new_array();
         for (char **a = w->argv; *a; a++)
@@ -703,13 +719,12 @@ static int exec_unit_start(Manager *m, Work *w) {
         json_object_object_add(job, "argv", args);
         json_object_object_add(job, "timeoutMs", json_object_new_int64((int64_t) w->timeout_ms));
         fputs(json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
-        json_object_put(job);
         fputc('\n', f);
-        xfsm_instance *i = xfsm_engine_find(m->engine, w->instance);
-        char *ctx = i ? xfsm_instance_context_json(i) : NULL;
+
+        i = xfsm_engine_find(m->engine, w->instance);
+        ctx = i ? xfsm_instance_context_json(i) : NULL;
         fputs(ctx ? ctx : "{}", f);
-        free(ctx);
-        if (fclose(f) != 0)
+        if (fclose(TAKE_PTR(f)) != 0)
                 return -EIO;
 
         r = exec_unit_watch(m, w);
@@ -726,20 +741,20 @@ static int on_unit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         Work *w = userdata;
         Manager *m = w->manager;
         const char *job;
-        (void) ret_error;
 
         w->slot = sd_bus_slot_unref(w->slot);
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
-                json_object *o = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
                 json_object_object_add(o, "unit", json_object_new_string(w->unit));
                 json_object_object_add(o, "verb", json_object_new_string(w->verb));
                 json_object_object_add(o, "reason", json_object_new_string(e->name));
                 json_object_object_add(o, "message", json_object_new_string(e->message ?: ""));
                 work_finish(m, w, "UNIT_FAILED", o);
-                json_object_put(o);
                 return 0;
         }
+
         if (sd_bus_message_read(reply, "o", &job) < 0 || !(w->job = strdup(job)))
                 log_warning("%s %s: no job for %s %s", w->component, w->instance, w->verb, w->unit);
         return 0;
@@ -749,20 +764,22 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
         Manager *m = userdata;
         const char *job, *unit, *result;
         uint32_t id;
-        (void) ret_error;
 
         if (sd_bus_message_read(msg, "uoss", &id, &job, &unit, &result) < 0)
                 return 0;
+
         for (size_t k = 0; k < m->work->n; k++) {
                 Work *w = m->work->v[k];
+
                 if (w->kind != WORK_UNIT || !w->job || !streq(w->job, job))
                         continue;
-                json_object *o = json_object_new_object();
+
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
                 json_object_object_add(o, "unit", json_object_new_string(w->unit));
                 json_object_object_add(o, "verb", json_object_new_string(w->verb));
                 json_object_object_add(o, "result", json_object_new_string(result));
                 work_finish(m, w, streq(result, "done") ? "UNIT_DONE" : "UNIT_FAILED", o);
-                json_object_put(o);
                 break;
         }
         return 0;
@@ -774,6 +791,7 @@ static int unit_start(Manager *m, Work *w) {
         w->manager = m;
         if (!m->bus || m->peer)
                 return -ENOTCONN;
+
         return sd_bus_call_method_async(m->bus, &w->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                         "org.freedesktop.systemd1.Manager", method, on_unit_reply, w, "ss", w->unit,
                                         "replace");
@@ -782,77 +800,89 @@ static int unit_start(Manager *m, Work *w) {
 /* ---- the list ------------------------------------------------------------------- */
 
 static void work_start(Manager *m, Work *w) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
         int r;
 
         w->running = true;
         r = w->kind == WORK_UNIT ? unit_start(m, w) : m->work->exec_units ? exec_unit_start(m, w) : exec_start(m, w);
-        if (r < 0) {
-                json_object *o = w->kind == WORK_EXEC ? failure("spawn", -1, NULL, strerror(-r), strlen(strerror(-r)))
-                                                      : json_object_new_object();
-                if (w->kind == WORK_UNIT) {
-                        json_object_object_add(o, "unit", json_object_new_string(w->unit));
-                        json_object_object_add(o, "verb", json_object_new_string(w->verb));
-                        json_object_object_add(o, "reason", json_object_new_string(strerror(-r)));
-                }
-                log_warning("%s %s: cannot start %s: %s", w->component, w->instance,
-                            w->kind == WORK_EXEC ? w->argv[0] : w->unit, strerror(-r));
-                work_finish(m, w, w->kind == WORK_EXEC ? "EXEC_FAILED" : "UNIT_FAILED", o);
-                json_object_put(o);
+        if (r >= 0)
+                return;
+
+        o = w->kind == WORK_EXEC ? failure("spawn", -1, NULL, strerror(-r), strlen(strerror(-r)))
+                                 : json_object_new_object();
+        if (w->kind == WORK_UNIT) {
+                json_object_object_add(o, "unit", json_object_new_string(w->unit));
+                json_object_object_add(o, "verb", json_object_new_string(w->verb));
+                json_object_object_add(o, "reason", json_object_new_string(strerror(-r)));
         }
+        log_warning("%s %s: cannot start %s: %s", w->component, w->instance,
+                    w->kind == WORK_EXEC ? w->argv[0] : w->unit, strerror(-r));
+        work_finish(m, w, w->kind == WORK_EXEC ? "EXEC_FAILED" : "UNIT_FAILED", o);
 }
 
 int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f) {
-        Work *w = calloc(1, sizeof *w);
-        int r = -ENOMEM;
+        _cleanup_(work_free_onep) Work *w = NULL;
+        int r;
 
+        assert(m);
+        assert(h);
+        assert(id);
+        assert(f);
+
+        w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
+
         w->id = strdup(id);
         w->component = strdup(h->name);
         w->stem = h->stem ? strdup(h->stem) : NULL;
         w->instance = strdup(xfsm_effect_instance_id(f));
         if (!w->id || !w->component || !w->instance)
-                goto fail;
+                return -ENOMEM;
+
         if (xfsm_effect_get_kind(f) == XFSM_EFFECT_EXEC) {
                 const char *const *argv = xfsm_effect_exec_argv(f);
                 size_t n = 0;
+
                 w->kind = WORK_EXEC;
                 w->timeout_ms = xfsm_effect_exec_timeout(f);
                 while (argv && argv[n])
                         n++;
                 w->argv = calloc(n + 1, sizeof *w->argv);
                 if (!w->argv || n == 0)
-                        goto fail;
+                        return -ENOMEM;
                 for (size_t k = 0; k < n; k++)
                         if (!(w->argv[k] = strdup(argv[k])))
-                                goto fail;
+                                return -ENOMEM;
         } else {
                 w->kind = WORK_UNIT;
                 w->verb = strdup(xfsm_effect_unit_verb(f));
                 w->unit = strdup(xfsm_effect_unit_name(f));
                 if (!w->verb || !w->unit)
-                        goto fail;
+                        return -ENOMEM;
         }
+
         w->manager = m;
         r = work_push(m, w);
         if (r < 0)
-                goto fail;
+                return r;
+
+        TAKE_PTR(w);
         return 0;
-fail:
-        work_free_one(w);
-        return r;
 }
 
 static int on_work_defer(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        (void) s;
+
         /* starting one may finish it at once (and shift the list) */
         for (size_t k = 0; k < m->work->n;) {
                 Work *w = m->work->v[k];
+
                 if (!w->ready || w->running || w->restored) {
                         k++;
                         continue;
                 }
+
                 size_t before = m->work->n;
                 work_start(m, w);
                 if (m->work->n == before)
@@ -863,6 +893,7 @@ static int on_work_defer(sd_event_source *s, void *userdata) {
 
 void work_durable(Manager *m) {
         bool any = false;
+
         for (size_t k = 0; k < m->work->n; k++)
                 if (!m->work->v[k]->restored && !m->work->v[k]->ready) {
                         m->work->v[k]->ready = true;
@@ -870,6 +901,7 @@ void work_durable(Manager *m) {
                 }
         if (!any)
                 return;
+
         /* not from inside a step: an outcome may be an event at once */
         if (!m->work->defer) {
                 if (sd_event_add_defer(m->event, &m->work->defer, on_work_defer, m) < 0)
@@ -880,11 +912,12 @@ void work_durable(Manager *m) {
 }
 
 static int work_restore(Manager *m, Host *h, const char *id, const char *instance, const char *kind, const char *what) {
-        Work *w;
+        _cleanup_(work_free_onep) Work *w = NULL;
 
         for (size_t k = 0; k < m->work->n; k++)
                 if (streq(m->work->v[k]->id, id) && streq(m->work->v[k]->component, h->name))
                         return 0; /* the snapshot and a record both say so */
+
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
@@ -905,10 +938,10 @@ static int work_restore(Manager *m, Host *h, const char *id, const char *instanc
                         w->argv[0] = strdup(what);
         }
         if (!w->id || !w->component || !w->instance || (w->kind == WORK_UNIT ? !w->verb || !w->unit : !w->argv || !w->argv[0]) ||
-            work_push(m, w) < 0) {
-                work_free_one(w);
+            work_push(m, w) < 0)
                 return -ENOMEM;
-        }
+
+        TAKE_PTR(w);
         return 0;
 }
 
@@ -966,7 +999,9 @@ void work_recovered(Manager *m) {
                         continue;
                 }
                 /* it may have run, or not, or be half done: say so, do not run it again */
-                json_object *o = w->kind == WORK_EXEC ? failure("interrupted", -1, NULL, "", 0) : json_object_new_object();
+                _cleanup_(json_object_putp) json_object *o =
+                        w->kind == WORK_EXEC ? failure("interrupted", -1, NULL, "", 0) : json_object_new_object();
+
                 if (w->kind == WORK_UNIT) {
                         json_object_object_add(o, "unit", json_object_new_string(w->unit));
                         json_object_object_add(o, "verb", json_object_new_string(w->verb));
@@ -976,14 +1011,13 @@ void work_recovered(Manager *m) {
                             w->component, w->instance, w->kind == WORK_EXEC ? "exec" : "unit",
                             w->kind == WORK_EXEC ? w->argv[0] : w->unit);
                 work_finish(m, w, w->kind == WORK_EXEC ? "EXEC_FAILED" : "UNIT_FAILED", o);
-                json_object_put(o);
         }
 }
 
 static void write_entry(FILE *f, const char *id, const char *instance, bool exec, const char *what_a,
                         const char *what_b) {
-        json_object *o = json_object_new_object();
-        char *what = NULL;
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_(freep) char *what = NULL;
 
         if (!exec && asprintf(&what, "%s %s", what_a, what_b) < 0)
                 what = NULL;
@@ -992,14 +1026,14 @@ static void write_entry(FILE *f, const char *id, const char *instance, bool exec
         json_object_object_add(o, "kind", json_object_new_string(exec ? "exec" : "unit"));
         json_object_object_add(o, "what", json_object_new_string(exec ? what_a : what ? what : ""));
         fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f);
-        json_object_put(o);
-        free(what);
 }
 
 void work_write(Manager *m, Host *h, FILE *f) {
         bool first = true;
+
         for (size_t k = 0; k < m->work->n; k++) {
                 Work *w = m->work->v[k];
+
                 if (!streq(w->component, h->name))
                         continue;
                 fputs(first ? "" : ",", f);
@@ -1011,6 +1045,7 @@ void work_write(Manager *m, Host *h, FILE *f) {
 
 void work_write_effect(FILE *f, const char *id, const xfsm_effect *e) {
         bool exec = xfsm_effect_get_kind(e) == XFSM_EFFECT_EXEC;
+
         write_entry(f, id, xfsm_effect_instance_id(e), exec,
                     exec ? xfsm_effect_exec_argv(e)[0] : xfsm_effect_unit_verb(e), xfsm_effect_unit_name(e));
 }
@@ -1048,6 +1083,7 @@ int work_new(WorkSet **ret, Manager *m) {
         ws = calloc(1, sizeof *ws);
         if (!ws)
                 return -ENOMEM;
+
         ws->manager = m;
         *ret = ws;
         return 0;
@@ -1056,12 +1092,12 @@ int work_new(WorkSet **ret, Manager *m) {
 WorkSet *work_free(WorkSet *ws) {
         if (!ws)
                 return NULL;
+
         while (ws->n > 0)
                 work_free_one(ws->v[--ws->n]);
         free(ws->v);
         sd_bus_slot_unref(ws->job_removed);
         sd_event_source_disable_unref(ws->defer);
         strv_free(ws->allow_units);
-        free(ws);
-        return NULL;
+        return mfree(ws);
 }

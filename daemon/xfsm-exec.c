@@ -71,7 +71,6 @@ int main(int argc, char **argv) {
         pid_t pid;
         int status;
         char *header;
-        (void) argv;
 
         if (argc != 1)
                 return fail("takes no arguments: the job comes on standard input");

@@ -3,6 +3,7 @@
 /* xfsmd: hosts components and exposes every instance on the bus
  * (xfsmd(8)). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -25,6 +26,15 @@
 #include "manager.h"
 #include "reload.h"
 #include "work.h"
+
+static char **strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
 static void help(void) {
         printf("Usage: xfsmd [OPTIONS] FILE.yaml...\n"
@@ -66,10 +76,10 @@ static void help(void) {
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
-        (void) s;
-        (void) si;
+        int r;
+
         /* SIGHUP reloads (never ends a worker: systemd would count a failure) */
-        int r = manager_reload(m);
+        r = manager_reload(m);
         (void) sd_notifyf(0, "STATUS=Reloaded: %s", r < 0 ? "a definition failed to load, kept as it was" : "done");
         return 0;
 }
@@ -111,11 +121,12 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
 
 /* Sockets passed by systemd (xfsm@.socket): serve each connection. */
 static int listen_activation(Manager *m) {
-        char **names = NULL;
+        _cleanup_(strv_freep) char **names = NULL;
         int n = sd_listen_fds_with_names(1, &names), r = 0;
 
         for (int k = 0; k < n; k++) {
                 int fd = SD_LISTEN_FDS_START + k;
+
                 if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
                         log_warning("File descriptor %d (%s) is not a listening socket, closing it", fd,
                                     names ? names[k] : "?");
@@ -127,15 +138,15 @@ static int listen_activation(Manager *m) {
                         break;
                 log_info("Answering on the activation socket (%s)", names ? names[k] : "unnamed");
         }
-        for (int k = 0; names && k < n; k++)
-                free(names[k]);
-        free(names);
+
         return r;
 }
 
 static int connect_bus(const char *address, bool user, sd_bus **ret) {
-        sd_bus *bus = NULL;
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
+
+        assert(ret);
 
         if (address) {
                 r = sd_bus_new(&bus);
@@ -146,17 +157,14 @@ static int connect_bus(const char *address, bool user, sd_bus **ret) {
                         r = sd_bus_set_bus_client(bus, 1);
                 if (r >= 0)
                         r = sd_bus_start(bus);
-                if (r < 0) {
-                        sd_bus_unref(bus);
-                        return r;
-                }
         } else if (user)
                 r = sd_bus_open_user(&bus);
         else
                 r = sd_bus_open_system(&bus);
         if (r < 0)
                 return r;
-        *ret = bus;
+
+        *ret = TAKE_PTR(bus);
         return 0;
 }
 
@@ -175,11 +183,13 @@ static int check_homes(Manager *m, sd_bus *bus) {
         {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 int owned = 0;
+
                 if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                        "NameHasOwner", NULL, &reply, "s", "org.xfsm1.Bridge") < 0 ||
                     sd_bus_message_read(reply, "b", &owned) < 0 || !owned)
                         return 0;
         }
+
         for (size_t k = 0; k < m->n_hosts; k++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
@@ -204,6 +214,7 @@ static int check_homes(Manager *m, sd_bus *bus) {
                                        "hand-over; see xfsm-redis-bridge(8))",
                                        m->hosts[k].name, node);
         }
+
         return 0;
 }
 
@@ -232,14 +243,14 @@ int main(int argc, char **argv) {
         const char *address = NULL, *state_dir = NULL, *config_path = NULL, *unit_to_check = NULL;
         bool has_policy = false, has_idle = false, has_history = false;
         unsigned history_limit = 0;
-        Config config;
+        _cleanup_(config_done) Config config = {};
         JournalPolicy policy = JOURNAL_BATCH;
         uint64_t idle_sec = 0;
         bool user = false, manager_api = false;
-        char **stems = calloc((size_t) argc + 1, sizeof *stems);
+        _cleanup_(freep) char **stems = calloc((size_t) argc + 1, sizeof *stems);
         size_t n_stems = 0;
-        Manager *m = NULL;
-        sd_bus *bus = NULL;
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL; /* unreferenced before m is freed, as it was */
         sigset_t mask;
         int c, r, exit_status = 0;
 
@@ -270,6 +281,7 @@ int main(int argc, char **argv) {
                 case 'H': {
                         char *end;
                         unsigned long v = strtoul(optarg, &end, 10);
+
                         if (*end || v > 1000000) {
                                 fprintf(stderr, "xfsmd: --history-limit needs a number up to 1000000\n");
                                 return 2;
@@ -286,7 +298,6 @@ int main(int argc, char **argv) {
                         idle_sec = strtoull(optarg, &end, 10);
                         if (*end || idle_sec > 86400 * 365) {
                                 fprintf(stderr, "xfsmd: --idle-timeout needs seconds\n");
-                                free(stems);
                                 return 2;
                         }
                         has_idle = true;
@@ -295,7 +306,6 @@ int main(int argc, char **argv) {
                 case 'D':
                         if (journal_policy_from_string(optarg, &policy) < 0) {
                                 fprintf(stderr, "xfsmd: --durability must be sync, batch or none\n");
-                                free(stems);
                                 return 2;
                         }
                         has_policy = true;
@@ -308,16 +318,14 @@ int main(int argc, char **argv) {
                         break;
                 case 'h':
                         help();
-                        free(stems);
                         return 0;
                 case 'V':
                         printf("xfsmd %s\n", XFSM_VERSION);
-                        free(stems);
                         return 0;
                 default:
-                        free(stems);
                         return 2;
                 }
+
         if (unit_to_check) {
                 /* for polkit rules (polkit.spawn): may unit actions name this unit? exit 0 yes, 1 no */
                 config_init(&config);
@@ -325,24 +333,20 @@ int main(int argc, char **argv) {
                 bool ok = false;
                 for (char **g = config.allow_units; r >= 0 && g && *g; g++)
                         ok = ok || fnmatch(*g, unit_to_check, 0) == 0;
-                config_done(&config);
-                free(stems);
                 return ok ? 0 : 1;
         }
+
         if (n_stems == 0 && optind >= argc && !manager_api) {
                 fprintf(stderr, "xfsmd: no component given (FILE.yaml..., --component STEM or --manager)\n");
-                free(stems);
                 return 2;
         }
 
         /* the host's settings, then what the command line says */
         config_init(&config);
         r = config_load(&config, config_path ?: XFSM_CONFIG_FILE, config_path != NULL);
-        if (r < 0) {
-                config_done(&config);
-                free(stems);
+        if (r < 0)
                 return EXIT_FAILURE;
-        }
+
         if (!has_policy)
                 policy = config.durability;
         if (!has_idle)
@@ -352,7 +356,6 @@ int main(int argc, char **argv) {
 
         if ((r = manager_new(&m)) < 0) {
                 log_error_errno(r, "Failed to set up: %m");
-                config_done(&config);
                 goto finish;
         }
         m->history_limit = history_limit;
@@ -362,6 +365,7 @@ int main(int argc, char **argv) {
         work_set_allowed_units(m, TAKE_PTR(config.allow_units));
         xfsm_engine_set_unit_filter(m->engine, unit_allowed, m);
         config_done(&config);
+
         for (int k = optind; k < argc; k++)
                 if ((r = manager_load_file(m, argv[k])) < 0)
                         goto finish;
@@ -453,9 +457,6 @@ int main(int argc, char **argv) {
         }
 
 finish:
-        sd_bus_unref(bus);
-        manager_free(m);
-        free(stems);
         if (exit_status != 0)
                 return exit_status;
         return r != 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _unused_ __attribute__((unused))
@@ -71,3 +72,15 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
+
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+
+#define TAKE_FD(fd)                  \
+        ({                           \
+                int _tfd_ = (fd);    \
+                (fd) = -1;           \
+                _tfd_;               \
+        })

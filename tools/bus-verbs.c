@@ -22,8 +22,17 @@
 #include "xfsm.h"
 #include "xfsmctl.h"
 
+static char **strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+
 static int bus_connect(const BusArgs *a, sd_bus **ret) {
-        sd_bus *bus = NULL;
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
 
         if (a->address) {
@@ -39,14 +48,14 @@ static int bus_connect(const BusArgs *a, sd_bus **ret) {
         else
                 r = sd_bus_open_system(&bus);
         if (r < 0) {
-                sd_bus_unref(bus);
                 fprintf(stderr, "xfsmctl: cannot connect to the %s bus: %s\n",
                         a->address ? a->address : a->user ? "user" : "system", strerror(-r));
                 return r;
         }
         (void) bus_errors_register();
         (void) sd_bus_set_allow_interactive_authorization(bus, !a->no_ask_password);
-        *ret = bus;
+
+        *ret = TAKE_PTR(bus);
         return 0;
 }
 
@@ -95,8 +104,8 @@ static char *iso_time(uint64_t usec, char *buf, size_t size) {
 
 static int verb_create(sd_bus *bus, int argc, char **argv, bool json) {
         static const struct option options[] = { { "context", required_argument, NULL, 'c' }, {} };
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *context = "", *path, *id;
         Target t;
         int c, r;
@@ -126,7 +135,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv, bool json) {
                 } else
                         printf("%s\n", id);
         }
-        sd_bus_message_unref(reply);
+
         return r < 0 ? refused(NULL, r) : EXIT_OK;
 }
 
@@ -137,8 +146,8 @@ static int verb_send(sd_bus *bus, int argc, char **argv, bool json) {
                 { "correlation-id", required_argument, NULL, 'C' },
                 {},
         };
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *payload = "", *event_id = NULL, *correlation = NULL, *state;
         Target t;
         int c, r;
@@ -166,7 +175,8 @@ static int verb_send(sd_bus *bus, int argc, char **argv, bool json) {
                 r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "Send", &error, &reply, "sss",
                                        argv[optind + 1], argv[optind + 2], payload);
         else {
-                sd_bus_message *m = NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
                 r = sd_bus_message_new_method_call(bus, &m, t.bus_name, t.path, "org.xfsm1.Component", "SendEx");
                 if (r >= 0)
                         r = sd_bus_message_append(m, "sss", argv[optind + 1], argv[optind + 2], payload);
@@ -180,7 +190,6 @@ static int verb_send(sd_bus *bus, int argc, char **argv, bool json) {
                         r = sd_bus_message_close_container(m);
                 if (r >= 0)
                         r = sd_bus_call(bus, m, 0, &error, &reply);
-                sd_bus_message_unref(m);
         }
         if (r < 0)
                 return refused(&error, r);
@@ -193,7 +202,7 @@ static int verb_send(sd_bus *bus, int argc, char **argv, bool json) {
                 } else
                         printf("%s\n", state);
         }
-        sd_bus_message_unref(reply);
+
         return r < 0 ? refused(NULL, r) : EXIT_OK;
 }
 
@@ -205,8 +214,8 @@ static int verb_instances(sd_bus *bus, int argc, char **argv, bool json) {
                 { "state", required_argument, NULL, 's' },
                 {},
         };
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *machine = "", *state = "", *id, *mach, *st, *path;
         unsigned n = 0;
         Target t;
@@ -252,47 +261,49 @@ static int verb_instances(sd_bus *bus, int argc, char **argv, bool json) {
                 fputs("]\n", stdout);
         else
                 printf("\n%u instances listed.\n", n);
-        sd_bus_message_unref(reply);
+
         return r < 0 ? refused(NULL, r) : EXIT_OK;
 }
 
 /* The object path of instance id: try it under each machine of the component. */
 static int find_instance_path(sd_bus *bus, const Target *t, const char *id, char **ret, sd_bus_error *error) {
-        char **machines = NULL;
+        _cleanup_(strv_freep) char **machines = NULL;
         int r;
 
         r = sd_bus_get_property_strv(bus, t->bus_name, t->path, "org.xfsm1.Component", "Machines", error, &machines);
         if (r < 0)
                 return r;
+
         r = -ENOENT;
         for (char **m = machines; m && *m; m++) {
-                char *prefix = NULL, *path = NULL, *got = NULL;
-                if (asprintf(&prefix, "%s/%s", t->path, *m) < 0 || sd_bus_path_encode(prefix, id, &path) < 0) {
-                        free(prefix);
+                _cleanup_(freep) char *prefix = NULL, *path = NULL, *got = NULL;
+
+                if (asprintf(&prefix, "%s/%s", t->path, *m) < 0) {
+                        prefix = NULL; /* undefined after a failure */
                         r = -ENOMEM;
                         break;
                 }
-                free(prefix);
+                if (sd_bus_path_encode(prefix, id, &path) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
                 if (sd_bus_get_property_string(bus, t->bus_name, path, "org.xfsm1.Instance", "Id", NULL, &got) >= 0) {
-                        free(got);
-                        *ret = path;
+                        *ret = TAKE_PTR(path);
                         r = 0;
                         break;
                 }
-                free(path);
         }
-        for (char **m = machines; m && *m; m++)
-                free(*m);
-        free(machines);
+
         if (r == -ENOENT)
                 bus_error_setf_xfsm(error, -XFSM_E_NO_SUCH_INSTANCE, "No instance '%s' in %s", id, t->bus_name);
         return r;
 }
 
 static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        char *path = NULL, *context = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *ctx_reply = NULL;
+        _cleanup_(freep) char *path = NULL, *context = NULL;
         const char *sv[6] = {};
         uint64_t created = 0, updated = 0;
         static const char *const names[] = { "Id", "Machine", "State", "Status", "Version", "ParentId" };
@@ -310,15 +321,16 @@ static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
         r = sd_bus_call_method(bus, t.bus_name, path, "org.freedesktop.DBus.Properties", "GetAll", &error, &reply, "s",
                                "org.xfsm1.Instance");
         if (r < 0)
-                goto fail;
-        sd_bus_message *ctx_reply = NULL;
+                return refused(&error, r);
+
         r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "GetContext", &error, &ctx_reply, "s",
                                argv[2]);
         if (r >= 0) {
                 const char *c;
+
                 if (sd_bus_message_read(ctx_reply, "s", &c) >= 0)
                         context = strdup(c);
-                sd_bus_message_unref(ctx_reply);
+                ctx_reply = sd_bus_message_unref(ctx_reply);
         } else {
                 /* reading the context may be restricted: show the rest */
                 fprintf(stderr, "xfsmctl: context not shown: %s\n", bus_error_describe(&error));
@@ -393,18 +405,13 @@ static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
                 printf("%16s: %s\n%16s: %s\n%16s: %s\n%16s: %s\n", "Created", iso_time(created, t1, sizeof t1),
                        "Updated", iso_time(updated, t2, sizeof t2), "Path", path, "Context", context ?: "(not shown)");
         }
-        sd_bus_message_unref(reply);
-        free(path);
-        free(context);
+
         return r < 0 ? refused(NULL, r) : EXIT_OK;
-fail:
-        free(path);
-        return refused(&error, r);
 }
 
 static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *text;
         Target t;
         int r;
@@ -422,7 +429,8 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
                 printf("%s\n", text);
         else if (r >= 0) {
                 /* [{"event":..,"from":..,"to":..,"at":ms}, ...]: one line each */
-                json_object *a = json_tokener_parse(text);
+                _cleanup_(json_object_putp) json_object *a = json_tokener_parse(text);
+
                 for (size_t k = 0; a && k < json_object_array_length(a); k++) {
                         json_object *e = json_object_array_get_idx(a, k), *v;
                         char tb[64];
@@ -432,17 +440,16 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
                         const char *to = json_object_object_get_ex(e, "to", &v) ? json_object_get_string(v) : "?";
                         printf("%s  %s -> %s on %s\n", iso_time(at * 1000, tb, sizeof tb), fr, to, ev);
                 }
-                json_object_put(a);
         }
-        sd_bus_message_unref(reply);
+
         return r < 0 ? refused(NULL, r) : EXIT_OK;
 }
 
 /* ---- list ---------------------------------------------------------------- */
 
 static int verb_list(sd_bus *bus, bool json) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char **names = NULL, **activatable = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(strv_freep) char **names = NULL, **activatable = NULL;
         unsigned n = 0;
         int r;
 
@@ -456,8 +463,9 @@ static int verb_list(sd_bus *bus, bool json) {
         for (int pass = 0; pass < 2; pass++)
                 for (char **p = pass == 0 ? names : activatable; p && *p; p++) {
                         const char *name = *p + strlen("org.xfsm1.");
-                        char *version = NULL, path[160];
-                        sd_bus_message *reply = NULL;
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                        _cleanup_(freep) char *version = NULL;
+                        char path[160];
                         unsigned count = 0;
                         bool running = pass == 0, dup = false;
 
@@ -477,8 +485,8 @@ static int verb_list(sd_bus *bus, bool json) {
                                     sd_bus_message_enter_container(reply, 'a', "(ssso)") >= 0)
                                         while (sd_bus_message_skip(reply, "(ssso)") > 0)
                                                 count++;
-                                sd_bus_message_unref(reply);
                         }
+
                         if (json) {
                                 fputs(n ? ",{\"name\":" : "{\"name\":", stdout);
                                 json_write_string(stdout, name);
@@ -490,7 +498,6 @@ static int verb_list(sd_bus *bus, bool json) {
                         } else
                                 printf("%-28s  %-16s  %-8s  %u\n", name, version ?: "-", running ? "running" : "activatable",
                                        count);
-                        free(version);
                         n++;
                 }
         /* installed but neither running nor activatable: the manager knows them (org.xfsm1) */
@@ -499,7 +506,7 @@ static int verb_list(sd_bus *bus, bool json) {
                 for (char **p = pass == 0 ? names : activatable; p && *p; p++)
                         manager = manager || streq(*p, "org.xfsm1");
         if (manager) {
-                sd_bus_message *reply = NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 const char *name, *stem, *version, *bus_name;
                 int running;
                 uint32_t count;
@@ -529,18 +536,13 @@ static int verb_list(sd_bus *bus, bool json) {
                                         printf("%-28s  %-16s  %-8s  %s\n", name, version, "installed", "-");
                                 n++;
                         }
-                sd_bus_message_unref(reply);
         }
+
         if (json)
                 fputs("]\n", stdout);
         else
                 printf("\n%u components listed.\n", n);
-        for (char **p = names; p && *p; p++)
-                free(*p);
-        for (char **p = activatable; p && *p; p++)
-                free(*p);
-        free(names);
-        free(activatable);
+
         return EXIT_OK;
 }
 
@@ -553,8 +555,7 @@ typedef struct Watch {
 static int on_transition(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
         Watch *w = userdata;
         const char *from, *to, *event, *correlation, *path = sd_bus_message_get_path(msg);
-        char *component = NULL, *machine = NULL, *id = NULL;
-        (void) ret_error;
+        _cleanup_(freep) char *component = NULL, *machine = NULL, *id = NULL;
 
         if (sd_bus_message_read(msg, "ssss", &from, &to, &event, &correlation) < 0)
                 return 0;
@@ -582,14 +583,11 @@ static int on_transition(sd_bus_message *msg, void *userdata, sd_bus_error *ret_
                 printf("%s %s %s: %s -> %s on %s%s%s\n", component, machine, id, from, to, event,
                        isempty(correlation) ? "" : " correlation ", correlation);
         fflush(stdout);
-        free(component);
-        free(machine);
-        free(id);
         return 0;
 }
 
 static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
-        sd_event *event = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         Watch w = { .json = json };
         Target t;
         sigset_t mask;
@@ -607,10 +605,9 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
         if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, argc == 2 ? t.bus_name : NULL, NULL, "org.xfsm1.Instance",
                                         "Transition", on_transition, &w);
-        if (r < 0) {
-                sd_event_unref(event);
+        if (r < 0)
                 return refused(NULL, r);
-        }
+
         sigemptyset(&mask);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGTERM);
@@ -622,7 +619,6 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
                         argc == 2 ? argv[1] : "");
         r = sd_event_loop(event);
         sd_bus_detach_event(bus);
-        sd_event_unref(event);
         return r < 0 ? refused(NULL, r) : EXIT_OK;
 }
 

@@ -16,8 +16,11 @@
 #include "xfsm.h"
 #include "xfsmctl.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_engine *, xfsm_engine_free);
+
 static const char *env_or(const char *name, const char *fallback) {
         const char *v = getenv(name);
+
         return v && *v ? v : fallback;
 }
 
@@ -27,40 +30,46 @@ static int find_component(const char *stem, char *ret_path, size_t size, char *r
 
         for (const char *p = dirs; *p;) {
                 size_t n = strcspn(p, ":");
+
                 if (n > 0) {
                         snprintf(ret_path, size, "%.*s/%s.yaml", (int) n, p, stem);
                         if (access(ret_path, F_OK) == 0) {
-                                xfsm_engine *e = xfsm_engine_new();
+                                _cleanup_(xfsm_engine_freep) xfsm_engine *e = xfsm_engine_new();
                                 int r = e ? xfsm_engine_load_file(e, ret_path, print_diagnostic, NULL) : -ENOMEM;
+
                                 if (r >= 0)
                                         snprintf(ret_name, name_size, "%s", xfsm_engine_component_name(e, 0));
-                                xfsm_engine_free(e);
                                 return r;
                         }
                 }
+
                 p += n;
                 if (*p == ':')
                         p++;
         }
+
         return -ENOENT;
 }
 
 static int write_file(const char *path, const char *text) {
+        _cleanup_(fclosep) FILE *f = NULL;
         char tmp[PATH_MAX + 8];
-        FILE *f;
 
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         f = fopen(tmp, "we");
         if (!f)
                 return -errno;
+
         fputs(text, f);
         if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
                 int r = -errno;
-                fclose(f);
+
+                fclose(TAKE_PTR(f));
                 unlink(tmp);
                 return r;
         }
-        fclose(f);
+        fclose(TAKE_PTR(f));
+
         return rename(tmp, path) < 0 ? -errno : 0;
 }
 
@@ -73,6 +82,7 @@ int verb_enable(int argc, char **argv, bool enable) {
 
         if (argc != 2)
                 return usage_error("%s: expected one STEM (the file name of the component, without .yaml)", argv[0]);
+
         stem = argv[1];
         if (!*stem || strchr(stem, '/') || stem[0] == '.' || strlen(stem) > 64)
                 return usage_error("%s: '%s' is not a component stem", argv[0], stem);
@@ -84,12 +94,14 @@ int verb_enable(int argc, char **argv, bool enable) {
         }
         if (r < 0)
                 return EXIT_REFUSED;
+
         snprintf(service, sizeof service, "%s/org.xfsm1.%s.service", services, name);
         snprintf(policy, sizeof policy, "%s/org.xfsm1.%s.conf", policies, name);
 
         if (!enable) {
                 int a = unlink(service) < 0 && errno != ENOENT ? -errno : 0;
                 int b = unlink(policy) < 0 && errno != ENOENT ? -errno : 0;
+
                 if (a < 0 || b < 0) {
                         fprintf(stderr, "xfsmctl: cannot remove the files of %s: %s\n", name, strerror(-(a ?: b)));
                         return EXIT_REFUSED;
