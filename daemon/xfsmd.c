@@ -103,16 +103,19 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
                 log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
                 return 0;
         }
-        r = sd_bus_set_fd(peer, cfd, cfd); /* the connection owns the fd from here */
-        if (r >= 0)
-                r = sd_bus_set_server(peer, 1, id);
+        r = sd_bus_set_fd(peer, cfd, cfd);
+        if (r < 0) {
+                close(cfd); /* not taken */
+                log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
+                return 0;
+        }
+        /* the connection owns the fd from here: unref closes it */
+        r = sd_bus_set_server(peer, 1, id);
         if (r >= 0)
                 r = sd_bus_start(peer);
         if (r >= 0)
                 r = manager_add_peer(m, peer);
         if (r < 0) {
-                if (sd_bus_get_fd(peer) < 0)
-                        close(cfd);
                 (void) sd_bus_detach_event(peer);
                 log_warning_errno(r, "A connection on the activation socket failed: %m, ignoring");
         }
