@@ -372,13 +372,13 @@ static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                 } else if (streq(key, "CreatedAt") || streq(key, "UpdatedAt")) {
-                        uint64_t v;
+                        uint64_t v = 0;
                         r = sd_bus_message_read(reply, "v", "t", &v);
                         if (streq(key, "CreatedAt"))
                                 created = v;
                         else
                                 updated = v;
-                        if (json)
+                        if (json && r >= 0)
                                 printf("%s\"%s\":%" PRIu64, first ? "" : ",", key, v);
                 } else {
                         const char *v = NULL;
@@ -396,7 +396,7 @@ static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
                         r = sd_bus_message_exit_container(reply);
         }
         if (json)
-                printf(",\"Context\":%s}\n", context ?: "null");
+                printf("%s\"Context\":%s}\n", first ? "" : ",", context ?: "null");
         else {
                 printf("%16s: %s\n%16s: %s\n%16s: %s\n%16s: %s\n%16s: %s\n", "Id", sv[0] ?: "", "Machine", sv[1] ?: "",
                        "State", sv[2] ?: "", "Status", sv[3] ?: "", "Version", sv[4] ?: "");
