@@ -728,11 +728,13 @@ static int exec_unit_start(Manager *m, Work *w) {
                 return -EIO;
 
         r = exec_unit_watch(m, w);
+        if (r >= 0)
+                r = sd_bus_call_method_async(m->bus, &w->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                             "org.freedesktop.systemd1.Manager", "StartUnit", on_exec_unit_started, w,
+                                             "ss", w->exec_unit, "fail");
         if (r < 0)
-                return r;
-        return sd_bus_call_method_async(m->bus, &w->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                        "org.freedesktop.systemd1.Manager", "StartUnit", on_exec_unit_started, w,
-                                        "ss", w->exec_unit, "fail");
+                exec_unit_cleanup(m, w, NULL); /* the input written for a unit that never started */
+        return r;
 }
 
 /* ---- unit jobs ------------------------------------------------------------------ */
