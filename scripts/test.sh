@@ -4,13 +4,15 @@
 # test), then, as root, the systemd suite in a booted container
 # (tests/container/run.sh: xfsm@.service, xfsm@.socket, bus activation,
 # kill -9 and restarts of real units, polkit), once on dbus-daemon and once
-# on dbus-broker.
+# on dbus-broker; then two nodes, two booted containers joined by their Redis
+# bridges through a redis-server on the host, through a matrix of faults
+# (tests/container/run-two.sh).
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 # redis-server: the bridge's tests start their own on a loopback port
 if [ "$(id -u)" = 0 ]; then
-        xfsm_install_deps redis-server debootstrap systemd-container polkitd
+        xfsm_install_deps redis-server debootstrap systemd-container polkitd python3
 else
         xfsm_install_deps redis-server
 fi
@@ -33,3 +35,13 @@ for bus in dbus-daemon dbus-broker; do
                 exit "$rc"
         fi
 done
+
+echo "== two nodes, two containers booted with systemd-nspawn, joined through Redis"
+rc=0
+bash tests/container/run-two.sh . || rc=$?
+if [ "$rc" = 77 ]; then
+        echo "xfsm: the two-node container suite was SKIPPED (see the reason above)" >&2
+elif [ "$rc" != 0 ]; then
+        echo "xfsm: the two-node container suite FAILED" >&2
+        exit "$rc"
+fi
