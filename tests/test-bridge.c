@@ -372,7 +372,7 @@ static void send_numbers(const char *sender, long from, long to) {
  * caller; faults in between; afterwards the receiver took each number once,
  * in order (it takes only the next one, and counts). */
 static void test_stream_exactly_once_through_faults(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
+        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
         char *sender = create(&A, "StreamSender", "Sender", "{}");
         long n = 0;
 
@@ -447,9 +447,10 @@ static void test_stream_exactly_once_through_faults(void **state) {
         fprintf(stderr, "# the receiving bridge down, InboxLimit=5 (at most %ld waited in Redis): sent %ld, applied %ld\n",
                 most, n, context_number(&B, "StreamReceiver", receiver, "last"));
 
-        /* each number once, in order */
+        /* each number once, in order: none applied again or late */
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "late"), 0);
         free(receiver);
         free(sender);
 }
