@@ -180,6 +180,80 @@ static bool knows(sd_bus *bus, const char *remote) {
         return found;
 }
 
+/* ---- the bridge's memory while entries wait ------------------------------------------ */
+
+static long rss_kib(pid_t pid) {
+        char path[64], line[256];
+        long kib = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}
+
+static long long inbox_len(int port, const char *component) {
+        redisContext *c = redisConnect("127.0.0.1", port);
+        redisReply *x;
+        long long n = -1;
+
+        if (!c || c->err) {
+                if (c)
+                        redisFree(c);
+                return -1;
+        }
+        x = redisCommand(c, "XLEN xfsm:{%s}:inbox", component);
+        if (x && x->type == REDIS_REPLY_INTEGER)
+                n = x->integer;
+        freeReplyObject(x);
+        redisFree(c);
+        return n;
+}
+
+/* n events sent from A while B's worker is stopped: they wait in B's
+ * stream; the receiving bridge reads in batches only when it has delivered
+ * what it holds, so its memory stays what it was. */
+static int waiting_memory(BNode *a, BNode *b, const char *sender, int port, unsigned n, long *ret_idle,
+                          long *ret_waiting, long long *ret_len) {
+        char payload[64];
+        uint64_t t0;
+
+        bench_stop(b->xfsmd);
+        b->xfsmd = 0;
+        *ret_idle = rss_kib(b->bridge);
+        t0 = bench_now_ns();
+        /* in chunks well under the sender's outbox limit, each waited for in Redis */
+        for (unsigned k = 0; k < n && bench_now_ns() - t0 < 180ULL * 1000000000ULL;) {
+                unsigned end = MIN(n, k + 4000);
+                for (; k < end; k++) {
+                        snprintf(payload, sizeof payload, "{\"n\":%u}", k);
+                        if (sd_bus_call_method_async(a->bus, NULL, "org.xfsm1.BenchSender", "/org/xfsm1/BenchSender",
+                                                     "org.xfsm1.Component", "Send", NULL, NULL, "sss", sender, "NEXT",
+                                                     payload) < 0)
+                                return -EIO;
+                        if (k % 64 == 63)
+                                while (sd_bus_process(a->bus, NULL) > 0)
+                                        ;
+                }
+                (void) sd_bus_flush(a->bus);
+                while ((*ret_len = inbox_len(port, "BenchReceiver")) < (long long) end &&
+                       bench_now_ns() - t0 < 180ULL * 1000000000ULL) {
+                        while (sd_bus_process(a->bus, NULL) > 0)
+                                ;
+                        (void) sd_bus_wait(a->bus, 20000);
+                }
+        }
+        sleep(2);
+        *ret_waiting = rss_kib(b->bridge);
+        return 0;
+}
+
 /* ---- the floor: XADD -> XREADGROUP -> XACK ------------------------------------------ */
 
 static int floor_round(int port, unsigned n, BenchResult *res) {
@@ -321,6 +395,7 @@ static char *create(sd_bus *bus, const char *component, const char *machine, con
 int bench_bridge(int argc, char **argv, bool json) {
         static const struct option options[] = {
                 { "count", required_argument, NULL, 'n' },
+                { "waiting", required_argument, NULL, 'w' },
                 {},
         };
         char dir[] = "/tmp/xfsm-bench-bridge-XXXXXX", xfsmd_buf[600], bridge_buf[700], port_s[16], rdir[600],
@@ -330,15 +405,20 @@ int bench_bridge(int argc, char **argv, bool json) {
         BNode a = { .name = "nodeA", .stem = "sender", .file = "sender.yaml" };
         BNode b = { .name = "nodeB", .stem = "receiver", .file = "receiver.yaml" };
         BenchResult fl = {}, lat[2] = {};
+        unsigned waiting_n = 100000;
+        long mem_idle = 0, mem_waiting = 0;
+        long long waited = 0;
         double rate[2] = {};
         const char *xfsmd, *bridge;
         int port, c, r = 1;
         pid_t redis = 0;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "n:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "n:w:", options, NULL)) >= 0)
                 if (c == 'n')
                         count = (unsigned) strtoul(optarg, NULL, 10);
+                else if (c == 'w')
+                        waiting_n = (unsigned) strtoul(optarg, NULL, 10);
                 else
                         return 2;
         if (count < 10)
@@ -387,6 +467,9 @@ int bench_bridge(int argc, char **argv, bool json) {
                         fprintf(stderr, "xfsmctl: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
                         goto finish;
                 }
+                if (p == ELEMENTSOF(policies) - 1 &&
+                    waiting_memory(&a, &b, sender, port, waiting_n, &mem_idle, &mem_waiting, &waited) < 0)
+                        goto finish;
                 node_stop(&a, false);
                 node_stop(&b, false);
         }
@@ -397,7 +480,8 @@ int bench_bridge(int argc, char **argv, bool json) {
                         printf(",\"%s\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio\":%.2f,\"rate\":%.0f}", policies[p],
                                lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
-                printf("}\n");
+                printf(",\"waiting\":{\"entries\":%lld,\"bridge_rss_idle_kib\":%ld,\"bridge_rss_kib\":%ld}}\n", waited,
+                       mem_idle, mem_waiting);
         } else {
                 printf("xfsm bridge benchmarks (two nodes on this machine, one redis-server without persistence; "
                        "medians of %u events)\n",
@@ -410,6 +494,9 @@ int bench_bridge(int argc, char **argv, bool json) {
                                "(target >= 20000)\n",
                                policies[p], lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                printf("receiving bridge with %lld entries waiting in the stream (worker stopped): RSS %.1f MiB, "
+                       "%.1f MiB before (bounded: it reads in batches of 128)\n",
+                       waited, mem_waiting / 1024.0, mem_idle / 1024.0);
         }
         r = 0;
 finish:
