@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "deliver.h"
 #include "durable.h"
 #include "hwm.h"
 #include "json-util.h"
@@ -243,29 +244,23 @@ static int method_deliver(sd_bus_message *msg, void *userdata, sd_bus_error *err
  * not touched: the sender sends it again), answered once their records are
  * durable with how many were taken. */
 static int method_deliver_batch(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(freep) DeliverEvent *ev = NULL;
         Host *h = userdata;
         uint32_t taken = 0;
+        size_t n = 0;
         int r;
 
         r = access_check(h->manager->access, msg, NULL, &(AccessDetails) { h->name, NULL, NULL },
                          method_deliver_batch, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = sd_bus_message_enter_container(msg, 'a', "(stus)");
+        r = delivery_read_batch(msg, &ev, &n);
         if (r < 0)
                 return r;
-        for (;;) {
-                const char *source, *json;
+        for (size_t k = 0; k < n; k++) {
                 unsigned delivered;
-                uint64_t seq;
-                uint32_t rule;
 
-                r = sd_bus_message_read(msg, "(stus)", &source, &seq, &rule, &json);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = deliver_one(h, source, seq, rule, json, &delivered, error);
+                r = deliver_one(h, ev[k].source, ev[k].seq, ev[k].rule, ev[k].json, &delivered, error);
                 if (r < 0) {
                         if (taken == 0)
                                 return r;

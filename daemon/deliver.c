@@ -305,3 +305,36 @@ int delivery_send(Delivery *d, const OutEntry *const *entries, size_t n) {
                 l->n_inflight = 0;
         return r;
 }
+
+int delivery_read_batch(sd_bus_message *msg, DeliverEvent **ret, size_t *ret_n) {
+        _cleanup_(freep) DeliverEvent *v = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        assert(msg && ret && ret_n);
+        r = sd_bus_message_enter_container(msg, 'a', "(stus)");
+        if (r < 0)
+                return r;
+        for (;;) {
+                DeliverEvent e;
+
+                r = sd_bus_message_read(msg, "(stus)", &e.source, &e.seq, &e.rule, &e.json);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (n == cap) {
+                        DeliverEvent *nv = reallocarray(v, cap = cap ? cap * 2 : 16, sizeof *nv);
+                        if (!nv)
+                                return -ENOMEM;
+                        v = nv;
+                }
+                v[n++] = e;
+        }
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}

@@ -38,6 +38,18 @@ void delivery_set_bus(Delivery *d, sd_bus *bus);
  * by default; the bridge itself delivers only to this host's workers). */
 void delivery_set_bridge(Delivery *d, bool allowed);
 
+/* One event of a DeliverBatch call, as read from it (strings point into the
+ * message: valid while the handler runs). */
+typedef struct DeliverEvent {
+        const char *source, *json;
+        uint64_t seq;
+        uint32_t rule;
+} DeliverEvent;
+
+/* Read DeliverBatch's argument a(stus) (written by delivery_send()) into
+ * *ret (freed by the caller), *ret_n events. */
+int delivery_read_batch(sd_bus_message *msg, DeliverEvent **ret, size_t *ret_n);
+
 /* Call DeliverBatch on the target of entries[0..n) (one target, in order, at
  * most OUTBOX_BATCH; the entries must stay valid until done is called):
  * the target takes them in order and answers how many it took. done is

@@ -1149,6 +1149,16 @@ static pid_t start_relay(const char *file, const char *name, const char *state_d
         return pid;
 }
 
+/* Stop a sender and the RelayTarget, and wait until their names are gone. */
+static void stop_relays(pid_t src, const char *src_name, pid_t dst) {
+        kill(src, SIGTERM);
+        kill(dst, SIGTERM);
+        waitpid(src, NULL, 0);
+        waitpid(dst, NULL, 0);
+        wait_name_gone(src_name);
+        wait_name_gone("org.xfsm1.RelayTarget");
+}
+
 static long relay_count(const char *id) {
         sd_bus_message *reply = NULL;
         const char *ctx, *p;
@@ -1203,12 +1213,7 @@ static void test_routed_events_cross_processes_once_through_crashes(void **state
         usleep(300000);
         assert_int_equal(relay_count(receiver), 60);
 
-        kill(src, SIGTERM);
-        kill(dst, SIGTERM);
-        waitpid(src, NULL, 0);
-        waitpid(dst, NULL, 0);
-        wait_name_gone("org.xfsm1.RelaySource");
-        wait_name_gone("org.xfsm1.RelayTarget");
+        stop_relays(src, "org.xfsm1.RelaySource", dst);
         free(receiver);
         free(sender);
 }
@@ -1280,12 +1285,7 @@ static void test_restarted_source_without_journal_is_never_dropped(void **state)
         usleep(300000);
         assert_int_equal(relay_count(receiver), 40);
 
-        kill(src, SIGTERM);
-        kill(dst, SIGTERM);
-        waitpid(src, NULL, 0);
-        waitpid(dst, NULL, 0);
-        wait_name_gone("org.xfsm1.RelaySource");
-        wait_name_gone("org.xfsm1.RelayTarget");
+        stop_relays(src, "org.xfsm1.RelaySource", dst);
         free(receiver);
         free(sender);
 }
@@ -1308,12 +1308,7 @@ static void test_target_down_never_holds_up_another_target(void **state) {
         usleep(300000);
         assert_int_equal(relay_count(receiver), 25);
 
-        kill(src, SIGTERM);
-        kill(dst, SIGTERM);
-        waitpid(src, NULL, 0);
-        waitpid(dst, NULL, 0);
-        wait_name_gone("org.xfsm1.RelayFanout");
-        wait_name_gone("org.xfsm1.RelayTarget");
+        stop_relays(src, "org.xfsm1.RelayFanout", dst);
         free(receiver);
         free(sender);
 }

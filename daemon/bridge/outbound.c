@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "deliver.h"
 #include "entry.h"
 #include "log.h"
 #include "macro.h"
@@ -126,11 +127,7 @@ static const char *component_of(const char *path) {
 
 /* The events of one call (source, seq, rule, json each), signed for the
  * home of component and added in order. */
-typedef struct Event {
-        const char *source, *json;
-        uint64_t seq;
-        uint32_t rule;
-} Event;
+typedef DeliverEvent Event;
 
 static int add_events(Outbound *o, sd_bus_message *msg, const char *component, const Event *ev, size_t n, bool batch,
                       sd_bus_error *error) {
@@ -228,31 +225,16 @@ static int method_deliver_batch(sd_bus_message *msg, void *userdata, sd_bus_erro
         Outbound *o = userdata;
         const char *component = component_of(sd_bus_message_get_path(msg));
         _cleanup_(freep) Event *ev = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0;
         int r;
 
         r = access_check(o->access, msg, NULL, &(AccessDetails) { component, NULL, NULL }, method_deliver_batch, o,
                          error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = sd_bus_message_enter_container(msg, 'a', "(stus)");
+        r = delivery_read_batch(msg, &ev, &n);
         if (r < 0)
                 return r;
-        for (;;) {
-                Event e;
-                r = sd_bus_message_read(msg, "(stus)", &e.source, &e.seq, &e.rule, &e.json);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                if (n == cap) {
-                        Event *v = reallocarray(ev, cap = cap ? cap * 2 : 16, sizeof *v);
-                        if (!v)
-                                return -ENOMEM;
-                        ev = v;
-                }
-                ev[n++] = e;
-        }
         if (n == 0)
                 return sd_bus_reply_method_return(msg, "u", 0);
         return add_events(o, msg, component, ev, n, true, error);
