@@ -134,8 +134,8 @@ oom:
 
 int access_parse_tokens(HttpAccess *a, const char *text, const char *path) {
         _cleanup_(freep) char *copy = strdup(text);
-        char *save = NULL, *line;
         unsigned lineno = 0;
+        char *line;
         int r = 0;
 
         if (!copy)
@@ -160,7 +160,6 @@ int access_parse_tokens(HttpAccess *a, const char *text, const char *path) {
                 if (q < 0)
                         r = q;
         }
-        (void) save;
         explicit_bzero(copy, strlen(text));
         return r;
 }

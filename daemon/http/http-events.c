@@ -229,6 +229,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
         Subscriber *s = cls;
         size_t n;
 
+        if (http_server_stopping(s->x->http->server))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
         if (s->off == s->len) {
                 if (s->ended)
                         return MHD_CONTENT_READER_END_OF_STREAM;

@@ -251,9 +251,11 @@ int http_request_route(const char *method, const char *path, HttpRequest *ret, H
                 return problem(ret_problem, 404, "Not found");
 
         /* HEAD answers as GET, without a body (the server drops it) */
-        if (!streq(method, want) && !(streq(want, "GET") && streq(method, "HEAD")))
+        if (!streq(method, want) && !(streq(want, "GET") && streq(method, "HEAD"))) {
+                ret_problem->allow = streq(want, "GET") ? "GET, HEAD" : want;
                 return problem(ret_problem, 405, "Method %s not allowed here (use %s)",
                                strlen(method) > 16 ? "(too long)" : method, want);
+        }
 
         if (r.component && !name_is_identifier(r.component, HTTP_NAME_MAX))
                 return problem(ret_problem, 400, "Invalid component name");

@@ -52,6 +52,7 @@ typedef struct HttpRequest {
 typedef struct HttpProblem {
         unsigned status;
         char message[160];
+        const char *allow;         /* 405: the methods the route takes (an Allow header) */
 } HttpProblem;
 
 void http_request_done(HttpRequest *r);

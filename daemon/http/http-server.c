@@ -24,6 +24,8 @@ struct HttpServer {
         Http *http;
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer, *kick;
+        Exchange *exchanges;       /* every request not yet completed */
+        bool stopping;
 };
 
 static uint64_t now_usec(void) {
@@ -130,9 +132,23 @@ void exchange_resume(Exchange *x) {
 
 /* ---- requests ------------------------------------------------------------------- */
 
+bool http_server_stopping(HttpServer *s) {
+        return s->stopping;
+}
+
 static Exchange *exchange_free(Exchange *x) {
+        HttpServer *s;
+
         if (!x)
                 return NULL;
+
+        s = x->http->server;
+        if (x->prev)
+                x->prev->next = x->next;
+        else if (s && s->exchanges == x)
+                s->exchanges = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
 
         if (x->subscriber)
                 events_unsubscribe(x->http->events, x->subscriber);
@@ -187,6 +203,10 @@ static Exchange *exchange_new(Http *http, struct MHD_Connection *conn, const cha
                 return NULL;
         x->http = http;
         x->conn = conn;
+        x->next = http->server->exchanges;
+        if (x->next)
+                x->next->prev = x;
+        http->server->exchanges = x;
         x->loopback = ci && address_is_loopback(ci->client_addr);
         address_to_string(ci ? ci->client_addr : NULL, x->client, sizeof x->client);
         if (host) {
@@ -221,6 +241,8 @@ static bool exchange_admit(Exchange *x, const char *method, const char *url) {
         }
         if (r < 0) {
                 exchange_reply_error(x, p.status, p.message, NULL);
+                if (p.allow && x->response)
+                        (void) MHD_add_response_header(x->response, MHD_HTTP_HEADER_ALLOW, p.allow);
                 return false;
         }
         if (length && strtoull(length, NULL, 10) > HTTP_BODY_MAX) {
@@ -275,6 +297,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         Http *http = cls;
         Exchange *x = *con_cls;
 
+        if (http->server->stopping)
+                return MHD_NO;
         if (!x) {
                 x = exchange_new(http, conn, method);
                 if (!x)
@@ -351,6 +375,7 @@ int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char 
         if (!s)
                 return -ENOMEM;
         s->http = http;
+        http->server = s; /* exchanges register with it */
 
         if (tls_cert)
                 flags |= MHD_USE_TLS;
@@ -364,12 +389,15 @@ int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char 
                                   tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
                                   MHD_OPTION_HTTPS_MEM_KEY, tls_key,
                                   MHD_OPTION_END);
-        if (!s->mhd)
+        if (!s->mhd) {
+                http->server = NULL;
                 return log_error_errno(-EIO, "Failed to start the HTTP server%s.",
                                        tls_cert ? " (is the TLS certificate and key valid?)" : "");
+        }
 
         info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info) {
+                http->server = NULL;
                 MHD_stop_daemon(s->mhd);
                 return log_error_errno(-EIO, "libmicrohttpd has no epoll file descriptor.");
         }
@@ -379,6 +407,7 @@ int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char 
         if (r >= 0)
                 r = sd_event_add_defer(http->event, &s->kick, on_kick, s);
         if (r < 0) {
+                http->server = NULL;
                 sd_event_source_disable_unref(s->io);
                 sd_event_source_disable_unref(s->timer);
                 MHD_stop_daemon(s->mhd);
@@ -397,7 +426,20 @@ HttpServer *http_server_free(HttpServer *s) {
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->kick);
-        if (s->mhd)
+        if (s->mhd) {
+                /* libmicrohttpd refuses to stop with suspended connections: resume
+                 * them, and have them closed (on_access and the event streams
+                 * answer nothing more once stopping) */
+                s->stopping = true;
+                for (Exchange *x = s->exchanges; x; x = x->next)
+                        if (x->suspended) {
+                                x->suspended = false;
+                                MHD_resume_connection(x->conn);
+                        }
+                for (int k = 0; k < 3; k++)
+                        (void) MHD_run(s->mhd);
                 MHD_stop_daemon(s->mhd);
+        }
+        s->http->server = NULL;
         return mfree(s);
 }

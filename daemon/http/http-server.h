@@ -15,5 +15,8 @@
 int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char *tls_key, HttpServer **ret);
 HttpServer *http_server_free(HttpServer *s);
 
+/* Whether the server is stopping (connections are closed, not served). */
+bool http_server_stopping(HttpServer *s);
+
 /* Have MHD run at the next turn of the loop (after a resume). */
 void http_server_kick(HttpServer *s);

@@ -51,6 +51,7 @@ typedef struct Exchange {
         void *job;                  /* what the route has in flight, freed with the exchange */
         void (*job_free)(void *job);
         Subscriber *subscriber;     /* an event stream */
+        struct Exchange *prev, *next; /* the server's list of exchanges */
 } Exchange;
 
 /* Answer x: status and a JSON body (taken). Resumes x if suspended. */
