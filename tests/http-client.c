@@ -250,7 +250,8 @@ int http_exchange(int fd, unsigned port, const char *method, const char *path, c
         r = write_all(fd, req, (size_t) n);
         free(req);
         if (r >= 0 && body)
-                r = write_all(fd, body, size);
+                /* a server may answer (413) and close before the body is all sent: read its answer */
+                (void) write_all(fd, body, size);
         if (r >= 0)
                 r = read_head(fd, &b, ret, 30000);
         if (r >= 0)
