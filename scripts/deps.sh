@@ -2,7 +2,10 @@
 # Sourced by the other scripts: install the Debian 12 packages xfsm builds
 # and tests with, when run as root; otherwise check that they are there.
 
-XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon"
+XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon libmicrohttpd-dev libgraphviz-dev"
+# the dashboard's test drives a real browser (tests/test-http-browser.c;
+# it is skipped without one)
+XFSM_BROWSER_DEPS="chromium"
 
 xfsm_install_deps() {
         # $@: extra packages
