@@ -36,6 +36,7 @@ int bench_bus(int argc, char **argv, const char *bus_address, bool json);
 int bench_polkit(int argc, char **argv, bool json);
 int bench_exec(int argc, char **argv, const char *bus_address, bool json);
 int bench_bridge(int argc, char **argv, bool json);
+int bench_http(int argc, char **argv, bool json);
 
 /* bench-bus.c: what the bus benchmarks share */
 typedef struct BenchResult {

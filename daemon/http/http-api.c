@@ -24,7 +24,12 @@
 #include "log.h"
 #include "macro.h"
 
+/* How old a component list may be: for what shows the list (instance
+ * counts), and for finding where to call a component (which changes only
+ * when a component starts or stops, and then the list is dropped: see
+ * components_new()) */
 #define LIST_MAX_AGE_USEC (1ULL * 1000000)
+#define TARGET_MAX_AGE_USEC (60ULL * 1000000)
 #define CALL_TIMEOUT_USEC (25ULL * 1000000)
 #define FILE_MAX (4 * 1024 * 1024)
 
@@ -177,15 +182,25 @@ static json_object *instance_view(json_object *in, const char *component, bool l
 
 /* ---- the component list, then what a route does with it -------------------------- */
 
-static void with_components(Job *j, ComponentsFn fn) {
+static void with_components_aged(Job *j, uint64_t max_age_usec, ComponentsFn fn) {
         int r;
 
         j->outstanding++;
-        r = components_get(j->http->components, LIST_MAX_AGE_USEC, fn, j);
+        r = components_get(j->http->components, max_age_usec, fn, j);
         if (r < 0) {
                 j->outstanding--;
                 reply_oom(j->x);
         }
+}
+
+/* the list for showing it */
+static void with_components(Job *j, ComponentsFn fn) {
+        with_components_aged(j, LIST_MAX_AGE_USEC, fn);
+}
+
+/* the list for calling a component */
+static void with_targets(Job *j, ComponentsFn fn) {
+        with_components_aged(j, TARGET_MAX_AGE_USEC, fn);
 }
 
 /* the component of the route, or an answer (404) */
@@ -364,7 +379,6 @@ static int on_created(sd_bus_message *reply, void *userdata, sd_bus_error *ret_e
                 return 0;
         }
         components_note_home(j->http->components, id, j->x->req.component);
-        components_invalidate(j->http->components);
 
         out = json_object_new_object();
         json_object_object_add(out, "instanceId", json_object_new_string(id));
@@ -457,6 +471,7 @@ static int ask_instance(Job *j, ComponentInfo *ci) {
 }
 
 static void resolved(Job *j);
+static void send_event(Job *j, ComponentInfo *ci);
 
 static void on_resolve_list(Components *c, const sd_bus_error *error, void *userdata) {
         Job *j = userdata;
@@ -490,13 +505,24 @@ static void resolve(Job *j) {
         ComponentInfo *ci = home ? components_find(c, home) : NULL;
 
         if (ci && component_reachable(ci)) {
+                /* an event goes straight there: one call, not two (on_sent() looks further when the
+                 * instance is not there) */
+                if (j->x->req.route == ROUTE_EVENT) {
+                        j->component = strdup(ci->name);
+                        if (!j->component) {
+                                reply_oom(j->x);
+                                return;
+                        }
+                        send_event(j, ci);
+                        return;
+                }
                 j->then = resolved;
                 j->all_missing = true;
                 if (ask_instance(j, ci) >= 0)
                         return;
         }
         j->then = NULL;
-        with_components(j, on_resolve_list);
+        with_targets(j, on_resolve_list);
 }
 
 static void route_resolved(Job *j);
@@ -506,7 +532,7 @@ static void resolved(Job *j) {
                 /* the cache was wrong (or empty): ask every component once */
                 if (!j->asked_everyone) {
                         j->then = NULL;
-                        with_components(j, on_resolve_list);
+                        with_targets(j, on_resolve_list);
                         return;
                 }
                 if (sd_bus_error_is_set(&j->error) && !j->all_missing)
@@ -532,6 +558,11 @@ static int on_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
         const char *state;
 
         j->outstanding--;
+        if (e && error_is(e, "NoSuchInstance") && !j->asked_everyone) {
+                /* sent where the instance was last seen, and it is not there (any more): find it */
+                with_targets(j, on_resolve_list);
+                return 0;
+        }
         if (e && no_transition(e)) {
                 /* xcomponent-ai answers success for an ignored event; xfsm says it was not taken */
                 out = json_object_new_object();
@@ -944,13 +975,13 @@ void api_dispatch(Exchange *x) {
         case ROUTE_COMPONENT:
         case ROUTE_MERMAID:
         case ROUTE_SVG:
-                with_components(j, on_component_list);
+                with_targets(j, on_component_list);
                 return;
         case ROUTE_CREATE:
-                with_components(j, on_create_list);
+                with_targets(j, on_create_list);
                 return;
         case ROUTE_COMPONENT_EVENT:
-                with_components(j, on_component_event_list);
+                with_targets(j, on_component_event_list);
                 return;
         case ROUTE_INSTANCES:
                 with_components(j, on_instances_list);

@@ -36,6 +36,7 @@ struct Components {
         uint64_t fetched_usec;     /* 0: never, or stale */
         bool no_ex;                /* ListComponentsEx answered UnknownMethod */
         sd_bus_slot *slot;         /* the listing in flight */
+        sd_bus_slot *owners;       /* NameOwnerChanged of org.xfsm1.*: the list is dropped */
         Waiter *waiters, **last_waiter;
         Home homes[HOMES];
 };
@@ -63,6 +64,15 @@ static void infos_free(ComponentInfo *v, size_t n) {
         free(v);
 }
 
+static int on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Components *c = userdata;
+        const char *name;
+
+        if (sd_bus_message_read(msg, "s", &name) > 0 && strncmp(name, "org.xfsm1", 9) == 0)
+                components_invalidate(c);
+        return 0;
+}
+
 Components *components_new(sd_bus *bus, const char *node) {
         Components *c = calloc(1, sizeof *c);
 
@@ -75,6 +85,12 @@ Components *components_new(sd_bus *bus, const char *node) {
                 return mfree(c);
         }
         c->last_waiter = &c->waiters;
+        /* a component started or stopped, a bridge came or went: where to call may have changed */
+        if (sd_bus_add_match_async(bus, &c->owners,
+                                   "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                                   "member='NameOwnerChanged',arg0namespace='org.xfsm1'",
+                                   on_owner_changed, NULL, c) < 0)
+                return components_free(c);
         return c;
 }
 
@@ -83,6 +99,7 @@ Components *components_free(Components *c) {
                 return NULL;
 
         sd_bus_slot_unref(c->slot);
+        sd_bus_slot_unref(c->owners);
         while (c->waiters) {
                 Waiter *w = c->waiters;
                 c->waiters = w->next;

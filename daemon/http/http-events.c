@@ -138,7 +138,6 @@ static int on_created(sd_bus_message *msg, void *userdata, sd_bus_error *ret_err
                 return 0;
 
         components_note_home(e->http->components, id, c);
-        components_invalidate(e->http->components);
         if (!e->head)
                 return 0;
         o = event_new("instance_created", c, m, id);
@@ -157,7 +156,6 @@ static int on_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_err
                 return 0;
         if (sd_bus_message_read(msg, "o", &path) <= 0 || split_path(path, &c, &m, &id) < 0)
                 return 0;
-        components_invalidate(e->http->components);
         o = event_new("instance_removed", c, m, id);
         publish(e, c, o);
         json_object_put(o);

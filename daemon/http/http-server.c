@@ -403,7 +403,8 @@ int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char 
         }
         r = sd_event_add_io(http->event, &s->io, info->epoll_fd, EPOLLIN, on_io, s);
         if (r >= 0)
-                r = sd_event_add_time_relative(http->event, &s->timer, CLOCK_MONOTONIC, 0, 0, on_timer, s);
+                /* accuracy 1 µs: libmicrohttpd asks to run again at once when it has work left */
+                r = sd_event_add_time_relative(http->event, &s->timer, CLOCK_MONOTONIC, 0, 1, on_timer, s);
         if (r >= 0)
                 r = sd_event_add_defer(http->event, &s->kick, on_kick, s);
         if (r < 0) {
