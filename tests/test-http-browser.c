@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The dashboard in a real browser: Debian's chromium, headless, driven over
+ * the DevTools protocol on a pipe (--remote-debugging-pipe: JSON messages
+ * ended by NUL, commands on fd 3, answers on fd 4), against xfsm-http, xfsmd
+ * and a private dbus-daemon. It loads the dashboard, waits until the page's
+ * event stream is open, sends an event through the REST API and sees the
+ * page show the new state without a reload; then creates an instance from
+ * the page's form and finds it through the API. Exit 77 without chromium. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <systemd/sd-bus.h>
+
+#include "harness.h"
+#include "http-client.h"
+
+static char dir[256], address[512], page[128];
+static pid_t broker_pid, daemon_pid, http_pid, chrome_pid;
+static unsigned port;
+static sd_bus *bus;
+static int to_chrome = -1, from_chrome = -1;
+static char session[128];
+static unsigned next_id = 1;
+
+static const char *find_chromium(void) {
+        static const char *const candidates[] = { "/usr/bin/chromium", "/usr/bin/chromium-browser", NULL };
+        const char *env = getenv("CHROMIUM");
+
+        if (env)
+                return access(env, X_OK) == 0 ? env : NULL;
+        for (size_t k = 0; candidates[k]; k++)
+                if (access(candidates[k], X_OK) == 0)
+                        return candidates[k];
+        return NULL;
+}
+
+/* ---- the DevTools protocol on the pipe --------------------------------------------------- */
+
+static char *inbuf;
+static size_t inlen, incap;
+
+/* the next message from the browser (NUL-terminated JSON), up to timeout_ms */
+static json_object *cdp_read(int timeout_ms) {
+        for (;;) {
+                char *nul = inbuf ? memchr(inbuf, '\0', inlen) : NULL;
+
+                if (nul) {
+                        json_object *o = json_tokener_parse(inbuf);
+                        size_t used = nul + 1 - inbuf;
+
+                        memmove(inbuf, inbuf + used, inlen - used);
+                        inlen -= used;
+                        return o;
+                }
+                struct pollfd p = { .fd = from_chrome, .events = POLLIN };
+                if (poll(&p, 1, timeout_ms) <= 0)
+                        return NULL;
+                if (incap - inlen < 65536) {
+                        inbuf = realloc(inbuf, incap + 262144);
+                        assert_non_null(inbuf);
+                        incap += 262144;
+                }
+                ssize_t n = read(from_chrome, inbuf + inlen, incap - inlen);
+                if (n <= 0)
+                        return NULL;
+                inlen += (size_t) n;
+        }
+}
+
+/* Send method with params (JSON text, may be NULL) in the page's session
+ * (or the browser's when with_session is false); the answer's "result" (a
+ * new reference), or a test failure on an error. */
+static json_object *cdp_call(bool with_session, const char *method, const char *params) {
+        unsigned id = next_id++;
+        char *msg = NULL;
+        int n;
+
+        if (with_session)
+                n = asprintf(&msg, "{\"id\":%u,\"sessionId\":\"%s\",\"method\":\"%s\",\"params\":%s}", id, session,
+                             method, params ?: "{}");
+        else
+                n = asprintf(&msg, "{\"id\":%u,\"method\":\"%s\",\"params\":%s}", id, method, params ?: "{}");
+        assert_true(n > 0);
+        assert_int_equal(write(to_chrome, msg, (size_t) n + 1), n + 1); /* with its NUL */
+        free(msg);
+
+        for (;;) {
+                json_object *o = cdp_read(30000), *v, *result;
+
+                if (!o)
+                        fail_msg("no answer from chromium to %s", method);
+                if (json_object_object_get_ex(o, "id", &v) && (unsigned) json_object_get_int(v) == id) {
+                        if (json_object_object_get_ex(o, "error", &v))
+                                fail_msg("%s: %s", method, json_object_to_json_string(v));
+                        assert_true(json_object_object_get_ex(o, "result", &result));
+                        json_object_get(result);
+                        json_object_put(o);
+                        return result;
+                }
+                json_object_put(o); /* an event */
+        }
+}
+
+/* The value of a JavaScript expression in the page, as JSON text (free it). */
+static char *page_eval(const char *expression) {
+        json_object *params = json_object_new_object(), *r, *res, *v;
+        char *out;
+
+        json_object_object_add(params, "expression", json_object_new_string(expression));
+        json_object_object_add(params, "returnByValue", json_object_new_boolean(true));
+        r = cdp_call(true, "Runtime.evaluate", json_object_to_json_string(params));
+        json_object_put(params);
+        if (json_object_object_get_ex(r, "exceptionDetails", &v))
+                fail_msg("%s: %s", expression, json_object_to_json_string(v));
+        assert_true(json_object_object_get_ex(r, "result", &res));
+        out = strdup(json_object_object_get_ex(res, "value", &v) ? json_object_to_json_string(v) : "null");
+        json_object_put(r);
+        return out;
+}
+
+/* Wait up to 20 s until expression is the JSON text want. */
+static bool page_wait(const char *expression, const char *want) {
+        char *last = NULL;
+
+        for (int k = 0; k < 400; k++) {
+                free(last);
+                last = page_eval(expression);
+                if (strcmp(last, want) == 0) {
+                        free(last);
+                        return true;
+                }
+                usleep(50000);
+        }
+        print_message("%s: %s, wanted %s\n", expression, last, want);
+        free(last);
+        return false;
+}
+
+/* ---- the services ---------------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to) {
+        char cmd[2048];
+
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+        assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state) {
+        const char *chromium = find_chromium();
+        char comp[512], path[600], listen[64], log[600], profile[600];
+        int in[2], out[2];
+
+        if (!chromium) {
+                print_message("SKIPPED: chromium is not installed\n");
+                exit(77);
+        }
+
+        snprintf(dir, sizeof dir, "/tmp/xfsm-http-browser-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        broker_pid = private_bus_start(dir, address, sizeof address, &bus);
+        assert_true(broker_pid > 0);
+
+        snprintf(comp, sizeof comp, "%s/comp", dir);
+        mkdir(comp, 0755);
+        snprintf(path, sizeof path, "%s/order.yaml", comp);
+        copy_file(data("xcomponent/demo-order.yaml"), path);
+        snprintf(path, sizeof path, "%s/payment.yaml", comp);
+        copy_file(data("xcomponent/demo-payment.yaml"), path);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        {
+                char state_dir[600];
+                char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                                 (char *) "--manager", (char *) "--state-dir", state_dir, (char *) "--component",
+                                 (char *) "order", (char *) "--component", (char *) "payment", NULL };
+
+                snprintf(state_dir, sizeof state_dir, "%s/state", dir);
+                snprintf(log, sizeof log, "%s/xfsmd.log", dir);
+                daemon_pid = spawn(argv, log);
+        }
+        assert_true(wait_name(bus, "org.xfsm1", true));
+        assert_true(wait_name(bus, "org.xfsm1.PaymentComponent", true));
+
+        port = http_free_port();
+        snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+        snprintf(path, sizeof path, "%s/http.conf", dir);
+        {
+                FILE *f = fopen(path, "we");
+
+                assert_non_null(f);
+                fputs("[HTTP]\n", f);
+                fclose(f);
+        }
+        setenv("XFSM_HTTP_DASHBOARD", env_or("XFSM_HTTP_DASHBOARD", "daemon/http/dashboard"), 1);
+        {
+                char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address",
+                                 address, (char *) "--listen", listen, (char *) "--config", path,
+                                 (char *) "--anonymous-write", NULL };
+
+                snprintf(log, sizeof log, "%s/http.log", dir);
+                http_pid = spawn(argv, log);
+        }
+        assert_true(http_wait_ready(port));
+
+        /* chromium: commands on its fd 3, answers on its fd 4 */
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        snprintf(profile, sizeof profile, "--user-data-dir=%s/profile", dir);
+        snprintf(log, sizeof log, "%s/chromium.log", dir);
+        chrome_pid = fork();
+        assert_true(chrome_pid >= 0);
+        if (chrome_pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                dup2(in[0], 3);
+                dup2(out[1], 4);
+                setenv("HOME", dir, 1);
+                execl(chromium, chromium, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
+                      "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+                      "--disable-extensions", "--disable-background-networking", "--disable-sync",
+                      "--metrics-recording-only", "--mute-audio", profile, "about:blank", (char *) NULL);
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        to_chrome = in[1];
+        from_chrome = out[0];
+        signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[600];
+
+        if (to_chrome >= 0) {
+                static const char quit[] = "{\"id\":999999,\"method\":\"Browser.close\",\"params\":{}}";
+
+                (void) !write(to_chrome, quit, sizeof quit); /* with its NUL */
+                close(to_chrome);
+        }
+        if (chrome_pid > 0) {
+                for (int k = 0; k < 100 && waitpid(chrome_pid, NULL, WNOHANG) == 0; k++)
+                        usleep(50000);
+                kill(chrome_pid, SIGKILL);
+                waitpid(chrome_pid, NULL, 0);
+        }
+        if (from_chrome >= 0)
+                close(from_chrome);
+        free(inbuf);
+        for (pid_t *p = (pid_t[]) { http_pid, daemon_pid, broker_pid, 0 }; *p; p++) {
+                kill(*p, SIGTERM);
+                waitpid(*p, NULL, 0);
+        }
+        sd_bus_flush_close_unref(bus);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (!getenv("XFSM_TEST_KEEP"))
+                (void) system(cmd);
+        return 0;
+}
+
+/* ---- the test -------------------------------------------------------------------------------- */
+
+static char *api_create_order(void) {
+        HttpAnswer a = {};
+        json_object *o, *v;
+        char *id;
+
+        assert_int_equal(http_post_json(port, "/api/components/OrderComponent/instances", NULL,
+                                        "{\"machineName\":\"Order\",\"context\":{\"orderId\":\"ORD-9\",\"amount\":5,"
+                                        "\"customerId\":\"C-9\"}}", &a), 0);
+        assert_int_equal(a.status, 200);
+        o = json_tokener_parse(a.body);
+        assert_true(json_object_object_get_ex(o, "instanceId", &v));
+        id = strdup(json_object_get_string(v));
+        json_object_put(o);
+        http_answer_done(&a);
+        return id;
+}
+
+static void test_dashboard_live(void **state) {
+        json_object *r, *v;
+        char params[256], expr[512], want[128], *id, *created;
+        HttpAnswer a = {};
+
+        /* a page of its own, attached (flat sessions) */
+        snprintf(page, sizeof page, "http://127.0.0.1:%u/dashboard", port);
+        snprintf(params, sizeof params, "{\"url\":\"%s\"}", page);
+        r = cdp_call(false, "Target.createTarget", params);
+        assert_true(json_object_object_get_ex(r, "targetId", &v));
+        snprintf(params, sizeof params, "{\"targetId\":\"%s\",\"flatten\":true}", json_object_get_string(v));
+        json_object_put(r);
+        r = cdp_call(false, "Target.attachToTarget", params);
+        assert_true(json_object_object_get_ex(r, "sessionId", &v));
+        snprintf(session, sizeof session, "%s", json_object_get_string(v));
+        json_object_put(r);
+        json_object_put(cdp_call(true, "Runtime.enable", NULL));
+
+        /* the page is up, its event stream open */
+        assert_true(page_wait("document.readyState", "\"complete\""));
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"open\""));
+        assert_true(page_wait("document.querySelectorAll('.component').length >= 2", "true"));
+        free(page_eval("window.__xfsm_test_marker = 42"));
+
+        /* an instance created and an event sent through the API: the page follows without a reload */
+        id = api_create_order();
+        snprintf(expr, sizeof expr, "(document.querySelector('tr[data-id=\"%s\"] .state') || {}).textContent || ''", id);
+        assert_true(page_wait(expr, "\"Created\""));
+        {
+                char path[256];
+
+                snprintf(path, sizeof path, "/api/instances/%s/events", id);
+                assert_int_equal(http_post_json(port, path, NULL, "{\"type\":\"VALIDATE\"}", &a), 0);
+                assert_int_equal(a.status, 200);
+                http_answer_done(&a);
+        }
+        assert_true(page_wait(expr, "\"Validated\""));
+        assert_true(page_wait("document.querySelector('[data-component=\"OrderComponent\"] g#state-Validated')"
+                              ".classList.contains('current')", "true"));
+        snprintf(want, sizeof want, "42");
+        assert_true(page_wait("window.__xfsm_test_marker", want));
+
+        /* the instance's context and history on the page */
+        snprintf(expr, sizeof expr, "document.querySelector('tr[data-id=\"%s\"]').click(), true", id);
+        free(page_eval(expr));
+        assert_true(page_wait("(document.getElementById('instance-state') || {}).textContent || ''", "\"Validated\""));
+        assert_true(page_wait("document.getElementById('instance-context').textContent.includes('ORD-9')", "true"));
+        assert_true(page_wait("document.querySelectorAll('#instance-history li').length", "1"));
+
+        /* create from the page */
+        free(page_eval("(() => { const c = document.getElementById('create-component');"
+                       " c.value = 'OrderComponent'; c.dispatchEvent(new Event('change'));"
+                       " document.getElementById('create-machine').value = 'Order';"
+                       " document.getElementById('create-context').value = "
+                       "'{\"orderId\":\"ORD-PAGE\",\"amount\":7,\"customerId\":\"C-P\"}';"
+                       " document.getElementById('create-button').click(); return true; })()"));
+        assert_true(page_wait("!!document.getElementById('create-result').getAttribute('data-created')", "true"));
+        created = page_eval("document.getElementById('create-result').getAttribute('data-created')");
+        {
+                char path[256];
+                json_object *o;
+
+                created[strlen(created) - 1] = '\0'; /* the JSON string's quotes */
+                snprintf(path, sizeof path, "/api/instances/%s", created + 1);
+                assert_int_equal(http_request(port, "GET", path, NULL, NULL, &a), 0);
+                assert_int_equal(a.status, 200);
+                o = json_tokener_parse(a.body);
+                assert_non_null(strstr(json_object_to_json_string(o), "ORD-PAGE"));
+                json_object_put(o);
+                http_answer_done(&a);
+                /* and the page lists it, live */
+                snprintf(expr, sizeof expr, "!!document.querySelector('tr[data-id=\"%s\"]')", created + 1);
+                assert_true(page_wait(expr, "true"));
+        }
+        free(created);
+        free(id);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_dashboard_live),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
