@@ -11,6 +11,9 @@
 # bus policy is installed (the systemd packaging work), and a user who is not
 # root may not use it at all.
 #
+# Then xfsm-http, xcomponent-ai's REST API and the dashboard, on the same bus:
+# the seed's curl walkthrough (xfsm-http(8)).
+#
 # Then the same cascade across two nodes on this machine: node A (its own
 # private bus, xfsmd hosting OrderComponent, xfsm-redis-bridge) and node B
 # (the same with PaymentComponent), joined through a redis-server the script
@@ -19,9 +22,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-# redis-server: the two-node part starts its own
+# redis-server: the two-node part starts its own; curl: the REST walkthrough
 if [ "$(id -u)" = 0 ]; then
-        xfsm_install_deps redis-server
+        xfsm_install_deps redis-server curl
 else
         xfsm_install_deps
 fi
@@ -30,11 +33,12 @@ xfsm_build build
 X=build/tools/xfsmctl
 D=tests/data/xcomponent
 dir=$(mktemp -d /tmp/xfsm-demo-XXXXXX)
-bus_pid= daemon_pid= watch_pid=
+bus_pid= daemon_pid= watch_pid= http_pid=
 # the two-node part's processes, in the order they are stopped
 node_pids=
 cleanup() {
         [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null || true
+        [ -n "$http_pid" ] && kill "$http_pid" 2>/dev/null && wait "$http_pid" 2>/dev/null || true
         [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
         [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null || true
         for p in $node_pids; do
@@ -52,9 +56,14 @@ bus_pid=$!
 for i in $(seq 100); do [ -S "$dir/bus" ] && break; sleep 0.05; done
 BUS="unix:path=$dir/bus"
 
-echo "== xfsmd hosts the two demo components (and examples/fetch-pipeline.yaml)"
-build/daemon/xfsmd --bus-address "$BUS" $D/demo-order.yaml $D/demo-payment.yaml examples/fetch-pipeline.yaml \
-        2>"$dir/xfsmd.log" &
+echo "== xfsmd hosts the two demo components (and examples/fetch-pipeline.yaml), with org.xfsm1.Manager"
+# installed in a components directory of the demo's own, as in /etc/xfsm/components
+mkdir -p "$dir/components"
+cp $D/demo-order.yaml "$dir/components/order.yaml"
+cp $D/demo-payment.yaml "$dir/components/payment.yaml"
+cp examples/fetch-pipeline.yaml "$dir/components/fetch-pipeline.yaml"
+XFSM_COMPONENT_PATH="$dir/components" build/daemon/xfsmd --bus-address "$BUS" --manager \
+        --component order --component payment --component fetch-pipeline 2>"$dir/xfsmd.log" &
 daemon_pid=$!
 for i in $(seq 100); do
         $X --bus "$BUS" list 2>/dev/null | grep -q PaymentComponent && break
@@ -110,6 +119,58 @@ echo "== xfsmctl instances FetchPipeline (one Done with its output, one GaveUp a
 $X --bus "$BUS" instances FetchPipeline
 $X --bus "$BUS" show FetchPipeline "$F1" | grep -E 'State|Context'
 $X --bus "$BUS" show FetchPipeline "$F2" | grep -E 'State|Context'
+
+# ---- xfsm-http: xcomponent-ai's REST API and the dashboard ----------------------
+echo
+HTTP_PORT=${XFSM_DEMO_HTTP_PORT:-3000}
+U="http://127.0.0.1:$HTTP_PORT"
+echo "== xfsm-http (xfsm-http(8)) on $U: xcomponent-ai's REST API over the same bus"
+echo "   (--anonymous-write: clients on loopback without a token may create and send)"
+XFSM_HTTP_DASHBOARD=daemon/http/dashboard build/daemon/http/xfsm-http --bus-address "$BUS" \
+        --listen "127.0.0.1:$HTTP_PORT" --anonymous-write --config /dev/null 2>"$dir/http.log" &
+http_pid=$!
+for i in $(seq 100); do
+        curl -sf "$U/healthz" >/dev/null 2>&1 && break
+        sleep 0.05
+done
+if ! command -v curl >/dev/null || ! curl -sf "$U/healthz" >/dev/null 2>&1; then
+        echo "   SKIPPED: curl is not installed, or port $HTTP_PORT is taken (XFSM_DEMO_HTTP_PORT=...)"
+        cat "$dir/http.log"
+else
+        J='Content-Type: application/json'
+        echo '$ curl -s -X POST $U/api/components/PaymentComponent/instances -H "$J" -d '"'"'{"machineName":"Payment","context":{"orderId":"ORD-9"}}'"'"''
+        P=$(curl -s -X POST "$U/api/components/PaymentComponent/instances" -H "$J" \
+                -d '{"machineName":"Payment","context":{"orderId":"ORD-9"}}')
+        echo "$P"
+        PAYMENT_ID=$(echo "$P" | sed -n 's/.*"instanceId":"\([^"]*\)".*/\1/p')
+        echo '$ curl -s -X POST $U/api/components/OrderComponent/instances -H "$J" -d '"'"'{"machineName":"Order","context":{"orderId":"ORD-9","amount":42,"customerId":"CUST-9"}}'"'"''
+        O=$(curl -s -X POST "$U/api/components/OrderComponent/instances" -H "$J" \
+                -d '{"machineName":"Order","context":{"orderId":"ORD-9","amount":42,"customerId":"CUST-9"}}')
+        echo "$O"
+        ORDER_ID=$(echo "$O" | sed -n 's/.*"instanceId":"\([^"]*\)".*/\1/p')
+        echo '$ curl -s -X POST $U/api/instances/$ORDER_ID/events -H "$J" -d '"'"'{"type":"VALIDATE"}'"'"''
+        curl -s -X POST "$U/api/instances/$ORDER_ID/events" -H "$J" -d '{"type":"VALIDATE"}'
+        echo
+        sleep 0.2
+        echo '$ curl -s $U/api/instances/$PAYMENT_ID'
+        curl -s "$U/api/instances/$PAYMENT_ID"
+        echo
+        echo '$ curl -s -X POST $U/api/instances/$ORDER_ID/events -H "$J" -d '"'"'{"type":"VALIDATE"}'"'"'   # again: not taken'
+        curl -s -X POST "$U/api/instances/$ORDER_ID/events" -H "$J" -d '{"type":"VALIDATE"}'
+        echo
+        echo '$ curl -s $U/api/components/OrderComponent/diagrams/Order?currentState=Validated'
+        curl -s "$U/api/components/OrderComponent/diagrams/Order?currentState=Validated"
+        echo
+        echo "== the dashboard: $U/dashboard (live: diagrams, instances, create and send)"
+        if [ "${XFSM_DEMO_KEEP:-0}" = 1 ]; then
+                echo "   XFSM_DEMO_KEEP=1: open it in a browser; press Ctrl-C to go on"
+                trap 'echo' INT
+                sleep infinity || true
+                trap 'exit 130' INT
+        else
+                echo "   (XFSM_DEMO_KEEP=1 keeps it up until Ctrl-C)"
+        fi
+fi
 
 # ---- two nodes through Redis ---------------------------------------------------
 echo
