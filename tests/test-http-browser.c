@@ -278,6 +278,54 @@ static int teardown(void **state) {
         return 0;
 }
 
+/* base64 (RFC 4648) to bytes; the length */
+static size_t base64_decode(const char *in, unsigned char *out) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        uint32_t acc = 0;
+        size_t n = 0;
+        int bits = 0;
+
+        for (; *in && *in != '='; in++) {
+                const char *p = strchr(alphabet, *in);
+
+                if (!p)
+                        continue;
+                acc = (acc << 6) | (uint32_t) (p - alphabet);
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[n++] = (unsigned char) (acc >> bits);
+                }
+        }
+        return n;
+}
+
+/* $XFSM_HTTP_SCREENSHOT: the page as it is, as PNG there (for the README) */
+static void screenshot(void) {
+        const char *path = getenv("XFSM_HTTP_SCREENSHOT");
+        json_object *r, *v;
+        unsigned char *png;
+        size_t n;
+        FILE *f;
+
+        if (!path)
+                return;
+        json_object_put(cdp_call(true, "Emulation.setDeviceMetricsOverride",
+                                 "{\"width\":1280,\"height\":900,\"deviceScaleFactor\":1,\"mobile\":false}"));
+        usleep(300000);
+        r = cdp_call(true, "Page.captureScreenshot", "{\"format\":\"png\"}");
+        assert_true(json_object_object_get_ex(r, "data", &v));
+        png = malloc(strlen(json_object_get_string(v)));
+        assert_non_null(png);
+        n = base64_decode(json_object_get_string(v), png);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(png, 1, n, f), n);
+        fclose(f);
+        free(png);
+        json_object_put(r);
+}
+
 /* ---- the test -------------------------------------------------------------------------------- */
 
 static char *api_create_order(void) {
@@ -371,6 +419,7 @@ static void test_dashboard_live(void **state) {
                 snprintf(expr, sizeof expr, "!!document.querySelector('tr[data-id=\"%s\"]')", created + 1);
                 assert_true(page_wait(expr, "true"));
         }
+        screenshot();
         free(created);
         free(id);
 }
