@@ -863,6 +863,95 @@ static void test_thousand_connections(void **state) {
         json_object_put(get_json(port_a, "/healthz", 200));
 }
 
+/* a command's standard output (at most size - 1 bytes), its exit status */
+static int run_capture(const char *cmd, char *out, size_t size) {
+        FILE *p = popen(cmd, "re");
+        size_t n;
+        int status;
+
+        assert_non_null(p);
+        n = fread(out, 1, size - 1, p);
+        out[n] = '\0';
+        status = pclose(p);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Beyond loopback without TLS and tokens: refused before anything is
+ * bound. With a certificate and tokens as credentials: HTTPS (GnuTLS
+ * through libmicrohttpd), the session cookie Secure. Served on 127.0.0.1:
+ * the tests talk to loopback only. */
+static void test_tls_and_beyond_loopback(void **state) {
+        char creds[600], path[700], cmd[2048], out[4096], listen[64], log[600];
+        unsigned port;
+        int status = 0;
+        pid_t pid;
+
+        /* 0.0.0.0 without credentials: an error at once, nothing listening */
+        port = http_free_port();
+        snprintf(listen, sizeof listen, "0.0.0.0:%u", port);
+        snprintf(log, sizeof log, "%s/http-open.log", dir);
+        {
+                char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address",
+                                 address, (char *) "--listen", listen, (char *) "--config", (char *) "/dev/null", NULL };
+
+                pid = spawn(argv, log);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        snprintf(cmd, sizeof cmd, "grep -c 'beyond loopback needs TLS' %s", log);
+        assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+        assert_true(http_connect(port) < 0);
+
+        if (system("command -v openssl >/dev/null && command -v curl >/dev/null") != 0)
+                skip();
+
+        snprintf(creds, sizeof creds, "%s/tls-creds", dir);
+        mkdir(creds, 0700);
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/http-tls.key -out %s/http-tls.crt "
+                 "-subj /CN=localhost -days 2 >/dev/null 2>&1", creds, creds);
+        assert_int_equal(system(cmd), 0);
+        snprintf(path, sizeof path, "%s/http-tokens", creds);
+        write_file(path, WRITE_TOKEN " write:Order*\n");
+
+        port = http_free_port();
+        snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+        snprintf(log, sizeof log, "%s/http-tls.log", dir);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        {
+                char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address",
+                                 address, (char *) "--listen", listen, (char *) "--config", (char *) "/dev/null", NULL };
+
+                pid = spawn(argv, log);
+        }
+        unsetenv("CREDENTIALS_DIRECTORY");
+
+        snprintf(cmd, sizeof cmd, "curl -sk --retry 20 --retry-connrefused --retry-delay 0 -m 10 https://127.0.0.1:%u/healthz",
+                 port);
+        assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "\"status\":\"ok\""));
+
+        snprintf(cmd, sizeof cmd, "curl -sk -m 10 -H 'Authorization: Bearer " WRITE_TOKEN "' "
+                                  "https://127.0.0.1:%u/api/components", port);
+        assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "OrderComponent"));
+
+        snprintf(cmd, sizeof cmd, "curl -sk -m 10 -i -X POST -H 'Content-Type: application/json' "
+                                  "-d '{\"token\":\"" WRITE_TOKEN "\"}' https://127.0.0.1:%u/api/session", port);
+        assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "HttpOnly; SameSite=Strict"));
+        assert_non_null(strstr(out, "; Secure"));
+
+        /* plain HTTP to the TLS port gets no answer */
+        {
+                HttpAnswer a = {};
+
+                assert_true(http_request(port, "GET", "/healthz", NULL, NULL, &a) < 0 || a.status != 200);
+                http_answer_done(&a);
+        }
+        assert_true(stop(pid));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_healthz_and_components),
@@ -880,6 +969,7 @@ int main(void) {
                 cmocka_unit_test(test_event_stream),
                 cmocka_unit_test(test_dashboard_files),
                 cmocka_unit_test(test_keep_alive),
+                cmocka_unit_test(test_tls_and_beyond_loopback),
                 cmocka_unit_test(test_thousand_connections),
         };
 

@@ -100,8 +100,16 @@ static bool sockaddr_is_loopback(const struct sockaddr_storage *ss) {
         return false;
 }
 
-/* The listening socket: the one xfsm-http.socket passes, else --listen's. */
-static int listen_socket(const HttpConfig *c, bool *ret_loopback) {
+static int refuse_beyond_loopback(void) {
+        return log_error_errno(-EPERM,
+                               "Listening beyond loopback needs TLS (credentials %s and %s) and tokens (credential %s)",
+                               CREDENTIAL_TLS_CERT, CREDENTIAL_TLS_KEY, CREDENTIAL_TOKENS);
+}
+
+/* The listening socket: the one xfsm-http.socket passes, else --listen's.
+ * One beyond loopback only when secure (TLS and tokens): else -EPERM, and
+ * nothing bound. */
+static int listen_socket(const HttpConfig *c, bool secure) {
         _cleanup_(closep) int fd = -1;
         char **names = NULL;
         struct sockaddr_storage ss = {};
@@ -128,6 +136,8 @@ static int listen_socket(const HttpConfig *c, bool *ret_loopback) {
         if (fd < 0) {
                 if (http_listen_parse(c->listen, &ss, &alen) < 0)
                         return log_error_errno(-EINVAL, "Invalid listen address %s", c->listen);
+                if (!secure && !sockaddr_is_loopback(&ss))
+                        return refuse_beyond_loopback();
                 fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd < 0)
                         return log_error_errno(-errno, "Failed to create a socket: %m");
@@ -140,7 +150,8 @@ static int listen_socket(const HttpConfig *c, bool *ret_loopback) {
 
         if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
                 return log_error_errno(-errno, "Failed to read the listening address: %m");
-        *ret_loopback = sockaddr_is_loopback(&ss);
+        if (!secure && !sockaddr_is_loopback(&ss))
+                return refuse_beyond_loopback();
         return TAKE_FD(fd);
 }
 
@@ -150,7 +161,6 @@ int main(int argc, char *argv[]) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         Http http = {};
-        bool loopback = false;
         sigset_t mask;
         int fd, r;
 
@@ -192,16 +202,9 @@ int main(int argc, char *argv[]) {
         }
         http.tls = !!cert;
 
-        fd = listen_socket(&config, &loopback);
+        fd = listen_socket(&config, http.tls && http.access->n_tokens > 0);
         if (fd < 0) {
                 r = fd;
-                goto finish;
-        }
-        if (!loopback && (!http.tls || http.access->n_tokens == 0)) {
-                close(fd);
-                log_error("Listening beyond loopback needs TLS (credentials %s and %s) and tokens (credential %s)",
-                          CREDENTIAL_TLS_CERT, CREDENTIAL_TLS_KEY, CREDENTIAL_TOKENS);
-                r = -EPERM;
                 goto finish;
         }
 
@@ -246,7 +249,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 goto finish;
 
-        log_info("Serving %s%s, %s", http.tls ? "https" : "http", loopback ? " on loopback" : "",
+        log_info("Serving %s, %s", http.tls ? "https" : "http",
                  config.anonymous_write ? "anonymous clients on loopback may write" : "anonymous clients read only");
         (void) sd_notify(false, "READY=1\nSTATUS=Serving the REST API and the dashboard");
 
