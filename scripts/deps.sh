@@ -3,9 +3,10 @@
 # and tests with, when run as root; otherwise check that they are there.
 
 XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon libmicrohttpd-dev libgraphviz-dev"
-# the dashboard's test drives a real browser (tests/test-http-browser.c;
-# it is skipped without one)
-XFSM_BROWSER_DEPS="chromium"
+# xfsm-http's tests: the dashboard in a real browser (test-http-browser),
+# HTTPS with a certificate made by openssl and fetched by curl (test-http);
+# each part is skipped without them
+XFSM_HTTP_TEST_DEPS="chromium curl openssl"
 
 xfsm_install_deps() {
         # $@: extra packages

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 # redis-server: the bridge's tests start their own on a loopback port
 if [ "$(id -u)" = 0 ]; then
-        xfsm_install_deps redis-server debootstrap systemd-container polkitd python3 $XFSM_BROWSER_DEPS
+        xfsm_install_deps redis-server debootstrap systemd-container polkitd python3 $XFSM_HTTP_TEST_DEPS
 else
         xfsm_install_deps redis-server
 fi
