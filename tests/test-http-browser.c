@@ -118,8 +118,10 @@ static json_object *cdp_call(bool with_session, const char *method, const char *
         }
 }
 
-/* The value of a JavaScript expression in the page, as JSON text (free it). */
-static char *page_eval(const char *expression) {
+/* The value of a JavaScript expression in the page, as JSON text (free it);
+ * an exception fails the test, or is "null" when tolerated (the page is
+ * still loading). */
+static char *page_eval_full(const char *expression, bool tolerate) {
         json_object *params = json_object_new_object(), *r, *res, *v;
         char *out;
 
@@ -127,12 +129,21 @@ static char *page_eval(const char *expression) {
         json_object_object_add(params, "returnByValue", json_object_new_boolean(true));
         r = cdp_call(true, "Runtime.evaluate", json_object_to_json_string(params));
         json_object_put(params);
-        if (json_object_object_get_ex(r, "exceptionDetails", &v))
-                fail_msg("%s: %s", expression, json_object_to_json_string(v));
+        if (json_object_object_get_ex(r, "exceptionDetails", &v)) {
+                if (!tolerate)
+                        fail_msg("%s: %s", expression, json_object_to_json_string(v));
+                json_object_put(r);
+                return strdup("null");
+        }
         assert_true(json_object_object_get_ex(r, "result", &res));
-        out = strdup(json_object_object_get_ex(res, "value", &v) ? json_object_to_json_string(v) : "null");
+        out = strdup(json_object_object_get_ex(res, "value", &v) ?
+                     json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
         json_object_put(r);
         return out;
+}
+
+static char *page_eval(const char *expression) {
+        return page_eval_full(expression, false);
 }
 
 /* Wait up to 20 s until expression is the JSON text want. */
@@ -141,7 +152,7 @@ static bool page_wait(const char *expression, const char *want) {
 
         for (int k = 0; k < 400; k++) {
                 free(last);
-                last = page_eval(expression);
+                last = page_eval_full(expression, true);
                 if (strcmp(last, want) == 0) {
                         free(last);
                         return true;
@@ -364,7 +375,7 @@ static void test_dashboard_live(void **state) {
         json_object_put(cdp_call(true, "Runtime.enable", NULL));
 
         /* the page is up, its event stream open */
-        assert_true(page_wait("document.readyState", "\"complete\""));
+        assert_true(page_wait("location.pathname + ' ' + document.readyState", "\"/dashboard complete\""));
         assert_true(page_wait("document.body.getAttribute('data-stream')", "\"open\""));
         assert_true(page_wait("document.querySelectorAll('.component').length >= 2", "true"));
         free(page_eval("window.__xfsm_test_marker = 42"));

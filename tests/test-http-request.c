@@ -17,6 +17,7 @@
 
 #include "http-access.h"
 #include "http-diagram.h"
+#include "http-errors.h"
 #include "http-request.h"
 
 static int parse(const char *method, const char *path, const char *type, const char *body, HttpRequest *r,
@@ -340,6 +341,24 @@ static void test_svg(void **state) {
         json_object_put(def);
 }
 
+static void test_bus_error_statuses(void **state) {
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.NoSuchInstance"), 404);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.NoSuchComponent"), 404);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.NoTransition"), 409);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.GuardFailed"), 409);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.SingletonExists"), 409);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.InvalidPayload"), 400);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.InvalidArgument"), 400);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.Busy"), 429);
+        assert_int_equal(http_status_of_bus_error("org.xfsm1.Error.Unavailable"), 503);
+        assert_int_equal(http_status_of_bus_error("org.freedesktop.DBus.Error.AccessDenied"), 403);
+        assert_int_equal(http_status_of_bus_error("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"), 403);
+        assert_int_equal(http_status_of_bus_error("org.freedesktop.DBus.Error.ServiceUnknown"), 503);
+        assert_int_equal(http_status_of_bus_error("org.freedesktop.DBus.Error.NoReply"), 503);
+        assert_int_equal(http_status_of_bus_error("com.example.Whatever"), 503);
+        assert_int_equal(http_status_of_bus_error(NULL), 503);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_routes),
@@ -350,6 +369,7 @@ int main(void) {
                 cmocka_unit_test(test_host_origin),
                 cmocka_unit_test(test_mermaid),
                 cmocka_unit_test(test_svg),
+                cmocka_unit_test(test_bus_error_statuses),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 
 #include <microhttpd.h>
 
+#include "http-errors.h"
 #include "http-events.h"
 #include "http-server.h"
 #include "log.h"
@@ -30,7 +31,6 @@
  * components_new()) */
 #define LIST_MAX_AGE_USEC (1ULL * 1000000)
 #define TARGET_MAX_AGE_USEC (60ULL * 1000000)
-#define CALL_TIMEOUT_USEC (25ULL * 1000000)
 #define FILE_MAX (4 * 1024 * 1024)
 
 typedef struct Job Job;
@@ -99,43 +99,8 @@ static bool error_is(const sd_bus_error *e, const char *suffix) {
         return e && e->name && strncmp(e->name, p, strlen(p)) == 0 && streq(e->name + strlen(p), suffix);
 }
 
-/* the status of a D-Bus error (xfsm-http(8), ERRORS) */
-static unsigned bus_error_status(const sd_bus_error *e) {
-        static const struct {
-                const char *name;
-                unsigned status;
-        } table[] = {
-                { "org.xfsm1.Error.NoSuchComponent", 404 },
-                { "org.xfsm1.Error.NoSuchMachine", 404 },
-                { "org.xfsm1.Error.NoSuchInstance", 404 },
-                { "org.xfsm1.Error.NoTransition", 409 },
-                { "org.xfsm1.Error.GuardFailed", 409 },
-                { "org.xfsm1.Error.Loop", 409 },
-                { "org.xfsm1.Error.SingletonExists", 409 },
-                { "org.xfsm1.Error.InvalidPayload", 400 },
-                { "org.xfsm1.Error.InvalidArgument", 400 },
-                { "org.xfsm1.Error.Busy", 429 },
-                { "org.xfsm1.Error.Unavailable", 503 },
-                { SD_BUS_ERROR_INVALID_ARGS, 400 },
-                { SD_BUS_ERROR_ACCESS_DENIED, 403 },
-                { SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, 403 },
-                { SD_BUS_ERROR_AUTH_FAILED, 403 },
-                { SD_BUS_ERROR_LIMITS_EXCEEDED, 429 },
-                { SD_BUS_ERROR_UNKNOWN_OBJECT, 404 },
-                { SD_BUS_ERROR_SERVICE_UNKNOWN, 503 },
-                { SD_BUS_ERROR_NAME_HAS_NO_OWNER, 503 },
-                { SD_BUS_ERROR_NO_REPLY, 503 },
-                { SD_BUS_ERROR_TIMEOUT, 503 },
-        };
-
-        for (size_t k = 0; k < ELEMENTSOF(table); k++)
-                if (sd_bus_error_has_name(e, table[k].name))
-                        return table[k].status;
-        return 503;
-}
-
 static void reply_bus_error(Exchange *x, const sd_bus_error *e) {
-        exchange_reply_error(x, bus_error_status(e), e->message ?: e->name, e->name);
+        exchange_reply_error(x, http_status_of_bus_error(e->name), e->message ?: e->name, e->name);
 }
 
 static void reply_oom(Exchange *x) {

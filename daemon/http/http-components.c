@@ -15,7 +15,6 @@
 #include "macro.h"
 
 #define HOMES 4096
-#define CALL_TIMEOUT_USEC (10ULL * 1000000)
 
 typedef struct Waiter {
         ComponentsFn fn;

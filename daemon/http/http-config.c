@@ -125,8 +125,6 @@ static int http_setting(const char *path, unsigned line, const char *section, co
         }
         if (streq(key, "Node"))
                 return set_string(&c->node, value);
-        if (streq(key, "Listen"))
-                return set_string(&c->listen, value);
         return -ENOENT;
 }
 
