@@ -39,9 +39,13 @@ static void append(Subscriber *s, const char *text, size_t n) {
 
         if (s->ended)
                 return;
-        if (s->off > 0 && s->off == s->len)
-                s->off = s->len = 0;
-        if (s->len - s->off + n > EVENTS_BACKLOG_MAX) {
+        /* what was sent makes room: the buffer holds the backlog only */
+        if (s->off > 0) {
+                memmove(s->buf, s->buf + s->off, s->len - s->off);
+                s->len -= s->off;
+                s->off = 0;
+        }
+        if (s->len + n > EVENTS_BACKLOG_MAX) {
                 s->ended = true;
                 return;
         }
