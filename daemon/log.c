@@ -78,6 +78,22 @@ void log_transition(const char *component, const char *machine, const char *id, 
                 fprintf(stderr, "%s: %s %s %s: %s -> %s on %s\n", identifier, component, machine, id, from, to, event);
 }
 
+void log_call_origin(const char *component, const char *method, const char *origin_node, unsigned origin_uid,
+                     const char *call_id) {
+        if (max_level < LOG_INFO)
+                return;
+        if (journal)
+                sd_journal_send("MESSAGE=%s.%s called from node %s by uid %u (call %s)", component, method, origin_node,
+                                origin_uid, call_id, "MESSAGE_ID=" XFSM_MESSAGE_REMOTE_CALL, "PRIORITY=%i", LOG_INFO,
+                                "SYSLOG_IDENTIFIER=%s", identifier, "XFSM_COMPONENT=%s", component,
+                                "XFSM_ORIGIN_NODE=%s", origin_node, "XFSM_ORIGIN_UID=%u", origin_uid,
+                                "XFSM_CALL=%s", call_id, node_field[strlen("XFSM_NODE=")] ? node_field : NULL,
+                                NULL);
+        else
+                fprintf(stderr, "%s: %s.%s called from node %s by uid %u (call %s)\n", identifier, component, method,
+                        origin_node, origin_uid, call_id);
+}
+
 void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,
                 const char *event, const char *why) {
         const char *c = component ? component : "", *mc = machine ? machine : "", *e = event ? event : "";

@@ -531,9 +531,215 @@ static void test_worker_of_a_component_homed_elsewhere_refuses(void **state) {
         assert_false(name_has_owner(B.bus, "org.xfsm1.OrderComponent"));
 }
 
+/* ---- calls from any node ------------------------------------------------------ */
+
+#define REMOTE "/org/xfsm1/Bridge/PaymentComponent"
+
+/* A Component method on node A's bridge for PaymentComponent (homed on B). */
+static int remote_call(const char *method, sd_bus_error *error, sd_bus_message **reply, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(A.bus, &m, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component", method);
+        assert_true(r >= 0);
+        va_start(ap, types);
+        r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        assert_true(r >= 0);
+        r = sd_bus_call(A.bus, m, 30 * 1000000ULL, error, reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+static int remote_send_ex(const char *id, const char *event, const char *event_id, sd_bus_error *error,
+                          char **ret_state) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        const char *st;
+        int r;
+
+        assert_true(sd_bus_message_new_method_call(A.bus, &m, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component",
+                                                   "SendEx") >= 0);
+        assert_true(sd_bus_message_append(m, "sss", id, event, "{}") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 1, "event_id", "s", event_id) >= 0);
+        r = sd_bus_call(A.bus, m, 30 * 1000000ULL, error, &reply);
+        sd_bus_message_unref(m);
+        if (r >= 0 && ret_state) {
+                assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+                *ret_state = strdup(st);
+        }
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static size_t history_length(Node *n, const char *component, const char *id) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        const char *json;
+        size_t count = 0;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        assert_true(sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetHistory", NULL, &reply, "s", id) >=
+                    0);
+        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
+        for (const char *p = json; (p = strstr(p, "\"event\"")); p++)
+                count++;
+        sd_bus_message_unref(reply);
+        return count;
+}
+
+static bool file_contains(const char *path, const char *needle) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "re");
+        bool found;
+
+        if (!f)
+                return false;
+        found = getdelim(&buf, &len, 0, f) > 0 && strstr(buf, needle);
+        free(buf);
+        fclose(f);
+        return found;
+}
+
+/* Every Component method of PaymentComponent, homed on node B, called on
+ * node A through its bridge: the answers are the home's, the effects happen
+ * there once, errors keep their names, the origin is logged on B. */
+static void test_calls_from_any_node(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *path, *id_c, *json, *st;
+        char *id, *state1 = NULL, *state2 = NULL, log[400], prefix[200];
+        uint32_t delivered;
+        bool listed = false;
+
+        /* CreateInstance: made on B, its path under A's bridge */
+        assert_int_equal(remote_call("CreateInstance", &error, &reply, "ss", "Payment", "{\"orderId\":\"REMOTE-1\"}"), 1);
+        assert_true(sd_bus_message_read(reply, "os", &path, &id_c) > 0);
+        id = strdup(id_c);
+        snprintf(prefix, sizeof prefix, REMOTE "/Payment/");
+        assert_true(strncmp(path, prefix, strlen(prefix)) == 0);
+        reply = sd_bus_message_unref(reply);
+        char *on_b = state_of(&B, "PaymentComponent", "Payment", id);
+        assert_string_equal(on_b, "Pending");
+        free(on_b);
+
+        /* GetInstance, GetContext */
+        assert_int_equal(remote_call("GetInstance", &error, &reply, "s", id), 1);
+        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
+        assert_non_null(strstr(json, "\"machine\":\"Payment\""));
+        assert_non_null(strstr(json, "REMOTE-1"));
+        reply = sd_bus_message_unref(reply);
+        assert_int_equal(remote_call("GetContext", &error, &reply, "s", id), 1);
+        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
+        assert_non_null(strstr(json, "REMOTE-1"));
+        reply = sd_bus_message_unref(reply);
+
+        /* SendEx twice with one event id: one effect, the first answer twice */
+        assert_int_equal(remote_send_ex(id, "PROCESS", "remote-once", &error, &state1), 1);
+        assert_int_equal(remote_send_ex(id, "PROCESS", "remote-once", &error, &state2), 1);
+        assert_string_equal(state1, "Processing");
+        assert_string_equal(state2, "Processing");
+        assert_int_equal(history_length(&B, "PaymentComponent", id), 1);
+
+        /* Send (forwarded as a SendEx with an id made by the bridge) */
+        assert_int_equal(remote_call("Send", &error, &reply, "sss", id, "CONFIRM", "{}"), 1);
+        assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+        assert_string_equal(st, "Completed");
+        reply = sd_bus_message_unref(reply);
+        assert_int_equal(history_length(&B, "PaymentComponent", id), 2);
+
+        /* GetHistory */
+        assert_int_equal(remote_call("GetHistory", &error, &reply, "s", id), 1);
+        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
+        assert_non_null(strstr(json, "CONFIRM"));
+        reply = sd_bus_message_unref(reply);
+
+        /* ListInstances: the paths under A's bridge */
+        assert_int_equal(remote_call("ListInstances", &error, &reply, "ss", "Payment", ""), 1);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") > 0);
+        const char *lid, *lm, *ls, *lp;
+        while (sd_bus_message_read(reply, "(ssso)", &lid, &lm, &ls, &lp) > 0)
+                if (strcmp(lid, id) == 0) {
+                        listed = true;
+                        assert_string_equal(ls, "Completed");
+                        assert_string_equal(lp, path);
+                }
+        assert_true(listed);
+        reply = sd_bus_message_unref(reply);
+
+        /* Broadcast */
+        assert_int_equal(remote_call("Broadcast", &error, &reply, "ssss", "Payment", "Completed", "NOTHING", "{}"), 1);
+        assert_true(sd_bus_message_read(reply, "u", &delivered) > 0);
+        reply = sd_bus_message_unref(reply);
+
+        /* errors keep their names */
+        assert_true(remote_call("Send", &error, &reply, "sss", "no-such-instance", "PROCESS", "{}") < 0);
+        assert_string_equal(error.name, "org.xfsm1.Error.NoSuchInstance");
+        sd_bus_error_free(&error);
+        assert_true(remote_call("Send", &error, &reply, "sss", id, "PROCESS", "{}") < 0);
+        assert_string_equal(error.name, "org.xfsm1.Error.NoTransition");
+        sd_bus_error_free(&error);
+        assert_true(remote_call("CreateInstance", &error, &reply, "ss", "NoSuchMachine", "{}") < 0);
+        assert_string_equal(error.name, "org.xfsm1.Error.NoSuchMachine");
+        sd_bus_error_free(&error);
+
+        /* the origin, on B */
+        snprintf(log, sizeof log, "%s/bridge.log", B.dir);
+        assert_true(file_contains(log, "called from node nodeA"));
+
+        free(state1);
+        free(state2);
+        free(id);
+}
+
+/* The home's bridge stopped: a call answers Unavailable; once it is back,
+ * the call made meanwhile has no late effect. */
+static void test_call_to_a_stopped_home_is_unavailable(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"REMOTE-2\"}"), *st;
+        uint64_t t0;
+        struct timespec ts;
+
+        /* A knows the instance's machine first (polkit's details are asked of the home once) */
+        assert_int_equal(remote_call("GetInstance", &error, &reply, "s", id), 1);
+        reply = sd_bus_message_unref(reply);
+
+        stop(&B.bridge, SIGTERM);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t) ts.tv_sec;
+        assert_true(remote_call("Send", &error, &reply, "sss", id, "PROCESS", "{}") < 0);
+        assert_string_equal(error.name, "org.xfsm1.Error.Unavailable");
+        sd_bus_error_free(&error);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        assert_true((uint64_t) ts.tv_sec - t0 <= 15);
+
+        start_bridge(&B, "StreamSender");
+        sleep(3);
+        st = state_of(&B, "PaymentComponent", "Payment", id);
+        assert_string_equal(st, "Pending"); /* no late effect */
+        free(st);
+        /* and calls go through again */
+        for (int k = 0; k < 100; k++) {
+                if (remote_call("Send", &error, &reply, "sss", id, "PROCESS", "{}") >= 0)
+                        break;
+                sd_bus_error_free(&error);
+                usleep(100000);
+        }
+        reply = sd_bus_message_unref(reply);
+        st = state_of(&B, "PaymentComponent", "Payment", id);
+        assert_string_equal(st, "Processing");
+        free(st);
+        free(id);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
+                cmocka_unit_test(test_calls_from_any_node),
+                cmocka_unit_test(test_call_to_a_stopped_home_is_unavailable),
                 cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),
                 cmocka_unit_test(test_duplicate_node_name_is_refused),
                 cmocka_unit_test(test_worker_of_a_component_homed_elsewhere_refuses),

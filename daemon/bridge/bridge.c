@@ -30,6 +30,7 @@
 #include "access.h"
 #include "bridge-config.h"
 #include "bus-errors.h"
+#include "calls.h"
 #include "directory.h"
 #include "inbound.h"
 #include "json-util.h"
@@ -56,6 +57,7 @@ typedef struct Bridge {
         Access *access;
         Outbound *outbound;
         Inbound *inbound;
+        Calls *calls;
         sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
@@ -319,8 +321,10 @@ static void on_changed(Directory *d, void *userdata) {
 
         /* the components homed here: read their inboxes */
         for (char **c = b->local; c && *c; c++)
-                if (directory_is_home(d, *c))
+                if (directory_is_home(d, *c)) {
                         (void) inbound_add(b->inbound, *c);
+                        (void) calls_add(b->calls, *c);
+                }
 }
 
 static void on_conflict(Directory *d, const char *holder, void *userdata) {
@@ -475,6 +479,9 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = inbound_new(&b->inbound, b->event, b->bus, &b->target, b->keyring, b->directory);
         if (r < 0)
                 return r;
+        r = calls_new(&b->calls, b->event, b->bus, &b->target, b->writer, b->keyring, b->directory, b->access);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve calls from other nodes: %m");
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
@@ -505,6 +512,7 @@ static void bridge_done(Bridge *b) {
         /* the connections first: their pending commands are answered while the modules still exist */
         b->writer = redis_conn_free(b->writer);
         b->inbound = inbound_free(b->inbound);
+        b->calls = calls_free(b->calls);
         b->outbound = outbound_free(b->outbound);
         b->directory = directory_free(b->directory);
         b->access = access_free(b->access);
