@@ -735,10 +735,55 @@ static void test_call_to_a_stopped_home_is_unavailable(void **state) {
         free(id);
 }
 
+/* xfsmd's ListComponentsEx on node A: its own components with its node's
+ * name, and those homed on node B with B's name, reached through the
+ * bridge, their home alive. */
+static void test_list_components_ex(void **state) {
+        char comp[400], log[400];
+        sd_bus_message *reply = NULL;
+        const char *name, *stem, *version, *bus_name, *node;
+        int running;
+        uint32_t count;
+        bool order = false, payment = false;
+        pid_t pid;
+
+        snprintf(comp, sizeof comp, "%s/comp", A.dir);
+        snprintf(log, sizeof log, "%s/manager.log", A.dir);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", A.address,
+                         (char *) "--manager", NULL };
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner(A.bus, "org.xfsm1"); k++)
+                usleep(10000);
+        assert_true(sd_bus_call_method(A.bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "ListComponentsEx", NULL,
+                                       &reply, "") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssssbus)") > 0);
+        while (sd_bus_message_read(reply, "(ssssbus)", &name, &stem, &version, &bus_name, &running, &count, &node) > 0) {
+                if (strcmp(name, "OrderComponent") == 0) {
+                        order = true;
+                        assert_string_equal(node, "nodeA");
+                        assert_string_equal(bus_name, "org.xfsm1.OrderComponent");
+                        assert_true(running);
+                }
+                if (strcmp(name, "PaymentComponent") == 0) {
+                        payment = true;
+                        assert_string_equal(node, "nodeB");
+                        assert_string_equal(bus_name, "org.xfsm1.Bridge");
+                        assert_true(running); /* its home is alive */
+                }
+        }
+        assert_true(order);
+        assert_true(payment);
+        sd_bus_message_unref(reply);
+        int status = stop(&pid, SIGTERM);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
                 cmocka_unit_test(test_calls_from_any_node),
+                cmocka_unit_test(test_list_components_ex),
                 cmocka_unit_test(test_call_to_a_stopped_home_is_unavailable),
                 cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),
                 cmocka_unit_test(test_duplicate_node_name_is_refused),

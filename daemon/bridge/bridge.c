@@ -285,6 +285,30 @@ static int method_home(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return 1;
 }
 
+/* ListRemoteComponents() -> (s node, a(ssb) components): this node's name,
+ * and each component homed on another node with that node and whether its
+ * heartbeat is alive (xfsmd's ListComponentsEx). */
+static int method_list_remote(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bridge *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", b->config.node);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssb)");
+        for (size_t k = 0; r >= 0 && k < directory_n_remote(b->directory); k++) {
+                const char *c = directory_remote(b->directory, k), *home = directory_home(b->directory, c);
+                r = sd_bus_message_append(reply, "(ssb)", c, home ?: "", home && directory_node_alive(b->directory, home));
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int property_get_node(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bridge *b = userdata;
@@ -311,6 +335,9 @@ static const sd_bus_vtable bridge_vtable[] = {
         SD_BUS_PROPERTY("Connected", "b", property_get_node, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Home", SD_BUS_ARGS("s", component), SD_BUS_RESULT("s", node, "b", here),
                                 method_home, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRemoteComponents", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", node, "a(ssb)", components), method_list_remote,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
