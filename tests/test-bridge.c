@@ -779,11 +779,80 @@ static void test_list_components_ex(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* xfsmctl's output (stdout) run with args on node's bus; exit status in *ret_status. */
+static char *xfsmctl(Node *n, int *ret_status, const char *args) {
+        char cmd[1200], *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        snprintf(cmd, sizeof cmd, "%s --no-ask-password --bus '%s' %s 2>&1", env_or("XFSMCTL", "build/tools/xfsmctl"),
+                 n->address, args);
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        if (getdelim(&out, &len, 0, f) < 0) {
+                free(out);
+                out = strdup("");
+        }
+        *ret_status = pclose(f);
+        return out;
+}
+
+/* Every xfsmctl verb on node A for PaymentComponent, homed on node B. */
+static void test_xfsmctl_verbs_reach_other_nodes(void **state) {
+        char args[300], id[128] = "", *out;
+        int status;
+
+        out = xfsmctl(&A, &status, "create PaymentComponent Payment --context '{\"orderId\":\"CTL-1\"}'");
+        assert_int_equal(status, 0);
+        sscanf(out, "%127s", id);
+        free(out);
+        assert_true(strlen(id) > 0);
+
+        snprintf(args, sizeof args, "send PaymentComponent %s PROCESS", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "Processing"));
+        free(out);
+
+        snprintf(args, sizeof args, "show PaymentComponent %s", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "Processing"));
+        assert_non_null(strstr(out, "CTL-1"));
+        free(out);
+
+        snprintf(args, sizeof args, "history PaymentComponent %s", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "Pending -> Processing on PROCESS"));
+        free(out);
+
+        out = xfsmctl(&A, &status, "instances PaymentComponent");
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, id));
+        free(out);
+
+        out = xfsmctl(&A, &status, "list");
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "PaymentComponent"));
+        assert_non_null(strstr(out, "nodeB"));
+        assert_non_null(strstr(out, "remote"));
+        free(out);
+
+        /* and the errors the home gives */
+        snprintf(args, sizeof args, "send PaymentComponent %s PROCESS", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_not_equal(status, 0);
+        assert_non_null(strstr(out, "NoTransition"));
+        free(out);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
                 cmocka_unit_test(test_calls_from_any_node),
                 cmocka_unit_test(test_list_components_ex),
+                cmocka_unit_test(test_xfsmctl_verbs_reach_other_nodes),
                 cmocka_unit_test(test_call_to_a_stopped_home_is_unavailable),
                 cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),
                 cmocka_unit_test(test_duplicate_node_name_is_refused),
