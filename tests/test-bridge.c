@@ -847,6 +847,133 @@ static void test_xfsmctl_verbs_reach_other_nodes(void **state) {
         free(out);
 }
 
+/* The bridge for operators: status, the dead stream listed and replayed. */
+static void test_bridge_status_and_dead_entries(void **state) {
+        char *out, *p;
+        int status;
+        unsigned replayed = 0;
+
+        out = xfsmctl(&A, &status, "bridge status");
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "Node nodeA"));
+        assert_non_null(strstr(out, "nodeB"));
+        assert_non_null(strstr(out, "PaymentComponent"));
+        free(out);
+        out = xfsmctl(&B, &status, "bridge status --json");
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "\"node\":\"nodeB\""));
+        assert_non_null(strstr(out, "\"name\":\"StreamSender\",\"home\":\"nodeA\""));
+        free(out);
+
+        /* the forged entries of the test before are dead on B */
+        out = xfsmctl(&B, &status, "bridge dead list StreamReceiver");
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "bad-mac"));
+        free(out);
+        out = xfsmctl(&B, &status, "bridge dead replay StreamReceiver --json");
+        assert_int_equal(status, 0);
+        assert_non_null(p = strstr(out, "\"replayed\":"));
+        replayed = (unsigned) strtoul(p + strlen("\"replayed\":"), NULL, 10);
+        assert_true(replayed > 0);
+        free(out);
+        /* replayed, they fail their checks again: back in the dead stream, nothing applied */
+        for (int k = 0; k < 100; k++) {
+                char *n = redis("XLEN xfsm:{StreamReceiver}:dead");
+                if ((unsigned) atoi(n) >= replayed)
+                        break;
+                usleep(50000);
+        }
+        assert_true((unsigned) atoi(redis("XLEN xfsm:{StreamReceiver}:dead")) >= replayed);
+
+        /* an unprivileged verb on a component that is not homed here */
+        out = xfsmctl(&A, &status, "bridge release PaymentComponent");
+        assert_int_not_equal(status, 0);
+        free(out);
+}
+
+/* Whether node's bridge says component is homed there, and where it is. */
+static bool home_here(Node *n, const char *component, char *ret_node, size_t size) {
+        sd_bus_message *reply = NULL;
+        const char *node;
+        int here = 0;
+
+        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.xfsm1.Bridge", "Home", NULL,
+                               &reply, "s", component) < 0)
+                return false;
+        if (sd_bus_message_read(reply, "sb", &node, &here) > 0 && ret_node)
+                snprintf(ret_node, size, "%s", node);
+        sd_bus_message_unref(reply);
+        return here;
+}
+
+/* The hand-over: StreamSender released on node A, its state directory
+ * moved to node B, started there: its instance and its timer continue on
+ * B, and A learns the new home. */
+static void test_hand_over(void **state) {
+        char comp[400], st[400], log[400], home[64] = "";
+        char *delayed = create(&A, "StreamSender", "Delayed", "{}"), *out, *s = NULL;
+        int status;
+        pid_t sender;
+
+        out = xfsmctl(&A, &status, "bridge release StreamSender");
+        assert_int_equal(status, 0);
+        free(out);
+        assert_false(home_here(&A, "StreamSender", NULL, 0));
+
+        /* A's worker goes (it would refuse StreamSender now: it serves OrderComponent alone) */
+        stop(&A.xfsmd, SIGTERM);
+        run("mv %s/state/sender %s/state/sender && cp %s %s/comp/sender.yaml", A.dir, B.dir, data("stream-sender.yaml"),
+            B.dir);
+        run("rm %s/comp/sender.yaml", A.dir);
+        {
+                char acomp[400], astate[400], alog[400];
+                snprintf(acomp, sizeof acomp, "%s/comp", A.dir);
+                snprintf(astate, sizeof astate, "%s/state", A.dir);
+                snprintf(alog, sizeof alog, "%s/xfsmd-2.log", A.dir);
+                setenv("XFSM_COMPONENT_PATH", acomp, 1);
+                char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", A.address,
+                                 (char *) "--durability", (char *) "batch", (char *) "--state-dir", astate,
+                                 (char *) "--component", (char *) "order", NULL };
+                A.xfsmd = spawn(argv, alog);
+        }
+
+        /* B takes it */
+        snprintf(comp, sizeof comp, "%s/comp", B.dir);
+        snprintf(st, sizeof st, "%s/state", B.dir);
+        snprintf(log, sizeof log, "%s/sender.log", B.dir);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", B.address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", st,
+                         (char *) "--component", (char *) "sender", NULL };
+        sender = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner(B.bus, "org.xfsm1.StreamSender"); k++)
+                usleep(10000);
+        assert_true(name_has_owner(B.bus, "org.xfsm1.StreamSender"));
+        assert_true(home_here(&B, "StreamSender", NULL, 0));
+
+        /* the instance is there, and its timer rings there */
+        for (int k = 0; k < 500; k++) {
+                free(s);
+                s = state_of(&B, "StreamSender", "Delayed", delayed);
+                if (strcmp(s, "Done") == 0)
+                        break;
+                usleep(20000);
+        }
+        assert_string_equal(s, "Done");
+        free(s);
+
+        /* A learns the new home from B's heartbeat */
+        for (int k = 0; k < 100 && strcmp(home, "nodeB") != 0; k++) {
+                (void) home_here(&A, "StreamSender", home, sizeof home);
+                usleep(100000);
+        }
+        assert_string_equal(home, "nodeB");
+
+        status = stop(&sender, SIGTERM);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        free(delayed);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
@@ -858,6 +985,8 @@ int main(void) {
                 cmocka_unit_test(test_duplicate_node_name_is_refused),
                 cmocka_unit_test(test_worker_of_a_component_homed_elsewhere_refuses),
                 cmocka_unit_test(test_stream_exactly_once_through_faults),
+                cmocka_unit_test(test_bridge_status_and_dead_entries),
+                cmocka_unit_test(test_hand_over),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "node-key.h"
+#include "operate.h"
 #include "outbound.h"
 #include "redis.h"
 #include "xfsm.h"
@@ -58,6 +59,9 @@ typedef struct Bridge {
         Outbound *outbound;
         Inbound *inbound;
         Calls *calls;
+        Operate *operate;
+        BridgeRates rates;
+        BridgeOptions options;
         sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
@@ -259,9 +263,36 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 static void on_home_answer(Directory *d, const char *component, const char *home, void *userdata) {
         sd_bus_message *msg = userdata;
 
-        /* "" and true: not known (Redis unreachable, never seen): a node serves its own components */
-        (void) sd_bus_reply_method_return(msg, "sb", home ?: "", !home || streq(home, directory_node(d)));
+        /* handed over from here and not taken yet: not here any more */
+        if (!home && directory_is_released(d, component))
+                (void) sd_bus_reply_method_return(msg, "sb", "(released, not taken yet)", false);
+        else
+                /* "" and true: not known (Redis unreachable, never seen): a node serves its own components */
+                (void) sd_bus_reply_method_return(msg, "sb", home ?: "", !home || streq(home, directory_node(d)));
         sd_bus_message_unref(msg);
+}
+
+static int local_components(char ***ret);
+
+static bool is_local(Bridge *b, const char *component) {
+        for (char **c = b->local; c && *c; c++)
+                if (streq(*c, component))
+                        return true;
+        return false;
+}
+
+/* The components installed here, read again (a component enabled since the
+ * bridge started, or disabled). */
+static void rescan_local(Bridge *b) {
+        char **v = NULL;
+
+        if (local_components(&v) < 0)
+                return;
+        for (char **c = b->local; c && *c; c++)
+                free(*c);
+        free(b->local);
+        b->local = v;
+        (void) directory_set_local(b->directory, b->local);
 }
 
 /* Home(s component) -> (s node, b here): where component is homed, and
@@ -277,6 +308,8 @@ static int method_home(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (strlen(component) > XFSM_MAX_NAME)
                 return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "component name longer than %d bytes",
                                            XFSM_MAX_NAME);
+        if (!is_local(b, component))
+                rescan_local(b); /* installed since this bridge started? */
         r = directory_ask_home(b->directory, component, on_home_answer, sd_bus_message_ref(msg));
         if (r < 0) {
                 sd_bus_message_unref(msg);
@@ -388,11 +421,43 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
                           directory_n_remote(b->directory), (unsigned long long) in.waiting,
                           secs > 0 ? (double) (in.delivered - b->last_delivered) / secs : 0,
                           secs > 0 ? (double) (out.sent - b->last_sent) / secs : 0, (unsigned long long) in.dead);
+        b->rates = (BridgeRates) {
+                .delivered_per_sec = secs > 0 ? (double) (in.delivered - b->last_delivered) / secs : 0,
+                .sent_per_sec = secs > 0 ? (double) (out.sent - b->last_sent) / secs : 0,
+        };
         b->last_status_usec = usec;
         b->last_delivered = in.delivered;
         b->last_sent = out.sent;
         (void) sd_event_source_set_time(s, usec + STATUS_USEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+/* ---- reload (SIGHUP, systemctl reload) ----------------------------------------------- */
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Bridge *b = userdata;
+        BridgeConfig c = {};
+
+        (void) sd_notify(0, "RELOADING=1");
+        bridge_config_init(&c);
+        if (bridge_config_load(&c, &b->options) < 0)
+                log_warning("bridge.conf cannot be read: the settings stay as they were");
+        else {
+                if (!streq(c.node, b->config.node) || !streq(c.redis_url, b->config.redis_url) || c.bus != b->config.bus ||
+                    c.insecure != b->config.insecure || c.xcomponent_compat != b->config.xcomponent_compat)
+                        log_warning("Node=, Redis=, Insecure=, XcomponentCompat= and the bus change only with a "
+                                    "restart: kept as they were");
+                b->config.inbox_limit = c.inbox_limit;
+                b->config.min_replicas = c.min_replicas;
+                b->config.has_min_replicas = c.has_min_replicas;
+                b->config.wait_ms = c.wait_ms;
+                log_info("Reloaded: InboxLimit=%llu MinReplicas=%u WaitMs=%llu",
+                         (unsigned long long) c.inbox_limit, c.min_replicas, (unsigned long long) c.wait_ms);
+        }
+        bridge_config_done(&c);
+        rescan_local(b);
+        (void) sd_notify(0, "READY=1");
+        return 0;
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -475,6 +540,7 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                 return r;
         (void) sd_event_add_signal(b->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(b->event, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_add_signal(b->event, NULL, SIGHUP, on_reload, b);
         (void) sd_event_set_watchdog(b->event, true);
         r = open_bus(&b->config, &b->bus);
         if (r < 0)
@@ -509,6 +575,16 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = calls_new(&b->calls, b->event, b->bus, &b->target, b->writer, b->keyring, b->directory, b->access);
         if (r < 0)
                 return log_error_errno(r, "Failed to serve calls from other nodes: %m");
+        r = operate_new(&b->operate, &(OperateDeps) { .bus = b->bus,
+                                                      .writer = b->writer,
+                                                      .directory = b->directory,
+                                                      .inbound = b->inbound,
+                                                      .outbound = b->outbound,
+                                                      .calls = b->calls,
+                                                      .access = b->access,
+                                                      .rates = &b->rates });
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve the operators' methods: %m");
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
@@ -540,6 +616,7 @@ static void bridge_done(Bridge *b) {
         b->writer = redis_conn_free(b->writer);
         b->inbound = inbound_free(b->inbound);
         b->calls = calls_free(b->calls);
+        b->operate = operate_free(b->operate);
         b->outbound = outbound_free(b->outbound);
         b->directory = directory_free(b->directory);
         b->access = access_free(b->access);
@@ -587,8 +664,10 @@ int main(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        b.options = o;
         r = setup(&b, &o);
         if (r >= 0) {
                 (void) sd_notifyf(0, "READY=1\nSTATUS=Node %s, connecting to Redis", b.config.node);

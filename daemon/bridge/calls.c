@@ -1231,6 +1231,16 @@ int calls_add(Calls *c, const char *component) {
         return 0;
 }
 
+void calls_remove(Calls *c, const char *component) {
+        for (size_t k = 0; k < c->n_streams; k++)
+                if (streq_ptr(c->streams[k].component, component)) {
+                        free(c->streams[k].key);
+                        free(c->streams[k].component);
+                        c->streams[k] = c->streams[--c->n_streams];
+                        return; /* the read in progress ends within BLOCK_MS; its entries for it are not ours */
+                }
+}
+
 /* ---- the module ------------------------------------------------------------------------------ */
 
 int calls_new(Calls **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, RedisConn *writer,

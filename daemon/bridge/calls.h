@@ -59,4 +59,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Calls *, calls_free);
 /* Run the calls of component (homed here) from now on. Idempotent. */
 int calls_add(Calls *c, const char *component);
 
+/* Stop running the calls of component (released: homed elsewhere now). */
+void calls_remove(Calls *c, const char *component);
+
 CallsStats calls_stats(const Calls *c);
