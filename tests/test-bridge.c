@@ -609,15 +609,16 @@ static bool file_contains(const char *path, const char *needle) {
 static void test_calls_from_any_node(void **state) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
-        const char *path, *id_c, *json, *st;
-        char *id, *state1 = NULL, *state2 = NULL, log[400], prefix[200];
+        const char *path_c, *id_c, *json, *st;
+        char *id, *path, *state1 = NULL, *state2 = NULL, log[400], prefix[200];
         uint32_t delivered;
         bool listed = false;
 
         /* CreateInstance: made on B, its path under A's bridge */
         assert_int_equal(remote_call("CreateInstance", &error, &reply, "ss", "Payment", "{\"orderId\":\"REMOTE-1\"}"), 1);
-        assert_true(sd_bus_message_read(reply, "os", &path, &id_c) > 0);
+        assert_true(sd_bus_message_read(reply, "os", &path_c, &id_c) > 0);
         id = strdup(id_c);
+        path = strdup(path_c);
         snprintf(prefix, sizeof prefix, REMOTE "/Payment/");
         assert_true(strncmp(path, prefix, strlen(prefix)) == 0);
         reply = sd_bus_message_unref(reply);
@@ -691,6 +692,7 @@ static void test_calls_from_any_node(void **state) {
 
         free(state1);
         free(state2);
+        free(path);
         free(id);
 }
 
