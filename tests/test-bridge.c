@@ -887,10 +887,39 @@ static void test_bridge_status_and_dead_entries(void **state) {
         }
         assert_true((unsigned) atoi(redis("XLEN xfsm:{StreamReceiver}:dead")) >= replayed);
 
-        /* an unprivileged verb on a component that is not homed here */
+        /* a component not homed here cannot be released here */
         out = xfsmctl(&A, &status, "bridge release PaymentComponent");
         assert_int_not_equal(status, 0);
         free(out);
+
+        /* decommissioning: refused for a live node, done for one gone for good */
+        out = xfsmctl(&A, &status, "bridge decommission nodeB");
+        assert_int_not_equal(status, 0);
+        free(out);
+        redis("SADD xfsm:nodes ghost");
+        redis("XADD xfsm:node:{ghost}:replies '*' a b");
+        out = xfsmctl(&A, &status, "bridge decommission ghost");
+        assert_int_equal(status, 0);
+        free(out);
+        assert_string_equal(redis("SISMEMBER xfsm:nodes ghost"), "0");
+        assert_string_equal(redis("EXISTS xfsm:node:{ghost}:replies"), "0");
+        assert_string_equal(redis("SISMEMBER xfsm:nodes nodeB"), "1");
+}
+
+/* A listing larger than one reply entry comes back whole, in parts. */
+static void test_large_answers_are_split(void **state) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        unsigned n = 0;
+
+        for (int k = 0; k < 1100; k++)
+                free(create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}"));
+        assert_int_equal(remote_call("ListInstances", &error, &reply, "ss", "Payment", "Pending"), 1);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") > 0);
+        while (sd_bus_message_skip(reply, "(ssso)") > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        assert_true(n >= 1100);
 }
 
 /* Whether node's bridge says component is homed there, and where it is. */
@@ -988,6 +1017,7 @@ int main(void) {
                 cmocka_unit_test(test_worker_of_a_component_homed_elsewhere_refuses),
                 cmocka_unit_test(test_stream_exactly_once_through_faults),
                 cmocka_unit_test(test_bridge_status_and_dead_entries),
+                cmocka_unit_test(test_large_answers_are_split),
                 cmocka_unit_test(test_hand_over),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

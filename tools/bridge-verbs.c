@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* xfsmctl bridge: the Redis bridge of this node, for operators (xfsmctl(1),
- * xfsm-redis-bridge(8)): status, dead list|replay C, release C. */
+ * xfsm-redis-bridge(8)): status, dead list|replay C, release C,
+ * decommission NODE. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -196,6 +197,19 @@ static int bridge_release(sd_bus *bus, int argc, char **argv) {
         return EXIT_OK;
 }
 
+static int bridge_decommission(sd_bus *bus, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+        if (argc != 2)
+                return usage_error("bridge decommission: expected NODE");
+        if (bridge_call(bus, "Decommission", &reply, "s", argv[1]) < 0)
+                return EXIT_REFUSED;
+        printf("Node %s is forgotten: its heartbeat, membership and replies stream are removed. Remove\n"
+               "/etc/xfsm/nodes.d/%s.pub on every node to stop accepting its key.\n",
+               argv[1], argv[1]);
+        return EXIT_OK;
+}
+
 int verb_bridge(int argc, char **argv, bool json, const BusArgs *a) {
         sd_bus *bus = NULL;
         int r;
@@ -208,7 +222,7 @@ int verb_bridge(int argc, char **argv, bool json, const BusArgs *a) {
                         k--;
                 }
         if (argc < 2)
-                return usage_error("bridge: expected status, dead list|replay C, or release C");
+                return usage_error("bridge: expected status, dead list|replay C, release C or decommission NODE");
         if (bridge_connect(a, &bus) < 0)
                 return EXIT_REFUSED;
         if (streq(argv[1], "status") && argc == 2)
@@ -217,8 +231,10 @@ int verb_bridge(int argc, char **argv, bool json, const BusArgs *a) {
                 r = bridge_dead(bus, argc - 1, argv + 1, json);
         else if (streq(argv[1], "release"))
                 r = bridge_release(bus, argc - 1, argv + 1);
+        else if (streq(argv[1], "decommission"))
+                r = bridge_decommission(bus, argc - 1, argv + 1);
         else
-                r = usage_error("bridge: expected status, dead list|replay C, or release C");
+                r = usage_error("bridge: expected status, dead list|replay C, release C or decommission NODE");
         sd_bus_flush_close_unref(bus);
         return r;
 }

@@ -203,6 +203,7 @@ static void help(void) {
                "  bridge dead replay C             Put them back into C's inbox\n"
                "  bridge release C                 Hand component C over: it is not homed here any\n"
                "                                   more (refused while events wait for or in it)\n"
+               "  bridge decommission NODE         Forget a node that is gone for good\n"
                "\n"
                "Verbs without a daemon:\n"
                "  validate FILE...                 Load and check components; print warnings\n"

@@ -737,3 +737,13 @@ int directory_set_local(Directory *d, char *const *local) {
 bool directory_is_released(const Directory *d, const char *component) {
         return strv_has(d->released, component);
 }
+
+void directory_forget_node(Directory *d, const char *node) {
+        for (size_t k = 0; k < d->n_nodes; k++)
+                if (streq(d->nodes[k].name, node)) {
+                        free(d->nodes[k].name);
+                        free(d->nodes[k].uuid);
+                        d->nodes[k] = d->nodes[--d->n_nodes];
+                        return;
+                }
+}

@@ -66,6 +66,8 @@ bool directory_is_remote(const Directory *d, const char *component);
 size_t directory_n_nodes(const Directory *d);
 const char *directory_nth_node(const Directory *d, size_t i);
 const char *directory_node_uuid(const Directory *d, const char *node);
+/* Node was decommissioned: not listed any more (unless it beats again). */
+void directory_forget_node(Directory *d, const char *node);
 /* Every home known: component i and its node. */
 size_t directory_n_homes(const Directory *d);
 const char *directory_nth_home(const Directory *d, size_t i, const char **ret_node);

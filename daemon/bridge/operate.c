@@ -15,6 +15,7 @@
 #include "bus-errors.h"
 #include "log.h"
 #include "macro.h"
+#include "node-name.h"
 #include "operate.h"
 #include "xfsm.h"
 
@@ -554,6 +555,66 @@ static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return 1;
 }
 
+/* ---- Decommission ---------------------------------------------------------------------------- */
+
+/* Forget node ARGV[1] (KEYS: its heartbeat, the node set, its replies
+ * stream) unless its heartbeat is alive: 1 done, -1 alive. */
+static const char decommission_script[] = "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end "
+                                          "redis.call('SREM', KEYS[2], ARGV[1]) "
+                                          "redis.call('DEL', KEYS[3]) "
+                                          "return 1";
+
+static void on_decommissioned(RedisConn *conn, int error, const redisReply *reply, void *userdata) {
+        _cleanup_(call_freep) Call *c = userdata;
+
+        if (redis_failed(c, error, reply))
+                return;
+        if (reply->type != REDIS_REPLY_INTEGER || reply->integer < 0) {
+                (void) reply_errorf(c->msg, -XFSM_E_BUSY, "node %s is alive (its heartbeat has not expired)",
+                                    c->component);
+                return;
+        }
+        directory_forget_node(c->o->d.directory, c->component);
+        log_notice("Node %s decommissioned: its heartbeat, membership and replies stream removed", c->component);
+        (void) sd_bus_reply_method_return(c->msg, NULL);
+}
+
+static int method_decommission(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Operate *o = userdata;
+        Directory *d = o->d.directory;
+        _cleanup_(freep) char *beat = NULL, *replies = NULL;
+        const char *node;
+        Call *c;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &node);
+        if (r < 0)
+                return r;
+        if (!node_name_is_valid(node))
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "'%s' is not a node name", node);
+        r = access_check(o->d.access, msg, NULL, &(AccessDetails) {}, method_decommission, o, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (streq(node, directory_node(d)))
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "%s is this node", node);
+        for (size_t k = 0; k < directory_n_homes(d); k++) {
+                const char *home, *comp = directory_nth_home(d, k, &home);
+                if (streq(home, node))
+                        return bus_error_setf_xfsm(error, -XFSM_E_BUSY,
+                                                   "%s is homed on node %s: release it there first", comp, node);
+        }
+        if (asprintf(&beat, "xfsm:node:{%s}", node) < 0 || asprintf(&replies, "xfsm:node:{%s}:replies", node) < 0 ||
+            !(c = call_new(o, msg, node)))
+                return -ENOMEM;
+        r = redis_command(o->d.writer, COMMAND_USEC, on_decommissioned, c, "EVAL %s 3 %s xfsm:nodes %s %s",
+                          decommission_script, beat, replies, node);
+        if (r < 0) {
+                call_free(c);
+                return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE, "Redis cannot be reached now: %s", strerror(-r));
+        }
+        return 1;
+}
+
 /* ---- the module --------------------------------------------------------------------------- */
 
 static const sd_bus_vtable operate_vtable[] = {
@@ -565,6 +626,8 @@ static const sd_bus_vtable operate_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ReplayDead", SD_BUS_ARGS("s", component), SD_BUS_RESULT("u", replayed),
                                 method_replay_dead, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_ARGS("s", component), SD_BUS_NO_RESULT, method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Decommission", SD_BUS_ARGS("s", node), SD_BUS_NO_RESULT, method_decommission,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -14,8 +14,12 @@
  *                                 entries or its worker's outbox is not
  *                                 empty); then its state directory moves
  *                                 to the node that takes it
+ *   Decommission(s N)             forget node N for good: its heartbeat, its
+ *                                 membership of xfsm:nodes, its replies
+ *                                 stream (refused while N is alive or homes
+ *                                 a component)
  *
- * ListDead, ReplayDead and Release are for root and the bridge's user. */
+ * ListDead, ReplayDead, Release and Decommission are for root and the bridge's user. */
 
 #include <systemd/sd-bus.h>
 
