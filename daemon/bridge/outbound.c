@@ -113,11 +113,16 @@ static void on_added(RedisConn *conn, int error, const redisReply *reply, void *
         o->stats.sent += (uint64_t) c->taken;
         if (!c->batch)
                 c->taken = 1; /* Deliver answers (u delivered): it was added */
-        if (o->config->min_replicas > 0 &&
-            redis_command(o->writer, (o->config->wait_ms + 1000) * 1000ULL, on_wait, c, "WAIT %u %llu",
-                          o->config->min_replicas, (unsigned long long) o->config->wait_ms) >= 0)
-                return;
-        (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
+        if (o->config->min_replicas > 0) {
+                /* answered once WAIT confirmed them on MinReplicas= replicas; never without it */
+                if (redis_command(o->writer, (o->config->wait_ms + 1000) * 1000ULL, on_wait, c, "WAIT %u %llu",
+                                  o->config->min_replicas, (unsigned long long) o->config->wait_ms) >= 0)
+                        return;
+                o->stats.failed++;
+                reply_error(c, -XFSM_E_UNAVAILABLE, "Redis took the routed event for %s but could not be asked to "
+                            "confirm it on MinReplicas= replicas: retry later", c->component);
+        } else
+                (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
         call_free(c);
 }
 
