@@ -128,7 +128,8 @@ static bool alive(pid_t pid) {
 
 /* A data node: nothing kept on disk (what it acknowledged is on the other
  * node, through WAIT), never more than it can confirm (min-replicas-to-write
- * 1), no eviction. replica_of: the primary's port, or 0. */
+ * 1), no eviction, a replica synchronized at once (no diskless delay).
+ * replica_of: the primary's port, or 0. */
 static void server_start(Server *s, int replica_of) {
         char port[16], sdir[300], log[320], of[32];
 
@@ -140,10 +141,11 @@ static void server_start(Server *s, int replica_of) {
         char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
                          (char *) "127.0.0.1", (char *) "--dir", sdir, (char *) "--appendonly", (char *) "no",
                          (char *) "--save", (char *) "", (char *) "--maxmemory-policy", (char *) "noeviction",
-                         (char *) "--min-replicas-to-write", (char *) "1", (char *) "--min-replicas-max-lag",
-                         (char *) "10", (char *) "--replicaof", (char *) "127.0.0.1", of, NULL };
+                         (char *) "--repl-diskless-sync-delay", (char *) "0", (char *) "--min-replicas-to-write",
+                         (char *) "1", (char *) "--min-replicas-max-lag", (char *) "10", (char *) "--replicaof",
+                         (char *) "127.0.0.1", of, NULL };
         if (replica_of == 0)
-                argv[17] = NULL;
+                argv[19] = NULL;
         s->pid = spawn(argv, log);
         for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
                 usleep(10000);
