@@ -6,7 +6,9 @@
  * looked up without blocking, round trips and pipelines, binary-safe
  * arguments, commands refused, a command past its deadline, the server
  * killed and restarted on the same port, an attempt that gets no answer,
- * and the RedisConn freed from inside each kind of callback. Only loopback,
+ * the RedisConn freed from inside each kind of callback, channels
+ * subscribed on every connection, and a connection that asks a locator
+ * where its primary is (ROLE checked, moved, READONLY). Only loopback,
  * always. Bounds on time are generous lower bounds (a deadline never fires
  * early) or upper bounds of seconds. Exit 77 without redis-server. */
 
@@ -821,6 +823,197 @@ static int group_teardown(void **state) {
         return 0;
 }
 
+/* ---- pub/sub and servers that move ------------------------------------------------------ */
+
+typedef struct Messages {
+        int n;
+        char channel[64], last[64];
+} Messages;
+
+static void message_cb(RedisConn *c, const char *channel, const char *message, size_t size, void *userdata) {
+        Messages *m = userdata;
+
+        m->n++;
+        snprintf(m->channel, sizeof m->channel, "%s", channel);
+        snprintf(m->last, sizeof m->last, "%.*s", (int) size, message);
+}
+
+/* PUBLISH until someone got it (a subscription sent may not be confirmed yet). */
+static void publish(RedisConn *c, const char *channel, const char *message, Messages *m) {
+        int before = m->n;
+
+        for (int k = 0; k < 100 && m->n == before; k++) {
+                Reply r = {};
+
+                assert_int_equal(redis_command(c, 5 * SEC, reply_cb, &r, "PUBLISH %s %s", channel, message), 0);
+                assert_true(RUN_UNTIL(r.n > 0, 10 * SEC));
+                (void) RUN_UNTIL(m->n > before, r.integer > 0 ? 2 * SEC : 50 * MSEC);
+        }
+        assert_int_equal(m->n, before + 1);
+        assert_string_equal(m->channel, channel);
+        assert_string_equal(m->last, message);
+}
+
+/* Channels are subscribed as part of connecting, again after the server
+ * came back, and one added while up is subscribed at once; a subscribed
+ * connection takes no other command. */
+static void test_subscriptions_renewed_on_every_connection(void **state) {
+        uint16_t port = free_port();
+        pid_t pid = server_start(port, NULL);
+        Ctx sub = {}, pub = {};
+        Messages m = {};
+        RedisTarget t = {};
+        Reply r = {};
+
+        assert_int_equal(redis_url_parse(url_for(port, NULL), &t, NULL), 0);
+        assert_int_equal(redis_conn_new(&sub.conn, ev, &t, "pubsub", &callbacks, &sub), 0);
+        redis_conn_set_backoff(sub.conn, 50 * MSEC, 400 * MSEC);
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xfsm:{C}:transitions", message_cb, &m), 0);
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xfsm:{C}:transitions", message_cb, &m), -EEXIST);
+        assert_int_equal(redis_conn_start(sub.conn), 0);
+        ctx_start_target(&pub, &t, "publisher");
+        redis_target_done(&t);
+        ctx_wait_up(&sub);
+        ctx_wait_up(&pub);
+
+        /* up means subscribed: the first PUBLISH reaches it */
+        assert_int_equal(redis_command(pub.conn, 5 * SEC, reply_cb, &r, "PUBLISH %s %s", "xfsm:{C}:transitions", "one"),
+                         0);
+        assert_true(RUN_UNTIL(m.n == 1, 10 * SEC));
+        assert_int_equal(r.integer, 1);
+        assert_string_equal(m.last, "one");
+        assert_int_equal(redis_command(sub.conn, 0, reply_cb, &r, "PING"), -EBUSY);
+
+        server_stop(pid, SIGKILL);
+        assert_true(RUN_UNTIL(sub.n_disconnected == 1 && pub.n_disconnected == 1, 10 * SEC));
+        pid = server_start(port, NULL);
+        assert_true(RUN_UNTIL(sub.n_connected == 2 && pub.n_connected == 2, 10 * SEC));
+        publish(pub.conn, "xfsm:{C}:transitions", "two", &m);
+
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xcomponent:C", message_cb, &m), 0);
+        publish(pub.conn, "xcomponent:C", "three", &m);
+        assert_int_equal(sub.n_connected, 2);
+
+        sub.conn = redis_conn_free(sub.conn);
+        pub.conn = redis_conn_free(pub.conn);
+        server_stop(pid, SIGTERM);
+}
+
+/* A locator that answers from a table: the port of the primary now. It
+ * stands for Redis Sentinel (tested end to end by test-bridge-sentinel). */
+typedef struct TableLocator {
+        RedisLocator ops;
+        uint16_t port;
+        int n_attached, n_located;
+} TableLocator;
+
+static void table_attach(RedisConn *c, void *userdata) {
+        ((TableLocator *) userdata)->n_attached++;
+}
+
+static void table_detach(RedisConn *c, void *userdata) {
+        ((TableLocator *) userdata)->n_attached--;
+}
+
+static int table_locate(RedisConn *c, uint64_t ticket, void *userdata) {
+        TableLocator *l = userdata;
+
+        l->n_located++;
+        redis_conn_located(c, ticket, 0, NULL, "127.0.0.1", l->port);
+        return 0;
+}
+
+/* The port the connection is at, as the server sees it (CLIENT INFO). */
+static bool conn_is_at(RedisConn *c, uint16_t port) {
+        char needle[64];
+        Reply r = roundtrip(c, "CLIENT INFO", NULL);
+
+        snprintf(needle, sizeof needle, "laddr=127.0.0.1:%u ", port);
+        return strstr(r.str, needle) != NULL;
+}
+
+/* With a locator: each attempt asks it; ROLE must say master (a replica
+ * fails the attempt, the next asks again); moved elsewhere, the connection
+ * goes there at once, and stays when it is there already; a command
+ * answered READONLY drops the connection after its callback. */
+static void test_locator_follows_the_primary(void **state) {
+        uint16_t p1 = free_port(), p2 = free_port();
+        pid_t pid1 = server_start(p1, NULL), pid2 = server_start(p2, NULL);
+        TableLocator l = { .ops = { .what = "the primary of test", .attach = table_attach, .detach = table_detach,
+                                    .locate = table_locate },
+                           .port = p1 };
+        RedisTarget t = { .locator = &l.ops };
+        Ctx ctx = {}, admin1 = {}, admin2 = {};
+        const char *reason = NULL;
+        Reply r;
+        char of[32];
+
+        l.ops.userdata = &l;
+        ctx_start(&admin1, url_for(p1, NULL));
+        ctx_start(&admin2, url_for(p2, NULL));
+        ctx_start_target(&ctx, &t, "located");
+        assert_int_equal(l.n_attached, 1);
+        ctx_wait_up(&ctx);
+        ctx_wait_up(&admin1);
+        ctx_wait_up(&admin2);
+        assert_int_equal(l.n_located, 1);
+        assert_true(conn_is_at(ctx.conn, p1));
+        snprintf(of, sizeof of, "127.0.0.1:%u", p1);
+        assert_string_equal(redis_conn_address(ctx.conn), of);
+
+        /* moved where it is: nothing happens */
+        redis_conn_moved(ctx.conn, "127.0.0.1", p1, "test: the same primary");
+        run_for(100 * MSEC);
+        assert_int_equal(ctx.n_connected, 1);
+
+        /* moved: dropped and connected there at once */
+        l.port = p2;
+        redis_conn_moved(ctx.conn, "127.0.0.1", p2, "test: the primary moved");
+        assert_int_equal(ctx.n_disconnected, 1);
+        assert_true(RUN_UNTIL(ctx.n_connected == 2, 2 * SEC));
+        assert_true(conn_is_at(ctx.conn, p2));
+        assert_int_equal(l.n_located, 2);
+
+        /* a replica is not a primary: the attempts fail until the locator names the primary */
+        snprintf(of, sizeof of, "%u", p2);
+        r = roundtrip(admin1.conn, "REPLICAOF 127.0.0.1 %s", of);
+        assert_string_equal(r.str, "OK");
+        l.port = p1;
+        redis_conn_moved(ctx.conn, "127.0.0.1", p1, "test: a stale answer");
+        assert_true(RUN_UNTIL(redis_conn_n_failures(ctx.conn) >= 2, 5 * SEC));
+        assert_int_equal(redis_conn_last_error(ctx.conn, &reason), -EAGAIN);
+        print_message("refused: %s\n", reason);
+        assert_non_null(strstr(reason, "not the primary"));
+        assert_false(redis_conn_is_up(ctx.conn));
+        l.port = p2;
+        assert_true(RUN_UNTIL(ctx.n_connected == 3, 5 * SEC));
+        assert_true(conn_is_at(ctx.conn, p2));
+
+        /* the primary becomes a replica (p1 the primary again): READONLY drops the connection */
+        r = roundtrip(admin1.conn, "REPLICAOF NO ONE", NULL);
+        assert_string_equal(r.str, "OK");
+        snprintf(of, sizeof of, "%u", p1);
+        r = roundtrip(admin2.conn, "REPLICAOF 127.0.0.1 %s", of);
+        assert_string_equal(r.str, "OK");
+        l.port = p1;
+        r = roundtrip(ctx.conn, "SET %s 1", "k");
+        assert_int_equal(r.type, REDIS_REPLY_ERROR);
+        assert_non_null(strstr(r.str, "READONLY"));
+        assert_int_equal(ctx.n_disconnected, 3);
+        assert_int_equal(ctx.disconnect_error, -EROFS);
+        assert_true(RUN_UNTIL(ctx.n_connected == 4, 5 * SEC));
+        assert_true(conn_is_at(ctx.conn, p1));
+        r = roundtrip(ctx.conn, "SET %s 1", "k");
+        assert_string_equal(r.str, "OK");
+
+        ctx.conn = redis_conn_free(ctx.conn);
+        assert_int_equal(l.n_attached, 0);
+        admin1.conn = redis_conn_free(admin1.conn);
+        admin2.conn = redis_conn_free(admin2.conn);
+        server_stop(pid1, SIGTERM);
+        server_stop(pid2, SIGTERM);
+}
+
 static int setup(void **state) {
         assert_int_equal(sd_event_new(&ev), 0);
         return 0;
@@ -870,6 +1063,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_free_in_connected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_disconnected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_error_callback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_subscriptions_renewed_on_every_connection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_locator_follows_the_primary, setup, teardown),
         };
 
         redis_server = find_redis_server();
