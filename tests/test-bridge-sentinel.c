@@ -4,7 +4,10 @@
  * processes on loopback: a primary, a replica (both min-replicas-to-write
  * 1), three sentinels (down-after-milliseconds 1000), and the two nodes of
  * test-bridge (private buses, xfsmd, bridges) whose bridges are given
- * Redis=redis-sentinel://S1,S2,S3/main and so MinReplicas=1. In the middle
+ * Redis=redis-sentinel://S1,S2,S3/main and so MinReplicas=1. The bridges
+ * log in as the ACL user xfsm everywhere, with the ACLs of
+ * xfsm-redis-bridge(8) (data nodes and sentinels), from the credentials
+ * redis-password and redis-sentinel-password. In the middle
  * of a counted stream of events from node A to node B (the receiver takes
  * only the next number, and counts any other as late) the primary is killed
  * with SIGKILL; the sentinels promote the replica, and the old primary is
@@ -38,6 +41,14 @@
 
 #define N_SENTINELS 3
 #define MASTER "main"
+/* the ACLs of xfsm-redis-bridge(8), REDIS REQUIREMENTS and REDIS SENTINEL
+ * (DATA_ACL quoted for the shell of redis-cli, SENTINEL_ACL for printf's) */
+#define DATA_ACL                                                                                                 \
+        "xfsm on '>data-secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' -@all +ping +role +select +get +set "  \
+        "+sadd +smembers +eval +xlen +xadd '+xgroup|create' +xreadgroup +xack +xtrim +publish +wait"
+#define SENTINEL_ACL                                                                                             \
+        "xfsm on >sentinel-secret -@all +ping +sentinel|get-master-addr-by-name +subscribe resetchannels "       \
+        "&+switch-master"
 
 typedef struct Node {
         const char *name;
@@ -53,7 +64,7 @@ typedef struct Server {
         pid_t pid;
 } Server;
 
-static char dir[256], empty_config[320];
+static char dir[256], empty_config[320], creds[320];
 static Server primary = { .name = "primary" }, replica = { .name = "replica" };
 static Server sentinels[N_SENTINELS] = { { .name = "sentinel1" }, { .name = "sentinel2" }, { .name = "sentinel3" } };
 static Node A = { .name = "nodeA", .stems = "order sender" };
@@ -150,6 +161,8 @@ static void server_start(Server *s, int replica_of) {
         for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
                 usleep(10000);
         assert_string_equal(redis_at(s->port, "PING"), "PONG");
+        /* the bridges' user (the default user stays open for the sentinels and the replicas) */
+        assert_string_equal(redis_at(s->port, "ACL SETUSER " DATA_ACL), "OK");
 }
 
 static void sentinel_start(Server *s) {
@@ -162,7 +175,8 @@ static void sentinel_start(Server *s) {
             "sentinel monitor " MASTER " 127.0.0.1 %d 2\\n"
             "sentinel down-after-milliseconds " MASTER " 1000\\n"
             "sentinel failover-timeout " MASTER " 10000\\n"
-            "sentinel parallel-syncs " MASTER " 1\\n' > %s",
+            "sentinel parallel-syncs " MASTER " 1\\n"
+            "user " SENTINEL_ACL "\\n' > %s",
             sdir, s->port, sdir, primary.port, conf);
         char *argv[] = { (char *) "/usr/bin/redis-server", conf, (char *) "--sentinel", NULL };
         s->pid = spawn(argv, log);
@@ -255,12 +269,14 @@ static void start_bridge(Node *n) {
         snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" MASTER, sentinels[0].port,
                  sentinels[1].port, sentinels[2].port);
         setenv("XFSM_COMPONENT_PATH", comp, 1);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
         /* never the host's /etc/xfsm/bridge.conf: an empty one, so MinReplicas=1 (the sentinel default) */
         char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
                          (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", state,
                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config",
                          empty_config, NULL };
         n->bridge = spawn(argv, log);
+        unsetenv("CREDENTIALS_DIRECTORY");
         assert_true(n->bridge > 0);
 }
 
@@ -353,6 +369,10 @@ static int setup(void **state) {
         assert_non_null(mkdtemp(dir));
         snprintf(empty_config, sizeof empty_config, "%s/empty.conf", dir);
         run(": > %s", empty_config);
+        snprintf(creds, sizeof creds, "%s/credentials", dir);
+        run("mkdir -m 0700 %s && printf 'xfsm\\ndata-secret\\n' > %s/redis-password && "
+            "printf 'xfsm\\nsentinel-secret\\n' > %s/redis-sentinel-password",
+            creds, creds, creds);
 
         primary.port = free_port();
         replica.port = free_port();
@@ -461,6 +481,14 @@ static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **s
         snprintf(needle, sizeof needle, "connected to 127.0.0.1:%d", replica.port);
         assert_true(file_contains(log_a, needle));
         assert_true(file_contains(log_b, needle));
+
+        /* as the user xfsm, within its ACLs, on the new primary and on the sentinels */
+        assert_non_null(strstr(redis_at(replica.port, "CLIENT LIST"), "user=xfsm"));
+        assert_string_equal(redis_at(replica.port, "ACL LOG"), "");
+        for (size_t i = 0; i < N_SENTINELS; i++) {
+                assert_non_null(strstr(redis_at(sentinels[i].port, "CLIENT LIST"), "user=xfsm"));
+                assert_string_equal(redis_at(sentinels[i].port, "ACL LOG"), "");
+        }
 
         free(receiver);
         free(sender);
