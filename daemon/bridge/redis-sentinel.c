@@ -162,6 +162,15 @@ static bool set_primary(RedisSentinel *s, const char *host, uint16_t port) {
         return true;
 }
 
+/* t is asked first from now on. */
+static void prefer(RedisSentinel *s, const Sentinel *t) {
+        for (size_t pos = 0; pos < s->n_sentinels; pos++)
+                if (&s->sentinels[s->order[pos]] == t) {
+                        sentinel_prefer(s->order, s->n_sentinels, pos);
+                        return;
+                }
+}
+
 /* The question is over: every waiter gets the answer (host) or the error. */
 static void answer(RedisSentinel *s, int error, const char *reason, const char *host, uint16_t port) {
         Waiter *waiters = TAKE_PTR(s->waiters);
@@ -233,12 +242,7 @@ static void on_master_addr(RedisConn *conn, int error, const redisReply *reply, 
                 return;
         }
 
-        /* asked first from now on */
-        for (size_t pos = 0; pos < s->n_sentinels; pos++)
-                if (&s->sentinels[s->order[pos]] == t) {
-                        sentinel_prefer(s->order, s->n_sentinels, pos);
-                        break;
-                }
+        prefer(s, t);
 
         if (set_primary(s, host, port))
                 log_info("Redis Sentinel: the primary of %s is %s:%u (said %s)", s->master, host, port,
@@ -338,8 +342,10 @@ static void on_switch_master(RedisConn *c, const char *channel, const char *mess
                 return;
         }
 
-        /* every sentinel says it: the first one moves */
+        /* every sentinel says it: the first one moves, and is asked first (the
+         * others may still name the old primary for a while) */
         if (set_primary(s, host, port)) {
+                prefer(s, t);
                 s->n_switches++;
                 log_notice("Redis Sentinel %s: +switch-master: the primary of %s is now %s:%u; moving every "
                            "connection there",

@@ -8,7 +8,8 @@
  *
  * - Where the primary is: at each attempt of a connection, the sentinels
  *   are asked in turn (SENTINEL get-master-addr-by-name NAME), skipping those
- *   not connected, until one answers; that one is asked first from then on.
+ *   not connected, until one answers; that one is asked first from then on
+ *   (and so is the first to announce a +switch-master).
  *   Attempts that ask at the same time share one question. While no
  *   sentinel is connected the attempts wait (bounded by their own connect
  *   deadline). The connection then checks ROLE (redis.c): a replica fails
