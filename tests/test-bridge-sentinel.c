@@ -548,6 +548,9 @@ static void test_switchover_with_a_sentinel_down(void **state) {
         for (int k = 0; k < 3000 && (to_port = sentinel_primary_port(&sentinels[1])) != to->port; k++)
                 usleep(10000);
         assert_int_equal(to_port, to->port);
+        /* and after it: these go through the new primary */
+        for (; sent < 200; sent++)
+                acked += send_number(sender, sent + 1) == 0;
         assert_int_equal(wait_count(receiver, acked, 90), acked);
         done = now_s();
 
@@ -565,6 +568,9 @@ static void test_switchover_with_a_sentinel_down(void **state) {
         /* the same bridges, their writers connected again to the new primary */
         assert_true(alive(A.bridge));
         assert_true(alive(B.bridge));
+        for (int k = 0; k < 100 && (count_lines(log_a, needle) <= before_a || count_lines(log_b, needle) <= before_b);
+             k++)
+                usleep(100000);
         assert_true(count_lines(log_a, needle) > before_a);
         assert_true(count_lines(log_b, needle) > before_b);
 
