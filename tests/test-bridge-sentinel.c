@@ -43,13 +43,14 @@
 #define N_SENTINELS 3
 #define MASTER "main"
 /* the ACLs of xfsm-redis-bridge(8), REDIS REQUIREMENTS (with +role, REDIS
- * SENTINEL) and the sentinels' of REDIS SENTINEL; TIME, XPENDING, XRANGE, DEL
- * and XDEL are for the calls from other nodes and the operator tools.
+ * SENTINEL) and the sentinels' of REDIS SENTINEL; TIME, XREAD, XPENDING,
+ * XRANGE, DEL, XDEL, EXISTS and SREM are for the calls from other nodes and
+ * the operator tools.
  * DATA_ACL is quoted for the shell of redis-cli, SENTINEL_ACL for printf's. */
 #define DATA_ACL                                                                                                 \
         "xfsm on '>data-secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' -@all +ping +role +select +get +set "  \
         "+sadd +smembers +eval +xlen +xadd '+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +time "        \
-        "+xpending +xrange +del +xdel"
+        "+xread +xpending +xrange +del +xdel +exists +srem"
 #define SENTINEL_ACL                                                                                             \
         "xfsm on >sentinel-secret -@all +ping +sentinel|get-master-addr-by-name +subscribe resetchannels "       \
         "&+switch-master"
