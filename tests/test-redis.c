@@ -7,8 +7,9 @@
  * arguments, commands refused, a command past its deadline, the server
  * killed and restarted on the same port, an attempt that gets no answer,
  * the RedisConn freed from inside each kind of callback, channels
- * subscribed on every connection, and a connection that asks a locator
- * where its primary is (ROLE checked, moved, READONLY). Only loopback,
+ * subscribed on every connection, a connection that asks a locator where
+ * its primary is (ROLE checked, moved, READONLY), and Redis Sentinel as
+ * that locator against a real sentinel. Only loopback,
  * always. Bounds on time are generous lower bounds (a deadline never fires
  * early) or upper bounds of seconds. Exit 77 without redis-server. */
 
@@ -34,6 +35,7 @@
 #include <systemd/sd-event.h>
 
 #include "log.h"
+#include "redis-sentinel.h"
 #include "redis.h"
 
 #define SEC 1000000ULL
@@ -1014,6 +1016,112 @@ static void test_locator_follows_the_primary(void **state) {
         server_stop(pid2, SIGTERM);
 }
 
+/* redis-server --sentinel on 127.0.0.1:port watching the primary "m" at
+ * 127.0.0.1:primary (quorum 1), killed with the test if the test dies. */
+static pid_t sentinel_start(uint16_t port, uint16_t primary) {
+        char conf[320], log[320];
+        uint64_t end;
+        FILE *f;
+        pid_t pid;
+
+        snprintf(conf, sizeof conf, "%s/sentinel-%u.conf", dir, port);
+        snprintf(log, sizeof log, "%s/sentinel-%u.log", dir, port);
+        f = fopen(conf, "we");
+        assert_non_null(f);
+        fprintf(f, "port %u\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %u 1\n", port, dir, primary);
+        assert_int_equal(fclose(f), 0);
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                execl(redis_server, redis_server, conf, "--sentinel", (char *) NULL);
+                _exit(127);
+        }
+
+        end = now_usec() + 10 * SEC;
+        while (!port_accepts(port)) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        fail_msg("redis-server --sentinel exited at start, see %s", log);
+                if (now_usec() > end)
+                        fail_msg("the sentinel did not listen within 10 s, see %s", log);
+                usleep(10 * 1000);
+        }
+
+        return pid;
+}
+
+static RedisSentinel *sentinel_for(const char *url) {
+        RedisSentinelUrl u = {};
+        RedisSentinel *s = NULL;
+        const char *why = NULL;
+
+        if (redis_sentinel_url_parse(url, &u, &why) < 0)
+                fail_msg("%s: %s", url, why);
+        assert_int_equal(redis_sentinel_new(&s, ev, &u, NULL, NULL, false), 0);
+        redis_sentinel_url_done(&u);
+        assert_int_equal(redis_sentinel_start(s), 0);
+        return s;
+}
+
+/* RedisSentinel as the locator: the sentinels asked in turn (one not there
+ * skipped) name the primary; a name no sentinel knows fails the attempts
+ * with a sentence; attempts made while no sentinel is reachable wait for
+ * one and connect once it is there. */
+static void test_sentinel_names_the_primary(void **state) {
+        uint16_t p = free_port(), sp = free_port(), nobody = free_port(), later = free_port();
+        pid_t pid = server_start(p, NULL), spid = sentinel_start(sp, p), later_pid;
+        RedisSentinel *s, *unknown, *waiting;
+        Ctx ctx = {}, lost = {}, patient = {};
+        const char *reason = NULL;
+        uint16_t port = 0;
+        char url[256];
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u,127.0.0.1:%u/m", nobody, sp);
+        s = sentinel_for(url);
+        ctx_start_target(&ctx, &(RedisTarget) { .locator = redis_sentinel_locator(s) }, "located");
+        ctx_wait_up(&ctx);
+        assert_true(conn_is_at(ctx.conn, p));
+        assert_string_equal(redis_sentinel_primary(s, &port), "127.0.0.1");
+        assert_int_equal(port, p);
+        assert_int_equal(redis_sentinel_n_switches(s), 0);
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u/nosuch", sp);
+        unknown = sentinel_for(url);
+        ctx_start_target(&lost, &(RedisTarget) { .locator = redis_sentinel_locator(unknown) }, "lost");
+        assert_true(RUN_UNTIL(redis_conn_n_failures(lost.conn) >= 2, 10 * SEC));
+        assert_int_equal(redis_conn_last_error(lost.conn, &reason), -EHOSTUNREACH);
+        print_message("unknown master: %s\n", reason);
+        assert_non_null(strstr(reason, "does not know that name"));
+        assert_false(redis_conn_is_up(lost.conn));
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u/m", later);
+        waiting = sentinel_for(url);
+        ctx_start_target(&patient, &(RedisTarget) { .locator = redis_sentinel_locator(waiting) }, "patient");
+        run_for(500 * MSEC);
+        assert_false(redis_conn_is_up(patient.conn));
+        later_pid = sentinel_start(later, p);
+        ctx_wait_up(&patient);
+        assert_true(conn_is_at(patient.conn, p));
+
+        /* the connections first, then their locators */
+        ctx.conn = redis_conn_free(ctx.conn);
+        lost.conn = redis_conn_free(lost.conn);
+        patient.conn = redis_conn_free(patient.conn);
+        redis_sentinel_free(s);
+        redis_sentinel_free(unknown);
+        redis_sentinel_free(waiting);
+        server_stop(later_pid, SIGTERM);
+        server_stop(spid, SIGTERM);
+        server_stop(pid, SIGTERM);
+}
+
 static int setup(void **state) {
         assert_int_equal(sd_event_new(&ev), 0);
         return 0;
@@ -1065,6 +1173,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_free_in_error_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_subscriptions_renewed_on_every_connection, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_locator_follows_the_primary, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sentinel_names_the_primary, setup, teardown),
         };
 
         redis_server = find_redis_server();

@@ -23,6 +23,7 @@ typedef struct Sentinel {
         RedisSentinel *owner;
         RedisConn *query;  /* questions */
         RedisConn *events; /* subscribed to +switch-master */
+        bool warned;       /* its refusal was logged: not again until it answers */
 } Sentinel;
 
 typedef struct Waiter {
@@ -61,6 +62,17 @@ struct RedisSentinel {
 };
 
 static void ask_next(RedisSentinel *s);
+
+/* A new question, from the first sentinel, unless one is out. */
+static void ask_start(RedisSentinel *s) {
+        if (s->asking)
+                return;
+
+        s->asking = true;
+        s->ask_pos = 0;
+        s->ask_error = 0;
+        ask_next(s);
+}
 
 /* ---- the connections that follow the primary ------------------------------------------- */
 
@@ -112,12 +124,7 @@ static int locator_locate(RedisConn *c, uint64_t ticket, void *userdata) {
         s->waiters = v;
         s->waiters[s->n_waiters++] = (Waiter) { .conn = c, .ticket = ticket };
 
-        if (!s->asking) {
-                s->asking = true;
-                s->ask_pos = 0;
-                s->ask_error = 0;
-                ask_next(s);
-        }
+        ask_start(s);
         return 0;
 }
 
@@ -146,6 +153,19 @@ static void move_all(RedisSentinel *s, const char *host, uint16_t port, const ch
 }
 
 /* ---- questions ------------------------------------------------------------------------ */
+
+static const char *ask_error_str(int error) {
+        switch (error) {
+        case -ENOENT:
+                return "it does not know that name";
+        case -EIO:
+                return "it answered an error";
+        case -EBADMSG:
+                return "its answer could not be read";
+        default:
+                return strerror(-error);
+        }
+}
 
 static bool set_primary(RedisSentinel *s, const char *host, uint16_t port) {
         char *h;
@@ -196,12 +216,8 @@ static void answer(RedisSentinel *s, int error, const char *reason, const char *
         }
 
         /* attempts that came while the answer was being given */
-        if (!s->asking && s->n_waiters > 0) {
-                s->asking = true;
-                s->ask_pos = 0;
-                s->ask_error = 0;
-                ask_next(s);
-        }
+        if (s->n_waiters > 0)
+                ask_start(s);
 }
 
 static void on_master_addr(RedisConn *conn, int error, const redisReply *reply, void *userdata) {
@@ -216,18 +232,20 @@ static void on_master_addr(RedisConn *conn, int error, const redisReply *reply, 
 
         r = error < 0 ? error : sentinel_parse_master_addr(reply, &host, &port);
         if (r < 0) {
-                if (r == -ENOENT)
+                if (r == -ENOENT && !t->warned)
                         log_warning("Redis Sentinel %s does not know a master named %s", redis_conn_address(conn),
                                     s->master);
-                else if (r == -EIO)
+                else if (r == -EIO && !t->warned)
                         log_warning("Redis Sentinel %s: SENTINEL get-master-addr-by-name: %s",
                                     redis_conn_address(conn), reply->str);
                 else
-                        log_debug("Redis Sentinel %s did not answer: %s", redis_conn_address(conn), strerror(-r));
+                        log_debug("Redis Sentinel %s did not answer: %s", redis_conn_address(conn), ask_error_str(r));
+                t->warned = t->warned || r == -ENOENT || r == -EIO;
                 s->ask_error = r;
                 ask_next(s);
                 return;
         }
+        t->warned = false;
 
         if (!s->insecure && !redis_host_is_loopback(host)) {
                 _cleanup_(freep) char *why = NULL;
@@ -278,7 +296,7 @@ static void ask_next(RedisSentinel *s) {
         }
 
         if (s->ask_error == 0) {
-                /* nobody to ask: a sentinel that connects asks again (query_connected()) */
+                /* nobody to ask: a sentinel that connects asks again (on_query_connected()) */
                 s->asking = false;
                 log_debug("Redis Sentinel: no sentinel connected; %zu connection(s) wait", s->n_waiters);
                 return;
@@ -287,8 +305,8 @@ static void ask_next(RedisSentinel *s) {
         {
                 _cleanup_(freep) char *why = NULL;
 
-                if (asprintf(&why, "no sentinel could name the primary of %s (the last: %s)", s->master,
-                             strerror(-s->ask_error)) < 0)
+                if (asprintf(&why, "no sentinel could name the primary of %s (the last one asked: %s)", s->master,
+                             ask_error_str(s->ask_error)) < 0)
                         why = NULL;
                 answer(s, -EHOSTUNREACH, why ?: "no sentinel could name the primary", NULL, 0);
         }
@@ -297,24 +315,15 @@ static void ask_next(RedisSentinel *s) {
 /* A question for every connection's sake: its answer moves them all. */
 static void ask_for_all(RedisSentinel *s) {
         s->move_all = true;
-        if (s->asking)
-                return;
-        s->asking = true;
-        s->ask_pos = 0;
-        s->ask_error = 0;
-        ask_next(s);
+        ask_start(s);
 }
 
 static void on_query_connected(RedisConn *c, void *userdata) {
         Sentinel *t = userdata;
         RedisSentinel *s = t->owner;
 
-        if (!s->asking && (s->n_waiters > 0 || s->move_all)) {
-                s->asking = true;
-                s->ask_pos = 0;
-                s->ask_error = 0;
-                ask_next(s);
-        }
+        if (s->n_waiters > 0 || s->move_all)
+                ask_start(s);
 }
 
 /* ---- +switch-master -------------------------------------------------------------------- */
