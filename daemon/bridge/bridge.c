@@ -40,6 +40,7 @@
 #include "node-key.h"
 #include "operate.h"
 #include "outbound.h"
+#include "redis-sentinel.h"
 #include "redis.h"
 #include "xfsm.h"
 
@@ -50,6 +51,8 @@ typedef struct Bridge {
         sd_bus *bus;
         BridgeConfig config;
         RedisTarget target;
+        RedisSentinelUrl sentinel_url; /* Redis=redis-sentinel://... */
+        RedisSentinel *sentinel;       /* the locator of every connection then */
         char uuid[37];
         char **local; /* the components installed here */
         NodeKeyring *keyring;
@@ -76,7 +79,8 @@ static void help(void) {
                "  --system | --user | --bus-address ADDR\n"
                "                       The bus of this node's workers (default the system bus)\n"
                "  --node NAME          This node's name (Node=, default the host name)\n"
-               "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB] (Redis=)\n"
+               "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB], or\n"
+               "                       redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME (Redis=)\n"
                "  --xcomponent-compat  xcomponent-ai's Redis format (XcomponentCompat=): not in this\n"
                "                       version yet, accepted and ignored\n"
                "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
@@ -86,7 +90,8 @@ static void help(void) {
                "                       Write a new key pair to PREFIX.key and PREFIX.pub, and exit\n"
                "  --help, --version\n\n"
                "The Redis password comes from the credential redis-password (one line: the\n"
-               "password; two lines: the ACL user, then the password). See xfsm-redis-bridge(8).\n");
+               "password; two lines: the ACL user, then the password); the sentinels' from\n"
+               "redis-sentinel-password, the same way. See xfsm-redis-bridge(8).\n");
 }
 
 /* ---- this node ----------------------------------------------------------------- */
@@ -196,16 +201,17 @@ static int local_components(char ***ret) {
         return 0;
 }
 
-/* The Redis password (and ACL user) from the credential redis-password. */
-static int load_redis_credential(RedisTarget *t) {
+/* A Redis password (and ACL user) from the credential name: redis-password
+ * (the data nodes) or redis-sentinel-password (the sentinels). */
+static int load_redis_credential(const char *name, char **user, char **password) {
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
         _cleanup_(freep) char *path = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
         char a[512] = "", b[512] = "";
 
-        if (t->password || isempty(dir))
+        if (*password || isempty(dir))
                 return 0;
-        if (asprintf(&path, "%s/redis-password", dir) < 0)
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
         f = fopen(path, "re");
         if (!f)
@@ -216,13 +222,13 @@ static int load_redis_credential(RedisTarget *t) {
         if (fgets(b, sizeof b, f))
                 b[strcspn(b, "\n")] = 0;
         if (*b) {
-                t->user = strdup(a);
-                t->password = strdup(b);
+                *user = strdup(a);
+                *password = strdup(b);
         } else
-                t->password = strdup(a);
+                *password = strdup(a);
         explicit_bzero(a, sizeof a);
         explicit_bzero(b, sizeof b);
-        return t->password ? 0 : -ENOMEM;
+        return *password ? 0 : -ENOMEM;
 }
 
 /* ---- transitions, for monitoring ---------------------------------------------------- */
@@ -398,7 +404,7 @@ static void on_conflict(Directory *d, const char *holder, void *userdata) {
 static void on_connected(RedisConn *c, void *userdata) {
         Bridge *b = userdata;
 
-        log_info("Connected to Redis at %s:%u", b->target.host, b->target.port);
+        log_info("Connected to Redis at %s", redis_conn_address(c));
         directory_connected(b->directory);
 }
 
@@ -462,6 +468,46 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- setup ------------------------------------------------------------------------ */
 
+/* Where Redis is: a redis:// address, or the sentinels of a
+ * redis-sentinel:// URL (then the data nodes' password goes in b->target,
+ * the sentinels' stays in b->sentinel_url). Not on this machine: refused
+ * unless Insecure=yes. */
+static int setup_redis_target(Bridge *b) {
+        const char *url = b->config.redis_url, *why = NULL;
+        int r;
+
+        if (b->config.redis_kind == BRIDGE_REDIS_DIRECT) {
+                r = redis_url_parse(url, &b->target, &why);
+                if (r < 0)
+                        return log_error_errno(r, "Redis=%s: %s", url, why ?: "cannot be read");
+                if (!redis_host_is_loopback(b->target.host) && !b->config.insecure)
+                        return log_error_errno(-EPERM,
+                                               "Redis=%s is not on this machine and this hiredis has no TLS: refusing "
+                                               "it (use a TLS tunnel or a private network, and say Insecure=yes)",
+                                               url);
+                return load_redis_credential("redis-password", &b->target.user, &b->target.password);
+        }
+
+        r = redis_sentinel_url_parse(url, &b->sentinel_url, &why);
+        if (r < 0)
+                return log_error_errno(r, "Redis=%s: %s", url, why ?: "cannot be read");
+        for (size_t i = 0; i < b->sentinel_url.n_sentinels; i++)
+                if (!redis_host_is_loopback(b->sentinel_url.sentinels[i].host) && !b->config.insecure)
+                        return log_error_errno(-EPERM,
+                                               "Redis=%s: the sentinel %s is not on this machine and this hiredis has "
+                                               "no TLS: refusing it (use a TLS tunnel or a private network, and say "
+                                               "Insecure=yes)",
+                                               url, b->sentinel_url.sentinels[i].host);
+
+        /* the URL's user and password are the data nodes'; the sentinels' come from their own credential */
+        b->target.user = TAKE_PTR(b->sentinel_url.user);
+        b->target.password = TAKE_PTR(b->sentinel_url.password);
+        r = load_redis_credential("redis-password", &b->target.user, &b->target.password);
+        if (r < 0)
+                return r;
+        return load_redis_credential("redis-sentinel-password", &b->sentinel_url.user, &b->sentinel_url.password);
+}
+
 static int open_bus(const BridgeConfig *c, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
@@ -492,22 +538,10 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         const char *state_dir = o->state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/xfsm-bridge";
         _cleanup_(freep) char *key_path = NULL;
         uint8_t secret[NODE_KEY_SIZE], public[NODE_KEY_SIZE];
-        const char *why = NULL;
         uint64_t now;
         int r;
 
-        if (b->config.redis_kind != BRIDGE_REDIS_DIRECT)
-                return log_error_errno(-EOPNOTSUPP, "Redis=%s: Sentinel is not supported by this version",
-                                       b->config.redis_url);
-        r = redis_url_parse(b->config.redis_url, &b->target, &why);
-        if (r < 0)
-                return log_error_errno(r, "Redis=%s: %s", b->config.redis_url, why ?: "cannot be read");
-        if (!redis_host_is_loopback(b->target.host) && !b->config.insecure)
-                return log_error_errno(-EPERM,
-                                       "Redis=%s is not on this machine and this hiredis has no TLS: refusing it "
-                                       "(use a TLS tunnel or a private network, and say Insecure=yes)",
-                                       b->config.redis_url);
-        r = load_redis_credential(&b->target);
+        r = setup_redis_target(b);
         if (r < 0)
                 return r;
 
@@ -550,6 +584,13 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         if (r < 0)
                 return r;
 
+        if (b->sentinel_url.master) {
+                r = redis_sentinel_new(&b->sentinel, b->event, &b->sentinel_url, b->sentinel_url.user,
+                                       b->sentinel_url.password, b->config.insecure);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up Redis Sentinel: %m");
+                b->target.locator = redis_sentinel_locator(b->sentinel);
+        }
         r = redis_conn_new(&b->writer, b->event, &b->target, "writer",
                            &(RedisConnCallbacks) { .connected = on_connected, .disconnected = on_disconnected }, b);
         if (r < 0)
@@ -597,6 +638,11 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = sd_bus_request_name(b->bus, "org.xfsm1.Bridge", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to own org.xfsm1.Bridge: %m");
+        if (b->sentinel) {
+                r = redis_sentinel_start(b->sentinel);
+                if (r < 0)
+                        return r;
+        }
         r = redis_conn_start(b->writer);
         if (r < 0)
                 return r;
@@ -606,8 +652,8 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         size_t n_local = 0;
         while (b->local[n_local])
                 n_local++;
-        log_info("Node %s (UUID %s): %zu components installed here; Redis %s:%u", b->config.node, b->uuid, n_local,
-                 b->target.host, b->target.port);
+        log_info("Node %s (UUID %s): %zu components installed here; Redis %s", b->config.node, b->uuid, n_local,
+                 redis_conn_address(b->writer));
         return 0;
 }
 
@@ -617,6 +663,7 @@ static void bridge_done(Bridge *b) {
         b->inbound = inbound_free(b->inbound);
         b->calls = calls_free(b->calls);
         b->operate = operate_free(b->operate);
+        b->sentinel = redis_sentinel_free(b->sentinel); /* after every connection that follows it */
         b->outbound = outbound_free(b->outbound);
         b->directory = directory_free(b->directory);
         b->access = access_free(b->access);
@@ -629,6 +676,7 @@ static void bridge_done(Bridge *b) {
                 free(*c);
         free(b->local);
         redis_target_done(&b->target);
+        redis_sentinel_url_done(&b->sentinel_url);
         bridge_config_done(&b->config);
         sd_event_unref(b->event);
 }
