@@ -1005,11 +1005,61 @@ static void test_hand_over(void **state) {
         free(delayed);
 }
 
+typedef struct Seen {
+        char path[300], to[64];
+        int n;
+} Seen;
+
+static int on_relayed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Seen *seen = userdata;
+        const char *from, *to, *event, *corr;
+
+        if (sd_bus_message_read(m, "ssss", &from, &to, &event, &corr) > 0) {
+                snprintf(seen->path, sizeof seen->path, "%s", sd_bus_message_get_path(m));
+                snprintf(seen->to, sizeof seen->to, "%s", to);
+                seen->n++;
+        }
+        return 0;
+}
+
+/* A transition on node B shows on node A as a Transition signal under the
+ * bridge's object for the component (xfsmctl watch follows it there). */
+static void test_transitions_of_other_nodes_are_relayed(void **state) {
+        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"WATCH-1\"}");
+        Seen seen = {};
+        sd_bus_slot *slot = NULL;
+        char want[300], *escaped = NULL;
+
+        assert_true(sd_bus_add_match(A.bus, &slot,
+                                     "type='signal',sender='org.xfsm1.Bridge',interface='org.xfsm1.Instance',"
+                                     "member='Transition',path_namespace='/org/xfsm1/Bridge/PaymentComponent'",
+                                     on_relayed, &seen) >= 0);
+        /* the subscription is made when the bridge learns the home: long done; send until one shows */
+        for (int k = 0; k < 50 && seen.n == 0; k++) {
+                if (k == 0)
+                        assert_int_equal(send_event(&B, "PaymentComponent", id, "PROCESS", "{}"), 0);
+                for (int j = 0; j < 10 && seen.n == 0; j++) {
+                        while (sd_bus_process(A.bus, NULL) > 0)
+                                ;
+                        (void) sd_bus_wait(A.bus, 20000);
+                }
+        }
+        assert_int_equal(seen.n, 1);
+        assert_true(sd_bus_path_encode("/org/xfsm1/Bridge/PaymentComponent/Payment", id, &escaped) >= 0);
+        snprintf(want, sizeof want, "%s", escaped);
+        assert_string_equal(seen.path, want);
+        assert_string_equal(seen.to, "Processing");
+        sd_bus_slot_unref(slot);
+        free(escaped);
+        free(id);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cascade_crosses_nodes),
                 cmocka_unit_test(test_calls_from_any_node),
                 cmocka_unit_test(test_list_components_ex),
+                cmocka_unit_test(test_transitions_of_other_nodes_are_relayed),
                 cmocka_unit_test(test_xfsmctl_verbs_reach_other_nodes),
                 cmocka_unit_test(test_call_to_a_stopped_home_is_unavailable),
                 cmocka_unit_test(test_forged_entries_go_to_the_dead_stream),

@@ -391,6 +391,9 @@ static void on_changed(Directory *d, void *userdata) {
                         (void) inbound_add(b->inbound, *c);
                         (void) calls_add(b->calls, *c);
                 }
+        /* the components homed elsewhere: their transitions relayed here */
+        for (size_t k = 0; k < directory_n_remote(d); k++)
+                (void) calls_follow(b->calls, directory_remote(d, k));
 }
 
 static void on_conflict(Directory *d, const char *holder, void *userdata) {

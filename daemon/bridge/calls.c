@@ -129,6 +129,7 @@ struct Calls {
         sd_event *event;
         sd_bus *bus;
         RedisConn *writer, *reader;
+        RedisConn *transitions; /* subscribed to the transitions of the components homed elsewhere */
         NodeKeyring *keyring;
         Directory *directory;
         Access *access;
@@ -1241,6 +1242,39 @@ void calls_remove(Calls *c, const char *component) {
                 }
 }
 
+/* ---- transitions of components homed elsewhere ---------------------------------------------- */
+
+/* A transition published by the home of C: the Instance's Transition
+ * signal, under this bridge's object for C (no correlation id crosses). */
+static void on_transition_message(RedisConn *conn, const char *channel, const char *message, size_t size,
+                                  void *userdata) {
+        Calls *c = userdata;
+        _cleanup_(json_unrefp) json_object *o = NULL;
+        _cleanup_(freep) char *component = NULL, *path = NULL;
+        const char *instance, *machine, *from, *to, *event, *open, *close;
+
+        if (!channel || !(open = strchr(channel, '{')) || !(close = strchr(open, '}')) ||
+            !(component = strndup(open + 1, (size_t) (close - open - 1))) || !directory_is_remote(c->directory, component))
+                return;
+        o = json_tokener_parse(message);
+        if (!o || !(instance = json_get_str(o, "instance")) || !(machine = json_get_str(o, "machine")) ||
+            !(from = json_get_str(o, "from")) || !(to = json_get_str(o, "to")) || !(event = json_get_str(o, "event")))
+                return; /* not a transition: ignored, as everything on a best-effort channel */
+        if (sd_bus_path_encode_many(&path, PREFIX "/%/%/%", component, machine, instance) < 0)
+                return;
+        (void) sd_bus_emit_signal(c->bus, path, "org.xfsm1.Instance", "Transition", "ssss", from, to, event, "");
+}
+
+int calls_follow(Calls *c, const char *component) {
+        _cleanup_(freep) char *channel = NULL;
+        int r;
+
+        if (asprintf(&channel, "xfsm:{%s}:transitions", component) < 0)
+                return -ENOMEM;
+        r = redis_conn_subscribe(c->transitions, channel, on_transition_message, c);
+        return r == -EEXIST ? 0 : r;
+}
+
 /* ---- the module ------------------------------------------------------------------------------ */
 
 int calls_new(Calls **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, RedisConn *writer,
@@ -1277,7 +1311,12 @@ int calls_new(Calls **ret, sd_event *event, sd_bus *bus, const RedisTarget *targ
                 r = sd_event_add_time(event, &c->clock, CLOCK_MONOTONIC, now + CLOCK_USEC, 1000000, on_clock, c);
         if (r < 0)
                 return r;
+        r = redis_conn_new(&c->transitions, event, target, "transitions", NULL, c);
+        if (r < 0)
+                return r;
         r = redis_conn_start(c->reader);
+        if (r >= 0)
+                r = redis_conn_start(c->transitions);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -1289,6 +1328,7 @@ Calls *calls_free(Calls *c) {
                 return NULL;
         c->freeing = true;
         redis_conn_free(c->reader);
+        redis_conn_free(c->transitions);
         while (c->running)
                 running_free(c->running);
         while (c->pending) {

@@ -23,9 +23,13 @@
  * bus as this bridge's user, and answered into the caller's replies
  * stream, split in parts when large.
  *
+ * The transitions the homes publish (xfsm:{C}:transitions) are relayed as
+ * org.xfsm1.Instance.Transition signals at
+ * /org/xfsm1/Bridge/C/<Machine>/<id>, for xfsmctl watch.
+ *
  * One connection of its own reads the calls streams and this node's
- * replies stream together (XREAD BLOCK); writes go through the bridge's
- * writer connection. */
+ * replies stream together (XREAD BLOCK), another is subscribed to the
+ * transitions; writes go through the bridge's writer connection. */
 
 #include <stdint.h>
 
@@ -58,6 +62,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Calls *, calls_free);
 
 /* Run the calls of component (homed here) from now on. Idempotent. */
 int calls_add(Calls *c, const char *component);
+
+/* Relay the transitions of component (homed elsewhere) as Transition
+ * signals under /org/xfsm1/Bridge/component. Idempotent. */
+int calls_follow(Calls *c, const char *component);
 
 /* Stop running the calls of component (released: homed elsewhere now). */
 void calls_remove(Calls *c, const char *component);
