@@ -330,8 +330,10 @@ static int sc_enter(xfsm_engine *e, xfsm_instance *i, const uint64_t *enter, con
                         for (size_t c = 0; c < g->n_children && all; c++) {
                                 const State *region = &m->states[g->children[c]];
                                 bool done = false;
+                                /* the regions entered later in this microstep are not in yet (SCXML's
+                                 * enterStates): the last region's final raises it, once */
                                 for (size_t x = 0; x < region->n_children; x++)
-                                        done = done || ((bit(i->active, region->children[x]) || bit(enter, region->children[x])) &&
+                                        done = done || (bit(i->active, region->children[x]) &&
                                                         m->states[region->children[x]].type == STATE_FINAL);
                                 all = done;
                         }

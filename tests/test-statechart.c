@@ -570,6 +570,41 @@ static void test_targetless_leaves_nothing(void **state) {
         xfsm_engine_free(e);
 }
 
+/* enterStates: done.state.<parallel> is raised when the last region's
+ * final state is entered, after that region's own done event, once even
+ * when every region becomes final in one microstep. */
+static void test_parallel_done_once_after_the_regions(void **state) {
+        static const char yaml[] = "name: PD\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states: [{name: A1}, {name: A2, type: final}]\n"
+                                   "          - name: R2\n"
+                                   "            states: [{name: B1}, {name: B2, type: final}]\n"
+                                   "    transitions:\n"
+                                   "      - {from: A1, to: A2, event: GO}\n"
+                                   "      - {from: B1, to: B2, event: GO}\n"
+                                   "      - {from: P, event: done.state.R1, actions: [{assign: {log: 'log * 10 + 1'}}]}\n"
+                                   "      - {from: P, event: done.state.R2, actions: [{assign: {log: 'log * 10 + 2'}}]}\n"
+                                   "      - {from: P, event: done.state.P, actions: [{assign: {log: 'log * 10 + 3'}}]}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        xfsm_instance *i = NULL;
+        char *ctx;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", "{\"log\": 0}", &i), 0);
+        assert_string_equal(send(e, i, "GO"), "A2,B2");
+        ctx = xfsm_instance_context_json(i);
+        assert_string_equal(ctx, "{\"log\":123}"); /* R1's, R2's, then P's, each once */
+        free(ctx);
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entry_outermost_first_exit_innermost_first),
@@ -586,6 +621,7 @@ int main(void) {
                 cmocka_unit_test(test_eventless_again_while_enabled_and_bounded),
                 cmocka_unit_test(test_conflicts_resolved_as_scxml_does),
                 cmocka_unit_test(test_targetless_leaves_nothing),
+                cmocka_unit_test(test_parallel_done_once_after_the_regions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
