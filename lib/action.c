@@ -107,7 +107,7 @@ static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, c
                                 continue;
                         if (n_rules > 0 && !json_rules_hold(rules, n_rules, payload, i->context))
                                 continue;
-                        if (m->statechart ? sc_choose(e, i, event, payload, true, ts, &n_ts) < 0
+                        if (m->statechart ? sc_choose(e, i, event, payload, true, ts, &n_ts, NULL) < 0
                                           : transition_choose(e, i, event, payload, true, &t) < 0)
                                 continue;
                         if (n == cap) {

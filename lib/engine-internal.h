@@ -441,8 +441,10 @@ int timers_schedule(xfsm_engine *e, xfsm_instance *i, bool self);
 /* ---- statechart.c -------------------------------------------------------- */
 
 int sc_start(xfsm_engine *e, xfsm_instance *i);
+/* The transitions event takes (routed: matchingRules select); ret_exit (may
+ * be NULL) gets the states they exit. */
 int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-              const Transition **ret, size_t *ret_n);
+              const Transition **ret, size_t *ret_n, uint64_t *ret_exit);
 int sc_process(xfsm_engine *e, Item *it);
 /* The eventless transitions, while any is enabled (payload: the last event's). */
 int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload);

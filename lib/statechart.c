@@ -175,9 +175,11 @@ static bool sc_meet(const uint64_t *a, const uint64_t *b, unsigned n_words) {
 
 /* Select the transitions event takes (event NULL: the eventless ones), see
  * above; *ret_n may be 0. n_event counts the transitions on the event met
- * on the way (for the refusal's reason). */
-static int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-                     const Transition **ret, size_t *ret_n, unsigned *ret_n_event) {
+ * on the way (for the refusal's reason); ret_exit (if not NULL, of
+ * STATECHART_WORDS) gets the states they exit, for the microstep. */
+static inline int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload,
+                            bool routed, const Transition **ret, size_t *ret_n, unsigned *ret_n_event,
+                            uint64_t *ret_exit) {
         const Machine *m = i->machine;
         uint64_t taken[STATECHART_WORDS] = {};
         uint64_t (*exits)[STATECHART_WORDS] = NULL;
@@ -229,7 +231,8 @@ static int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *event, 
                         memcpy(exits, exit_buf, sizeof exit_buf);
                 }
                 uint64_t (*x)[STATECHART_WORDS] = exits ?: exit_buf;
-                memset(x[n], 0, m->n_words * sizeof(uint64_t));
+                for (unsigned w = 0; w < m->n_words; w++)
+                        x[n][w] = 0;
                 sc_exit_set(i, found, x[n]);
                 if (sc_meet(x[n], taken, m->n_words)) {
                         /* conflicts: a transition from a descendant of an earlier one's source
@@ -262,18 +265,20 @@ static int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *event, 
         *ret_n = n;
         if (ret_n_event)
                 *ret_n_event = n_event;
+        if (ret_exit)
+                memcpy(ret_exit, taken, sizeof taken);
         return 0;
 }
 
 int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-              const Transition **ret, size_t *ret_n) {
+              const Transition **ret, size_t *ret_n, uint64_t *ret_exit) {
         const Machine *m = i->machine;
         unsigned n_event = 0;
         int r;
 
         assert(event);
 
-        r = sc_select(e, i, event, payload, routed, ret, ret_n, &n_event);
+        r = sc_select(e, i, event, payload, routed, ret, ret_n, &n_event, ret_exit);
         if (r < 0)
                 return r;
         if (*ret_n > 0)
@@ -389,13 +394,14 @@ static void sc_check(const xfsm_engine *e, const xfsm_instance *i) {
         abort();
 }
 
-/* One microstep: the transitions ts (selected together) taken at once. An
- * eventless microstep (event NULL) merges no payload; payload is still the
- * last event's, which guards and assignments see. */
-static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts, size_t n, const char *event,
-                        json_object *payload) {
+/* One microstep: the transitions ts (selected together) taken at once;
+ * exit: the states they exit, as their selection found them. An eventless
+ * microstep (event NULL) merges no payload; payload is still the last
+ * event's, which guards and assignments see. */
+static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts, size_t n, const uint64_t *exit,
+                        const char *event, json_object *payload) {
         const Machine *m = i->machine;
-        uint64_t exit[STATECHART_WORDS] = {}, enter[STATECHART_WORDS] = {};
+        uint64_t enter[STATECHART_WORDS] = {};
         const char *previous = i->state_text;
         int r;
 
@@ -404,8 +410,6 @@ static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts,
         r = undo_save(e, i);
         if (r < 0)
                 return r;
-        for (size_t k = 0; k < n; k++)
-                sc_exit_set(i, ts[k], exit);
         /* history is what was active when the state was left */
         for (unsigned k = 0; k < m->n_states; k++) {
                 const State *st = &m->states[k];
@@ -462,13 +466,14 @@ static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts,
  * again while any is (each a microstep within the bound on loops). */
 int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload) {
         const Transition *ts[STATECHART_MAX_STATES];
+        uint64_t exit[STATECHART_WORDS];
         size_t n;
         int r;
 
         if (!i->machine->has_eventless)
                 return 0;
         while (i->status == STATUS_ACTIVE) {
-                r = sc_select(e, i, NULL, payload, false, ts, &n, NULL);
+                r = sc_select(e, i, NULL, payload, false, ts, &n, NULL, exit);
                 if (r < 0)
                         return r;
                 if (n == 0)
@@ -478,7 +483,7 @@ int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload) {
                                            "more than %d microsteps for one event (eventless transitions enabled "
                                            "again and again in machine '%s'): loop refused",
                                            XFSM_MAX_MICROSTEPS, i->machine->name);
-                r = sc_microstep(e, i, ts, n, NULL, payload);
+                r = sc_microstep(e, i, ts, n, exit, NULL, payload);
                 if (r < 0)
                         return r;
         }
@@ -488,6 +493,7 @@ int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload) {
 int sc_process(xfsm_engine *e, Item *it) {
         xfsm_instance *i = it->inst;
         const Transition *ts[STATECHART_MAX_STATES];
+        uint64_t exit[STATECHART_WORDS] = {};
         size_t n = 0;
         int r;
 
@@ -498,9 +504,10 @@ int sc_process(xfsm_engine *e, Item *it) {
                         return engine_fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", it->forced->event);
                 ts[0] = it->forced;
                 n = 1;
-        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, ts, &n)) < 0)
+                sc_exit_set(i, it->forced, exit);
+        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, ts, &n, exit)) < 0)
                 return r;
-        r = sc_microstep(e, i, ts, n, it->event, it->payload);
+        r = sc_microstep(e, i, ts, n, exit, it->event, it->payload);
         if (r < 0)
                 return r;
         /* before the next event: the eventless transitions this microstep enabled */
