@@ -1129,6 +1129,18 @@ static int link_machine(Loader *l, Machine *m) {
                         s->has_eventless = m->has_eventless = true;
         }
 
+        /* an eventless transition that leaves nothing and has no guard is enabled
+         * again after itself, for ever: the loop bound refuses every event that
+         * reaches its state */
+        for (size_t i = 0; i < m->n_transitions; i++) {
+                const Transition *t = &m->transitions[i];
+                if (t->eventless && t->targetless && !t->guard)
+                        diag_warning(l->d, t->line, t->column,
+                                     "eventless transition from '%s' without 'to' or 'guard' is taken again and "
+                                     "again: every event that reaches the state fails as a loop",
+                                     m->states[t->from].name ?: "?");
+        }
+
         /* several candidates that nothing tells apart: only the first runs */
         for (size_t s = 0; s < m->n_states; s++) {
                 State *st = &m->states[s];
