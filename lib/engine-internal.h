@@ -441,10 +441,19 @@ int timers_schedule(xfsm_engine *e, xfsm_instance *i, bool self);
 /* ---- statechart.c -------------------------------------------------------- */
 
 int sc_start(xfsm_engine *e, xfsm_instance *i);
-/* The transitions event takes (routed: matchingRules select); ret_exit (may
- * be NULL) gets the states they exit. */
+/* The transitions an event takes together (one microstep), each with its
+ * domain (the state below which it exits: -1 the machine), and the states
+ * they exit. */
+typedef struct Selection {
+        const Transition *t[STATECHART_MAX_STATES];
+        int domain[STATECHART_MAX_STATES];
+        size_t n;
+        uint64_t exit[STATECHART_WORDS];
+} Selection;
+
+/* The transitions event takes (routed: matchingRules select). */
 int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-              const Transition **ret, size_t *ret_n, uint64_t *ret_exit);
+              Selection *sel);
 int sc_process(xfsm_engine *e, Item *it);
 /* The eventless transitions, while any is enabled (payload: the last event's). */
 int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload);

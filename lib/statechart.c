@@ -152,15 +152,11 @@ static int sc_domain(const Machine *m, const Transition *t) {
         return -1;
 }
 
-/* The active descendants of the domain; none for a targetless transition. */
-static void sc_exit_set(const xfsm_instance *i, const Transition *t, uint64_t *exit) {
+/* The active proper descendants of domain d (-1: the machine). */
+static void sc_exit_set(const xfsm_instance *i, int d, uint64_t *exit) {
         const Machine *m = i->machine;
-        int d;
-
-        if (t->targetless)
-                return;
-        d = sc_domain(m, t);
         unsigned from = d < 0 ? 0 : (unsigned) d + 1, to = d < 0 ? m->n_states : m->states[d].end;
+
         for (unsigned k = from; k < to; k++)
                 if (bit(i->active, k))
                         bit_set(exit, k);
@@ -174,19 +170,18 @@ static bool sc_meet(const uint64_t *a, const uint64_t *b, unsigned n_words) {
 }
 
 /* Select the transitions event takes (event NULL: the eventless ones), see
- * above; *ret_n may be 0. n_event counts the transitions on the event met
- * on the way (for the refusal's reason); ret_exit (if not NULL, of
- * STATECHART_WORDS) gets the states they exit, for the microstep. */
+ * above, into sel (sel->n may be 0), with their domains and the states they
+ * exit (none for a targetless one), for the microstep. n_event counts the
+ * transitions on the event met on the way (for the refusal's reason). */
 static inline int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload,
-                            bool routed, const Transition **ret, size_t *ret_n, unsigned *ret_n_event,
-                            uint64_t *ret_exit) {
+                            bool routed, Selection *sel, unsigned *ret_n_event) {
         const Machine *m = i->machine;
-        uint64_t taken[STATECHART_WORDS] = {};
         uint64_t (*exits)[STATECHART_WORDS] = NULL;
         uint64_t exit_buf[4][STATECHART_WORDS];
         unsigned n_event = 0;
         size_t n = 0;
 
+        memset(sel->exit, 0, sizeof sel->exit);
         e->guard_div_zero = false;
         for (unsigned leaf = 0; leaf < m->n_states; leaf++) {
                 const Transition *found = NULL;
@@ -220,7 +215,7 @@ static inline int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *
                         continue;
                 bool dup = false;
                 for (size_t k = 0; k < n; k++)
-                        dup = dup || ret[k] == found;
+                        dup = dup || sel->t[k] == found;
                 if (dup || n >= STATECHART_MAX_STATES)
                         continue;
                 if (n == 4 && !exits) {
@@ -231,57 +226,59 @@ static inline int sc_select(xfsm_engine *e, const xfsm_instance *i, const char *
                         memcpy(exits, exit_buf, sizeof exit_buf);
                 }
                 uint64_t (*x)[STATECHART_WORDS] = exits ?: exit_buf;
+                int d = found->targetless ? 0 : sc_domain(m, found);
                 for (unsigned w = 0; w < m->n_words; w++)
                         x[n][w] = 0;
-                sc_exit_set(i, found, x[n]);
-                if (sc_meet(x[n], taken, m->n_words)) {
+                if (!found->targetless)
+                        sc_exit_set(i, d, x[n]);
+                if (sc_meet(x[n], sel->exit, m->n_words)) {
                         /* conflicts: a transition from a descendant of an earlier one's source
                          * preempts it, else the earlier one wins */
                         bool preempted = false;
                         for (size_t k = 0; k < n && !preempted; k++)
-                                if (sc_meet(x[n], x[k], m->n_words) && !sc_below(m, found->from, (int) ret[k]->from))
+                                if (sc_meet(x[n], x[k], m->n_words) && !sc_below(m, found->from, (int) sel->t[k]->from))
                                         preempted = true;
                         if (preempted)
                                 continue;
                         size_t kept = 0;
-                        memset(taken, 0, sizeof taken);
+                        memset(sel->exit, 0, sizeof sel->exit);
                         for (size_t k = 0; k < n; k++) {
                                 if (sc_meet(x[n], x[k], m->n_words))
                                         continue;
-                                ret[kept] = ret[k];
+                                sel->t[kept] = sel->t[k];
+                                sel->domain[kept] = sel->domain[k];
                                 memcpy(x[kept], x[k], m->n_words * sizeof(uint64_t));
                                 for (unsigned w = 0; w < m->n_words; w++)
-                                        taken[w] |= x[kept][w];
+                                        sel->exit[w] |= x[kept][w];
                                 kept++;
                         }
                         memcpy(x[kept], x[n], m->n_words * sizeof(uint64_t));
                         n = kept;
                 }
                 for (unsigned w = 0; w < m->n_words; w++)
-                        taken[w] |= x[n][w];
-                ret[n++] = found;
+                        sel->exit[w] |= x[n][w];
+                sel->t[n] = found;
+                sel->domain[n++] = d;
         }
         free(exits);
-        *ret_n = n;
+        sel->n = n;
         if (ret_n_event)
                 *ret_n_event = n_event;
-        if (ret_exit)
-                memcpy(ret_exit, taken, sizeof taken);
         return 0;
 }
 
 int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-              const Transition **ret, size_t *ret_n, uint64_t *ret_exit) {
+              Selection *sel) {
         const Machine *m = i->machine;
         unsigned n_event = 0;
         int r;
 
         assert(event);
 
-        r = sc_select(e, i, event, payload, routed, ret, ret_n, &n_event, ret_exit);
+        r = sc_select(e, i, event, payload, routed, sel, &n_event);
         if (r < 0)
                 return r;
-        if (*ret_n > 0)
+        if (sel->n > 0)
                 return 0;
         if (n_event == 0)
                 return engine_fail(e, -XFSM_E_NO_TRANSITION, "no transition from '%s' on '%s' in machine '%s'",
@@ -394,13 +391,16 @@ static void sc_check(const xfsm_engine *e, const xfsm_instance *i) {
         abort();
 }
 
-/* One microstep: the transitions ts (selected together) taken at once;
- * exit: the states they exit, as their selection found them. An eventless
- * microstep (event NULL) merges no payload; payload is still the last
- * event's, which guards and assignments see. */
-static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts, size_t n, const uint64_t *exit,
-                        const char *event, json_object *payload) {
+/* One microstep: the transitions of sel (selected together, with their
+ * domains and exit set) taken at once. An eventless microstep (event NULL)
+ * merges no payload; payload is still the last event's, which guards and
+ * assignments see. */
+static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Selection *sel, const char *event,
+                        json_object *payload) {
         const Machine *m = i->machine;
+        const Transition *const *ts = sel->t;
+        const uint64_t *exit = sel->exit;
+        size_t n = sel->n;
         uint64_t enter[STATECHART_WORDS] = {};
         const char *previous = i->state_text;
         int r;
@@ -426,9 +426,8 @@ static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts,
         for (size_t k = 0; k < n; k++) {
                 if (ts[k]->targetless)
                         continue;
-                int d = sc_domain(m, ts[k]);
                 sc_add_descendants(i, ts[k]->to, enter);
-                sc_add_ancestors(i, ts[k]->to, d, enter);
+                sc_add_ancestors(i, ts[k]->to, sel->domain[k], enter);
         }
         /* exit, innermost (last in document order) first */
         for (unsigned k = m->n_states; k > 0; k--) {
@@ -465,25 +464,23 @@ static int sc_microstep(xfsm_engine *e, xfsm_instance *i, const Transition **ts,
 /* The eventless transitions enabled now, taken as one microstep, again and
  * again while any is (each a microstep within the bound on loops). */
 int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload) {
-        const Transition *ts[STATECHART_MAX_STATES];
-        uint64_t exit[STATECHART_WORDS];
-        size_t n;
+        Selection sel;
         int r;
 
         if (!i->machine->has_eventless)
                 return 0;
         while (i->status == STATUS_ACTIVE) {
-                r = sc_select(e, i, NULL, payload, false, ts, &n, NULL, exit);
+                r = sc_select(e, i, NULL, payload, false, &sel, NULL);
                 if (r < 0)
                         return r;
-                if (n == 0)
+                if (sel.n == 0)
                         break;
                 if (++e->microsteps > XFSM_MAX_MICROSTEPS)
                         return engine_fail(e, -XFSM_E_LOOP,
                                            "more than %d microsteps for one event (eventless transitions enabled "
                                            "again and again in machine '%s'): loop refused",
                                            XFSM_MAX_MICROSTEPS, i->machine->name);
-                r = sc_microstep(e, i, ts, n, exit, NULL, payload);
+                r = sc_microstep(e, i, &sel, NULL, payload);
                 if (r < 0)
                         return r;
         }
@@ -492,26 +489,29 @@ int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload) {
 
 int sc_process(xfsm_engine *e, Item *it) {
         xfsm_instance *i = it->inst;
-        const Transition *ts[STATECHART_MAX_STATES];
-        uint64_t exit[STATECHART_WORDS] = {};
-        size_t n = 0;
+        Selection sel;
         int r;
 
         if (it->forced) {
-                if (!bit(i->active, it->forced->from))
+                const Transition *t = it->forced;
+                if (!bit(i->active, t->from))
                         return 0; /* left the state meanwhile */
-                if (!transition_guard_holds(e, it->forced, i, it->payload))
-                        return engine_fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", it->forced->event);
-                ts[0] = it->forced;
-                n = 1;
-                sc_exit_set(i, it->forced, exit);
-        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, ts, &n, exit)) < 0)
+                if (!transition_guard_holds(e, t, i, it->payload))
+                        return engine_fail(e, -XFSM_E_GUARD_FAILED, "guard of '%s' does not hold", t->event);
+                sel.t[0] = t;
+                sel.n = 1;
+                memset(sel.exit, 0, sizeof sel.exit);
+                if (!t->targetless) {
+                        sel.domain[0] = sc_domain(i->machine, t);
+                        sc_exit_set(i, sel.domain[0], sel.exit);
+                }
+        } else if ((r = sc_choose(e, i, it->event, it->payload, it->routed, &sel)) < 0)
                 return r;
-        r = sc_microstep(e, i, ts, n, exit, it->event, it->payload);
+        r = sc_microstep(e, i, &sel, it->event, it->payload);
         if (r < 0)
                 return r;
         /* before the next event: the eventless transitions this microstep enabled */
-        return sc_eventless(e, i, it->payload);
+        return i->machine->has_eventless ? sc_eventless(e, i, it->payload) : 0;
 }
 
 /* A statechart instance comes to life in the initial state and its default descendants. */
