@@ -598,7 +598,8 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
                         const char *ev = json_object_object_get_ex(e, "event", &v) ? json_object_get_string(v) : "?";
                         const char *fr = json_object_object_get_ex(e, "from", &v) ? json_object_get_string(v) : "?";
                         const char *to = json_object_object_get_ex(e, "to", &v) ? json_object_get_string(v) : "?";
-                        printf("%s  %s -> %s on %s\n", iso_time(at * 1000, tb, sizeof tb), fr, to, ev);
+                        printf("%s  %s -> %s%s%s\n", iso_time(at * 1000, tb, sizeof tb), fr, to,
+                               isempty(ev) ? " (eventless)" : " on ", strempty(ev));
                 }
         }
 
@@ -765,7 +766,8 @@ static int on_transition(sd_bus_message *msg, void *userdata, sd_bus_error *ret_
                 }
                 fputs("}\n", stdout);
         } else
-                printf("%s %s %s: %s -> %s on %s%s%s\n", component, machine, id, from, to, event,
+                printf("%s %s %s: %s -> %s%s%s%s%s\n", component, machine, id, from, to,
+                       isempty(event) ? " (eventless)" : " on ", strempty(event),
                        isempty(correlation) ? "" : " correlation ", correlation);
         fflush(stdout);
         return 0;
