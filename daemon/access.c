@@ -548,6 +548,23 @@ int access_check(Access *a, sd_bus_message *msg, const char *action, const Acces
         return park(a, msg, handler, userdata, NULL, q);
 }
 
+int access_caller_uid(Access *a, sd_bus_message *msg, uid_t *ret) {
+        const char *name = sd_bus_message_get_sender(msg);
+        UidEntry *e;
+
+        assert(a);
+        assert(ret);
+        if (a->peer || sd_bus_message_get_bus(msg) != a->bus || !name || !(e = uid_find(a, name)) ||
+            e->uid == (uid_t) -1)
+                return -ENODATA;
+        *ret = e->uid;
+        return 0;
+}
+
+bool access_is_privileged(Access *a, uid_t uid) {
+        return uid == 0 || uid == a->own_uid;
+}
+
 /* ---- following the bus -------------------------------------------------------------------- */
 
 static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {

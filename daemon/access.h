@@ -48,6 +48,12 @@ void access_done(Access *a);
 int access_check(Access *a, sd_bus_message *msg, const char *action, const AccessDetails *d,
                  sd_bus_message_handler_t handler, void *userdata, sd_bus_error *error);
 
+/* The uid of msg's caller on the bus, as learned by access_check() (which
+ * answered 1 for msg before): -ENODATA when not known (a peer connection). */
+int access_caller_uid(Access *a, sd_bus_message *msg, uid_t *ret);
+/* Root and the daemon's own user: what access_check() lets through. */
+bool access_is_privileged(Access *a, uid_t uid);
+
 /* Calls parked: the daemon does not idle out meanwhile. */
 bool access_busy(Access *a);
 

@@ -442,6 +442,13 @@ static int property_get_name(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "s", xfsm_component_definition_json(h->manager->engine, h->name));
 }
 
+static int property_get_outbox_pending(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Host *h = userdata;
+
+        return sd_bus_message_append(reply, "u", (uint32_t) outbox_pending(h->manager->outbox, NULL));
+}
+
 static int property_get_machines(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Host *h = userdata;
@@ -461,6 +468,8 @@ static const sd_bus_vtable component_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Machines", "as", property_get_machines, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Definition", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* routed events this process has yet to hand to their targets (a hand-over waits for 0) */
+        SD_BUS_PROPERTY("OutboxPending", "u", property_get_outbox_pending, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("s", machine, "s", context_json),
                                 SD_BUS_RESULT("o", path, "s", id), method_create_instance,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

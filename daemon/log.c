@@ -8,6 +8,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "macro.h"
 
 static int max_level = LOG_INFO;
 static bool journal;
@@ -69,13 +70,31 @@ void log_transition(const char *component, const char *machine, const char *id, 
         if (journal) {
                 if (max_level < LOG_INFO)
                         return;
-                sd_journal_send("MESSAGE=%s %s: %s -> %s on %s", machine, id, from, to, event,
+                sd_journal_send("MESSAGE=%s %s: %s -> %s%s%s", machine, id, from, to,
+                                isempty(event) ? " (eventless)" : " on ", strempty(event),
                                 "MESSAGE_ID=" XFSM_MESSAGE_TRANSITION, "PRIORITY=%i", LOG_INFO,
                                 "SYSLOG_IDENTIFIER=%s", identifier, "XFSM_COMPONENT=%s", component, "XFSM_MACHINE=%s", machine,
                                 "XFSM_INSTANCE=%s", id, "XFSM_EVENT=%s", event, "XFSM_FROM=%s", from, "XFSM_TO=%s", to,
                                 NULL);
         } else if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "%s: %s %s %s: %s -> %s on %s\n", identifier, component, machine, id, from, to, event);
+                fprintf(stderr, "%s: %s %s %s: %s -> %s%s%s\n", identifier, component, machine, id, from, to,
+                        isempty(event) ? " (eventless)" : " on ", strempty(event));
+}
+
+void log_call_origin(const char *component, const char *method, const char *origin_node, unsigned origin_uid,
+                     const char *call_id) {
+        if (max_level < LOG_INFO)
+                return;
+        if (journal)
+                sd_journal_send("MESSAGE=%s.%s called from node %s by uid %u (call %s)", component, method, origin_node,
+                                origin_uid, call_id, "MESSAGE_ID=" XFSM_MESSAGE_REMOTE_CALL, "PRIORITY=%i", LOG_INFO,
+                                "SYSLOG_IDENTIFIER=%s", identifier, "XFSM_COMPONENT=%s", component,
+                                "XFSM_ORIGIN_NODE=%s", origin_node, "XFSM_ORIGIN_UID=%u", origin_uid,
+                                "XFSM_CALL=%s", call_id, node_field[strlen("XFSM_NODE=")] ? node_field : NULL,
+                                NULL);
+        else
+                fprintf(stderr, "%s: %s.%s called from node %s by uid %u (call %s)\n", identifier, component, method,
+                        origin_node, origin_uid, call_id);
 }
 
 void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,

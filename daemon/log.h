@@ -32,11 +32,17 @@ int log_internal(int level, int error, const char *fmt, ...) __attribute__((form
 /* MESSAGE_ID of transitions (journalctl MESSAGE_ID=...) */
 #define XFSM_MESSAGE_TRANSITION "6f0e3a2b8c4d4e1f9a7b5c3d2e1f0a9b"
 #define XFSM_MESSAGE_DENIED "a1b2c3d4e5f64718293a4b5c6d7e8f90"
+#define XFSM_MESSAGE_REMOTE_CALL "3c9d7e1f2a6b4c8d9e0f1a2b3c4d5e6f"
 
 /* A denied call (MESSAGE_ID XFSM_MESSAGE_DENIED), with XFSM_ACTION=, XFSM_UID=,
  * XFSM_PID=, XFSM_COMPONENT=, XFSM_MACHINE=, XFSM_EVENT=. */
 void log_denied(unsigned uid, unsigned pid, const char *action, const char *component, const char *machine,
                 const char *event, const char *why);
+
+/* A call from another node run here (MESSAGE_ID XFSM_MESSAGE_REMOTE_CALL),
+ * with XFSM_COMPONENT=, XFSM_ORIGIN_NODE=, XFSM_ORIGIN_UID=, XFSM_CALL=. */
+void log_call_origin(const char *component, const char *method, const char *origin_node, unsigned origin_uid,
+                     const char *call_id);
 
 /* A transition, with XFSM_COMPONENT=, XFSM_INSTANCE=, XFSM_EVENT=. */
 void log_transition(const char *component, const char *machine, const char *id, const char *event,

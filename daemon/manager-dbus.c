@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus-errors.h"
 #include "log.h"
@@ -212,6 +213,13 @@ typedef struct ListJob {
         bool *running;
         uint32_t *count;
         unsigned outstanding;
+        /* ListComponentsEx: this node's name and the components homed on
+         * other nodes, as the Redis bridge knows them (none without it) */
+        bool ex;
+        char *node;
+        char **remote_name, **remote_node;
+        bool *remote_alive;
+        size_t n_remote;
 } ListJob;
 
 typedef struct CountReq {
@@ -227,6 +235,14 @@ static ListJob *list_job_free(ListJob *job) {
         installed_free(&job->l);
         free(job->running);
         free(job->count);
+        free(job->node);
+        for (size_t k = 0; k < job->n_remote; k++) {
+                free(job->remote_name[k]);
+                free(job->remote_node[k]);
+        }
+        free(job->remote_name);
+        free(job->remote_node);
+        free(job->remote_alive);
         return mfree(job);
 }
 
@@ -238,16 +254,31 @@ static void list_job_finish(ListJob *job_in) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
+        char host[256] = "";
+        const char *node = job->node;
+
+        if (!node) {
+                (void) gethostname(host, sizeof host - 1);
+                node = host;
+        }
         r = sd_bus_message_new_method_return(job->call, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssssbu)");
+                r = sd_bus_message_open_container(reply, 'a', job->ex ? "(ssssbus)" : "(ssssbu)");
         for (size_t k = 0; r >= 0 && k < job->l.n; k++) {
                 char bus_name[300];
 
                 snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", job->l.v[k].name);
-                r = sd_bus_message_append(reply, "(ssssbu)", job->l.v[k].name, job->l.v[k].stem, job->l.v[k].hash,
-                                          bus_name, job->running[k], job->count[k]);
+                if (job->ex)
+                        r = sd_bus_message_append(reply, "(ssssbus)", job->l.v[k].name, job->l.v[k].stem,
+                                                  job->l.v[k].hash, bus_name, job->running[k], job->count[k], node);
+                else
+                        r = sd_bus_message_append(reply, "(ssssbu)", job->l.v[k].name, job->l.v[k].stem,
+                                                  job->l.v[k].hash, bus_name, job->running[k], job->count[k]);
         }
+        /* homed on other nodes: reached through the bridge, "running" when their home is alive */
+        for (size_t k = 0; r >= 0 && job->ex && k < job->n_remote; k++)
+                r = sd_bus_message_append(reply, "(ssssbus)", job->remote_name[k], "", "", "org.xfsm1.Bridge",
+                                          job->remote_alive[k], (uint32_t) 0, job->remote_node[k]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r >= 0)
@@ -301,7 +332,6 @@ static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *re
         if (!sd_bus_message_is_method_error(reply, NULL))
                 (void) sd_bus_message_read_strv(reply, &names);
 
-        job->outstanding = 1; /* this callback, until every question is out */
         for (size_t k = 0; k < job->l.n; k++) {
                 char bus_name[300];
 
@@ -319,14 +349,61 @@ static int on_list_names(sd_bus_message *reply, void *userdata, sd_bus_error *re
         return 0;
 }
 
-static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+static int on_bridge_components(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        ListJob *job = userdata;
+        const char *node, *name, *home;
+        int alive, r;
+
+        /* no bridge: this node alone */
+        if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_read(reply, "s", &node) > 0 &&
+            (job->node = strdup(node)) && sd_bus_message_enter_container(reply, 'a', "(ssb)") > 0)
+                while ((r = sd_bus_message_read(reply, "(ssb)", &name, &home, &alive)) > 0) {
+                        char **vn = reallocarray(job->remote_name, job->n_remote + 1, sizeof *vn);
+                        if (vn)
+                                job->remote_name = vn;
+                        char **vh = reallocarray(job->remote_node, job->n_remote + 1, sizeof *vh);
+                        if (vh)
+                                job->remote_node = vh;
+                        bool *va = reallocarray(job->remote_alive, job->n_remote + 1, sizeof *va);
+                        if (va)
+                                job->remote_alive = va;
+                        if (!vn || !vh || !va)
+                                break;
+                        vn[job->n_remote] = strdup(name);
+                        vh[job->n_remote] = strdup(home);
+                        va[job->n_remote] = alive;
+                        if (!vn[job->n_remote] || !vh[job->n_remote]) {
+                                free(vn[job->n_remote]);
+                                free(vh[job->n_remote]);
+                                break;
+                        }
+                        job->n_remote++;
+                }
+
+        if (--job->outstanding == 0)
+                list_job_finish(job);
+        return 0;
+}
+
+/* Ask the bridge (never started for this) which components are homed elsewhere. */
+static void ask_bridge(ListJob *job) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+
+        if (sd_bus_message_new_method_call(job->m->bus, &call, "org.xfsm1.Bridge", "/org/xfsm1/Bridge",
+                                           "org.xfsm1.Bridge", "ListRemoteComponents") >= 0 &&
+            sd_bus_message_set_auto_start(call, 0) >= 0 &&
+            sd_bus_call_async(job->m->bus, NULL, call, on_bridge_components, job, 2 * 1000000ULL) >= 0)
+                job->outstanding++;
+}
+
+static int list_components(sd_bus_message *msg, Manager *m, bool ex) {
         _cleanup_(list_job_freep) ListJob *job = NULL;
         int r;
 
         job = calloc(1, sizeof *job);
         if (!job)
                 return -ENOMEM;
+        job->ex = ex;
 
         job->m = m;
         job->call = sd_bus_message_ref(msg);
@@ -353,13 +430,25 @@ static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_er
                 return 1;
         }
 
+        job->outstanding = 1; /* until every question is out */
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                      "org.freedesktop.DBus", "ListNames", on_list_names, job, "");
-        if (r < 0)
-                list_job_finish(TAKE_PTR(job)); /* what this process knows */
-        else
-                TAKE_PTR(job);
+        if (r >= 0)
+                job->outstanding++; /* else: what this process knows */
+        if (ex)
+                ask_bridge(job);
+        if (--job->outstanding == 0)
+                list_job_finish(job);
+        TAKE_PTR(job);
         return 1;
+}
+
+static int method_list_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return list_components(msg, userdata, false);
+}
+
+static int method_list_components_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return list_components(msg, userdata, true);
 }
 
 /* ---- StartComponent, StopComponent --------------------------------------------- */
@@ -492,6 +581,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ListComponents", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(ssssbu)", components), method_list_components,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListComponentsEx", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssssbus)", components), method_list_components_ex,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StartComponent", SD_BUS_ARGS("s", stem), SD_BUS_NO_RESULT,
                                 method_start_component, SD_BUS_VTABLE_UNPRIVILEGED),

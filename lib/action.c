@@ -99,15 +99,15 @@ static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, c
                         continue;
                 for (xfsm_instance *i = m->statechart ? c->all_head : c->lists[m->index][s].head; i;
                      i = m->statechart ? i->all_next : i->state_next) {
-                        const Transition *t, *ts[STATECHART_MAX_STATES];
-                        size_t n_ts;
+                        const Transition *t;
+                        Selection sel;
                         if (i->status != STATUS_ACTIVE || i->machine != m)
                                 continue;
                         if (m->statechart && state && !engine_in_state(i, state->index))
                                 continue;
                         if (n_rules > 0 && !json_rules_hold(rules, n_rules, payload, i->context))
                                 continue;
-                        if (m->statechart ? sc_choose(e, i, event, payload, true, ts, &n_ts) < 0
+                        if (m->statechart ? sc_choose(e, i, event, payload, true, &sel) < 0
                                           : transition_choose(e, i, event, payload, true, &t) < 0)
                                 continue;
                         if (n == cap) {

@@ -311,6 +311,7 @@ struct xfsm_engine {
         void *step_ud;
         void *call_origin; /* the origin of the call in progress: every step it makes carries it */
         bool guard_div_zero; /* a guard of the current choice divided by zero */
+        bool check_configuration; /* $XFSM_CHECK_CONFIGURATION: every statechart microstep's result checked */
         json_tokener *tok; /* reused: a new one per payload costs more than the parse */
         struct Staged *staged; /* recovery: snapshot images not restored yet */
         HistoryLimits history; /* what each instance's history keeps */
@@ -385,7 +386,7 @@ static inline bool transition_guard_holds(xfsm_engine *e, const Transition *t, c
         return r == GUARD_TRUE;
 }
 static inline bool transition_event_is(const Transition *t, const char *event) {
-        return t->event == event || streq(t->event, event);
+        return t->event == event || (t->event && streq(t->event, event));
 }
 /* The transition a flat machine's instance takes on event (routed: matchingRules select). */
 int transition_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
@@ -431,7 +432,8 @@ void timer_remove(xfsm_engine *e, xfsm_instance *i, size_t k, bool report);
 void timers_cancel_all(xfsm_engine *e, xfsm_instance *i, bool sends_too);
 /* A completed instance keeps no timer, delayed sends neither: true if i completed. */
 bool timers_cancel_completed(xfsm_engine *e, xfsm_instance *i);
-/* Entering st: its timers armed, its immediate auto transitions queued. */
+/* Entering st: its timers armed, its immediate auto transitions queued
+ * (a statechart's are eventless: not queued). */
 int timers_arm_entered(xfsm_engine *e, xfsm_instance *i, const State *st);
 /* A flat machine's timers after a transition (self: to the same state). */
 int timers_schedule(xfsm_engine *e, xfsm_instance *i, bool self);
@@ -439,9 +441,24 @@ int timers_schedule(xfsm_engine *e, xfsm_instance *i, bool self);
 /* ---- statechart.c -------------------------------------------------------- */
 
 int sc_start(xfsm_engine *e, xfsm_instance *i);
+/* The transitions an event takes together (one microstep), each with its
+ * domain (the state below which it exits: -1 the machine), and the states
+ * they exit. */
+typedef struct Selection {
+        const Transition *t[STATECHART_MAX_STATES];
+        int domain[STATECHART_MAX_STATES];
+        size_t n;
+        uint64_t exit[STATECHART_WORDS];
+} Selection;
+
+/* The transitions event takes (routed: matchingRules select). */
 int sc_choose(xfsm_engine *e, const xfsm_instance *i, const char *event, json_object *payload, bool routed,
-              const Transition **ret, size_t *ret_n);
+              Selection *sel);
 int sc_process(xfsm_engine *e, Item *it);
+/* The eventless transitions, while any is enabled (payload: the last event's). */
+int sc_eventless(xfsm_engine *e, xfsm_instance *i, json_object *payload);
+/* active is a configuration SCXML allows; else why says what is wrong. */
+bool sc_configuration_legal(const Machine *m, const uint64_t *active, char *why, size_t size);
 /* The configuration's text (interned in the component) and the state lists. */
 int sc_refresh(xfsm_instance *i);
 /* state is active (for a flat machine: is the state) */

@@ -106,7 +106,7 @@ int timers_arm_entered(xfsm_engine *e, xfsm_instance *i, const State *st) {
                 const Transition *t = st->out[k];
                 bool delayed = t->type == TRANSITION_TIMEOUT || (t->type == TRANSITION_AUTO && t->timeout_ms > 0);
 
-                if (t->type != TRANSITION_TIMEOUT && t->type != TRANSITION_AUTO)
+                if ((t->type != TRANSITION_TIMEOUT && t->type != TRANSITION_AUTO) || t->eventless)
                         continue;
                 if (delayed) {
                         ssize_t existing = -1;

@@ -76,6 +76,8 @@ xfsm_engine *xfsm_engine_new(void) {
                 seed = clock_ms(CLOCK_REALTIME) ^ (uint64_t) (uintptr_t) e;
         rng_seed(e->rng, seed);
         e->step = &e->steps[0];
+        /* a check for the tests (docs/internals.md), too dear to run always */
+        e->check_configuration = getenv("XFSM_CHECK_CONFIGURATION") && streq(getenv("XFSM_CHECK_CONFIGURATION"), "1");
         return e;
 }
 

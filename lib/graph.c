@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "engine-internal.h"
 #include "macro.h"
@@ -20,30 +21,37 @@ static const Component *lookup(const xfsm_engine *e, const char *component) {
 }
 
 static void edge_label(const Transition *t, char *buf, size_t size) {
+        /* an eventless transition has no event to show; a targetless one is drawn as a loop on its source */
+        const char *event = t->event ?: "(eventless)";
+        size_t len;
+
         switch (t->type) {
         case TRANSITION_TIMEOUT:
-                snprintf(buf, size, "%s (timeout %" PRIu64 " ms)", t->event, t->timeout_ms);
+                snprintf(buf, size, "%s (timeout %" PRIu64 " ms)", event, t->timeout_ms);
                 break;
         case TRANSITION_AUTO:
                 if (t->timeout_ms > 0)
-                        snprintf(buf, size, "%s (auto after %" PRIu64 " ms)", t->event, t->timeout_ms);
+                        snprintf(buf, size, "%s (auto after %" PRIu64 " ms)", event, t->timeout_ms);
                 else
-                        snprintf(buf, size, "%s (auto)", t->event);
+                        snprintf(buf, size, "%s (auto)", event);
                 break;
         case TRANSITION_INTER_MACHINE:
-                snprintf(buf, size, "%s / create %s", t->event, t->target_machine);
+                snprintf(buf, size, "%s / create %s", event, t->target_machine);
                 break;
         case TRANSITION_CROSS_COMPONENT:
                 if (t->target_event)
-                        snprintf(buf, size, "%s / %s to %s.%s", t->event, t->target_event, t->target_component,
+                        snprintf(buf, size, "%s / %s to %s.%s", event, t->target_event, t->target_component,
                                  t->target_machine);
                 else
-                        snprintf(buf, size, "%s / create %s.%s", t->event, t->target_component, t->target_machine);
+                        snprintf(buf, size, "%s / create %s.%s", event, t->target_component, t->target_machine);
                 break;
         default:
-                snprintf(buf, size, "%s%s", t->event, t->guard ? " [guarded]" : "");
+                snprintf(buf, size, "%s%s", event, t->guard ? " [guarded]" : "");
                 break;
         }
+        len = strlen(buf);
+        if (t->targetless && len < size)
+                snprintf(buf + len, size - len, " (targetless)");
 }
 
 static void dot_escape(FILE *f, const char *s) {
@@ -101,7 +109,7 @@ static void write_dot(const Component *c, const Machine *only, FILE *f) {
                         fputc('"', f);
                         if (tr->type == TRANSITION_TIMEOUT)
                                 fputs(", style=dashed", f);
-                        else if (tr->type == TRANSITION_AUTO)
+                        else if (tr->type == TRANSITION_AUTO || tr->eventless)
                                 fputs(", style=dotted", f);
                         fputs("];\n", f);
                 }

@@ -31,6 +31,10 @@ static inline bool isempty(const char *s) {
         return !s || !*s;
 }
 
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

@@ -111,8 +111,10 @@ typedef struct CascadingRule {
 
 typedef struct Transition {
         unsigned index;         /* position in the machine's transition list */
-        unsigned from, to;      /* state indexes */
-        char *event;
+        unsigned from, to;      /* state indexes (a targetless transition: to == from) */
+        char *event;            /* NULL: an eventless transition (statecharts) */
+        bool targetless;        /* no 'to': its actions run, no state is left or entered */
+        bool eventless;         /* statecharts: selected after every microstep, without an event */
         TransitionType type;
         bool has_timeout;
         uint64_t timeout_ms;
@@ -152,6 +154,7 @@ typedef struct State {
         /* timers armed on entry: timeout transitions and delayed autos */
         bool has_timers;
         bool has_auto;
+        bool has_eventless;  /* statecharts: an eventless transition leaves it */
         /* statecharts: states are numbered in document order, parents first */
         int parent;          /* -1: top level */
         unsigned end;        /* the states of this subtree are [index, end) */
@@ -188,7 +191,8 @@ typedef struct Machine {
         json_object *context_schema; /* kept as given */
         const Action **actions; /* every action of the machine, by id */
         size_t n_actions;
-        bool statechart;   /* has compound or parallel states */
+        bool statechart;   /* has compound or parallel states, or semantics: scxml (the SCXML algorithm) */
+        bool has_eventless; /* statecharts: some transition is eventless */
         unsigned n_words;  /* 64-bit words of a configuration (statecharts) */
         unsigned n_history;
         struct Component *component;

@@ -154,7 +154,8 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
 
         assert(t);
         self = t->from == t->to;
-        internal = self && t->type == TRANSITION_INTERNAL;
+        /* a targetless transition leaves and enters nothing, like an internal self-loop */
+        internal = (self && t->type == TRANSITION_INTERNAL) || t->targetless;
 
         r = undo_save(e, i);
         if (r < 0)
@@ -182,6 +183,9 @@ static int exec_transition(xfsm_engine *e, xfsm_instance *i, const Transition *t
         /* 7. inter_machine child, 8. cross_component */
         if ((r = transition_targets(e, i, t, payload)) < 0)
                 return r;
+        /* a targetless transition: its timers run on, nothing is armed again */
+        if (t->targetless)
+                return 0;
         /* 9. final / error */
         if (m->states[t->to].type == STATE_FINAL || m->states[t->to].type == STATE_ERROR)
                 if ((r = instance_complete(e, i, &m->states[t->to])) < 0)
@@ -264,6 +268,9 @@ int instance_create(xfsm_engine *e, ComponentRt *c, const Machine *m, json_objec
                 if ((r = sc_start(e, i)) < 0)
                         return r;
                 e->step->v[created_effect].to = i->state_text;
+                /* the initial configuration's eventless transitions, before any event */
+                if ((r = sc_eventless(e, i, NULL)) < 0)
+                        return r;
         } else {
                 if ((r = state_enter_actions(e, i, &m->states[m->initial], NULL, NULL)) < 0)
                         return r;

@@ -623,16 +623,30 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
                 r = -EINVAL;
         else if (resolve_state(l, m, from_node, "'from'", &t->from) < 0)
                 r = -EINVAL;
-        if (get_string(l, n, "to", true, &to, &to_node) < 0)
+        /* without 'to': targetless (its actions run, nothing is left or entered) */
+        if (get_string(l, n, "to", false, &to, &to_node) < 0)
                 r = -EINVAL;
-        else if (resolve_state(l, m, to_node, "'to'", &t->to) < 0)
+        else if (!to) {
+                t->targetless = true;
+                t->to = t->from;
+        } else if (resolve_state(l, m, to_node, "'to'", &t->to) < 0)
                 r = -EINVAL;
         free(from);
         free(to);
 
-        if (get_string(l, n, "event", true, &t->event, &ev_node) < 0)
+        /* without 'event': eventless, which only the SCXML algorithm knows */
+        if (get_string(l, n, "event", false, &t->event, &ev_node) < 0)
                 r = -EINVAL;
-        else if (!name_is_event(t->event)) {
+        else if (!t->event) {
+                if (!m->statechart) {
+                        diag_error(l->d, n->line, n->column,
+                                   "missing required key 'event' (a transition without one is eventless, which "
+                                   "needs the SCXML algorithm: machine '%s' has no compound states and no "
+                                   "'semantics: scxml')",
+                                   m->name ?: "?");
+                        r = -EINVAL;
+                }
+        } else if (!name_is_event(t->event)) {
                 diag_error(l->d, ev_node->line, ev_node->column, "event name '%s' is not valid", t->event);
                 r = -EINVAL;
         } else if (!is_event_convention(t->event) && strncmp(t->event, "done.state.", 11) != 0)
@@ -666,6 +680,15 @@ static int parse_transition(Loader *l, Machine *m, Node *n, Transition *t) {
                            t->event ?: "?");
                 r = -EINVAL;
         }
+        /* a timer fires its transition's event: it needs one */
+        if (!t->event && m->statechart &&
+            (t->type == TRANSITION_TIMEOUT || (t->type == TRANSITION_AUTO && t->timeout_ms > 0))) {
+                diag_error(l->d, type_node->line, type_node->column, "%s transition with 'timeoutMs' without 'event'",
+                           t->type == TRANSITION_TIMEOUT ? "timeout" : "auto");
+                r = -EINVAL;
+        }
+        /* in a statechart an immediate auto transition is eventless like any other */
+        t->eventless = m->statechart && (!t->event || (t->type == TRANSITION_AUTO && t->timeout_ms == 0));
         if (get_bool(l, n, "resetOnTransition", &t->reset_on_transition) < 0)
                 r = -EINVAL;
 
@@ -900,8 +923,8 @@ static int parse_states(Loader *l, Machine *m, Node *list, int parent, unsigned 
 }
 
 static int parse_machine(Loader *l, Machine *m, Node *n) {
-        Node *name_node, *init_node, *states, *trans;
-        char *initial = NULL;
+        Node *name_node, *init_node, *states, *trans, *sem_node;
+        char *initial = NULL, *semantics = NULL;
         int r = 0;
 
         m->line = n->line;
@@ -944,6 +967,25 @@ static int parse_machine(Loader *l, Machine *m, Node *n) {
                                    "a statechart of more than %d states is not supported", STATECHART_MAX_STATES);
                         r = -EINVAL;
                 }
+        }
+
+        /* the SCXML algorithm for a machine without compound states too */
+        if (get_string(l, n, "semantics", false, &semantics, &sem_node) < 0)
+                r = -EINVAL;
+        else if (semantics) {
+                if (streq(semantics, "scxml"))
+                        m->statechart = true;
+                else if (!streq(semantics, "xcomponent")) {
+                        diag_error(l->d, sem_node->line, sem_node->column,
+                                   "semantics must be scxml or xcomponent, not '%s'", semantics);
+                        r = -EINVAL;
+                } else if (m->statechart) {
+                        diag_error(l->d, sem_node->line, sem_node->column,
+                                   "machine '%s' has compound or parallel states: its semantics is scxml",
+                                   m->name ?: "?");
+                        r = -EINVAL;
+                }
+                free(semantics);
         }
 
         if (get_string(l, n, "initialState", true, &initial, &init_node) < 0)
@@ -1083,6 +1125,20 @@ static int link_machine(Loader *l, Machine *m) {
                         s->has_timers = true;
                 if (t->type == TRANSITION_AUTO)
                         s->has_auto = true;
+                if (t->eventless)
+                        s->has_eventless = m->has_eventless = true;
+        }
+
+        /* an eventless transition that leaves nothing and has no guard is enabled
+         * again after itself, for ever: the loop bound refuses every event that
+         * reaches its state */
+        for (size_t i = 0; i < m->n_transitions; i++) {
+                const Transition *t = &m->transitions[i];
+                if (t->eventless && t->targetless && !t->guard)
+                        diag_warning(l->d, t->line, t->column,
+                                     "eventless transition from '%s' without 'to' or 'guard' is taken again and "
+                                     "again: every event that reaches the state fails as a loop",
+                                     m->states[t->from].name ?: "?");
         }
 
         /* several candidates that nothing tells apart: only the first runs */
@@ -1091,12 +1147,14 @@ static int link_machine(Loader *l, Machine *m) {
                 for (size_t i = 0; i < st->n_out; i++)
                         for (size_t j = i + 1; j < st->n_out; j++) {
                                 const Transition *a = st->out[i], *b = st->out[j];
-                                if (a->event && b->event && streq(a->event, b->event) && !a->guard &&
-                                    a->n_rules == 0 && !b->guard && b->n_rules == 0) {
+                                bool same = (a->event && b->event && streq(a->event, b->event)) ||
+                                            (!a->event && !b->event);
+                                if (same && !a->guard && a->n_rules == 0 && !b->guard && b->n_rules == 0) {
                                         diag_warning(l->d, b->line, b->column,
-                                                     "transition from '%s' on '%s' is never taken: the one at line %u "
+                                                     "transition from '%s' %s%s%s is never taken: the one at line %u "
                                                      "comes first and has no guard or matchingRules",
-                                                     st->name ?: "?", b->event, a->line);
+                                                     st->name ?: "?", b->event ? "on '" : "without event",
+                                                     b->event ?: "", b->event ? "'" : "", a->line);
                                         break;
                                 }
                         }

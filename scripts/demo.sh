@@ -289,5 +289,16 @@ for i in $(seq 200); do
 done
 sleep 0.2
 echo "   Payment $P3: $($X --bus "$BB" show PaymentComponent "$P3" | sed -n 's/^ *State: *//p'); XLEN $($R XLEN 'xfsm:{PaymentComponent}:inbox')"
+echo
+echo "== any node answers for any component: on node A, xfsmctl reaches PaymentComponent (homed on node B)"
+echo "== xfsmctl --bus \$NODE_A list"
+$X --bus "$BA" list
+echo "== xfsmctl --bus \$NODE_A send PaymentComponent $P3 CONFIRM"
+$X --bus "$BA" send PaymentComponent "$P3" CONFIRM
+echo "== xfsmctl --bus \$NODE_A history PaymentComponent $P3"
+$X --bus "$BA" history PaymentComponent "$P3"
+echo "   node B's bridge logged the caller: $(grep -h 'called from node' "$dir/nodeB/bridge.log" | tail -n 1)"
+echo "== xfsmctl --bus \$NODE_A bridge status"
+$X --bus "$BA" bridge status
 echo "== the keys in Redis"
 $R --scan --pattern 'xfsm:*' | sort | sed 's/^/   /'

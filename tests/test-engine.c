@@ -1357,6 +1357,87 @@ static void test_step_origin_comes_back_with_the_steps_of_its_call(void **state)
         xfsm_engine_free(e);
 }
 
+/* A targetless transition in a flat machine: its actions run, the state is
+ * neither left nor entered (no exit or entry actions), its timeout runs on
+ * and an auto transition is not queued again. */
+static void test_targetless_in_a_flat_machine(void **state) {
+        static const char yaml[] = "name: F\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: A\n"
+                                   "    states:\n"
+                                   "      - {name: A, onEntry: [{assign: {in: 'in + 1'}}], onExit: [{assign: {out: 'out + 1'}}]}\n"
+                                   "      - {name: Late}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, event: NOTE, actions: [{assign: {notes: 'notes + 1'}}]}\n"
+                                   "      - {from: A, to: Late, event: LATE, type: timeout, timeoutMs: 1000}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        const char *id = id_of(create(e, "M", "{\"in\": 0, \"out\": 0, \"notes\": 0}"));
+        json_object *o, *v;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_advance(e, 600), 0);
+        assert_int_equal(send(e, id, "NOTE", NULL), 0);
+        assert_int_equal(send(e, id, "NOTE", NULL), 0);
+        assert_string_equal(state_of(e, id), "A");
+        o = context_of(e, id);
+        assert_true(json_object_object_get_ex(o, "notes", &v));
+        assert_int_equal(json_object_get_int(v), 2);
+        assert_true(json_object_object_get_ex(o, "in", &v));
+        assert_int_equal(json_object_get_int(v), 1);
+        assert_true(json_object_object_get_ex(o, "out", &v));
+        assert_int_equal(json_object_get_int(v), 0);
+        json_object_put(o);
+        /* the timeout armed on entry at 0 fires at 1000, not 1000 after NOTE */
+        assert_int_equal(xfsm_engine_advance(e, 399), 0);
+        assert_int_equal(xfsm_engine_advance(e, 1), 1);
+        assert_string_equal(state_of(e, id), "Late");
+        xfsm_engine_free(e);
+}
+
+/* An instance of a machine with eventless transitions, restored from its
+ * image into another engine, goes on as the original does. */
+static void test_eventless_instances_restore(void **state) {
+        static const char yaml[] = "name: R\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: Idle\n"
+                                   "    states:\n"
+                                   "      - name: Idle\n"
+                                   "      - name: Work\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - {name: Left, states: [{name: L1}, {name: L2}]}\n"
+                                   "          - {name: Right, states: [{name: R1}, {name: R2}]}\n"
+                                   "      - {name: Done, type: final}\n"
+                                   "    transitions:\n"
+                                   "      - {from: Idle, to: Work, event: GO}\n"
+                                   "      - {from: Work, event: ADD, actions: [{assign: {n: 'n + 1'}}]}\n"
+                                   "      - {from: L1, to: L2, guard: 'n >= 1'}\n"
+                                   "      - {from: R1, to: R2, guard: 'n >= 2'}\n"
+                                   "      - {from: Work, to: Done, guard: 'n >= 3'}\n";
+        xfsm_engine *a = engine(yaml, NULL), *b = engine(yaml, NULL);
+        const char *id = id_of(create(a, "M", "{\"n\": 0}"));
+        Images im = {};
+        (void) state;
+
+        assert_int_equal(send(a, id, "GO", NULL), 0);
+        assert_int_equal(send(a, id, "ADD", NULL), 0);
+        assert_string_equal(state_of(a, id), "L2,R1");
+        xfsm_engine_foreach(a, NULL, NULL, NULL, take_image, &im);
+        assert_int_equal(im.n, 1);
+        assert_int_equal(xfsm_engine_restore_json(b, im.v[0]), 0);
+        free(im.v[0]);
+        assert_string_equal(state_of(b, id), "L2,R1");
+        assert_int_equal(send(b, id, "ADD", NULL), 0);
+        assert_string_equal(state_of(b, id), "L2,R2");
+        assert_int_equal(send(b, id, "ADD", NULL), 0);
+        assert_string_equal(state_of(b, id), "Done");
+        assert_string_equal(xfsm_instance_status(xfsm_engine_find(b, id)), "completed");
+        xfsm_engine_free(a);
+        xfsm_engine_free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recovery_snapshot_superseded_by_the_tail),
@@ -1393,6 +1474,8 @@ int main(void) {
                 cmocka_unit_test(test_delayed_send_and_cancel_on_the_virtual_clock),
                 cmocka_unit_test(test_images_restore_equivalent_instances),
                 cmocka_unit_test(test_step_origin_comes_back_with_the_steps_of_its_call),
+                cmocka_unit_test(test_targetless_in_a_flat_machine),
+                cmocka_unit_test(test_eventless_instances_restore),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The bridge's redis:// addresses (daemon/bridge/redis-url.c): what parses
- * and into what, what is refused and with which sentence, and which hosts
- * count as loopback for Insecure=. No Redis needed. */
+/* The bridge's redis:// and redis-sentinel:// addresses
+ * (daemon/bridge/redis-url.c): what parses and into what, what is refused
+ * and with which sentence, and which hosts count as loopback for Insecure=.
+ * No Redis needed. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -133,6 +134,86 @@ static void test_target_copy(void **state) {
         redis_target_done(&u); /* twice is harmless */
 }
 
+/* The sentinels in the order given, each with its port (26379 when absent),
+ * the master name, and the data nodes' user and password. */
+static void test_sentinel_url_sentinels_and_master(void **state) {
+        RedisSentinelUrl u = {};
+        const char *why = NULL;
+
+        assert_int_equal(redis_sentinel_url_parse("redis-sentinel://127.0.0.1:26380,[::1],s3.example.org:7/main-1",
+                                                  &u, &why),
+                         0);
+        assert_int_equal(u.n_sentinels, 3);
+        assert_string_equal(u.sentinels[0].host, "127.0.0.1");
+        assert_int_equal(u.sentinels[0].port, 26380);
+        assert_string_equal(u.sentinels[1].host, "::1");
+        assert_int_equal(u.sentinels[1].port, REDIS_SENTINEL_DEFAULT_PORT);
+        assert_string_equal(u.sentinels[2].host, "s3.example.org");
+        assert_int_equal(u.sentinels[2].port, 7);
+        assert_string_equal(u.master, "main-1");
+        assert_null(u.user);
+        assert_null(u.password);
+        for (size_t i = 0; i < u.n_sentinels; i++) {
+                assert_null(u.sentinels[i].user);
+                assert_null(u.sentinels[i].password);
+                assert_int_equal(u.sentinels[i].db, 0);
+        }
+        redis_sentinel_url_done(&u);
+        assert_null(u.sentinels);
+        assert_null(u.master);
+
+        assert_int_equal(redis_sentinel_url_parse("redis-sentinel://bridge:p%40ss@localhost/mymaster", &u, &why), 0);
+        assert_int_equal(u.n_sentinels, 1);
+        assert_string_equal(u.sentinels[0].host, "localhost");
+        assert_int_equal(u.sentinels[0].port, 26379);
+        assert_string_equal(u.master, "mymaster");
+        assert_string_equal(u.user, "bridge");
+        assert_string_equal(u.password, "p@ss");
+        redis_sentinel_url_done(&u);
+
+        assert_int_equal(redis_sentinel_url_parse("redis-sentinel://:secret@h1:1,h2:2/m", &u, &why), 0);
+        assert_null(u.user);
+        assert_string_equal(u.password, "secret");
+        assert_int_equal(u.n_sentinels, 2);
+        redis_sentinel_url_done(&u);
+}
+
+static void sentinel_bad(const char *url, const char *what) {
+        RedisSentinelUrl u = {};
+        const char *why = NULL;
+
+        assert_int_equal(redis_sentinel_url_parse(url, &u, &why), -EINVAL);
+        assert_non_null(why);
+        print_message("%s: %s\n", url, why);
+        if (!strstr(why, what))
+                fail_msg("%s: expected \"%s\" in \"%s\"", url, what, why);
+        assert_null(u.sentinels);
+        assert_null(u.master);
+        assert_null(u.password);
+}
+
+static void test_sentinel_url_refused(void **state) {
+        char many[1024] = "redis-sentinel://";
+
+        sentinel_bad("redis://127.0.0.1:26379/main", "not a redis-sentinel:// URL");
+        sentinel_bad("redis-sentinel://127.0.0.1:26379", "no /MASTERNAME");
+        sentinel_bad("redis-sentinel://127.0.0.1:26379/", "not a master name");
+        sentinel_bad("redis-sentinel://127.0.0.1:26379/a b", "not a master name");
+        sentinel_bad("redis-sentinel://127.0.0.1:26379/m/x", "a '/' among the sentinels");
+        sentinel_bad("redis-sentinel:///main", "no sentinel address");
+        sentinel_bad("redis-sentinel://a:1,,b:2/main", "an empty sentinel address");
+        sentinel_bad("redis-sentinel://a:1,/main", "an empty sentinel address");
+        sentinel_bad("redis-sentinel://a:0/main", "not a port");
+        sentinel_bad("redis-sentinel://a:1,::1/main", "more than one ':'");
+        sentinel_bad("redis-sentinel://a:1,[::1/main", "closing ']'");
+        sentinel_bad("redis-sentinel://user@a:1/main", "without a password");
+        sentinel_bad("redis-sentinel://a:1,b!:2/main", "not a host name");
+        for (int i = 0; i < 17; i++)
+                strcat(many, i == 0 ? "h:1" : ",h:1");
+        strcat(many, "/main");
+        sentinel_bad(many, "more than 16 sentinels");
+}
+
 static void test_loopback(void **state) {
         static const char *const yes[] = { "localhost", "LocalHost", "localhost.", "127.0.0.1", "127.255.3.4", "::1",
                                            "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1" };
@@ -155,6 +236,8 @@ int main(void) {
                 cmocka_unit_test(test_url_user_and_password),
                 cmocka_unit_test(test_url_refused),
                 cmocka_unit_test(test_target_copy),
+                cmocka_unit_test(test_sentinel_url_sentinels_and_master),
+                cmocka_unit_test(test_sentinel_url_refused),
                 cmocka_unit_test(test_loopback),
         };
 

@@ -6,7 +6,10 @@
  * looked up without blocking, round trips and pipelines, binary-safe
  * arguments, commands refused, a command past its deadline, the server
  * killed and restarted on the same port, an attempt that gets no answer,
- * and the RedisConn freed from inside each kind of callback. Only loopback,
+ * the RedisConn freed from inside each kind of callback, channels
+ * subscribed on every connection, a connection that asks a locator where
+ * its primary is (ROLE checked, moved, READONLY), and Redis Sentinel as
+ * that locator against a real sentinel. Only loopback,
  * always. Bounds on time are generous lower bounds (a deadline never fires
  * early) or upper bounds of seconds. Exit 77 without redis-server. */
 
@@ -32,6 +35,7 @@
 #include <systemd/sd-event.h>
 
 #include "log.h"
+#include "redis-sentinel.h"
 #include "redis.h"
 
 #define SEC 1000000ULL
@@ -821,6 +825,303 @@ static int group_teardown(void **state) {
         return 0;
 }
 
+/* ---- pub/sub and servers that move ------------------------------------------------------ */
+
+typedef struct Messages {
+        int n;
+        char channel[64], last[64];
+} Messages;
+
+static void message_cb(RedisConn *c, const char *channel, const char *message, size_t size, void *userdata) {
+        Messages *m = userdata;
+
+        m->n++;
+        snprintf(m->channel, sizeof m->channel, "%s", channel);
+        snprintf(m->last, sizeof m->last, "%.*s", (int) size, message);
+}
+
+/* PUBLISH until someone got it (a subscription sent may not be confirmed yet). */
+static void publish(RedisConn *c, const char *channel, const char *message, Messages *m) {
+        int before = m->n;
+
+        for (int k = 0; k < 100 && m->n == before; k++) {
+                Reply r = {};
+
+                assert_int_equal(redis_command(c, 5 * SEC, reply_cb, &r, "PUBLISH %s %s", channel, message), 0);
+                assert_true(RUN_UNTIL(r.n > 0, 10 * SEC));
+                (void) RUN_UNTIL(m->n > before, r.integer > 0 ? 2 * SEC : 50 * MSEC);
+        }
+        assert_int_equal(m->n, before + 1);
+        assert_string_equal(m->channel, channel);
+        assert_string_equal(m->last, message);
+}
+
+/* Channels are subscribed as part of connecting, again after the server
+ * came back, and one added while up is subscribed at once; a subscribed
+ * connection takes no other command. */
+static void test_subscriptions_renewed_on_every_connection(void **state) {
+        uint16_t port = free_port();
+        pid_t pid = server_start(port, NULL);
+        Ctx sub = {}, pub = {};
+        Messages m = {};
+        RedisTarget t = {};
+        Reply r = {};
+
+        assert_int_equal(redis_url_parse(url_for(port, NULL), &t, NULL), 0);
+        assert_int_equal(redis_conn_new(&sub.conn, ev, &t, "pubsub", &callbacks, &sub), 0);
+        redis_conn_set_backoff(sub.conn, 50 * MSEC, 400 * MSEC);
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xfsm:{C}:transitions", message_cb, &m), 0);
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xfsm:{C}:transitions", message_cb, &m), -EEXIST);
+        assert_int_equal(redis_conn_start(sub.conn), 0);
+        ctx_start_target(&pub, &t, "publisher");
+        redis_target_done(&t);
+        ctx_wait_up(&sub);
+        ctx_wait_up(&pub);
+
+        /* up means subscribed: the first PUBLISH reaches it */
+        assert_int_equal(redis_command(pub.conn, 5 * SEC, reply_cb, &r, "PUBLISH %s %s", "xfsm:{C}:transitions", "one"),
+                         0);
+        assert_true(RUN_UNTIL(m.n == 1, 10 * SEC));
+        assert_int_equal(r.integer, 1);
+        assert_string_equal(m.last, "one");
+        assert_int_equal(redis_command(sub.conn, 0, reply_cb, &r, "PING"), -EBUSY);
+
+        server_stop(pid, SIGKILL);
+        assert_true(RUN_UNTIL(sub.n_disconnected == 1 && pub.n_disconnected == 1, 10 * SEC));
+        pid = server_start(port, NULL);
+        assert_true(RUN_UNTIL(sub.n_connected == 2 && pub.n_connected == 2, 10 * SEC));
+        publish(pub.conn, "xfsm:{C}:transitions", "two", &m);
+
+        assert_int_equal(redis_conn_subscribe(sub.conn, "xcomponent:C", message_cb, &m), 0);
+        publish(pub.conn, "xcomponent:C", "three", &m);
+        assert_int_equal(sub.n_connected, 2);
+
+        sub.conn = redis_conn_free(sub.conn);
+        pub.conn = redis_conn_free(pub.conn);
+        server_stop(pid, SIGTERM);
+}
+
+/* A locator that answers from a table: the port of the primary now. It
+ * stands for Redis Sentinel (tested end to end by test-bridge-sentinel). */
+typedef struct TableLocator {
+        RedisLocator ops;
+        uint16_t port;
+        int n_attached, n_located;
+} TableLocator;
+
+static void table_attach(RedisConn *c, void *userdata) {
+        ((TableLocator *) userdata)->n_attached++;
+}
+
+static void table_detach(RedisConn *c, void *userdata) {
+        ((TableLocator *) userdata)->n_attached--;
+}
+
+static int table_locate(RedisConn *c, uint64_t ticket, void *userdata) {
+        TableLocator *l = userdata;
+
+        l->n_located++;
+        redis_conn_located(c, ticket, 0, NULL, "127.0.0.1", l->port);
+        return 0;
+}
+
+/* The port the connection is at, as the server sees it (CLIENT INFO). */
+static bool conn_is_at(RedisConn *c, uint16_t port) {
+        char needle[64];
+        Reply r = roundtrip(c, "CLIENT INFO", NULL);
+
+        snprintf(needle, sizeof needle, "laddr=127.0.0.1:%u ", port);
+        return strstr(r.str, needle) != NULL;
+}
+
+/* With a locator: each attempt asks it; ROLE must say master (a replica
+ * fails the attempt, the next asks again); moved elsewhere, the connection
+ * goes there at once, and stays when it is there already; a command
+ * answered READONLY drops the connection after its callback. */
+static void test_locator_follows_the_primary(void **state) {
+        uint16_t p1 = free_port(), p2 = free_port();
+        pid_t pid1 = server_start(p1, NULL), pid2 = server_start(p2, NULL);
+        TableLocator l = { .ops = { .what = "the primary of test", .attach = table_attach, .detach = table_detach,
+                                    .locate = table_locate },
+                           .port = p1 };
+        RedisTarget t = { .locator = &l.ops };
+        Ctx ctx = {}, admin1 = {}, admin2 = {};
+        const char *reason = NULL;
+        Reply r;
+        char of[32];
+
+        l.ops.userdata = &l;
+        ctx_start(&admin1, url_for(p1, NULL));
+        ctx_start(&admin2, url_for(p2, NULL));
+        ctx_start_target(&ctx, &t, "located");
+        assert_int_equal(l.n_attached, 1);
+        ctx_wait_up(&ctx);
+        ctx_wait_up(&admin1);
+        ctx_wait_up(&admin2);
+        assert_int_equal(l.n_located, 1);
+        assert_true(conn_is_at(ctx.conn, p1));
+        snprintf(of, sizeof of, "127.0.0.1:%u", p1);
+        assert_string_equal(redis_conn_address(ctx.conn), of);
+
+        /* moved where it is: nothing happens */
+        redis_conn_moved(ctx.conn, "127.0.0.1", p1, "test: the same primary");
+        run_for(100 * MSEC);
+        assert_int_equal(ctx.n_connected, 1);
+
+        /* moved: dropped and connected there at once */
+        l.port = p2;
+        redis_conn_moved(ctx.conn, "127.0.0.1", p2, "test: the primary moved");
+        assert_int_equal(ctx.n_disconnected, 1);
+        assert_true(RUN_UNTIL(ctx.n_connected == 2, 2 * SEC));
+        assert_true(conn_is_at(ctx.conn, p2));
+        assert_int_equal(l.n_located, 2);
+
+        /* a replica is not a primary: the attempts fail until the locator names the primary */
+        snprintf(of, sizeof of, "%u", p2);
+        r = roundtrip(admin1.conn, "REPLICAOF 127.0.0.1 %s", of);
+        assert_string_equal(r.str, "OK");
+        l.port = p1;
+        redis_conn_moved(ctx.conn, "127.0.0.1", p1, "test: a stale answer");
+        assert_true(RUN_UNTIL(redis_conn_n_failures(ctx.conn) >= 2, 5 * SEC));
+        assert_int_equal(redis_conn_last_error(ctx.conn, &reason), -EAGAIN);
+        print_message("refused: %s\n", reason);
+        assert_non_null(strstr(reason, "not the primary"));
+        assert_false(redis_conn_is_up(ctx.conn));
+        l.port = p2;
+        assert_true(RUN_UNTIL(ctx.n_connected == 3, 5 * SEC));
+        assert_true(conn_is_at(ctx.conn, p2));
+
+        /* the primary becomes a replica (p1 the primary again): READONLY drops the connection */
+        r = roundtrip(admin1.conn, "REPLICAOF NO ONE", NULL);
+        assert_string_equal(r.str, "OK");
+        snprintf(of, sizeof of, "%u", p1);
+        r = roundtrip(admin2.conn, "REPLICAOF 127.0.0.1 %s", of);
+        assert_string_equal(r.str, "OK");
+        l.port = p1;
+        r = roundtrip(ctx.conn, "SET %s 1", "k");
+        assert_int_equal(r.type, REDIS_REPLY_ERROR);
+        assert_non_null(strstr(r.str, "READONLY"));
+        assert_int_equal(ctx.n_disconnected, 3);
+        assert_int_equal(ctx.disconnect_error, -EROFS);
+        assert_true(RUN_UNTIL(ctx.n_connected == 4, 5 * SEC));
+        assert_true(conn_is_at(ctx.conn, p1));
+        r = roundtrip(ctx.conn, "SET %s 1", "k");
+        assert_string_equal(r.str, "OK");
+
+        ctx.conn = redis_conn_free(ctx.conn);
+        assert_int_equal(l.n_attached, 0);
+        admin1.conn = redis_conn_free(admin1.conn);
+        admin2.conn = redis_conn_free(admin2.conn);
+        server_stop(pid1, SIGTERM);
+        server_stop(pid2, SIGTERM);
+}
+
+/* redis-server --sentinel on 127.0.0.1:port watching the primary "m" at
+ * 127.0.0.1:primary (quorum 1), killed with the test if the test dies. */
+static pid_t sentinel_start(uint16_t port, uint16_t primary) {
+        char conf[320], log[320];
+        uint64_t end;
+        FILE *f;
+        pid_t pid;
+
+        snprintf(conf, sizeof conf, "%s/sentinel-%u.conf", dir, port);
+        snprintf(log, sizeof log, "%s/sentinel-%u.log", dir, port);
+        f = fopen(conf, "we");
+        assert_non_null(f);
+        fprintf(f, "port %u\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %u 1\n", port, dir, primary);
+        assert_int_equal(fclose(f), 0);
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                execl(redis_server, redis_server, conf, "--sentinel", (char *) NULL);
+                _exit(127);
+        }
+
+        end = now_usec() + 10 * SEC;
+        while (!port_accepts(port)) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        fail_msg("redis-server --sentinel exited at start, see %s", log);
+                if (now_usec() > end)
+                        fail_msg("the sentinel did not listen within 10 s, see %s", log);
+                usleep(10 * 1000);
+        }
+
+        return pid;
+}
+
+static RedisSentinel *sentinel_for(const char *url) {
+        RedisSentinelUrl u = {};
+        RedisSentinel *s = NULL;
+        const char *why = NULL;
+
+        if (redis_sentinel_url_parse(url, &u, &why) < 0)
+                fail_msg("%s: %s", url, why);
+        assert_int_equal(redis_sentinel_new(&s, ev, &u, NULL, NULL, false), 0);
+        redis_sentinel_url_done(&u);
+        assert_int_equal(redis_sentinel_start(s), 0);
+        return s;
+}
+
+/* RedisSentinel as the locator: the sentinels asked in turn (one not there
+ * skipped) name the primary; a name no sentinel knows fails the attempts
+ * with a sentence; attempts made while no sentinel is reachable wait for
+ * one and connect once it is there. */
+static void test_sentinel_names_the_primary(void **state) {
+        uint16_t p = free_port(), sp = free_port(), nobody = free_port(), later = free_port();
+        pid_t pid = server_start(p, NULL), spid = sentinel_start(sp, p), later_pid;
+        RedisSentinel *s, *unknown, *waiting;
+        Ctx ctx = {}, lost = {}, patient = {};
+        const char *reason = NULL;
+        uint16_t port = 0;
+        char url[256];
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u,127.0.0.1:%u/m", nobody, sp);
+        s = sentinel_for(url);
+        ctx_start_target(&ctx, &(RedisTarget) { .locator = redis_sentinel_locator(s) }, "located");
+        ctx_wait_up(&ctx);
+        assert_true(conn_is_at(ctx.conn, p));
+        assert_string_equal(redis_sentinel_primary(s, &port), "127.0.0.1");
+        assert_int_equal(port, p);
+        assert_int_equal(redis_sentinel_n_switches(s), 0);
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u/nosuch", sp);
+        unknown = sentinel_for(url);
+        ctx_start_target(&lost, &(RedisTarget) { .locator = redis_sentinel_locator(unknown) }, "lost");
+        assert_true(RUN_UNTIL(redis_conn_n_failures(lost.conn) >= 2, 10 * SEC));
+        assert_int_equal(redis_conn_last_error(lost.conn, &reason), -EHOSTUNREACH);
+        print_message("unknown master: %s\n", reason);
+        assert_non_null(strstr(reason, "does not know that name"));
+        assert_false(redis_conn_is_up(lost.conn));
+
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%u/m", later);
+        waiting = sentinel_for(url);
+        ctx_start_target(&patient, &(RedisTarget) { .locator = redis_sentinel_locator(waiting) }, "patient");
+        run_for(500 * MSEC);
+        assert_false(redis_conn_is_up(patient.conn));
+        later_pid = sentinel_start(later, p);
+        ctx_wait_up(&patient);
+        assert_true(conn_is_at(patient.conn, p));
+
+        /* the connections first, then their locators */
+        ctx.conn = redis_conn_free(ctx.conn);
+        lost.conn = redis_conn_free(lost.conn);
+        patient.conn = redis_conn_free(patient.conn);
+        redis_sentinel_free(s);
+        redis_sentinel_free(unknown);
+        redis_sentinel_free(waiting);
+        server_stop(later_pid, SIGTERM);
+        server_stop(spid, SIGTERM);
+        server_stop(pid, SIGTERM);
+}
+
 static int setup(void **state) {
         assert_int_equal(sd_event_new(&ev), 0);
         return 0;
@@ -870,6 +1171,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_free_in_connected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_disconnected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_error_callback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_subscriptions_renewed_on_every_connection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_locator_follows_the_primary, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sentinel_names_the_primary, setup, teardown),
         };
 
         redis_server = find_redis_server();

@@ -308,6 +308,303 @@ static void test_statechart_instances_are_listed_by_any_active_state(void **stat
         xfsm_engine_free(e);
 }
 
+/* ---- the SCXML algorithm (W3C SCXML 1.0, Appendix D) ----------------------
+ *
+ * Each expected result below is worked out by hand from the algorithm's
+ * procedures (selectTransitions, removeConflictingTransitions,
+ * computeExitSet, getTransitionDomain, computeEntrySet, microstep,
+ * mainEventLoop), not read from xfsm's output; the comment of each test
+ * says how. */
+
+/* P (parallel) { R1 { A1, A2 }, R2 { B1 } } */
+static const char parallel_internal_yaml[] =
+        "name: PI\n"
+        "stateMachines:\n"
+        "  - name: M\n"
+        "    initialState: P\n"
+        "    states:\n"
+        "      - name: P\n"
+        "        type: parallel\n"
+        "        onEntry: [inP]\n"
+        "        onExit: [outP]\n"
+        "        states:\n"
+        "          - name: R1\n"
+        "            onEntry: [inR1]\n"
+        "            onExit: [outR1]\n"
+        "            states:\n"
+        "              - {name: A1, onEntry: [inA1], onExit: [outA1]}\n"
+        "              - {name: A2, onEntry: [inA2], onExit: [outA2]}\n"
+        "          - name: R2\n"
+        "            onEntry: [inR2]\n"
+        "            onExit: [outR2]\n"
+        "            states:\n"
+        "              - {name: B1, onEntry: [inB1], onExit: [outB1]}\n"
+        "    transitions:\n"
+        "      - {from: P, to: A2, event: GO, type: internal}\n"
+        "      - {from: R1, to: A2, event: INNER, type: internal}\n";
+
+static void test_internal_transition_from_parallel_state_is_external(void **state) {
+        Log log = {};
+        xfsm_engine *e = engine(parallel_internal_yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(xfsm_instance_state(i), "A1,B1");
+        /* getTransitionDomain: P is not compound, so the domain is the LCCA of
+         * P and A2, the document root: every active state is exited (reverse
+         * document order) and P entered again with both regions */
+        reset(&log);
+        assert_string_equal(send(e, i, "GO"), "A2,B1");
+        assert_string_equal(log.buf, "outB1 outR2 outA1 outR1 outP inP inR1 inA2 inR2 inB1 [A1,B1>A2,B1] ");
+        /* R1 is compound and A2 its descendant: internal, only A2 left and entered */
+        reset(&log);
+        assert_string_equal(send(e, i, "INNER"), "A2,B1");
+        assert_string_equal(log.buf, "outA2 inA2 [A2,B1>A2,B1] ");
+        xfsm_engine_free(e);
+}
+
+/* Rule 1: after a microstep the eventless transitions come before the
+ * events already queued (mainEventLoop: selectEventlessTransitions first,
+ * the internal queue only when none is enabled). */
+static void test_eventless_before_queued_events(void **state) {
+        static const char yaml[] = "name: R1\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: A\n"
+                                   "    semantics: scxml\n"
+                                   "    states:\n"
+                                   "      - name: A\n"
+                                   "        onEntry: [{send: {to: self, event: PING}}]\n"
+                                   "      - {name: B}\n"
+                                   "      - {name: C}\n"
+                                   "      - {name: Wrong}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: Wrong, event: PING}\n"
+                                   "      - {from: A, to: B}\n"
+                                   "      - {from: B, to: C, event: PING}\n"
+                                   "  - name: Auto\n"
+                                   "    initialState: A\n"
+                                   "    states:\n"
+                                   "      - name: Box\n"
+                                   "        states:\n"
+                                   "          - name: A\n"
+                                   "            onEntry: [{send: {to: self, event: PING}}]\n"
+                                   "          - {name: B}\n"
+                                   "      - {name: C}\n"
+                                   "      - {name: Wrong}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: Wrong, event: PING}\n"
+                                   "      - {from: A, to: B, event: SKIP, type: auto}\n"
+                                   "      - {from: B, to: C, event: PING}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        /* enter A (PING queued); eventless A -> B; then PING, in B: C */
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(xfsm_instance_state(i), "C");
+        assert_string_equal(log.buf, "[A>B] [B>C] ");
+        /* the same with an auto transition without timeoutMs in a statechart */
+        reset(&log);
+        assert_int_equal(xfsm_engine_create(e, NULL, "Auto", NULL, &i), 0);
+        assert_string_equal(xfsm_instance_state(i), "C");
+        assert_string_equal(log.buf, "[A>B] [B>C] ");
+        xfsm_engine_free(e);
+}
+
+/* Rule 2: the eventless transitions enabled in both regions are one
+ * microstep: every exit, then the transitions' content in the order their
+ * states were selected (document order), then every entry. */
+static void test_eventless_in_two_regions_is_one_microstep(void **state) {
+        static const char yaml[] = "name: R2\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states:\n"
+                                   "              - {name: A1, onExit: [outA1]}\n"
+                                   "              - {name: A2, onEntry: [inA2]}\n"
+                                   "          - name: R2\n"
+                                   "            states:\n"
+                                   "              - {name: B1, onExit: [outB1]}\n"
+                                   "              - {name: B2, onEntry: [inB2]}\n"
+                                   "    transitions:\n"
+                                   "      - {from: P, event: SET, actions: [{assign: {go: '1'}}]}\n"
+                                   "      - {from: B1, to: B2, guard: 'go == 1', triggeredMethod: tB}\n"
+                                   "      - {from: A1, to: A2, guard: 'go == 1', triggeredMethod: tA}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(xfsm_instance_state(i), "A1,B1"); /* no guard holds yet */
+        reset(&log);
+        /* SET: a targetless microstep; then one eventless microstep of both */
+        assert_string_equal(send(e, i, "SET"), "A2,B2");
+        assert_string_equal(log.buf, "[A1,B1>A1,B1] outB1 outA1 tA tB inA2 inB2 [A1,B1>A2,B2] ");
+        xfsm_engine_free(e);
+}
+
+/* Rule 3: eventless transitions are selected again after each microstep
+ * while any is enabled; one enabled for ever is a loop, refused. */
+static void test_eventless_again_while_enabled_and_bounded(void **state) {
+        static const char yaml[] = "name: R3\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: Idle\n"
+                                   "    semantics: scxml\n"
+                                   "    states:\n"
+                                   "      - {name: Idle}\n"
+                                   "      - {name: Count}\n"
+                                   "      - {name: Done}\n"
+                                   "      - {name: Spin}\n"
+                                   "    transitions:\n"
+                                   "      - {from: Idle, to: Count, event: GO}\n"
+                                   "      - {from: Idle, to: Spin, event: SPIN}\n"
+                                   "      - {from: Count, guard: 'n < 5', actions: [{assign: {n: 'n + 1'}}]}\n"
+                                   "      - {from: Count, to: Done, guard: 'n == 5'}\n"
+                                   "      - {from: Spin, actions: [{assign: {n: 'n + 1'}}]}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        const char *st = NULL;
+        char *ctx;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", "{\"n\": 0}", &i), 0);
+        reset(&log);
+        /* GO, then five targetless microsteps (n 0..4 < 5), then Count -> Done */
+        assert_string_equal(send(e, i, "GO"), "Done");
+        assert_string_equal(log.buf, "[Idle>Count] [Count>Count] [Count>Count] [Count>Count] [Count>Count] "
+                                     "[Count>Count] [Count>Done] ");
+        ctx = xfsm_instance_context_json(i);
+        assert_string_equal(ctx, "{\"n\":5}");
+        free(ctx);
+        xfsm_engine_free(e);
+
+        /* an eventless transition always enabled: past the bound, the event fails
+         * and the instance is as it was */
+        e = engine(yaml, NULL);
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", "{\"n\": 0}", &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "SPIN", NULL, &st), -XFSM_E_LOOP);
+        assert_string_equal(xfsm_instance_state(i), "Idle");
+        ctx = xfsm_instance_context_json(i);
+        assert_string_equal(ctx, "{\"n\":0}");
+        free(ctx);
+        xfsm_engine_free(e);
+}
+
+/* removeConflictingTransitions: P's own transition (selected through A1)
+ * and B1's (selected next) exit states in common; B1 is a descendant of P,
+ * so B1's preempts P's. Two transitions of unrelated sources: the first
+ * selected wins. */
+static void test_conflicts_resolved_as_scxml_does(void **state) {
+        static const char yaml[] = "name: CF\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states: [{name: A1}]\n"
+                                   "          - name: R2\n"
+                                   "            states: [{name: B1}, {name: B2}]\n"
+                                   "      - {name: X}\n"
+                                   "      - {name: Y}\n"
+                                   "    transitions:\n"
+                                   "      - {from: P, to: X, event: E}\n"
+                                   "      - {from: B1, to: B2, event: E}\n"
+                                   "      - {from: A1, to: X, event: F}\n"
+                                   "      - {from: B1, to: Y, event: F}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "E"), "A1,B2");
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "F"), "X");
+        xfsm_engine_free(e);
+}
+
+/* A targetless transition: its content runs, no state is exited or entered
+ * (computeExitSet is empty without targets), timers run on. */
+static void test_targetless_leaves_nothing(void **state) {
+        static const char yaml[] = "name: TL\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: A\n"
+                                   "    states:\n"
+                                   "      - name: A\n"
+                                   "        onEntry: [inA]\n"
+                                   "        onExit: [outA]\n"
+                                   "        states:\n"
+                                   "          - {name: A1, onEntry: [inA1], onExit: [outA1]}\n"
+                                   "      - {name: Late}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, event: NOTE, triggeredMethod: noted}\n"
+                                   "      - {from: A1, to: Late, event: LATE, type: timeout, timeoutMs: 1000}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_int_equal(xfsm_engine_advance(e, 600), 0);
+        reset(&log);
+        assert_string_equal(send(e, i, "NOTE"), "A1");
+        assert_string_equal(log.buf, "noted [A1>A1] ");
+        /* A1's timeout was not armed again: it fires 1000 ms after the entry */
+        assert_int_equal(xfsm_engine_advance(e, 399), 0);
+        assert_int_equal(xfsm_engine_advance(e, 1), 1);
+        assert_string_equal(xfsm_instance_state(i), "Late");
+        xfsm_engine_free(e);
+}
+
+/* enterStates: done.state.<parallel> is raised when the last region's
+ * final state is entered, after that region's own done event, once even
+ * when every region becomes final in one microstep. */
+static void test_parallel_done_once_after_the_regions(void **state) {
+        static const char yaml[] = "name: PD\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states: [{name: A1}, {name: A2, type: final}]\n"
+                                   "          - name: R2\n"
+                                   "            states: [{name: B1}, {name: B2, type: final}]\n"
+                                   "    transitions:\n"
+                                   "      - {from: A1, to: A2, event: GO}\n"
+                                   "      - {from: B1, to: B2, event: GO}\n"
+                                   "      - {from: P, event: done.state.R1, actions: [{assign: {log: 'log * 10 + 1'}}]}\n"
+                                   "      - {from: P, event: done.state.R2, actions: [{assign: {log: 'log * 10 + 2'}}]}\n"
+                                   "      - {from: P, event: done.state.P, actions: [{assign: {log: 'log * 10 + 3'}}]}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        xfsm_instance *i = NULL;
+        char *ctx;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", "{\"log\": 0}", &i), 0);
+        assert_string_equal(send(e, i, "GO"), "A2,B2");
+        ctx = xfsm_instance_context_json(i);
+        assert_string_equal(ctx, "{\"log\":123}"); /* R1's, R2's, then P's, each once */
+        free(ctx);
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entry_outermost_first_exit_innermost_first),
@@ -318,6 +615,13 @@ int main(void) {
                 cmocka_unit_test(test_nested_final_does_not_complete_the_instance),
                 cmocka_unit_test(test_timeouts_of_nested_states),
                 cmocka_unit_test(test_statechart_instances_are_listed_by_any_active_state),
+                cmocka_unit_test(test_internal_transition_from_parallel_state_is_external),
+                cmocka_unit_test(test_eventless_before_queued_events),
+                cmocka_unit_test(test_eventless_in_two_regions_is_one_microstep),
+                cmocka_unit_test(test_eventless_again_while_enabled_and_bounded),
+                cmocka_unit_test(test_conflicts_resolved_as_scxml_does),
+                cmocka_unit_test(test_targetless_leaves_nothing),
+                cmocka_unit_test(test_parallel_done_once_after_the_regions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,6 +345,39 @@ static void test_simulate_statechart_history_and_parallel_regions(void **state) 
         run_done(&r);
 }
 
+/* eventless and targetless transitions: simulated, drawn */
+static void test_simulate_and_graph_eventless_and_targetless(void **state) {
+        (void) state;
+        Run r = run("--json simulate %s --context '{\"items\":0,\"size\":2}' ITEM ITEM SHIP", example("packing.yaml"));
+        json_object *o = json_tokener_parse(r.out), *t;
+
+        assert_int_equal(r.status, 0);
+        assert_string_equal(str(o, "steps.0.to"), "Filling,Blank"); /* targetless: nothing left */
+        assert_string_equal(str(o, "steps.1.to"), "Ready");         /* eventless, then done.state.Open */
+        t = get(o, "transitions");
+        assert_string_equal(str(t, "2.from"), "Filling,Blank");
+        assert_string_equal(str(t, "2.to"), "Sealed,Printed"); /* both regions in one microstep */
+        assert_string_equal(str(t, "2.event"), "");
+        assert_string_equal(str(o, "final.state"), "Shipped");
+        json_object_put(o);
+        run_done(&r);
+
+        r = run("simulate %s --context '{\"items\":1,\"size\":2}' ITEM", example("packing.yaml"));
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "Filling,Blank -> Sealed,Printed (eventless)"));
+        run_done(&r);
+
+        r = run("graph %s", example("packing.yaml"));
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "\"Station.Open\" -> \"Station.Open\" [label=\"ITEM (targetless)\"]"));
+        assert_non_null(strstr(r.out, "\"Station.Filling\" -> \"Station.Sealed\" [label=\"(eventless) [guarded]\", style=dotted]"));
+        run_done(&r);
+        r = run("graph %s --format mermaid", example("packing.yaml"));
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "Station_Blank --> Station_Printed : (eventless) [guarded]"));
+        run_done(&r);
+}
+
 static void test_simulate_guards_and_delayed_sends(void **state) {
         (void) state;
         Run r = run("--json simulate %s CONNECT FAILED +1000 FAILED +1000 FAILED", example("connection.yaml"));
@@ -414,6 +447,7 @@ int main(void) {
                 cmocka_unit_test(test_graph_dot_and_mermaid),
                 cmocka_unit_test(test_simulate_statechart_history_and_parallel_regions),
                 cmocka_unit_test(test_simulate_guards_and_delayed_sends),
+                cmocka_unit_test(test_simulate_and_graph_eventless_and_targetless),
                 cmocka_unit_test(test_enable_and_disable_write_the_bus_files),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1545,6 +1545,123 @@ static void test_reload_keeps_live_instances_on_their_version(void **state) {
         free(v2);
 }
 
+/* Eventless and targetless transitions in the daemon: taken in the step of
+ * the event that enabled them, persisted with it, recovered after a
+ * restart, and kept on their version by Reload. */
+static const char chart_v1[] = "name: Chart\n"
+                               "stateMachines:\n"
+                               "  - name: M\n"
+                               "    initialState: Idle\n"
+                               "    semantics: scxml\n"
+                               "    states: [{name: Idle}, {name: Count}, {name: Done, type: final}]\n"
+                               "    transitions:\n"
+                               "      - {from: Idle, to: Count, event: GO}\n"
+                               "      - {from: Count, event: ADD, actions: [{assign: {n: 'n + 1'}}]}\n"
+                               "      - {from: Count, to: Done, guard: 'n >= 2'}\n";
+static const char chart_v2[] = "name: Chart\n"
+                               "stateMachines:\n"
+                               "  - name: M\n"
+                               "    initialState: Idle\n"
+                               "    semantics: scxml\n"
+                               "    states: [{name: Idle}, {name: Count}, {name: Done, type: final}]\n"
+                               "    transitions:\n"
+                               "      - {from: Idle, to: Count, event: GO}\n"
+                               "      - {from: Count, event: ADD, actions: [{assign: {n: 'n + 1'}}]}\n"
+                               "      - {from: Count, to: Done, guard: 'n >= 1'}\n";
+
+static pid_t start_chart(const char *file, const char *state_dir, const char *log) {
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
+                         (char *) "--state-dir", (char *) state_dir, (char *) file, NULL };
+        pid_t pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.Chart"); k++)
+                usleep(10000);
+        assert_true(has_owner("org.xfsm1.Chart"));
+        return pid;
+}
+
+static void stop_chart(pid_t pid) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.Chart");
+}
+
+static void test_eventless_and_targetless_persist_and_reload(void **state) {
+        char file[300], state_dir[300], log[300], *st, *v, *v1 = NULL, *pa = NULL, *pb = NULL, *pc = NULL;
+        pid_t pid;
+        (void) state;
+
+        snprintf(file, sizeof file, "%s/chart.yaml", dir);
+        snprintf(state_dir, sizeof state_dir, "%s/chart-state", dir);
+        snprintf(log, sizeof log, "%s/chart.log", dir);
+        write_text(file, chart_v1);
+        pid = start_chart(file, state_dir, log);
+        char *a = create("Chart", "M", "{\"n\": 0}", &pa), *c = create("Chart", "M", "{\"n\": 0}", &pc);
+        st = send_event("Chart", a, "GO", "{}");
+        assert_string_equal(st, "Count");
+        free(st);
+        st = send_event("Chart", a, "ADD", "{}"); /* targetless: n = 1, the eventless one not yet enabled */
+        assert_string_equal(st, "Count");
+        free(st);
+        v1 = property("Chart", pa, "Version");
+
+        /* recovered from the journal as it was */
+        stop_chart(pid);
+        pid = start_chart(file, state_dir, log);
+        v = property("Chart", pa, "State");
+        assert_string_equal(v, "Count");
+        free(v);
+        st = send_event("Chart", a, "ADD", "{}"); /* n = 2: the eventless transition in the same step */
+        assert_string_equal(st, "Done");
+        free(st);
+        v = property("Chart", pa, "Status");
+        assert_string_equal(v, "completed");
+        free(v);
+
+        /* Reload: c keeps v1 (n >= 2), a new one takes v2 (n >= 1) */
+        write_text(file, chart_v2);
+        assert_int_equal(kill(pid, SIGHUP), 0);
+        for (int k = 0; k < 200; k++) {
+                v = NULL;
+                assert_true(sd_bus_get_property_string(bus, "org.xfsm1.Chart", "/org/xfsm1/Chart",
+                                                       "org.xfsm1.Component", "Version", NULL, &v) >= 0);
+                bool changed = strcmp(v, v1) != 0;
+                free(v);
+                if (changed)
+                        break;
+                usleep(10000);
+        }
+        char *b = create("Chart", "M", "{\"n\": 0}", &pb);
+        st = send_event("Chart", b, "GO", "{}");
+        assert_string_equal(st, "Count");
+        free(st);
+        st = send_event("Chart", b, "ADD", "{}");
+        assert_string_equal(st, "Done");
+        free(st);
+        st = send_event("Chart", c, "GO", "{}");
+        free(st);
+        st = send_event("Chart", c, "ADD", "{}");
+        assert_string_equal(st, "Count");
+        free(st);
+
+        /* and across a restart after the reload, c still runs v1 */
+        stop_chart(pid);
+        pid = start_chart(file, state_dir, log);
+        v = property("Chart", pc, "Version");
+        assert_string_equal(v, v1);
+        free(v);
+        st = send_event("Chart", c, "ADD", "{}");
+        assert_string_equal(st, "Done");
+        free(st);
+        stop_chart(pid);
+        free(a);
+        free(b);
+        free(c);
+        free(pa);
+        free(pb);
+        free(pc);
+        free(v1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
@@ -1561,6 +1678,7 @@ int main(void) {
                 cmocka_unit_test(test_settings_from_xfsm_conf),
                 cmocka_unit_test(test_sighup_does_not_end_the_daemon),
                 cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
+                cmocka_unit_test(test_eventless_and_targetless_persist_and_reload),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_restarted_source_without_journal_is_never_dropped),
                 cmocka_unit_test(test_journal_of_format_1_still_loads),

@@ -225,6 +225,35 @@ static void test_unreachable_state_is_a_warning_and_guards_load(void **state) {
         xfsm_engine_free(e);
 }
 
+/* eventless and targetless transitions load in a statechart; the warnings
+ * about them point at them */
+static void test_eventless_and_targetless_warnings(void **state) {
+        xfsm_engine *e = xfsm_engine_new();
+        Collected c = {};
+        (void) state;
+
+        assert_int_equal(load(e,
+                              "name: C\n"
+                              "stateMachines:\n"
+                              "  - name: M\n"
+                              "    semantics: scxml\n"
+                              "    initialState: A\n"
+                              "    states: [{name: A}, {name: B}]\n"
+                              "    transitions:\n"
+                              "      - {from: A, to: B}\n"
+                              "      - {from: A, to: A}\n"
+                              "      - {from: B, actions: [{assign: {n: '1'}}]}\n"
+                              "      - {from: B, event: NOTE, actions: [{assign: {n: '2'}}]}\n",
+                              &c),
+                         0);
+        assert_non_null(strstr(c.text, "9:9: warning: transition from 'A' without event is never taken: the one at "
+                                       "line 8 comes first"));
+        assert_non_null(strstr(c.text, "10:9: warning: eventless transition from 'B' without 'to' or 'guard' is "
+                                       "taken again and again"));
+        assert_null(strstr(c.text, "11:")); /* a targetless transition on an event: nothing to say */
+        xfsm_engine_free(e);
+}
+
 static void test_two_components_with_one_name_refused(void **state) {
         xfsm_engine *e = xfsm_engine_new();
         Collected c = {};
@@ -289,6 +318,7 @@ int main(void) {
                 cmocka_unit_test(test_demo_order_warns_about_broadcast_cascade),
                 cmocka_unit_test(test_unknown_keys_are_warnings),
                 cmocka_unit_test(test_unreachable_state_is_a_warning_and_guards_load),
+                cmocka_unit_test(test_eventless_and_targetless_warnings),
                 cmocka_unit_test(test_two_components_with_one_name_refused),
                 cmocka_unit_test(test_aliases_expand_and_are_bounded),
                 cmocka_unit_test(test_definition_json_and_hash),

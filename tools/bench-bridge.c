@@ -8,7 +8,9 @@
  *   - the floor: a bare XADD -> XREADGROUP -> XACK round on the same Redis;
  *   - the cross-node event: Send on A until the Transition on B, median and
  *     p99, and its ratio to the floor;
- *   - the sustained rate of cross-node routed events (many Sends in flight).
+ *   - the sustained rate of cross-node routed events (many Sends in flight);
+ *   - a Send called on node A for B's component (through both bridges and
+ *     the calls and replies streams) beside the same Send on node B.
  * Figures only, no assertions. */
 
 #include <arpa/inet.h>
@@ -376,6 +378,33 @@ finish:
         return r;
 }
 
+/* n Component.Send(id, NUM) round trips to dest at path: median and p99. */
+static int send_round_trips(sd_bus *bus, const char *dest, const char *path, const char *id, unsigned n,
+                            BenchResult *res) {
+        uint64_t *v = calloc(n, sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        for (unsigned k = 0; k < n; k++) {
+                sd_bus_message *reply = NULL;
+                uint64_t t = bench_now_ns();
+                int r = sd_bus_call_method(bus, dest, path, "org.xfsm1.Component", "Send", NULL, &reply, "sss", id, "NUM",
+                                           "{}");
+                v[k] = bench_now_ns() - t;
+                sd_bus_message_unref(reply);
+                if (r < 0) {
+                        free(v);
+                        return r;
+                }
+        }
+        qsort(v, n, sizeof *v, bench_cmp_u64);
+        res->median_ns = v[n / 2];
+        res->p99_ns = v[n * 99 / 100];
+        res->rate = 0;
+        free(v);
+        return 0;
+}
+
 static char *create(sd_bus *bus, const char *component, const char *machine, const char *ctx) {
         char bn[128], path[128];
         sd_bus_message *reply = NULL;
@@ -404,7 +433,7 @@ int bench_bridge(int argc, char **argv, bool json) {
         unsigned count = 1000;
         BNode a = { .name = "nodeA", .stem = "sender", .file = "sender.yaml" };
         BNode b = { .name = "nodeB", .stem = "receiver", .file = "receiver.yaml" };
-        BenchResult fl = {}, lat[2] = {};
+        BenchResult fl = {}, lat[2] = {}, proxied = {}, local = {};
         unsigned waiting_n = 100000;
         long mem_idle = 0, mem_waiting = 0;
         long long waited = 0;
@@ -467,6 +496,14 @@ int bench_bridge(int argc, char **argv, bool json) {
                         fprintf(stderr, "xfsmctl: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
                         goto finish;
                 }
+                /* a call from node A to B's component through both bridges, beside the same call on B */
+                if (p == 0 && (send_round_trips(a.bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge/BenchReceiver", receiver,
+                                                count, &proxied) < 0 ||
+                               send_round_trips(b.bus, "org.xfsm1.BenchReceiver", "/org/xfsm1/BenchReceiver", receiver,
+                                                count, &local) < 0)) {
+                        fprintf(stderr, "xfsmctl: the proxied Send failed; logs in %s\n", dir);
+                        goto finish;
+                }
                 if (p == ELEMENTSOF(policies) - 1 &&
                     waiting_memory(&a, &b, sender, port, waiting_n, &mem_idle, &mem_waiting, &waited) < 0)
                         goto finish;
@@ -480,6 +517,10 @@ int bench_bridge(int argc, char **argv, bool json) {
                         printf(",\"%s\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio\":%.2f,\"rate\":%.0f}", policies[p],
                                lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                printf(",\"proxied_send\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio_to_local\":%.2f,"
+                       "\"ratio_to_floor\":%.2f},\"local_send\":{\"median_us\":%.1f,\"p99_us\":%.1f}",
+                       proxied.median_ns / 1e3, proxied.p99_ns / 1e3, (double) proxied.median_ns / (double) local.median_ns,
+                       (double) proxied.median_ns / (double) fl.median_ns, local.median_ns / 1e3, local.p99_ns / 1e3);
                 printf(",\"waiting\":{\"entries\":%lld,\"bridge_rss_idle_kib\":%ld,\"bridge_rss_kib\":%ld}}\n", waited,
                        mem_idle, mem_waiting);
         } else {
@@ -494,6 +535,10 @@ int bench_bridge(int argc, char **argv, bool json) {
                                "(target >= 20000)\n",
                                policies[p], lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                printf("Send from node A to B's component through both bridges   %7.1f us (p99 %7.1f)   %.1f x the same "
+                       "Send on B (%.1f us), %.1f x the floor\n",
+                       proxied.median_ns / 1e3, proxied.p99_ns / 1e3, (double) proxied.median_ns / (double) local.median_ns,
+                       local.median_ns / 1e3, (double) proxied.median_ns / (double) fl.median_ns);
                 printf("receiving bridge with %lld entries waiting in the stream (worker stopped): RSS %.1f MiB, "
                        "%.1f MiB before (bounded: it reads in batches of 128)\n",
                        waited, mem_waiting / 1024.0, mem_idle / 1024.0);

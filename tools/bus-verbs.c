@@ -78,16 +78,135 @@ static bool valid_component(const char *c) {
         return true;
 }
 
+/* ---- where a component is ------------------------------------------------ */
+
+/* The components homed on other nodes (reached through the Redis bridge),
+ * and this node's name. */
+typedef struct Remote {
+        char *name, *node;
+        bool alive;
+} Remote;
+
+typedef struct Nodes {
+        char *self;
+        Remote *v;
+        size_t n;
+} Nodes;
+
+static void nodes_done(Nodes *n) {
+        for (size_t k = 0; k < n->n; k++) {
+                free(n->v[k].name);
+                free(n->v[k].node);
+        }
+        free(n->v);
+        free(n->self);
+        *n = (Nodes) {};
+}
+
+static int nodes_add(Nodes *n, const char *name, const char *node, bool alive) {
+        Remote *v = reallocarray(n->v, n->n + 1, sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        n->v = v;
+        v[n->n] = (Remote) { strdup(name), strdup(node), alive };
+        if (!v[n->n].name || !v[n->n].node) {
+                free(v[n->n].name);
+                free(v[n->n].node);
+                return -ENOMEM;
+        }
+        n->n++;
+        return 0;
+}
+
+static const Remote *nodes_find(const Nodes *n, const char *name) {
+        for (size_t k = 0; k < n->n; k++)
+                if (streq(n->v[k].name, name))
+                        return &n->v[k];
+        return NULL;
+}
+
+/* Who hosts what: the manager's ListComponentsEx (this node's name on its
+ * own components, another node's on the rest), or, without a manager, the
+ * bridge's own list. Nothing is started for it. Without either: this node
+ * alone (0, empty). */
+static int nodes_load(sd_bus *bus, Nodes *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *name, *stem, *version, *bus_name, *node;
+        int running, r;
+        uint32_t count;
+
+        *ret = (Nodes) {};
+        r = sd_bus_message_new_method_call(bus, &m, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "ListComponentsEx");
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 5 * 1000000ULL, NULL, &reply);
+        if (r >= 0 && sd_bus_message_enter_container(reply, 'a', "(ssssbus)") > 0) {
+                while (sd_bus_message_read(reply, "(ssssbus)", &name, &stem, &version, &bus_name, &running, &count,
+                                           &node) > 0)
+                        if (streq(bus_name, "org.xfsm1.Bridge"))
+                                (void) nodes_add(ret, name, node, running);
+                        else if (!ret->self)
+                                ret->self = strdup(node);
+                return 0;
+        }
+        m = sd_bus_message_unref(m);
+        reply = sd_bus_message_unref(reply);
+        r = sd_bus_message_new_method_call(bus, &m, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.xfsm1.Bridge",
+                                           "ListRemoteComponents");
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(m, 0);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 5 * 1000000ULL, NULL, &reply);
+        if (r < 0 || sd_bus_message_read(reply, "s", &node) <= 0)
+                return 0;
+        ret->self = strdup(node);
+        if (sd_bus_message_enter_container(reply, 'a', "(ssb)") > 0)
+                while (sd_bus_message_read(reply, "(ssb)", &name, &node, &running) > 0)
+                        (void) nodes_add(ret, name, node, running);
+        return 0;
+}
+
 typedef struct Target {
         char bus_name[128];
-        char path[128];
+        char path[160];
+        bool remote; /* homed on another node: through the bridge */
 } Target;
 
-static int target(const char *component, Target *t) {
+static bool name_is_here(sd_bus *bus, const char *bus_name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(strv_freep) char **activatable = NULL;
+        int has = 0;
+
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", NULL, &reply, "s", bus_name) >= 0 &&
+            sd_bus_message_read(reply, "b", &has) > 0 && has)
+                return true;
+        if (sd_bus_list_names(bus, NULL, &activatable) < 0)
+                return false;
+        for (char **p = activatable; p && *p; p++)
+                if (streq(*p, bus_name))
+                        return true;
+        return false;
+}
+
+/* Where to call component: its own bus name on this node, or, when it is
+ * homed on another node, the bridge's object for it. */
+static int target(sd_bus *bus, const char *component, Target *t) {
         if (!valid_component(component))
                 return usage_error("'%s' is not a component name ([A-Za-z_][A-Za-z0-9_]*)", component ?: "");
+        *t = (Target) {};
         snprintf(t->bus_name, sizeof t->bus_name, "org.xfsm1.%s", component);
         snprintf(t->path, sizeof t->path, "/org/xfsm1/%s", component);
+        if (!name_is_here(bus, t->bus_name)) {
+                Nodes n;
+                (void) nodes_load(bus, &n);
+                if (nodes_find(&n, component)) {
+                        snprintf(t->bus_name, sizeof t->bus_name, "org.xfsm1.Bridge");
+                        snprintf(t->path, sizeof t->path, "/org/xfsm1/Bridge/%s", component);
+                        t->remote = true;
+                }
+                nodes_done(&n);
+        }
         return 0;
 }
 
@@ -118,7 +237,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv, bool json) {
                         return EXIT_USAGE;
         if (argc - optind != 2)
                 return usage_error("create: expected COMPONENT MACHINE");
-        if (target(argv[optind], &t) != 0)
+        if (target(bus, argv[optind], &t) != 0)
                 return EXIT_USAGE;
         r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss",
                                argv[optind + 1], context);
@@ -169,7 +288,7 @@ static int verb_send(sd_bus *bus, int argc, char **argv, bool json) {
                 }
         if (argc - optind != 3)
                 return usage_error("send: expected COMPONENT ID EVENT");
-        if (target(argv[optind], &t) != 0)
+        if (target(bus, argv[optind], &t) != 0)
                 return EXIT_USAGE;
         if (!event_id && !correlation)
                 r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "Send", &error, &reply, "sss",
@@ -231,7 +350,7 @@ static int verb_instances(sd_bus *bus, int argc, char **argv, bool json) {
                         return EXIT_USAGE;
         if (argc - optind != 1)
                 return usage_error("instances: expected COMPONENT");
-        if (target(argv[optind], &t) != 0)
+        if (target(bus, argv[optind], &t) != 0)
                 return EXIT_USAGE;
         r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "ListInstances", &error, &reply, "ss",
                                machine, state);
@@ -299,6 +418,45 @@ static int find_instance_path(sd_bus *bus, const Target *t, const char *id, char
         return r;
 }
 
+/* show for a component homed on another node: what GetInstance tells
+ * (no instance objects cross nodes, hence no pending timers). */
+static int show_remote(sd_bus *bus, const Target *t, const char *id, bool json) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        static const char *const keys[] = { "id", "machine", "state", "status", "version", "parentId" };
+        static const char *const labels[] = { "Id", "Machine", "State", "Status", "Version", "Parent" };
+        const char *text;
+        json_object *v;
+        char tb[64];
+        int r;
+
+        r = sd_bus_call_method(bus, t->bus_name, t->path, "org.xfsm1.Component", "GetInstance", &error, &reply, "s", id);
+        if (r < 0)
+                return refused(&error, r);
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return refused(NULL, r);
+        if (json) {
+                printf("%s\n", text);
+                return EXIT_OK;
+        }
+        o = json_tokener_parse(text);
+        if (!o)
+                return refused(NULL, -EBADMSG);
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                if (json_object_object_get_ex(o, keys[k], &v) && json_object_is_type(v, json_type_string))
+                        printf("%16s: %s\n", labels[k], json_object_get_string(v));
+        if (json_object_object_get_ex(o, "createdAt", &v))
+                printf("%16s: %s\n", "Created", iso_time((uint64_t) json_object_get_int64(v) * 1000, tb, sizeof tb));
+        if (json_object_object_get_ex(o, "updatedAt", &v))
+                printf("%16s: %s\n", "Updated", iso_time((uint64_t) json_object_get_int64(v) * 1000, tb, sizeof tb));
+        printf("%16s: %s (homed on another node)\n", "Path", t->path);
+        if (json_object_object_get_ex(o, "context", &v))
+                printf("%16s: %s\n", "Context", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return EXIT_OK;
+}
+
 static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -313,8 +471,10 @@ static int verb_show(sd_bus *bus, int argc, char **argv, bool json) {
 
         if (argc != 3)
                 return usage_error("show: expected COMPONENT ID");
-        if (target(argv[1], &t) != 0)
+        if (target(bus, argv[1], &t) != 0)
                 return EXIT_USAGE;
+        if (t.remote)
+                return show_remote(bus, &t, argv[2], json);
         r = find_instance_path(bus, &t, argv[2], &path, &error);
         if (r < 0)
                 return refused(&error, r);
@@ -418,7 +578,7 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
 
         if (argc != 3)
                 return usage_error("history: expected COMPONENT ID");
-        if (target(argv[1], &t) != 0)
+        if (target(bus, argv[1], &t) != 0)
                 return EXIT_USAGE;
         r = sd_bus_call_method(bus, t.bus_name, t.path, "org.xfsm1.Component", "GetHistory", &error, &reply, "s",
                                argv[2]);
@@ -438,7 +598,8 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
                         const char *ev = json_object_object_get_ex(e, "event", &v) ? json_object_get_string(v) : "?";
                         const char *fr = json_object_object_get_ex(e, "from", &v) ? json_object_get_string(v) : "?";
                         const char *to = json_object_object_get_ex(e, "to", &v) ? json_object_get_string(v) : "?";
-                        printf("%s  %s -> %s on %s\n", iso_time(at * 1000, tb, sizeof tb), fr, to, ev);
+                        printf("%s  %s -> %s%s%s\n", iso_time(at * 1000, tb, sizeof tb), fr, to,
+                               isempty(ev) ? " (eventless)" : " on ", strempty(ev));
                 }
         }
 
@@ -451,15 +612,19 @@ static int verb_list(sd_bus *bus, bool json) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(strv_freep) char **names = NULL, **activatable = NULL;
         unsigned n = 0;
+        Nodes nodes;
+        const char *self;
         int r;
 
+        (void) nodes_load(bus, &nodes);
+        self = nodes.self ?: "-";
         r = sd_bus_list_names(bus, &names, &activatable);
         if (r < 0)
                 return refused(&error, r);
         if (json)
                 fputc('[', stdout);
         else
-                printf("%-28s  %-16s  %-8s  %s\n", "COMPONENT", "VERSION", "STATE", "INSTANCES");
+                printf("%-28s  %-16s  %-11s  %-9s  %s\n", "COMPONENT", "VERSION", "STATE", "INSTANCES", "NODE");
         for (int pass = 0; pass < 2; pass++)
                 for (char **p = pass == 0 ? names : activatable; p && *p; p++) {
                         const char *name = *p + strlen("org.xfsm1.");
@@ -469,7 +634,7 @@ static int verb_list(sd_bus *bus, bool json) {
                         unsigned count = 0;
                         bool running = pass == 0, dup = false;
 
-                        if (strncmp(*p, "org.xfsm1.", 10) != 0 || !valid_component(name))
+                        if (strncmp(*p, "org.xfsm1.", 10) != 0 || !valid_component(name) || streq(name, "Bridge"))
                                 continue;
                         if (pass == 1)
                                 for (char **q = names; q && *q; q++)
@@ -494,10 +659,12 @@ static int verb_list(sd_bus *bus, bool json) {
                                 json_write_string(stdout, *p);
                                 fputs(",\"version\":", stdout);
                                 json_write_string(stdout, version);
-                                printf(",\"running\":%s,\"instances\":%u}", running ? "true" : "false", count);
+                                printf(",\"running\":%s,\"instances\":%u,\"node\":", running ? "true" : "false", count);
+                                json_write_string(stdout, self);
+                                fputc('}', stdout);
                         } else
-                                printf("%-28s  %-16s  %-8s  %u\n", name, version ?: "-", running ? "running" : "activatable",
-                                       count);
+                                printf("%-28s  %-16s  %-11s  %-9u  %s\n", name, version ?: "-",
+                                       running ? "running" : "activatable", count, self);
                         n++;
                 }
         /* installed but neither running nor activatable: the manager knows them (org.xfsm1) */
@@ -520,7 +687,7 @@ static int verb_list(sd_bus *bus, bool json) {
                                 for (int pass = 0; pass < 2; pass++)
                                         for (char **p = pass == 0 ? names : activatable; p && *p; p++)
                                                 known = known || streq(*p, bus_name);
-                                if (known)
+                                if (known || streq(bus_name, "org.xfsm1.Bridge"))
                                         continue;
                                 if (json) {
                                         fputs(n ? ",{\"name\":" : "{\"name\":", stdout);
@@ -531,12 +698,30 @@ static int verb_list(sd_bus *bus, bool json) {
                                         json_write_string(stdout, stem);
                                         fputs(",\"version\":", stdout);
                                         json_write_string(stdout, version);
-                                        fputs(",\"running\":false,\"installed\":true,\"instances\":0}", stdout);
+                                        fputs(",\"running\":false,\"installed\":true,\"instances\":0,\"node\":", stdout);
+                                        json_write_string(stdout, self);
+                                        fputc('}', stdout);
                                 } else
-                                        printf("%-28s  %-16s  %-8s  %s\n", name, version, "installed", "-");
+                                        printf("%-28s  %-16s  %-11s  %-9s  %s\n", name, version, "installed", "-", self);
                                 n++;
                         }
         }
+
+        /* homed on other nodes, reached through the bridge: is their home alive? */
+        for (size_t k = 0; k < nodes.n; k++) {
+                const Remote *rm = &nodes.v[k];
+                if (json) {
+                        fputs(n ? ",{\"name\":" : "{\"name\":", stdout);
+                        json_write_string(stdout, rm->name);
+                        fputs(",\"busName\":\"org.xfsm1.Bridge\",\"node\":", stdout);
+                        json_write_string(stdout, rm->node);
+                        printf(",\"remote\":true,\"running\":%s}", rm->alive ? "true" : "false");
+                } else
+                        printf("%-28s  %-16s  %-11s  %-9s  %s\n", rm->name, "-", rm->alive ? "remote" : "unreachable",
+                               "-", rm->node);
+                n++;
+        }
+        nodes_done(&nodes);
 
         if (json)
                 fputs("]\n", stdout);
@@ -559,7 +744,8 @@ static int on_transition(sd_bus_message *msg, void *userdata, sd_bus_error *ret_
 
         if (sd_bus_message_read(msg, "ssss", &from, &to, &event, &correlation) < 0)
                 return 0;
-        if (sd_bus_path_decode_many(path, "/org/xfsm1/%/%/%", &component, &machine, &id) <= 0)
+        if (sd_bus_path_decode_many(path, "/org/xfsm1/Bridge/%/%/%", &component, &machine, &id) <= 0 &&
+            sd_bus_path_decode_many(path, "/org/xfsm1/%/%/%", &component, &machine, &id) <= 0)
                 return 0;
         if (w->json) {
                 fputs("{\"component\":", stdout);
@@ -580,7 +766,8 @@ static int on_transition(sd_bus_message *msg, void *userdata, sd_bus_error *ret_
                 }
                 fputs("}\n", stdout);
         } else
-                printf("%s %s %s: %s -> %s on %s%s%s\n", component, machine, id, from, to, event,
+                printf("%s %s %s: %s -> %s%s%s%s%s\n", component, machine, id, from, to,
+                       isempty(event) ? " (eventless)" : " on ", strempty(event),
                        isempty(correlation) ? "" : " correlation ", correlation);
         fflush(stdout);
         return 0;
@@ -595,14 +782,23 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
 
         if (argc > 2)
                 return usage_error("watch: expected at most one COMPONENT");
-        if (argc == 2 && target(argv[1], &t) != 0)
+        if (argc == 2 && target(bus, argv[1], &t) != 0)
                 return EXIT_USAGE;
         r = sd_event_default(&event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, event, 0);
         if (r >= 0)
                 r = sd_bus_set_exit_on_disconnect(bus, true); /* the bus went away: stop watching */
-        if (r >= 0)
+        if (r >= 0 && argc == 2 && t.remote) {
+                /* homed on another node: the bridge relays its transitions under its object */
+                _cleanup_(freep) char *rule = NULL;
+                if (asprintf(&rule,
+                             "type='signal',sender='org.xfsm1.Bridge',interface='org.xfsm1.Instance',"
+                             "member='Transition',path_namespace='%s'",
+                             t.path) < 0)
+                        return refused(NULL, -ENOMEM);
+                r = sd_bus_add_match(bus, NULL, rule, on_transition, &w);
+        } else if (r >= 0)
                 r = sd_bus_match_signal(bus, NULL, argc == 2 ? t.bus_name : NULL, NULL, "org.xfsm1.Instance",
                                         "Transition", on_transition, &w);
         if (r < 0)

@@ -53,8 +53,9 @@ static void on_step(void *userdata, const xfsm_step *s) {
                                 fputc_unlocked('}', sim->transitions);
                                 sim->first_transition = false;
                         } else if (!sim->quiet)
-                                printf("%s %s: %s -> %s on %s\n", xfsm_effect_machine(f), id, xfsm_effect_from(f),
-                                       xfsm_effect_to(f), xfsm_effect_event(f));
+                                printf("%s %s: %s -> %s%s%s\n", xfsm_effect_machine(f), id, xfsm_effect_from(f),
+                                       xfsm_effect_to(f), isempty(xfsm_effect_event(f)) ? " (eventless)" : " on ",
+                                       strempty(xfsm_effect_event(f)));
                         break;
                 case XFSM_EFFECT_INSTANCE_CREATED:
                         if (!sim->json && !sim->quiet)

@@ -196,6 +196,15 @@ static void help(void) {
                "  enable STEM, disable STEM        Install or remove the bus activation and policy\n"
                "                                   files of component STEM (its worker xfsm@STEM)\n"
                "\n"
+               "Verbs on this node's Redis bridge (xfsm-redis-bridge(8)):\n"
+               "  bridge status                    Nodes (UUID, alive), components (home, entries\n"
+               "                                   waiting, pending, dead), totals and rates\n"
+               "  bridge dead list C               The entries of C that can never apply, and why\n"
+               "  bridge dead replay C             Put them back into C's inbox\n"
+               "  bridge release C                 Hand component C over: it is not homed here any\n"
+               "                                   more (refused while events wait for or in it)\n"
+               "  bridge decommission NODE         Forget a node that is gone for good\n"
+               "\n"
                "Verbs without a daemon:\n"
                "  validate FILE...                 Load and check components; print warnings\n"
                "                                   and errors as FILE:LINE:COLUMN: message\n"
@@ -289,6 +298,8 @@ int main(int argc, char **argv) {
             streq(argv[0], "history") || streq(argv[0], "create") || streq(argv[0], "send") ||
             streq(argv[0], "watch"))
                 return verb_bus(argv[0], argc, argv, json, &bus);
+        if (streq(argv[0], "bridge"))
+                return verb_bridge(argc, argv, json, &bus);
         if (streq(argv[0], "enable") || streq(argv[0], "disable"))
                 return verb_enable(argc, argv, streq(argv[0], "enable"));
         return usage_error("unknown verb '%s'", argv[0]);

@@ -31,6 +31,7 @@ void polkit_agent_close(void);
 int verb_simulate(int argc, char **argv, bool json);
 int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
 int verb_enable(int argc, char **argv, bool enable);
+int verb_bridge(int argc, char **argv, bool json, const BusArgs *a);
 int verb_bench(int argc, char **argv, bool json, const char *bus_address);
 int bench_bus(int argc, char **argv, const char *bus_address, bool json);
 int bench_polkit(int argc, char **argv, bool json);

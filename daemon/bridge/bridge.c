@@ -30,6 +30,7 @@
 #include "access.h"
 #include "bridge-config.h"
 #include "bus-errors.h"
+#include "calls.h"
 #include "directory.h"
 #include "inbound.h"
 #include "json-util.h"
@@ -37,7 +38,9 @@
 #include "macro.h"
 #include "manager.h"
 #include "node-key.h"
+#include "operate.h"
 #include "outbound.h"
+#include "redis-sentinel.h"
 #include "redis.h"
 #include "xfsm.h"
 
@@ -48,6 +51,8 @@ typedef struct Bridge {
         sd_bus *bus;
         BridgeConfig config;
         RedisTarget target;
+        RedisSentinelUrl sentinel_url; /* Redis=redis-sentinel://... */
+        RedisSentinel *sentinel;       /* the locator of every connection then */
         char uuid[37];
         char **local; /* the components installed here */
         NodeKeyring *keyring;
@@ -56,6 +61,10 @@ typedef struct Bridge {
         Access *access;
         Outbound *outbound;
         Inbound *inbound;
+        Calls *calls;
+        Operate *operate;
+        BridgeRates rates;
+        BridgeOptions options;
         sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
@@ -70,7 +79,8 @@ static void help(void) {
                "  --system | --user | --bus-address ADDR\n"
                "                       The bus of this node's workers (default the system bus)\n"
                "  --node NAME          This node's name (Node=, default the host name)\n"
-               "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB] (Redis=)\n"
+               "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB], or\n"
+               "                       redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME (Redis=)\n"
                "  --xcomponent-compat  xcomponent-ai's Redis format (XcomponentCompat=): not in this\n"
                "                       version yet, accepted and ignored\n"
                "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
@@ -80,7 +90,8 @@ static void help(void) {
                "                       Write a new key pair to PREFIX.key and PREFIX.pub, and exit\n"
                "  --help, --version\n\n"
                "The Redis password comes from the credential redis-password (one line: the\n"
-               "password; two lines: the ACL user, then the password). See xfsm-redis-bridge(8).\n");
+               "password; two lines: the ACL user, then the password); the sentinels' from\n"
+               "redis-sentinel-password, the same way. See xfsm-redis-bridge(8).\n");
 }
 
 /* ---- this node ----------------------------------------------------------------- */
@@ -190,16 +201,17 @@ static int local_components(char ***ret) {
         return 0;
 }
 
-/* The Redis password (and ACL user) from the credential redis-password. */
-static int load_redis_credential(RedisTarget *t) {
+/* A Redis password (and ACL user) from the credential name: redis-password
+ * (the data nodes) or redis-sentinel-password (the sentinels). */
+static int load_redis_credential(const char *name, char **user, char **password) {
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
         _cleanup_(freep) char *path = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
         char a[512] = "", b[512] = "";
 
-        if (t->password || isempty(dir))
+        if (*password || isempty(dir))
                 return 0;
-        if (asprintf(&path, "%s/redis-password", dir) < 0)
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
         f = fopen(path, "re");
         if (!f)
@@ -210,13 +222,13 @@ static int load_redis_credential(RedisTarget *t) {
         if (fgets(b, sizeof b, f))
                 b[strcspn(b, "\n")] = 0;
         if (*b) {
-                t->user = strdup(a);
-                t->password = strdup(b);
+                *user = strdup(a);
+                *password = strdup(b);
         } else
-                t->password = strdup(a);
+                *password = strdup(a);
         explicit_bzero(a, sizeof a);
         explicit_bzero(b, sizeof b);
-        return t->password ? 0 : -ENOMEM;
+        return *password ? 0 : -ENOMEM;
 }
 
 /* ---- transitions, for monitoring ---------------------------------------------------- */
@@ -257,9 +269,36 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 static void on_home_answer(Directory *d, const char *component, const char *home, void *userdata) {
         sd_bus_message *msg = userdata;
 
-        /* "" and true: not known (Redis unreachable, never seen): a node serves its own components */
-        (void) sd_bus_reply_method_return(msg, "sb", home ?: "", !home || streq(home, directory_node(d)));
+        /* handed over from here and not taken yet: not here any more */
+        if (!home && directory_is_released(d, component))
+                (void) sd_bus_reply_method_return(msg, "sb", "(released, not taken yet)", false);
+        else
+                /* "" and true: not known (Redis unreachable, never seen): a node serves its own components */
+                (void) sd_bus_reply_method_return(msg, "sb", home ?: "", !home || streq(home, directory_node(d)));
         sd_bus_message_unref(msg);
+}
+
+static int local_components(char ***ret);
+
+static bool is_local(Bridge *b, const char *component) {
+        for (char **c = b->local; c && *c; c++)
+                if (streq(*c, component))
+                        return true;
+        return false;
+}
+
+/* The components installed here, read again (a component enabled since the
+ * bridge started, or disabled). */
+static void rescan_local(Bridge *b) {
+        char **v = NULL;
+
+        if (local_components(&v) < 0)
+                return;
+        for (char **c = b->local; c && *c; c++)
+                free(*c);
+        free(b->local);
+        b->local = v;
+        (void) directory_set_local(b->directory, b->local);
 }
 
 /* Home(s component) -> (s node, b here): where component is homed, and
@@ -275,12 +314,38 @@ static int method_home(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         if (strlen(component) > XFSM_MAX_NAME)
                 return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "component name longer than %d bytes",
                                            XFSM_MAX_NAME);
+        if (!is_local(b, component))
+                rescan_local(b); /* installed since this bridge started? */
         r = directory_ask_home(b->directory, component, on_home_answer, sd_bus_message_ref(msg));
         if (r < 0) {
                 sd_bus_message_unref(msg);
                 return r;
         }
         return 1;
+}
+
+/* ListRemoteComponents() -> (s node, a(ssb) components): this node's name,
+ * and each component homed on another node with that node and whether its
+ * heartbeat is alive (xfsmd's ListComponentsEx). */
+static int method_list_remote(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bridge *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", b->config.node);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssb)");
+        for (size_t k = 0; r >= 0 && k < directory_n_remote(b->directory); k++) {
+                const char *c = directory_remote(b->directory, k), *home = directory_home(b->directory, c);
+                r = sd_bus_message_append(reply, "(ssb)", c, home ?: "", home && directory_node_alive(b->directory, home));
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int property_get_node(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -309,6 +374,9 @@ static const sd_bus_vtable bridge_vtable[] = {
         SD_BUS_PROPERTY("Connected", "b", property_get_node, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Home", SD_BUS_ARGS("s", component), SD_BUS_RESULT("s", node, "b", here),
                                 method_home, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRemoteComponents", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", node, "a(ssb)", components), method_list_remote,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -319,8 +387,13 @@ static void on_changed(Directory *d, void *userdata) {
 
         /* the components homed here: read their inboxes */
         for (char **c = b->local; c && *c; c++)
-                if (directory_is_home(d, *c))
+                if (directory_is_home(d, *c)) {
                         (void) inbound_add(b->inbound, *c);
+                        (void) calls_add(b->calls, *c);
+                }
+        /* the components homed elsewhere: their transitions relayed here */
+        for (size_t k = 0; k < directory_n_remote(d); k++)
+                (void) calls_follow(b->calls, directory_remote(d, k));
 }
 
 static void on_conflict(Directory *d, const char *holder, void *userdata) {
@@ -334,7 +407,7 @@ static void on_conflict(Directory *d, const char *holder, void *userdata) {
 static void on_connected(RedisConn *c, void *userdata) {
         Bridge *b = userdata;
 
-        log_info("Connected to Redis at %s:%u", b->target.host, b->target.port);
+        log_info("Connected to Redis at %s", redis_conn_address(c));
         directory_connected(b->directory);
 }
 
@@ -357,6 +430,10 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
                           directory_n_remote(b->directory), (unsigned long long) in.waiting,
                           secs > 0 ? (double) (in.delivered - b->last_delivered) / secs : 0,
                           secs > 0 ? (double) (out.sent - b->last_sent) / secs : 0, (unsigned long long) in.dead);
+        b->rates = (BridgeRates) {
+                .delivered_per_sec = secs > 0 ? (double) (in.delivered - b->last_delivered) / secs : 0,
+                .sent_per_sec = secs > 0 ? (double) (out.sent - b->last_sent) / secs : 0,
+        };
         b->last_status_usec = usec;
         b->last_delivered = in.delivered;
         b->last_sent = out.sent;
@@ -364,7 +441,75 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
+/* ---- reload (SIGHUP, systemctl reload) ----------------------------------------------- */
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Bridge *b = userdata;
+        BridgeConfig c = {};
+
+        (void) sd_notify(0, "RELOADING=1");
+        bridge_config_init(&c);
+        if (bridge_config_load(&c, &b->options) < 0)
+                log_warning("bridge.conf cannot be read: the settings stay as they were");
+        else {
+                if (!streq(c.node, b->config.node) || !streq(c.redis_url, b->config.redis_url) || c.bus != b->config.bus ||
+                    c.insecure != b->config.insecure || c.xcomponent_compat != b->config.xcomponent_compat)
+                        log_warning("Node=, Redis=, Insecure=, XcomponentCompat= and the bus change only with a "
+                                    "restart: kept as they were");
+                b->config.inbox_limit = c.inbox_limit;
+                b->config.min_replicas = c.min_replicas;
+                b->config.has_min_replicas = c.has_min_replicas;
+                b->config.wait_ms = c.wait_ms;
+                log_info("Reloaded: InboxLimit=%llu MinReplicas=%u WaitMs=%llu",
+                         (unsigned long long) c.inbox_limit, c.min_replicas, (unsigned long long) c.wait_ms);
+        }
+        bridge_config_done(&c);
+        rescan_local(b);
+        (void) sd_notify(0, "READY=1");
+        return 0;
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
+
+/* Where Redis is: a redis:// address, or the sentinels of a
+ * redis-sentinel:// URL (then the data nodes' password goes in b->target,
+ * the sentinels' stays in b->sentinel_url). Not on this machine: refused
+ * unless Insecure=yes. */
+static int setup_redis_target(Bridge *b) {
+        const char *url = b->config.redis_url, *why = NULL;
+        int r;
+
+        if (b->config.redis_kind == BRIDGE_REDIS_DIRECT) {
+                r = redis_url_parse(url, &b->target, &why);
+                if (r < 0)
+                        return log_error_errno(r, "Redis=%s: %s", url, why ?: "cannot be read");
+                if (!redis_host_is_loopback(b->target.host) && !b->config.insecure)
+                        return log_error_errno(-EPERM,
+                                               "Redis=%s is not on this machine and this hiredis has no TLS: refusing "
+                                               "it (use a TLS tunnel or a private network, and say Insecure=yes)",
+                                               url);
+                return load_redis_credential("redis-password", &b->target.user, &b->target.password);
+        }
+
+        r = redis_sentinel_url_parse(url, &b->sentinel_url, &why);
+        if (r < 0)
+                return log_error_errno(r, "Redis=%s: %s", url, why ?: "cannot be read");
+        for (size_t i = 0; i < b->sentinel_url.n_sentinels; i++)
+                if (!redis_host_is_loopback(b->sentinel_url.sentinels[i].host) && !b->config.insecure)
+                        return log_error_errno(-EPERM,
+                                               "Redis=%s: the sentinel %s is not on this machine and this hiredis has "
+                                               "no TLS: refusing it (use a TLS tunnel or a private network, and say "
+                                               "Insecure=yes)",
+                                               url, b->sentinel_url.sentinels[i].host);
+
+        /* the URL's user and password are the data nodes'; the sentinels' come from their own credential */
+        b->target.user = TAKE_PTR(b->sentinel_url.user);
+        b->target.password = TAKE_PTR(b->sentinel_url.password);
+        r = load_redis_credential("redis-password", &b->target.user, &b->target.password);
+        if (r < 0)
+                return r;
+        return load_redis_credential("redis-sentinel-password", &b->sentinel_url.user, &b->sentinel_url.password);
+}
 
 static int open_bus(const BridgeConfig *c, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -396,22 +541,10 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         const char *state_dir = o->state_dir ?: getenv("STATE_DIRECTORY") ?: "/var/lib/xfsm-bridge";
         _cleanup_(freep) char *key_path = NULL;
         uint8_t secret[NODE_KEY_SIZE], public[NODE_KEY_SIZE];
-        const char *why = NULL;
         uint64_t now;
         int r;
 
-        if (b->config.redis_kind != BRIDGE_REDIS_DIRECT)
-                return log_error_errno(-EOPNOTSUPP, "Redis=%s: Sentinel is not supported by this version",
-                                       b->config.redis_url);
-        r = redis_url_parse(b->config.redis_url, &b->target, &why);
-        if (r < 0)
-                return log_error_errno(r, "Redis=%s: %s", b->config.redis_url, why ?: "cannot be read");
-        if (!redis_host_is_loopback(b->target.host) && !b->config.insecure)
-                return log_error_errno(-EPERM,
-                                       "Redis=%s is not on this machine and this hiredis has no TLS: refusing it "
-                                       "(use a TLS tunnel or a private network, and say Insecure=yes)",
-                                       b->config.redis_url);
-        r = load_redis_credential(&b->target);
+        r = setup_redis_target(b);
         if (r < 0)
                 return r;
 
@@ -444,6 +577,7 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                 return r;
         (void) sd_event_add_signal(b->event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(b->event, NULL, SIGINT, NULL, NULL);
+        (void) sd_event_add_signal(b->event, NULL, SIGHUP, on_reload, b);
         (void) sd_event_set_watchdog(b->event, true);
         r = open_bus(&b->config, &b->bus);
         if (r < 0)
@@ -453,6 +587,13 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         if (r < 0)
                 return r;
 
+        if (b->sentinel_url.master) {
+                r = redis_sentinel_new(&b->sentinel, b->event, &b->sentinel_url, b->sentinel_url.user,
+                                       b->sentinel_url.password, b->config.insecure);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up Redis Sentinel: %m");
+                b->target.locator = redis_sentinel_locator(b->sentinel);
+        }
         r = redis_conn_new(&b->writer, b->event, &b->target, "writer",
                            &(RedisConnCallbacks) { .connected = on_connected, .disconnected = on_disconnected }, b);
         if (r < 0)
@@ -475,6 +616,19 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = inbound_new(&b->inbound, b->event, b->bus, &b->target, b->keyring, b->directory);
         if (r < 0)
                 return r;
+        r = calls_new(&b->calls, b->event, b->bus, &b->target, b->writer, b->keyring, b->directory, b->access);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve calls from other nodes: %m");
+        r = operate_new(&b->operate, &(OperateDeps) { .bus = b->bus,
+                                                      .writer = b->writer,
+                                                      .directory = b->directory,
+                                                      .inbound = b->inbound,
+                                                      .outbound = b->outbound,
+                                                      .calls = b->calls,
+                                                      .access = b->access,
+                                                      .rates = &b->rates });
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve the operators' methods: %m");
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
@@ -487,6 +641,11 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = sd_bus_request_name(b->bus, "org.xfsm1.Bridge", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to own org.xfsm1.Bridge: %m");
+        if (b->sentinel) {
+                r = redis_sentinel_start(b->sentinel);
+                if (r < 0)
+                        return r;
+        }
         r = redis_conn_start(b->writer);
         if (r < 0)
                 return r;
@@ -496,8 +655,8 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         size_t n_local = 0;
         while (b->local[n_local])
                 n_local++;
-        log_info("Node %s (UUID %s): %zu components installed here; Redis %s:%u", b->config.node, b->uuid, n_local,
-                 b->target.host, b->target.port);
+        log_info("Node %s (UUID %s): %zu components installed here; Redis %s", b->config.node, b->uuid, n_local,
+                 redis_conn_address(b->writer));
         return 0;
 }
 
@@ -505,6 +664,9 @@ static void bridge_done(Bridge *b) {
         /* the connections first: their pending commands are answered while the modules still exist */
         b->writer = redis_conn_free(b->writer);
         b->inbound = inbound_free(b->inbound);
+        b->calls = calls_free(b->calls);
+        b->operate = operate_free(b->operate);
+        b->sentinel = redis_sentinel_free(b->sentinel); /* after every connection that follows it */
         b->outbound = outbound_free(b->outbound);
         b->directory = directory_free(b->directory);
         b->access = access_free(b->access);
@@ -517,6 +679,7 @@ static void bridge_done(Bridge *b) {
                 free(*c);
         free(b->local);
         redis_target_done(&b->target);
+        redis_sentinel_url_done(&b->sentinel_url);
         bridge_config_done(&b->config);
         sd_event_unref(b->event);
 }
@@ -552,8 +715,10 @@ int main(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        b.options = o;
         r = setup(&b, &o);
         if (r >= 0) {
                 (void) sd_notifyf(0, "READY=1\nSTATUS=Node %s, connecting to Redis", b.config.node);

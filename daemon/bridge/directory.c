@@ -31,6 +31,7 @@ typedef struct Home {
 
 typedef struct NodeInfo {
         char *name;
+        char *uuid; /* from its heartbeat */
         bool alive;
 } NodeInfo;
 
@@ -39,6 +40,7 @@ struct Directory {
         RedisConn *writer;
         char *node, *uuid;
         char **local; /* the components installed here */
+        char **released; /* installed here, handed over: never claimed again by this bridge */
         char *cache;  /* the homes learned, kept across restarts */
         DirectoryCallbacks cb;
         void *userdata;
@@ -105,6 +107,42 @@ static void strv_free(char **v) {
         free(v);
 }
 
+static bool strv_has(char *const *v, const char *s) {
+        for (size_t k = 0; v && v[k]; k++)
+                if (streq(v[k], s))
+                        return true;
+        return false;
+}
+
+static int strv_add(char ***v, const char *s) {
+        size_t n = 0;
+        char **nv;
+
+        if (strv_has(*v, s))
+                return 0;
+        while (*v && (*v)[n])
+                n++;
+        nv = reallocarray(*v, n + 2, sizeof *nv);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        nv[n] = strdup(s);
+        nv[n + 1] = NULL;
+        return nv[n] ? 0 : -ENOMEM;
+}
+
+static void strv_remove(char **v, const char *s) {
+        size_t j = 0;
+
+        for (size_t k = 0; v && v[k]; k++)
+                if (streq(v[k], s))
+                        free(v[k]);
+                else
+                        v[j++] = v[k];
+        if (v)
+                v[j] = NULL;
+}
+
 static void cache_load(Directory *d);
 
 int directory_new(Directory **ret, sd_event *event, RedisConn *writer, const char *node, const char *uuid,
@@ -141,11 +179,14 @@ Directory *directory_free(Directory *d) {
                 free(d->homes[k].node);
         }
         free(d->homes);
-        for (size_t k = 0; k < d->n_nodes; k++)
+        for (size_t k = 0; k < d->n_nodes; k++) {
                 free(d->nodes[k].name);
+                free(d->nodes[k].uuid);
+        }
         free(d->nodes);
         free(d->remote);
         strv_free(d->local);
+        strv_free(d->released);
         free(d->cache);
         free(d->node);
         free(d->uuid);
@@ -227,8 +268,12 @@ static void cache_load(Directory *d) {
         if (!d->cache || !(f = fopen(d->cache, "re")))
                 return;
         while (fgets(line, sizeof line, f))
-                if (sscanf(line, "%255s %255s", c, n) == 2)
-                        home_set(d, c, n);
+                if (sscanf(line, "%255s %255s", c, n) == 2) {
+                        if (streq(n, "-"))
+                                (void) strv_add(&d->released, c); /* handed over from here */
+                        else
+                                home_set(d, c, n);
+                }
 }
 
 static void cache_save(Directory *d) {
@@ -239,6 +284,9 @@ static void cache_save(Directory *d) {
                 return;
         for (size_t k = 0; k < d->n_homes; k++)
                 fprintf(f, "%s %s\n", d->homes[k].component, d->homes[k].node);
+        for (size_t k = 0; d->released && d->released[k]; k++)
+                if (!home_find(d, d->released[k]))
+                        fprintf(f, "%s -\n", d->released[k]);
         if (fclose(f) == 0)
                 (void) rename(tmp, d->cache);
 }
@@ -276,6 +324,8 @@ static void home_set(Directory *d, const char *component, const char *node) {
                 if (!streq(node, d->node))
                         log_info("%s is homed on node %s", component, node);
         }
+        if (!streq(node, d->node))
+                strv_remove(d->released, component); /* the hand-over is done: taken elsewhere */
         remote_rebuild(d);
         cache_save(d);
         if (d->cb.changed)
@@ -472,7 +522,9 @@ int directory_ask_home(Directory *d, const char *component, directory_home_fn cb
         int r;
 
         assert(d && component && cb);
-        if (directory_home(d, component) || !redis_conn_is_up(d->writer)) {
+        /* known, unless installed here and known elsewhere: a hand-over may have brought it here since */
+        if ((directory_home(d, component) && !(installed_here(d, component) && directory_is_remote(d, component))) ||
+            !redis_conn_is_up(d->writer)) {
                 cb(d, component, directory_home(d, component), userdata);
                 return 0;
         }
@@ -480,7 +532,7 @@ int directory_ask_home(Directory *d, const char *component, directory_home_fn cb
                 return -ENOMEM;
         a->cb = cb;
         a->userdata = userdata;
-        if (installed_here(d, component) && d->claimed &&
+        if (installed_here(d, component) && d->claimed && !strv_has(d->released, component) &&
             asprintf(&value, "{\"node\":\"%s\",\"since\":%llu}", d->node,
                      (unsigned long long) (time(NULL) * 1000ULL)) >= 0)
                 (void) redis_command(d->writer, COMMAND_USEC, NULL, NULL, "SET %s %s NX", key, value);
@@ -498,6 +550,10 @@ static void claim_homes(Directory *d) {
 
                 if (home_find(d, *c))
                         continue;
+                if (strv_has(d->released, *c)) {
+                        ask_home(d, *c); /* handed over: whoever took it */
+                        continue;
+                }
                 if (asprintf(&key, "xfsm:{%s}:home", *c) < 0 ||
                     asprintf(&value, "{\"node\":\"%s\",\"since\":%llu}", d->node,
                              (unsigned long long) (time(NULL) * 1000ULL)) < 0)
@@ -543,11 +599,21 @@ static void on_node(RedisConn *c, int error, const redisReply *reply, void *user
                 if (d->cb.changed)
                         d->cb.changed(d, d->userdata);
         }
-        if (alive && (o = json_tokener_parse(reply->str)) && json_object_object_get_ex(o, "components", &list) &&
+        if (alive && (o = json_tokener_parse(reply->str)) && n && json_get_string(o, "uuid") &&
+            !streq_ptr(n->uuid, json_get_string(o, "uuid"))) {
+                free(n->uuid);
+                n->uuid = strdup(json_get_string(o, "uuid"));
+        }
+        if (alive && o && json_object_object_get_ex(o, "components", &list) &&
             json_object_is_type(list, json_type_array))
                 for (size_t k = 0; k < json_object_array_length(list); k++) {
                         json_object *e = json_object_array_get_idx(list, k);
-                        if (json_object_is_type(e, json_type_string) && !home_find(d, json_object_get_string(e)))
+                        const Home *h;
+                        if (!json_object_is_type(e, json_type_string))
+                                continue;
+                        /* not known yet, or known elsewhere: a hand-over moved it there */
+                        h = home_find(d, json_object_get_string(e));
+                        if (!h || !streq(h->node, a->component))
                                 ask_home(d, json_object_get_string(e));
                 }
 finish:
@@ -611,4 +677,73 @@ void directory_connected(Directory *d) {
         if (!d->scan && sd_event_now(d->event, CLOCK_MONOTONIC, &now) >= 0 &&
             sd_event_add_time(d->event, &d->scan, CLOCK_MONOTONIC, now + SCAN_USEC, 100000, on_scan_timer, d) >= 0)
                 (void) sd_event_source_set_enabled(d->scan, SD_EVENT_ON);
+}
+
+const char *directory_node_uuid(const Directory *d, const char *node) {
+        if (streq(node, d->node))
+                return d->uuid;
+        for (size_t k = 0; k < d->n_nodes; k++)
+                if (streq(d->nodes[k].name, node))
+                        return d->nodes[k].uuid;
+        return NULL;
+}
+
+size_t directory_n_nodes(const Directory *d) {
+        return d->n_nodes;
+}
+
+const char *directory_nth_node(const Directory *d, size_t i) {
+        return i < d->n_nodes ? d->nodes[i].name : NULL;
+}
+
+size_t directory_n_homes(const Directory *d) {
+        return d->n_homes;
+}
+
+const char *directory_nth_home(const Directory *d, size_t i, const char **ret_node) {
+        if (i >= d->n_homes)
+                return NULL;
+        if (ret_node)
+                *ret_node = d->homes[i].node;
+        return d->homes[i].component;
+}
+
+void directory_release(Directory *d, const char *component) {
+        Home *h = home_find(d, component);
+
+        if (!h || !streq(h->node, d->node))
+                return;
+        (void) strv_add(&d->released, component);
+        free(h->component);
+        free(h->node);
+        *h = d->homes[--d->n_homes];
+        remote_rebuild(d);
+        cache_save(d);
+        log_notice("%s is released: no longer homed here", component);
+}
+
+int directory_set_local(Directory *d, char *const *local) {
+        char **v = strv_copy(local);
+
+        if (!v)
+                return -ENOMEM;
+        strv_free(d->local);
+        d->local = v;
+        if (redis_conn_is_up(d->writer) && d->claimed)
+                claim_homes(d);
+        return 0;
+}
+
+bool directory_is_released(const Directory *d, const char *component) {
+        return strv_has(d->released, component);
+}
+
+void directory_forget_node(Directory *d, const char *node) {
+        for (size_t k = 0; k < d->n_nodes; k++)
+                if (streq(d->nodes[k].name, node)) {
+                        free(d->nodes[k].name);
+                        free(d->nodes[k].uuid);
+                        d->nodes[k] = d->nodes[--d->n_nodes];
+                        return;
+                }
 }

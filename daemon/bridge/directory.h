@@ -61,3 +61,21 @@ bool directory_node_alive(const Directory *d, const char *node);
 size_t directory_n_remote(const Directory *d);
 const char *directory_remote(const Directory *d, size_t i);
 bool directory_is_remote(const Directory *d, const char *component);
+
+/* The other nodes seen (alive or not), and a node's UUID (NULL: not seen). */
+size_t directory_n_nodes(const Directory *d);
+const char *directory_nth_node(const Directory *d, size_t i);
+const char *directory_node_uuid(const Directory *d, const char *node);
+/* Node was decommissioned: not listed any more (unless it beats again). */
+void directory_forget_node(Directory *d, const char *node);
+/* Every home known: component i and its node. */
+size_t directory_n_homes(const Directory *d);
+const char *directory_nth_home(const Directory *d, size_t i, const char **ret_node);
+
+/* The hand-over (xfsmctl bridge release): component, homed here, is not any
+ * more; this bridge never claims it again until its home is seen elsewhere.
+ * The caller deleted xfsm:{C}:home. */
+void directory_release(Directory *d, const char *component);
+bool directory_is_released(const Directory *d, const char *component);
+/* The components installed here changed (copied): claim the new ones. */
+int directory_set_local(Directory *d, char *const *local);

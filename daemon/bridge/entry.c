@@ -26,6 +26,8 @@ _Static_assert(crypto_auth_hmacsha512256_BYTES == crypto_auth_BYTES, "crypto_aut
 
 static const char *const kind_names[_ENTRY_KIND_MAX] = {
         [ENTRY_ROUTED] = "routed",
+        [ENTRY_CALL] = "call",
+        [ENTRY_REPLY] = "reply",
 };
 
 const char *entry_kind_to_string(EntryKind k) {
@@ -241,20 +243,19 @@ static bool value_is(const char *s, size_t len, const char *what) {
         return len == strlen(what) && memcmp(s, what, len) == 0;
 }
 
-int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, void *userdata,
-                const char *const *argv, const size_t *argvlen, size_t n, Entry **ret_entry, EntryDead *ret_dead) {
+/* Everything but the body's meaning: the shape, v, the fields, the size,
+ * the signer and its MAC, the body's UTF-8; kind must be want. */
+static int parse_signed(const NodeKeyring *k, EntryKind wanted, const char *const *argv, const size_t *argvlen,
+                        size_t n, Entry **ret_entry, EntryDead *ret_dead) {
         const char *val[_FIELD_MAX] = {};
         size_t len[_FIELD_MAX] = {};
         uint8_t key[NODE_KEY_SIZE], want[crypto_auth_BYTES], got[crypto_auth_BYTES];
         _cleanup_(entry_freep) Entry *e = NULL;
         EntryKind kind = _ENTRY_KIND_MAX;
         char node[NODE_NAME_MAX + 1], pb[72];
-        const char *why, *source, *target;
-        int r;
+        const char *why;
 
         assert(k);
-        assert(inbox);
-        assert(is_home);
         assert(argv || n == 0);
         assert(argvlen || n == 0);
         assert(ret_entry);
@@ -287,9 +288,9 @@ int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, vo
         for (EntryKind i = 0; i < _ENTRY_KIND_MAX; i++)
                 if (value_is(val[FIELD_KIND], len[FIELD_KIND], kind_names[i]))
                         kind = i;
-        if (kind == _ENTRY_KIND_MAX)
-                return dead(ret_dead, ENTRY_DEAD_KIND, "kind '%s', this node reads routed",
-                            printable(pb, val[FIELD_KIND], len[FIELD_KIND]));
+        if (kind != wanted)
+                return dead(ret_dead, ENTRY_DEAD_KIND, "kind '%s' where %s is read",
+                            printable(pb, val[FIELD_KIND], len[FIELD_KIND]), kind_names[wanted]);
 
         if (len[FIELD_BODY] > ENTRY_BODY_MAX)
                 return dead(ret_dead, ENTRY_DEAD_TOO_LARGE, "body of %zu bytes, over %d", len[FIELD_BODY],
@@ -341,6 +342,23 @@ int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, vo
         e->body[len[FIELD_BODY]] = 0;
         e->body_len = len[FIELD_BODY];
 
+        *ret_entry = TAKE_PTR(e);
+        return ENTRY_VALID;
+}
+
+int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, void *userdata,
+                const char *const *argv, const size_t *argvlen, size_t n, Entry **ret_entry, EntryDead *ret_dead) {
+        _cleanup_(entry_freep) Entry *e = NULL;
+        const char *source, *target;
+        char pb[72];
+        int r;
+
+        assert(inbox);
+        assert(is_home);
+        r = parse_signed(k, ENTRY_ROUTED, argv, argvlen, n, &e, ret_dead);
+        if (r != ENTRY_VALID)
+                return r;
+
         r = xfsm_routed_parse(e->body, &e->routed);
         if (r == -ENOMEM)
                 return r;
@@ -359,13 +377,28 @@ int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, vo
                 return dead(ret_dead, ENTRY_DEAD_WRONG_TARGET, "routed event for %s in the inbox of %s",
                             printable(pb, target, strlen(target)), inbox);
 
-        r = is_home(source, node, userdata);
+        r = is_home(source, e->node, userdata);
         if (r < 0)
                 return r;
         if (r == 0)
                 return dead(ret_dead, ENTRY_DEAD_NOT_HOME, "source component %s does not have node %s as its home",
-                            printable(pb, source, strlen(source)), node);
+                            printable(pb, source, strlen(source)), e->node);
 
+        *ret_entry = TAKE_PTR(e);
+        return ENTRY_VALID;
+}
+
+int entry_parse_message(const NodeKeyring *k, EntryKind kind, const char *const *argv, const size_t *argvlen,
+                        size_t n, Entry **ret_entry, EntryDead *ret_dead) {
+        _cleanup_(entry_freep) Entry *e = NULL;
+        int r;
+
+        assert(kind == ENTRY_CALL || kind == ENTRY_REPLY);
+        r = parse_signed(k, kind, argv, argvlen, n, &e, ret_dead);
+        if (r != ENTRY_VALID)
+                return r;
+        if (e->body_len == 0 || e->body[0] != '{')
+                return dead(ret_dead, ENTRY_DEAD_NOT_JSON, "body is not a JSON object");
         *ret_entry = TAKE_PTR(e);
         return ENTRY_VALID;
 }

@@ -7,8 +7,9 @@
  *
  *   v     "1"
  *   node  the node that wrote and signed it
- *   kind  "routed" (later also "call", "reply")
- *   body  for "routed": the routed event's wire form (xfsm_routed_to_wire())
+ *   kind  "routed", "call" or "reply"
+ *   body  for "routed": the routed event's wire form (xfsm_routed_to_wire());
+ *         for "call" and "reply": a JSON object (calls.h)
  *   mac   64 hex digits: HMAC-SHA512-256 (crypto_auth) under the key the
  *         writer and the reader share for that direction (node-key.h), over
  *         "xfsm-redis-bridge entry" and then v, node, kind and body, each
@@ -31,6 +32,8 @@
 
 typedef enum EntryKind {
         ENTRY_ROUTED,
+        ENTRY_CALL,  /* a call from another node, in xfsm:{C}:calls */
+        ENTRY_REPLY, /* its answer, in xfsm:node:{N}:replies */
         _ENTRY_KIND_MAX,
 } EntryKind;
 
@@ -111,3 +114,9 @@ enum {
  * negative errno (-ENOMEM, is_home's error) and neither. */
 int entry_parse(const NodeKeyring *k, const char *inbox, EntryHomeFn is_home, void *userdata,
                 const char *const *argv, const size_t *argvlen, size_t n, Entry **ret_entry, EntryDead *ret_dead);
+
+/* Read a call or reply entry (kind) the same way: signed by a node this
+ * one accepts, its body a JSON object in UTF-8 (not parsed here: calls.c
+ * reads it). */
+int entry_parse_message(const NodeKeyring *k, EntryKind kind, const char *const *argv, const size_t *argvlen,
+                        size_t n, Entry **ret_entry, EntryDead *ret_dead);

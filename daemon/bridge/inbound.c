@@ -537,6 +537,16 @@ int inbound_add(Inbound *in, const char *component) {
         return 0;
 }
 
+void inbound_remove(Inbound *in, const char *component) {
+        for (size_t k = 0; k < in->n_inboxes; k++)
+                if (streq(in->inboxes[k]->component, component)) {
+                        inbox_free(in->inboxes[k]);
+                        in->inboxes[k] = in->inboxes[--in->n_inboxes];
+                        log_info("%s is not homed here any more: its inbox is not read", component);
+                        return;
+                }
+}
+
 /* ---- the module ---------------------------------------------------------------------- */
 
 int inbound_new(Inbound **ret, sd_event *event, sd_bus *bus, const RedisTarget *target, NodeKeyring *keyring,

@@ -39,5 +39,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Inbound *, inbound_free);
 
 /* Read the inbox of component (homed here). Idempotent. */
 int inbound_add(Inbound *in, const char *component);
+/* Stop reading the inbox of component (released: homed elsewhere now). */
+void inbound_remove(Inbound *in, const char *component);
 /* Counts for one component (NULL: all). */
 InboundStats inbound_stats(const Inbound *in, const char *component);

@@ -43,6 +43,7 @@ struct Outbound {
         const BridgeConfig *config;
         sd_bus_slot *vtable, *enumerator;
         OutboundStats stats;
+        bool wait_failing; /* the last WAIT confirmed too few: logged once, until one confirms enough */
 };
 
 /* One Deliver or DeliverBatch waiting for Redis. */
@@ -71,15 +72,28 @@ static void reply_error(Call *c, int code, const char *fmt, const char *arg) {
 
 static void on_wait(RedisConn *conn, int error, const redisReply *reply, void *userdata) {
         Call *c = userdata;
-        const BridgeConfig *cfg = c->outbound->config;
+        Outbound *o = c->outbound;
+        const BridgeConfig *cfg = o->config;
 
         if (error < 0 || !reply || reply->type != REDIS_REPLY_INTEGER ||
             (unsigned long long) reply->integer < cfg->min_replicas) {
-                c->outbound->stats.failed++;
+                o->stats.failed++;
+                if (!o->wait_failing && error >= 0 && reply)
+                        log_warning("WAIT %u: %s within %llu ms (MinReplicas=, WaitMs=): the senders retry",
+                                    cfg->min_replicas,
+                                    reply->type == REDIS_REPLY_INTEGER ? "fewer replicas confirmed"
+                                    : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                       : "an unexpected answer",
+                                    (unsigned long long) cfg->wait_ms);
+                o->wait_failing = o->wait_failing || (error >= 0 && reply);
                 reply_error(c, -XFSM_E_UNAVAILABLE, "fewer replicas than MinReplicas= confirmed %s in time",
                             c->component);
-        } else
+        } else {
+                if (o->wait_failing)
+                        log_info("WAIT %u: the replicas confirm again", cfg->min_replicas);
+                o->wait_failing = false;
                 (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
+        }
         call_free(c);
 }
 
@@ -113,11 +127,16 @@ static void on_added(RedisConn *conn, int error, const redisReply *reply, void *
         o->stats.sent += (uint64_t) c->taken;
         if (!c->batch)
                 c->taken = 1; /* Deliver answers (u delivered): it was added */
-        if (o->config->min_replicas > 0 &&
-            redis_command(o->writer, (o->config->wait_ms + 1000) * 1000ULL, on_wait, c, "WAIT %u %llu",
-                          o->config->min_replicas, (unsigned long long) o->config->wait_ms) >= 0)
-                return;
-        (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
+        if (o->config->min_replicas > 0) {
+                /* answered once WAIT confirmed them on MinReplicas= replicas; never without it */
+                if (redis_command(o->writer, (o->config->wait_ms + 1000) * 1000ULL, on_wait, c, "WAIT %u %llu",
+                                  o->config->min_replicas, (unsigned long long) o->config->wait_ms) >= 0)
+                        return;
+                o->stats.failed++;
+                reply_error(c, -XFSM_E_UNAVAILABLE, "Redis took the routed event for %s but could not be asked to "
+                            "confirm it on MinReplicas= replicas: retry later", c->component);
+        } else
+                (void) sd_bus_reply_method_return(c->msg, "u", (uint32_t) c->taken);
         call_free(c);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The redis:// address of bridge.conf's Redis= (xfsm-redis-bridge(8)):
+/* The Redis addresses of bridge.conf's Redis= (xfsm-redis-bridge(8)):
  *
  *     redis://[user:password@]HOST[:PORT][/DB]
+ *     redis-sentinel://[user:password@]HOST[:PORT][,HOST[:PORT]...]/MASTERNAME
  *
  * HOST is a name, an IPv4 address, or an IPv6 address in brackets. The user
  * information is split at the last '@' (a password may hold one) and at the
@@ -56,7 +57,7 @@ static int strdup_or_null(const char *s, char **ret) {
 }
 
 int redis_target_copy(RedisTarget *ret, const RedisTarget *src) {
-        RedisTarget t = { .port = src->port, .db = src->db };
+        RedisTarget t = { .port = src->port, .db = src->db, .locator = src->locator };
 
         assert(ret);
         assert(src);
@@ -187,8 +188,8 @@ static int parse_userinfo(const char *s, size_t n, RedisTarget *t, const char **
         return 0;
 }
 
-/* HOST[:PORT][/DB] */
-static int parse_hostport(const char *p, RedisTarget *t, const char **ret_why) {
+/* HOST[:PORT][/DB], PORT default_port when absent */
+static int parse_hostport(const char *p, uint16_t default_port, RedisTarget *t, const char **ret_why) {
         unsigned long v;
         const char *end;
         size_t n;
@@ -235,7 +236,7 @@ static int parse_hostport(const char *p, RedisTarget *t, const char **ret_why) {
                 p += n;
         }
 
-        t->port = REDIS_DEFAULT_PORT;
+        t->port = default_port;
         if (*p == ':') {
                 p++;
                 n = strcspn(p, "/");
@@ -289,7 +290,7 @@ int redis_url_parse(const char *url, RedisTarget *ret, const char **ret_why) {
                 p = at + 1;
         }
 
-        r = parse_hostport(p, &t, ret_why);
+        r = parse_hostport(p, REDIS_DEFAULT_PORT, &t, ret_why);
         if (r < 0)
                 goto fail;
 
@@ -298,6 +299,126 @@ int redis_url_parse(const char *url, RedisTarget *ret, const char **ret_why) {
 
 fail:
         redis_target_done(&t);
+        return r;
+}
+
+void redis_sentinel_url_done(RedisSentinelUrl *u) {
+        if (!u)
+                return;
+
+        for (size_t i = 0; i < u->n_sentinels; i++)
+                redis_target_done(&u->sentinels[i]);
+        free(u->sentinels);
+        free(u->master);
+        free(u->user);
+        erase_free(u->password);
+        *u = (RedisSentinelUrl) {};
+}
+
+static bool master_name_is_valid(const char *s, size_t n) {
+        if (n == 0 || n > REDIS_MASTER_NAME_MAX)
+                return false;
+
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      strchr("._-:", s[i])))
+                        return false;
+
+        return true;
+}
+
+/* One HOST[:PORT] of the sentinel list, s[0..n). */
+static int parse_sentinel(const char *s, size_t n, RedisTarget *ret, const char **ret_why) {
+        _cleanup_(freep) char *piece = NULL;
+        RedisTarget t = {};
+        int r;
+
+        if (n == 0)
+                return fail(ret_why, "an empty sentinel address (two ',' in a row, or one at an end)");
+        piece = strndup(s, n);
+        if (!piece)
+                return -ENOMEM;
+
+        r = parse_hostport(piece, REDIS_SENTINEL_DEFAULT_PORT, &t, ret_why);
+        if (r < 0) {
+                redis_target_done(&t);
+                return r;
+        }
+
+        *ret = t;
+        return 0;
+}
+
+int redis_sentinel_url_parse(const char *url, RedisSentinelUrl *ret, const char **ret_why) {
+        static const char scheme[] = "redis-sentinel://";
+        RedisSentinelUrl u = {};
+        RedisTarget auth = {};
+        const char *p, *at, *slash;
+        int r;
+
+        assert(url);
+        assert(ret);
+
+        if (strncasecmp(url, scheme, strlen(scheme)) != 0)
+                return fail(ret_why, "not a redis-sentinel:// URL");
+        p = url + strlen(scheme);
+
+        /* the master name cannot hold '@' or '/': the last '/' ends the
+         * sentinels, the last '@' before it the user information */
+        slash = strrchr(p, '/');
+        if (!slash)
+                return fail(ret_why, "no /MASTERNAME after the sentinels");
+        if (!master_name_is_valid(slash + 1, strlen(slash + 1)))
+                return fail(ret_why, "not a master name (1-64 letters, digits, '.', '_', '-', ':')");
+
+        at = memrchr(p, '@', slash - p);
+        if (at) {
+                r = parse_userinfo(p, at - p, &auth, ret_why);
+                if (r < 0)
+                        goto fail;
+                u.user = TAKE_PTR(auth.user);
+                u.password = TAKE_PTR(auth.password);
+                p = at + 1;
+        }
+
+        if (p == slash) {
+                r = fail(ret_why, "no sentinel address");
+                goto fail;
+        }
+
+        u.master = strdup(slash + 1);
+        u.sentinels = calloc(REDIS_SENTINELS_MAX, sizeof *u.sentinels);
+        if (!u.master || !u.sentinels) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        if (memchr(p, '/', slash - p)) {
+                r = fail(ret_why, "a '/' among the sentinels (one '/' only, before the master name)");
+                goto fail;
+        }
+
+        /* each piece ends at a ',' or at the '/' */
+        while (p <= slash) {
+                size_t n = strcspn(p, ",/");
+
+                if (u.n_sentinels == REDIS_SENTINELS_MAX) {
+                        r = fail(ret_why, "more than 16 sentinels");
+                        goto fail;
+                }
+                r = parse_sentinel(p, n, &u.sentinels[u.n_sentinels], ret_why);
+                if (r < 0)
+                        goto fail;
+                u.n_sentinels++;
+                p += n + 1;
+        }
+
+        *ret = u;
+        return 0;
+
+fail:
+        redis_target_done(&auth);
+        redis_sentinel_url_done(&u);
         return r;
 }
 

@@ -11,8 +11,13 @@
  * its deadline drops the connection: its reply may still come, and the
  * replies of one connection are matched to commands only by their order.
  *
- * The states: IDLE (not started, or being freed) → RESOLVING → CONNECTING
- * → UP, and from any of them on a failure → WAITING (backoff) → RESOLVING.
+ * The states: IDLE (not started, or being freed) → [LOCATING →] RESOLVING
+ * → CONNECTING → UP, and from any of them on a failure → WAITING (backoff)
+ * → [LOCATING or] RESOLVING. LOCATING: a locator (Redis Sentinel) is asked
+ * where the server is; its answer carries the attempt's ticket, so that a
+ * late answer to an attempt that is over is ignored. The handshake is
+ * AUTH, SELECT, PING, ROLE (with a locator) and SUBSCRIBE (with channels):
+ * up once every one of them answered.
  * Every failure goes through conn_down(), the one place that closes the
  * hiredis context, fails the pending commands, schedules the next attempt
  * and tells the owner.
@@ -62,6 +67,7 @@
 
 typedef enum RedisState {
         REDIS_STATE_IDLE,
+        REDIS_STATE_LOCATING,
         REDIS_STATE_RESOLVING,
         REDIS_STATE_CONNECTING,
         REDIS_STATE_UP,
@@ -74,9 +80,16 @@ typedef enum RedisStep {
         STEP_AUTH,
         STEP_SELECT,
         STEP_PING,
+        STEP_ROLE,
 } RedisStep;
 
 typedef struct RedisCmd RedisCmd;
+
+typedef struct RedisSub {
+        char *channel;
+        redis_message_fn cb;
+        void *userdata;
+} RedisSub;
 
 struct RedisCmd {
         unsigned n_ref;
@@ -103,6 +116,12 @@ struct RedisConn {
 
         RedisState state;
         bool freeing;
+        uint64_t ticket;          /* the attempt's number, for the locator */
+        unsigned handshake_left;  /* handshake replies still awaited */
+        bool retry_now;           /* the next attempt without backoff (the server moved) */
+
+        RedisSub *subs;
+        size_t n_subs;
 
         HostLookup *lookup;
         char *addrs[ADDRESSES_MAX]; /* numeric, tried in order */
@@ -149,6 +168,9 @@ static RedisConn *conn_unref(RedisConn *c) {
         assert(!c->pending);
 
         conn_clear_addrs(c);
+        for (size_t i = 0; i < c->n_subs; i++)
+                free(c->subs[i].channel);
+        free(c->subs);
         host_lookup_free(c->lookup);
         sd_event_source_disable_unref(c->connect_timer);
         sd_event_source_disable_unref(c->retry_timer);
@@ -223,6 +245,8 @@ static const char *step_name(RedisStep step) {
                 return "SELECT";
         case STEP_PING:
                 return "PING";
+        case STEP_ROLE:
+                return "ROLE";
         default:
                 return "command";
         }
@@ -312,8 +336,14 @@ static void conn_schedule_retry(RedisConn *c) {
         uint64_t wait;
         int r;
 
-        wait = c->backoff_usec / 2 + random_u64() % (c->backoff_usec / 2 + 1);
-        c->backoff_usec = MIN(c->backoff_usec * 2, c->backoff_max_usec);
+        if (c->retry_now) {
+                c->retry_now = false;
+                c->backoff_usec = c->backoff_min_usec;
+                wait = 0;
+        } else {
+                wait = c->backoff_usec / 2 + random_u64() % (c->backoff_usec / 2 + 1);
+                c->backoff_usec = MIN(c->backoff_usec * 2, c->backoff_max_usec);
+        }
 
         r = sd_event_add_time(c->event, &c->retry_timer, CLOCK_MONOTONIC, conn_now(c) + wait, TIMER_ACCURACY_USEC,
                               on_retry, c);
@@ -346,6 +376,9 @@ static void conn_down(RedisConn *c, int error, const char *reason, bool hiredis_
         /* reason may be hiredis's errstr, freed with the context */
         why = strdup(reason ? reason : "unknown error");
         was_up = c->state == REDIS_STATE_UP;
+
+        if (c->state == REDIS_STATE_LOCATING && c->target.locator->cancel)
+                c->target.locator->cancel(c, c->target.locator->userdata);
 
         pending = conn_take_pending(c);
         ac = conn_detach(c);
@@ -400,6 +433,8 @@ static void conn_down(RedisConn *c, int error, const char *reason, bool hiredis_
 
 /* ---- hiredis's callbacks ------------------------------------------------------------ */
 
+static void conn_up(RedisConn *c);
+
 static void conn_handshake_reply(RedisConn *c, RedisStep step, const redisReply *reply) {
         if (reply->type == REDIS_REPLY_ERROR) {
                 _cleanup_(freep) char *reason = NULL;
@@ -423,9 +458,29 @@ static void conn_handshake_reply(RedisConn *c, RedisStep step, const redisReply 
                 return;
         }
 
-        if (step != STEP_PING)
-                return;
+        /* ROLE answers an array whose first element is the role: the
+         * primary says "master" */
+        if (step == STEP_ROLE && !(reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                                   reply->element[0]->type == REDIS_REPLY_STRING &&
+                                   strcmp(reply->element[0]->str, "master") == 0)) {
+                _cleanup_(freep) char *reason = NULL;
 
+                if (asprintf(&reason, "the server is not the primary (its ROLE is %s)",
+                             reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                                             reply->element[0]->type == REDIS_REPLY_STRING
+                                     ? reply->element[0]->str
+                                     : "unreadable") < 0)
+                        reason = NULL;
+                conn_down(c, -EAGAIN, reason ? reason : "the server is not the primary", false, NULL);
+                return;
+        }
+
+        if (--c->handshake_left == 0)
+                conn_up(c);
+}
+
+/* Every step of the handshake answered. */
+static void conn_up(RedisConn *c) {
         c->state = REDIS_STATE_UP;
         c->connect_timer = sd_event_source_disable_unref(c->connect_timer);
         c->backoff_usec = c->backoff_min_usec;
@@ -463,8 +518,20 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata) {
 
         if (cmd->step != STEP_COMMAND)
                 conn_handshake_reply(c, cmd->step, reply);
-        else if (cmd->cb)
-                cmd->cb(c, 0, reply, cmd->userdata);
+        else {
+                /* the primary became a replica: writes are refused, blocked reads ended */
+                bool demoted = c->target.locator && reply->type == REDIS_REPLY_ERROR &&
+                               (strncmp(reply->str, "READONLY", 8) == 0 || strncmp(reply->str, "UNBLOCKED", 9) == 0);
+
+                if (cmd->cb)
+                        cmd->cb(c, 0, reply, cmd->userdata);
+                if (demoted && !c->freeing && c->state == REDIS_STATE_UP) {
+                        log_warning("Redis %s: %s is no longer the primary (%s): connecting again", c->role,
+                                    c->address, cmd->name);
+                        c->retry_now = true;
+                        conn_down(c, -EROFS, "the server is no longer the primary", false, NULL);
+                }
+        }
 
         conn_unref(c);
         cmd_unref(cmd);
@@ -518,6 +585,40 @@ static void on_disconnect(const redisAsyncContext *cac, int status) {
 
         conn_down(c, ac->err != 0 ? hiredis_error(ac) : -ECONNRESET, ac->errstr ? ac->errstr : "connection closed",
                   true, NULL);
+}
+
+/* Replies on a subscribed context: confirmations of SUBSCRIBE (one per
+ * channel) and messages. hiredis keeps this callback per channel and calls
+ * it with no reply when the context goes, by then detached from c (or
+ * followed by on_disconnect()). */
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata) {
+        RedisConn *c = ac->data;
+        redisReply *reply = r;
+        const char *kind;
+
+        if (!c || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+            reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING)
+                return;
+        kind = reply->element[0]->str;
+
+        if (strcasecmp(kind, "subscribe") == 0) {
+                if (c->state == REDIS_STATE_CONNECTING && c->handshake_left > 0 && --c->handshake_left == 0)
+                        conn_up(c);
+                return;
+        }
+
+        if (strcasecmp(kind, "message") != 0 || reply->element[2]->type != REDIS_REPLY_STRING ||
+            c->state != REDIS_STATE_UP)
+                return;
+
+        for (size_t i = 0; i < c->n_subs; i++)
+                if (streq(c->subs[i].channel, reply->element[1]->str)) {
+                        conn_ref(c);
+                        c->subs[i].cb(c, c->subs[i].channel, reply->element[2]->str, reply->element[2]->len,
+                                      c->subs[i].userdata);
+                        conn_unref(c);
+                        return;
+                }
 }
 
 /* ---- sending ---------------------------------------------------------------------------- */
@@ -662,10 +763,38 @@ static int conn_send_argv(RedisConn *c, RedisStep step, int argc, const char **a
         return r;
 }
 
-/* AUTH, SELECT, PING, sent at once: hiredis writes them once the TCP
- * connection is up; the attempt's timer bounds them. */
+/* SUBSCRIBE to the channels subs[from..to) (none: nothing), answered on
+ * on_sub_reply(). */
+static int conn_send_subscribe(RedisConn *c, size_t from, size_t to) {
+        _cleanup_(freep) const char **argv = NULL;
+        char *buf = NULL;
+        int len, r;
+
+        if (from >= to)
+                return 0;
+
+        argv = calloc(to - from + 1, sizeof *argv);
+        if (!argv)
+                return -ENOMEM;
+        argv[0] = "SUBSCRIBE";
+        for (size_t i = from; i < to; i++)
+                argv[1 + i - from] = c->subs[i].channel;
+
+        len = redisFormatCommandArgv(&buf, (int) (to - from + 1), argv, NULL);
+        if (len < 0)
+                return -ENOMEM;
+        r = redisAsyncFormattedCommand(c->ac, on_sub_reply, NULL, buf, len) == REDIS_OK ? 0 : -ENOTCONN;
+        redisFreeCommand(buf);
+        return r;
+}
+
+/* AUTH, SELECT, PING, ROLE, SUBSCRIBE, sent at once: hiredis writes them
+ * once the TCP connection is up; the attempt's timer bounds them. */
 static int conn_send_handshake(RedisConn *c) {
         int r;
+
+        /* one reply per step, one confirmation per channel */
+        c->handshake_left = !!c->target.password + (c->target.db != 0) + 1 + !!c->target.locator + c->n_subs;
 
         if (c->target.password) {
                 const char *argv[] = { "AUTH", c->target.user, c->target.password };
@@ -690,7 +819,17 @@ static int conn_send_handshake(RedisConn *c) {
                         return r;
         }
 
-        return conn_send_argv(c, STEP_PING, 1, (const char *[]) { "PING" });
+        r = conn_send_argv(c, STEP_PING, 1, (const char *[]) { "PING" });
+        if (r < 0)
+                return r;
+
+        if (c->target.locator) {
+                r = conn_send_argv(c, STEP_ROLE, 1, (const char *[]) { "ROLE" });
+                if (r < 0)
+                        return r;
+        }
+
+        return conn_send_subscribe(c, 0, c->n_subs);
 }
 
 /* ---- connecting ------------------------------------------------------------------------ */
@@ -788,19 +927,26 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static void conn_attempt(RedisConn *c) {
+/* The host and port of c->target, for the logs. */
+static int conn_set_address(RedisConn *c) {
+        char *a;
+
+        if (!c->target.host)
+                a = strdup(c->target.locator->what ?: "the server");
+        else if (asprintf(&a, strchr(c->target.host, ':') ? "[%s]:%u" : "%s:%u", c->target.host, c->target.port) <
+                 0)
+                a = NULL;
+        if (!a)
+                return -ENOMEM;
+
+        free(c->address);
+        c->address = a;
+        return 0;
+}
+
+/* The rest of an attempt once the host is known: look it up, connect. */
+static void conn_attempt_host(RedisConn *c) {
         int r;
-
-        assert(!c->ac);
-        assert(!c->lookup);
-
-        r = sd_event_add_time(c->event, &c->connect_timer, CLOCK_MONOTONIC, conn_now(c) + c->connect_timeout_usec,
-                              TIMER_ACCURACY_USEC, on_connect_timeout, c);
-        if (r < 0) {
-                conn_down(c, r, "failed to arm the connect timer", false, NULL);
-                return;
-        }
-        (void) sd_event_source_set_description(c->connect_timer, "redis-connect");
 
         conn_clear_addrs(c);
 
@@ -822,6 +968,32 @@ static void conn_attempt(RedisConn *c) {
                 conn_down(c, r, "failed to start resolving the host", false, NULL);
 }
 
+static void conn_attempt(RedisConn *c) {
+        int r;
+
+        assert(!c->ac);
+        assert(!c->lookup);
+
+        r = sd_event_add_time(c->event, &c->connect_timer, CLOCK_MONOTONIC, conn_now(c) + c->connect_timeout_usec,
+                              TIMER_ACCURACY_USEC, on_connect_timeout, c);
+        if (r < 0) {
+                conn_down(c, r, "failed to arm the connect timer", false, NULL);
+                return;
+        }
+        (void) sd_event_source_set_description(c->connect_timer, "redis-connect");
+
+        if (!c->target.locator) {
+                conn_attempt_host(c);
+                return;
+        }
+
+        /* the locator may answer from inside locate(): nothing of c after it */
+        c->state = REDIS_STATE_LOCATING;
+        r = c->target.locator->locate(c, ++c->ticket, c->target.locator->userdata);
+        if (r < 0 && c->state == REDIS_STATE_LOCATING)
+                conn_down(c, r, "cannot ask where the server is", false, NULL);
+}
+
 /* ---- the API ---------------------------------------------------------------------------- */
 
 int redis_conn_new(RedisConn **ret, sd_event *event, const RedisTarget *target, const char *role,
@@ -832,7 +1004,7 @@ int redis_conn_new(RedisConn **ret, sd_event *event, const RedisTarget *target, 
         assert(ret);
         assert(event);
         assert(target);
-        assert(target->host);
+        assert(target->host || target->locator);
         assert(role);
 
         c = calloc(1, sizeof *c);
@@ -854,13 +1026,13 @@ int redis_conn_new(RedisConn **ret, sd_event *event, const RedisTarget *target, 
                 return r;
         }
         c->role = strdup(role);
-        r = asprintf(&c->address, strchr(target->host, ':') ? "[%s]:%u" : "%s:%u", target->host, target->port);
-        if (r < 0)
-                c->address = NULL;
-        if (!c->role || !c->address) {
+        if (!c->role || conn_set_address(c) < 0) {
                 conn_unref(c);
                 return -ENOMEM;
         }
+
+        if (c->target.locator && c->target.locator->attach)
+                c->target.locator->attach(c, c->target.locator->userdata);
 
         *ret = c;
         return 0;
@@ -872,6 +1044,8 @@ RedisConn *redis_conn_free(RedisConn *c) {
 
         c->freeing = true;
         conn_down(c, -ECANCELED, "the connection was freed", false, NULL);
+        if (c->target.locator && c->target.locator->detach)
+                c->target.locator->detach(c, c->target.locator->userdata);
         conn_unref(c);
         return NULL;
 }
@@ -924,6 +1098,101 @@ unsigned redis_conn_n_failures(const RedisConn *c) {
         return c->n_failures;
 }
 
+const char *redis_conn_address(const RedisConn *c) {
+        assert(c);
+        return c->address;
+}
+
+void redis_conn_located(RedisConn *c, uint64_t ticket, int error, const char *reason, const char *host,
+                        uint16_t port) {
+        char *h;
+
+        assert(c);
+
+        if (c->state != REDIS_STATE_LOCATING || ticket != c->ticket)
+                return;
+
+        if (error < 0) {
+                conn_down(c, error, reason ?: "the server could not be located", false, NULL);
+                return;
+        }
+
+        assert(host);
+        h = strdup(host);
+        if (!h) {
+                conn_down(c, -ENOMEM, "out of memory", false, NULL);
+                return;
+        }
+        free(c->target.host);
+        c->target.host = h;
+        c->target.port = port;
+        if (conn_set_address(c) < 0) {
+                conn_down(c, -ENOMEM, "out of memory", false, NULL);
+                return;
+        }
+
+        log_debug("Redis %s: %s is at %s", c->role, c->target.locator->what ?: "the server", c->address);
+        conn_attempt_host(c);
+}
+
+void redis_conn_moved(RedisConn *c, const char *host, uint16_t port, const char *reason) {
+        assert(c);
+        assert(host);
+
+        switch (c->state) {
+        case REDIS_STATE_IDLE:
+        case REDIS_STATE_LOCATING: /* the answer will say */
+                return;
+
+        case REDIS_STATE_WAITING:
+                c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+                c->backoff_usec = c->backoff_min_usec;
+                conn_attempt(c);
+                return;
+
+        default:
+                if (c->target.host && streq(c->target.host, host) && c->target.port == port)
+                        return;
+                log_info("Redis %s: %s; leaving %s", c->role, reason ?: "the server moved", c->address);
+                c->retry_now = true;
+                conn_down(c, -ECONNRESET, reason ?: "the server moved", false, NULL);
+        }
+}
+
+int redis_conn_subscribe(RedisConn *c, const char *channel, redis_message_fn cb, void *userdata) {
+        RedisSub *subs;
+        char *ch;
+        int r;
+
+        assert(c);
+        assert(channel);
+        assert(cb);
+
+        for (size_t i = 0; i < c->n_subs; i++)
+                if (streq(c->subs[i].channel, channel))
+                        return -EEXIST;
+
+        subs = reallocarray(c->subs, c->n_subs + 1, sizeof *subs);
+        if (!subs)
+                return -ENOMEM;
+        c->subs = subs;
+        ch = strdup(channel);
+        if (!ch)
+                return -ENOMEM;
+        c->subs[c->n_subs++] = (RedisSub) { .channel = ch, .cb = cb, .userdata = userdata };
+
+        /* connecting: the handshake subscribes; up: now (its confirmation is not awaited) */
+        if (c->state == REDIS_STATE_UP) {
+                r = conn_send_subscribe(c, c->n_subs - 1, c->n_subs);
+                if (r < 0) {
+                        c->retry_now = true;
+                        conn_down(c, r, "failed to subscribe", false, NULL);
+                }
+        }
+
+        return 0;
+}
+
 int redis_conn_last_error(const RedisConn *c, const char **ret_reason) {
         assert(c);
 
@@ -942,6 +1211,8 @@ int redis_command(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, void *
 
         if (c->state != REDIS_STATE_UP)
                 return -ENOTCONN;
+        if (c->n_subs > 0)
+                return -EBUSY;
 
         va_start(ap, fmt);
         len = redisvFormatCommand(&buf, fmt, ap);
@@ -966,6 +1237,8 @@ int redis_command_argv(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, v
 
         if (c->state != REDIS_STATE_UP)
                 return -ENOTCONN;
+        if (c->n_subs > 0)
+                return -EBUSY;
         if (argc == 0 || argc > INT32_MAX)
                 return -EINVAL;
 

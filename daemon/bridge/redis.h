@@ -34,6 +34,21 @@
  *   the rest of a teardown in progress, c stays valid: commands on it fail
  *   with -ENOTCONN and redis_conn_free() on it does nothing.
  *
+ * A server that moves (Redis Sentinel). When the target names a locator
+ * (redis-sentinel.h is one), each attempt asks it where the server is now
+ * (the target's host and port are not used), and the handshake also checks
+ * with ROLE that the server is a primary (a replica fails the attempt: the
+ * next one asks again). The locator may tell a connection that the server
+ * moved (redis_conn_moved()): unless it is at the new address already, it
+ * is dropped (its commands fail with -ECONNRESET) and connects again at
+ * once. A command answered READONLY or UNBLOCKED (the server became a
+ * replica) drops the connection the same way, after its callback.
+ *
+ * Pub/sub: a connection given channels (redis_conn_subscribe()) subscribes
+ * to them as part of its handshake, every time it connects, and is up
+ * once the server confirmed them; it then takes no other command (-EBUSY):
+ * give pub/sub a connection of its own.
+ *
  * hiredis writes with write(2): the process must ignore SIGPIPE. */
 
 #include <stdbool.h>
@@ -56,6 +71,26 @@
 typedef struct RedisConn RedisConn;
 
 typedef void (*redis_reply_fn)(RedisConn *c, int error, const redisReply *reply, void *userdata);
+
+/* What a locator does for the connections whose target names it; every
+ * call gets userdata. */
+struct RedisLocator {
+        const char *what; /* the server, for the logs until it is located ("the primary of NAME") */
+        /* c was made (redis_conn_new()) / is being freed: from then on, no call about it */
+        void (*attach)(RedisConn *c, void *userdata);
+        void (*detach)(RedisConn *c, void *userdata);
+        /* Find the server for c's attempt number ticket and answer with
+         * redis_conn_located(), at once or later. A negative errno fails the
+         * attempt. */
+        int (*locate)(RedisConn *c, uint64_t ticket, void *userdata);
+        /* c no longer waits for the answer (its attempt ended, or it is
+         * being freed); may be called when it was answered already */
+        void (*cancel)(RedisConn *c, void *userdata);
+        void *userdata;
+};
+
+typedef void (*redis_message_fn)(RedisConn *c, const char *channel, const char *message, size_t size,
+                                 void *userdata);
 
 typedef struct RedisConnCallbacks {
         void (*connected)(RedisConn *c, void *userdata);
@@ -95,12 +130,28 @@ unsigned redis_conn_n_failures(const RedisConn *c);
  * until c's next failure). */
 int redis_conn_last_error(const RedisConn *c, const char **ret_reason);
 
+/* Where c connects: host:port or [host]:port (the locator's "what" until
+ * located). Valid until c's next attempt. */
+const char *redis_conn_address(const RedisConn *c);
+
+/* The locator's answer to attempt ticket: host and port, or error < 0 and
+ * a sentence. Answers to an attempt that is over are ignored. */
+void redis_conn_located(RedisConn *c, uint64_t ticket, int error, const char *reason, const char *host,
+                        uint16_t port);
+/* The server is now host:port (see the top): reason goes to the logs. */
+void redis_conn_moved(RedisConn *c, const char *host, uint16_t port, const char *reason);
+
+/* Subscribes c to channel (copied): cb gets each message, with userdata,
+ * for as long as c lives, across reconnections. Before redis_conn_start()
+ * or after; -EEXIST when subscribed already, -ENOMEM. */
+int redis_conn_subscribe(RedisConn *c, const char *channel, redis_message_fn cb, void *userdata);
+
 /* Sends a command, hiredis's format (%s a C string, %b a pointer and a
  * size_t length, binary-safe), with a deadline of timeout_usec from now (0:
  * the connection's default, REDIS_TIMEOUT_NONE: none); cb (may be NULL)
  * gets the reply as the contract above says. Commands sent back to back form
  * a pipeline: replies come in order. Returns 0, or -ENOTCONN when c is not
- * up, -EINVAL for an empty or malformed command, -EOPNOTSUPP for commands
+ * up, -EBUSY when c has subscriptions, -EINVAL for an empty or malformed command, -EOPNOTSUPP for commands
  * that change the connection itself (AUTH, SELECT, HELLO, RESET, CLIENT
  * REPLY, MONITOR, SYNC, PSYNC, (S|P)SUBSCRIBE, (S|P)UNSUBSCRIBE), -ENOMEM. */
 int redis_command(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, void *userdata, const char *fmt, ...);

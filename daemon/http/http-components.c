@@ -29,7 +29,6 @@ typedef struct Home {
 
 struct Components {
         sd_bus *bus;
-        char *node;
         ComponentInfo *v;
         size_t n;
         uint64_t fetched_usec;     /* 0: never, or stale */
@@ -72,17 +71,12 @@ static int on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *r
         return 0;
 }
 
-Components *components_new(sd_bus *bus, const char *node) {
+Components *components_new(sd_bus *bus) {
         Components *c = calloc(1, sizeof *c);
 
         if (!c)
                 return NULL;
         c->bus = sd_bus_ref(bus);
-        c->node = strdup(node ?: "");
-        if (!c->node) {
-                sd_bus_unref(c->bus);
-                return mfree(c);
-        }
         c->last_waiter = &c->waiters;
         /* a component started or stopped, a bridge came or went: where to call may have changed */
         if (sd_bus_add_match_async(bus, &c->owners,
@@ -109,7 +103,6 @@ Components *components_free(Components *c) {
                 free(c->homes[k].id);
                 free(c->homes[k].component);
         }
-        free(c->node);
         sd_bus_unref(c->bus);
         return mfree(c);
 }
@@ -185,8 +178,9 @@ static int on_list(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
                         r = -ENOMEM;
                         break;
                 }
-                /* homed on another node: reached through the bridge (xfsm-http(8), REMOTE COMPONENTS) */
-                v[n - 1].remote = streq(bus_name, "org.xfsm1.Bridge") || (*node && !streq(node, c->node));
+                /* homed on another node: ListComponentsEx names the bridge as its bus name, and it is
+                 * reached there (xfsm-http(8), REMOTE COMPONENTS) */
+                v[n - 1].remote = streq(bus_name, "org.xfsm1.Bridge");
         }
         if (r < 0) {
                 _cleanup_(sd_bus_error_free) sd_bus_error err = SD_BUS_ERROR_NULL;

@@ -29,7 +29,7 @@ typedef struct Components Components;
 typedef void (*ComponentsFn)(Components *c, const sd_bus_error *error, void *userdata);
 typedef void (*DefinitionFn)(Components *c, ComponentInfo *ci, const sd_bus_error *error, void *userdata);
 
-Components *components_new(sd_bus *bus, const char *node);
+Components *components_new(sd_bus *bus);
 Components *components_free(Components *c);
 
 /* fn once the list is at most max_age_usec old (at once, from the

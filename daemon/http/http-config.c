@@ -60,7 +60,6 @@ void http_config_done(HttpConfig *c) {
         free(c->bus_address);
         free(c->listen);
         strv_free(c->hosts);
-        free(c->node);
         free(c->dashboard_dir);
         *c = (HttpConfig) {};
 }
@@ -123,8 +122,6 @@ static int http_setting(const char *path, unsigned line, const char *section, co
                         c->max_streams_per_client = (unsigned) u;
                 return 0;
         }
-        if (streq(key, "Node"))
-                return set_string(&c->node, value);
         return -ENOENT;
 }
 
@@ -159,7 +156,6 @@ int http_config_load(HttpConfig *c, int argc, char *argv[], const char *default_
         const char *config = NULL, *listen_opt = NULL, *address = NULL;
         bool anonymous_write = false, has_bus = false;
         HttpBusKind bus = HTTP_BUS_SYSTEM;
-        char host[256] = "";
         int o, r;
 
         *c = (HttpConfig) {
@@ -226,11 +222,6 @@ int http_config_load(HttpConfig *c, int argc, char *argv[], const char *default_
                 return -ENOMEM;
         if (anonymous_write)
                 c->anonymous_write = true;
-        if (!c->node) {
-                (void) gethostname(host, sizeof host - 1);
-                if (set_string(&c->node, host) < 0)
-                        return -ENOMEM;
-        }
         if (set_string(&c->dashboard_dir, getenv("XFSM_HTTP_DASHBOARD") ?: default_dashboard_dir) < 0)
                 return -ENOMEM;
 

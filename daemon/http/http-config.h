@@ -26,7 +26,6 @@ typedef struct HttpConfig {
         unsigned max_connections;    /* MaxConnections= (default 256) */
         unsigned max_per_client;     /* MaxConnectionsPerClient= (default 64) */
         unsigned max_streams_per_client; /* MaxEventStreamsPerClient= (default 8) */
-        char *node;                  /* Node= (default the host name, as the bridge's) */
         char *dashboard_dir;         /* $XFSM_HTTP_DASHBOARD, else the installed files */
         bool help, version;
 } HttpConfig;

@@ -236,7 +236,7 @@ int main(int argc, char *argv[]) {
         }
         http.bus = bus;
 
-        http.components = components_new(bus, config.node);
+        http.components = components_new(bus);
         http.diagrammer = diagrammer_new();
         http.events = http.components ? events_new(&http) : NULL;
         if (!http.components || !http.diagrammer || !http.events) {

@@ -154,3 +154,5 @@ say "both nodes up, bridges joined ($(($(date +%s) - t0)) s)"
 skip() { say "FAILED: $*"; exit 1; }
 
 . "$src/tests/container/suite-two.sh"
+. "$src/tests/container/suite-two-calls.sh"
+exit "$failed"

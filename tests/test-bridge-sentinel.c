@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Two xfsm nodes joined through Redis under Redis Sentinel, all real
+ * processes on loopback: a primary, a replica (both min-replicas-to-write
+ * 1), three sentinels (down-after-milliseconds 1000), and the two nodes of
+ * test-bridge (private buses, xfsmd, bridges) whose bridges are given
+ * Redis=redis-sentinel://S1,S2,S3/main and so MinReplicas=1. The bridges
+ * log in as the ACL user xfsm everywhere, with the ACLs of
+ * xfsm-redis-bridge(8) (data nodes and sentinels), from the credentials
+ * redis-password and redis-sentinel-password. In the middle
+ * of a counted stream of events from node A to node B (the receiver takes
+ * only the next number, and counts any other as late) the primary is killed
+ * with SIGKILL; the sentinels promote the replica, and the old primary is
+ * started again (empty: the sentinels make it the new primary's replica, so
+ * that WAIT 1 can be met again). Every acknowledged event is applied exactly
+ * once, in order, and the bridges followed without a restart. Then a
+ * switch-over asked of the sentinels, one of them down, the old primary
+ * alive: the same. Prints the fault counts. No mocks: exit 77 when redis-server is not installed. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <systemd/sd-bus.h>
+
+#include "harness.h"
+
+#define N_SENTINELS 3
+#define MASTER "main"
+/* the ACLs of xfsm-redis-bridge(8), REDIS REQUIREMENTS (with +role, REDIS
+ * SENTINEL) and the sentinels' of REDIS SENTINEL; TIME, XREAD, XPENDING,
+ * XRANGE, DEL, XDEL, EXISTS and SREM are for the calls from other nodes and
+ * the operator tools.
+ * DATA_ACL is quoted for the shell of redis-cli, SENTINEL_ACL for printf's. */
+#define DATA_ACL                                                                                                 \
+        "xfsm on '>data-secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' -@all +ping +role +select +get +set "  \
+        "+sadd +smembers +eval +xlen +xadd '+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +time "        \
+        "+xread +xpending +xrange +del +xdel +exists +srem"
+#define SENTINEL_ACL                                                                                             \
+        "xfsm on >sentinel-secret -@all +ping +sentinel|get-master-addr-by-name +subscribe resetchannels "       \
+        "&+switch-master"
+
+typedef struct Node {
+        const char *name;
+        const char *stems; /* --component arguments, space-separated */
+        char dir[300], address[512];
+        sd_bus *bus;
+        pid_t broker, xfsmd, bridge;
+} Node;
+
+typedef struct Server {
+        const char *name;
+        int port;
+        pid_t pid;
+} Server;
+
+static char dir[256], empty_config[320], creds[320];
+static Server primary = { .name = "primary" }, replica = { .name = "replica" };
+static Server sentinels[N_SENTINELS] = { { .name = "sentinel1" }, { .name = "sentinel2" }, { .name = "sentinel3" } };
+static Node A = { .name = "nodeA", .stems = "order sender" };
+static Node B = { .name = "nodeB", .stems = "payment receiver" };
+
+/* ---- processes -------------------------------------------------------------------- */
+
+static int free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+static void run(const char *fmt, ...) {
+        char cmd[4096];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* redis-cli's answer on port (its lines joined by spaces, trimmed), or "" */
+static char *redis_at(int port, const char *fmt, ...) {
+        static char out[4096];
+        char cmd[8192], args[4000], line[512];
+        size_t n = 0;
+        va_list ap;
+        FILE *p;
+
+        va_start(ap, fmt);
+        vsnprintf(args, sizeof args, fmt, ap);
+        va_end(ap);
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", port, args);
+        out[0] = 0;
+        p = popen(cmd, "r");
+        if (!p)
+                return out;
+        while (fgets(line, sizeof line, p)) {
+                line[strcspn(line, "\n")] = 0;
+                n += snprintf(out + n, sizeof out - n, "%s%s", n ? " " : "", line);
+                if (n >= sizeof out)
+                        break;
+        }
+        pclose(p);
+        return out;
+}
+
+/* The process's wait status. */
+static int stop(pid_t *pid, int sig) {
+        int status = 0;
+
+        if (*pid <= 0)
+                return 0;
+        kill(*pid, sig);
+        waitpid(*pid, &status, 0);
+        *pid = 0;
+        return status;
+}
+
+static bool alive(pid_t pid) {
+        return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/* A data node: nothing kept on disk (what it acknowledged is on the other
+ * node, through WAIT), never more than it can confirm (min-replicas-to-write
+ * 1), no eviction, a replica synchronized at once (no diskless delay).
+ * replica_of: the primary's port, or 0. */
+static void server_start(Server *s, int replica_of) {
+        char port[16], sdir[300], log[320], of[32];
+
+        snprintf(port, sizeof port, "%d", s->port);
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, s->name);
+        snprintf(log, sizeof log, "%s/%s.log", dir, s->name);
+        snprintf(of, sizeof of, "%d", replica_of);
+        mkdir(sdir, 0755);
+        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
+                         (char *) "127.0.0.1", (char *) "--dir", sdir, (char *) "--appendonly", (char *) "no",
+                         (char *) "--save", (char *) "", (char *) "--maxmemory-policy", (char *) "noeviction",
+                         (char *) "--repl-diskless-sync-delay", (char *) "0", (char *) "--min-replicas-to-write",
+                         (char *) "1", (char *) "--min-replicas-max-lag", (char *) "10", (char *) "--replicaof",
+                         (char *) "127.0.0.1", of, NULL };
+        if (replica_of == 0)
+                argv[19] = NULL;
+        s->pid = spawn(argv, log);
+        for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
+                usleep(10000);
+        assert_string_equal(redis_at(s->port, "PING"), "PONG");
+        /* the bridges' user (the default user stays open for the sentinels and the replicas) */
+        assert_string_equal(redis_at(s->port, "ACL SETUSER " DATA_ACL), "OK");
+}
+
+static void sentinel_start(Server *s) {
+        char conf[320], sdir[300], log[320];
+
+        snprintf(sdir, sizeof sdir, "%s/%s", dir, s->name);
+        snprintf(conf, sizeof conf, "%s/sentinel.conf", sdir);
+        snprintf(log, sizeof log, "%s/%s.log", dir, s->name);
+        run("mkdir -p %s && printf 'port %d\\nbind 127.0.0.1\\ndir %s\\n"
+            "sentinel monitor " MASTER " 127.0.0.1 %d 2\\n"
+            "sentinel down-after-milliseconds " MASTER " 1000\\n"
+            "sentinel failover-timeout " MASTER " 10000\\n"
+            "sentinel parallel-syncs " MASTER " 1\\n"
+            "user " SENTINEL_ACL "\\n' > %s",
+            sdir, s->port, sdir, primary.port, conf);
+        char *argv[] = { (char *) "/usr/bin/redis-server", conf, (char *) "--sentinel", NULL };
+        s->pid = spawn(argv, log);
+        for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
+                usleep(10000);
+        assert_string_equal(redis_at(s->port, "PING"), "PONG");
+}
+
+/* The port of the primary the sentinel names, or 0. */
+static int sentinel_primary_port(const Server *s) {
+        const char *a = redis_at(s->port, "SENTINEL get-master-addr-by-name " MASTER);
+        const char *sp = strchr(a, ' ');
+
+        return sp ? atoi(sp + 1) : 0;
+}
+
+/* Every sentinel sees the others and the replica. */
+static void sentinels_ready(void) {
+        bool ok = false;
+
+        for (int k = 0; k < 3000 && !ok; k++) {
+                ok = true;
+                for (size_t i = 0; i < N_SENTINELS && ok; i++)
+                        ok = strncmp(redis_at(sentinels[i].port, "SENTINEL ckquorum " MASTER), "OK 3 usable", 11) == 0 &&
+                             strstr(redis_at(sentinels[i].port, "SENTINEL replicas " MASTER), "slave") != NULL;
+                if (!ok)
+                        usleep(10000);
+        }
+        assert_true(ok);
+}
+
+/* ---- nodes ------------------------------------------------------------------------ */
+
+static const char *bridge_bin(void) {
+        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
+}
+
+static void node_setup(Node *n, const char *file1, const char *stem1, const char *file2, const char *stem2) {
+        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
+        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, dir);
+        run("cp %s %s/comp/%s.yaml && cp %s %s/comp/%s.yaml", data(file1), n->dir, stem1, data(file2), n->dir, stem2);
+        run("%s --generate-key %s/key > /dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir, dir,
+            n->name);
+        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
+        assert_true(n->broker > 0);
+}
+
+static void start_xfsmd(Node *n) {
+        char comp[400], state[400], log[400], s1[64], s2[64];
+
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(state, sizeof state, "%s/state", n->dir);
+        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
+        sscanf(n->stems, "%63s %63s", s1, s2);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", state,
+                         (char *) "--component", s1, (char *) "--component", s2, NULL };
+        n->xfsmd = spawn(argv, log);
+        assert_true(n->xfsmd > 0);
+        for (int k = 0; k < 500 && !name_has_owner(n->bus, n == &A ? "org.xfsm1.StreamSender" : "org.xfsm1.StreamReceiver");
+             k++)
+                usleep(10000);
+}
+
+static bool bridge_knows(Node *n, const char *remote) {
+        sd_bus_message *reply = NULL;
+        const char *xml;
+        char needle[128];
+        bool found = false;
+
+        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
+                               "Introspect", NULL, &reply, "") < 0)
+                return false;
+        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
+        if (sd_bus_message_read(reply, "s", &xml) > 0)
+                found = strstr(xml, needle) != NULL;
+        sd_bus_message_unref(reply);
+        return found;
+}
+
+static void start_bridge(Node *n) {
+        char comp[400], nodes[400], key[400], url[256], state[400], log[400];
+
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(state, sizeof state, "%s/bridge-state", n->dir);
+        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
+        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" MASTER, sentinels[0].port,
+                 sentinels[1].port, sentinels[2].port);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        /* never the host's /etc/xfsm/bridge.conf: an empty one, so MinReplicas=1 (the sentinel default) */
+        char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
+                         (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", state,
+                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config",
+                         empty_config, NULL };
+        n->bridge = spawn(argv, log);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_true(n->bridge > 0);
+}
+
+static void wait_bridge(Node *n, const char *remote) {
+        for (int k = 0; k < 1500 && !bridge_knows(n, remote); k++)
+                usleep(10000);
+        assert_true(bridge_knows(n, remote));
+}
+
+/* ---- calls ------------------------------------------------------------------------- */
+
+static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *id;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
+                               ctx) < 0)
+                fail_msg("CreateInstance %s: %s", component, error.message);
+        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
+        r = strdup(id);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+/* NEXT {n} to the sender on node A: 0 when acknowledged (the routed event is
+ * in the sender's outbox), <0 when not. */
+static int send_number(const char *sender, long n) {
+        char payload[64];
+        sd_bus_message *reply = NULL;
+        int r;
+
+        snprintf(payload, sizeof payload, "{\"n\":%ld}", n);
+        r = sd_bus_call_method(A.bus, "org.xfsm1.StreamSender", "/org/xfsm1/StreamSender", "org.xfsm1.Component", "Send",
+                               NULL, &reply, "sss", sender, "NEXT", payload);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+static long receiver_number(const char *id, const char *key) {
+        char needle[64];
+        sd_bus_message *reply = NULL;
+        const char *ctx, *p;
+        long v = -1;
+
+        if (sd_bus_call_method(B.bus, "org.xfsm1.StreamReceiver", "/org/xfsm1/StreamReceiver", "org.xfsm1.Component",
+                               "GetContext", NULL, &reply, "s", id) < 0)
+                return -1;
+        snprintf(needle, sizeof needle, "\"%s\":", key);
+        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, needle)))
+                v = strtol(p + strlen(needle), NULL, 10);
+        sd_bus_message_unref(reply);
+        return v;
+}
+
+static long wait_count(const char *receiver, long want, int seconds) {
+        long c = -1;
+
+        for (int k = 0; k < seconds * 50 && (c = receiver_number(receiver, "count")) < want; k++)
+                usleep(20000);
+        return c;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static bool file_contains(const char *path, const char *needle) {
+        char cmd[1024];
+
+        snprintf(cmd, sizeof cmd, "grep -qF -- '%s' %s", needle, path);
+        return system(cmd) == 0;
+}
+
+/* ---- setup ------------------------------------------------------------------------- */
+
+static int setup(void **state) {
+        if (access("/usr/bin/redis-server", X_OK) < 0 || system("command -v redis-cli > /dev/null") != 0) {
+                fprintf(stderr, "redis-server or redis-cli is not installed: skipping\n");
+                exit(77);
+        }
+        snprintf(dir, sizeof dir, "/tmp/xfsm-sentinel-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(empty_config, sizeof empty_config, "%s/empty.conf", dir);
+        run(": > %s", empty_config);
+        snprintf(creds, sizeof creds, "%s/credentials", dir);
+        run("mkdir -m 0700 %s && printf 'xfsm\\ndata-secret\\n' > %s/redis-password && "
+            "printf 'xfsm\\nsentinel-secret\\n' > %s/redis-sentinel-password",
+            creds, creds, creds);
+
+        primary.port = free_port();
+        replica.port = free_port();
+        for (size_t i = 0; i < N_SENTINELS; i++)
+                sentinels[i].port = free_port();
+        server_start(&primary, 0);
+        server_start(&replica, primary.port);
+        for (size_t i = 0; i < N_SENTINELS; i++)
+                sentinel_start(&sentinels[i]);
+        sentinels_ready();
+
+        node_setup(&A, "xcomponent/demo-order.yaml", "order", "stream-sender.yaml", "sender");
+        node_setup(&B, "xcomponent/demo-payment.yaml", "payment", "stream-receiver.yaml", "receiver");
+        start_xfsmd(&A);
+        start_xfsmd(&B);
+        start_bridge(&A);
+        start_bridge(&B);
+        wait_bridge(&A, "StreamReceiver");
+        wait_bridge(&B, "StreamSender");
+        return 0;
+}
+
+static int teardown(void **state) {
+        Node *nodes[] = { &A, &B };
+        char cmd[300];
+        int bad = 0;
+
+        for (size_t k = 0; k < 2; k++) {
+                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
+
+                /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
+                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
+                sd_bus_flush_close_unref(nodes[k]->bus);
+                stop(&nodes[k]->broker, SIGTERM);
+        }
+        for (size_t i = 0; i < N_SENTINELS; i++)
+                stop(&sentinels[i].pid, SIGTERM);
+        stop(&primary.pid, SIGTERM);
+        stop(&replica.pid, SIGTERM);
+
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (!getenv("XFSM_TEST_KEEP"))
+                (void) system(cmd);
+        assert_int_equal(bad, 0);
+        return 0;
+}
+
+/* ---- the test ---------------------------------------------------------------------- */
+
+/* kill -9 of the primary in the middle of a counted stream from A to B: the
+ * replica is promoted, the bridges follow it without a restart, and every
+ * acknowledged event is applied once, in order. */
+static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **state) {
+        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        pid_t bridge_a = A.bridge, bridge_b = B.bridge;
+        long sent = 0, acked = 0, before = 100, after = 200;
+        char needle[128], log_a[400], log_b[400];
+        double killed, promoted, done;
+        int new_port = 0;
+
+        /* the stream flows through the primary */
+        for (; sent < before / 2; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+        assert_int_equal(wait_count(receiver, acked, 20), acked);
+
+        /* the rest of the first half, then the primary dies with events in flight */
+        for (; sent < before; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+        stop(&primary.pid, SIGKILL);
+        killed = now_s();
+        for (; sent < before + after; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+
+        /* the sentinels promote the replica */
+        for (int k = 0; k < 3000 && (new_port = sentinel_primary_port(&sentinels[0])) != replica.port; k++)
+                usleep(10000);
+        assert_int_equal(new_port, replica.port);
+        promoted = now_s();
+
+        /* the old primary comes back, empty: the sentinels make it the new primary's replica */
+        server_start(&primary, 0);
+        assert_int_equal(wait_count(receiver, acked, 90), acked);
+        done = now_s();
+
+        long applied = receiver_number(receiver, "count"), last = receiver_number(receiver, "last"),
+             twice = receiver_number(receiver, "late");
+        fprintf(stderr,
+                "# Sentinel fail-over (kill -9 of the primary mid-stream): sent %ld, acknowledged %ld, applied %ld "
+                "(last %ld), applied twice or out of order %ld; replica promoted %.1f s after the kill, stream "
+                "complete %.1f s after it\n",
+                sent, acked, applied, last, twice, promoted - killed, done - killed);
+
+        assert_int_equal(acked, sent);
+        assert_int_equal(applied, acked);
+        assert_int_equal(last, acked);
+        assert_int_equal(twice, 0);
+
+        /* the same bridges, connected to the promoted replica */
+        assert_int_equal(A.bridge, bridge_a);
+        assert_int_equal(B.bridge, bridge_b);
+        assert_true(alive(A.bridge));
+        assert_true(alive(B.bridge));
+        snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
+        snprintf(log_b, sizeof log_b, "%s/bridge.log", B.dir);
+        snprintf(needle, sizeof needle, "connected to 127.0.0.1:%d", replica.port);
+        assert_true(file_contains(log_a, needle));
+        assert_true(file_contains(log_b, needle));
+
+        /* as the user xfsm, within its ACLs, on the new primary and on the sentinels */
+        assert_non_null(strstr(redis_at(replica.port, "CLIENT LIST"), "user=xfsm"));
+        assert_string_equal(redis_at(replica.port, "ACL LOG"), "");
+        for (size_t i = 0; i < N_SENTINELS; i++) {
+                assert_non_null(strstr(redis_at(sentinels[i].port, "CLIENT LIST"), "user=xfsm"));
+                assert_string_equal(redis_at(sentinels[i].port, "ACL LOG"), "");
+        }
+
+        free(receiver);
+        free(sender);
+}
+
+static int count_lines(const char *path, const char *needle) {
+        char cmd[1024];
+        FILE *p;
+        int n = -1;
+
+        snprintf(cmd, sizeof cmd, "grep -cF -- '%s' %s", needle, path);
+        p = popen(cmd, "r");
+        if (p) {
+                if (fscanf(p, "%d", &n) != 1)
+                        n = -1;
+                pclose(p);
+        }
+        return n;
+}
+
+/* A switch-over asked of the sentinels (SENTINEL FAILOVER) while one of
+ * them is down and events flow: the old primary lives on and is made a
+ * replica, so only the sentinels' +switch-master (and READONLY) move the
+ * bridges' connections; nothing lost, nothing doubled. */
+static void test_switchover_with_a_sentinel_down(void **state) {
+        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        int from = sentinel_primary_port(&sentinels[1]), to_port = 0;
+        Server *to = from == primary.port ? &replica : &primary;
+        long sent = 0, acked = 0;
+        char needle[128], log_a[400], log_b[400];
+        int before_a, before_b;
+        double asked, done;
+
+        assert_true(from == primary.port || from == replica.port);
+        /* the replica in sync, and known to the sentinels */
+        for (int k = 0; k < 3000 && !strstr(redis_at(to->port, "INFO replication"), "master_link_status:up"); k++)
+                usleep(10000);
+        assert_non_null(strstr(redis_at(to->port, "INFO replication"), "master_link_status:up"));
+        snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
+        snprintf(log_b, sizeof log_b, "%s/bridge.log", B.dir);
+        snprintf(needle, sizeof needle, "writer: connected to 127.0.0.1:%d", to->port);
+        before_a = count_lines(log_a, needle);
+        before_b = count_lines(log_b, needle);
+
+        /* the sentinel the bridges asked first goes away */
+        stop(&sentinels[0].pid, SIGKILL);
+        for (; sent < 50; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+
+        for (int k = 0; k < 100 && strcmp(redis_at(sentinels[1].port, "SENTINEL FAILOVER " MASTER), "OK") != 0; k++)
+                usleep(100000); /* refused while the sentinels still settle the last fail-over */
+        asked = now_s();
+        for (; sent < 150; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+        for (int k = 0; k < 3000 && (to_port = sentinel_primary_port(&sentinels[1])) != to->port; k++)
+                usleep(10000);
+        assert_int_equal(to_port, to->port);
+        /* and after it: these go through the new primary */
+        for (; sent < 200; sent++)
+                acked += send_number(sender, sent + 1) == 0;
+        assert_int_equal(wait_count(receiver, acked, 90), acked);
+        done = now_s();
+
+        long applied = receiver_number(receiver, "count"), last = receiver_number(receiver, "last"),
+             twice = receiver_number(receiver, "late");
+        fprintf(stderr,
+                "# Sentinel switch-over (SENTINEL FAILOVER, one sentinel down): sent %ld, acknowledged %ld, applied "
+                "%ld (last %ld), applied twice or out of order %ld; stream complete %.1f s after it was asked\n",
+                sent, acked, applied, last, twice, done - asked);
+        assert_int_equal(acked, sent);
+        assert_int_equal(applied, acked);
+        assert_int_equal(last, acked);
+        assert_int_equal(twice, 0);
+
+        /* the same bridges, their writers connected again to the new primary */
+        assert_true(alive(A.bridge));
+        assert_true(alive(B.bridge));
+        for (int k = 0; k < 100 && (count_lines(log_a, needle) <= before_a || count_lines(log_b, needle) <= before_b);
+             k++)
+                usleep(100000);
+        assert_true(count_lines(log_a, needle) > before_a);
+        assert_true(count_lines(log_b, needle) > before_b);
+
+        free(receiver);
+        free(sender);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_primary_killed_mid_stream_nothing_lost_nothing_doubled),
+                cmocka_unit_test(test_switchover_with_a_sentinel_down),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
