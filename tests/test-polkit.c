@@ -256,6 +256,27 @@ static void install_example_rule(void) {
         write_rule("60-xfsm-orderdesk.rules", text);
 }
 
+/* A shipped rule file of polkit/rules.d for the user nobody instead of
+ * xfsm-http, as name. */
+static void install_http_rule(const char *src_name, const char *name) {
+        char src[400], text[8192] = "", *p;
+        size_t n;
+        FILE *f;
+
+        snprintf(src, sizeof src, "%s/../polkit/rules.d/%s", env_or("XFSM_TEST_DIR", "tests"), src_name);
+        f = fopen(src, "re");
+        assert_non_null(f);
+        n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        assert_non_null(strstr(text, "\"xfsm-http\""));
+        while ((p = strstr(text, "\"xfsm-http\""))) {
+                memmove(p + strlen("\"nobody\""), p + strlen("\"xfsm-http\""), strlen(p + strlen("\"xfsm-http\"")) + 1);
+                memcpy(p, "\"nobody\"", strlen("\"nobody\""));
+        }
+        write_rule(name, text);
+}
+
 /* Until the answer to c is (or is not) an access error: polkitd reads rules
  * a moment after they change. Returns the last answer. */
 static char *until(bool want_denied, const Call *c, const char *id, const char *event) {
@@ -408,6 +429,56 @@ static void test_example_rule_grants_one_group_one_component_until_removed(void 
         free(p);
 }
 
+/* xfsm-http's shipped rule (for nobody here): reading yes, creating and
+ * sending no, even where an administrator could have authenticated; then
+ * the example rule granting writes to one component, read before it. */
+static void test_http_rule_reads_only_until_an_admin_grants_writes(void **state) {
+        Call create_i = { .component = "OrderComponent", .member = "CreateInstance", .interactive = true };
+        Call create_p = { .component = "PaymentComponent", .member = "CreateInstance", .interactive = true };
+        Call ctx = { .component = "OrderComponent", .member = "GetContext" };
+        char *id = create("OrderComponent", "Order", "{\"orderId\":\"H\"}"), *r = NULL;
+
+        /* the defaults: an administrator could authenticate */
+        r = call_as_nobody(&create_i, "ss", "Order", "{}");
+        assert_string_equal(r, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired");
+        free(r);
+        r = NULL;
+
+        install_http_rule("50-xfsm-http.rules", "50-xfsm-http.rules");
+        for (int k = 0; k < 100; k++) {
+                free(r);
+                r = call_as_nobody(&create_i, "ss", "Order", "{}");
+                if (strcmp(r, "org.freedesktop.DBus.Error.AccessDenied") == 0)
+                        break;
+                usleep(100000);
+        }
+        assert_string_equal(r, "org.freedesktop.DBus.Error.AccessDenied");
+        free(r);
+        r = call_as_nobody(&ctx, "s", id);
+        assert_string_equal(r, "OK");
+        free(r);
+
+        /* the example: OrderComponent only */
+        install_http_rule("40-xfsm-http-write.rules.example", "40-xfsm-http-write.rules");
+        r = NULL;
+        for (int k = 0; k < 100; k++) {
+                free(r);
+                r = call_as_nobody(&create_i, "ss", "Order", "{}");
+                if (!access_error(r))
+                        break;
+                usleep(100000);
+        }
+        assert_string_equal(r, "OK");
+        free(r);
+        r = call_as_nobody(&create_p, "ss", "Payment", "{}");
+        assert_string_equal(r, "org.freedesktop.DBus.Error.AccessDenied");
+        free(r);
+
+        remove_rule("40-xfsm-http-write.rules");
+        remove_rule("50-xfsm-http.rules");
+        free(id);
+}
+
 static void test_read_context_restricted_by_a_rule(void **state) {
         Call ctx = { .component = "OrderComponent", .member = "GetContext" };
         Call hist = { .component = "OrderComponent", .member = "GetHistory" };
@@ -542,6 +613,7 @@ int main(void) {
                 cmocka_unit_test(test_unprivileged_caller_denied_and_nothing_changes),
                 cmocka_unit_test(test_example_rule_grants_one_group_one_component_until_removed),
                 cmocka_unit_test(test_read_context_restricted_by_a_rule),
+                cmocka_unit_test(test_http_rule_reads_only_until_an_admin_grants_writes),
                 cmocka_unit_test(test_grants_are_cached_and_dropped_when_polkitd_goes),
                 cmocka_unit_test(test_worker_socket_peer_is_checked_as_a_process),
         };
