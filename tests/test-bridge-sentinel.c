@@ -50,7 +50,7 @@
 #define DATA_ACL                                                                                                 \
         "xfsm on '>data-secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' -@all +ping +role +select +get +set "  \
         "+sadd +smembers +eval +xlen +xadd '+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +time "        \
-        "+xread +xpending +xrange +del +xdel +exists +srem"
+        "+xread +xpending +xrange +del +xdel +exists +srem +subscribe"
 #define SENTINEL_ACL                                                                                             \
         "xfsm on >sentinel-secret -@all +ping +sentinel|get-master-addr-by-name +subscribe resetchannels "       \
         "&+switch-master"
