@@ -22,7 +22,8 @@ struct Subscriber {
         char *component;             /* the filter, or NULL */
         char *buf;
         size_t len, off;
-        bool ended;                  /* fell behind: the stream ends */
+        bool ended;                  /* fell behind, or the client left: the stream ends */
+        sd_event_source *hangup;     /* while suspended: the client leaving */
         Subscriber *prev, *next;
 };
 
@@ -60,7 +61,34 @@ static void append(Subscriber *s, const char *text, size_t n) {
 }
 
 static void wake(Subscriber *s) {
+        if (s->hangup)
+                (void) sd_event_source_set_enabled(s->hangup, SD_EVENT_OFF);
         exchange_resume(s->x);
+}
+
+/* libmicrohttpd does not watch a suspended connection: a client that
+ * leaves while its stream waits is seen here, and its stream ended (its
+ * slot is free at once, not at the next keep-alive line) */
+static int on_hangup(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Subscriber *s = userdata;
+
+        s->ended = true;
+        wake(s);
+        return 0;
+}
+
+static void watch_hangup(Subscriber *s) {
+        const union MHD_ConnectionInfo *ci;
+
+        if (s->hangup) {
+                (void) sd_event_source_set_enabled(s->hangup, SD_EVENT_ON);
+                return;
+        }
+        ci = MHD_get_connection_info(s->x->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+                return;
+        if (sd_event_add_io(s->events->http->event, &s->hangup, ci->connect_fd, EPOLLRDHUP, on_hangup, s) < 0)
+                s->hangup = NULL; /* the keep-alive lines find it */
 }
 
 static void publish(Events *e, const char *component, json_object *o) {
@@ -237,6 +265,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
                 if (s->ended)
                         return MHD_CONTENT_READER_END_OF_STREAM;
                 exchange_suspend(s->x);
+                watch_hangup(s);
                 return 0;
         }
         n = MIN(max, s->len - s->off);
@@ -256,6 +285,7 @@ void events_unsubscribe(Events *e, Subscriber *s) {
         if (s->next)
                 s->next->prev = s->prev;
         e->n--;
+        sd_event_source_disable_unref(s->hangup);
         free(s->component);
         free(s->buf);
         free(s);

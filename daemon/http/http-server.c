@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -20,13 +21,29 @@
 #include "log.h"
 #include "macro.h"
 
+/* Connections open per client address: past MaxConnectionsPerClient= (or
+ * MaxConnections= in all) a new connection is answered 503 and closed;
+ * libmicrohttpd's own limits, set higher, close those past them at once. */
+typedef struct ClientCount {
+        char addr[64];
+        unsigned n;
+} ClientCount;
+
 struct HttpServer {
         Http *http;
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer, *kick;
         Exchange *exchanges;       /* every request not yet completed */
+        ClientCount *clients;      /* slots reused once at 0, never moved out */
+        size_t n_clients;
+        unsigned connections;
         bool stopping;
 };
+
+/* what a connection's socket context holds: its slot, and whether it came past a limit */
+#define CONTEXT_MAKE(slot, over) ((void *) (uintptr_t) ((((uintptr_t) (slot) + 1) << 1) | !!(over)))
+#define CONTEXT_SLOT(ctx) ((size_t) (((uintptr_t) (ctx) >> 1) - 1))
+#define CONTEXT_OVER(ctx) (((uintptr_t) (ctx)) & 1)
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -168,6 +185,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = exchange_free(*con_cls);
 }
 
+static void address_to_string(const struct sockaddr *sa, char *buf, size_t size);
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        HttpServer *s = cls;
+        const HttpConfig *c = s->http->config;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                char addr[64] = "";
+                size_t slot = SIZE_MAX, k;
+
+                address_to_string(ci ? ci->client_addr : NULL, addr, sizeof addr);
+                for (k = 0; k < s->n_clients; k++) {
+                        if (streq(s->clients[k].addr, addr))
+                                break;
+                        if (s->clients[k].n == 0 && slot == SIZE_MAX)
+                                slot = k;
+                }
+                if (k < s->n_clients)
+                        slot = k;
+                else if (slot == SIZE_MAX) {
+                        ClientCount *v = realloc(s->clients, (s->n_clients + 1) * sizeof *v);
+
+                        if (!v) {
+                                *socket_context = NULL;
+                                return;
+                        }
+                        s->clients = v;
+                        slot = s->n_clients++;
+                        s->clients[slot] = (ClientCount) {};
+                }
+                if (s->clients[slot].n == 0)
+                        snprintf(s->clients[slot].addr, sizeof s->clients[slot].addr, "%s", addr);
+                s->clients[slot].n++;
+                s->connections++;
+                *socket_context = CONTEXT_MAKE(slot, s->clients[slot].n > c->max_per_client ||
+                                                             s->connections > c->max_connections);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+                size_t slot = CONTEXT_SLOT(*socket_context);
+
+                assert(slot < s->n_clients && s->clients[slot].n > 0);
+                s->clients[slot].n--;
+                s->connections--;
+                *socket_context = NULL;
+        }
+}
+
+/* whether x's connection came past a limit */
+static bool exchange_over_limit(Exchange *x) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(x->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci && ci->socket_context && CONTEXT_OVER(ci->socket_context);
+}
+
 static bool address_is_loopback(const struct sockaddr *sa) {
         if (!sa)
                 return false;
@@ -225,6 +297,14 @@ static bool exchange_admit(Exchange *x, const char *method, const char *url) {
         HttpProblem p = {};
         int r;
 
+        if (exchange_over_limit(x)) {
+                exchange_reply_error(x, 503, "Too many connections", NULL);
+                if (x->response) {
+                        (void) MHD_add_response_header(x->response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                        (void) MHD_add_response_header(x->response, MHD_HTTP_HEADER_CONNECTION, "close");
+                }
+                return false;
+        }
         if (!access_host_allowed(x->http->access, x->host)) {
                 exchange_reply_error(x, 421, "Host not allowed", NULL);
                 return false;
@@ -382,8 +462,10 @@ int http_server_new(Http *http, int listen_fd, const char *tls_cert, const char 
         s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, http,
                                   MHD_OPTION_LISTEN_SOCKET, listen_fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) http->config->max_connections,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) http->config->max_per_client,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                  /* past ours, a 503; past these, closed at once */
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) http->config->max_connections * 2 + 16,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) http->config->max_per_client * 2 + 16,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
                                   tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
@@ -442,5 +524,6 @@ HttpServer *http_server_free(HttpServer *s) {
                 MHD_stop_daemon(s->mhd);
         }
         s->http->server = NULL;
+        free(s->clients);
         return mfree(s);
 }
