@@ -5,8 +5,9 @@
  * ended by NUL, commands on fd 3, answers on fd 4), against xfsm-http, xfsmd
  * and a private dbus-daemon. It loads the dashboard, waits until the page's
  * event stream is open, sends an event through the REST API and sees the
- * page show the new state without a reload; then creates an instance from
- * the page's form and finds it through the API. Exit 77 without chromium. */
+ * page show the new state without a reload; then sends an event and
+ * creates an instance from the page's forms and finds them through the API.
+ * Exit 77 without chromium. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -404,6 +405,26 @@ static void test_dashboard_live(void **state) {
         assert_true(page_wait("(document.getElementById('instance-state') || {}).textContent || ''", "\"Validated\""));
         assert_true(page_wait("document.getElementById('instance-context').textContent.includes('ORD-9')", "true"));
         assert_true(page_wait("document.querySelectorAll('#instance-history li').length", "1"));
+
+        /* send from the page: the instance selected above, COMPLETE */
+        assert_true(page_wait("!document.getElementById('send-form').hidden", "true"));
+        free(page_eval("(() => { document.getElementById('send-event').value = 'COMPLETE';"
+                       " document.getElementById('send-button').click(); return true; })()"));
+        assert_true(page_wait("document.getElementById('send-result').textContent", "\"now in Completed\""));
+        snprintf(expr, sizeof expr, "(document.querySelector('tr[data-id=\"%s\"] .state') || {}).textContent || ''", id);
+        assert_true(page_wait(expr, "\"Completed\""));
+        {
+                char path[256];
+                json_object *o, *i;
+
+                snprintf(path, sizeof path, "/api/instances/%s", id);
+                assert_int_equal(http_request(port, "GET", path, NULL, NULL, &a), 0);
+                o = json_tokener_parse(a.body);
+                assert_true(json_object_object_get_ex(o, "instance", &i));
+                assert_string_equal(json_object_get_string(json_object_object_get(i, "currentState")), "Completed");
+                json_object_put(o);
+                http_answer_done(&a);
+        }
 
         /* create from the page */
         free(page_eval("(() => { const c = document.getElementById('create-component');"
