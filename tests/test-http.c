@@ -119,12 +119,22 @@ static int setup(void **state) {
         copy_file(data("xcomponent/demo-order.yaml"), path);
         snprintf(path, sizeof path, "%s/payment.yaml", comp);
         copy_file(data("xcomponent/demo-payment.yaml"), path);
+        /* instances dropped once final: their removal on the event stream */
+        snprintf(path, sizeof path, "%s/drop.yaml", comp);
+        write_file(path, "name: Dropping\n"
+                         "stateMachines:\n"
+                         "  - name: Job\n"
+                         "    initialState: Running\n"
+                         "    retention: {final: drop}\n"
+                         "    states: [{name: Running}, {name: Done, type: final}]\n"
+                         "    transitions: [{from: Running, to: Done, event: FINISH}]\n");
         setenv("XFSM_COMPONENT_PATH", comp, 1);
         {
                 char state_dir[600], log[600];
                 char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address,
                                  (char *) "--manager", (char *) "--state-dir", state_dir, (char *) "--component",
-                                 (char *) "order", (char *) "--component", (char *) "payment", NULL };
+                                 (char *) "order", (char *) "--component", (char *) "payment", (char *) "--component",
+                                 (char *) "drop", NULL };
 
                 snprintf(state_dir, sizeof state_dir, "%s/state", dir);
                 snprintf(log, sizeof log, "%s/xfsmd.log", dir);
@@ -132,6 +142,7 @@ static int setup(void **state) {
         }
         assert_true(wait_name(bus, "org.xfsm1", true));
         assert_true(wait_name(bus, "org.xfsm1.PaymentComponent", true));
+        assert_true(wait_name(bus, "org.xfsm1.Dropping", true));
 
         setenv("XFSM_HTTP_DASHBOARD", env_or("XFSM_HTTP_DASHBOARD", "daemon/http/dashboard"), 1);
 
@@ -758,6 +769,30 @@ static void test_event_stream(void **state) {
         /* the filtered stream saw none of the Order's events */
         line = http_stream_next(fd_filtered, 300);
         assert_null(line);
+
+        /* an instance dropped once final: created, its transition, removed */
+        {
+                char *job = create(port_a, "Dropping", "{\"machineName\":\"Job\"}", NULL);
+                bool removed = false;
+
+                json_object_put(send_event(port_a, job, "FINISH", 200));
+                while (!removed && (line = http_stream_next(fd, 5000))) {
+                        json_object *o = json_tokener_parse(line);
+
+                        assert_non_null(o);
+                        if (strcmp(str(o, "instanceId"), job) == 0 && strcmp(str(o, "type"), "instance_removed") == 0) {
+                                removed = true;
+                                assert_string_equal(str(o, "componentName"), "Dropping");
+                                assert_string_equal(str(o, "machineName"), "Job");
+                        }
+                        json_object_put(o);
+                        free(line);
+                }
+                assert_true(removed);
+                snprintf(path, sizeof path, "/api/instances/%s", job);
+                json_object_put(get_json(port_a, path, 404));
+                free(job);
+        }
         http_stream_close(fd);
         http_stream_close(fd_filtered);
 
