@@ -686,6 +686,24 @@ static void test_calls_from_any_node(void **state) {
         assert_string_equal(error.name, "org.xfsm1.Error.NoSuchMachine");
         sd_bus_error_free(&error);
 
+        /* the component's properties, as its home has them */
+        char *version_a = NULL, *version_b = NULL, *definition = NULL;
+        for (int k = 0; k < 100 && !version_a; k++) {
+                if (sd_bus_get_property_string(A.bus, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component", "Version", NULL,
+                                               &version_a) < 0)
+                        usleep(50000);
+        }
+        assert_non_null(version_a);
+        assert_true(sd_bus_get_property_string(B.bus, "org.xfsm1.PaymentComponent", "/org/xfsm1/PaymentComponent",
+                                               "org.xfsm1.Component", "Version", NULL, &version_b) >= 0);
+        assert_string_equal(version_a, version_b);
+        assert_true(sd_bus_get_property_string(A.bus, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component", "Definition",
+                                               NULL, &definition) >= 0);
+        assert_non_null(strstr(definition, "PaymentComponent"));
+        free(version_a);
+        free(version_b);
+        free(definition);
+
         /* the origin, on B */
         snprintf(log, sizeof log, "%s/bridge.log", B.dir);
         assert_true(file_contains(log, "called from node nodeA"));

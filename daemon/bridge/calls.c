@@ -46,7 +46,8 @@ typedef enum CallKind {
         CALL_GET_INSTANCE,
         CALL_GET_CONTEXT,
         CALL_GET_HISTORY,
-        CALL_MACHINE, /* the machine of an instance, for polkit's details */
+        CALL_MACHINE,  /* the machine of an instance, for polkit's details */
+        CALL_DESCRIBE, /* the component's Version, Machines and Definition, for its properties here */
         _CALL_KIND_MAX,
 } CallKind;
 
@@ -60,6 +61,7 @@ static const char *const call_names[_CALL_KIND_MAX] = {
         [CALL_GET_CONTEXT] = "GetContext",
         [CALL_GET_HISTORY] = "GetHistory",
         [CALL_MACHINE] = "Machine",
+        [CALL_DESCRIBE] = "Describe",
 };
 
 /* the string arguments each takes (SendEx: and its options, apart) */
@@ -67,6 +69,7 @@ static const unsigned call_n_args[_CALL_KIND_MAX] = {
         [CALL_CREATE_INSTANCE] = 2, [CALL_SEND] = 3,          [CALL_SEND_EX] = 3,
         [CALL_BROADCAST] = 4,       [CALL_LIST_INSTANCES] = 2, [CALL_GET_INSTANCE] = 1,
         [CALL_GET_CONTEXT] = 1,     [CALL_GET_HISTORY] = 1,    [CALL_MACHINE] = 1,
+        [CALL_DESCRIBE] = 0,
 };
 
 static CallKind call_kind_from_string(const char *s) {
@@ -115,6 +118,16 @@ struct Running {
         char *event_id, *correlation_id;
 };
 
+/* What the home says of a component homed elsewhere, for its properties here. */
+typedef struct Described {
+        char *component, *version, *definition;
+        char **machines;
+        uint64_t fetched; /* CLOCK_MONOTONIC usec; 0: never */
+        bool asking;
+} Described;
+
+#define DESCRIBE_MAX_AGE_USEC (30ULL * 1000000ULL)
+
 typedef struct MachineEntry {
         char *component, *instance, *machine;
 } MachineEntry;
@@ -145,6 +158,8 @@ struct Calls {
         bool have_offset;
         char recent[RECENT][64];
         size_t recent_next;
+        Described *described;
+        size_t n_described;
         MachineEntry machines[MACHINES_MAX];
         size_t n_machines;
         Rate rates[RATE_UIDS];
@@ -153,6 +168,13 @@ struct Calls {
 };
 
 static void calls_read(Calls *c);
+
+static char **strv_free(char **v) {
+        for (size_t k = 0; v && v[k]; k++)
+                free(v[k]);
+        free(v);
+        return NULL;
+}
 
 static json_object *json_unref(json_object *o) {
         json_object_put(o);
@@ -270,9 +292,17 @@ static void machine_remember(Calls *c, const char *component, const char *instan
 }
 
 /* The answer to p's caller: an error named name, or (name NULL) its results. */
+static Described *described_find(Calls *c, const char *component);
+
 static void pending_answer_error(Pending *p, const char *name, const char *message) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
+        if (p->kind == CALL_DESCRIBE) { /* asked by this bridge itself: asked again later */
+                Described *d = described_find(p->calls, p->component);
+                if (d)
+                        d->asking = false;
+                return;
+        }
         (void) sd_bus_error_set(&error, name, message);
         (void) sd_bus_reply_method_error(p->msg, &error);
 }
@@ -300,6 +330,37 @@ static int pending_answer(Pending *p) {
         size_t n = json_object_array_length(a);
         const char *s;
         int r;
+
+        if (p->kind == CALL_DESCRIBE) {
+                Described *d = described_find(c, p->component);
+                json_object *m = json_object_array_get_idx(a, 2);
+                const char *version = json_str_at(a, 0), *definition = json_str_at(a, 1);
+                char **machines;
+                size_t nm;
+
+                if (!d)
+                        return 0;
+                d->asking = false;
+                if (!version || !definition || !m || !json_object_is_type(m, json_type_array))
+                        return -EBADMSG;
+                nm = json_object_array_length(m);
+                machines = calloc(nm + 1, sizeof *machines);
+                if (!machines)
+                        return -ENOMEM;
+                for (size_t k = 0; k < nm; k++)
+                        if (!(machines[k] = strdup(json_str_at(m, k) ?: ""))) {
+                                strv_free(machines);
+                                return -ENOMEM;
+                        }
+                free(d->version);
+                free(d->definition);
+                strv_free(d->machines);
+                d->version = strdup(version);
+                d->definition = strdup(definition);
+                d->machines = machines;
+                (void) sd_event_now(c->event, CLOCK_MONOTONIC, &d->fetched);
+                return 0;
+        }
 
         if (p->kind == CALL_MACHINE) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -498,14 +559,15 @@ static int call_home(Calls *c, sd_bus_message *msg, CallKind kind, const char *c
                 return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE,
                                            "%s is hosted on node %s, which cannot be reached now: retry later",
                                            component, home ?: "(not known)");
-        (void) access_caller_uid(c->access, msg, &uid);
+        if (msg)
+                (void) access_caller_uid(c->access, msg, &uid);
 
         p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
         p->calls = c;
         p->kind = kind;
-        p->msg = sd_bus_message_ref(msg);
+        p->msg = msg ? sd_bus_message_ref(msg) : NULL;
         p->redo = redo;
         p->results = json_object_new_array();
         p->component = strdup(component);
@@ -749,8 +811,65 @@ static int method_get_history(sd_bus_message *msg, void *userdata, sd_bus_error 
         return get_common(msg, userdata, CALL_GET_HISTORY, method_get_history, error);
 }
 
+/* ---- the caller's side: what the home says of the component ------------------------------- */
+
+static Described *described_find(Calls *c, const char *component) {
+        for (size_t k = 0; k < c->n_described; k++)
+                if (streq(c->described[k].component, component))
+                        return &c->described[k];
+        return NULL;
+}
+
+/* Ask the home for the component's properties when they are not known or
+ * are older than DESCRIBE_MAX_AGE_USEC (in the background). */
+static Described *describe(Calls *c, const char *component) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Described *d = described_find(c, component);
+        uint64_t now = 0;
+
+        if (!d) {
+                Described *v = reallocarray(c->described, c->n_described + 1, sizeof *v);
+                if (!v)
+                        return NULL;
+                c->described = v;
+                d = &v[c->n_described];
+                *d = (Described) { .component = strdup(component) };
+                if (!d->component)
+                        return NULL;
+                c->n_described++;
+        }
+        (void) sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+        if (!d->asking && (d->fetched == 0 || now - d->fetched > DESCRIBE_MAX_AGE_USEC) &&
+            call_home(c, NULL, CALL_DESCRIBE, component, NULL, 0, NULL, NULL, &error) > 0)
+                d->asking = true;
+        return d;
+}
+
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Calls *c = userdata;
+        const char *component = component_of(path);
+        Described *d = describe(c, component);
+
+        if (streq(property, "Name"))
+                return sd_bus_message_append(reply, "s", component);
+        if (!d || d->fetched == 0)
+                return bus_error_setf_xfsm(error, -XFSM_E_UNAVAILABLE,
+                                           "what %s is has not been told by its home yet: retry later", component);
+        if (streq(property, "Version"))
+                return sd_bus_message_append(reply, "s", d->version);
+        if (streq(property, "Definition"))
+                return sd_bus_message_append(reply, "s", d->definition);
+        return sd_bus_message_append_strv(reply, d->machines);
+}
+
 static const sd_bus_vtable component_vtable[] = {
         SD_BUS_VTABLE_START(0),
+        /* as the home's worker has them, asked in the background and kept up to 30 s */
+        SD_BUS_PROPERTY("Name", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_get, 0, 0),
+        SD_BUS_PROPERTY("Machines", "as", property_get, 0, 0),
+        SD_BUS_PROPERTY("Definition", "s", property_get, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("s", machine, "s", context_json),
                                 SD_BUS_RESULT("o", path, "s", id), method_create_instance,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -910,6 +1029,43 @@ static int result_of(Running *run, sd_bus_message *reply, json_object **ret) {
                 if (r < 0)
                         return r;
                 break;
+        case CALL_DESCRIBE: {
+                /* GetAll's a{sv}: Version, Definition and Machines */
+                const char *version = NULL, *definition = NULL, *key;
+                json_object *machines = json_object_new_array();
+                if (!machines)
+                        return -ENOMEM;
+                r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+                while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                        r = sd_bus_message_read(reply, "s", &key);
+                        if (r >= 0 && streq(key, "Version"))
+                                r = sd_bus_message_read(reply, "v", "s", &version);
+                        else if (r >= 0 && streq(key, "Definition"))
+                                r = sd_bus_message_read(reply, "v", "s", &definition);
+                        else if (r >= 0 && streq(key, "Machines")) {
+                                r = sd_bus_message_enter_container(reply, 'v', "as");
+                                if (r >= 0)
+                                        r = sd_bus_message_enter_container(reply, 'a', "s");
+                                while (r >= 0 && (r = sd_bus_message_read(reply, "s", &s)) > 0)
+                                        json_object_array_add(machines, json_object_new_string(s));
+                                if (r >= 0)
+                                        r = sd_bus_message_exit_container(reply);
+                                if (r >= 0)
+                                        r = sd_bus_message_exit_container(reply);
+                        } else if (r >= 0)
+                                r = sd_bus_message_skip(reply, "v");
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                }
+                if (r < 0 || !version || !definition) {
+                        json_object_put(machines);
+                        return r < 0 ? r : -EBADMSG;
+                }
+                json_object_array_add(a, json_object_new_string(version));
+                json_object_array_add(a, json_object_new_string(definition));
+                json_object_array_add(a, machines);
+                break;
+        }
         case CALL_MACHINE: {
                 _cleanup_(json_unrefp) json_object *o = NULL;
                 json_object *m;
@@ -979,6 +1135,15 @@ static int running_start(Running *run, uint64_t timeout_usec) {
 
         snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", run->component);
         snprintf(path, sizeof path, "/org/xfsm1/%s", run->component);
+        if (run->kind == CALL_DESCRIBE) {
+                r = sd_bus_message_new_method_call(c->bus, &m, bus_name, path, "org.freedesktop.DBus.Properties",
+                                                   "GetAll");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "org.xfsm1.Component");
+                if (r < 0)
+                        return r;
+                return sd_bus_call_async(c->bus, &run->slot, m, on_worker_reply, run, timeout_usec);
+        }
         r = sd_bus_message_new_method_call(c->bus, &m, bus_name, path, "org.xfsm1.Component", method);
         if (r < 0)
                 return r;
@@ -1086,7 +1251,9 @@ static void handle_call(Calls *c, const char *component, const char *entry_id, c
                 run->fallback = json_object_object_get_ex(options, "forwarded_send", &v) && json_object_get_boolean(v);
         }
         uid = json_object_object_get_ex(body, "uid", &v) ? (uid_t) json_object_get_int64(v) : (uid_t) -1;
-        log_call_origin(component, run->kind == CALL_SEND_EX && run->fallback ? "Send" : method, e->node, uid, id);
+        if (kind != CALL_DESCRIBE) /* the bridge's own question, not a caller's */
+                log_call_origin(component, run->kind == CALL_SEND_EX && run->fallback ? "Send" : method, e->node, uid,
+                                id);
         r = running_start(run, (uint64_t) (deadline - now) * 1000ULL);
         if (r < 0) {
                 reply_error(c, e->node, id, "org.xfsm1.Error.Unavailable", strerror(-r));
@@ -1271,6 +1438,7 @@ int calls_follow(Calls *c, const char *component) {
 
         if (asprintf(&channel, "xfsm:{%s}:transitions", component) < 0)
                 return -ENOMEM;
+        (void) describe(c, component); /* its properties here, asked early */
         r = redis_conn_subscribe(c->transitions, channel, on_transition_message, c);
         return r == -EEXIST ? 0 : r;
 }
@@ -1341,6 +1509,13 @@ Calls *calls_free(Calls *c) {
                 free(c->streams[k].component);
         }
         free(c->streams);
+        for (size_t k = 0; k < c->n_described; k++) {
+                free(c->described[k].component);
+                free(c->described[k].version);
+                free(c->described[k].definition);
+                strv_free(c->described[k].machines);
+        }
+        free(c->described);
         for (size_t k = 0; k < c->n_machines; k++) {
                 free(c->machines[k].component);
                 free(c->machines[k].instance);
