@@ -804,6 +804,80 @@ static void test_free_in_error_callback(void **state) {
         assert_int_equal(ctx.n_disconnected, 0);
 }
 
+typedef struct Messages {
+        int n;
+        char last[64];
+        size_t len;
+        bool free_conn;
+        Ctx *ctx;
+} Messages;
+
+static void on_message(RedisConn *c, const char *channel, const char *message, size_t len, void *userdata) {
+        Messages *m = userdata;
+
+        assert_string_equal(channel, "chan:1");
+        m->n++;
+        m->len = len;
+        memcpy(m->last, message, MIN(len, sizeof m->last));
+        if (m->free_conn) {
+                assert_null(redis_conn_free(c));
+                m->ctx->conn = NULL;
+        }
+}
+
+/* Publish from another connection until the subscriber got want messages
+ * (a subscription is on once Redis answered it: the first may be missed). */
+static void publish_until(RedisConn *pub, Messages *m, int want) {
+        static const char value[] = "x\0y";
+        const char *argv[] = { "PUBLISH", "chan:1", value };
+        const size_t lens[] = { 7, 6, sizeof value - 1 };
+
+        for (int k = 0; k < 200 && m->n < want; k++) {
+                Reply r = {};
+                assert_int_equal(redis_command_argv(pub, 0, reply_cb, &r, 3, argv, lens), 0);
+                assert_true(RUN_UNTIL(r.n > 0, 5 * SEC));
+                run_for(20 * MSEC);
+        }
+        assert_true(m->n >= want);
+}
+
+static void test_subscribe_receives_and_subscribes_again_after_a_reconnect(void **state) {
+        Ctx sub = {}, pub = {}, killer = {};
+        Messages m = {};
+        Reply r;
+
+        ctx_start(&sub, url_for(shared_port, NULL));
+        ctx_start(&pub, url_for(shared_port, NULL));
+        /* before the connection is up: subscribed once it is */
+        assert_int_equal(redis_subscribe(sub.conn, "chan:1", on_message, &m), 0);
+        assert_int_equal(redis_subscribe(sub.conn, "chan:1", on_message, &m), -EEXIST);
+        ctx_wait_up(&sub);
+        ctx_wait_up(&pub);
+        publish_until(pub.conn, &m, 1);
+        assert_int_equal(m.len, 3); /* binary-safe */
+        assert_memory_equal(m.last, "x\0y", 3);
+        /* no other command on a subscribed connection */
+        assert_int_equal(redis_command(sub.conn, 0, NULL, NULL, "SUBSCRIBE %s", "other"), -EOPNOTSUPP);
+
+        /* the connection dropped: up again, and subscribed again by itself */
+        ctx_start(&killer, url_for(shared_port, NULL));
+        ctx_wait_up(&killer);
+        r = roundtrip(killer.conn, "CLIENT KILL TYPE %s", "pubsub");
+        assert_int_equal(r.error, 0);
+        assert_true(r.integer >= 1);
+        assert_true(RUN_UNTIL(sub.n_disconnected == 1 && sub.n_connected == 2, 10 * SEC));
+        int before = m.n;
+        publish_until(pub.conn, &m, before + 1);
+
+        /* freed from inside the message callback */
+        m.free_conn = true;
+        m.ctx = &sub;
+        publish_until(pub.conn, &m, m.n + 1);
+        assert_null(sub.conn);
+        killer.conn = redis_conn_free(killer.conn);
+        pub.conn = redis_conn_free(pub.conn);
+}
+
 /* ---- setup ------------------------------------------------------------------------------- */
 
 static int group_setup(void **state) {
@@ -870,6 +944,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_free_in_connected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_disconnected_callback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_in_error_callback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_subscribe_receives_and_subscribes_again_after_a_reconnect, setup,
+                                                teardown),
         };
 
         redis_server = find_redis_server();

@@ -77,6 +77,15 @@ typedef enum RedisStep {
 } RedisStep;
 
 typedef struct RedisCmd RedisCmd;
+typedef struct RedisSub RedisSub;
+
+/* A channel subscribed to (redis_subscribe()): hiredis's privdata for it. */
+struct RedisSub {
+        RedisSub *next;
+        char *channel;
+        redis_message_fn fn;
+        void *userdata;
+};
 
 struct RedisCmd {
         unsigned n_ref;
@@ -118,10 +127,13 @@ struct RedisConn {
 
         int last_error;
         char *last_reason;
+
+        RedisSub *subs; /* pub/sub: the channels subscribed to, again at every connection */
 };
 
 static void conn_down(RedisConn *c, int error, const char *reason, bool hiredis_closing, RedisCmd *timed_out);
 static void conn_connect_next(RedisConn *c);
+static int conn_send_subscribe(RedisConn *c, RedisSub *sub);
 
 /* ---- references ------------------------------------------------------------------- */
 
@@ -149,6 +161,12 @@ static RedisConn *conn_unref(RedisConn *c) {
         assert(!c->pending);
 
         conn_clear_addrs(c);
+        while (c->subs) {
+                RedisSub *sub = c->subs;
+                c->subs = sub->next;
+                free(sub->channel);
+                free(sub);
+        }
         host_lookup_free(c->lookup);
         sd_event_source_disable_unref(c->connect_timer);
         sd_event_source_disable_unref(c->retry_timer);
@@ -433,6 +451,14 @@ static void conn_handshake_reply(RedisConn *c, RedisStep step, const redisReply 
         conn_clear_addrs(c);
 
         log_info("Redis %s: connected to %s", c->role, c->address);
+
+        for (RedisSub *sub = c->subs; sub; sub = sub->next) {
+                int r = conn_send_subscribe(c, sub);
+                if (r < 0) {
+                        conn_down(c, r, "failed to subscribe", false, NULL);
+                        return;
+                }
+        }
 
         if (c->callbacks.connected)
                 c->callbacks.connected(c, c->userdata);
@@ -976,4 +1002,74 @@ int redis_command_argv(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, v
         r = conn_send_command(c, timeout_usec, cb, userdata, buf, len);
         redisFreeCommand(buf);
         return r;
+}
+
+/* ---- pub/sub ------------------------------------------------------------------------------ */
+
+/* hiredis calls this for the subscription's confirmation, for each message
+ * on its channel, and with no reply when the context goes; a context we
+ * detached (closed or left to hiredis) finds no RedisConn, and then sub may
+ * be gone: it is not touched. */
+static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata) {
+        RedisConn *c = ac->data;
+        redisReply *reply = r;
+        RedisSub *sub = privdata;
+
+        if (!c)
+                return;
+        if (!reply) {
+                conn_down(c, ac->err != 0 ? hiredis_error(ac) : -ECONNRESET,
+                          ac->errstr ? ac->errstr : "connection closed", true, NULL);
+                return;
+        }
+        /* ["message", channel, payload]; the confirmation is ["subscribe", channel, count] */
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING ||
+            strcmp(reply->element[0]->str, "message") != 0 || reply->element[2]->type != REDIS_REPLY_STRING)
+                return;
+        conn_ref(c);
+        sub->fn(c, sub->channel, reply->element[2]->str, reply->element[2]->len, sub->userdata);
+        conn_unref(c);
+}
+
+static int conn_send_subscribe(RedisConn *c, RedisSub *sub) {
+        assert(c->ac);
+
+        /* no deadline: a subscription waits for messages as long as the connection lives */
+        if (redisAsyncCommand(c->ac, on_pubsub, sub, "SUBSCRIBE %s", sub->channel) != REDIS_OK)
+                return -ENOTCONN;
+        return 0;
+}
+
+int redis_subscribe(RedisConn *c, const char *channel, redis_message_fn fn, void *userdata) {
+        RedisSub *sub;
+        int r;
+
+        assert(c);
+        assert(channel);
+        assert(fn);
+
+        if (c->freeing)
+                return -ESHUTDOWN;
+        for (sub = c->subs; sub; sub = sub->next)
+                if (streq(sub->channel, channel))
+                        return -EEXIST;
+        sub = calloc(1, sizeof *sub);
+        if (!sub)
+                return -ENOMEM;
+        sub->channel = strdup(channel);
+        if (!sub->channel) {
+                free(sub);
+                return -ENOMEM;
+        }
+        sub->fn = fn;
+        sub->userdata = userdata;
+        sub->next = c->subs;
+        c->subs = sub;
+
+        if (c->state != REDIS_STATE_UP)
+                return 0; /* at the connection */
+        r = conn_send_subscribe(c, sub);
+        if (r < 0)
+                conn_down(c, r, "failed to subscribe", false, NULL);
+        return 0;
 }
