@@ -39,6 +39,7 @@
 #include "node-key.h"
 #include "outbound.h"
 #include "redis.h"
+#include "xcompat.h"
 #include "xfsm.h"
 
 #define STATUS_USEC (5ULL * 1000000ULL)
@@ -56,6 +57,7 @@ typedef struct Bridge {
         Access *access;
         Outbound *outbound;
         Inbound *inbound;
+        Xcompat *xcompat; /* XcomponentCompat=yes */
         sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
@@ -71,8 +73,9 @@ static void help(void) {
                "                       The bus of this node's workers (default the system bus)\n"
                "  --node NAME          This node's name (Node=, default the host name)\n"
                "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB] (Redis=)\n"
-               "  --xcomponent-compat  xcomponent-ai's Redis format (XcomponentCompat=): not in this\n"
-               "                       version yet, accepted and ignored\n"
+               "  --xcomponent-compat  Also speak xcomponent-ai's Redis format (XcomponentCompat=):\n"
+               "                       messages on xcomponent:C for the components homed here, and\n"
+               "                       routed events for XcomponentComponents= published there\n"
                "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
                "  --nodes-dir DIR      The public keys of the nodes accepted (/etc/xfsm/nodes.d)\n"
                "  --node-key FILE      This node's secret key (default the credential node-key)\n"
@@ -319,8 +322,11 @@ static void on_changed(Directory *d, void *userdata) {
 
         /* the components homed here: read their inboxes */
         for (char **c = b->local; c && *c; c++)
-                if (directory_is_home(d, *c))
+                if (directory_is_home(d, *c)) {
                         (void) inbound_add(b->inbound, *c);
+                        if (b->xcompat)
+                                (void) xcompat_add_home(b->xcompat, *c);
+                }
 }
 
 static void on_conflict(Directory *d, const char *holder, void *userdata) {
@@ -475,6 +481,12 @@ static int setup(Bridge *b, const BridgeOptions *o) {
         r = inbound_new(&b->inbound, b->event, b->bus, &b->target, b->keyring, b->directory);
         if (r < 0)
                 return r;
+        if (b->config.xcomponent_compat) {
+                r = xcompat_new(&b->xcompat, b->event, b->bus, b->writer, &b->target, b->access,
+                                b->config.xcomponent_components);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up xcomponent-ai compatibility: %m");
+        }
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
@@ -504,6 +516,7 @@ static int setup(Bridge *b, const BridgeOptions *o) {
 static void bridge_done(Bridge *b) {
         /* the connections first: their pending commands are answered while the modules still exist */
         b->writer = redis_conn_free(b->writer);
+        b->xcompat = xcompat_free(b->xcompat);
         b->inbound = inbound_free(b->inbound);
         b->outbound = outbound_free(b->outbound);
         b->directory = directory_free(b->directory);
@@ -545,8 +558,6 @@ int main(int argc, char *argv[]) {
         if (bridge_config_load(&b.config, &o) < 0)
                 return EXIT_FAILURE;
         log_set_node(b.config.node);
-        if (b.config.xcomponent_compat)
-                log_warning("XcomponentCompat= is not supported by this version yet: ignored");
 
         sigset_t mask;
         sigemptyset(&mask);
