@@ -167,9 +167,11 @@ static bool home_waiting(const Home *h) {
 }
 
 /* The answered messages at the head leave; once a window with a failure is
- * answered, its failed messages are numbered again (later numbers than any
- * given: the worker's high-water mark would take the old ones for applied
- * if one after them was) and sent again after a back-off. */
+ * answered, the failed messages are sent again, in order, after a back-off,
+ * with their numbers: one the worker applied though its answer was lost is
+ * recognised by its high-water mark and not applied twice (and one that
+ * failed while a later one of its source got through is recognised as
+ * older, and not applied: at most once, never twice). */
 static void home_advance(Home *h) {
         while (h->head < h->next && h->queue[h->head]->state == MSG_DONE) {
                 h->queue[h->head] = msg_free(h->queue[h->head]);
@@ -178,16 +180,10 @@ static void home_advance(Home *h) {
         if (h->failed && h->n_inflight == 0) {
                 size_t w = h->head;
 
-                /* every message kept, failed or not sent yet, numbered again, in order */
                 for (size_t k = h->head; k < h->n; k++) {
                         Msg *m = h->queue[k];
                         if (k < h->next && m->state == MSG_DONE) {
                                 msg_free(m);
-                                continue;
-                        }
-                        if (next_seq(h->x, h->component, m->source, &m->seq) < 0) {
-                                msg_free(m); /* no number left for it: at most once, like the rest of this path */
-                                h->x->stats.dropped++;
                                 continue;
                         }
                         m->state = MSG_QUEUED;
