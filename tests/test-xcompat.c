@@ -12,8 +12,9 @@
  * - node B, the payment side: PaymentComponent.
  * The peer publishes as xcomponent-ai's OrderComponent does, and listens
  * on xcomponent:PaymentComponent as xcomponent-ai's PaymentComponent does,
- * checking every message is exactly of its form. Exit 77 without
- * redis-server or python3. */
+ * checking every message is exactly of its form. The bridges log in as the
+ * ACL user of xfsm-redis-bridge(8) for compat mode, and nothing they do is
+ * refused (ACL LOG stays empty). Exit 77 without redis-server or python3. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -134,7 +135,7 @@ static int stop(pid_t *pid, int sig) {
 }
 
 static void node_start(Node *n) {
-        char comp[400], state[400], log[400], conf[400], url[64], nodes[400], key[400], bstate[400];
+        char comp[400], state[400], log[400], conf[400], url[96], nodes[400], key[400], bstate[400];
 
         snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
         run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, n->dir);
@@ -159,7 +160,7 @@ static void node_start(Node *n) {
         assert_true(n->xfsmd > 0);
 
         snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        snprintf(url, sizeof url, "redis://127.0.0.1:%d/%u", redis_port, n->db);
+        snprintf(url, sizeof url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, n->db);
         snprintf(nodes, sizeof nodes, "%s/nodes.d", n->dir);
         snprintf(key, sizeof key, "%s/key.key", n->dir);
         snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
@@ -368,6 +369,11 @@ static int setup(void **state) {
         for (int k = 0; k < 500 && strcmp(redis("PING"), "PONG") != 0; k++)
                 usleep(10000);
         assert_string_equal(redis("PING"), "PONG");
+        /* the bridges as the ACL user xfsm-redis-bridge(8) gives for compat mode; the peer as default */
+        assert_string_equal(redis("ACL SETUSER xfsm on '>secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' "
+                                  "'&xcomponent:*' -@all +ping +select +get +set +sadd +smembers +eval +xlen +xadd "
+                                  "'+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +subscribe"),
+                            "OK");
 
         node_start(&A);
         node_start(&B);
@@ -411,6 +417,8 @@ static int teardown(void **state) {
         Node *nodes[] = { &A, &B };
         int bad = 0;
 
+        /* nothing the bridges did was refused by the ACL */
+        assert_string_equal(redis("ACL LOG"), "");
         stop(&listener, SIGTERM);
         for (size_t k = 0; k < 2; k++) {
                 int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
