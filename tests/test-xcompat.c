@@ -134,8 +134,30 @@ static int stop(pid_t *pid, int sig) {
         return status;
 }
 
+static void bridge_start(Node *n) {
+        char log[400], conf[400], url[96], nodes[400], key[400], bstate[400];
+
+        snprintf(conf, sizeof conf, "%s/bridge.conf", n->dir);
+        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
+        snprintf(url, sizeof url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, n->db);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", n->dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
+        char *bargv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
+                          (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", bstate,
+                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config", conf, NULL };
+        /* appended: the log of every start */
+        char *sh[] = { (char *) "/bin/sh", (char *) "-c", (char *) "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1",
+                       (char *) "sh", log, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                       NULL, NULL, NULL, NULL, NULL };
+        for (size_t k = 0; bargv[k]; k++)
+                sh[5 + k] = bargv[k];
+        n->bridge = spawn(sh, NULL);
+        assert_true(n->bridge > 0);
+}
+
 static void node_start(Node *n) {
-        char comp[400], state[400], log[400], conf[400], url[96], nodes[400], key[400], bstate[400];
+        char comp[400], state[400], log[400], conf[400];
 
         snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
         run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, n->dir);
@@ -159,16 +181,7 @@ static void node_start(Node *n) {
         n->xfsmd = spawn(argv, log);
         assert_true(n->xfsmd > 0);
 
-        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        snprintf(url, sizeof url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, n->db);
-        snprintf(nodes, sizeof nodes, "%s/nodes.d", n->dir);
-        snprintf(key, sizeof key, "%s/key.key", n->dir);
-        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
-        char *bargv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
-                          (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", bstate,
-                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config", conf, NULL };
-        n->bridge = spawn(bargv, log);
-        assert_true(n->bridge > 0);
+        bridge_start(n);
 }
 
 /* ---- calls ------------------------------------------------------------------------------ */
@@ -664,6 +677,27 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
         free(p);
 }
 
+/* The payment side's bridge restarted: subscribed again (its home known from
+ * before), its numbers start again under a new incarnation, and the worker
+ * takes them. */
+static void test_bridge_restart_subscribes_again_with_a_new_incarnation(void **state) {
+        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
+        int status = stop(&B.bridge, SIGTERM);
+
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        for (int k = 0; k < 250 && numsub() != 1; k++)
+                usleep(20000);
+        bridge_start(&B);
+        for (int k = 0; k < 500 && numsub() < 2; k++)
+                usleep(20000);
+        assert_int_equal(numsub(), 2);
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{\"again\":true}}}");
+        assert_true(wait_payment(p, "Processing"));
+        assert_int_equal(counter(&B, "Delivered"), 1);
+        free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_demo_cascade_both_ways),
@@ -672,6 +706,7 @@ int main(void) {
                 cmocka_unit_test(test_filters_with_javascript_comparisons),
                 cmocka_unit_test(test_xfsm_cascade_publishes_resolved_filters),
                 cmocka_unit_test(test_garbage_on_the_channel_changes_nothing),
+                cmocka_unit_test(test_bridge_restart_subscribes_again_with_a_new_incarnation),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
