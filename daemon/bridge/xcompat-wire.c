@@ -60,7 +60,7 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
         if (m && json_tokener_get_parse_end(tok) != len) {
                 /* trailing text after the object */
                 size_t k = json_tokener_get_parse_end(tok);
-                while (k < len && strchr(" \t\r\n", message[k]))
+                while (k < len && (message[k] == ' ' || message[k] == '\t' || message[k] == '\r' || message[k] == '\n'))
                         k++;
                 if (k < len) {
                         json_object_put(m);
