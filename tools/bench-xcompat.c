@@ -55,9 +55,28 @@ static uint64_t counter(sd_bus *bus, const char *name) {
         return v;
 }
 
+/* Messages the worker answered (delivered, dropped) or never got (malformed, overflow): one GetAll. */
 static uint64_t answered(sd_bus *bus) {
-        return counter(bus, "Delivered") + counter(bus, "Dropped") + counter(bus, "Malformed") +
-               counter(bus, "Overflow");
+        sd_bus_message *reply = NULL;
+        uint64_t sum = 0;
+        const char *name;
+        int r;
+
+        if (sd_bus_call_method(bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Properties", "GetAll",
+                               NULL, &reply, "s", "org.xfsm1.XcomponentCompat") < 0)
+                return UINT64_MAX;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                uint64_t v = 0;
+                if (sd_bus_message_read(reply, "s", &name) < 0 || sd_bus_message_read(reply, "v", "t", &v) < 0)
+                        break;
+                if (streq(name, "Delivered") || streq(name, "Dropped") || streq(name, "Malformed") ||
+                    streq(name, "Overflow"))
+                        sum += v;
+                r = sd_bus_message_exit_container(reply);
+        }
+        sd_bus_message_unref(reply);
+        return r < 0 ? UINT64_MAX : sum;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -87,8 +106,9 @@ static int compat_rate(int port, sd_bus *bus, unsigned n, double *ret) {
                         goto finish;
                 freeReplyObject(x);
         }
-        for (int k = 0; k < 60000 && answered(bus) < before + n; k++)
-                usleep(1000);
+        /* polled every 2 ms: the poll's own bus traffic stays small beside the messages' */
+        for (int k = 0; k < 30000 && answered(bus) < before + n; k++)
+                usleep(2000);
         t1 = bench_now_ns();
         if (answered(bus) < before + n)
                 goto finish;
