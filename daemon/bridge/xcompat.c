@@ -136,6 +136,7 @@ static Msg *msg_free(Msg *m) {
 }
 
 static void home_send(Home *h);
+static Remote *remote_find(Xcompat *x, const char *component);
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Home *h = userdata;
@@ -388,6 +389,10 @@ int xcompat_add_home(Xcompat *x, const char *component) {
         }
         x->homes = v;
         x->homes[x->n_homes++] = h;
+        if (remote_find(x, component))
+                log_warning("%s is homed here and listed in XcomponentComponents=: this node serves it, and its "
+                            "workers' events for it stay here; remove it from the list",
+                            component);
         r = redis_subscribe(x->sub, channel, on_message, x);
         if (r < 0 && r != -EEXIST)
                 return log_error_errno(r, "Cannot subscribe to %s: %m", channel);
