@@ -328,8 +328,10 @@ static void on_message(RedisConn *c, const char *channel, const char *message, s
         int r;
 
         x->stats.received++;
-        if (!h)
+        if (!h) {
+                x->stats.dropped++; /* not homed here (any more): nobody to take it */
                 return;
+        }
         m = calloc(1, sizeof *m);
         if (!m) {
                 x->stats.overflow++;
