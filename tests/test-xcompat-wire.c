@@ -94,6 +94,9 @@ static void test_malformed_messages_are_refused_with_their_kind(void **state) {
 
         assert_int_equal(refused("nope"), XCOMPAT_BAD_NOT_JSON);
         assert_int_equal(refused("[]"), XCOMPAT_BAD_NOT_JSON);
+        /* not UTF-8: the worker's bus would refuse it */
+        assert_int_equal(refused("{\"targetMachine\":\"M\",\"event\":{\"type\":\"E\",\"payload\":{\"x\":\"\xff\"}}}"),
+                         XCOMPAT_BAD_NOT_JSON);
         assert_int_equal(refused("{\"targetMachine\":\"M\",\"event\":{\"type\":\"E\"}} x"), XCOMPAT_BAD_NOT_JSON);
         assert_int_equal(refused("{\"event\":{\"type\":\"E\"}}"), XCOMPAT_BAD_WRONG_TYPE);
         assert_int_equal(refused("{\"targetMachine\":\"M\",\"event\":{\"type\":1}}"), XCOMPAT_BAD_WRONG_TYPE);

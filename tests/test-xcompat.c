@@ -645,6 +645,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"timestamp\":\"now\"}}",
                 "{\"targetMachine\":\"Pay ment\",\"event\":{\"type\":\"PROCESS\"}}",
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PRO CESS\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"\xff\"}}}",
         };
         char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
         uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
@@ -667,7 +668,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
         assert_int_equal(counter(&B, "Malformed"), malformed + ELEMENTSOF(garbage) + 1);
         assert_string_equal(payment_state(p), "Pending");
         assert_string_equal(context_of(&B, "PaymentComponent", p), "{\"orderId\":\"G\"}");
-        /* logged once per kind: three messages that are not JSON objects, one line */
+        /* logged once per kind: four messages that are not JSON objects in UTF-8, one line */
         snprintf(log, sizeof log, "grep -c 'not a JSON object' %s/bridge.log | grep -qx 1", B.dir);
         assert_int_equal(system(log), 0);
 

@@ -17,7 +17,7 @@
 
 static const char *const bad_table[_XCOMPAT_BAD_MAX] = {
         [XCOMPAT_BAD_TOO_LARGE] = "too large",
-        [XCOMPAT_BAD_NOT_JSON] = "not a JSON object",
+        [XCOMPAT_BAD_NOT_JSON] = "not a JSON object in UTF-8",
         [XCOMPAT_BAD_WRONG_TYPE] = "a field missing or of the wrong type",
         [XCOMPAT_BAD_NAME] = "a name xfsm cannot carry",
 };
@@ -56,6 +56,8 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
+        /* what goes on to the worker travels on the bus, which takes only UTF-8 */
+        json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
         m = json_tokener_parse_ex(tok, message, (int) len);
         if (m && json_tokener_get_parse_end(tok) != len) {
                 /* trailing text after the object */

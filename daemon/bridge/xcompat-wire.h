@@ -24,7 +24,7 @@
 /* Why a message can never be delivered. */
 typedef enum XcompatBad {
         XCOMPAT_BAD_TOO_LARGE,
-        XCOMPAT_BAD_NOT_JSON,    /* not JSON, or not a JSON object */
+        XCOMPAT_BAD_NOT_JSON,    /* not JSON in UTF-8, or not a JSON object */
         XCOMPAT_BAD_WRONG_TYPE,  /* a field missing or of the wrong type */
         XCOMPAT_BAD_NAME,        /* a machine, state, event or source name xfsm cannot carry */
         _XCOMPAT_BAD_MAX,

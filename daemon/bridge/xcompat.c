@@ -253,10 +253,20 @@ static void home_send(Home *h) {
                 json = json_object_to_json_string_ext(m->routed, JSON_C_TO_STRING_PLAIN);
                 r = sd_bus_call_method_async(x->bus, &m->slot, h->bus_name, h->path, "org.xfsm1.Component", "Deliver",
                                              on_delivered, m, "stus", m->source, m->seq, (uint32_t) 0, json);
-                if (r < 0) {
+                if (r == -ENOMEM || r == -ENOBUFS || r == -ENOTCONN || r == -ECONNRESET) {
                         log_debug("%s: cannot call Deliver now: %s", h->component, strerror(-r));
                         home_retry_later(h);
                         return;
+                }
+                if (r < 0) {
+                        /* this message cannot be sent at all: it must not hold up the others */
+                        log_warning("%s: a message from xcomponent-ai cannot be handed to the worker: %s, dropped",
+                                    h->component, strerror(-r));
+                        x->stats.dropped++;
+                        m->state = MSG_DONE;
+                        h->next++;
+                        home_advance(h);
+                        continue;
                 }
                 m->state = MSG_SENT;
                 h->next++;
