@@ -486,7 +486,8 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                                 b->config.xcomponent_components);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up xcomponent-ai compatibility: %m");
-        }
+        } else if (b->config.xcomponent_components)
+                log_warning("XcomponentComponents= is set but XcomponentCompat= is not: ignored");
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
