@@ -227,6 +227,11 @@ double js_string_to_number(const char *s, size_t len) {
 
 /* ---- ToPrimitive, ToNumber ------------------------------------------------------- */
 
+/* JavaScript has one number type, a double: so are JSON integers to it (past 2^53 too) */
+static double number_of(json_object *v) {
+        return json_object_get_double(v);
+}
+
 /* Number::toString: the shortest digits that read back as d, laid out as
  * JavaScript lays them out (no exponent from 1e-6 up to 1e21). */
 static void number_to_string(double d, FILE *f) {
@@ -287,13 +292,8 @@ static void to_string(json_object *v, FILE *f) {
                 fputs(json_object_get_boolean(v) ? "true" : "false", f);
                 break;
         case json_type_int:
-                if (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)
-                        number_to_string((double) json_object_get_uint64(v), f);
-                else
-                        number_to_string((double) json_object_get_int64(v), f);
-                break;
         case json_type_double:
-                number_to_string(json_object_get_double(v), f);
+                number_to_string(number_of(v), f);
                 break;
         case json_type_string:
                 fwrite(json_object_get_string(v), 1, (size_t) json_object_get_string_len(v), f);
@@ -311,9 +311,6 @@ static void to_string(json_object *v, FILE *f) {
         }
 }
 
-static double number_of(json_object *v) {
-        return json_object_is_type(v, json_type_int) ? (double) json_object_get_int64(v) : json_object_get_double(v);
-}
 
 static Prim to_primitive(JsValue x) {
         Prim p = {};
@@ -374,12 +371,8 @@ static bool strict_equal(JsValue a, JsValue b) {
                 return a.defined == b.defined;
         ta = json_object_get_type(a.v);
         tb = json_object_get_type(b.v);
-        if ((ta == json_type_int || ta == json_type_double) && (tb == json_type_int || tb == json_type_double)) {
-                if (ta == json_type_int && tb == json_type_int)
-                        return json_object_get_int64(a.v) == json_object_get_int64(b.v) &&
-                               json_object_get_uint64(a.v) == json_object_get_uint64(b.v);
+        if ((ta == json_type_int || ta == json_type_double) && (tb == json_type_int || tb == json_type_double))
                 return number_of(a.v) == number_of(b.v);
-        }
         if (ta != tb)
                 return false;
         switch (ta) {

@@ -30,6 +30,9 @@ static bool cmp(const char *a, MatchOp op, const char *b) {
 static void test_strict_equality_needs_same_type_and_value(void **state) {
         assert_true(cmp("5", MATCH_EQ, "5"));
         assert_true(cmp("5", MATCH_EQ, "5.0"));
+        /* one number type, a double: 2^53 + 1 reads as 2^53 */
+        assert_true(cmp("9007199254740993", MATCH_EQ, "9007199254740992"));
+        assert_true(cmp("18446744073709551615", MATCH_GT, "9223372036854775807"));
         assert_false(cmp("\"5\"", MATCH_EQ, "5"));
         assert_true(cmp("\"5\"", MATCH_NE, "5"));
         assert_true(cmp("null", MATCH_EQ, "null"));
