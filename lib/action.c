@@ -88,8 +88,8 @@ static int collect_by_creation(const void *a, const void *b) {
  * of the sender (may be none), and a transition of their own whose rules
  * hold. In creation order. */
 static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
-                             const MatchingRule *rules, size_t n_rules, json_object *payload, xfsm_instance ***pv,
-                             size_t *pn, size_t *pcap) {
+                             const Selector *sel, json_object *payload, xfsm_instance ***pv, size_t *pn,
+                             size_t *pcap) {
         xfsm_instance **v = *pv;
         size_t n = *pn, cap = *pcap;
 
@@ -100,15 +100,17 @@ static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, c
                 for (xfsm_instance *i = m->statechart ? c->all_head : c->lists[m->index][s].head; i;
                      i = m->statechart ? i->all_next : i->state_next) {
                         const Transition *t;
-                        Selection sel;
+                        Selection chosen;
                         if (i->status != STATUS_ACTIVE || i->machine != m)
                                 continue;
                         if (m->statechart && state && !engine_in_state(i, state->index))
                                 continue;
-                        if (n_rules > 0 && !json_rules_hold(rules, n_rules, payload, i->context))
+                        if (sel->n_rules > 0 && !json_rules_hold(sel->rules, sel->n_rules, payload, i->context))
                                 continue;
-                        if (m->statechart ? sc_choose(e, i, event, payload, true, &sel) < 0
-                                          : transition_choose(e, i, event, payload, true, &t) < 0)
+                        if (sel->n_filters > 0 && !routed_filters_hold(sel->filters, sel->n_filters, i->context))
+                                continue;
+                        if (m->statechart ? sc_choose(e, i, event, payload, !sel->direct, &chosen) < 0
+                                          : transition_choose(e, i, event, payload, !sel->direct, &t) < 0)
                                 continue;
                         if (n == cap) {
                                 xfsm_instance **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
@@ -131,8 +133,7 @@ static int select_in_version(xfsm_engine *e, ComponentRt *c, const Machine *m, c
 /* ... in every version of the component (Reload keeps older ones for their
  * instances), machine and state matched by name; in creation order. */
 int engine_select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
-                            const MatchingRule *rules, size_t n_rules, json_object *payload,
-                            xfsm_instance ***ret, size_t *ret_n) {
+                            const Selector *sel, json_object *payload, xfsm_instance ***ret, size_t *ret_n) {
         _cleanup_(freep) xfsm_instance **v = NULL;
         size_t n = 0, cap = 0;
         int r = 0;
@@ -150,7 +151,7 @@ int engine_select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, co
                         continue;
                 else if (state && !(ss = machine_find_state(mm, state->name)))
                         continue;
-                r = select_in_version(e, cc, mm, ss, event, rules, n_rules, payload, &v, &n, &cap);
+                r = select_in_version(e, cc, mm, ss, event, sel, payload, &v, &n, &cap);
         }
         if (r < 0)
                 return r;
@@ -187,6 +188,10 @@ int send_routed(xfsm_engine *e, const xfsm_instance *src, xfsm_routed_kind kind,
                 .hops = e->step_hops + 1,
                 .borrowed = true,
         };
+        if (n_rules > 0 && routed_resolve_values(r, src->context) < 0) {
+                routed_free(r);
+                return -ENOMEM;
+        }
         f = effect_add(e, XFSM_EFFECT_ROUTED, src);
         if (!f) {
                 routed_free(r);
@@ -203,7 +208,8 @@ int send_fan_out(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *
         size_t n = 0;
         int r;
 
-        r = engine_select_receivers(e, c, m, state, event, rules, n_rules, payload, &v, &n);
+        r = engine_select_receivers(e, c, m, state, event, &(Selector) { .rules = rules, .n_rules = n_rules }, payload,
+                                    &v, &n);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < n && r >= 0; k++)

@@ -93,6 +93,18 @@ struct ComponentRt {
         size_t n_texts, cap_texts;
 };
 
+/* An xcomponent-ai filter a routed event carries (the Redis bridge's
+ * xcomponent-ai compatibility): "instance value OP value" with JavaScript's
+ * comparison rules (js-compare.h). */
+typedef struct RoutedFilter {
+        char *property;    /* dot path into the receiving instance's context */
+        char *op_text;     /* the operator as written */
+        MatchOp op;
+        bool op_known;     /* an unknown operator matches nothing */
+        bool has_value;    /* an absent value matches the instances that lack property */
+        json_object *value;
+} RoutedFilter;
+
 struct xfsm_routed {
         xfsm_routed_kind kind;
         char *source_component;
@@ -106,6 +118,15 @@ struct xfsm_routed {
         json_object *payload;
         MatchingRule *rules;
         size_t n_rules;
+        /* per rule, the value the sender resolved for it (its eventProperty in
+         * the payload, else in the source instance's context): what a peer
+         * that cannot see the source (xcomponent-ai) compares with; always
+         * owned, NULL when no rule resolved */
+        json_object **rule_values;
+        bool *rule_has_value;
+        RoutedFilter *filters; /* xcomponent-ai's, with xcomponent */
+        size_t n_filters;
+        bool xcomponent; /* from xcomponent-ai: filters select, and each instance takes it as a direct send */
         unsigned hops;
         bool borrowed; /* strings and rules belong to a definition (a step's own effects) */
 };
@@ -138,7 +159,24 @@ struct xfsm_step {
         size_t n, cap;
 };
 
+/* Which instances of a machine (in a state) a routed event or a fan-out
+ * selects: the sender's matchingRules against the payload, xcomponent-ai
+ * filters against the context; and how each instance's transition is
+ * chosen: selected by its own matchingRules (routed), or as on a direct send
+ * (xcomponent-ai applies its messages as ordinary events). */
+typedef struct Selector {
+        const MatchingRule *rules;
+        size_t n_rules;
+        const RoutedFilter *filters;
+        size_t n_filters;
+        bool direct;
+} Selector;
+
 xfsm_routed *routed_free(xfsm_routed *r);
+/* The filters hold for context (JavaScript's comparison rules). */
+bool routed_filters_hold(const RoutedFilter *filters, size_t n, json_object *context);
+/* Resolve each rule's value for the wire (payload first, then context). */
+int routed_resolve_values(xfsm_routed *r, json_object *context);
 DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_routed *, routed_free);
 xfsm_routed *routed_copy(const xfsm_routed *r);
 int routed_from_json(const char *text, xfsm_routed **ret);
@@ -420,8 +458,7 @@ int send_fan_out(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *
                  const MatchingRule *rules, size_t n_rules, json_object *payload);
 /* Those instances (in state, if not NULL), in every version, in creation order (malloc'd). */
 int engine_select_receivers(xfsm_engine *e, ComponentRt *c, const Machine *m, const State *state, const char *event,
-                            const MatchingRule *rules, size_t n_rules, json_object *payload, xfsm_instance ***ret,
-                            size_t *ret_n);
+                            const Selector *sel, json_object *payload, xfsm_instance ***ret, size_t *ret_n);
 
 /* ---- engine-timers.c: timers armed, cancelled, due ----------------------- */
 

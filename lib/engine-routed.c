@@ -2,7 +2,8 @@
 
 /* Routed events in: what the default router queues for components of this
  * engine, and the delivery of a routed event (an event for the instances of
- * a machine that matchingRules select, or a creation) as one step. The
+ * a machine that matchingRules select, or that xcomponent-ai's filters
+ * select, or a creation) as one step. The
  * routed event itself, its JSON and its accessors, is routed.c's. */
 
 #include <assert.h>
@@ -106,7 +107,12 @@ int engine_deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsign
                                 delivered = 1;
                 }
         } else {
-                k = engine_select_receivers(e, c, m, st, r->event, r->rules, r->n_rules, r->payload, &v, &n);
+                /* from xcomponent-ai: its filters select, and each instance takes the event
+                 * as a direct send (its transitions' matchingRules only choose among several) */
+                Selector sel = r->xcomponent ? (Selector) { .filters = r->filters, .n_filters = r->n_filters,
+                                                            .direct = true }
+                                             : (Selector) { .rules = r->rules, .n_rules = r->n_rules };
+                k = engine_select_receivers(e, c, m, st, r->event, &sel, r->payload, &v, &n);
                 if (k < 0) {
                         step_rollback(e, (Savepoint) {});
                         e->step_hops = 0;
@@ -115,7 +121,7 @@ int engine_deliver(xfsm_engine *e, xfsm_routed *r, xfsm_step_cause cause, unsign
                 for (size_t j = 0; j < n; j++) {
                         xfsm_instance *i = v[j];
                         Savepoint sp = step_savepoint(e);
-                        Item it = { i, r->event, json_object_get(r->payload), NULL, true };
+                        Item it = { i, r->event, json_object_get(r->payload), NULL, !r->xcomponent };
                         int q;
 
                         if (i->dead || i->drop_at_commit ||

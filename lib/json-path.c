@@ -7,10 +7,16 @@
 #include "macro.h"
 
 json_object *json_path_get(json_object *root, const char *path) {
+        return json_path_lookup(root, path, NULL);
+}
+
+json_object *json_path_lookup(json_object *root, const char *path, bool *ret_found) {
         const char *p = path;
         json_object *cur = root;
 
-        if (!path || !*path)
+        if (ret_found)
+                *ret_found = false;
+        if (!path || !*path || !root)
                 return NULL;
         while (cur && *p) {
                 const char *dot = strchr(p, '.');
@@ -34,9 +40,14 @@ json_object *json_path_get(json_object *root, const char *path) {
                 } else
                         return NULL;
                 p += n;
-                if (*p == '.')
+                if (*p == '.') {
                         p++;
+                        if (!cur)
+                                return NULL; /* through a null */
+                }
         }
+        if (ret_found)
+                *ret_found = true;
         return cur;
 }
 

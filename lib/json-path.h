@@ -11,6 +11,9 @@
 
 /* Follow "a.b.c" through objects (and array indexes). NULL if missing. */
 json_object *json_path_get(json_object *root, const char *path);
+/* The same, telling a JSON null that is there (*ret_found true, NULL
+ * returned) from nothing there. */
+json_object *json_path_lookup(json_object *root, const char *path, bool *ret_found);
 
 /* eventProperty lookup: a path into the payload; "payload.x" also reaches x
  * when the payload itself has no "payload" key (xcomponent files write both). */

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "engine-internal.h"
+#include "js-compare.h"
+#include "json-path.h"
 #include "macro.h"
 #include "yaml-load.h"
 
@@ -23,9 +25,29 @@ static void rules_free(MatchingRule *rules, size_t n) {
         free(rules);
 }
 
+static void values_free(xfsm_routed *r) {
+        for (size_t i = 0; r->rule_values && i < r->n_rules; i++)
+                json_object_put(r->rule_values[i]);
+        free(r->rule_values);
+        free(r->rule_has_value);
+        r->rule_values = NULL;
+        r->rule_has_value = NULL;
+}
+
+static void filters_free(RoutedFilter *f, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(f[i].property);
+                free(f[i].op_text);
+                json_object_put(f[i].value);
+        }
+        free(f);
+}
+
 xfsm_routed *routed_free(xfsm_routed *r) {
         if (!r)
                 return NULL;
+        values_free(r);
+        filters_free(r->filters, r->n_filters);
         if (r->borrowed) {
                 json_object_put(r->payload);
                 free(r);
@@ -47,6 +69,78 @@ static char *strdup_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
+static int values_alloc(xfsm_routed *r) {
+        r->rule_values = calloc(r->n_rules ?: 1, sizeof *r->rule_values);
+        r->rule_has_value = calloc(r->n_rules ?: 1, sizeof *r->rule_has_value);
+        if (!r->rule_values || !r->rule_has_value) {
+                values_free(r);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int routed_resolve_values(xfsm_routed *r, json_object *context) {
+        int k;
+
+        values_free(r);
+        if (r->n_rules == 0)
+                return 0;
+        k = values_alloc(r);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < r->n_rules; i++) {
+                const char *p = r->rules[i].event_property;
+                json_object *v = json_event_property(r->payload, p);
+                bool found = v != NULL;
+
+                /* as xcomponent-ai: the payload's value unless null or absent, then the context's */
+                if (!v)
+                        v = json_path_lookup(context, p, &found);
+                r->rule_values[i] = json_object_get(v);
+                r->rule_has_value[i] = found;
+        }
+        return 0;
+}
+
+bool routed_filters_hold(const RoutedFilter *filters, size_t n, json_object *context) {
+        for (size_t i = 0; i < n; i++) {
+                const RoutedFilter *f = &filters[i];
+                bool found;
+                json_object *v;
+
+                if (!f->op_known)
+                        return false; /* an unknown operator matches nothing */
+                v = json_path_lookup(context, f->property, &found);
+                if (!js_compare(found ? js_value(v) : js_undefined(), f->op,
+                                f->has_value ? js_value(f->value) : js_undefined()))
+                        return false;
+        }
+        return true;
+}
+
+static int filters_copy(const RoutedFilter *f, size_t n, RoutedFilter **ret) {
+        RoutedFilter *c = calloc(n ?: 1, sizeof *c);
+
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                c[i] = (RoutedFilter) {
+                        .property = strdup(f[i].property),
+                        .op_text = strdup(f[i].op_text),
+                        .op = f[i].op,
+                        .op_known = f[i].op_known,
+                        .has_value = f[i].has_value,
+                        .value = json_object_get(f[i].value),
+                };
+                if (!c[i].property || !c[i].op_text) {
+                        filters_free(c, i + 1);
+                        return -ENOMEM;
+                }
+        }
+        *ret = c;
+        return 0;
+}
+
 xfsm_routed *routed_copy(const xfsm_routed *r) {
         xfsm_routed *c = calloc(1, sizeof *c);
         if (!c)
@@ -63,7 +157,13 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
                 .target_state = strdup_null(r->target_state),
                 .event = strdup_null(r->event),
                 .payload = json_object_get(r->payload),
+                .xcomponent = r->xcomponent,
         };
+        if (r->n_filters > 0) {
+                if (filters_copy(r->filters, r->n_filters, &c->filters) < 0)
+                        return routed_free(c);
+                c->n_filters = r->n_filters;
+        }
         if (r->n_rules > 0) {
                 c->rules = calloc(r->n_rules, sizeof *c->rules);
                 if (!c->rules)
@@ -75,6 +175,14 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
                         c->n_rules++;
                         if (!c->rules[i].event_property || !c->rules[i].instance_property)
                                 return routed_free(c);
+                }
+                if (r->rule_values) {
+                        if (values_alloc(c) < 0)
+                                return routed_free(c);
+                        for (size_t i = 0; i < r->n_rules; i++) {
+                                c->rule_values[i] = json_object_get(r->rule_values[i]);
+                                c->rule_has_value[i] = r->rule_has_value[i];
+                        }
                 }
         }
         if (!c->source_component || !c->target_component || !c->target_machine || (r->event && !c->event) ||
@@ -109,9 +217,23 @@ static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq
                 json_object_object_add(mr, "eventProperty", json_object_new_string(r->rules[i].event_property));
                 json_object_object_add(mr, "instanceProperty", json_object_new_string(r->rules[i].instance_property));
                 json_object_object_add(mr, "operator", json_object_new_string(match_op_to_string(r->rules[i].op)));
+                if (r->rule_values && r->rule_has_value[i])
+                        json_object_object_add(mr, "value", json_object_get(r->rule_values[i]));
                 json_object_array_add(rules, mr);
         }
         json_object_object_add(o, "matchingRules", rules);
+        if (r->xcomponent) {
+                json_object *filters = json_object_new_array();
+                for (size_t i = 0; i < r->n_filters; i++) {
+                        json_object *f = json_object_new_object();
+                        json_object_object_add(f, "property", json_object_new_string(r->filters[i].property));
+                        json_object_object_add(f, "operator", json_object_new_string(r->filters[i].op_text));
+                        if (r->filters[i].has_value)
+                                json_object_object_add(f, "value", json_object_get(r->filters[i].value));
+                        json_object_array_add(filters, f);
+                }
+                json_object_object_add(o, "filters", filters);
+        }
         json_object_object_add(o, "hops", json_object_new_int((int) r->hops));
         s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
@@ -134,10 +256,51 @@ static const char *get_str(json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
+/* "filters": [{"property": P, "operator"?: OP, "value"?: V}]; -XFSM_E_INVALID_ARGUMENT when not of that form. */
+static int filters_from_json(json_object *v, RoutedFilter **ret, size_t *ret_n) {
+        RoutedFilter *f;
+        size_t n;
+
+        if (!json_object_is_type(v, json_type_array))
+                return -XFSM_E_INVALID_ARGUMENT;
+        n = json_object_array_length(v);
+        f = calloc(n ?: 1, sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *x = json_object_array_get_idx(v, i), *op, *value;
+                const char *prop = get_str(x, "property");
+
+                if (!prop || (json_object_object_get_ex(x, "operator", &op) && !json_object_is_type(op, json_type_string))) {
+                        filters_free(f, i);
+                        return -XFSM_E_INVALID_ARGUMENT;
+                }
+                f[i].property = strdup(prop);
+                f[i].op_text = strdup(get_str(x, "operator") ?: "===");
+                if (!f[i].property || !f[i].op_text) {
+                        filters_free(f, i + 1);
+                        return -ENOMEM;
+                }
+                for (int k = MATCH_EQ; k <= MATCH_LE && !f[i].op_known; k++)
+                        if (streq(f[i].op_text, match_op_to_string((MatchOp) k))) {
+                                f[i].op = (MatchOp) k;
+                                f[i].op_known = true;
+                        }
+                if (json_object_object_get_ex(x, "value", &value)) {
+                        f[i].value = json_object_get(value);
+                        f[i].has_value = true;
+                }
+        }
+        *ret = f;
+        *ret_n = n;
+        return 0;
+}
+
 int routed_from_json(const char *text, xfsm_routed **ret) {
         json_object *o, *v;
         xfsm_routed *r;
         const char *kind;
+        int k;
 
         o = json_tokener_parse(text);
         if (!o || !json_object_is_type(o, json_type_object)) {
@@ -181,20 +344,40 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
         if (json_object_object_get_ex(o, "matchingRules", &v) && json_object_is_type(v, json_type_array)) {
                 size_t n = json_object_array_length(v);
                 r->rules = calloc(n ? n : 1, sizeof *r->rules);
-                for (size_t i = 0; r->rules && i < n; i++) {
-                        json_object *mr = json_object_array_get_idx(v, i);
+                r->rule_values = calloc(n ? n : 1, sizeof *r->rule_values);
+                r->rule_has_value = calloc(n ? n : 1, sizeof *r->rule_has_value);
+                for (size_t i = 0; r->rules && r->rule_values && r->rule_has_value && i < n; i++) {
+                        json_object *mr = json_object_array_get_idx(v, i), *value;
                         const char *ep = get_str(mr, "eventProperty"), *ip = get_str(mr, "instanceProperty"),
                                    *op = get_str(mr, "operator");
                         if (!ep || !ip)
                                 continue;
+                        if (json_object_object_get_ex(mr, "value", &value)) {
+                                r->rule_values[r->n_rules] = json_object_get(value);
+                                r->rule_has_value[r->n_rules] = true;
+                        }
                         MatchingRule *x = &r->rules[r->n_rules++];
                         x->event_property = strdup(ep);
                         x->instance_property = strdup(ip);
                         x->op = MATCH_EQ;
-                        for (int k = MATCH_EQ; op && k <= MATCH_LE; k++)
-                                if (streq(op, match_op_to_string((MatchOp) k)))
-                                        x->op = (MatchOp) k;
+                        for (int q = MATCH_EQ; op && q <= MATCH_LE; q++)
+                                if (streq(op, match_op_to_string((MatchOp) q)))
+                                        x->op = (MatchOp) q;
                 }
+                if (!r->rules || !r->rule_values || !r->rule_has_value) {
+                        json_object_put(o);
+                        routed_free(r);
+                        return -ENOMEM;
+                }
+        }
+        if (json_object_object_get_ex(o, "filters", &v)) {
+                k = filters_from_json(v, &r->filters, &r->n_filters);
+                if (k < 0) {
+                        json_object_put(o);
+                        routed_free(r);
+                        return k;
+                }
+                r->xcomponent = true;
         }
         json_object_put(o);
         if (!r->source_component || !r->target_component || !r->target_machine ||

@@ -367,7 +367,18 @@ char *xfsm_routed_to_json(const xfsm_routed *r);
  * "v", "kind" ("event" | "create"), "sourceComponent", "sourceIncarnation",
  * "sourceSeq", "ruleIndex", "targetComponent", "targetMachine",
  * "targetState" (absent: any), "event" (absent for a create), "payload",
- * "matchingRules" ([{eventProperty, instanceProperty, operator}]), "hops". */
+ * "matchingRules" ([{eventProperty, instanceProperty, operator, value?}]), "hops".
+ * Optional fields, which readers older than them ignore: a matching rule's
+ * "value", the value the sender resolved for it (its eventProperty in the
+ * payload, else, when absent or null there, in the source instance's
+ * context; absent when neither has it), for peers that cannot see the
+ * source (the Redis bridge publishes it as an xcomponent-ai filter); and
+ * "filters" ([{property, operator?, value?}]), written only by the Redis
+ * bridge for a message from xcomponent-ai, for the workers of its own node:
+ * instead of matchingRules, those filters select the receivers with
+ * JavaScript's comparison rules (an unknown operator matches nothing, an
+ * absent value the instances that lack the property), and each takes the
+ * event as a direct send (xfsm-redis-bridge(8), XCOMPONENT-AI COMPATIBILITY). */
 #define XFSM_ROUTED_WIRE_VERSION 1
 char *xfsm_routed_to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq);
 /* Read a wire form: -XFSM_E_INVALID_PAYLOAD when it is not a JSON object,

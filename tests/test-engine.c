@@ -592,6 +592,188 @@ static void test_routed_event_wire_form_round_trip(void **state) {
         xfsm_engine_free(dst);
 }
 
+/* The routed form carries, per matchingRule, the value the sender resolved:
+ * from the payload, else (absent or null there) from the source instance's
+ * context; absent when neither has it. */
+static const char resolving_order[] =
+        "name: Shop\n"
+        "stateMachines:\n"
+        "  - name: Order\n"
+        "    initialState: Created\n"
+        "    states:\n"
+        "      - {name: Created}\n"
+        "      - name: Validated\n"
+        "        cascadingRules:\n"
+        "          - targetComponent: Bank\n"
+        "            targetMachine: Payment\n"
+        "            targetState: Pending\n"
+        "            event: PROCESS\n"
+        "            payload: {orderId: \"{{orderId}}\", tier: null}\n"
+        "            matchingRules:\n"
+        "              - {eventProperty: orderId, instanceProperty: orderId}\n"
+        "              - {eventProperty: customerId, instanceProperty: customer.id, operator: \"!==\"}\n"
+        "              - {eventProperty: tier, instanceProperty: tier, operator: \">=\"}\n"
+        "              - {eventProperty: nowhere, instanceProperty: region}\n"
+        "    transitions: [{from: Created, to: Validated, event: VALIDATE}]\n";
+
+static void test_routed_form_carries_each_rule_resolved_value(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(resolving_order, NULL);
+        char *wire = NULL;
+        json_object *o, *rules, *r;
+        const char *id = id_of(create(e, "Order", "{\"orderId\":\"O1\",\"customerId\":\"C7\",\"tier\":3}"));
+
+        xfsm_engine_set_router(e, count_routed, &wire);
+        assert_int_equal(send(e, id, "VALIDATE", NULL), 0);
+        assert_non_null(wire);
+        o = json_tokener_parse(wire);
+        assert_non_null(o);
+        assert_true(json_object_object_get_ex(o, "matchingRules", &rules));
+        assert_int_equal(json_object_array_length(rules), 4);
+        /* from the payload */
+        r = json_object_array_get_idx(rules, 0);
+        assert_true(json_object_object_get_ex(r, "value", &r));
+        assert_string_equal(json_object_get_string(r), "O1");
+        /* not in the payload: from the source's context */
+        r = json_object_array_get_idx(rules, 1);
+        assert_true(json_object_object_get_ex(r, "value", &r));
+        assert_string_equal(json_object_get_string(r), "C7");
+        /* null in the payload: the context's, with its JSON type */
+        r = json_object_array_get_idx(rules, 2);
+        assert_true(json_object_object_get_ex(r, "value", &r));
+        assert_true(json_object_is_type(r, json_type_int));
+        assert_int_equal(json_object_get_int(r), 3);
+        /* in neither: no value at all (not null) */
+        assert_false(json_object_object_get_ex(json_object_array_get_idx(rules, 3), "value", NULL));
+        /* older fields unchanged: a reader that ignores "value" reads the same event */
+        r = json_object_array_get_idx(rules, 1);
+        assert_true(json_object_object_get_ex(r, "operator", &r));
+        assert_string_equal(json_object_get_string(r), "!==");
+        json_object_put(o);
+        free(wire);
+        xfsm_engine_free(e);
+}
+
+/* Routed events from xcomponent-ai (the bridge writes "filters"): filters
+ * select with JavaScript's comparison rules; each selected instance takes the
+ * event as a direct send. */
+static const char xc_payment[] =
+        "name: PaymentComponent\n"
+        "stateMachines:\n"
+        "  - name: Payment\n"
+        "    initialState: Pending\n"
+        "    states: [{name: Pending, type: entry}, {name: Processing}, {name: Held}]\n"
+        "    transitions:\n"
+        "      - {from: Pending, to: Processing, event: PROCESS}\n"
+        "      - {from: Pending, to: Held, event: HOLD}\n"
+        "      - {from: Held, to: Processing, event: PROCESS,\n"
+        "         matchingRules: [{eventProperty: orderId, instanceProperty: orderId}]}\n";
+
+static unsigned xc_deliver(xfsm_engine *e, const char *state, const char *filters, const char *payload) {
+        char json[2048];
+        unsigned delivered = 0;
+        int r;
+
+        snprintf(json, sizeof json,
+                 "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"xcomponent:OrderComponent\","
+                 "\"sourceIncarnation\":\"00112233445566778899aabbccddeeff\",\"sourceSeq\":1,\"ruleIndex\":0,"
+                 "\"targetComponent\":\"PaymentComponent\",\"targetMachine\":\"Payment\"%s%s%s,"
+                 "\"event\":\"PROCESS\",\"payload\":%s,\"matchingRules\":[],\"filters\":%s,\"hops\":1}",
+                 state ? ",\"targetState\":\"" : "", state ?: "", state ? "\"" : "", payload ?: "{}",
+                 filters ?: "[]");
+        r = xfsm_engine_deliver_json(e, json, &delivered);
+        if (r < 0)
+                fail_msg("deliver %s: %s", json, xfsm_engine_last_error(e));
+        return delivered;
+}
+
+/* A fresh Payment per try: how many of those with these contexts a filter takes. */
+static unsigned xc_taken(const char *filters, const char *const *contexts) {
+        xfsm_engine *e = engine(xc_payment, NULL);
+        unsigned n;
+
+        for (size_t k = 0; contexts[k]; k++)
+                create(e, "Payment", contexts[k]);
+        n = xc_deliver(e, "Pending", filters, NULL);
+        xfsm_engine_free(e);
+        return n;
+}
+
+static void test_xcomponent_filters_select_with_javascript_rules(void **state) {
+        (void) state;
+        const char *const nums[] = { "{\"amount\":5}", "{\"amount\":\"5\"}", "{\"amount\":10}", "{}", NULL };
+
+        /* each operator, "instance value OP value" */
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"===\",\"value\":5}]", nums), 1);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"!==\",\"value\":5}]", nums), 3);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\">\",\"value\":4}]", nums), 3);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"<\",\"value\":10}]", nums), 2);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\">=\",\"value\":10}]", nums), 1);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"<=\",\"value\":5}]", nums), 2);
+        /* no operator: === ("5" === 5 is false) */
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"value\":\"5\"}]", nums), 1);
+        /* no value: the instances that lack the property */
+        assert_int_equal(xc_taken("[{\"property\":\"amount\"}]", nums), 1);
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"!==\"}]", nums), 3);
+        /* an unknown operator matches nothing */
+        assert_int_equal(xc_taken("[{\"property\":\"amount\",\"operator\":\"==\",\"value\":5}]", nums), 0);
+        /* string against string: UTF-16 order; string against number: as numbers */
+        const char *const strs[] = { "{\"code\":\"b\"}", "{\"code\":\"B\"}", "{\"code\":\"10\"}", NULL };
+        assert_int_equal(xc_taken("[{\"property\":\"code\",\"operator\":\">\",\"value\":\"a\"}]", strs), 1);
+        assert_int_equal(xc_taken("[{\"property\":\"code\",\"operator\":\">\",\"value\":9}]", strs), 1);
+        assert_int_equal(xc_taken("[{\"property\":\"code\",\"operator\":\"<\",\"value\":\"9\"}]", strs), 1);
+        /* dotted paths, every filter must hold */
+        const char *const nested[] = { "{\"c\":{\"id\":1,\"vip\":true}}", "{\"c\":{\"id\":1,\"vip\":false}}",
+                                       "{\"c\":{\"id\":2,\"vip\":true}}", NULL };
+        assert_int_equal(xc_taken("[{\"property\":\"c.id\",\"value\":1},{\"property\":\"c.vip\",\"value\":true}]",
+                                  nested),
+                         1);
+}
+
+static void test_xcomponent_event_any_state_direct_send_and_payload_merge(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(xc_payment, NULL);
+        const char *p1 = id_of(create(e, "Payment", "{\"orderId\":\"O1\"}"));
+        const char *p2 = id_of(create(e, "Payment", "{\"orderId\":\"O2\"}"));
+        const char *h = id_of(create(e, "Payment", "{\"orderId\":\"O3\"}"));
+
+        /* Held has one PROCESS transition, with matchingRules: as a direct send it is
+         * taken whatever the payload says (xcomponent-ai's sendEvent), and with
+         * matchingRules the payload is not merged */
+        assert_int_equal(send(e, h, "HOLD", NULL), 0);
+        assert_int_equal(xc_deliver(e, "Held", NULL, "{\"orderId\":\"nope\",\"amount\":1}"), 1);
+        assert_string_equal(state_of(e, h), "Processing");
+        assert_ctx_string(e, h, "orderId", "O3");
+        assert_false(ctx_has(e, h, "amount"));
+        assert_string_equal(state_of(e, p1), "Pending");
+        assert_string_equal(state_of(e, p2), "Pending");
+        xfsm_engine_free(e);
+
+        /* two Payments in Pending, a message without filters: both move, the payload merged */
+        e = engine(xc_payment, NULL);
+        p1 = id_of(create(e, "Payment", "{\"orderId\":\"O1\"}"));
+        p2 = id_of(create(e, "Payment", "{\"orderId\":\"O2\"}"));
+        assert_int_equal(xc_deliver(e, "Pending", NULL, "{\"amount\":10,\"orderId\":\"X\"}"), 2);
+        assert_string_equal(state_of(e, p1), "Processing");
+        assert_string_equal(state_of(e, p2), "Processing");
+        assert_ctx_string(e, p1, "orderId", "X");
+        assert_ctx_string(e, p2, "orderId", "X");
+        /* no transition from Processing: ignored, nothing changes */
+        assert_int_equal(xc_deliver(e, "Processing", NULL, "{\"z\":1}"), 0);
+        assert_false(ctx_has(e, p1, "z"));
+        xfsm_engine_free(e);
+
+        /* targetState absent or "*": every state that has a transition on the event */
+        e = engine(xc_payment, NULL);
+        p1 = id_of(create(e, "Payment", "{\"orderId\":\"O1\"}"));
+        assert_int_equal(xc_deliver(e, NULL, NULL, NULL), 1);
+        assert_string_equal(state_of(e, p1), "Processing");
+        p2 = id_of(create(e, "Payment", "{\"orderId\":\"O2\"}"));
+        assert_int_equal(xc_deliver(e, "*", NULL, NULL), 1);
+        assert_string_equal(state_of(e, p2), "Processing");
+        xfsm_engine_free(e);
+}
+
 static const char cross_order[] =
         "name: Shop\n"
         "stateMachines:\n"
@@ -1456,6 +1638,9 @@ int main(void) {
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
                 cmocka_unit_test(test_cascade_matching_rules_select_receivers),
                 cmocka_unit_test(test_routed_event_wire_form_round_trip),
+                cmocka_unit_test(test_routed_form_carries_each_rule_resolved_value),
+                cmocka_unit_test(test_xcomponent_filters_select_with_javascript_rules),
+                cmocka_unit_test(test_xcomponent_event_any_state_direct_send_and_payload_merge),
                 cmocka_unit_test(test_cross_component_create_then_target_event),
                 cmocka_unit_test(test_routed_loop_stops_after_32_hops),
                 cmocka_unit_test(test_microstep_loop_is_refused_and_rolled_back),

@@ -65,7 +65,7 @@ static const char receiver_yaml[] = "name: BenchReceiver\n"
                                     "        actions:\n"
                                     "          - assign: {count: count + 1}\n";
 
-static int free_port(void) {
+int bench_free_port(void) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t l = sizeof sa;
         int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
@@ -78,7 +78,7 @@ static int free_port(void) {
         return port;
 }
 
-static pid_t spawn_env(char *const argv[], const char *log, const char *component_path) {
+pid_t bench_spawn_env(char *const argv[], const char *log, const char *component_path) {
         pid_t pid = fork();
 
         if (pid == 0) {
@@ -94,7 +94,7 @@ static pid_t spawn_env(char *const argv[], const char *log, const char *componen
         return pid;
 }
 
-static const char *bridge_path(const char *xfsmd, char *buf, size_t size) {
+const char *bench_bridge_path(const char *xfsmd, char *buf, size_t size) {
         const char *env = getenv("XFSM_BRIDGE");
         const char *slash;
 
@@ -146,12 +146,12 @@ static int node_start(BNode *n, const char *top, const char *xfsmd, const char *
         snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
         char *xargv[] = { (char *) xfsmd, (char *) "--bus-address", n->address, (char *) "--state-dir", state,
                           (char *) "--durability", (char *) policy, (char *) "--component", (char *) n->stem, NULL };
-        n->xfsmd = spawn_env(xargv, log, comp);
+        n->xfsmd = bench_spawn_env(xargv, log, comp);
         snprintf(log, sizeof log, "%s/bridge.log", n->dir);
         char *bargv[] = { (char *) bridge, (char *) "--bus-address", n->address, (char *) "--node", (char *) n->name,
                           (char *) "--redis", url, (char *) "--state-dir", bstate, (char *) "--nodes-dir", nodes,
                           (char *) "--node-key", key, NULL };
-        n->bridge = spawn_env(bargv, log, comp);
+        n->bridge = bench_spawn_env(bargv, log, comp);
         return 0;
 }
 
@@ -457,8 +457,8 @@ int bench_bridge(int argc, char **argv, bool json) {
                 return 1;
         }
         xfsmd = bench_find_xfsmd(xfsmd_buf, sizeof xfsmd_buf);
-        bridge = bridge_path(xfsmd, bridge_buf, sizeof bridge_buf);
-        if (!mkdtemp(dir) || (port = free_port()) < 0)
+        bridge = bench_bridge_path(xfsmd, bridge_buf, sizeof bridge_buf);
+        if (!mkdtemp(dir) || (port = bench_free_port()) < 0)
                 return 1;
         snprintf(port_s, sizeof port_s, "%d", port);
         snprintf(rdir, sizeof rdir, "%s/redis", dir);
@@ -467,7 +467,7 @@ int bench_bridge(int argc, char **argv, bool json) {
         char *rargv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port_s, (char *) "--bind",
                           (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
                           (char *) "--appendonly", (char *) "no", NULL };
-        redis = spawn_env(rargv, log, NULL);
+        redis = bench_spawn_env(rargv, log, NULL);
         for (int k = 0; k < 500; k++) {
                 redisContext *t = redisConnect("127.0.0.1", port);
                 bool up = t && !t->err;

@@ -298,6 +298,8 @@ int verb_bench(int argc, char **argv, bool json, const char *bus_address) {
                 return bench_bridge(argc - 1, argv + 1, json);
         if (argc > 1 && streq(argv[1], "http"))
                 return bench_http(argc - 1, argv + 1, json);
+        if (argc > 1 && streq(argv[1], "xcompat"))
+                return bench_xcompat(argc - 1, argv + 1, json);
         if (argc > 1 && streq(argv[1], "exec"))
                 return bench_exec(argc - 1, argv + 1, bus_address, json);
         if (argc > 1 && streq(argv[1], "polkit"))

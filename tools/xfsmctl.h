@@ -38,6 +38,16 @@ int bench_polkit(int argc, char **argv, bool json);
 int bench_exec(int argc, char **argv, const char *bus_address, bool json);
 int bench_bridge(int argc, char **argv, bool json);
 int bench_http(int argc, char **argv, bool json);
+int bench_xcompat(int argc, char **argv, bool json);
+
+/* bench-bridge.c: what the Redis benchmarks share */
+/* a free TCP port on 127.0.0.1, or -1 */
+int bench_free_port(void);
+/* fork + exec argv, stdout and stderr to log (when not NULL), with
+ * $XFSM_COMPONENT_PATH set to component_path (when not NULL) */
+pid_t bench_spawn_env(char *const argv[], const char *log, const char *component_path);
+/* $XFSM_BRIDGE, or xfsm-redis-bridge beside xfsmd (the build tree's or the installed one) */
+const char *bench_bridge_path(const char *xfsmd, char *buf, size_t size);
 
 /* bench-bus.c: what the bus benchmarks share */
 typedef struct BenchResult {

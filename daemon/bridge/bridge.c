@@ -42,6 +42,7 @@
 #include "outbound.h"
 #include "redis-sentinel.h"
 #include "redis.h"
+#include "xcompat.h"
 #include "xfsm.h"
 
 #define STATUS_USEC (5ULL * 1000000ULL)
@@ -65,6 +66,7 @@ typedef struct Bridge {
         Operate *operate;
         BridgeRates rates;
         BridgeOptions options;
+        Xcompat *xcompat; /* XcomponentCompat=yes */
         sd_bus_slot *transitions, *object;
         sd_event_source *status;
         uint64_t last_sent, last_delivered, last_status_usec;
@@ -81,8 +83,9 @@ static void help(void) {
                "  --node NAME          This node's name (Node=, default the host name)\n"
                "  --redis URL          redis://[USER:PASSWORD@]HOST:PORT[/DB], or\n"
                "                       redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME (Redis=)\n"
-               "  --xcomponent-compat  xcomponent-ai's Redis format (XcomponentCompat=): not in this\n"
-               "                       version yet, accepted and ignored\n"
+               "  --xcomponent-compat  Also speak xcomponent-ai's Redis format (XcomponentCompat=):\n"
+               "                       messages on xcomponent:C for the components homed here, and\n"
+               "                       routed events for XcomponentComponents= published there\n"
                "  --state-dir DIR      Where the node's UUID is kept ($STATE_DIRECTORY, /var/lib/xfsm-bridge)\n"
                "  --nodes-dir DIR      The public keys of the nodes accepted (/etc/xfsm/nodes.d)\n"
                "  --node-key FILE      This node's secret key (default the credential node-key)\n"
@@ -390,6 +393,8 @@ static void on_changed(Directory *d, void *userdata) {
                 if (directory_is_home(d, *c)) {
                         (void) inbound_add(b->inbound, *c);
                         (void) calls_add(b->calls, *c);
+                        if (b->xcompat)
+                                (void) xcompat_add_home(b->xcompat, *c);
                 }
         /* the components homed elsewhere: their transitions relayed here */
         for (size_t k = 0; k < directory_n_remote(d); k++)
@@ -629,6 +634,13 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                                                       .rates = &b->rates });
         if (r < 0)
                 return log_error_errno(r, "Failed to serve the operators' methods: %m");
+        if (b->config.xcomponent_compat) {
+                r = xcompat_new(&b->xcompat, b->event, b->bus, b->writer, &b->target, b->access,
+                                b->config.xcomponent_components);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up xcomponent-ai compatibility: %m");
+        } else if (b->config.xcomponent_components)
+                log_warning("XcomponentComponents= is set but XcomponentCompat= is not: ignored");
         /* a fallback like the remote components' vtable under it (sd-bus keeps one kind per path) */
         r = sd_bus_add_fallback_vtable(b->bus, &b->object, "/org/xfsm1/Bridge", "org.xfsm1.Bridge", bridge_vtable,
                                        bridge_object_find, b);
@@ -663,6 +675,7 @@ static int setup(Bridge *b, const BridgeOptions *o) {
 static void bridge_done(Bridge *b) {
         /* the connections first: their pending commands are answered while the modules still exist */
         b->writer = redis_conn_free(b->writer);
+        b->xcompat = xcompat_free(b->xcompat);
         b->inbound = inbound_free(b->inbound);
         b->calls = calls_free(b->calls);
         b->operate = operate_free(b->operate);
@@ -708,8 +721,6 @@ int main(int argc, char *argv[]) {
         if (bridge_config_load(&b.config, &o) < 0)
                 return EXIT_FAILURE;
         log_set_node(b.config.node);
-        if (b.config.xcomponent_compat)
-                log_warning("XcomponentCompat= is not supported by this version yet: ignored");
 
         sigset_t mask;
         sigemptyset(&mask);

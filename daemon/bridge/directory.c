@@ -422,6 +422,10 @@ static void claimed(Directory *d) {
         d->claimed = true;
         (void) redis_command(d->writer, COMMAND_USEC, NULL, NULL, "SADD xfsm:nodes %s", d->node);
         claim_homes(d);
+        /* the homes known from before a restart (the cache) are served from now on: without
+         * this, a node alone (no other node's liveness to change) never heard of them */
+        if (d->cb.changed)
+                d->cb.changed(d, d->userdata);
         if (!d->beat && sd_event_now(d->event, CLOCK_MONOTONIC, &now) >= 0 &&
             sd_event_add_time(d->event, &d->beat, CLOCK_MONOTONIC, now + BEAT_USEC, 100000, on_beat_timer, d) >= 0)
                 (void) sd_event_source_set_enabled(d->beat, SD_EVENT_ON);

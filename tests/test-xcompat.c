@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* xfsm-redis-bridge's XcomponentCompat= against a real redis-server and a
+ * peer speaking xcomponent-ai 0.6.0's wire format (tests/xcomponent-peer.py:
+ * xcomponent-ai itself is a Node project the suite cannot run). Two xfsm
+ * nodes, each its private dbus-daemon, xfsmd and bridge in compat mode,
+ * sharing pub/sub but not keys (Redis databases 1 and 0: pub/sub ignores
+ * databases), as two deployments in the middle of a migration:
+ * - node A, the order side: OrderComponent (the seed demo) and XcOrder
+ *   (tests/data/xcompat-order.yaml), with PaymentComponent served by
+ *   xcomponent-ai (XcomponentComponents=PaymentComponent);
+ * - node B, the payment side: PaymentComponent.
+ * The peer publishes as xcomponent-ai's OrderComponent does, and listens
+ * on xcomponent:PaymentComponent as xcomponent-ai's PaymentComponent does,
+ * checking every message is exactly of its form. The bridges log in as the
+ * ACL user of xfsm-redis-bridge(8) for compat mode, and nothing they do is
+ * refused (ACL LOG stays empty). Exit 77 without redis-server or python3. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <systemd/sd-bus.h>
+
+#include "harness.h"
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+typedef struct Node {
+        const char *name;
+        const char *files[2], *stems[2];
+        const char *conf; /* bridge.conf's [Bridge] lines */
+        unsigned db;
+        char dir[300], address[512];
+        sd_bus *bus;
+        pid_t broker, xfsmd, bridge;
+} Node;
+
+static char dir[256], listen_out[320];
+static int redis_port;
+static pid_t redis_pid, listener;
+
+static Node A = { .name = "orders",
+                  .files = { "xcomponent/demo-order.yaml", "xcompat-order.yaml" },
+                  .stems = { "order", "xcorder" },
+                  .conf = "XcomponentCompat=yes\nXcomponentComponents=PaymentComponent\n",
+                  .db = 1 };
+static Node B = { .name = "payments",
+                  .files = { "xcomponent/demo-payment.yaml", NULL },
+                  .stems = { "payment", NULL },
+                  .conf = "XcomponentCompat=yes\n",
+                  .db = 0 };
+
+/* ---- processes -------------------------------------------------------------------- */
+
+static void run(const char *fmt, ...) {
+        char cmd[8192];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        if (system(cmd) != 0)
+                fail_msg("failed: %s", cmd);
+}
+
+static int free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+/* redis-cli's first line of answer */
+static char *redis(const char *fmt, ...) {
+        static char out[1024];
+        char cmd[2048], args[1500];
+        va_list ap;
+        FILE *p;
+
+        va_start(ap, fmt);
+        vsnprintf(args, sizeof args, fmt, ap);
+        va_end(ap);
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", redis_port, args);
+        out[0] = 0;
+        p = popen(cmd, "r");
+        if (p) {
+                if (!fgets(out, sizeof out, p))
+                        out[0] = 0;
+                pclose(p);
+        }
+        out[strcspn(out, "\n")] = 0;
+        return out;
+}
+
+static const char *peer(void) {
+        static char path[400];
+        snprintf(path, sizeof path, "%s/xcomponent-peer.py", env_or("XFSM_TEST_DIR", "tests"));
+        return path;
+}
+
+static const char *bridge_bin(void) {
+        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
+}
+
+static int stop(pid_t *pid, int sig) {
+        int status = 0;
+
+        if (*pid <= 0)
+                return 0;
+        kill(*pid, sig);
+        waitpid(*pid, &status, 0);
+        *pid = 0;
+        return status;
+}
+
+static void bridge_start(Node *n) {
+        char log[400], conf[400], url[96], nodes[400], key[400], bstate[400];
+
+        snprintf(conf, sizeof conf, "%s/bridge.conf", n->dir);
+        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
+        snprintf(url, sizeof url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, n->db);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", n->dir);
+        snprintf(key, sizeof key, "%s/key.key", n->dir);
+        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
+        char *bargv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
+                          (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", bstate,
+                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config", conf, NULL };
+        /* appended: the log of every start */
+        char *sh[] = { (char *) "/bin/sh", (char *) "-c", (char *) "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1",
+                       (char *) "sh", log, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                       NULL, NULL, NULL, NULL, NULL };
+        for (size_t k = 0; bargv[k]; k++)
+                sh[5 + k] = bargv[k];
+        n->bridge = spawn(sh, NULL);
+        assert_true(n->bridge > 0);
+}
+
+static void node_start(Node *n) {
+        char comp[400], state[400], log[400], conf[400];
+
+        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
+        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, n->dir);
+        for (size_t k = 0; k < 2 && n->files[k]; k++)
+                run("cp %s %s/comp/%s.yaml", data(n->files[k]), n->dir, n->stems[k]);
+        run("%s --generate-key %s/key >/dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir,
+            n->dir, n->name);
+        snprintf(conf, sizeof conf, "%s/bridge.conf", n->dir);
+        run("printf '[Bridge]\\n%s' > %s", n->conf, conf);
+        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
+        assert_true(n->broker > 0);
+
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(state, sizeof state, "%s/state", n->dir);
+        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", state,
+                         (char *) "--component", (char *) n->stems[0], n->stems[1] ? (char *) "--component" : NULL,
+                         (char *) n->stems[1], NULL };
+        n->xfsmd = spawn(argv, log);
+        assert_true(n->xfsmd > 0);
+
+        bridge_start(n);
+}
+
+/* ---- calls ------------------------------------------------------------------------------ */
+
+static uint64_t counter(Node *n, const char *name) {
+        uint64_t v = 0;
+
+        if (sd_bus_get_property_trivial(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.xfsm1.XcomponentCompat",
+                                        name, NULL, 't', &v) < 0)
+                return UINT64_MAX;
+        return v;
+}
+
+/* Every message received so far answered (delivered, dropped or malformed), and at least want received. */
+static void wait_settled(Node *n, uint64_t want) {
+        uint64_t rec = 0, done = 0;
+
+        for (int k = 0; k < 500; k++) {
+                rec = counter(n, "Received");
+                done = counter(n, "Delivered") + counter(n, "Dropped") + counter(n, "Malformed") +
+                       counter(n, "Overflow");
+                if (rec != UINT64_MAX && rec >= want && done == rec)
+                        return;
+                usleep(20000);
+        }
+        fail_msg("%s: %llu received (want %llu), %llu answered", n->name, (unsigned long long) rec,
+                 (unsigned long long) want, (unsigned long long) done);
+}
+
+static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *id;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
+                               ctx) < 0)
+                fail_msg("CreateInstance %s: %s", component, error.message);
+        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
+        r = strdup(id);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static void send_event(Node *n, const char *component, const char *id, const char *event) {
+        char bn[128], path[128];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "Send", &error, NULL, "sss", id, event, "{}") < 0)
+                fail_msg("Send %s %s: %s", component, event, error.message);
+}
+
+/* The instance's context as JSON text (static buffer). */
+static const char *context_of(Node *n, const char *component, const char *id) {
+        static char buf[4096];
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        const char *ctx = "";
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetContext", NULL, &reply, "s", id) >= 0)
+                (void) sd_bus_message_read(reply, "s", &ctx);
+        snprintf(buf, sizeof buf, "%s", ctx);
+        sd_bus_message_unref(reply);
+        return buf;
+}
+
+static const char *payment_state(const char *id) {
+        static char buf[64];
+        char path[256], *escaped = NULL, *v = NULL;
+
+        assert_true(sd_bus_path_encode("/org/xfsm1/PaymentComponent/Payment", id, &escaped) >= 0);
+        snprintf(path, sizeof path, "%s", escaped);
+        free(escaped);
+        if (sd_bus_get_property_string(B.bus, "org.xfsm1.PaymentComponent", path, "org.xfsm1.Instance", "State", NULL,
+                                       &v) < 0)
+                return "?";
+        snprintf(buf, sizeof buf, "%s", v);
+        free(v);
+        return buf;
+}
+
+static bool wait_payment(const char *id, const char *want) {
+        for (int k = 0; k < 250; k++) {
+                if (strcmp(payment_state(id), want) == 0)
+                        return true;
+                usleep(20000);
+        }
+        return false;
+}
+
+/* As xcomponent-ai publishes on xcomponent:PaymentComponent (a hand-made message). */
+static void publish(const char *message) {
+        FILE *f;
+        char path[320];
+
+        snprintf(path, sizeof path, "%s/message", dir);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(message, f);
+        fclose(f);
+        run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, path);
+}
+
+/* The k-th message the listener got (from 0), "" if none yet; fails when the
+ * listener found it not exactly of xcomponent-ai's form (its "BAD" line
+ * follows it; the test's own hand-made messages may have one too). */
+static const char *heard_ex(int k, bool check) {
+        static char line[1 << 16];
+        char next[512];
+        FILE *f = fopen(listen_out, "re");
+        int i = -1;
+
+        line[0] = 0;
+        if (!f)
+                return line;
+        while (fgets(line, sizeof line, f)) {
+                line[strcspn(line, "\n")] = 0;
+                if (strcmp(line, "READY") == 0 || strncmp(line, "BAD", 3) == 0)
+                        continue;
+                if (++i == k) {
+                        if (check && fgets(next, sizeof next, f) && strncmp(next, "BAD", 3) == 0)
+                                fail_msg("message %d is not of xcomponent-ai's form: %s", k, next);
+                        fclose(f);
+                        return line;
+                }
+        }
+        fclose(f);
+        line[0] = 0;
+        return line;
+}
+
+static const char *heard(int k) {
+        return heard_ex(k, true);
+}
+
+/* Messages the listener got so far. */
+static int n_heard(void) {
+        int n = 0;
+
+        while (*heard_ex(n, false))
+                n++;
+        return n;
+}
+
+static bool starts_with(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static const char *wait_heard(int k) {
+        for (int j = 0; j < 250 && !*heard(k); j++)
+                usleep(20000);
+        return heard(k);
+}
+
+/* Subscribers of xcomponent:PaymentComponent. */
+static int numsub(void) {
+        char cmd[200], out[64] = "";
+        FILE *p;
+
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d PUBSUB NUMSUB xcomponent:PaymentComponent 2>/dev/null | tail -1",
+                 redis_port);
+        p = popen(cmd, "r");
+        if (!p)
+                return -1;
+        if (!fgets(out, sizeof out, p))
+                out[0] = 0;
+        pclose(p);
+        return atoi(out);
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+
+static int setup(void **state) {
+        char port[16], rdir[300], log[320];
+
+        if (access("/usr/bin/redis-server", X_OK) < 0 || system("python3 -c '' 2>/dev/null") != 0) {
+                fprintf(stderr, "redis-server or python3 is not installed: skipping\n");
+                exit(77);
+        }
+        snprintf(dir, sizeof dir, "/tmp/xfsm-xcompat-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        redis_port = free_port();
+        snprintf(port, sizeof port, "%d", redis_port);
+        setenv("XFSM_XCOMPAT_REDIS_PORT", port, 1);
+        snprintf(port, sizeof port, "%d", redis_port);
+        snprintf(rdir, sizeof rdir, "%s/redis", dir);
+        snprintf(log, sizeof log, "%s/redis.log", dir);
+        mkdir(rdir, 0755);
+        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
+                         (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
+                         (char *) "--maxmemory-policy", (char *) "noeviction", NULL };
+        redis_pid = spawn(argv, log);
+        for (int k = 0; k < 500 && strcmp(redis("PING"), "PONG") != 0; k++)
+                usleep(10000);
+        assert_string_equal(redis("PING"), "PONG");
+        /* the bridges as the ACL user xfsm-redis-bridge(8) gives for compat mode; the peer as default */
+        assert_string_equal(redis("ACL SETUSER xfsm on '>secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' "
+                                  "'&xcomponent:*' -@all +ping +select +get +set +sadd +smembers +eval +xlen +xadd "
+                                  "'+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +time +xread "
+                                  "+xpending +xrange +del +xdel +exists +srem +subscribe"),
+                            "OK");
+
+        node_start(&A);
+        node_start(&B);
+        /* the payment side subscribed to its channel; the order side's counters are up */
+        for (int k = 0; k < 500 && numsub() < 1; k++)
+                usleep(20000);
+        assert_true(numsub() >= 1);
+        for (int k = 0; k < 500 && counter(&A, "Published") == UINT64_MAX; k++)
+                usleep(20000);
+        assert_true(wait_name(B.bus, "org.xfsm1.PaymentComponent", true));
+        assert_true(wait_name(A.bus, "org.xfsm1.XcOrder", true));
+
+        /* xcomponent-ai's PaymentComponent, listening */
+        snprintf(listen_out, sizeof listen_out, "%s/heard", dir);
+        char cmd[1000];
+        snprintf(cmd, sizeof cmd, "exec python3 %s listen %d xcomponent:PaymentComponent %s", peer(), redis_port,
+                 listen_out);
+        char *largv[] = { (char *) "/bin/sh", (char *) "-c", cmd, NULL };
+        listener = spawn(largv, NULL);
+        for (int k = 0; k < 500; k++) {
+                FILE *f = fopen(listen_out, "re");
+                char line[16] = "";
+                if (f) {
+                        if (!fgets(line, sizeof line, f))
+                                line[0] = 0;
+                        fclose(f);
+                }
+                if (strncmp(line, "READY", 5) == 0)
+                        break;
+                usleep(20000);
+        }
+        /* the listener's subscription too */
+        for (int k = 0; k < 500 && numsub() < 2; k++)
+                usleep(20000);
+        assert_int_equal(numsub(), 2);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[300];
+        Node *nodes[] = { &A, &B };
+        int bad = 0;
+
+        /* nothing the bridges did was refused by the ACL (checked once everything is stopped) */
+        char acl_log[1024];
+        snprintf(acl_log, sizeof acl_log, "%s", redis("ACL LOG"));
+        if (*acl_log)
+                (void) system("redis-cli -p $XFSM_XCOMPAT_REDIS_PORT ACL LOG >&2");
+        stop(&listener, SIGTERM);
+        for (size_t k = 0; k < 2; k++) {
+                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
+                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
+                sd_bus_flush_close_unref(nodes[k]->bus);
+                stop(&nodes[k]->broker, SIGTERM);
+        }
+        stop(&redis_pid, SIGTERM);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (!getenv("XFSM_TEST_KEEP"))
+                (void) system(cmd);
+        assert_int_equal(bad, 0);
+        assert_string_equal(acl_log, "");
+        return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------- */
+
+#define DEMO_PREFIX                                                                                              \
+        "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\",\"targetMachine\":" \
+        "\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\",\"payload\":"
+
+/* The seed demo both ways: xcomponent-ai's Order moves an xfsm Payment; an
+ * xfsm Order's cascade reaches xcomponent-ai's Payment in its format. */
+static void test_seed_demo_cascade_both_ways(void **state) {
+        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        uint64_t before = counter(&B, "Delivered");
+
+        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+            "--event PROCESS --payload '{\"orderId\":\"ORD-1\",\"amount\":10,\"customerId\":\"CUST-1\"}' >/dev/null",
+            peer(), redis_port);
+        assert_true(wait_payment(p, "Processing"));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p), "\"amount\":10"));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p), "\"customerId\":\"CUST-1\""));
+        wait_settled(&B, 1);
+        assert_int_equal(counter(&B, "Delivered"), before + 1);
+
+        /* the other way: an xfsm Order on node A, validated */
+        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"}");
+        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-2\"}");
+        int first = n_heard();
+        send_event(&A, "OrderComponent", o, "VALIDATE");
+        const char *m = wait_heard(first);
+        if (!starts_with(m, DEMO_PREFIX "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"},\"timestamp\":"))
+                fail_msg("heard: %s", m);
+        /* no rules: no "filters" at all */
+        assert_null(strstr(m, "filters"));
+        assert_string_equal(m + strlen(m) - 2, "}}");
+        for (int k = 0; k < 250 && counter(&A, "Published") < 1; k++)
+                usleep(20000);
+        assert_int_equal(counter(&A, "Published"), 1);
+        /* and node B, in compat mode, takes it from the channel as xcomponent-ai would */
+        assert_true(wait_payment(p2, "Processing"));
+        free(p);
+        free(p2);
+        free(o);
+}
+
+/* A rule without matchingRules: every Payment in Pending, each with the payload merged. */
+static void test_two_payments_in_pending_both_moved_and_payload_merged(void **state) {
+        char *p1 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T1\"}");
+        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T2\"}");
+
+        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+            "--event PROCESS --payload '{\"amount\":99,\"note\":\"merged\"}' >/dev/null",
+            peer(), redis_port);
+        assert_true(wait_payment(p1, "Processing"));
+        assert_true(wait_payment(p2, "Processing"));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p1), "\"orderId\":\"T1\""));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p1), "\"note\":\"merged\""));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p2), "\"orderId\":\"T2\""));
+        assert_non_null(strstr(context_of(&B, "PaymentComponent", p2), "\"amount\":99"));
+        free(p1);
+        free(p2);
+}
+
+/* targetState "*", "" and absent: every state; a state with no transition on the event: dropped, counted. */
+static void test_target_state_any_and_no_transition(void **state) {
+        const char *forms[] = { ",\"targetState\":\"*\"", ",\"targetState\":\"\"", "" };
+
+        for (size_t k = 0; k < 3; k++) {
+                char msg[512];
+                char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"S\"}");
+                snprintf(msg, sizeof msg,
+                         "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
+                         "\"targetMachine\":\"Payment\"%s,\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}",
+                         forms[k]);
+                publish(msg);
+                assert_true(wait_payment(p, "Processing"));
+                free(p);
+        }
+        uint64_t received = counter(&B, "Received"), dropped = counter(&B, "Dropped");
+        /* every Payment is in Processing now: PROCESS there has no transition */
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\",\"targetMachine\":"
+                "\"Payment\",\"targetState\":\"Processing\",\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        wait_settled(&B, received + 1);
+        assert_int_equal(counter(&B, "Dropped"), dropped + 1);
+}
+
+typedef struct FilterCase {
+        const char *filter; /* the tested filter, after the one that picks this case's Payments */
+        const char *moved;  /* for amounts 5, "5", 10 and none: 1 moved, 0 stayed */
+} FilterCase;
+
+/* Filters: each operator, no operator, no value, JavaScript's comparisons of strings and numbers. */
+static void test_filters_with_javascript_comparisons(void **state) {
+        static const FilterCase cases[] = {
+                { "{\"property\":\"amount\",\"operator\":\"===\",\"value\":5}", "1000" },
+                { "{\"property\":\"amount\",\"operator\":\"!==\",\"value\":5}", "0111" },
+                { "{\"property\":\"amount\",\"operator\":\">\",\"value\":4}", "1110" },
+                { "{\"property\":\"amount\",\"operator\":\"<\",\"value\":10}", "1100" },
+                { "{\"property\":\"amount\",\"operator\":\">=\",\"value\":10}", "0010" },
+                { "{\"property\":\"amount\",\"operator\":\"<=\",\"value\":\"5\"}", "1100" },
+                { "{\"property\":\"amount\",\"value\":\"5\"}", "0100" },            /* no operator: === */
+                { "{\"property\":\"amount\",\"operator\":\"===\"}", "0001" },       /* no value: lacks it */
+                { "{\"property\":\"amount\",\"operator\":\"==\",\"value\":5}", "0000" }, /* unknown operator */
+                { "{\"property\":\"amount\",\"operator\":\">\",\"value\":\"40\"}", "0100" }, /* "5" > "40" */
+        };
+        static const char *const amounts[] = { ",\"amount\":5", ",\"amount\":\"5\"", ",\"amount\":10", "" };
+        char *ids[ELEMENTSOF(cases)][4];
+        uint64_t received = counter(&B, "Received");
+
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
+                char msg[1024], ctx[128];
+                for (size_t a = 0; a < 4; a++) {
+                        snprintf(ctx, sizeof ctx, "{\"case\":%zu%s}", c, amounts[a]);
+                        ids[c][a] = create(&B, "PaymentComponent", "Payment", ctx);
+                }
+                snprintf(msg, sizeof msg,
+                         "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
+                         "\"targetMachine\":\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\","
+                         "\"payload\":{},\"timestamp\":1700000000000},\"filters\":[{\"property\":\"case\","
+                         "\"operator\":\"===\",\"value\":%zu},%s]}",
+                         c, cases[c].filter);
+                publish(msg);
+        }
+        wait_settled(&B, received + ELEMENTSOF(cases));
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++)
+                for (size_t a = 0; a < 4; a++) {
+                        const char *want = cases[c].moved[a] == '1' ? "Processing" : "Pending";
+                        if (strcmp(payment_state(ids[c][a]), want) != 0)
+                                fail_msg("filter %s, context %s: %s, not %s", cases[c].filter, amounts[a],
+                                         payment_state(ids[c][a]), want);
+                        free(ids[c][a]);
+                }
+
+        /* the peer's own resolution: a rule's value from the source's context when the payload lacks it */
+        char *r1 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R1\"}");
+        char *r2 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R2\"}");
+        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+            "--event PROCESS --payload '{}' --context '{\"ref\":\"R1\"}' "
+            "--rules '[{\"eventProperty\":\"ref\",\"instanceProperty\":\"ref\"}]' >/dev/null",
+            peer(), redis_port);
+        assert_true(wait_payment(r1, "Processing"));
+        wait_settled(&B, received + ELEMENTSOF(cases) + 1);
+        assert_string_equal(payment_state(r2), "Pending");
+        free(r1);
+        free(r2);
+}
+
+/* xfsm's cascade with matchingRules: filters whose values the sender resolved
+ * (payload, then the source's context, or none); a creation has no message. */
+static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
+        char *o = create(&A, "XcOrder", "Order", "{\"orderId\":\"X1\",\"amount\":7,\"customerId\":\"C9\"}");
+        char *ok = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\"}");
+        char *same = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C9\"}");
+        char *region = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\",\"region\":\"eu\"}");
+        int first = n_heard();
+        const char *m;
+
+        send_event(&A, "XcOrder", o, "VALIDATE");
+        m = wait_heard(first);
+        if (!starts_with(m, "{\"sourceComponent\":\"XcOrder\",\"targetComponent\":\"PaymentComponent\",\"targetMachine\":"
+                            "\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\",\"payload\":"
+                            "{\"orderId\":\"X1\",\"amount\":7},\"timestamp\":"))
+                fail_msg("heard: %s", m);
+        assert_non_null(strstr(m, "},\"filters\":[{\"property\":\"orderId\",\"operator\":\"===\",\"value\":\"X1\"},"
+                                  "{\"property\":\"customer\",\"operator\":\"!==\",\"value\":\"C9\"},"
+                                  "{\"property\":\"region\",\"operator\":\"===\"}]}"));
+        assert_true(wait_payment(ok, "Processing"));
+        assert_string_equal(payment_state(same), "Pending");
+        assert_string_equal(payment_state(region), "Pending");
+
+        /* SHIP creates a Payment: xcomponent-ai has no such message; taken, counted, and the queue goes on */
+        uint64_t refused = counter(&A, "Refused");
+        send_event(&A, "XcOrder", o, "SHIP");
+        for (int k = 0; k < 250 && counter(&A, "Refused") == refused; k++)
+                usleep(20000);
+        assert_int_equal(counter(&A, "Refused"), refused + 1);
+        char *o2 = create(&A, "XcOrder", "Order", "{\"orderId\":\"X2\",\"amount\":1,\"customerId\":\"C9\"}");
+        send_event(&A, "XcOrder", o2, "VALIDATE");
+        assert_non_null(strstr(wait_heard(first + 1), "\"value\":\"X2\""));
+        free(o);
+        free(o2);
+        free(ok);
+        free(same);
+        free(region);
+}
+
+/* Garbage: counted, logged once per kind, nothing changes, the bridge goes on. */
+static void test_garbage_on_the_channel_changes_nothing(void **state) {
+        static const char *const garbage[] = {
+                "not json",
+                "[1,2]",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\"", /* cut short */
+                "{\"targetMachine\":5,\"event\":{\"type\":\"PROCESS\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":\"x\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":\"PROCESS\"}",
+                "{\"targetMachine\":\"Payment\",\"targetState\":7,\"event\":{\"type\":\"PROCESS\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\"},\"filters\":{}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\"},\"filters\":[{\"property\":1}]}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"timestamp\":\"now\"}}",
+                "{\"targetMachine\":\"Pay ment\",\"event\":{\"type\":\"PROCESS\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PRO CESS\"}}",
+                "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"\xff\"}}}",
+        };
+        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
+        uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
+        char log[400], big[320];
+        FILE *f;
+
+        for (size_t k = 0; k < ELEMENTSOF(garbage); k++)
+                publish(garbage[k]);
+        /* over 1 MiB */
+        snprintf(big, sizeof big, "%s/big", dir);
+        f = fopen(big, "we");
+        assert_non_null(f);
+        fputs("{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"", f);
+        for (int k = 0; k < 1100 * 1024; k++)
+                fputc('a', f);
+        fputs("\"}}}", f);
+        fclose(f);
+        run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, big);
+        wait_settled(&B, received + ELEMENTSOF(garbage) + 1);
+        assert_int_equal(counter(&B, "Malformed"), malformed + ELEMENTSOF(garbage) + 1);
+        assert_string_equal(payment_state(p), "Pending");
+        assert_string_equal(context_of(&B, "PaymentComponent", p), "{\"orderId\":\"G\"}");
+        /* logged once per kind: four messages that are not JSON objects in UTF-8, one line */
+        snprintf(log, sizeof log, "grep -c 'not a JSON object' %s/bridge.log | grep -qx 1", B.dir);
+        assert_int_equal(system(log), 0);
+
+        /* and the bridge goes on */
+        publish("{\"targetMachine\":\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\"}}");
+        assert_true(wait_payment(p, "Processing"));
+        free(p);
+}
+
+/* The payment side's bridge restarted: subscribed again (its home known from
+ * before), its numbers start again under a new incarnation, and the worker
+ * takes them. */
+static void test_bridge_restart_subscribes_again_with_a_new_incarnation(void **state) {
+        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
+        int status = stop(&B.bridge, SIGTERM);
+
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        for (int k = 0; k < 250 && numsub() != 1; k++)
+                usleep(20000);
+        bridge_start(&B);
+        for (int k = 0; k < 500 && numsub() < 2; k++)
+                usleep(20000);
+        assert_int_equal(numsub(), 2);
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{\"again\":true}}}");
+        assert_true(wait_payment(p, "Processing"));
+        assert_int_equal(counter(&B, "Delivered"), 1);
+        free(p);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_seed_demo_cascade_both_ways),
+                cmocka_unit_test(test_two_payments_in_pending_both_moved_and_payload_merged),
+                cmocka_unit_test(test_target_state_any_and_no_transition),
+                cmocka_unit_test(test_filters_with_javascript_comparisons),
+                cmocka_unit_test(test_xfsm_cascade_publishes_resolved_filters),
+                cmocka_unit_test(test_garbage_on_the_channel_changes_nothing),
+                cmocka_unit_test(test_bridge_restart_subscribes_again_with_a_new_incarnation),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
