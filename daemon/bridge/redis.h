@@ -158,13 +158,3 @@ int redis_command(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, void *
 /* The same, with each argument given with its length: binary-safe. */
 int redis_command_argv(RedisConn *c, uint64_t timeout_usec, redis_reply_fn cb, void *userdata, size_t argc,
                        const char *const *argv, const size_t *argvlen);
-
-/* Pub/sub. A connection that subscribes takes no other command (Redis
- * answers nothing else in that mode): keep one for it. Subscribes c to
- * channel now if it is up, and again at every connection, before the
- * connected callback; fn gets each message published on channel (message is
- * binary-safe, len bytes, valid during the call) and may free c. Messages
- * published while c is down are lost: pub/sub delivers at most once.
- * -EEXIST when subscribed already. */
-typedef void (*redis_message_fn)(RedisConn *c, const char *channel, const char *message, size_t len, void *userdata);
-int redis_subscribe(RedisConn *c, const char *channel, redis_message_fn fn, void *userdata);
