@@ -19,7 +19,7 @@ container_check_tools() {
 
 # ---- the root file system, built once ---------------------------------------
 # what the root file system holds; a change rebuilds it
-packages=systemd,systemd-sysv,libpam-systemd,dbus,dbus-broker,polkitd,libyaml-0-2,libjson-c5,zlib1g,libhiredis0.14,libsodium23,perl-base
+packages=systemd,systemd-sysv,libpam-systemd,dbus,dbus-broker,polkitd,libyaml-0-2,libjson-c5,zlib1g,libhiredis0.14,libsodium23,libmicrohttpd12,libgvc6,curl,perl-base
 container_rootfs() {
         if ! [ -x "$rootfs/lib/systemd/systemd" ] || [ "$(cat "$rootfs/.xfsm-ready" 2>/dev/null)" != "$packages" ]; then
                 local mirror u

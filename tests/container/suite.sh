@@ -433,6 +433,19 @@ systemctl restart xfsm@counter.service
 [ "$(iver "$P_NEW")" = "$v_new" ] || fail "after a restart the second instance lost its version"
 ok "reload: systemctl reload and Manager.Reload load the changed definition; live instances keep theirs, across a restart too"
 
+# -- xfsm-http: socket-activated on loopback, as user xfsm-http, reading through polkit ----------
+systemctl start xfsm-http.socket || fail "systemctl start xfsm-http.socket"
+out=$(curl -s --max-time 20 http://127.0.0.1:3000/api/components) || fail "GET /api/components: curl failed"
+echo "$out" | grep -q '"Durable"' || fail "GET /api/components did not list Durable: $out"
+[ "$(systemctl show -p User --value xfsm-http.service)" = xfsm-http ] || fail "xfsm-http.service is not user xfsm-http"
+[ "$(stat -c %U "/proc/$(systemctl show -p MainPID --value xfsm-http.service)")" = xfsm-http ] ||
+        fail "xfsm-http does not run as xfsm-http"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST -H 'Content-Type: application/json' \
+        -d '{"machineName":"Counter","context":{"n":0}}' http://127.0.0.1:3000/api/components/Durable/instances)
+[ "$code" = 403 ] || [ "$code" = 401 ] || fail "an anonymous POST was not refused (HTTP $code)"
+systemctl stop xfsm-http.socket xfsm-http.service
+ok "xfsm-http: socket-activated as user xfsm-http, lists the components, refuses an anonymous write"
+
 # -- figures, not checks: an exec action as a unit beside systemd-run --wait -------------------------
 xfsmctl enable benchexec > /dev/null
 call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig > /dev/null
