@@ -39,7 +39,7 @@ if [ -n "${XFSM_DEB_VERSION:-}" ]; then
         {
                 printf 'xfsm (%s) unstable; urgency=medium\n\n' "$XFSM_DEB_VERSION"
                 printf '  * Rebuilt as version %s (packaging/build-deb.sh).\n\n' "$XFSM_DEB_VERSION"
-                printf ' -- xfsm developers <xfsm@localhost.localdomain>  %s\n\n' "$(date -R)"
+                printf ' -- xfsm developers <xfsm@example.org>  %s\n\n' "$(date -R)"
                 cat "$src/packaging/debian/changelog"
         } > "$tree/debian/changelog"
 fi
