@@ -37,7 +37,7 @@ new_version=$(dpkg-deb -f "$(ls /root/debs/new/xfsm_*.deb)" Version)
 echo "# upgrade from $old_version to $new_version"
 
 # == install ===============================================================================
-for p in libyaml-0-2 libjson-c5 libhiredis0.14 libsodium23; do
+for p in libyaml-0-2 libhiredis0.14 libsodium23; do
         if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
                 fail "$p is already in the root file system: apt would have nothing to pull"
         fi
@@ -45,7 +45,7 @@ done
 apt_q update || fail "apt-get update"
 mapfile -t old < <(debs /root/debs/old)
 apt_q install "${old[@]}" || fail "apt install ${old[*]}"
-for p in libyaml-0-2 libjson-c5 libhiredis0.14 libsodium23; do
+for p in libyaml-0-2 libhiredis0.14 libsodium23; do
         dpkg-query -W -f='${Status}' "$p" | grep -q 'install ok installed' || fail "apt did not pull $p"
 done
 ok "apt install ./xfsm_$old_version.deb (and libxfsm0, xfsm-redis-bridge) pulled the runtime dependencies"
@@ -196,7 +196,9 @@ for p in xfsm xfsm-redis-bridge; do
 done
 active=$(systemctl list-units --no-legend --plain --state=active,activating 'xfsm*' | awk '{print $1}')
 [ -z "$active" ] || fail "still active after remove: $active"
-pgrep -x xfsmd > /dev/null && fail "an xfsmd still runs"
+for e in /proc/[0-9]*/exe; do
+        case $(readlink "$e" 2> /dev/null) in */xfsmd | */xfsmd\ *) fail "an xfsmd still runs ($e)" ;; esac
+done
 [ -f /etc/xfsm/xfsm.conf ] && [ -f /etc/xfsm/components/tally.yaml ] || fail "configuration gone on remove"
 [ -d /var/lib/xfsm/tally ] && [ -d /var/lib/xfsm/order ] || fail "state gone on remove"
 ok "apt remove xfsm: every xfsm unit stopped; /etc/xfsm and /var/lib/xfsm kept"
