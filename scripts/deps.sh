@@ -3,6 +3,10 @@
 # and tests with, when run as root; otherwise check that they are there.
 
 XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon"
+# the distribution packages (packaging/): building the .deb (the rest of
+# packaging/debian/control's Build-Depends come by apt-get build-dep in
+# packaging/build-deb.sh), checking it, building the .rpm with Debian's rpm
+XFSM_PACKAGING_DEPS="dpkg-dev debhelper fakeroot lintian rpm"
 
 xfsm_install_deps() {
         # $@: extra packages
