@@ -145,7 +145,7 @@ payments_before=$(xfsmctl instances PaymentComponent | grep -cE '^[0-9a-f]{8}-')
 # the stream: ADD {k:1} N times, each with its event id, each retried until answered
 total=400
 stream() {
-        local i acked=0
+        local i acked=0 retried=0
         for i in $(seq 1 $total); do
                 for _ in $(seq 600); do
                         if busctl --system --timeout=10 call org.xfsm1.Tally /org/xfsm1/Tally org.xfsm1.Component \
@@ -153,21 +153,23 @@ stream() {
                                 acked=$((acked + 1))
                                 break
                         fi
+                        retried=$((retried + 1))
                         sleep 0.1
                 done
         done
-        echo "$acked" > /tmp/acked
+        echo "$acked $retried" > /tmp/acked
 }
 stream &
 stream_pid=$!
 wait_for 300 bash -c "xfsmctl show Tally $C | grep -q '\"n\":[1-9][0-9]'" || fail "the stream did not start"
 pid_tally=$(systemctl show -p MainPID --value xfsm@tally.service)
 pid_order=$(systemctl show -p MainPID --value xfsm@order.service)
+before_upgrade=$(xfsmctl show Tally "$C" | sed -n 's/.*"n":\([0-9]*\).*/\1/p')
 mapfile -t new < <(debs /root/debs/new)
 apt_q install "${new[@]}" || fail "apt install ${new[*]}"
 during=$(xfsmctl show Tally "$C" | sed -n 's/.*"n":\([0-9]*\).*/\1/p')
 wait "$stream_pid"
-acked=$(cat /tmp/acked)
+read -r acked retried < /tmp/acked
 [ "$(dpkg-query -W -f='${Version}' xfsm)" = "$new_version" ] || fail "xfsm is not at $new_version"
 pid_tally2=$(systemctl show -p MainPID --value xfsm@tally.service)
 pid_order2=$(systemctl show -p MainPID --value xfsm@order.service)
@@ -177,7 +179,7 @@ case $(readlink /proc/"$pid_tally2"/exe) in *deleted*) fail "xfsm@tally runs the
 ok "apt install of $new_version restarted the running workers (xfsm@tally $pid_tally -> $pid_tally2, xfsm@order $pid_order -> $pid_order2)"
 
 final=$(xfsmctl show Tally "$C" | sed -n 's/.*"n":\([0-9]*\).*/\1/p')
-echo "# stream: sent $total, acknowledged $acked, counter $final (it was $during when the upgrade ended)"
+echo "# stream: sent $total, acknowledged $acked, counter $final; $before_upgrade applied when the upgrade began, $during when it ended; $retried calls refused or unanswered during the restarts, retried with the same event id"
 [ "$acked" = "$total" ] || fail "only $acked of $total events were acknowledged"
 [ "$final" = "$acked" ] || fail "the counter is $final after $acked acknowledged events"
 ok "nothing acknowledged lost: $acked events acknowledged, the counter is $final"
