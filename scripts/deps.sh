@@ -3,10 +3,6 @@
 # and tests with, when run as root; otherwise check that they are there.
 
 XFSM_BUILD_DEPS="gcc meson ninja-build pkg-config libyaml-dev libjson-c-dev libcmocka-dev libsystemd-dev zlib1g-dev libhiredis-dev libsodium-dev dbus-daemon"
-# the distribution packages (packaging/): building the .deb (the rest of
-# packaging/debian/control's Build-Depends come by apt-get build-dep in
-# packaging/build-deb.sh), checking it, building the .rpm with Debian's rpm
-XFSM_PACKAGING_DEPS="dpkg-dev debhelper fakeroot lintian rpm"
 
 xfsm_install_deps() {
         # $@: extra packages
@@ -39,3 +35,8 @@ xfsm_build() {
         fi
         ninja -C "$dir" >/dev/null
 }
+
+# the distribution packages (packaging/): building the .deb (the rest of
+# packaging/debian/control's Build-Depends come by apt-get build-dep in
+# packaging/build-deb.sh), checking it, building the .rpm with Debian's rpm
+XFSM_PACKAGING_DEPS="dpkg-dev debhelper fakeroot lintian rpm"
