@@ -53,6 +53,7 @@ if [ -n "$(rpmof xfsm-http)" ]; then
         has xfsm-http /usr/libexec/xfsm-http /usr/lib/systemd/system/xfsm-http.service \
                 /usr/lib/systemd/system/xfsm-http.socket /usr/lib/sysusers.d/xfsm-http.conf \
                 /usr/share/polkit-1/rules.d/50-xfsm-http.rules /etc/xfsm/http.conf /usr/share/man/man8/xfsm-http.8.gz
+        rpm -qpc "$(rpmof xfsm-http)" | grep -qx /etc/xfsm/http.conf || bad "xfsm-http: http.conf is not a configuration file"
 fi
 [ $fails = $before ] && ok "each file where Fedora puts it (units in /usr/lib/systemd/system, /usr/libexec, /usr/lib64, sysusers.d, tmpfiles.d, polkit, dbus)"
 

@@ -29,9 +29,12 @@ wait_for() { # wait_for TENTHS CMD...: CMD until it succeeds, at most TENTHS ten
 }
 export DEBIAN_FRONTEND=noninteractive
 apt_q() { apt-get -y -q -o Dpkg::Use-Pty=0 "$@" > /tmp/apt.log 2>&1 || { tail -40 /tmp/apt.log; return 1; }; }
-debs() { # the packages to install from directory $1 (not the debug symbols)
+debs() { # the packages to install from directory $1 (not the debug symbols; xfsm-http where it was built)
         ls "$1"/xfsm_*.deb "$1"/libxfsm0_*.deb "$1"/xfsm-redis-bridge_*.deb
+        ls "$1"/xfsm-http_*.deb 2> /dev/null || true
 }
+http=0
+ls /root/debs/old/xfsm-http_*.deb > /dev/null 2>&1 && http=1
 old_version=$(dpkg-deb -f "$(ls /root/debs/old/xfsm_*.deb)" Version)
 new_version=$(dpkg-deb -f "$(ls /root/debs/new/xfsm_*.deb)" Version)
 echo "# upgrade from $old_version to $new_version"
@@ -59,7 +62,12 @@ ok "the user xfsm, /var/lib/xfsm (root 0755), /var/lib/xfsm-exec (xfsm 0750), /e
 systemctl is-enabled --quiet xfsmd.service || fail "xfsmd.service is not enabled"
 systemctl is-enabled --quiet xfsm-redis-bridge.service && fail "the package enabled xfsm-redis-bridge.service"
 systemctl is-active --quiet xfsm-redis-bridge.service && fail "the package started xfsm-redis-bridge.service"
-ok "xfsmd.service enabled; xfsm-redis-bridge.service neither enabled nor started"
+if [ $http = 1 ]; then
+        getent passwd xfsm-http > /dev/null || fail "no user xfsm-http"
+        systemctl is-enabled --quiet xfsm-http.socket && fail "the package enabled xfsm-http.socket"
+        systemctl is-active --quiet xfsm-http.socket && fail "the package started xfsm-http.socket"
+fi
+ok "xfsmd.service enabled; xfsm-redis-bridge.service (and xfsm-http.socket) neither enabled nor started"
 
 # -- a component from packaged files only ----------------------------------------------------
 cp /usr/share/doc/xfsm/examples/order.yaml /usr/share/doc/xfsm/examples/payment.yaml /etc/xfsm/components/
@@ -193,7 +201,7 @@ ok "every instance is there after the upgrade ($orders_before orders, $payments_
 # == remove: stops, keeps configuration and state ================================================
 systemctl enable xfsm@order.socket > /dev/null 2>&1 || fail "systemctl enable xfsm@order.socket"
 apt_q remove xfsm || fail "apt remove xfsm"
-for p in xfsm xfsm-redis-bridge; do
+for p in xfsm xfsm-redis-bridge $([ $http = 0 ] || echo xfsm-http); do
         [ "$(dpkg-query -W -f='${Status}' "$p")" = "deinstall ok config-files" ] || fail "$p is not removed"
 done
 active=$(systemctl list-units --no-legend --plain --state=active,activating 'xfsm*' | awk '{print $1}')
@@ -206,7 +214,7 @@ done
 ok "apt remove xfsm: every xfsm unit stopped; /etc/xfsm and /var/lib/xfsm kept"
 
 # == purge ========================================================================================
-apt_q purge xfsm xfsm-redis-bridge libxfsm0 || fail "apt purge"
+apt_q purge xfsm xfsm-redis-bridge libxfsm0 $([ $http = 0 ] || echo xfsm-http) || fail "apt purge"
 for f in /etc/xfsm /var/lib/xfsm /var/lib/xfsm-exec /var/lib/xfsm-bridge /run/xfsm; do
         [ -e "$f" ] && fail "$f is still there after purge"
 done
