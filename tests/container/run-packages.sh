@@ -11,7 +11,8 @@
 #
 # Without OLD_DEBS and NEW_DEBS, both are built (packaging/build-deb.sh, the
 # test suite not run again): NEW from SOURCE_DIR; OLD from the latest tag
-# v* before HEAD, NEW then being versioned past it (TAG+gitN). Until such a
+# v* before HEAD, NEW then at HEAD's version if its changelog moved past the
+# tag's, else at the tag's version +gitN. Until such a
 # tag exists, OLD is SOURCE_DIR as it is and NEW the same build with its
 # version bumped (VERSION+next1), standing in for the next release.
 #
@@ -56,7 +57,12 @@ else
                 mkdir -p "$state/old-src"
                 git -C "$src" archive "$tag" | tar -C "$state/old-src" -xf -
                 DEB_BUILD_OPTIONS=nocheck "$state/old-src/packaging/build-deb.sh" "$old" > /dev/null
-                nv="$(version_of "$state/old-src")+git$(git -C "$src" rev-list --count "$tag..HEAD")"
+                ov=$(version_of "$state/old-src")
+                nv=$(version_of "$src")
+                # HEAD's own version when its changelog moved past the tag's, else the tag's +gitN
+                if ! dpkg --compare-versions "$nv" gt "$ov"; then
+                        nv="$ov+git$(git -C "$src" rev-list --count "$tag..HEAD")"
+                fi
                 say "building HEAD's packages as $nv"
                 XFSM_DEB_VERSION=$nv DEB_BUILD_OPTIONS=nocheck "$src/packaging/build-deb.sh" "$new" > /dev/null
         else
