@@ -39,3 +39,8 @@ xfsm_build() {
         fi
         ninja -C "$dir" >/dev/null
 }
+
+# the distribution packages (packaging/): building the .deb (the rest of
+# packaging/debian/control's Build-Depends come by apt-get build-dep in
+# packaging/build-deb.sh), checking it, building the .rpm with Debian's rpm
+XFSM_PACKAGING_DEPS="dpkg-dev debhelper fakeroot lintian rpm"
