@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench bus: Instance.Send through xfsmd beside a bare sd-bus service
+/* xfsm-bench bus: Instance.Send through xfsmd beside a bare sd-bus service
  * on the same bus that answers with the same reply and emits the same
  * signals (Transition and PropertiesChanged), in one run; then what durable
- * Sends, the inter-process hop and recovery cost (xfsmctl(1)). Starts its
+ * Sends, the inter-process hop and recovery cost (xfsm-bench(1)). Starts its
  * own private dbus-daemon and xfsmd unless --bus is given. */
 
 #include <errno.h>
@@ -28,9 +28,8 @@
 #include "record.h"
 #include "macro.h"
 #include "xfsm.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
-#define RUNS 3
 #define WINDOW 64
 
 /* a private bus for the benchmarks: anyone may connect, own org.xfsm1.* and
@@ -120,7 +119,7 @@ void bench_remove_dir(const char *dir) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0)
-                fprintf(stderr, "xfsmctl: could not remove %s\n", dir);
+                fprintf(stderr, "xfsm-bench: could not remove %s\n", dir);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -205,7 +204,7 @@ int bench_round_trips(sd_bus *bus, const char *dest, const char *path, unsigned 
                 lat[k] = bench_now_ns() - a;
                 sd_bus_message_unref(reply);
                 if (r < 0) {
-                        fprintf(stderr, "xfsmctl: bench: %s: %s\n", dest, error.message ?: strerror(-r));
+                        fprintf(stderr, "xfsm-bench: %s: %s\n", dest, error.message ?: strerror(-r));
                         sd_bus_error_free(&error);
                         free(lat);
                         return r;
@@ -498,7 +497,7 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                         if (q == 0 && sd_bus_wait(bus, 1000000) < 0)
                                 goto finish;
                         if (bench_now_ns() - t0 > 10ULL * 1000000000ULL) {
-                                fprintf(stderr, "xfsmctl: bench: a rally did not end\n");
+                                fprintf(stderr, "xfsm-bench: a rally did not end\n");
                                 goto finish;
                         }
                 }
@@ -653,7 +652,7 @@ static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, 
         return t;
 }
 
-static uint64_t ctl_send(const char *self, const char *address, const char *id) {
+static uint64_t ctl_send(const char *xfsmctl, const char *address, const char *id) {
         uint64_t a = bench_now_ns();
         pid_t pid = fork();
         int status;
@@ -661,7 +660,7 @@ static uint64_t ctl_send(const char *self, const char *address, const char *id) 
                 int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 if (fd >= 0)
                         dup2(fd, STDOUT_FILENO);
-                execl(self, self, "--bus", address, "send", "BenchToggle", id, "TOGGLE", (char *) NULL);
+                execl(xfsmctl, xfsmctl, "--bus", address, "send", "BenchToggle", id, "TOGGLE", (char *) NULL);
                 _exit(127);
         }
         waitpid(pid, &status, 0);
@@ -677,10 +676,12 @@ bool bench_wait_name(sd_bus *bus, const char *name) {
         return false;
 }
 
-const char *bench_find_xfsmd(char *buf, size_t size) {
+/* $ENV, else REL beside this program in the build tree, else INSTALLED */
+static const char *find_program(const char *env_name, const char *rel, const char *installed, char *buf,
+                                size_t size) {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        const char *env = getenv("XFSMD");
+        const char *env = getenv(env_name);
 
         if (env)
                 return env;
@@ -689,13 +690,20 @@ const char *bench_find_xfsmd(char *buf, size_t size) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = 0;
-                        /* the build tree */
-                        if ((size_t) snprintf(buf, size, "%.*s/../daemon/xfsmd", (int) (size - 32), self) < size &&
+                        if ((size_t) snprintf(buf, size, "%.*s/%s", (int) (size - 64), self, rel) < size &&
                             access(buf, X_OK) == 0)
                                 return buf;
                 }
         }
-        return "/usr/libexec/xfsmd";
+        return installed;
+}
+
+const char *bench_find_xfsmd(char *buf, size_t size) {
+        return find_program("XFSMD", "../daemon/xfsmd", "/usr/libexec/xfsmd", buf, size);
+}
+
+const char *bench_find_xfsmctl(char *buf, size_t size) {
+        return find_program("XFSMCTL", "xfsmctl", "/usr/bin/xfsmctl", buf, size);
 }
 
 int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
@@ -705,8 +713,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 { "recovery", required_argument, NULL, 'R' },
                 {},
         };
-        char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], self[PATH_MAX];
-        const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf);
+        char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], cbuf[PATH_MAX];
+        const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf), *xfsmctl;
         unsigned count = 20000, recovery = 100000;
         pid_t broker = 0, daemon = 0, bare = 0;
         sd_bus *bus = NULL;
@@ -715,8 +723,6 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         double xr[RUNS], br[RUNS];
         uint64_t ctl[15];
         int c, ret = EXIT_REFUSED;
-        ssize_t n;
-
         optind = 1;
         while ((c = getopt_long(argc, argv, "n:x:", options, NULL)) >= 0)
                 if (c == 'n')
@@ -729,10 +735,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         return EXIT_USAGE;
         if (count < 100)
                 return usage_error("bench bus: --count must be at least 100");
-        n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0)
-                return EXIT_REFUSED;
-        self[n] = 0;
+        xfsmctl = bench_find_xfsmctl(cbuf, sizeof cbuf);
 
         if (!mkdtemp(dir))
                 return EXIT_REFUSED;
@@ -747,7 +750,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         bare = start_bare(address);
         bus = bench_connect(address);
         if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchToggle") || !bench_wait_name(bus, "org.xfsm1.BareBench")) {
-                fprintf(stderr, "xfsmctl: bench bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
+                fprintf(stderr, "xfsm-bench: bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
                         address);
                 goto finish;
         }
@@ -772,7 +775,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         goto finish;
         }
         for (size_t k = 0; k < ELEMENTSOF(ctl); k++)
-                ctl[k] = ctl_send(self, address, id);
+                ctl[k] = ctl_send(xfsmctl, address, id);
         qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, bench_cmp_u64);
 
         /* durable Send: the journal in a temporary directory, batch and sync */
@@ -781,7 +784,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         static const char *const policies[2] = { "batch", "sync" };
         for (int k = 0; k < 2; k++)
                 if (measure_durable(bus, xfsmd, address, dir, policies[k], count / 2, &dres[k], &drate[k]) < 0)
-                        fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
+                        fprintf(stderr, "xfsm-bench: durable %s failed\n", policies[k]);
 
         /* the inter-process hop, interleaved with its floor */
         BenchResult hop[RUNS] = {}, phop[RUNS] = {}, raw[RUNS] = {};
@@ -793,7 +796,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         phop_ok = measure_hop(bus, xfsmd, address, dir, count / 50 + 20, true, &phop[run]) >= 0;
         }
         if (!hop_ok)
-                fprintf(stderr, "xfsmctl: bench: the inter-process hop failed\n");
+                fprintf(stderr, "xfsm-bench: the inter-process hop failed\n");
         uint64_t hm[RUNS], pm[RUNS], rm[RUNS];
         for (int run = 0; run < RUNS; run++) {
                 hm[run] = hop[run].median_ns;

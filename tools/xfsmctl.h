@@ -31,36 +31,3 @@ void polkit_agent_close(void);
 int verb_simulate(int argc, char **argv, bool json);
 int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
 int verb_enable(int argc, char **argv, bool enable);
-int verb_bench(int argc, char **argv, bool json, const char *bus_address);
-int bench_bus(int argc, char **argv, const char *bus_address, bool json);
-int bench_polkit(int argc, char **argv, bool json);
-int bench_exec(int argc, char **argv, const char *bus_address, bool json);
-int bench_bridge(int argc, char **argv, bool json);
-
-/* bench-bus.c: what the bus benchmarks share */
-typedef struct BenchResult {
-        uint64_t median_ns, p99_ns;
-        double rate;
-} BenchResult;
-uint64_t bench_now_ns(void);
-int bench_cmp_u64(const void *a, const void *b);
-/* SIGTERM and wait (nothing for pid <= 0); rm -rf */
-void bench_stop(pid_t pid);
-/* dir/name with text (0644); its path in ret_path when not NULL */
-int bench_write_file(const char *dir, const char *name, const char *text, char *ret_path, size_t size);
-/* xfsmd on address hosting file, as the units run it; with a state directory and policy when state is set */
-pid_t bench_spawn_xfsmd(const char *xfsmd, const char *address, const char *file, const char *state,
-                        const char *policy);
-/* dbus-daemon on dir/bus for the benchmarks; its pid (<0 on failure) */
-pid_t bench_private_bus(const char *dir, char *ret_address, size_t size);
-/* BenchToggle: a Toggle machine, Off <-> On on TOGGLE */
-extern const char bench_toggle_yaml[];
-void bench_remove_dir(const char *dir);
-struct sd_bus *bench_connect(const char *address);
-/* n Instance.Send(TOGGLE) round trips to path at dest: median and p99 */
-int bench_round_trips(struct sd_bus *bus, const char *dest, const char *path, unsigned n, BenchResult *res);
-bool bench_name_has_owner(struct sd_bus *bus, const char *name);
-/* up to 5 s */
-bool bench_wait_name(struct sd_bus *bus, const char *name);
-/* $XFSMD, the build tree's, or the installed one */
-const char *bench_find_xfsmd(char *buf, size_t size);
