@@ -1058,12 +1058,14 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 { "count", required_argument, NULL, 'n' },
                 { "xfsmd", required_argument, NULL, 'x' },
                 { "recovery", required_argument, NULL, 'R' },
+                { "only", required_argument, NULL, 'o' },
                 {},
         };
         static const char *const policies[2] = { "batch", "sync" };
         char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], cbuf[PATH_MAX];
         const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf), *xfsmctl = bench_find_xfsmctl(cbuf, sizeof cbuf);
         unsigned count = 20000, recovery = 100000, rallies;
+        const char *only = NULL; /* send, durable, hop or recovery: that part alone */
         pid_t broker = 0;
         sd_bus *bus = NULL;
         char id[64] = "";
@@ -1072,8 +1074,10 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         int c, ret = EXIT_REFUSED;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "n:x:R:", options, NULL)) >= 0)
-                if (c == 'n')
+        while ((c = getopt_long(argc, argv, "n:x:R:o:", options, NULL)) >= 0)
+                if (c == 'o')
+                        only = optarg;
+                else if (c == 'n')
                         count = (unsigned) strtoul(optarg, NULL, 10);
                 else if (c == 'x')
                         xfsmd = optarg;
@@ -1083,6 +1087,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         return EXIT_USAGE;
         if (count < 100)
                 return usage_error("bus: --count must be at least 100");
+        if (only && !streq(only, "send") && !streq(only, "durable") && !streq(only, "hop") && !streq(only, "recovery"))
+                return usage_error("bus: --only takes send, durable, hop or recovery, not '%s'", only);
         rallies = count / 50 + 20;
 
         if (!mkdtemp(dir))
@@ -1100,7 +1106,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         }
 
         /* Send, durability none: fresh xfsmd and bare service each run */
-        for (int run = 0; run < RUNS; run++)
+        bool send_ok = !only || streq(only, "send");
+        for (int run = 0; run < RUNS && send_ok; run++)
                 if (measure_send(bus, xfsmd, address, path, count, &send[run], id, sizeof id, xfsmctl, ctl,
                                  run == RUNS - 1 ? ELEMENTSOF(ctl) : 0) < 0)
                         goto finish;
@@ -1111,7 +1118,8 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         BenchResult dbus_rt[2][RUNS] = {}, dsock_rt[2][RUNS] = {}, p2p_rt[RUNS] = {};
         double dbus_rate[2][RUNS] = {}, dsock_rate[2][RUNS] = {}, p2p_rate[RUNS] = {};
         uint64_t fsync_ns[RUNS] = {};
-        bool socket_ok = access("/usr/bin/systemd-socket-activate", X_OK) == 0, durable_ok = true;
+        bool socket_ok = access("/usr/bin/systemd-socket-activate", X_OK) == 0,
+             durable_ok = !only || streq(only, "durable");
         for (int run = 0; run < RUNS && durable_ok; run++) {
                 durable_ok = measure_fdatasync(dir, 200, &fsync_ns[run]) >= 0 &&
                              measure_p2p_floor(count, &p2p_rt[run], &p2p_rate[run]) >= 0;
@@ -1123,14 +1131,18 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                                                     &dsock_rt[k][run], &dsock_rate[k][run]) >= 0;
                 }
         }
-        if (!durable_ok)
+        if (!durable_ok && (!only || streq(only, "durable")))
                 fprintf(stderr, "xfsm-bench: bus: the durable Send failed\n");
 
         /* the inter-process hop, durability none and batch, interleaved with its floors */
-        BenchResult hop[2][RUNS] = {}, phop[2][RUNS] = {}, raw[RUNS] = {};
-        bool hop_ok = true;
+        BenchResult hop[2][RUNS] = {}, phop[2][RUNS] = {}, raw[RUNS] = {}, hop_p2p[RUNS] = {};
+        uint64_t hop_fsync[RUNS] = {};
+        double hop_p2p_rate;
+        bool hop_ok = !only || streq(only, "hop");
         for (int run = 0; run < RUNS && hop_ok; run++) {
-                hop_ok = measure_socket_floor(count, &raw[run]) >= 0;
+                hop_ok = measure_socket_floor(count, &raw[run]) >= 0 &&
+                         measure_p2p_floor(count, &hop_p2p[run], &hop_p2p_rate) >= 0 &&
+                         measure_fdatasync(dir, 200, &hop_fsync[run]) >= 0;
                 for (int k = 0; k < 2 && hop_ok; k++) {
                         const char *policy = k ? "batch" : NULL;
                         hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, false, policy, &hop[k][run]) >= 0;
@@ -1139,7 +1151,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                                      &phop[k][run]) >= 0;
                 }
         }
-        if (!hop_ok)
+        if (!hop_ok && (!only || streq(only, "hop")))
                 fprintf(stderr, "xfsm-bench: bus: the inter-process hop failed\n");
 
         /* recovery: a snapshot of N instances and a tail of N records, beside a start with nothing */
@@ -1148,7 +1160,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
         snprintf(rstate, sizeof rstate, "%s/recover-state/recover", dir);
         snprintf(estate, sizeof estate, "%s/empty-state", dir);
         snprintf(parent, sizeof parent, "%s/recover-state", dir);
-        bool rec_ok = recovery > 0 && bench_write_file(dir, "recover.yaml", recover_yaml, rfile, sizeof rfile) >= 0 &&
+        bool rec_ok = (!only || streq(only, "recovery")) && recovery > 0 && bench_write_file(dir, "recover.yaml", recover_yaml, rfile, sizeof rfile) >= 0 &&
                       make_state(rfile, rstate, recovery) >= 0;
         for (int run = 0; rec_ok && run < RUNS; run++) {
                 rec[run] = time_start(bus, xfsmd, address, rfile, parent);
@@ -1167,15 +1179,20 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 xsr[run] = send[run].rate_sub;
                 bsr[run] = send[run].bare_rate_sub;
         }
-        double p2p = stat_ns(p2p_rt, false).median, rawm = stat_ns(raw, false).median;
+        double p2p = stat_ns(hop_p2p, false).median, rawm = stat_ns(raw, false).median,
+               hfs = stat_u64(hop_fsync).median;
 
         if (json) {
-                printf("{\"durability\":\"none\",\"bus\":\"%s\",\"runs\":%d,\"cpus\":\"%s\",\"calls\":%u,",
+                printf("{\"durability\":\"none\",\"bus\":\"%s\",\"runs\":%d,\"cpus\":\"%s\",\"calls\":%u",
                        address_arg ? "given" : "private dbus-daemon", RUNS, bench_cpus ?: "", count);
-                json_send("send", x, b, xr, br);
-                putchar(',');
-                json_send("send_subscribed", xs, bs, xsr, bsr);
-                printf(",\"xfsmctl_send\":{\"median_ns\":%" PRIu64 ",\"target_ns\":5000000}", ctl[ELEMENTSOF(ctl) / 2]);
+                if (send_ok) {
+                        putchar(',');
+                        json_send("send", x, b, xr, br);
+                        putchar(',');
+                        json_send("send_subscribed", xs, bs, xsr, bsr);
+                        printf(",\"xfsmctl_send\":{\"median_ns\":%" PRIu64 ",\"target_ns\":5000000}",
+                               ctl[ELEMENTSOF(ctl) / 2]);
+                }
                 if (durable_ok) {
                         printf(",\"durable\":{");
                         bench_json_stat(stdout, "fdatasync_ns", stat_u64(fsync_ns));
@@ -1198,20 +1215,27 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 }
                 if (hop_ok) {
                         printf(",\"hop\":{\"hops_per_rally\":%d,", HOPS + 1);
-                        bench_json_stat(stdout, "floor_p2p_call_round_trip_ns", stat_ns(p2p_rt, false));
+                        bench_json_stat(stdout, "floor_p2p_call_round_trip_ns", stat_ns(hop_p2p, false));
                         putchar(',');
                         bench_json_stat(stdout, "floor_raw_socket_one_way_ns", stat_ns(raw, false));
+                        putchar(',');
+                        bench_json_stat(stdout, "fdatasync_ns", stat_u64(hop_fsync));
                         printf(",\"target_ratio\":3");
                         for (int k = 0; k < 2; k++) {
                                 printf(",\"%s\":{", k ? "batch" : "none");
                                 bench_json_stat(stdout, "bus_ns", stat_ns(hop[k], false));
                                 printf(",\"bus_ratio_to_p2p_call\":%.3f", stat_ns(hop[k], false).median / p2p);
+                                if (k)
+                                        printf(",\"bus_ratio_to_fdatasync\":%.3f", stat_ns(hop[k], false).median / hfs);
                                 if (socket_ok) {
                                         putchar(',');
                                         bench_json_stat(stdout, "socket_ns", stat_ns(phop[k], false));
                                         printf(",\"socket_ratio_to_p2p_call\":%.3f,\"socket_ratio_to_raw_socket\":%.3f",
                                                stat_ns(phop[k], false).median / p2p,
                                                stat_ns(phop[k], false).median / rawm);
+                                        if (k)
+                                                printf(",\"socket_ratio_to_fdatasync\":%.3f",
+                                                       stat_ns(phop[k], false).median / hfs);
                                 }
                                 putchar('}');
                         }
@@ -1229,7 +1253,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 printf("xfsm bus benchmarks (%s, pinned to CPUs %s; fresh processes each run, medians of %d runs\n"
                        "with their ranges, %u calls each)\n",
                        address_arg ? address : "private dbus-daemon", bench_cpus ?: "(any)", RUNS, count);
-                for (int sub = 0; sub < 2; sub++) {
+                for (int sub = 0; sub < 2 && send_ok; sub++) {
                         BenchResult *xx = sub ? xs : x, *bb = sub ? bs : b;
                         double *xxr = sub ? xsr : xr, *bbr = sub ? bsr : br;
                         printf("Send, durability none, %s\n", sub ? "one subscriber to each side's signals"
@@ -1243,8 +1267,9 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                         printf("   ratio %.2f (target >= 0.70)\n",
                                bench_stat(xxr, RUNS).median / bench_stat(bbr, RUNS).median);
                 }
-                printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
-                       (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
+                if (send_ok)
+                        printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
+                               (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
                 if (durable_ok) {
                         printf("durable Send (no subscribers; fdatasync of a small record here: %.1f us (%.1f-%.1f))\n",
                                stat_u64(fsync_ns).median / 1e3, stat_u64(fsync_ns).min / 1e3,
@@ -1270,9 +1295,9 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 if (hop_ok) {
                         printf("inter-process hop (two workers, a routed event through the outbox and DeliverBatch,\n"
                                "%d-hop rallies)\n", HOPS + 1);
-                        print_rt("  floor: bare sd-bus peer-to-peer call round trip", p2p_rt);
+                        print_rt("  floors: bare sd-bus peer-to-peer call round trip", hop_p2p);
                         print_rt("; raw Unix socket one way", raw);
-                        putchar('\n');
+                        printf("; fdatasync %.1f us\n", hfs / 1e3);
                         for (int k = 0; k < 2; k++) {
                                 printf("  durability %-5s", k ? "batch" : "none");
                                 print_rt(" over the bus", hop[k]);
@@ -1281,7 +1306,10 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                         print_rt("; peer to peer", phop[k]);
                                         printf(" ratio %.1f", stat_ns(phop[k], false).median / p2p);
                                 }
-                                printf(" (to the call; target <= 3)\n");
+                                if (k)
+                                        printf(" (to the call); %.1f fdatasyncs\n", stat_ns(phop[k], false).median / hfs);
+                                else
+                                        printf(" (to the call; target <= 3)\n");
                         }
                 }
                 if (rec_ok)
