@@ -527,19 +527,8 @@ static int flush(Durable *d) {
                         (void) sd_bus_send(NULL, d->outq[k], NULL);
                 else {
                         const char *path = d->outq_emit[k] + 1;
-                        switch (d->outq_emit[k][0]) {
-                        case 'A':
-                                (void) sd_bus_emit_object_added(m->bus, path);
-                                break;
-                        case 'P':
-                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State",
-                                                                      "UpdatedAt", NULL);
-                                break;
-                        case 'S':
-                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status",
-                                                                      NULL);
-                                break;
-                        }
+                        assert(d->outq_emit[k][0] == 'A');
+                        (void) sd_bus_emit_object_added(m->bus, path);
                 }
                 sd_bus_message_unref(d->outq[k]);
                 free(d->outq_emit[k]);

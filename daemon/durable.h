@@ -55,7 +55,7 @@ bool durable_busy(const Durable *d);
 /* Queue a message (reply or signal) to be sent once durable (takes a ref). */
 int durable_queue(Durable *d, sd_bus_message *msg);
 /* Queue an emission made at flush time (its contents are read then):
- * 'A' InterfacesAdded, 'P' the State and UpdatedAt properties, 'S' Status. */
+ * 'A' InterfacesAdded. */
 int durable_queue_emit(Durable *d, char kind, const char *path);
 
 /* Event ids (SendEx): the remembered result, or NULL. */
