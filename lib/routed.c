@@ -47,6 +47,19 @@ static char *strdup_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
+xfsm_routed *routed_borrow(const xfsm_routed *r) {
+        xfsm_routed *c;
+
+        if (!r->borrowed)
+                return routed_copy(r);
+        c = malloc(sizeof *c);
+        if (!c)
+                return NULL;
+        *c = *r;
+        c->payload = json_object_get(r->payload);
+        return c;
+}
+
 xfsm_routed *routed_copy(const xfsm_routed *r) {
         xfsm_routed *c = calloc(1, sizeof *c);
         if (!c)
