@@ -8,6 +8,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,39 +98,152 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
         return c;
 }
 
-static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
-        json_object *o = json_object_new_object(), *rules;
-        char *s;
+/* ---- the wire form, written ---------------------------------------------------
+ *
+ * Straight into a buffer, byte for byte what json-c prints for the same
+ * object (JSON_C_TO_STRING_PLAIN: no spaces, '/' escaped): building a json-c
+ * object of thirteen members only to print it cost more than a hop's engine
+ * step (see "Benchmarks" in README.md). The payload is printed by json-c. */
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "v", json_object_new_int(XFSM_ROUTED_WIRE_VERSION));
-        json_object_object_add(o, "kind", json_object_new_string(r->kind == XFSM_ROUTED_CREATE ? "create" : "event"));
-        json_object_object_add(o, "sourceComponent", json_object_new_string(r->source_component));
-        if (!isempty(incarnation))
-                json_object_object_add(o, "sourceIncarnation", json_object_new_string(incarnation));
-        json_object_object_add(o, "sourceSeq", json_object_new_uint64(seq));
-        json_object_object_add(o, "ruleIndex", json_object_new_int((int) r->rule_index));
-        json_object_object_add(o, "targetComponent", json_object_new_string(r->target_component));
-        json_object_object_add(o, "targetMachine", json_object_new_string(r->target_machine));
-        if (r->target_state)
-                json_object_object_add(o, "targetState", json_object_new_string(r->target_state));
-        if (r->event)
-                json_object_object_add(o, "event", json_object_new_string(r->event));
-        json_object_object_add(o, "payload", r->payload ? json_object_get(r->payload) : json_object_new_object());
-        rules = json_object_new_array();
-        for (size_t i = 0; i < r->n_rules; i++) {
-                json_object *mr = json_object_new_object();
-                json_object_object_add(mr, "eventProperty", json_object_new_string(r->rules[i].event_property));
-                json_object_object_add(mr, "instanceProperty", json_object_new_string(r->rules[i].instance_property));
-                json_object_object_add(mr, "operator", json_object_new_string(match_op_to_string(r->rules[i].op)));
-                json_object_array_add(rules, mr);
+typedef struct Wire {
+        char *p;
+        size_t n, cap;
+        bool oom;
+} Wire;
+
+static void wire_put(Wire *w, const char *s, size_t n) {
+        if (w->oom)
+                return;
+        if (w->n + n + 1 > w->cap) {
+                size_t cap = w->cap ? w->cap : 256;
+                char *p;
+
+                while (cap < w->n + n + 1)
+                        cap *= 2;
+                p = realloc(w->p, cap);
+                if (!p) {
+                        w->oom = true;
+                        return;
+                }
+                w->p = p;
+                w->cap = cap;
         }
-        json_object_object_add(o, "matchingRules", rules);
-        json_object_object_add(o, "hops", json_object_new_int((int) r->hops));
-        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        return s;
+        memcpy(w->p + w->n, s, n);
+        w->n += n;
+        w->p[w->n] = 0;
+}
+
+static void wire_string(Wire *w, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        const char *run = s;
+
+        wire_put(w, "\"", 1);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                char esc[7] = { '\\', 0 };
+                size_t n = 2;
+
+                switch (c) {
+                case '"':
+                case '\\':
+                case '/':
+                        esc[1] = (char) c;
+                        break;
+                case '\b':
+                        esc[1] = 'b';
+                        break;
+                case '\f':
+                        esc[1] = 'f';
+                        break;
+                case '\n':
+                        esc[1] = 'n';
+                        break;
+                case '\r':
+                        esc[1] = 'r';
+                        break;
+                case '\t':
+                        esc[1] = 't';
+                        break;
+                default:
+                        if (c >= 0x20)
+                                continue;
+                        memcpy(esc + 1, "u00", 3);
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 0xf];
+                        n = 6;
+                        break;
+                }
+                wire_put(w, run, (size_t) (s - run));
+                wire_put(w, esc, n);
+                run = s + 1;
+        }
+        wire_put(w, run, (size_t) (s - run));
+        wire_put(w, "\"", 1);
+}
+
+/* ,"key":"value" (the first member without its comma) */
+static void wire_member(Wire *w, const char *key, const char *value) {
+        if (w->n > 1)
+                wire_put(w, ",", 1);
+        wire_put(w, "\"", 1);
+        wire_put(w, key, strlen(key));
+        wire_put(w, "\":", 2);
+        if (value)
+                wire_string(w, value);
+}
+
+static void wire_number(Wire *w, const char *key, uint64_t v) {
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%" PRIu64, v);
+
+        wire_member(w, key, NULL);
+        wire_put(w, buf, (size_t) n);
+}
+
+static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
+        Wire w = {};
+        size_t len = 0;
+        const char *payload;
+
+        wire_put(&w, "{", 1);
+        wire_number(&w, "v", XFSM_ROUTED_WIRE_VERSION);
+        wire_member(&w, "kind", r->kind == XFSM_ROUTED_CREATE ? "create" : "event");
+        wire_member(&w, "sourceComponent", r->source_component);
+        if (!isempty(incarnation))
+                wire_member(&w, "sourceIncarnation", incarnation);
+        wire_number(&w, "sourceSeq", seq);
+        wire_number(&w, "ruleIndex", r->rule_index);
+        wire_member(&w, "targetComponent", r->target_component);
+        wire_member(&w, "targetMachine", r->target_machine);
+        if (r->target_state)
+                wire_member(&w, "targetState", r->target_state);
+        if (r->event)
+                wire_member(&w, "event", r->event);
+        wire_member(&w, "payload", NULL);
+        payload = r->payload ? json_object_to_json_string_length(r->payload, JSON_C_TO_STRING_PLAIN, &len) : "{}";
+        if (!payload)
+                w.oom = true;
+        else
+                wire_put(&w, payload, r->payload ? len : 2);
+        wire_member(&w, "matchingRules", NULL);
+        wire_put(&w, "[", 1);
+        for (size_t i = 0; i < r->n_rules; i++) {
+                wire_put(&w, i ? ",{\"eventProperty\":" : "{\"eventProperty\":", i ? 18 : 17);
+                wire_string(&w, r->rules[i].event_property);
+                wire_put(&w, ",\"instanceProperty\":", 20);
+                wire_string(&w, r->rules[i].instance_property);
+                wire_put(&w, ",\"operator\":", 12);
+                wire_string(&w, match_op_to_string(r->rules[i].op));
+                wire_put(&w, "}", 1);
+        }
+        wire_put(&w, "]", 1);
+        wire_number(&w, "hops", r->hops);
+        wire_put(&w, "}", 1);
+        if (w.oom) {
+                free(w.p);
+                return NULL;
+        }
+        return w.p;
 }
 
 char *xfsm_routed_to_json(const xfsm_routed *r) {

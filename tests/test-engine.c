@@ -592,6 +592,29 @@ static void test_routed_event_wire_form_round_trip(void **state) {
         xfsm_engine_free(dst);
 }
 
+/* The wire form is what every reader has seen so far, byte for byte (json-c's
+ * plain printing: members in this order, '/' and control characters escaped),
+ * whatever writes it. */
+static void test_routed_wire_form_is_byte_for_byte_stable(void **state) {
+        xfsm_routed *r = NULL;
+        char *w;
+        (void) state;
+
+        assert_int_equal(xfsm_routed_parse("{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceSeq\":3,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\n\\u00e9\",\"payload\":{\"a\":\"x/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}", &r), 0);
+        w = xfsm_routed_to_wire(r, "inc-\"1", UINT64_MAX);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or\\/der\",\"sourceIncarnation\":\"inc-\\\"1\",\"sourceSeq\":18446744073709551615,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\né\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        free(w);
+        w = xfsm_routed_to_wire(r, "", 0);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or\\/der\",\"sourceSeq\":0,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\né\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        free(w);
+        xfsm_routed_free(r);
+        assert_int_equal(xfsm_routed_parse("{\"kind\":\"create\",\"targetComponent\":\"B\",\"targetMachine\":\"M\"}", &r), 0);
+        w = xfsm_routed_to_wire(r, NULL, 1);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"create\",\"sourceComponent\":\"\",\"sourceSeq\":1,\"ruleIndex\":0,\"targetComponent\":\"B\",\"targetMachine\":\"M\",\"payload\":{},\"matchingRules\":[],\"hops\":0}");
+        free(w);
+        xfsm_routed_free(r);
+}
+
 static const char cross_order[] =
         "name: Shop\n"
         "stateMachines:\n"
@@ -1375,6 +1398,7 @@ int main(void) {
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
                 cmocka_unit_test(test_cascade_matching_rules_select_receivers),
                 cmocka_unit_test(test_routed_event_wire_form_round_trip),
+                cmocka_unit_test(test_routed_wire_form_is_byte_for_byte_stable),
                 cmocka_unit_test(test_cross_component_create_then_target_event),
                 cmocka_unit_test(test_routed_loop_stops_after_32_hops),
                 cmocka_unit_test(test_microstep_loop_is_refused_and_rolled_back),
