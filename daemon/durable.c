@@ -409,11 +409,11 @@ int durable_open(Durable *d, const char *state_dir, JournalPolicy policy) {
                 if (!s || asprintf(&dir, "%s/%s", state_dir, h->stem) < 0)
                         return log_oom();
                 r = journal_open(dir, &s->journal);
-                s->snapshot_usec = durable_now(d);
                 if (r == -EBUSY)
                         return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s: %m", dir);
+                s->snapshot_usec = durable_now(d);
                 /* a source that lost its state must never have its new routed events taken for old ones */
                 if (policy == JOURNAL_NONE)
                         r = new_incarnation(s->incarnation);

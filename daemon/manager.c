@@ -304,7 +304,7 @@ static int signal_out(Manager *m, const char *path, const char *iface, const cha
  * and UpdatedAt (or Status), with their values at this step, built as one
  * message: sd_bus_emit_properties_changed() would find the object through
  * the fallback vtable and call a getter per property for the same message,
- * most of what a Send cost (see "Benchmarks" in README.md). */
+ * a quarter of what a Send cost (see "Benchmarks" in README.md). */
 static int properties_changed_out(Manager *m, const char *path, xfsm_instance *i, bool status) {
         if (status)
                 return signal_out(m, path, "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
