@@ -48,6 +48,7 @@ typedef struct Store {
         uint64_t route_seq; /* routed-event sequence without a journal */
         EventId *ids;       /* the SendEx event-id window, a ring */
         unsigned ids_next, ids_n;
+        uint64_t snapshot_usec; /* CLOCK_MONOTONIC: the last snapshot, or the journal's opening */
 } Store;
 
 struct Durable {
@@ -67,6 +68,13 @@ struct Durable {
         bool unsynced;
         sd_event_source *flush;
 };
+
+static uint64_t durable_now(Durable *d) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(d->manager->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
 
 static void read_boot_id(char buf[64]) {
         _cleanup_(fclosep) FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
@@ -405,6 +413,7 @@ int durable_open(Durable *d, const char *state_dir, JournalPolicy policy) {
                         return log_error_errno(r, "%s is locked: another process hosts %s", dir, h->name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to open %s: %m", dir);
+                s->snapshot_usec = durable_now(d);
                 /* a source that lost its state must never have its new routed events taken for old ones */
                 if (policy == JOURNAL_NONE)
                         r = new_incarnation(s->incarnation);
@@ -480,7 +489,22 @@ static int snapshot(Durable *d, Host *h) {
         record_done(&rb);
         if (r < 0)
                 return log_error_errno(r, "%s: failed to write a snapshot: %m", h->name);
+        s->snapshot_usec = durable_now(d);
         return 0;
+}
+
+/* By size or by time (durable.h), never for nothing. */
+static void snapshot_if_due(Durable *d, Host *h) {
+        Store *s = store_of(d, h);
+        Journal *j = s->journal;
+        uint64_t bytes;
+
+        if (!j || journal_records_since_snapshot(j) == 0)
+                return;
+        bytes = journal_bytes_since_snapshot(j);
+        if ((bytes >= SNAPSHOT_MIN_BYTES && bytes >= journal_snapshot_bytes(j)) ||
+            durable_now(d) - s->snapshot_usec >= SNAPSHOT_MAX_AGE_USEC)
+                (void) snapshot(d, h);
 }
 
 void durable_snapshot_all(Durable *d) {
@@ -516,30 +540,16 @@ static int flush(Durable *d) {
                 d->unsynced = false;
                 outbox_durable(m->outbox);
                 work_durable(m);
-                for (size_t k = 0; k < m->n_hosts; k++) {
-                        Journal *j = journal_of(d, &m->hosts[k]);
-                        if (j && journal_records_since_snapshot(j) >= SNAPSHOT_EVERY)
-                                (void) snapshot(d, &m->hosts[k]);
-                }
+                for (size_t k = 0; k < m->n_hosts; k++)
+                        snapshot_if_due(d, &m->hosts[k]);
         }
         for (size_t k = 0; k < d->outq_n; k++) {
                 if (d->outq[k])
                         (void) sd_bus_send(NULL, d->outq[k], NULL);
                 else {
                         const char *path = d->outq_emit[k] + 1;
-                        switch (d->outq_emit[k][0]) {
-                        case 'A':
-                                (void) sd_bus_emit_object_added(m->bus, path);
-                                break;
-                        case 'P':
-                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "State",
-                                                                      "UpdatedAt", NULL);
-                                break;
-                        case 'S':
-                                (void) sd_bus_emit_properties_changed(m->bus, path, "org.xfsm1.Instance", "Status",
-                                                                      NULL);
-                                break;
-                        }
+                        assert(d->outq_emit[k][0] == 'A');
+                        (void) sd_bus_emit_object_added(m->bus, path);
                 }
                 sd_bus_message_unref(d->outq[k]);
                 free(d->outq_emit[k]);
@@ -869,8 +879,7 @@ int durable_record(Durable *d, Host *h, const xfsm_step *s, StepOrigin *origin) 
         take_out(d, h, s, seq, d->policy != JOURNAL_BATCH);
         if (d->policy != JOURNAL_BATCH) {
                 work_durable(m);
-                if (journal_records_since_snapshot(j) >= SNAPSHOT_EVERY)
-                        (void) snapshot(d, h);
+                snapshot_if_due(d, h);
         }
         return 0;
 }

@@ -25,7 +25,12 @@ typedef struct StepOrigin StepOrigin;
 typedef struct Durable Durable;
 
 #define EVENT_ID_WINDOW 4096 /* per component: SendEx event ids remembered, across restarts */
-#define SNAPSHOT_EVERY 10000 /* records between snapshots */
+/* A snapshot is taken once the records after the last one take as much room
+ * as it did, and at least SNAPSHOT_MIN_BYTES (compaction then costs a bounded
+ * share of what is written, however many instances there are), or once
+ * SNAPSHOT_MAX_AGE_USEC has passed with records waiting. */
+#define SNAPSHOT_MIN_BYTES (8ULL * 1024 * 1024)
+#define SNAPSHOT_MAX_AGE_USEC (15ULL * 60 * 1000000)
 
 int durable_new(Durable **ret, Manager *m);
 Durable *durable_free(Durable *d);
@@ -55,7 +60,7 @@ bool durable_busy(const Durable *d);
 /* Queue a message (reply or signal) to be sent once durable (takes a ref). */
 int durable_queue(Durable *d, sd_bus_message *msg);
 /* Queue an emission made at flush time (its contents are read then):
- * 'A' InterfacesAdded, 'P' the State and UpdatedAt properties, 'S' Status. */
+ * 'A' InterfacesAdded. */
 int durable_queue_emit(Durable *d, char kind, const char *path);
 
 /* Event ids (SendEx): the remembered result, or NULL. */

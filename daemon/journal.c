@@ -39,6 +39,8 @@ struct Journal {
         int dir_fd, lock_fd, fd;
         uint64_t seq;          /* the last sequence given */
         uint64_t since_snapshot;
+        uint64_t bytes_since_snapshot; /* framed, as in the file */
+        uint64_t snapshot_bytes;       /* the last snapshot's, framed; 0: none */
 };
 
 int journal_policy_from_string(const char *s, JournalPolicy *ret) {
@@ -240,6 +242,7 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
                         return -EBADMSG; /* a snapshot is renamed into place whole: never torn */
                 }
                 rep.snapshot_seq = get64(buf + 8);
+                j->snapshot_bytes = n;
                 r = snapshot ? snapshot(userdata, rep.snapshot_seq, get32(buf + 20), (const char *) buf + HEADER,
                                         n - HEADER)
                              : 0;
@@ -309,6 +312,7 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
         free(buf);
         j->seq = rep.last_seq > j->seq ? rep.last_seq : j->seq;
         j->since_snapshot = rep.records;
+        j->bytes_since_snapshot = rep.corrupt ? 0 : off;
         /* the records kept aside are not in the new journal: write one that carries on */
         if (rep.corrupt)
                 j->since_snapshot = 0;
@@ -323,6 +327,7 @@ int journal_append(Journal *j, uint32_t meta, const char *body, size_t len, uint
                 return r;
         j->seq++;
         j->since_snapshot++;
+        j->bytes_since_snapshot += HEADER + len;
         if (ret_seq)
                 *ret_seq = j->seq;
         return 0;
@@ -334,6 +339,14 @@ int journal_sync(Journal *j) {
 
 uint64_t journal_records_since_snapshot(const Journal *j) {
         return j->since_snapshot;
+}
+
+uint64_t journal_bytes_since_snapshot(const Journal *j) {
+        return j->bytes_since_snapshot;
+}
+
+uint64_t journal_snapshot_bytes(const Journal *j) {
+        return j->snapshot_bytes;
 }
 
 uint64_t journal_last_seq(const Journal *j) {
@@ -366,5 +379,7 @@ int journal_snapshot(Journal *j, uint32_t meta, const char *body, size_t len) {
                 return -errno;
         (void) fdatasync(j->fd);
         j->since_snapshot = 0;
+        j->bytes_since_snapshot = 0;
+        j->snapshot_bytes = HEADER + len;
         return 0;
 }

@@ -49,6 +49,10 @@ int journal_recover(Journal *j, journal_body_fn snapshot, journal_body_fn record
 int journal_append(Journal *j, uint32_t meta, const char *body, size_t len, uint64_t *ret_seq);
 int journal_sync(Journal *j);
 uint64_t journal_records_since_snapshot(const Journal *j);
+/* The room the records since the snapshot take in the file (headers
+ * included), and the last snapshot's (0: none yet). */
+uint64_t journal_bytes_since_snapshot(const Journal *j);
+uint64_t journal_snapshot_bytes(const Journal *j);
 uint64_t journal_last_seq(const Journal *j);
 
 /* Write a snapshot covering everything up to the last record, durably, and

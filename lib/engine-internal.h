@@ -179,6 +179,10 @@ bool routed_filters_hold(const RoutedFilter *filters, size_t n, json_object *con
 int routed_resolve_values(xfsm_routed *r, json_object *context);
 DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_routed *, routed_free);
 xfsm_routed *routed_copy(const xfsm_routed *r);
+/* A copy of a borrowed event (a step's own effect) that borrows the same
+ * strings, the definitions' (kept, retired versions too, as long as the
+ * engine); any other event is copied whole. */
+xfsm_routed *routed_borrow(const xfsm_routed *r);
 int routed_from_json(const char *text, xfsm_routed **ret);
 
 /* ---- timer-heap.c: a binary min-heap of (deadline, seq, instance) -------- */

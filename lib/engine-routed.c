@@ -15,10 +15,10 @@
 #include "json-path.h"
 #include "macro.h"
 
-int engine_route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r) {
-        (void) userdata;
-        if (!engine_find_comp(e, r->target_component))
-                return -XFSM_E_NO_SUCH_COMPONENT; /* stays visible as an effect */
+/* Queue r (taken) for engine_deliver_local(). */
+static int local_push(xfsm_engine *e, xfsm_routed *r) {
+        if (!r)
+                return -ENOMEM;
         if (e->lt == e->lcap) {
                 if (e->lh > 0) {
                         memmove(e->local, e->local + e->lh, (e->lt - e->lh) * sizeof *e->local);
@@ -27,21 +27,32 @@ int engine_route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r) {
                 } else {
                         size_t cap = e->lcap ? e->lcap * 2 : 16;
                         xfsm_routed **v = realloc(e->local, cap * sizeof *v);
-                        if (!v)
+                        if (!v) {
+                                routed_free(r);
                                 return -ENOMEM;
+                        }
                         e->local = v;
                         e->lcap = cap;
                 }
         }
-        e->local[e->lt] = routed_copy(r);
-        if (!e->local[e->lt])
-                return -ENOMEM;
-        e->lt++;
+        e->local[e->lt++] = r;
         return 0;
 }
 
+/* The step's own routed events (effects, whose strings are the definitions',
+ * which live as long as the engine): a copy that borrows the same strings
+ * will do (routed_borrow()), with no string copied and freed per event. */
+int engine_route_default(void *userdata, xfsm_engine *e, const xfsm_routed *r) {
+        if (!engine_find_comp(e, r->target_component))
+                return -XFSM_E_NO_SUCH_COMPONENT; /* stays visible as an effect */
+        return local_push(e, routed_borrow(r));
+}
+
+/* An event from the caller, queued until the next engine call: copied whole. */
 int xfsm_engine_route_local(xfsm_engine *e, const xfsm_routed *r) {
-        return engine_route_default(NULL, e, r);
+        if (!engine_find_comp(e, r->target_component))
+                return -XFSM_E_NO_SUCH_COMPONENT;
+        return local_push(e, routed_copy(r));
 }
 
 /* Still in the state of that name (of its own definition: versions differ)? */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "engine-internal.h"
+#include "json-buf.h"
 #include "macro.h"
 
 typedef struct HistoryEntry {
@@ -146,127 +147,58 @@ int history_record(History **h, StringTable *t, const char *event, const char *f
 
 /* ---- JSON out -------------------------------------------------------------- */
 
-typedef struct Buf {
-        char *p;
-        size_t n, cap;
-        bool oom;
-} Buf;
-
-static void buf_put(Buf *b, const char *s, size_t len) {
-        if (b->oom)
-                return;
-        if (b->n + len + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 256;
-                while (cap < b->n + len + 1)
-                        cap *= 2;
-                char *p = realloc(b->p, cap);
-                if (!p) {
-                        b->oom = true;
-                        return;
-                }
-                b->p = p;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->n, s, len);
-        b->n += len;
-        b->p[b->n] = 0;
-}
-
-static void buf_puts(Buf *b, const char *s) {
-        buf_put(b, s, strlen(s));
-}
-
-static void buf_put_string(Buf *b, const char *s) {
-        static const char hex[] = "0123456789abcdef";
-        const char *run = s;
-
-        buf_put(b, "\"", 1);
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char) *s;
-                char esc[7] = "\\u00";
-                if (ch >= 0x20 && ch != '"' && ch != '\\')
-                        continue;
-                buf_put(b, run, (size_t) (s - run));
-                run = s + 1;
-                if (ch == '"' || ch == '\\') {
-                        esc[1] = (char) ch;
-                        buf_put(b, esc, 2);
-                } else {
-                        esc[4] = hex[ch >> 4];
-                        esc[5] = hex[ch & 15];
-                        buf_put(b, esc, 6);
-                }
-        }
-        buf_put(b, run, (size_t) (s - run));
-        buf_put(b, "\"", 1);
-}
-
-static void buf_put_u64(Buf *b, uint64_t v) {
-        char num[24];
-        int l = snprintf(num, sizeof num, "%" PRIu64, v);
-        buf_put(b, num, (size_t) l);
-}
-
-static char *buf_take(Buf *b) {
-        if (b->oom) {
-                free(b->p);
-                return NULL;
-        }
-        return TAKE_PTR(b->p);
-}
-
 /* The entries from the from-th on, as [[event,from,to,at],...]. */
-static void put_entries(Buf *b, const History *h, size_t from) {
-        buf_put(b, "[", 1);
+static void put_entries(JsonBuf *b, const History *h, size_t from) {
+        json_buf_put(b, "[", 1);
         for (size_t k = from; k < history_n(h); k++) {
                 const HistoryEntry *x = entry_at(h, k);
-                buf_puts(b, k > from ? ",[" : "[");
-                buf_put_string(b, x->event);
-                buf_put(b, ",", 1);
-                buf_put_string(b, x->from);
-                buf_put(b, ",", 1);
-                buf_put_string(b, x->to);
-                buf_put(b, ",", 1);
-                buf_put_u64(b, x->at);
-                buf_put(b, "]", 1);
+                json_buf_puts(b, k > from ? ",[" : "[");
+                json_buf_string(b, x->event);
+                json_buf_put(b, ",", 1);
+                json_buf_string(b, x->from);
+                json_buf_put(b, ",", 1);
+                json_buf_string(b, x->to);
+                json_buf_put(b, ",", 1);
+                json_buf_u64(b, x->at);
+                json_buf_put(b, "]", 1);
         }
-        buf_put(b, "]", 1);
+        json_buf_put(b, "]", 1);
 }
 
 char *history_to_json(const History *h) {
-        Buf b = {};
+        JsonBuf b = {};
 
-        buf_put(&b, "[", 1);
+        json_buf_put(&b, "[", 1);
         for (size_t k = 0; k < history_n(h); k++) {
                 const HistoryEntry *x = entry_at(h, k);
-                buf_puts(&b, k > 0 ? ",{\"event\":" : "{\"event\":");
-                buf_put_string(&b, x->event);
-                buf_puts(&b, ",\"from\":");
-                buf_put_string(&b, x->from);
-                buf_puts(&b, ",\"to\":");
-                buf_put_string(&b, x->to);
-                buf_puts(&b, ",\"at\":");
-                buf_put_u64(&b, x->at);
-                buf_put(&b, "}", 1);
+                json_buf_puts(&b, k > 0 ? ",{\"event\":" : "{\"event\":");
+                json_buf_string(&b, x->event);
+                json_buf_puts(&b, ",\"from\":");
+                json_buf_string(&b, x->from);
+                json_buf_puts(&b, ",\"to\":");
+                json_buf_string(&b, x->to);
+                json_buf_puts(&b, ",\"at\":");
+                json_buf_u64(&b, x->at);
+                json_buf_put(&b, "}", 1);
         }
-        buf_put(&b, "]", 1);
-        return buf_take(&b);
+        json_buf_put(&b, "]", 1);
+        return json_buf_take(&b);
 }
 
 char *history_image(const char *image, size_t len, const char *key, const History *h, size_t from) {
-        Buf b = {};
+        JsonBuf b = {};
 
         assert(image);
         assert(key);
         assert(len >= 2 && image[len - 1] == '}');
 
-        buf_put(&b, image, len - 1);
-        buf_puts(&b, len > 2 ? ",\"" : "\"");
-        buf_puts(&b, key);
-        buf_puts(&b, "\":");
+        json_buf_put(&b, image, len - 1);
+        json_buf_puts(&b, len > 2 ? ",\"" : "\"");
+        json_buf_puts(&b, key);
+        json_buf_puts(&b, "\":");
         put_entries(&b, h, from);
-        buf_put(&b, "}", 1);
-        return buf_take(&b);
+        json_buf_put(&b, "}", 1);
+        return json_buf_take(&b);
 }
 
 /* ---- JSON in ---------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "engine-internal.h"
 #include "js-compare.h"
 #include "json-path.h"
+#include "json-buf.h"
 #include "macro.h"
 #include "yaml-load.h"
 
@@ -141,6 +142,38 @@ static int filters_copy(const RoutedFilter *f, size_t n, RoutedFilter **ret) {
         return 0;
 }
 
+xfsm_routed *routed_borrow(const xfsm_routed *r) {
+        xfsm_routed *c;
+
+        if (!r->borrowed)
+                return routed_copy(r);
+        c = malloc(sizeof *c);
+        if (!c)
+                return NULL;
+        *c = *r;
+        c->payload = json_object_get(r->payload);
+        /* the definition's strings are borrowed; the resolved values and the filters are the copy's own
+         * (routed_free() frees them) */
+        c->rule_values = NULL;
+        c->rule_has_value = NULL;
+        c->filters = NULL;
+        c->n_filters = 0;
+        if (r->n_filters > 0) {
+                if (filters_copy(r->filters, r->n_filters, &c->filters) < 0)
+                        return routed_free(c);
+                c->n_filters = r->n_filters;
+        }
+        if (r->rule_values) {
+                if (values_alloc(c) < 0)
+                        return routed_free(c);
+                for (size_t i = 0; i < r->n_rules; i++) {
+                        c->rule_values[i] = json_object_get(r->rule_values[i]);
+                        c->rule_has_value[i] = r->rule_has_value[i];
+                }
+        }
+        return c;
+}
+
 xfsm_routed *routed_copy(const xfsm_routed *r) {
         xfsm_routed *c = calloc(1, sizeof *c);
         if (!c)
@@ -191,53 +224,89 @@ xfsm_routed *routed_copy(const xfsm_routed *r) {
         return c;
 }
 
+/* The wire form, written straight into a buffer (json-buf.h): building a
+ * json-c object of thirteen members only to print it cost more than a hop's
+ * engine step (see "Benchmarks" in README.md). Members in the order readers
+ * have always seen; the payload printed by json-c. */
 static char *to_wire(const xfsm_routed *r, const char *incarnation, uint64_t seq) {
-        json_object *o = json_object_new_object(), *rules;
-        char *s;
+        JsonBuf b = {};
 
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "v", json_object_new_int(XFSM_ROUTED_WIRE_VERSION));
-        json_object_object_add(o, "kind", json_object_new_string(r->kind == XFSM_ROUTED_CREATE ? "create" : "event"));
-        json_object_object_add(o, "sourceComponent", json_object_new_string(r->source_component));
-        if (!isempty(incarnation))
-                json_object_object_add(o, "sourceIncarnation", json_object_new_string(incarnation));
-        json_object_object_add(o, "sourceSeq", json_object_new_uint64(seq));
-        json_object_object_add(o, "ruleIndex", json_object_new_int((int) r->rule_index));
-        json_object_object_add(o, "targetComponent", json_object_new_string(r->target_component));
-        json_object_object_add(o, "targetMachine", json_object_new_string(r->target_machine));
-        if (r->target_state)
-                json_object_object_add(o, "targetState", json_object_new_string(r->target_state));
-        if (r->event)
-                json_object_object_add(o, "event", json_object_new_string(r->event));
-        json_object_object_add(o, "payload", r->payload ? json_object_get(r->payload) : json_object_new_object());
-        rules = json_object_new_array();
+        json_buf_put(&b, "{", 1);
+        json_buf_key(&b, "v");
+        json_buf_u64(&b, XFSM_ROUTED_WIRE_VERSION);
+        json_buf_key(&b, "kind");
+        json_buf_string(&b, r->kind == XFSM_ROUTED_CREATE ? "create" : "event");
+        json_buf_key(&b, "sourceComponent");
+        json_buf_string(&b, r->source_component);
+        if (!isempty(incarnation)) {
+                json_buf_key(&b, "sourceIncarnation");
+                json_buf_string(&b, incarnation);
+        }
+        json_buf_key(&b, "sourceSeq");
+        json_buf_u64(&b, seq);
+        json_buf_key(&b, "ruleIndex");
+        json_buf_u64(&b, r->rule_index);
+        json_buf_key(&b, "targetComponent");
+        json_buf_string(&b, r->target_component);
+        json_buf_key(&b, "targetMachine");
+        json_buf_string(&b, r->target_machine);
+        if (r->target_state) {
+                json_buf_key(&b, "targetState");
+                json_buf_string(&b, r->target_state);
+        }
+        if (r->event) {
+                json_buf_key(&b, "event");
+                json_buf_string(&b, r->event);
+        }
+        json_buf_key(&b, "payload");
+        if (r->payload)
+                json_buf_json(&b, r->payload);
+        else
+                json_buf_put(&b, "{}", 2);
+        json_buf_key(&b, "matchingRules");
+        json_buf_put(&b, "[", 1);
         for (size_t i = 0; i < r->n_rules; i++) {
-                json_object *mr = json_object_new_object();
-                json_object_object_add(mr, "eventProperty", json_object_new_string(r->rules[i].event_property));
-                json_object_object_add(mr, "instanceProperty", json_object_new_string(r->rules[i].instance_property));
-                json_object_object_add(mr, "operator", json_object_new_string(match_op_to_string(r->rules[i].op)));
-                if (r->rule_values && r->rule_has_value[i])
-                        json_object_object_add(mr, "value", json_object_get(r->rule_values[i]));
-                json_object_array_add(rules, mr);
-        }
-        json_object_object_add(o, "matchingRules", rules);
-        if (r->xcomponent) {
-                json_object *filters = json_object_new_array();
-                for (size_t i = 0; i < r->n_filters; i++) {
-                        json_object *f = json_object_new_object();
-                        json_object_object_add(f, "property", json_object_new_string(r->filters[i].property));
-                        json_object_object_add(f, "operator", json_object_new_string(r->filters[i].op_text));
-                        if (r->filters[i].has_value)
-                                json_object_object_add(f, "value", json_object_get(r->filters[i].value));
-                        json_object_array_add(filters, f);
+                json_buf_put(&b, i ? ",{" : "{", i ? 2 : 1);
+                json_buf_key(&b, "eventProperty");
+                json_buf_string(&b, r->rules[i].event_property);
+                json_buf_key(&b, "instanceProperty");
+                json_buf_string(&b, r->rules[i].instance_property);
+                json_buf_key(&b, "operator");
+                json_buf_string(&b, match_op_to_string(r->rules[i].op));
+                if (r->rule_values && r->rule_has_value[i]) {
+                        json_buf_key(&b, "value");
+                        if (r->rule_values[i])
+                                json_buf_json(&b, r->rule_values[i]);
+                        else
+                                json_buf_put(&b, "null", 4);
                 }
-                json_object_object_add(o, "filters", filters);
+                json_buf_put(&b, "}", 1);
         }
-        json_object_object_add(o, "hops", json_object_new_int((int) r->hops));
-        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        return s;
+        json_buf_put(&b, "]", 1);
+        if (r->xcomponent) {
+                json_buf_key(&b, "filters");
+                json_buf_put(&b, "[", 1);
+                for (size_t i = 0; i < r->n_filters; i++) {
+                        json_buf_put(&b, i ? ",{" : "{", i ? 2 : 1);
+                        json_buf_key(&b, "property");
+                        json_buf_string(&b, r->filters[i].property);
+                        json_buf_key(&b, "operator");
+                        json_buf_string(&b, r->filters[i].op_text);
+                        if (r->filters[i].has_value) {
+                                json_buf_key(&b, "value");
+                                if (r->filters[i].value)
+                                        json_buf_json(&b, r->filters[i].value);
+                                else
+                                        json_buf_put(&b, "null", 4);
+                        }
+                        json_buf_put(&b, "}", 1);
+                }
+                json_buf_put(&b, "]", 1);
+        }
+        json_buf_key(&b, "hops");
+        json_buf_u64(&b, r->hops);
+        json_buf_put(&b, "}", 1);
+        return json_buf_take(&b);
 }
 
 char *xfsm_routed_to_json(const xfsm_routed *r) {

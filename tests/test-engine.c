@@ -774,6 +774,37 @@ static void test_xcomponent_event_any_state_direct_send_and_payload_merge(void *
         xfsm_engine_free(e);
 }
 
+/* The wire form: its members in the order readers have always seen, strings
+ * escaped as JSON asks ('"', '\\' and control characters), the payload as
+ * json-c prints it; what is written reads back to the same event. */
+static void test_routed_wire_form_is_stable_and_reads_back(void **state) {
+        xfsm_routed *r = NULL, *again = NULL;
+        char *w, *w2;
+        (void) state;
+
+        assert_int_equal(xfsm_routed_parse("{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceSeq\":3,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\t1\",\"event\":\"E\\u0001\\n\\u00e9\",\"payload\":{\"a\":\"x/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}", &r), 0);
+        w = xfsm_routed_to_wire(r, "inc-\"1", UINT64_MAX);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceIncarnation\":\"inc-\\\"1\",\"sourceSeq\":18446744073709551615,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\u00091\",\"event\":\"E\\u0001\\u000aé\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        assert_int_equal(xfsm_routed_parse(w, &again), 0);
+        w2 = xfsm_routed_to_wire(again, "inc-\"1", UINT64_MAX);
+        assert_string_equal(w2, w);
+        assert_string_equal(xfsm_routed_event(again), "E\001\n\303\251");
+        assert_string_equal(xfsm_routed_source_incarnation(again), "inc-\"1");
+        assert_true(xfsm_routed_source_seq(again) == UINT64_MAX);
+        free(w);
+        free(w2);
+        xfsm_routed_free(again);
+        w = xfsm_routed_to_wire(r, "", 0);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"Or/der\",\"sourceSeq\":0,\"ruleIndex\":2,\"targetComponent\":\"Pay\\\"ment\",\"targetMachine\":\"P\\\\m\",\"targetState\":\"S\\u00091\",\"event\":\"E\\u0001\\u000aé\",\"payload\":{\"a\":\"x\\/y\",\"n\":1.5,\"l\":[1,{\"b\":null}]},\"matchingRules\":[{\"eventProperty\":\"k\",\"instanceProperty\":\"i\\\"d\",\"operator\":\">=\"}],\"hops\":4}");
+        free(w);
+        xfsm_routed_free(r);
+        assert_int_equal(xfsm_routed_parse("{\"kind\":\"create\",\"targetComponent\":\"B\",\"targetMachine\":\"M\"}", &r), 0);
+        w = xfsm_routed_to_wire(r, NULL, 1);
+        assert_string_equal(w, "{\"v\":1,\"kind\":\"create\",\"sourceComponent\":\"\",\"sourceSeq\":1,\"ruleIndex\":0,\"targetComponent\":\"B\",\"targetMachine\":\"M\",\"payload\":{},\"matchingRules\":[],\"hops\":0}");
+        free(w);
+        xfsm_routed_free(r);
+}
+
 static const char cross_order[] =
         "name: Shop\n"
         "stateMachines:\n"
@@ -1641,6 +1672,7 @@ int main(void) {
                 cmocka_unit_test(test_routed_form_carries_each_rule_resolved_value),
                 cmocka_unit_test(test_xcomponent_filters_select_with_javascript_rules),
                 cmocka_unit_test(test_xcomponent_event_any_state_direct_send_and_payload_merge),
+                cmocka_unit_test(test_routed_wire_form_is_stable_and_reads_back),
                 cmocka_unit_test(test_cross_component_create_then_target_event),
                 cmocka_unit_test(test_routed_loop_stops_after_32_hops),
                 cmocka_unit_test(test_microstep_loop_is_refused_and_rolled_back),

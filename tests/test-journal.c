@@ -181,6 +181,39 @@ static void test_snapshot_then_replay(void **state) {
         journal_close(j);
 }
 
+/* What the snapshot policy reads (xfsmd(8)): the room the records after the
+ * snapshot take, headers included, and the snapshot's own; both as they
+ * are in the files after a restart. */
+static void test_room_since_snapshot_is_counted_across_restarts(void **state) {
+        Seen s = {};
+        JournalReport rep;
+        Journal *j;
+        uint64_t header;
+        (void) state;
+
+        j = open_recovered(&s, &rep);
+        assert_int_equal(journal_bytes_since_snapshot(j), 0);
+        assert_int_equal(journal_snapshot_bytes(j), 0);
+        append(j, "r1");
+        header = journal_bytes_since_snapshot(j) - 2;
+        assert_true(header > 0);
+        append(j, "r2-longer");
+        assert_int_equal(journal_bytes_since_snapshot(j), 2 * header + 2 + 9);
+        assert_int_equal(journal_snapshot(j, 0, "{state after r2}", 16), 0);
+        assert_int_equal(journal_bytes_since_snapshot(j), 0);
+        assert_int_equal(journal_snapshot_bytes(j), header + 16);
+        append(j, "r3");
+        journal_close(j);
+
+        memset(&s, 0, sizeof s);
+        j = open_recovered(&s, &rep);
+        assert_int_equal(journal_bytes_since_snapshot(j), header + 2);
+        assert_int_equal(journal_snapshot_bytes(j), header + 16);
+        append(j, "r4");
+        assert_int_equal(journal_bytes_since_snapshot(j), 2 * (header + 2));
+        journal_close(j);
+}
+
 /* The meta word beside each body comes back as written, 0 for records of
  * journals written before it; it is covered by the checksum (a flipped meta
  * is a torn record, not a record of another format). */
@@ -225,6 +258,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_torn_tail_is_truncated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_middle_record_is_kept_aside_not_skipped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot_then_replay, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_room_since_snapshot_is_counted_across_restarts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_meta_word_comes_back_and_is_checksummed, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

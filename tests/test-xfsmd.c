@@ -266,6 +266,76 @@ static void test_demo_cascade_across_two_components_with_signals(void **state) {
         free(opath);
 }
 
+/* PropertiesChanged of an instance: interface org.xfsm1.Instance, the changed
+ * properties with their values after the step, none invalidated. */
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Signals *s = userdata;
+        const char *iface, *name, *str;
+        uint64_t t;
+        int r, k;
+
+        if (sd_bus_message_read(m, "s", &iface) < 0 || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+                return 0;
+        k = snprintf(s->text + s->len, sizeof s->text - s->len, "PropertiesChanged %s", iface);
+        if (k > 0 && (size_t) k < sizeof s->text - s->len)
+                s->len += (size_t) k;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                char buf[128] = "";
+                if (sd_bus_message_read(m, "s", &name) < 0)
+                        return 0;
+                if (sd_bus_message_peek_type(m, NULL, &str) > 0 && strcmp(str, "s") == 0 &&
+                    sd_bus_message_read(m, "v", "s", &str) >= 0)
+                        snprintf(buf, sizeof buf, " %s=%s", name, str);
+                else if (sd_bus_message_read(m, "v", "t", &t) >= 0)
+                        snprintf(buf, sizeof buf, " %s%s", name, t > 0 ? ">0" : "=0");
+                (void) sd_bus_message_exit_container(m);
+                k = snprintf(s->text + s->len, sizeof s->text - s->len, "%s", buf);
+                if (k > 0 && (size_t) k < sizeof s->text - s->len)
+                        s->len += (size_t) k;
+        }
+        (void) sd_bus_message_exit_container(m);
+        unsigned n_invalidated = 0;
+        if (sd_bus_message_enter_container(m, 'a', "s") > 0) {
+                while (sd_bus_message_read(m, "s", &str) > 0)
+                        n_invalidated++;
+                (void) sd_bus_message_exit_container(m);
+        }
+        k = snprintf(s->text + s->len, sizeof s->text - s->len, " invalidated=%u;", n_invalidated);
+        if (k > 0 && (size_t) k < sizeof s->text - s->len)
+                s->len += (size_t) k;
+        s->n++;
+        return 0;
+}
+
+static void test_properties_changed_carry_the_values_of_the_step(void **state) {
+        Signals s = {};
+        sd_bus_slot *slot = NULL;
+        char *opath = NULL, *st, match[512];
+        (void) state;
+
+        char *o = create("OrderComponent", "Order", "{\"orderId\":\"P1\",\"amount\":3}", &opath);
+        snprintf(match, sizeof match,
+                 "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='%s'",
+                 opath);
+        assert_true(sd_bus_add_match(bus, &slot, match, on_properties_changed, &s) >= 0);
+        st = send_event("OrderComponent", o, "VALIDATE", "{}");
+        assert_string_equal(st, "Validated");
+        free(st);
+        pump_until(&s, "State=Validated", 2000000);
+        assert_non_null(strstr(s.text, "PropertiesChanged org.xfsm1.Instance State=Validated UpdatedAt>0 invalidated=0;"));
+        st = send_event("OrderComponent", o, "COMPLETE", "");
+        assert_string_equal(st, "Completed");
+        free(st);
+        pump_until(&s, "Status=completed", 2000000);
+        assert_non_null(strstr(s.text, "State=Completed UpdatedAt>0 invalidated=0;"));
+        assert_non_null(strstr(s.text, "PropertiesChanged org.xfsm1.Instance Status=completed invalidated=0;"));
+        /* each names what its own step changed, in order */
+        assert_true(strstr(s.text, "State=Validated") < strstr(s.text, "State=Completed"));
+        sd_bus_slot_unref(slot);
+        free(o);
+        free(opath);
+}
+
 /* GetInstance: the whole instance as one JSON object. */
 static void test_get_instance_returns_the_instance_as_json(void **state) {
         sd_bus_message *reply = NULL;
@@ -1665,6 +1735,7 @@ static void test_eventless_and_targetless_persist_and_reload(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_demo_cascade_across_two_components_with_signals),
+                cmocka_unit_test(test_properties_changed_carry_the_values_of_the_step),
                 cmocka_unit_test(test_introspection_and_object_manager),
                 cmocka_unit_test(test_get_instance_returns_the_instance_as_json),
                 cmocka_unit_test(test_timeout_fires_through_sd_event),

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench bridge: what a routed event between two nodes costs
- * (xfsmctl(1)). Two nodes on this machine, as tests/test-bridge.c builds
+/* xfsm-bench bridge: what a routed event between two nodes costs
+ * (xfsm-bench(1)). Two nodes on this machine, as tests/test-bridge.c builds
  * them (a private dbus-daemon, xfsmd and xfsm-redis-bridge each, one
  * redis-server started here): a worker on node A sends numbered events to
  * a component homed on node B. Printed, for durability none and batch:
@@ -30,7 +30,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
 typedef struct BNode {
         const char *name, *stem, *file;
@@ -453,7 +453,7 @@ int bench_bridge(int argc, char **argv, bool json) {
         if (count < 10)
                 count = 10;
         if (access("/usr/bin/redis-server", X_OK) < 0) {
-                fprintf(stderr, "xfsmctl: bench bridge needs redis-server\n");
+                fprintf(stderr, "xfsm-bench: bridge needs redis-server\n");
                 return 1;
         }
         xfsmd = bench_find_xfsmd(xfsmd_buf, sizeof xfsmd_buf);
@@ -493,7 +493,7 @@ int bench_bridge(int argc, char **argv, bool json) {
                 sender = create(a.bus, "BenchSender", "Sender", "{}");
                 receiver = create(b.bus, "BenchReceiver", "Counter", "{\"count\":0}");
                 if (!sender || !receiver || hop(&a, &b, sender, count, &lat[p], &rate[p]) < 0) {
-                        fprintf(stderr, "xfsmctl: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
+                        fprintf(stderr, "xfsm-bench: bridge: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
                         goto finish;
                 }
                 /* a call from node A to B's component through both bridges, beside the same call on B */

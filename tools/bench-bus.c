@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench bus: Instance.Send through xfsmd beside a bare sd-bus service
+/* xfsm-bench bus: Instance.Send through xfsmd beside a bare sd-bus service
  * on the same bus that answers with the same reply and emits the same
  * signals (Transition and PropertiesChanged), in one run; then what durable
- * Sends, the inter-process hop and recovery cost (xfsmctl(1)). Starts its
+ * Sends, the inter-process hop and recovery cost (xfsm-bench(1)). Starts its
  * own private dbus-daemon and xfsmd unless --bus is given. */
 
 #include <errno.h>
@@ -28,9 +28,8 @@
 #include "record.h"
 #include "macro.h"
 #include "xfsm.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
-#define RUNS 3
 #define WINDOW 64
 
 /* a private bus for the benchmarks: anyone may connect, own org.xfsm1.* and
@@ -120,12 +119,7 @@ void bench_remove_dir(const char *dir) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0)
-                fprintf(stderr, "xfsmctl: could not remove %s\n", dir);
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return (x > y) - (x < y);
+                fprintf(stderr, "xfsm-bench: could not remove %s\n", dir);
 }
 
 sd_bus *bench_connect(const char *address) {
@@ -205,7 +199,7 @@ int bench_round_trips(sd_bus *bus, const char *dest, const char *path, unsigned 
                 lat[k] = bench_now_ns() - a;
                 sd_bus_message_unref(reply);
                 if (r < 0) {
-                        fprintf(stderr, "xfsmctl: bench: %s: %s\n", dest, error.message ?: strerror(-r));
+                        fprintf(stderr, "xfsm-bench: %s: %s\n", dest, error.message ?: strerror(-r));
                         sd_bus_error_free(&error);
                         free(lat);
                         return r;
@@ -309,6 +303,7 @@ static int measure_durable(sd_bus *bus, const char *xfsmd, const char *address, 
 
         snprintf(file, sizeof file, "%s/durable.yaml", dir);
         snprintf(state, sizeof state, "%s/state-%s", dir, policy);
+        bench_remove_dir(state); /* a fresh journal for each run */
         f = fopen(file, "we");
         if (!f)
                 return -errno;
@@ -389,7 +384,7 @@ static int on_transition(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 /* xfsmd started by the first connection to DIR/STEM.sock (as xfsm@.socket does), knowing
  * where the other worker's socket is: routed events then go peer to peer */
 static pid_t spawn_socket_worker(const char *xfsmd, const char *address, const char *dir, const char *file,
-                                 const char *stem) {
+                                 const char *stem, const char *state, const char *policy) {
         char sock[PATH_MAX + 16], listen[PATH_MAX + 32], run[PATH_MAX + 32], path[PATH_MAX + 32];
         pid_t pid;
 
@@ -402,8 +397,16 @@ static pid_t spawn_socket_worker(const char *xfsmd, const char *address, const c
                 int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 if (fd >= 0)
                         dup2(fd, STDERR_FILENO);
-                execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", listen, "--fdname=xfsm", "-E",
-                      run, "-E", path, xfsmd, "--bus-address", address, file, (char *) NULL);
+                /* as xfsm@.service runs it (Environment=GLIBC_TUNABLES=...) */
+                (void) setenv("GLIBC_TUNABLES", XFSM_GLIBC_TUNABLES, 0);
+                if (state)
+                        execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", listen, "--fdname=xfsm",
+                              "-E", run, "-E", path, "-E", "GLIBC_TUNABLES", xfsmd, "--bus-address", address,
+                              "--state-dir", state, "--durability", policy, file, (char *) NULL);
+                else
+                        execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", listen, "--fdname=xfsm",
+                              "-E", run, "-E", path, "-E", "GLIBC_TUNABLES", xfsmd, "--bus-address", address, file,
+                              (char *) NULL);
                 _exit(127);
         }
         /* the first connection starts it */
@@ -424,8 +427,8 @@ static pid_t spawn_socket_worker(const char *xfsmd, const char *address, const c
 }
 
 static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, unsigned rallies,
-                       bool sockets, BenchResult *ret) {
-        char fa[PATH_MAX], fb[PATH_MAX], pa[256] = "", pb[256] = "", payload[64];
+                       bool sockets, const char *policy, BenchResult *ret) {
+        char fa[PATH_MAX], fb[PATH_MAX], pa[256] = "", pb[256] = "", payload[64], sa[PATH_MAX], sb[PATH_MAX];
         sd_bus_slot *slot = NULL;
         uint64_t *lat = calloc(rallies, sizeof *lat);
         pid_t a = -1, b = -1;
@@ -445,12 +448,17 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 goto finish;
         write_hop_yaml(f, "BenchHopB", "BenchHopA");
         fclose(f);
+        /* durability none without a state directory, else a fresh one each */
+        snprintf(sa, sizeof sa, "%s/hop-a-state", dir);
+        snprintf(sb, sizeof sb, "%s/hop-b-state", dir);
+        bench_remove_dir(sa);
+        bench_remove_dir(sb);
         if (sockets) {
-                a = spawn_socket_worker(xfsmd, address, dir, fa, "hop-a");
-                b = spawn_socket_worker(xfsmd, address, dir, fb, "hop-b");
+                a = spawn_socket_worker(xfsmd, address, dir, fa, "hop-a", policy ? sa : NULL, policy);
+                b = spawn_socket_worker(xfsmd, address, dir, fb, "hop-b", policy ? sb : NULL, policy);
         } else {
-                a = bench_spawn_xfsmd(xfsmd, address, fa, NULL, NULL);
-                b = bench_spawn_xfsmd(xfsmd, address, fb, NULL, NULL);
+                a = bench_spawn_xfsmd(xfsmd, address, fa, policy ? sa : NULL, policy);
+                b = bench_spawn_xfsmd(xfsmd, address, fb, policy ? sb : NULL, policy);
         }
         if (!bench_wait_name(bus, "org.xfsm1.BenchHopA") || !bench_wait_name(bus, "org.xfsm1.BenchHopB"))
                 goto finish;
@@ -498,7 +506,7 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                         if (q == 0 && sd_bus_wait(bus, 1000000) < 0)
                                 goto finish;
                         if (bench_now_ns() - t0 > 10ULL * 1000000000ULL) {
-                                fprintf(stderr, "xfsmctl: bench: a rally did not end\n");
+                                fprintf(stderr, "xfsm-bench: a rally did not end\n");
                                 goto finish;
                         }
                 }
@@ -653,7 +661,7 @@ static uint64_t time_start(sd_bus *bus, const char *xfsmd, const char *address, 
         return t;
 }
 
-static uint64_t ctl_send(const char *self, const char *address, const char *id) {
+static uint64_t ctl_send(const char *xfsmctl, const char *address, const char *id) {
         uint64_t a = bench_now_ns();
         pid_t pid = fork();
         int status;
@@ -661,7 +669,7 @@ static uint64_t ctl_send(const char *self, const char *address, const char *id) 
                 int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 if (fd >= 0)
                         dup2(fd, STDOUT_FILENO);
-                execl(self, self, "--bus", address, "send", "BenchToggle", id, "TOGGLE", (char *) NULL);
+                execl(xfsmctl, xfsmctl, "--bus", address, "send", "BenchToggle", id, "TOGGLE", (char *) NULL);
                 _exit(127);
         }
         waitpid(pid, &status, 0);
@@ -677,10 +685,12 @@ bool bench_wait_name(sd_bus *bus, const char *name) {
         return false;
 }
 
-const char *bench_find_xfsmd(char *buf, size_t size) {
+/* $ENV, else REL beside this program in the build tree, else INSTALLED */
+static const char *find_program(const char *env_name, const char *rel, const char *installed, char *buf,
+                                size_t size) {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        const char *env = getenv("XFSMD");
+        const char *env = getenv(env_name);
 
         if (env)
                 return env;
@@ -689,13 +699,358 @@ const char *bench_find_xfsmd(char *buf, size_t size) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = 0;
-                        /* the build tree */
-                        if ((size_t) snprintf(buf, size, "%.*s/../daemon/xfsmd", (int) (size - 32), self) < size &&
+                        if ((size_t) snprintf(buf, size, "%.*s/%s", (int) (size - 64), self, rel) < size &&
                             access(buf, X_OK) == 0)
                                 return buf;
                 }
         }
-        return "/usr/libexec/xfsmd";
+        return installed;
+}
+
+const char *bench_find_xfsmd(char *buf, size_t size) {
+        return find_program("XFSMD", "../daemon/xfsmd", "/usr/libexec/xfsmd", buf, size);
+}
+
+const char *bench_find_xfsmctl(char *buf, size_t size) {
+        return find_program("XFSMCTL", "xfsmctl", "/usr/bin/xfsmctl", buf, size);
+}
+
+/* ---- floors measured in the same run ------------------------------------------ */
+
+static int ping_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *what;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &what);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", what);
+}
+
+static const sd_bus_vtable ping_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Ping", SD_BUS_ARGS("s", what), SD_BUS_RESULT("s", echo), ping_method,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static int on_ping_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        unsigned *done = userdata;
+        (*done)++;
+        return 0;
+}
+
+/* The floor of a hop and of the worker's socket: a bare sd-bus method call
+ * (a string in, the same string out) between two processes peer to peer
+ * over a Unix socket, no broker: round trip median and p99, and the rate
+ * with WINDOW calls in flight. */
+static int measure_p2p_floor(unsigned n, BenchResult *ret_rt, double *ret_rate) {
+        _cleanup_(freep) uint64_t *lat = calloc(n, sizeof *lat);
+        sd_bus *client = NULL;
+        sd_id128_t id;
+        int sv[2], r = -EIO;
+        pid_t pid;
+
+        if (!lat)
+                return -ENOMEM;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(sv[0]);
+                close(sv[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                sd_bus *server = NULL;
+                close(sv[0]);
+                if (sd_id128_randomize(&id) < 0 || sd_bus_new(&server) < 0 || sd_bus_set_fd(server, sv[1], sv[1]) < 0 ||
+                    sd_bus_set_server(server, 1, id) < 0 ||
+                    sd_bus_add_object_vtable(server, NULL, "/ping", "org.xfsm1.BenchPing", ping_vtable, NULL) < 0 ||
+                    sd_bus_start(server) < 0)
+                        _exit(1);
+                for (;;) {
+                        int q = sd_bus_process(server, NULL);
+                        if (q < 0)
+                                _exit(0);
+                        if (q == 0 && sd_bus_wait(server, UINT64_MAX) < 0)
+                                _exit(0);
+                }
+        }
+        close(sv[1]);
+        if (sd_bus_new(&client) < 0 || sd_bus_set_fd(client, sv[0], sv[0]) < 0 || sd_bus_start(client) < 0) {
+                close(sv[0]);
+                goto finish;
+        }
+        for (unsigned k = 0; k < n; k++) {
+                sd_bus_message *reply = NULL;
+                uint64_t a = bench_now_ns();
+                r = sd_bus_call_method(client, NULL, "/ping", "org.xfsm1.BenchPing", "Ping", NULL, &reply, "s", "TOGGLE");
+                lat[k] = bench_now_ns() - a;
+                sd_bus_message_unref(reply);
+                if (r < 0)
+                        goto finish;
+        }
+        qsort(lat, n, sizeof *lat, bench_cmp_u64);
+        ret_rt->median_ns = lat[n / 2];
+        ret_rt->p99_ns = lat[n * 99 / 100];
+
+        unsigned sent = 0, done = 0, total = n * 2;
+        uint64_t t0 = bench_now_ns();
+        r = -EIO;
+        while (done < total) {
+                while (sent < total && sent - done < WINDOW) {
+                        if (sd_bus_call_method_async(client, NULL, NULL, "/ping", "org.xfsm1.BenchPing", "Ping",
+                                                     on_ping_reply, &done, "s", "TOGGLE") < 0)
+                                goto finish;
+                        sent++;
+                }
+                int q = sd_bus_process(client, NULL);
+                if (q < 0)
+                        goto finish;
+                if (q == 0 && sd_bus_wait(client, 1000000) < 0)
+                        goto finish;
+        }
+        *ret_rate = (double) total / ((double) (bench_now_ns() - t0) / 1e9);
+        r = 0;
+finish:
+        sd_bus_flush_close_unref(client);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return r;
+}
+
+/* What one fdatasync of a small appended record costs on the file system of
+ * dir (where the durable benchmarks keep their journal): the median. */
+static int measure_fdatasync(const char *dir, unsigned n, uint64_t *ret) {
+        _cleanup_(freep) uint64_t *lat = calloc(n, sizeof *lat);
+        char path[PATH_MAX], rec[200];
+        int fd;
+
+        if (!lat)
+                return -ENOMEM;
+        memset(rec, 'x', sizeof rec);
+        snprintf(path, sizeof path, "%s/fdatasync-floor", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        for (unsigned k = 0; k < n; k++) {
+                uint64_t a = bench_now_ns();
+                if (write(fd, rec, sizeof rec) != (ssize_t) sizeof rec || fdatasync(fd) < 0) {
+                        close(fd);
+                        return -EIO;
+                }
+                lat[k] = bench_now_ns() - a;
+        }
+        close(fd);
+        (void) unlink(path);
+        qsort(lat, n, sizeof *lat, bench_cmp_u64);
+        *ret = lat[n / 2];
+        return 0;
+}
+
+/* A worker started by its socket with a state directory under policy: Send
+ * peer to peer on that socket (no broker; no subscribers, its signals still
+ * go to the bus), round trip and the rate with WINDOW in flight. */
+static int measure_durable_socket(const char *xfsmd, const char *address, const char *dir, const char *policy,
+                                  unsigned count, BenchResult *ret_rt, double *ret_rate) {
+        char file[PATH_MAX], state[PATH_MAX], sock[PATH_MAX + 32], peer_address[PATH_MAX + 48], stem[64];
+        sd_bus_message *reply = NULL;
+        const char *p, *i;
+        char *ipath = NULL;
+        sd_bus *peer = NULL;
+        pid_t pid;
+        int r = -EIO;
+
+        snprintf(stem, sizeof stem, "durable-%s", policy);
+        if (bench_write_file(dir, "durable.yaml", durable_yaml, file, sizeof file) < 0)
+                return -EIO;
+        snprintf(state, sizeof state, "%s/state-socket-%s", dir, policy);
+        bench_remove_dir(state);
+        pid = spawn_socket_worker(xfsmd, address, dir, file, stem, state, policy);
+        snprintf(sock, sizeof sock, "%s/%s.sock", dir, stem);
+        snprintf(peer_address, sizeof peer_address, "unix:path=%s", sock);
+        if (sd_bus_new(&peer) < 0 || sd_bus_set_address(peer, peer_address) < 0 || sd_bus_start(peer) < 0)
+                goto finish;
+        if (sd_bus_call_method(peer, NULL, "/org/xfsm1/BenchDurable", "org.xfsm1.Component", "CreateInstance", NULL,
+                               &reply, "ss", "Toggle", "") < 0 ||
+            sd_bus_message_read(reply, "os", &p, &i) < 0)
+                goto finish;
+        ipath = strdup(p);
+        if (!ipath || bench_round_trips(peer, NULL, ipath, count, ret_rt) < 0 ||
+            pipelined(peer, NULL, ipath, count * 4, ret_rate) < 0)
+                goto finish;
+        r = 0;
+finish:
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(peer);
+        free(ipath);
+        bench_stop(pid);
+        (void) unlink(sock);
+        return r;
+}
+
+/* ---- the whole run -------------------------------------------------------------- */
+
+/* Send on the bus: xfsmd beside the bare service, fresh processes each run */
+typedef struct SendRun {
+        BenchResult rt, bare_rt, rt_sub, bare_rt_sub;
+        double rate, bare_rate, rate_sub, bare_rate_sub;
+} SendRun;
+
+static int wait_subscriber(pid_t pid, int fd) {
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        close(fd);
+        return pid > 0 && n == 1 ? 0 : -EIO;
+}
+
+/* a subscriber with a pipe that says when its match is in place */
+static pid_t spawn_subscriber_ready(const char *address, const char *sender, int *ret_fd) {
+        int fd[2];
+        pid_t pid;
+
+        if (pipe2(fd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid == 0) {
+                char match[256];
+                close(fd[0]);
+                snprintf(match, sizeof match, "type='signal',sender='%s'", sender);
+                sd_bus *bus = bench_connect(address);
+                /* the match is added synchronously: in place once this returns */
+                if (!bus || sd_bus_add_match(bus, NULL, match, NULL, NULL) < 0)
+                        _exit(1);
+                if (write(fd[1], "r", 1) != 1)
+                        _exit(1);
+                close(fd[1]);
+                for (;;) {
+                        int r = sd_bus_process(bus, NULL);
+                        if (r < 0)
+                                _exit(0);
+                        if (r == 0 && sd_bus_wait(bus, UINT64_MAX) < 0)
+                                _exit(0);
+                }
+        }
+        close(fd[1]);
+        *ret_fd = fd[0];
+        return pid;
+}
+
+static int measure_send(sd_bus *bus, const char *xfsmd, const char *address, const char *file, unsigned count,
+                        SendRun *ret, char *ret_id, size_t id_size, const char *xfsmctl, uint64_t *ctl, size_t n_ctl) {
+        sd_bus_message *reply = NULL;
+        pid_t daemon, bare, sub_x = -1, sub_b = -1;
+        char *ipath = NULL;
+        const char *p, *i;
+        int r = -EIO, fx = -1, fb = -1;
+
+        daemon = bench_spawn_xfsmd(xfsmd, address, file, NULL, NULL);
+        bare = start_bare(address);
+        if (!bench_wait_name(bus, "org.xfsm1.BenchToggle") || !bench_wait_name(bus, "org.xfsm1.BareBench")) {
+                fprintf(stderr, "xfsm-bench: bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
+                        address);
+                goto finish;
+        }
+        if (sd_bus_call_method(bus, "org.xfsm1.BenchToggle", "/org/xfsm1/BenchToggle", "org.xfsm1.Component",
+                               "CreateInstance", NULL, &reply, "ss", "Toggle", "") < 0 ||
+            sd_bus_message_read(reply, "os", &p, &i) < 0)
+                goto finish;
+        ipath = strdup(p);
+        snprintf(ret_id, id_size, "%s", i);
+        if (!ipath)
+                goto finish;
+
+        /* no subscribers */
+        if (bench_round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &ret->rt) < 0 ||
+            bench_round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &ret->bare_rt) < 0 ||
+            pipelined(bus, "org.xfsm1.BenchToggle", ipath, count * 2, &ret->rate) < 0 ||
+            pipelined(bus, "org.xfsm1.BareBench", "/bench", count * 2, &ret->bare_rate) < 0)
+                goto finish;
+
+        /* one subscriber to each side's signals */
+        sub_x = spawn_subscriber_ready(address, "org.xfsm1.BenchToggle", &fx);
+        sub_b = spawn_subscriber_ready(address, "org.xfsm1.BareBench", &fb);
+        if (wait_subscriber(sub_x, fx) < 0 || wait_subscriber(sub_b, fb) < 0)
+                goto finish;
+        if (bench_round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &ret->rt_sub) < 0 ||
+            bench_round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &ret->bare_rt_sub) < 0 ||
+            pipelined(bus, "org.xfsm1.BenchToggle", ipath, count * 2, &ret->rate_sub) < 0 ||
+            pipelined(bus, "org.xfsm1.BareBench", "/bench", count * 2, &ret->bare_rate_sub) < 0)
+                goto finish;
+        bench_stop(sub_x);
+        bench_stop(sub_b);
+        sub_x = sub_b = -1;
+
+        for (size_t k = 0; k < n_ctl; k++)
+                ctl[k] = ctl_send(xfsmctl, address, ret_id);
+        r = 0;
+finish:
+        sd_bus_message_unref(reply);
+        free(ipath);
+        bench_stop(sub_x);
+        bench_stop(sub_b);
+        bench_stop(daemon);
+        bench_stop(bare);
+        wait_name_gone(bus, "org.xfsm1.BenchToggle");
+        wait_name_gone(bus, "org.xfsm1.BareBench");
+        return r;
+}
+
+static BenchStat stat_ns(const BenchResult *v, bool p99) {
+        double d[RUNS];
+        for (int k = 0; k < RUNS; k++)
+                d[k] = (double) (p99 ? v[k].p99_ns : v[k].median_ns);
+        return bench_stat(d, RUNS);
+}
+
+static BenchStat stat_u64(const uint64_t *v) {
+        double d[RUNS];
+        for (int k = 0; k < RUNS; k++)
+                d[k] = (double) v[k];
+        return bench_stat(d, RUNS);
+}
+
+static void json_rt(const char *name, const BenchResult *v) {
+        printf("\"%s\":{", name);
+        bench_json_stat(stdout, "median_ns", stat_ns(v, false));
+        putchar(',');
+        bench_json_stat(stdout, "p99_ns", stat_ns(v, true));
+        putchar('}');
+}
+
+static void json_send(const char *name, BenchResult *rt, BenchResult *bare_rt, double *rate, double *bare_rate) {
+        BenchStat x = stat_ns(rt, false), b = stat_ns(bare_rt, false), xr = bench_stat(rate, RUNS),
+                  br = bench_stat(bare_rate, RUNS);
+
+        printf("\"%s\":{", name);
+        json_rt("round_trip", rt);
+        putchar(',');
+        json_rt("bare_round_trip", bare_rt);
+        printf(",\"round_trip_ratio\":%.3f,\"round_trip_target_ratio\":1.5,\"in_flight\":%d,", x.median / b.median,
+               WINDOW);
+        bench_json_stat(stdout, "pipelined_per_s", xr);
+        putchar(',');
+        bench_json_stat(stdout, "bare_pipelined_per_s", br);
+        printf(",\"pipelined_ratio\":%.3f,\"pipelined_target_ratio\":0.7}", xr.median / br.median);
+}
+
+static void json_durable(const char *name, BenchResult *rt, double *rate) {
+        printf("\"%s\":{", name);
+        json_rt("round_trip", rt);
+        putchar(',');
+        bench_json_stat(stdout, "pipelined_per_s", bench_stat(rate, RUNS));
+        putchar('}');
+}
+
+static void print_rt(const char *what, const BenchResult *v) {
+        BenchStat s = stat_ns(v, false), p = stat_ns(v, true);
+        printf("%s %7.1f us (%.1f-%.1f; p99 %.1f)", what, s.median / 1e3, s.min / 1e3, s.max / 1e3, p.median / 1e3);
+}
+
+static void print_rate(const char *what, const double *v) {
+        BenchStat s = bench_stat(v, RUNS);
+        printf("%s %7.0f/s (%.0f-%.0f)", what, s.median, s.min, s.max);
 }
 
 int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
@@ -703,23 +1058,26 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 { "count", required_argument, NULL, 'n' },
                 { "xfsmd", required_argument, NULL, 'x' },
                 { "recovery", required_argument, NULL, 'R' },
+                { "only", required_argument, NULL, 'o' },
                 {},
         };
-        char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], self[PATH_MAX];
-        const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf);
-        unsigned count = 20000, recovery = 100000;
-        pid_t broker = 0, daemon = 0, bare = 0;
+        static const char *const policies[2] = { "batch", "sync" };
+        char dir[] = "/tmp/xfsm-bench-XXXXXX", path[PATH_MAX], address[PATH_MAX + 16], xbuf[PATH_MAX], cbuf[PATH_MAX];
+        const char *xfsmd = bench_find_xfsmd(xbuf, sizeof xbuf), *xfsmctl = bench_find_xfsmctl(cbuf, sizeof cbuf);
+        unsigned count = 20000, recovery = 100000, rallies;
+        const char *only = NULL; /* send, durable, hop or recovery: that part alone */
+        pid_t broker = 0;
         sd_bus *bus = NULL;
-        char *ipath = NULL, id[64] = "";
-        BenchResult x[RUNS], b[RUNS];
-        double xr[RUNS], br[RUNS];
-        uint64_t ctl[15];
+        char id[64] = "";
+        SendRun send[RUNS] = {};
+        uint64_t ctl[15] = {};
         int c, ret = EXIT_REFUSED;
-        ssize_t n;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, "n:x:", options, NULL)) >= 0)
-                if (c == 'n')
+        while ((c = getopt_long(argc, argv, "n:x:R:o:", options, NULL)) >= 0)
+                if (c == 'o')
+                        only = optarg;
+                else if (c == 'n')
                         count = (unsigned) strtoul(optarg, NULL, 10);
                 else if (c == 'x')
                         xfsmd = optarg;
@@ -728,171 +1086,242 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                 else
                         return EXIT_USAGE;
         if (count < 100)
-                return usage_error("bench bus: --count must be at least 100");
-        n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0)
-                return EXIT_REFUSED;
-        self[n] = 0;
+                return usage_error("bus: --count must be at least 100");
+        if (only && !streq(only, "send") && !streq(only, "durable") && !streq(only, "hop") && !streq(only, "recovery"))
+                return usage_error("bus: --only takes send, durable, hop or recovery, not '%s'", only);
+        rallies = count / 50 + 20;
 
         if (!mkdtemp(dir))
                 return EXIT_REFUSED;
         if (bench_write_file(dir, "toggle.yaml", bench_toggle_yaml, path, sizeof path) < 0)
                 goto finish;
-
         if (address_arg)
                 snprintf(address, sizeof address, "%s", address_arg);
         else if ((broker = bench_private_bus(dir, address, sizeof address)) < 0)
                 goto finish;
-        daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
-        bare = start_bare(address);
         bus = bench_connect(address);
-        if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchToggle") || !bench_wait_name(bus, "org.xfsm1.BareBench")) {
-                fprintf(stderr, "xfsmctl: bench bus: could not start xfsmd (%s) and the bare service on %s\n", xfsmd,
-                        address);
+        if (!bus) {
+                fprintf(stderr, "xfsm-bench: bus: cannot connect to %s\n", address);
                 goto finish;
         }
-        {
-                sd_bus_message *reply = NULL;
-                const char *p, *i;
-                if (sd_bus_call_method(bus, "org.xfsm1.BenchToggle", "/org/xfsm1/BenchToggle", "org.xfsm1.Component",
-                                       "CreateInstance", NULL, &reply, "ss", "Toggle", "") < 0 ||
-                    sd_bus_message_read(reply, "os", &p, &i) < 0)
-                        goto finish;
-                ipath = strdup(p);
-                snprintf(id, sizeof id, "%s", i);
-                sd_bus_message_unref(reply);
-        }
 
-        /* interleaved runs: both sides see the same machine load */
-        for (int run = 0; run < RUNS; run++) {
-                if (bench_round_trips(bus, "org.xfsm1.BenchToggle", ipath, count, &x[run]) < 0 ||
-                    bench_round_trips(bus, "org.xfsm1.BareBench", "/bench", count, &b[run]) < 0 ||
-                    pipelined(bus, "org.xfsm1.BenchToggle", ipath, count * 2, &xr[run]) < 0 ||
-                    pipelined(bus, "org.xfsm1.BareBench", "/bench", count * 2, &br[run]) < 0)
+        /* Send, durability none: fresh xfsmd and bare service each run */
+        bool send_ok = !only || streq(only, "send");
+        for (int run = 0; run < RUNS && send_ok; run++)
+                if (measure_send(bus, xfsmd, address, path, count, &send[run], id, sizeof id, xfsmctl, ctl,
+                                 run == RUNS - 1 ? ELEMENTSOF(ctl) : 0) < 0)
                         goto finish;
-        }
-        for (size_t k = 0; k < ELEMENTSOF(ctl); k++)
-                ctl[k] = ctl_send(self, address, id);
         qsort(ctl, ELEMENTSOF(ctl), sizeof *ctl, bench_cmp_u64);
 
-        /* durable Send: the journal in a temporary directory, batch and sync */
-        BenchResult dres[2] = {};
-        double drate[2] = {};
-        static const char *const policies[2] = { "batch", "sync" };
-        for (int k = 0; k < 2; k++)
-                if (measure_durable(bus, xfsmd, address, dir, policies[k], count / 2, &dres[k], &drate[k]) < 0)
-                        fprintf(stderr, "xfsmctl: bench: durable %s failed\n", policies[k]);
+        /* durable Send: over the bus and peer to peer on the worker's socket, a fresh
+         * journal each run, beside an fdatasync and the bare peer-to-peer call */
+        BenchResult dbus_rt[2][RUNS] = {}, dsock_rt[2][RUNS] = {}, p2p_rt[RUNS] = {};
+        double dbus_rate[2][RUNS] = {}, dsock_rate[2][RUNS] = {}, p2p_rate[RUNS] = {};
+        uint64_t fsync_ns[RUNS] = {};
+        bool socket_ok = access("/usr/bin/systemd-socket-activate", X_OK) == 0,
+             durable_ok = !only || streq(only, "durable");
+        for (int run = 0; run < RUNS && durable_ok; run++) {
+                durable_ok = measure_fdatasync(dir, 200, &fsync_ns[run]) >= 0 &&
+                             measure_p2p_floor(count, &p2p_rt[run], &p2p_rate[run]) >= 0;
+                for (int k = 0; k < 2 && durable_ok; k++) {
+                        durable_ok = measure_durable(bus, xfsmd, address, dir, policies[k], count / 2,
+                                                     &dbus_rt[k][run], &dbus_rate[k][run]) >= 0;
+                        if (durable_ok && socket_ok)
+                                durable_ok = measure_durable_socket(xfsmd, address, dir, policies[k], count / 2,
+                                                                    &dsock_rt[k][run], &dsock_rate[k][run]) >= 0;
+                }
+        }
+        if (!durable_ok && (!only || streq(only, "durable")))
+                fprintf(stderr, "xfsm-bench: bus: the durable Send failed\n");
 
-        /* the inter-process hop, interleaved with its floor */
-        BenchResult hop[RUNS] = {}, phop[RUNS] = {}, raw[RUNS] = {};
-        bool hop_ok = true, phop_ok = access("/usr/bin/systemd-socket-activate", X_OK) == 0;
+        /* the inter-process hop, durability none and batch, interleaved with its floors */
+        BenchResult hop[2][RUNS] = {}, phop[2][RUNS] = {}, raw[RUNS] = {}, hop_p2p[RUNS] = {};
+        uint64_t hop_fsync[RUNS] = {};
+        double hop_p2p_rate;
+        bool hop_ok = !only || streq(only, "hop");
         for (int run = 0; run < RUNS && hop_ok; run++) {
-                hop_ok = measure_hop(bus, xfsmd, address, dir, count / 50 + 20, false, &hop[run]) >= 0 &&
-                         measure_socket_floor(count, &raw[run]) >= 0;
-                if (phop_ok)
-                        phop_ok = measure_hop(bus, xfsmd, address, dir, count / 50 + 20, true, &phop[run]) >= 0;
+                hop_ok = measure_socket_floor(count, &raw[run]) >= 0 &&
+                         measure_p2p_floor(count, &hop_p2p[run], &hop_p2p_rate) >= 0 &&
+                         measure_fdatasync(dir, 200, &hop_fsync[run]) >= 0;
+                for (int k = 0; k < 2 && hop_ok; k++) {
+                        const char *policy = k ? "batch" : NULL;
+                        hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, false, policy, &hop[k][run]) >= 0;
+                        if (hop_ok && socket_ok)
+                                hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, true, policy,
+                                                     &phop[k][run]) >= 0;
+                }
         }
-        if (!hop_ok)
-                fprintf(stderr, "xfsmctl: bench: the inter-process hop failed\n");
-        uint64_t hm[RUNS], pm[RUNS], rm[RUNS];
-        for (int run = 0; run < RUNS; run++) {
-                hm[run] = hop[run].median_ns;
-                pm[run] = phop[run].median_ns;
-                rm[run] = raw[run].median_ns;
-        }
-        qsort(hm, RUNS, sizeof *hm, bench_cmp_u64);
-        qsort(pm, RUNS, sizeof *pm, bench_cmp_u64);
-        qsort(rm, RUNS, sizeof *rm, bench_cmp_u64);
+        if (!hop_ok && (!only || streq(only, "hop")))
+                fprintf(stderr, "xfsm-bench: bus: the inter-process hop failed\n");
 
         /* recovery: a snapshot of N instances and a tail of N records, beside a start with nothing */
-        uint64_t rec[RUNS], empty[RUNS];
-        char rfile[PATH_MAX + 16], rstate[PATH_MAX + 16], estate[PATH_MAX + 16];
-        snprintf(rfile, sizeof rfile, "%s/recover.yaml", dir);
+        uint64_t rec[RUNS] = {}, empty[RUNS] = {};
+        char rfile[PATH_MAX + 16], rstate[PATH_MAX + 16], estate[PATH_MAX + 16], parent[PATH_MAX + 16];
         snprintf(rstate, sizeof rstate, "%s/recover-state/recover", dir);
         snprintf(estate, sizeof estate, "%s/empty-state", dir);
-        FILE *f = fopen(rfile, "we");
-        if (f) {
-                fputs(recover_yaml, f);
-                fclose(f);
-        }
-        bool rec_ok = recovery > 0 && make_state(rfile, rstate, recovery) >= 0;
+        snprintf(parent, sizeof parent, "%s/recover-state", dir);
+        bool rec_ok = (!only || streq(only, "recovery")) && recovery > 0 && bench_write_file(dir, "recover.yaml", recover_yaml, rfile, sizeof rfile) >= 0 &&
+                      make_state(rfile, rstate, recovery) >= 0;
         for (int run = 0; rec_ok && run < RUNS; run++) {
-                char parent[PATH_MAX + 16];
-                snprintf(parent, sizeof parent, "%s/recover-state", dir);
                 rec[run] = time_start(bus, xfsmd, address, rfile, parent);
                 empty[run] = time_start(bus, xfsmd, address, rfile, estate);
         }
-        if (rec_ok) {
-                qsort(rec, RUNS, sizeof *rec, bench_cmp_u64);
-                qsort(empty, RUNS, sizeof *empty, bench_cmp_u64);
-        }
 
-        uint64_t xm[RUNS], bm[RUNS], xp[RUNS], bp[RUNS];
+        BenchResult x[RUNS], b[RUNS], xs[RUNS], bs[RUNS];
+        double xr[RUNS], br[RUNS], xsr[RUNS], bsr[RUNS];
         for (int run = 0; run < RUNS; run++) {
-                xm[run] = x[run].median_ns;
-                bm[run] = b[run].median_ns;
-                xp[run] = x[run].p99_ns;
-                bp[run] = b[run].p99_ns;
+                x[run] = send[run].rt;
+                b[run] = send[run].bare_rt;
+                xs[run] = send[run].rt_sub;
+                bs[run] = send[run].bare_rt_sub;
+                xr[run] = send[run].rate;
+                br[run] = send[run].bare_rate;
+                xsr[run] = send[run].rate_sub;
+                bsr[run] = send[run].bare_rate_sub;
         }
-        qsort(xm, RUNS, sizeof *xm, bench_cmp_u64);
-        qsort(bm, RUNS, sizeof *bm, bench_cmp_u64);
-        qsort(xp, RUNS, sizeof *xp, bench_cmp_u64);
-        qsort(bp, RUNS, sizeof *bp, bench_cmp_u64);
-        qsort(xr, RUNS, sizeof *xr, cmp_double);
-        qsort(br, RUNS, sizeof *br, cmp_double);
-        uint64_t xmed = xm[RUNS / 2], bmed = bm[RUNS / 2];
-        double xrate = xr[RUNS / 2], brate = br[RUNS / 2];
+        double p2p = stat_ns(hop_p2p, false).median, rawm = stat_ns(raw, false).median,
+               hfs = stat_u64(hop_fsync).median;
 
-        if (json)
-                printf("{\"durability\":\"none\",\"bus\":\"%s\",\"runs\":%d,"
-                       "\"round_trip\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"bare_median_ns\":%" PRIu64
-                       ",\"bare_p99_ns\":%" PRIu64 ",\"ratio\":%.3f},"
-                       "\"pipelined\":{\"in_flight\":%d,\"per_s\":%.0f,\"bare_per_s\":%.0f,\"ratio\":%.3f},"
-                       "\"xfsmctl_send\":{\"median_ns\":%" PRIu64 "},"
-                       "\"durable\":{\"batch\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"per_s\":%.0f},"
-                       "\"sync\":{\"median_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"per_s\":%.0f}}}\n",
-                       address_arg ? "given" : "private dbus-daemon", RUNS, xmed, xp[RUNS / 2], bmed, bp[RUNS / 2],
-                       (double) xmed / (double) bmed, WINDOW, xrate, brate, xrate / brate,
-                       ctl[ELEMENTSOF(ctl) / 2], dres[0].median_ns, dres[0].p99_ns, drate[0], dres[1].median_ns,
-                       dres[1].p99_ns, drate[1]);
-        else {
-                printf("xfsm bus benchmarks (%s, durability: none; medians of %d runs, %u calls each)\n",
-                       address_arg ? address : "private dbus-daemon", RUNS, count);
-                printf("Send round trip   xfsmd %7.1f us (p99 %7.1f)   bare sd-bus %7.1f us (p99 %7.1f)   ratio %.2f "
-                       "(target <= 1.5)\n",
-                       (double) xmed / 1e3, (double) xp[RUNS / 2] / 1e3, (double) bmed / 1e3,
-                       (double) bp[RUNS / 2] / 1e3, (double) xmed / (double) bmed);
-                printf("pipelined, %d in flight   xfsmd %7.0f/s   bare sd-bus %7.0f/s   ratio %.2f (target >= 0.70)\n",
-                       WINDOW, xrate, brate, xrate / brate);
-                printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
-                       (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
-                for (int k = 0; k < 2; k++)
-                        printf("durable Send, %-5s  round trip %7.1f us (p99 %7.1f, %.1fx durability none)   "
-                               "pipelined %7.0f/s (%.2fx none)\n",
-                               policies[k], (double) dres[k].median_ns / 1e3, (double) dres[k].p99_ns / 1e3,
-                               (double) dres[k].median_ns / (double) xmed, drate[k], drate[k] / xrate);
-                if (hop_ok)
-                        printf("inter-process hop (two workers, routed event via outbox + Deliver, %d-hop rallies) "
-                               "%7.1f us   raw Unix socket one way %5.1f us   ratio %.1f (target <= 3)\n",
-                               HOPS + 1, (double) hm[RUNS / 2] / 1e3, (double) rm[RUNS / 2] / 1e3,
-                               (double) hm[RUNS / 2] / (double) rm[RUNS / 2]);
-                if (hop_ok && phop_ok)
-                        printf("inter-process hop, peer to peer over the workers' sockets "
-                               "%7.1f us   ratio %.1f to the raw socket, %.2f to the hop over the bus\n",
-                               (double) pm[RUNS / 2] / 1e3, (double) pm[RUNS / 2] / (double) rm[RUNS / 2],
-                               (double) pm[RUNS / 2] / (double) hm[RUNS / 2]);
+        if (json) {
+                printf("{\"durability\":\"none\",\"bus\":\"%s\",\"runs\":%d,\"cpus\":\"%s\",\"calls\":%u",
+                       address_arg ? "given" : "private dbus-daemon", RUNS, bench_cpus ?: "", count);
+                if (send_ok) {
+                        putchar(',');
+                        json_send("send", x, b, xr, br);
+                        putchar(',');
+                        json_send("send_subscribed", xs, bs, xsr, bsr);
+                        printf(",\"xfsmctl_send\":{\"median_ns\":%" PRIu64 ",\"target_ns\":5000000}",
+                               ctl[ELEMENTSOF(ctl) / 2]);
+                }
+                if (durable_ok) {
+                        printf(",\"durable\":{");
+                        bench_json_stat(stdout, "fdatasync_ns", stat_u64(fsync_ns));
+                        printf(",\"bus\":{");
+                        json_durable("batch", dbus_rt[0], dbus_rate[0]);
+                        putchar(',');
+                        json_durable("sync", dbus_rt[1], dbus_rate[1]);
+                        putchar('}');
+                        if (socket_ok) {
+                                printf(",\"socket\":{");
+                                json_durable("batch", dsock_rt[0], dsock_rate[0]);
+                                putchar(',');
+                                json_durable("sync", dsock_rt[1], dsock_rate[1]);
+                                printf(",\"in_flight\":%d,", WINDOW);
+                                bench_json_stat(stdout, "floor_p2p_call_per_s", bench_stat(p2p_rate, RUNS));
+                                printf(",\"batch_ratio_to_floor\":%.3f,\"batch_target_per_s\":100000}",
+                                       bench_stat(dsock_rate[0], RUNS).median / bench_stat(p2p_rate, RUNS).median);
+                        }
+                        putchar('}');
+                }
+                if (hop_ok) {
+                        printf(",\"hop\":{\"hops_per_rally\":%d,", HOPS + 1);
+                        bench_json_stat(stdout, "floor_p2p_call_round_trip_ns", stat_ns(hop_p2p, false));
+                        putchar(',');
+                        bench_json_stat(stdout, "floor_raw_socket_one_way_ns", stat_ns(raw, false));
+                        putchar(',');
+                        bench_json_stat(stdout, "fdatasync_ns", stat_u64(hop_fsync));
+                        printf(",\"target_ratio\":3");
+                        for (int k = 0; k < 2; k++) {
+                                printf(",\"%s\":{", k ? "batch" : "none");
+                                bench_json_stat(stdout, "bus_ns", stat_ns(hop[k], false));
+                                printf(",\"bus_ratio_to_p2p_call\":%.3f", stat_ns(hop[k], false).median / p2p);
+                                if (k)
+                                        printf(",\"bus_ratio_to_fdatasync\":%.3f", stat_ns(hop[k], false).median / hfs);
+                                if (socket_ok) {
+                                        putchar(',');
+                                        bench_json_stat(stdout, "socket_ns", stat_ns(phop[k], false));
+                                        printf(",\"socket_ratio_to_p2p_call\":%.3f,\"socket_ratio_to_raw_socket\":%.3f",
+                                               stat_ns(phop[k], false).median / p2p,
+                                               stat_ns(phop[k], false).median / rawm);
+                                        if (k)
+                                                printf(",\"socket_ratio_to_fdatasync\":%.3f",
+                                                       stat_ns(phop[k], false).median / hfs);
+                                }
+                                putchar('}');
+                        }
+                        putchar('}');
+                }
+                if (rec_ok) {
+                        printf(",\"recovery\":{\"instances\":%u,\"records\":%u,", recovery, recovery);
+                        bench_json_stat(stdout, "to_bus_name_ns", stat_u64(rec));
+                        putchar(',');
+                        bench_json_stat(stdout, "nothing_to_recover_ns", stat_u64(empty));
+                        printf(",\"target_ns\":1000000000}");
+                }
+                printf("}\n");
+        } else {
+                printf("xfsm bus benchmarks (%s, pinned to CPUs %s; fresh processes each run, medians of %d runs\n"
+                       "with their ranges, %u calls each)\n",
+                       address_arg ? address : "private dbus-daemon", bench_cpus ?: "(any)", RUNS, count);
+                for (int sub = 0; sub < 2 && send_ok; sub++) {
+                        BenchResult *xx = sub ? xs : x, *bb = sub ? bs : b;
+                        double *xxr = sub ? xsr : xr, *bbr = sub ? bsr : br;
+                        printf("Send, durability none, %s\n", sub ? "one subscriber to each side's signals"
+                                                                 : "no subscribers");
+                        print_rt("  round trip   xfsmd", xx);
+                        print_rt("   bare sd-bus", bb);
+                        printf("   ratio %.2f (target <= 1.5)\n", stat_ns(xx, false).median / stat_ns(bb, false).median);
+                        printf("  %d in flight", WINDOW);
+                        print_rate("  xfsmd", xxr);
+                        print_rate("   bare sd-bus", bbr);
+                        printf("   ratio %.2f (target >= 0.70)\n",
+                               bench_stat(xxr, RUNS).median / bench_stat(bbr, RUNS).median);
+                }
+                if (send_ok)
+                        printf("xfsmctl send end to end (process start included): median %.2f ms (target < 5 ms)\n",
+                               (double) ctl[ELEMENTSOF(ctl) / 2] / 1e6);
+                if (durable_ok) {
+                        printf("durable Send (no subscribers; fdatasync of a small record here: %.1f us (%.1f-%.1f))\n",
+                               stat_u64(fsync_ns).median / 1e3, stat_u64(fsync_ns).min / 1e3,
+                               stat_u64(fsync_ns).max / 1e3);
+                        for (int k = 0; k < 2; k++) {
+                                printf("  %-5s over the bus  ", policies[k]);
+                                print_rt(" round trip", dbus_rt[k]);
+                                print_rate("   pipelined", dbus_rate[k]);
+                                putchar('\n');
+                                if (!socket_ok)
+                                        continue;
+                                printf("  %-5s peer to peer", policies[k]);
+                                print_rt(" round trip", dsock_rt[k]);
+                                print_rate("   pipelined", dsock_rate[k]);
+                                putchar('\n');
+                        }
+                        if (socket_ok) {
+                                print_rate("  floor: bare sd-bus peer-to-peer call, 64 in flight", p2p_rate);
+                                printf("; batch peer to peer / floor = %.2f (target >= 100000/s)\n",
+                                       bench_stat(dsock_rate[0], RUNS).median / bench_stat(p2p_rate, RUNS).median);
+                        }
+                }
+                if (hop_ok) {
+                        printf("inter-process hop (two workers, a routed event through the outbox and DeliverBatch,\n"
+                               "%d-hop rallies)\n", HOPS + 1);
+                        print_rt("  floors: bare sd-bus peer-to-peer call round trip", hop_p2p);
+                        print_rt("; raw Unix socket one way", raw);
+                        printf("; fdatasync %.1f us\n", hfs / 1e3);
+                        for (int k = 0; k < 2; k++) {
+                                printf("  durability %-5s", k ? "batch" : "none");
+                                print_rt(" over the bus", hop[k]);
+                                printf(" ratio %.1f", stat_ns(hop[k], false).median / p2p);
+                                if (socket_ok) {
+                                        print_rt("; peer to peer", phop[k]);
+                                        printf(" ratio %.1f", stat_ns(phop[k], false).median / p2p);
+                                }
+                                if (k)
+                                        printf(" (to the call); %.1f fdatasyncs\n", stat_ns(phop[k], false).median / hfs);
+                                else
+                                        printf(" (to the call; target <= 3)\n");
+                        }
+                }
                 if (rec_ok)
-                        printf("recovery of %u instances (snapshot) + %u records: %.0f ms to the bus name, "
+                        printf("recovery of %u instances (snapshot) + %u records: %.0f ms (%.0f-%.0f) to the bus name, "
                                "%.0f ms with nothing to recover (target < 1 s)\n",
-                               recovery, recovery, (double) rec[RUNS / 2] / 1e6, (double) empty[RUNS / 2] / 1e6);
+                               recovery, recovery, stat_u64(rec).median / 1e6, stat_u64(rec).min / 1e6,
+                               stat_u64(rec).max / 1e6, stat_u64(empty).median / 1e6);
         }
         ret = EXIT_OK;
 
 finish:
         sd_bus_flush_close_unref(bus);
-        free(ipath);
-        bench_stop(bare);
-        bench_stop(daemon);
         bench_stop(broker);
         bench_remove_dir(dir);
         return ret;

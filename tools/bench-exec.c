@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench exec: what an `exec` action costs (xfsmctl(1)), beside
+/* xfsm-bench exec: what an `exec` action costs (xfsm-bench(1)), beside
  * the floor measured in the same run.
  *
  * A component BenchExec whose Job runs /bin/true on RUN (EXEC_DONE → Done,
@@ -28,7 +28,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
 static const char bench_yaml[] = "name: BenchExec\n"
                                  "stateMachines:\n"
@@ -171,7 +171,7 @@ int bench_exec(int argc, char **argv, const char *address_arg, bool json) {
                 daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
                 bus = bench_connect(address);
                 if (!bus || !bench_wait_name(bus, "org.xfsm1.BenchExec")) {
-                        fprintf(stderr, "xfsmctl: bench exec: could not start xfsmd (%s)\n", xfsmd);
+                        fprintf(stderr, "xfsm-bench: exec: could not start xfsmd (%s)\n", xfsmd);
                         goto finish;
                 }
         }
@@ -195,7 +195,7 @@ int bench_exec(int argc, char **argv, const char *address_arg, bool json) {
                 if (sd_bus_call_method(bus, "org.xfsm1.BenchExec", one, "org.xfsm1.Instance", "Send", NULL, NULL, "ss",
                                        "RUN", "") < 0 ||
                     wait_done(bus, &w, 1) < 0) {
-                        fprintf(stderr, "xfsmctl: bench exec: the action did not complete\n");
+                        fprintf(stderr, "xfsm-bench: exec: the action did not complete\n");
                         free(one);
                         goto finish;
                 }
@@ -215,7 +215,7 @@ int bench_exec(int argc, char **argv, const char *address_arg, bool json) {
                                              NULL, NULL, "ss", "RUN", "") < 0)
                         goto finish;
         if (wait_done(bus, &w, parallel) < 0) {
-                fprintf(stderr, "xfsmctl: bench exec: %u actions at once did not complete\n", parallel);
+                fprintf(stderr, "xfsm-bench: exec: %u actions at once did not complete\n", parallel);
                 goto finish;
         }
         double rate = parallel / ((double) (bench_now_ns() - a) / 1e9);

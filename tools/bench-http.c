@@ -26,7 +26,7 @@
 
 #include "http-client.h"
 #include "macro.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
 #define RUNS 3
 #define CLIENTS_MAX 8

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* xfsmctl bench polkit: what polkit costs a Send (xfsmctl(1); access control in xfsmd(8)).
+/* xfsm-bench polkit: what polkit costs a Send (xfsm-bench(1); access control in xfsmd(8)).
  * In one run, on a private dbus-daemon with a real polkitd (its actions and
  * rules directories of its own, in a mount namespace) and xfsmd:
  *   - root: Send round trips (no polkit question: root passes),
@@ -27,9 +27,8 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
-#define RUNS 3
 #define COLD 15
 #define NOBODY 65534
 #define POLKITD "/usr/lib/polkit-1/polkitd"
@@ -93,7 +92,7 @@ static void caller(const char *address, const char *path, unsigned count, int up
                                        "ss", "TOGGLE", "");
                 f.cold[k] = bench_now_ns() - a;
                 if (r < 0) {
-                        fprintf(stderr, "xfsmctl: bench polkit: cold Send as nobody: %s\n",
+                        fprintf(stderr, "xfsm-bench: polkit: cold Send as nobody: %s\n",
                                 error.message ?: strerror(-r));
                         f.error = -r;
                 }
@@ -154,11 +153,11 @@ int bench_polkit(int argc, char **argv, bool json) {
         if (count < 100)
                 return usage_error("bench polkit: --count must be at least 100");
         if (geteuid() != 0 || access(POLKITD, X_OK) < 0 || access("/usr/bin/unshare", X_OK) < 0) {
-                fprintf(stderr, "xfsmctl: bench polkit needs root (it calls as nobody), " POLKITD " and unshare\n");
+                fprintf(stderr, "xfsm-bench: polkit needs root (it calls as nobody), " POLKITD " and unshare\n");
                 return EXIT_REFUSED;
         }
         if (access(policy, R_OK) < 0) {
-                fprintf(stderr, "xfsmctl: bench polkit: no %s (--policy polkit/org.xfsm1.policy)\n", policy);
+                fprintf(stderr, "xfsm-bench: polkit: no %s (--policy polkit/org.xfsm1.policy)\n", policy);
                 return EXIT_REFUSED;
         }
         if (!mkdtemp(dir))
@@ -199,7 +198,7 @@ int bench_polkit(int argc, char **argv, bool json) {
         }
         daemon = bench_spawn_xfsmd(xfsmd, address, path, NULL, NULL);
         if (!bench_wait_name(bus, "org.freedesktop.PolicyKit1") || !bench_wait_name(bus, "org.xfsm1.BenchToggle")) {
-                fprintf(stderr, "xfsmctl: bench polkit: polkitd or xfsmd (%s) did not come up\n", xfsmd);
+                fprintf(stderr, "xfsm-bench: polkit: polkitd or xfsmd (%s) did not come up\n", xfsmd);
                 goto finish;
         }
         {
@@ -235,7 +234,7 @@ int bench_polkit(int argc, char **argv, bool json) {
                         goto finish;
         }
         if (read(up[0], &f, sizeof f) != (ssize_t) sizeof f || f.error) {
-                fprintf(stderr, "xfsmctl: bench polkit: the calls as nobody failed (%s)\n", strerror(f.error ?: EIO));
+                fprintf(stderr, "xfsm-bench: polkit: the calls as nobody failed (%s)\n", strerror(f.error ?: EIO));
                 goto finish;
         }
 

@@ -29,7 +29,7 @@
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
-#include "xfsmctl.h"
+#include "bench.h"
 
 #define RUNS 3
 #define WINDOW 64

@@ -214,30 +214,6 @@ static void help(void) {
                "           [EVENT[:JSON]|+MS]... [--events-from FILE|-] [--advance MS] [--quiet]\n"
                "                                   Run in-process on a virtual clock; print each\n"
                "                                   transition and the final instance\n"
-               "  bench engine [--count N] [--flows N] [--instances N]\n"
-               "                                   Engine benchmarks (events/s, flows/s, memory)\n"
-               "  bench bus [--count N] [--xfsmd PATH]\n"
-               "                                   Send through xfsmd beside a bare sd-bus service\n"
-               "                                   (a private dbus-daemon unless --bus is given)\n"
-               "  bench exec [--count N] [--xfsmd PATH]\n"
-               "                                   An exec action's latency and rate beside\n"
-               "                                   systemd-run --wait (system bus) or fork+exec\n"
-               "  bench polkit [--count N] [--policy FILE]\n"
-               "                                   Send as root, as an allowed user (warm grant\n"
-               "                                   cache) and cold, with a real polkitd (root)\n"
-               "  bench bridge [--count N] [--waiting N]\n"
-               "                                   A routed event between two nodes through their\n"
-               "                                   Redis bridges beside an XADD/XREADGROUP/XACK\n"
-               "                                   round; the sustained rate; the bridge's memory\n"
-               "                                   with N events waiting (needs redis-server)\n"
-               "  bench http [--count N] [--subscribers N] [--events N]\n"
-               "                                   The Order flow over xfsm-http's REST API beside\n"
-               "                                   the same over D-Bus (1 and 8 clients); the event\n"
-               "                                   stream's fan-out to N subscribers\n"
-               "  bench xcompat [--count N]\n"
-               "                                   Messages/s from xcomponent-ai's channel into a\n"
-               "                                   worker through the bridge in compat mode, beside\n"
-               "                                   bare pub/sub and the worker's Deliver alone\n"
                "\n"
                "Options:\n"
                "  --system      Talk to components on the system bus (the default)\n"
@@ -296,8 +272,6 @@ int main(int argc, char **argv) {
                 return verb_graph(argc, argv);
         if (streq(argv[0], "simulate"))
                 return verb_simulate(argc, argv, json);
-        if (streq(argv[0], "bench"))
-                return verb_bench(argc, argv, json, bus.address);
         if (streq(argv[0], "list") || streq(argv[0], "instances") || streq(argv[0], "show") ||
             streq(argv[0], "history") || streq(argv[0], "create") || streq(argv[0], "send") ||
             streq(argv[0], "watch"))

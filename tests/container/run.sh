@@ -35,6 +35,8 @@ cp "$src/tests/data/jobs.yaml" "$state/dest/etc/xfsm/components/jobs.yaml"
 cp "$src/tests/data/units.yaml" "$state/dest/etc/xfsm/components/units.yaml"
 cp "$src/tests/container/bench-exec.yaml" "$state/dest/etc/xfsm/components/benchexec.yaml"
 cp "$src/tests/container/suite.sh" "$state/dest/usr/share/xfsm-tests/suite.sh"
+# the benchmarks are built, not installed: the suite runs xfsm-bench exec from here
+cp "$state/build/tools/xfsm-bench" "$state/dest/usr/share/xfsm-tests/xfsm-bench"
 # a peer-to-peer client for the worker sockets (busctl speaks only to a bus)
 cc -O2 -Wall -Wextra -Werror -o "$state/dest/usr/share/xfsm-tests/peer-call" "$src/tests/container/peer-call.c" \
         $(pkg-config --cflags --libs libsystemd)
