@@ -504,12 +504,22 @@ static void handle_reply(Calls *c, const char *const *argv, const size_t *argvle
         pending_done(c, p);
 }
 
+/* XADD the signed entry f to the stream key, capped near STREAM_MAXLEN entries. */
+static int xadd_capped(Calls *c, const char *key, const EntryFields *f) {
+        const char *argv[6 + 2 * ENTRY_N_FIELDS] = { "XADD", key, "MAXLEN", "~", STREAM_MAXLEN, "*" };
+        size_t argvlen[6 + 2 * ENTRY_N_FIELDS], k = 6;
+
+        for (size_t j = 0; j < k; j++)
+                argvlen[j] = strlen(argv[j]);
+        for (size_t j = 0; j < f->n; j++)
+                argv[k] = f->argv[j], argvlen[k++] = f->argvlen[j];
+        return redis_command_argv(c->writer, COMMAND_USEC, NULL, NULL, k, argv, argvlen);
+}
+
 /* Send call (its body) to the home of component; the answer goes to p. */
 static int forward(Calls *c, Pending *p, const char *home, json_object *body) {
         _cleanup_(entry_fields_done) EntryFields f = {};
         _cleanup_(freep) char *key = NULL;
-        const char *argv[6 + 2 * ENTRY_N_FIELDS];
-        size_t argvlen[6 + 2 * ENTRY_N_FIELDS], k = 0;
         const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
         uint64_t now;
         int r;
@@ -519,15 +529,7 @@ static int forward(Calls *c, Pending *p, const char *home, json_object *body) {
                 return r;
         if (asprintf(&key, "xfsm:{%s}:calls", p->component) < 0)
                 return -ENOMEM;
-        argv[k] = "XADD", argvlen[k++] = 4;
-        argv[k] = key, argvlen[k++] = strlen(key);
-        argv[k] = "MAXLEN", argvlen[k++] = 6;
-        argv[k] = "~", argvlen[k++] = 1;
-        argv[k] = STREAM_MAXLEN, argvlen[k++] = strlen(STREAM_MAXLEN);
-        argv[k] = "*", argvlen[k++] = 1;
-        for (size_t j = 0; j < f.n; j++)
-                argv[k] = f.argv[j], argvlen[k++] = f.argvlen[j];
-        r = redis_command_argv(c->writer, COMMAND_USEC, NULL, NULL, k, argv, argvlen);
+        r = xadd_capped(c, key, &f);
         if (r < 0)
                 return r;
         r = sd_event_now(c->event, CLOCK_MONOTONIC, &now);
@@ -918,22 +920,12 @@ static bool recent_seen(Calls *c, const char *id) {
 static void reply_body(Calls *c, const char *caller, json_object *body) {
         _cleanup_(entry_fields_done) EntryFields f = {};
         _cleanup_(freep) char *key = NULL;
-        const char *argv[6 + 2 * ENTRY_N_FIELDS];
-        size_t argvlen[6 + 2 * ENTRY_N_FIELDS], k = 0;
         const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 
         if (entry_encode(c->keyring, caller, ENTRY_REPLY, text, strlen(text), &f) < 0 ||
             asprintf(&key, "xfsm:node:{%s}:replies", caller) < 0)
                 return;
-        argv[k] = "XADD", argvlen[k++] = 4;
-        argv[k] = key, argvlen[k++] = strlen(key);
-        argv[k] = "MAXLEN", argvlen[k++] = 6;
-        argv[k] = "~", argvlen[k++] = 1;
-        argv[k] = STREAM_MAXLEN, argvlen[k++] = strlen(STREAM_MAXLEN);
-        argv[k] = "*", argvlen[k++] = 1;
-        for (size_t j = 0; j < f.n; j++)
-                argv[k] = f.argv[j], argvlen[k++] = f.argvlen[j];
-        (void) redis_command_argv(c->writer, COMMAND_USEC, NULL, NULL, k, argv, argvlen);
+        (void) xadd_capped(c, key, &f);
 }
 
 static void reply_error(Calls *c, const char *caller, const char *id, const char *name, const char *message) {
