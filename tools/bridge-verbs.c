@@ -17,32 +17,6 @@
 #include "macro.h"
 #include "xfsmctl.h"
 
-static int bridge_connect(const BusArgs *a, sd_bus **ret) {
-        sd_bus *bus = NULL;
-        int r;
-
-        if (a->address) {
-                r = sd_bus_new(&bus);
-                if (r >= 0)
-                        r = sd_bus_set_address(bus, a->address);
-                if (r >= 0)
-                        r = sd_bus_set_bus_client(bus, 1);
-                if (r >= 0)
-                        r = sd_bus_start(bus);
-        } else if (a->user)
-                r = sd_bus_open_user(&bus);
-        else
-                r = sd_bus_open_system(&bus);
-        if (r < 0) {
-                sd_bus_unref(bus);
-                fprintf(stderr, "xfsmctl: cannot connect to the bus: %s\n", strerror(-r));
-                return r;
-        }
-        (void) bus_errors_register();
-        *ret = bus;
-        return 0;
-}
-
 /* Call method of org.xfsm1.Bridge (never started for it). */
 static int bridge_call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -223,7 +197,7 @@ int verb_bridge(int argc, char **argv, bool json, const BusArgs *a) {
                 }
         if (argc < 2)
                 return usage_error("bridge: expected status, dead list|replay C, release C or decommission NODE");
-        if (bridge_connect(a, &bus) < 0)
+        if (bus_connect(a, &bus) < 0)
                 return EXIT_REFUSED;
         if (streq(argv[1], "status") && argc == 2)
                 r = bridge_status(bus, json);

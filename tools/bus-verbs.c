@@ -31,7 +31,7 @@ static char **strv_free(char **v) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
-static int bus_connect(const BusArgs *a, sd_bus **ret) {
+int bus_connect(const BusArgs *a, sd_bus **ret) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
 

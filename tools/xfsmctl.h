@@ -29,6 +29,10 @@ int polkit_agent_open(void);
 void polkit_agent_close(void);
 
 int verb_simulate(int argc, char **argv, bool json);
+/* bus-verbs.c: the bus a (--bus, --user, --system), with the xfsm errors
+ * registered and interactive authorization as a says; says why it failed */
+struct sd_bus;
+int bus_connect(const BusArgs *a, struct sd_bus **ret);
 int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *a);
 int verb_enable(int argc, char **argv, bool enable);
 int verb_bridge(int argc, char **argv, bool json, const BusArgs *a);
