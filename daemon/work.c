@@ -839,7 +839,7 @@ int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f) {
         w->component = strdup(h->name);
         w->stem = h->stem ? strdup(h->stem) : NULL;
         w->instance = strdup(xfsm_effect_instance_id(f));
-        if (!w->id || !w->component || !w->instance)
+        if (!w->id || !w->component || !w->instance || (h->stem && !w->stem))
                 return -ENOMEM;
 
         if (xfsm_effect_get_kind(f) == XFSM_EFFECT_EXEC) {
@@ -850,8 +850,10 @@ int work_add(Manager *m, Host *h, const char *id, const xfsm_effect *f) {
                 w->timeout_ms = xfsm_effect_exec_timeout(f);
                 while (argv && argv[n])
                         n++;
+                if (n == 0)
+                        return -EINVAL; /* the loader refuses an empty command: nothing to run */
                 w->argv = calloc(n + 1, sizeof *w->argv);
-                if (!w->argv || n == 0)
+                if (!w->argv)
                         return -ENOMEM;
                 for (size_t k = 0; k < n; k++)
                         if (!(w->argv[k] = strdup(argv[k])))

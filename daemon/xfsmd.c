@@ -137,8 +137,12 @@ static int listen_activation(Manager *m) {
                         continue;
                 }
                 r = sd_event_add_io(m->event, NULL, fd, EPOLLIN, on_connection, m);
-                if (r < 0)
-                        break;
+                if (r < 0) {
+                        /* this one and those after it are not served: not kept open either */
+                        for (int j = k; j < n; j++)
+                                (void) close(SD_LISTEN_FDS_START + j);
+                        return log_error_errno(r, "Cannot serve the activation sockets: %m");
+                }
                 log_info("Answering on the activation socket (%s)", names ? names[k] : "unnamed");
         }
 

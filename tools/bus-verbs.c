@@ -591,7 +591,11 @@ static int verb_history(sd_bus *bus, int argc, char **argv, bool json) {
                 /* [{"event":..,"from":..,"to":..,"at":ms}, ...]: one line each */
                 _cleanup_(json_object_putp) json_object *a = json_tokener_parse(text);
 
-                for (size_t k = 0; a && k < json_object_array_length(a); k++) {
+                if (!a || !json_object_is_type(a, json_type_array)) {
+                        fprintf(stderr, "xfsmctl: the history is not a JSON array: %s\n", text);
+                        return EXIT_REFUSED;
+                }
+                for (size_t k = 0; k < json_object_array_length(a); k++) {
                         json_object *e = json_object_array_get_idx(a, k), *v;
                         char tb[64];
                         uint64_t at = json_object_object_get_ex(e, "at", &v) ? (uint64_t) json_object_get_int64(v) : 0;
