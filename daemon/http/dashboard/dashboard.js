@@ -92,7 +92,7 @@ async function load() {
       const d = await api('GET', '/api/components/' + encodeURIComponent(c.name));
       model.components.push({ name: c.name, definition: d.component });
     } catch (e) {
-      // a component on another node has no definition to draw here (xfsm-http(8))
+      // a component on another node whose home has not told its definition yet (xfsm-http(8))
       if (!c.node) showError(e);
     }
   }
