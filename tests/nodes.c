@@ -63,7 +63,9 @@ int process_stop(pid_t *pid, int sig) {
 /* ---- Redis ------------------------------------------------------------------------ */
 
 char *redis_cli(int port, const char *fmt, ...) {
-        static char out[4096];
+        /* CLIENT LIST of a server with a dozen clients (sentinels, replicas,
+         * bridges) runs past 4 KiB, and a client cut off there is not seen */
+        static char out[1 << 16];
         char cmd[8192], args[7000], line[512];
         size_t n = 0;
         va_list ap;
