@@ -223,6 +223,24 @@ void node_wait_bridge(Node *n, const char *remote, int tries) {
         assert_true(node_bridge_knows(n, remote));
 }
 
+char *node_create(Node *n, const char *component, const char *machine, const char *ctx) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *id;
+        char *r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
+                               ctx) < 0)
+                fail_msg("CreateInstance %s: %s", component, error.message);
+        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
+        r = strdup(id);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
 int node_stop(Node *n) {
         int b = process_stop(&n->bridge, SIGTERM), x = process_stop(&n->xfsmd, SIGTERM);
 

@@ -61,6 +61,9 @@ pid_t node_spawn_bridge(Node *n, const char *node_name, const char *state_dir, c
 bool node_bridge_knows(Node *n, const char *remote);
 /* Wait up to tries × 10 ms for n's bridge to know remote; fail the test when it does not. */
 void node_wait_bridge(Node *n, const char *remote, int tries);
+/* CreateInstance of machine with ctx on n's component; the new id (malloc'd);
+ * fails the test with the error when refused. */
+char *node_create(Node *n, const char *component, const char *machine, const char *ctx);
 /* Stop bridge and xfsmd (SIGTERM), close the bus, stop the dbus-daemon;
  * how many of bridge and xfsmd did not exit 0. */
 int node_stop(Node *n);

@@ -17,9 +17,7 @@
  * switch-over asked of the sentinels, one of them down, the old primary
  * alive: the same. Prints the fault counts. No mocks: exit 77 when redis-server is not installed. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -172,24 +169,6 @@ static void wait_bridge(Node *n, const char *remote) {
 
 /* ---- calls ------------------------------------------------------------------------- */
 
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
-}
-
 /* NEXT {n} to the sender on node A: 0 when acknowledged (the routed event is
  * in the sender's outbox), <0 when not. */
 static int send_number(const char *sender, long n) {
@@ -299,8 +278,8 @@ static int teardown(void **state) {
  * replica is promoted, the bridges follow it without a restart, and every
  * acknowledged event is applied once, in order. */
 static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         pid_t bridge_a = A.bridge, bridge_b = B.bridge;
         long sent = 0, acked = 0, before = 100, after = 200;
         char needle[128], log_a[400], log_b[400];
@@ -387,8 +366,8 @@ static int count_lines(const char *path, const char *needle) {
  * replica, so only the sentinels' +switch-master (and READONLY) move the
  * bridges' connections; nothing lost, nothing doubled. */
 static void test_switchover_with_a_sentinel_down(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         int from = sentinel_primary_port(&sentinels[1]), to_port = 0;
         Server *to = from == primary.port ? &replica : &primary;
         long sent = 0, acked = 0;

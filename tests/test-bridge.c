@@ -12,9 +12,7 @@
  * a live node name is refused. No mocks: exit 77 when redis-server is not
  * installed. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,24 +90,6 @@ static void start_bridge(Node *n, const char *remote) {
 }
 
 /* ---- calls ------------------------------------------------------------------- */
-
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
-}
 
 /* Send; 0 when acknowledged, <0 when not (the worker gone, say). */
 static int send_event(Node *n, const char *component, const char *id, const char *event, const char *payload) {
@@ -202,8 +181,8 @@ static int teardown(void **state) {
 /* The demo: an Order on node A entering Validated cascades PROCESS to the
  * Payments in Pending on node B. */
 static void test_cascade_crosses_nodes(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
-        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
         char *st = NULL;
 
         assert_int_equal(send_event(&A, "OrderComponent", o, "VALIDATE", "{}"), 0);
@@ -236,8 +215,8 @@ static void send_numbers(const char *sender, long from, long to) {
  * caller; faults in between; afterwards the receiver took each number once,
  * in order (it takes only the next one, and counts). */
 static void test_stream_exactly_once_through_faults(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         long n = 0;
 
         send_numbers(sender, n + 1, n + 20), n += 20;
@@ -322,7 +301,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
 /* Entries not signed by a node this one accepts, or not by the node they
  * name, end in the dead stream and change nothing. */
 static void test_forged_entries_go_to_the_dead_stream(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
         char body[512], dead_before[32];
 
         snprintf(dead_before, sizeof dead_before, "%s", redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead"));
@@ -583,7 +562,7 @@ static void test_calls_from_any_node(void **state) {
 static void test_call_to_a_stopped_home_is_unavailable(void **state) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
-        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"REMOTE-2\"}"), *st;
+        char *id = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"REMOTE-2\"}"), *st;
         uint64_t t0;
         struct timespec ts;
 
@@ -795,7 +774,7 @@ static void test_large_answers_are_split(void **state) {
         unsigned n = 0;
 
         for (int k = 0; k < 1100; k++)
-                free(create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}"));
+                free(node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}"));
         assert_int_equal(remote_call("ListInstances", &error, &reply, "ss", "Payment", "Pending"), 1);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") > 0);
         while (sd_bus_message_skip(reply, "(ssso)") > 0)
@@ -824,7 +803,7 @@ static bool home_here(Node *n, const char *component, char *ret_node, size_t siz
  * B, and A learns the new home. */
 static void test_hand_over(void **state) {
         char comp[400], st[400], log[400], home[64] = "";
-        char *delayed = create(&A, "StreamSender", "Delayed", "{}"), *out, *s = NULL;
+        char *delayed = node_create(&A, "StreamSender", "Delayed", "{}"), *out, *s = NULL;
         int status;
         pid_t sender;
 
@@ -907,7 +886,7 @@ static int on_relayed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 /* A transition on node B shows on node A as a Transition signal under the
  * bridge's object for the component (xfsmctl watch follows it there). */
 static void test_transitions_of_other_nodes_are_relayed(void **state) {
-        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"WATCH-1\"}");
+        char *id = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"WATCH-1\"}");
         Seen seen = {};
         sd_bus_slot *slot = NULL;
         char want[300], *escaped = NULL;

@@ -16,9 +16,7 @@
  * ACL user of xfsm-redis-bridge(8) for compat mode, and nothing they do is
  * refused (ACL LOG stays empty). Exit 77 without redis-server or python3. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,24 +102,6 @@ static void wait_settled(Node *n, uint64_t want) {
         }
         fail_msg("%s: %llu received (want %llu), %llu answered", n->name, (unsigned long long) rec,
                  (unsigned long long) want, (unsigned long long) done);
-}
-
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
 }
 
 static void send_event(Node *n, const char *component, const char *id, const char *event) {
@@ -341,7 +319,7 @@ static int teardown(void **state) {
 /* The seed demo both ways: xcomponent-ai's Order moves an xfsm Payment; an
  * xfsm Order's cascade reaches xcomponent-ai's Payment in its format. */
 static void test_seed_demo_cascade_both_ways(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
         uint64_t before = counter(&B, "Delivered");
 
         nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
@@ -354,8 +332,8 @@ static void test_seed_demo_cascade_both_ways(void **state) {
         assert_int_equal(counter(&B, "Delivered"), before + 1);
 
         /* the other way: an xfsm Order on node A, validated */
-        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"}");
-        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-2\"}");
+        char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"}");
+        char *p2 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-2\"}");
         int first = n_heard();
         send_event(&A, "OrderComponent", o, "VALIDATE");
         const char *m = wait_heard(first);
@@ -376,8 +354,8 @@ static void test_seed_demo_cascade_both_ways(void **state) {
 
 /* A rule without matchingRules: every Payment in Pending, each with the payload merged. */
 static void test_two_payments_in_pending_both_moved_and_payload_merged(void **state) {
-        char *p1 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T1\"}");
-        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T2\"}");
+        char *p1 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T1\"}");
+        char *p2 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T2\"}");
 
         nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
             "--event PROCESS --payload '{\"amount\":99,\"note\":\"merged\"}' >/dev/null",
@@ -398,7 +376,7 @@ static void test_target_state_any_and_no_transition(void **state) {
 
         for (size_t k = 0; k < 3; k++) {
                 char msg[512];
-                char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"S\"}");
+                char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"S\"}");
                 snprintf(msg, sizeof msg,
                          "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
                          "\"targetMachine\":\"Payment\"%s,\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}",
@@ -442,7 +420,7 @@ static void test_filters_with_javascript_comparisons(void **state) {
                 char msg[1024], ctx[128];
                 for (size_t a = 0; a < 4; a++) {
                         snprintf(ctx, sizeof ctx, "{\"case\":%zu%s}", c, amounts[a]);
-                        ids[c][a] = create(&B, "PaymentComponent", "Payment", ctx);
+                        ids[c][a] = node_create(&B, "PaymentComponent", "Payment", ctx);
                 }
                 snprintf(msg, sizeof msg,
                          "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
@@ -463,8 +441,8 @@ static void test_filters_with_javascript_comparisons(void **state) {
                 }
 
         /* the peer's own resolution: a rule's value from the source's context when the payload lacks it */
-        char *r1 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R1\"}");
-        char *r2 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R2\"}");
+        char *r1 = node_create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R1\"}");
+        char *r2 = node_create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R2\"}");
         nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
             "--event PROCESS --payload '{}' --context '{\"ref\":\"R1\"}' "
             "--rules '[{\"eventProperty\":\"ref\",\"instanceProperty\":\"ref\"}]' >/dev/null",
@@ -479,10 +457,10 @@ static void test_filters_with_javascript_comparisons(void **state) {
 /* xfsm's cascade with matchingRules: filters whose values the sender resolved
  * (payload, then the source's context, or none); a creation has no message. */
 static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
-        char *o = create(&A, "XcOrder", "Order", "{\"orderId\":\"X1\",\"amount\":7,\"customerId\":\"C9\"}");
-        char *ok = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\"}");
-        char *same = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C9\"}");
-        char *region = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\",\"region\":\"eu\"}");
+        char *o = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"X1\",\"amount\":7,\"customerId\":\"C9\"}");
+        char *ok = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\"}");
+        char *same = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C9\"}");
+        char *region = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\",\"region\":\"eu\"}");
         int first = n_heard();
         const char *m;
 
@@ -505,7 +483,7 @@ static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
         for (int k = 0; k < 250 && counter(&A, "Refused") == refused; k++)
                 usleep(20000);
         assert_int_equal(counter(&A, "Refused"), refused + 1);
-        char *o2 = create(&A, "XcOrder", "Order", "{\"orderId\":\"X2\",\"amount\":1,\"customerId\":\"C9\"}");
+        char *o2 = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"X2\",\"amount\":1,\"customerId\":\"C9\"}");
         send_event(&A, "XcOrder", o2, "VALIDATE");
         assert_non_null(strstr(wait_heard(first + 1), "\"value\":\"X2\""));
         free(o);
@@ -532,7 +510,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PRO CESS\"}}",
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"\xff\"}}}",
         };
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
         uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
         char log[400], big[320];
         FILE *f;
@@ -567,7 +545,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
  * before), its numbers start again under a new incarnation, and the worker
  * takes them. */
 static void test_bridge_restart_subscribes_again_with_a_new_incarnation(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
         int status = process_stop(&B.bridge, SIGTERM);
 
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
