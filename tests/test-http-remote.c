@@ -8,7 +8,6 @@
  * (/org/xfsm1/Bridge/C), exactly as a local one. Exit 77 without
  * redis-server. */
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
