@@ -17,9 +17,7 @@
  * switch-over asked of the sentinels, one of them down, the old primary
  * alive: the same. Prints the fault counts. No mocks: exit 77 when redis-server is not installed. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,6 +36,7 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "nodes.h"
 
 #define N_SENTINELS 3
 #define MASTER "main"
@@ -55,14 +53,6 @@
         "xfsm on >sentinel-secret -@all +ping +sentinel|get-master-addr-by-name +subscribe resetchannels "       \
         "&+switch-master"
 
-typedef struct Node {
-        const char *name;
-        const char *stems; /* --component arguments, space-separated */
-        char dir[300], address[512];
-        sd_bus *bus;
-        pid_t broker, xfsmd, bridge;
-} Node;
-
 typedef struct Server {
         const char *name;
         int port;
@@ -72,71 +62,14 @@ typedef struct Server {
 static char dir[256], empty_config[320], creds[320];
 static Server primary = { .name = "primary" }, replica = { .name = "replica" };
 static Server sentinels[N_SENTINELS] = { { .name = "sentinel1" }, { .name = "sentinel2" }, { .name = "sentinel3" } };
-static Node A = { .name = "nodeA", .stems = "order sender" };
-static Node B = { .name = "nodeB", .stems = "payment receiver" };
+static Node A = { .name = "nodeA",
+                  .files = { "xcomponent/demo-order.yaml", "stream-sender.yaml" },
+                  .stems = { "order", "sender" } };
+static Node B = { .name = "nodeB",
+                  .files = { "xcomponent/demo-payment.yaml", "stream-receiver.yaml" },
+                  .stems = { "payment", "receiver" } };
 
 /* ---- processes -------------------------------------------------------------------- */
-
-static int free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
-}
-
-static void run(const char *fmt, ...) {
-        char cmd[4096];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
-/* redis-cli's answer on port (its lines joined by spaces, trimmed), or "" */
-static char *redis_at(int port, const char *fmt, ...) {
-        static char out[4096];
-        char cmd[8192], args[4000], line[512];
-        size_t n = 0;
-        va_list ap;
-        FILE *p;
-
-        va_start(ap, fmt);
-        vsnprintf(args, sizeof args, fmt, ap);
-        va_end(ap);
-        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", port, args);
-        out[0] = 0;
-        p = popen(cmd, "r");
-        if (!p)
-                return out;
-        while (fgets(line, sizeof line, p)) {
-                line[strcspn(line, "\n")] = 0;
-                n += snprintf(out + n, sizeof out - n, "%s%s", n ? " " : "", line);
-                if (n >= sizeof out)
-                        break;
-        }
-        pclose(p);
-        return out;
-}
-
-/* The process's wait status. */
-static int stop(pid_t *pid, int sig) {
-        int status = 0;
-
-        if (*pid <= 0)
-                return 0;
-        kill(*pid, sig);
-        waitpid(*pid, &status, 0);
-        *pid = 0;
-        return status;
-}
 
 static bool alive(pid_t pid) {
         return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
@@ -147,27 +80,17 @@ static bool alive(pid_t pid) {
  * 1), no eviction, a replica synchronized at once (no diskless delay).
  * replica_of: the primary's port, or 0. */
 static void server_start(Server *s, int replica_of) {
-        char port[16], sdir[300], log[320], of[32];
+        char of[32];
+        char *extra[] = { (char *) "--repl-diskless-sync-delay", (char *) "0", (char *) "--min-replicas-to-write",
+                          (char *) "1", (char *) "--min-replicas-max-lag", (char *) "10", (char *) "--replicaof",
+                          (char *) "127.0.0.1", of, NULL };
 
-        snprintf(port, sizeof port, "%d", s->port);
-        snprintf(sdir, sizeof sdir, "%s/%s", dir, s->name);
-        snprintf(log, sizeof log, "%s/%s.log", dir, s->name);
         snprintf(of, sizeof of, "%d", replica_of);
-        mkdir(sdir, 0755);
-        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
-                         (char *) "127.0.0.1", (char *) "--dir", sdir, (char *) "--appendonly", (char *) "no",
-                         (char *) "--save", (char *) "", (char *) "--maxmemory-policy", (char *) "noeviction",
-                         (char *) "--repl-diskless-sync-delay", (char *) "0", (char *) "--min-replicas-to-write",
-                         (char *) "1", (char *) "--min-replicas-max-lag", (char *) "10", (char *) "--replicaof",
-                         (char *) "127.0.0.1", of, NULL };
         if (replica_of == 0)
-                argv[19] = NULL;
-        s->pid = spawn(argv, log);
-        for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
-                usleep(10000);
-        assert_string_equal(redis_at(s->port, "PING"), "PONG");
+                extra[6] = NULL;
+        s->pid = redis_server_start(dir, s->name, s->port, false, extra);
         /* the bridges' user (the default user stays open for the sentinels and the replicas) */
-        assert_string_equal(redis_at(s->port, "ACL SETUSER " DATA_ACL), "OK");
+        assert_string_equal(redis_cli(s->port, "ACL SETUSER " DATA_ACL), "OK");
 }
 
 static void sentinel_start(Server *s) {
@@ -176,7 +99,7 @@ static void sentinel_start(Server *s) {
         snprintf(sdir, sizeof sdir, "%s/%s", dir, s->name);
         snprintf(conf, sizeof conf, "%s/sentinel.conf", sdir);
         snprintf(log, sizeof log, "%s/%s.log", dir, s->name);
-        run("mkdir -p %s && printf 'port %d\\nbind 127.0.0.1\\ndir %s\\n"
+        nodes_run("mkdir -p %s && printf 'port %d\\nbind 127.0.0.1\\ndir %s\\n"
             "sentinel monitor " MASTER " 127.0.0.1 %d 2\\n"
             "sentinel down-after-milliseconds " MASTER " 1000\\n"
             "sentinel failover-timeout " MASTER " 10000\\n"
@@ -185,14 +108,12 @@ static void sentinel_start(Server *s) {
             sdir, s->port, sdir, primary.port, conf);
         char *argv[] = { (char *) "/usr/bin/redis-server", conf, (char *) "--sentinel", NULL };
         s->pid = spawn(argv, log);
-        for (int k = 0; k < 500 && strcmp(redis_at(s->port, "PING"), "PONG") != 0; k++)
-                usleep(10000);
-        assert_string_equal(redis_at(s->port, "PING"), "PONG");
+        redis_wait_ready(s->port);
 }
 
 /* The port of the primary the sentinel names, or 0. */
 static int sentinel_primary_port(const Server *s) {
-        const char *a = redis_at(s->port, "SENTINEL get-master-addr-by-name " MASTER);
+        const char *a = redis_cli(s->port, "SENTINEL get-master-addr-by-name " MASTER);
         const char *sp = strchr(a, ' ');
 
         return sp ? atoi(sp + 1) : 0;
@@ -205,8 +126,8 @@ static void sentinels_ready(void) {
         for (int k = 0; k < 3000 && !ok; k++) {
                 ok = true;
                 for (size_t i = 0; i < N_SENTINELS && ok; i++)
-                        ok = strncmp(redis_at(sentinels[i].port, "SENTINEL ckquorum " MASTER), "OK 3 usable", 11) == 0 &&
-                             strstr(redis_at(sentinels[i].port, "SENTINEL replicas " MASTER), "slave") != NULL;
+                        ok = strncmp(redis_cli(sentinels[i].port, "SENTINEL ckquorum " MASTER), "OK 3 usable", 11) == 0 &&
+                             strstr(redis_cli(sentinels[i].port, "SENTINEL replicas " MASTER), "slave") != NULL;
                 if (!ok)
                         usleep(10000);
         }
@@ -215,101 +136,38 @@ static void sentinels_ready(void) {
 
 /* ---- nodes ------------------------------------------------------------------------ */
 
-static const char *bridge_bin(void) {
-        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
-}
+static void node_init(Node *n) {
+        char nodes[300];
 
-static void node_setup(Node *n, const char *file1, const char *stem1, const char *file2, const char *stem2) {
-        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
-        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, dir);
-        run("cp %s %s/comp/%s.yaml && cp %s %s/comp/%s.yaml", data(file1), n->dir, stem1, data(file2), n->dir, stem2);
-        run("%s --generate-key %s/key > /dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir, dir,
-            n->name);
-        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
-        assert_true(n->broker > 0);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
+        node_setup(n, dir, nodes);
+        snprintf(n->redis_url, sizeof n->redis_url, "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" MASTER,
+                 sentinels[0].port, sentinels[1].port, sentinels[2].port);
+        /* never the host's /etc/xfsm/bridge.conf: an empty one, so MinReplicas=1 (the sentinel default) */
+        snprintf(n->config, sizeof n->config, "%s", empty_config);
+        n->credentials = creds;
 }
 
 static void start_xfsmd(Node *n) {
-        char comp[400], state[400], log[400], s1[64], s2[64];
+        char *options[] = { (char *) "--durability", (char *) "batch", NULL };
 
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(state, sizeof state, "%s/state", n->dir);
-        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
-        sscanf(n->stems, "%63s %63s", s1, s2);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
-                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", state,
-                         (char *) "--component", s1, (char *) "--component", s2, NULL };
-        n->xfsmd = spawn(argv, log);
+        n->xfsmd = node_spawn_xfsmd(n, options, NULL);
         assert_true(n->xfsmd > 0);
         for (int k = 0; k < 500 && !name_has_owner(n->bus, n == &A ? "org.xfsm1.StreamSender" : "org.xfsm1.StreamReceiver");
              k++)
                 usleep(10000);
 }
 
-static bool bridge_knows(Node *n, const char *remote) {
-        sd_bus_message *reply = NULL;
-        const char *xml;
-        char needle[128];
-        bool found = false;
-
-        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
-                               "Introspect", NULL, &reply, "") < 0)
-                return false;
-        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
-        if (sd_bus_message_read(reply, "s", &xml) > 0)
-                found = strstr(xml, needle) != NULL;
-        sd_bus_message_unref(reply);
-        return found;
-}
-
 static void start_bridge(Node *n) {
-        char comp[400], nodes[400], key[400], url[256], state[400], log[400];
-
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
-        snprintf(key, sizeof key, "%s/key.key", n->dir);
-        snprintf(state, sizeof state, "%s/bridge-state", n->dir);
-        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        snprintf(url, sizeof url, "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" MASTER, sentinels[0].port,
-                 sentinels[1].port, sentinels[2].port);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        setenv("CREDENTIALS_DIRECTORY", creds, 1);
-        /* never the host's /etc/xfsm/bridge.conf: an empty one, so MinReplicas=1 (the sentinel default) */
-        char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
-                         (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", state,
-                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config",
-                         empty_config, NULL };
-        n->bridge = spawn(argv, log);
-        unsetenv("CREDENTIALS_DIRECTORY");
+        n->bridge = node_spawn_bridge(n, NULL, NULL, NULL);
         assert_true(n->bridge > 0);
 }
 
 static void wait_bridge(Node *n, const char *remote) {
-        for (int k = 0; k < 1500 && !bridge_knows(n, remote); k++)
-                usleep(10000);
-        assert_true(bridge_knows(n, remote));
+        node_wait_bridge(n, remote, 1500);
 }
 
 /* ---- calls ------------------------------------------------------------------------- */
-
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
-}
 
 /* NEXT {n} to the sender on node A: 0 when acknowledged (the routed event is
  * in the sender's outbox), <0 when not. */
@@ -373,24 +231,24 @@ static int setup(void **state) {
         snprintf(dir, sizeof dir, "/tmp/xfsm-sentinel-XXXXXX");
         assert_non_null(mkdtemp(dir));
         snprintf(empty_config, sizeof empty_config, "%s/empty.conf", dir);
-        run(": > %s", empty_config);
+        nodes_run(": > %s", empty_config);
         snprintf(creds, sizeof creds, "%s/credentials", dir);
-        run("mkdir -m 0700 %s && printf 'xfsm\\ndata-secret\\n' > %s/redis-password && "
+        nodes_run("mkdir -m 0700 %s && printf 'xfsm\\ndata-secret\\n' > %s/redis-password && "
             "printf 'xfsm\\nsentinel-secret\\n' > %s/redis-sentinel-password",
             creds, creds, creds);
 
-        primary.port = free_port();
-        replica.port = free_port();
+        primary.port = nodes_free_port();
+        replica.port = nodes_free_port();
         for (size_t i = 0; i < N_SENTINELS; i++)
-                sentinels[i].port = free_port();
+                sentinels[i].port = nodes_free_port();
         server_start(&primary, 0);
         server_start(&replica, primary.port);
         for (size_t i = 0; i < N_SENTINELS; i++)
                 sentinel_start(&sentinels[i]);
         sentinels_ready();
 
-        node_setup(&A, "xcomponent/demo-order.yaml", "order", "stream-sender.yaml", "sender");
-        node_setup(&B, "xcomponent/demo-payment.yaml", "payment", "stream-receiver.yaml", "receiver");
+        node_init(&A);
+        node_init(&B);
         start_xfsmd(&A);
         start_xfsmd(&B);
         start_bridge(&A);
@@ -401,26 +259,15 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        Node *nodes[] = { &A, &B };
-        char cmd[300];
-        int bad = 0;
+        /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
+        int bad = node_stop(&A) + node_stop(&B);
 
-        for (size_t k = 0; k < 2; k++) {
-                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
-
-                /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
-                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
-                sd_bus_flush_close_unref(nodes[k]->bus);
-                stop(&nodes[k]->broker, SIGTERM);
-        }
         for (size_t i = 0; i < N_SENTINELS; i++)
-                stop(&sentinels[i].pid, SIGTERM);
-        stop(&primary.pid, SIGTERM);
-        stop(&replica.pid, SIGTERM);
+                process_stop(&sentinels[i].pid, SIGTERM);
+        process_stop(&primary.pid, SIGTERM);
+        process_stop(&replica.pid, SIGTERM);
 
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+        nodes_remove(dir);
         assert_int_equal(bad, 0);
         return 0;
 }
@@ -431,8 +278,8 @@ static int teardown(void **state) {
  * replica is promoted, the bridges follow it without a restart, and every
  * acknowledged event is applied once, in order. */
 static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         pid_t bridge_a = A.bridge, bridge_b = B.bridge;
         long sent = 0, acked = 0, before = 100, after = 200;
         char needle[128], log_a[400], log_b[400];
@@ -447,7 +294,7 @@ static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **s
         /* the rest of the first half, then the primary dies with events in flight */
         for (; sent < before; sent++)
                 acked += send_number(sender, sent + 1) == 0;
-        stop(&primary.pid, SIGKILL);
+        process_stop(&primary.pid, SIGKILL);
         killed = now_s();
         for (; sent < before + after; sent++)
                 acked += send_number(sender, sent + 1) == 0;
@@ -488,11 +335,11 @@ static void test_primary_killed_mid_stream_nothing_lost_nothing_doubled(void **s
         assert_true(file_contains(log_b, needle));
 
         /* as the user xfsm, within its ACLs, on the new primary and on the sentinels */
-        assert_non_null(strstr(redis_at(replica.port, "CLIENT LIST"), "user=xfsm"));
-        assert_string_equal(redis_at(replica.port, "ACL LOG"), "");
+        assert_non_null(strstr(redis_cli(replica.port, "CLIENT LIST"), "user=xfsm"));
+        assert_string_equal(redis_cli(replica.port, "ACL LOG"), "");
         for (size_t i = 0; i < N_SENTINELS; i++) {
-                assert_non_null(strstr(redis_at(sentinels[i].port, "CLIENT LIST"), "user=xfsm"));
-                assert_string_equal(redis_at(sentinels[i].port, "ACL LOG"), "");
+                assert_non_null(strstr(redis_cli(sentinels[i].port, "CLIENT LIST"), "user=xfsm"));
+                assert_string_equal(redis_cli(sentinels[i].port, "ACL LOG"), "");
         }
 
         free(receiver);
@@ -519,8 +366,8 @@ static int count_lines(const char *path, const char *needle) {
  * replica, so only the sentinels' +switch-master (and READONLY) move the
  * bridges' connections; nothing lost, nothing doubled. */
 static void test_switchover_with_a_sentinel_down(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         int from = sentinel_primary_port(&sentinels[1]), to_port = 0;
         Server *to = from == primary.port ? &replica : &primary;
         long sent = 0, acked = 0;
@@ -530,9 +377,9 @@ static void test_switchover_with_a_sentinel_down(void **state) {
 
         assert_true(from == primary.port || from == replica.port);
         /* the replica in sync, and known to the sentinels */
-        for (int k = 0; k < 3000 && !strstr(redis_at(to->port, "INFO replication"), "master_link_status:up"); k++)
+        for (int k = 0; k < 3000 && !strstr(redis_cli(to->port, "INFO replication"), "master_link_status:up"); k++)
                 usleep(10000);
-        assert_non_null(strstr(redis_at(to->port, "INFO replication"), "master_link_status:up"));
+        assert_non_null(strstr(redis_cli(to->port, "INFO replication"), "master_link_status:up"));
         snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
         snprintf(log_b, sizeof log_b, "%s/bridge.log", B.dir);
         snprintf(needle, sizeof needle, "writer: connected to 127.0.0.1:%d", to->port);
@@ -540,11 +387,11 @@ static void test_switchover_with_a_sentinel_down(void **state) {
         before_b = count_lines(log_b, needle);
 
         /* the sentinel the bridges asked first goes away */
-        stop(&sentinels[0].pid, SIGKILL);
+        process_stop(&sentinels[0].pid, SIGKILL);
         for (; sent < 50; sent++)
                 acked += send_number(sender, sent + 1) == 0;
 
-        for (int k = 0; k < 100 && strcmp(redis_at(sentinels[1].port, "SENTINEL FAILOVER " MASTER), "OK") != 0; k++)
+        for (int k = 0; k < 100 && strcmp(redis_cli(sentinels[1].port, "SENTINEL FAILOVER " MASTER), "OK") != 0; k++)
                 usleep(100000); /* refused while the sentinels still settle the last fail-over */
         asked = now_s();
         for (; sent < 150; sent++)

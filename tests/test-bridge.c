@@ -12,9 +12,7 @@
  * a live node name is refused. No mocks: exit 77 when redis-server is not
  * installed. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,209 +31,65 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "nodes.h"
 
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-
-typedef struct Node {
-        const char *name;
-        const char *stems; /* --component arguments, space-separated */
-        char dir[300], address[512];
-        sd_bus *bus;
-        pid_t broker, xfsmd, bridge;
-} Node;
 
 static char dir[256];
 static int redis_port;
 static pid_t redis_pid;
-static Node A = { .name = "nodeA", .stems = "order sender" };
-static Node B = { .name = "nodeB", .stems = "payment receiver" };
+static char empty_config[320];
+static Node A = { .name = "nodeA",
+                  .files = { "xcomponent/demo-order.yaml", "stream-sender.yaml" },
+                  .stems = { "order", "sender" } };
+static Node B = { .name = "nodeB",
+                  .files = { "xcomponent/demo-payment.yaml", "stream-receiver.yaml" },
+                  .stems = { "payment", "receiver" } };
 
 /* ---- Redis ------------------------------------------------------------------- */
 
-static int free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
-}
-
-/* redis-cli's answer (first line, trimmed) to a command, or "" */
-static char *redis(const char *fmt, ...) {
-        static char out[4096];
-        char cmd[8192], args[7000];
-        va_list ap;
-        FILE *p;
-
-        va_start(ap, fmt);
-        vsnprintf(args, sizeof args, fmt, ap);
-        va_end(ap);
-        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", redis_port, args);
-        out[0] = 0;
-        p = popen(cmd, "r");
-        if (p) {
-                if (!fgets(out, sizeof out, p))
-                        out[0] = 0;
-                pclose(p);
-        }
-        out[strcspn(out, "\n")] = 0;
-        return out;
-}
-
 static void redis_start(void) {
-        char port[16], rdir[300], log[320];
-        snprintf(port, sizeof port, "%d", redis_port);
-        snprintf(rdir, sizeof rdir, "%s/redis", dir);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
-        mkdir(rdir, 0755);
-        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
-                         (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--appendonly", (char *) "yes",
-                         (char *) "--appendfsync", (char *) "always", (char *) "--save", (char *) "",
-                         (char *) "--maxmemory-policy", (char *) "noeviction", NULL };
-        redis_pid = spawn(argv, log);
-        for (int k = 0; k < 500 && strcmp(redis("PING"), "PONG") != 0; k++)
-                usleep(10000);
-        assert_string_equal(redis("PING"), "PONG");
+        redis_pid = redis_server_start(dir, "redis", redis_port, true, NULL);
 }
 
 static void redis_stop(void) {
-        if (redis_pid <= 0)
-                return;
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
-        redis_pid = 0;
+        process_stop(&redis_pid, SIGTERM);
 }
 
 /* ---- nodes ------------------------------------------------------------------ */
 
-static void run(const char *fmt, ...) {
-        char cmd[4096];
-        va_list ap;
+static void node_init(Node *n) {
+        char nodes[300];
 
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
-static const char *bridge_bin(void) {
-        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
-}
-
-static void node_setup(Node *n, const char *file1, const char *stem1, const char *file2, const char *stem2) {
-        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
-        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, dir);
-        run("cp %s %s/comp/%s.yaml && cp %s %s/comp/%s.yaml", data(file1), n->dir, stem1, data(file2), n->dir, stem2);
-        run("%s --generate-key %s/key > /dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir, dir,
-            n->name);
-        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
-        assert_true(n->broker > 0);
+        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
+        node_setup(n, dir, nodes);
+        snprintf(n->redis_url, sizeof n->redis_url, "redis://127.0.0.1:%d", redis_port);
+        /* never the host's /etc/xfsm/bridge.conf */
+        snprintf(n->config, sizeof n->config, "%s", empty_config);
 }
 
 static void start_xfsmd(Node *n, const char *durability) {
-        char comp[400], state[400], log[400], s1[64], s2[64];
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(state, sizeof state, "%s/state", n->dir);
-        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
-        sscanf(n->stems, "%63s %63s", s1, s2);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
-                         (char *) "--durability", (char *) durability, (char *) "--state-dir", state,
-                         (char *) "--component", s1, (char *) "--component", s2, NULL };
-        n->xfsmd = spawn(argv, log);
+        char *options[] = { (char *) "--durability", (char *) durability, NULL };
+
+        n->xfsmd = node_spawn_xfsmd(n, options, NULL);
         assert_true(n->xfsmd > 0);
         for (int k = 0; k < 500 && !name_has_owner(n->bus, n == &A ? "org.xfsm1.StreamSender" : "org.xfsm1.StreamReceiver");
              k++)
                 usleep(10000);
 }
 
-static bool bridge_knows(Node *n, const char *remote) {
-        sd_bus_message *reply = NULL;
-        const char *xml;
-        char needle[128];
-        bool found = false;
-
-        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
-                               "Introspect", NULL, &reply, "") < 0)
-                return false;
-        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
-        if (sd_bus_message_read(reply, "s", &xml) > 0)
-                found = strstr(xml, needle) != NULL;
-        sd_bus_message_unref(reply);
-        return found;
-}
-
-static const char *bridge_config; /* --config FILE for the bridges started from now on (NULL: an empty one) */
-static char empty_config[320];
-
-static pid_t spawn_bridge(Node *n, const char *node_name, const char *state_dir, const char *log) {
-        char comp[400], nodes[400], key[400], url[64];
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
-        snprintf(key, sizeof key, "%s/key.key", n->dir);
-        snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
-                         (char *) node_name, (char *) "--redis", url, (char *) "--state-dir", (char *) state_dir,
-                         (char *) "--nodes-dir", nodes, (char *) "--node-key", key, NULL, NULL, NULL };
-        /* never the host's /etc/xfsm/bridge.conf */
-        argv[13] = (char *) "--config";
-        argv[14] = (char *) (bridge_config ?: empty_config);
-        return spawn(argv, log);
-}
-
 static void wait_bridge(Node *n, const char *remote) {
-        for (int k = 0; k < 1000 && !bridge_knows(n, remote); k++)
-                usleep(10000);
-        assert_true(bridge_knows(n, remote));
+        node_wait_bridge(n, remote, 1000);
 }
 
 static void start_bridge(Node *n, const char *remote) {
-        char state[400], log[400];
-        snprintf(state, sizeof state, "%s/bridge-state", n->dir);
-        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        n->bridge = spawn_bridge(n, n->name, state, log);
+        n->bridge = node_spawn_bridge(n, NULL, NULL, NULL);
         assert_true(n->bridge > 0);
         if (remote)
                 wait_bridge(n, remote);
 }
 
-/* The process's wait status. */
-static int stop(pid_t *pid, int sig) {
-        int status = 0;
-
-        if (*pid <= 0)
-                return 0;
-        kill(*pid, sig);
-        waitpid(*pid, &status, 0);
-        *pid = 0;
-        return status;
-}
-
 /* ---- calls ------------------------------------------------------------------- */
-
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
-}
 
 /* Send; 0 when acknowledged, <0 when not (the worker gone, say). */
 static int send_event(Node *n, const char *component, const char *id, const char *event, const char *payload) {
@@ -298,12 +151,12 @@ static int setup(void **state) {
         }
         snprintf(dir, sizeof dir, "/tmp/xfsm-bridge-XXXXXX");
         assert_non_null(mkdtemp(dir));
-        redis_port = free_port();
+        redis_port = nodes_free_port();
         snprintf(empty_config, sizeof empty_config, "%s/empty.conf", dir);
-        run(": > %s", empty_config);
+        nodes_run(": > %s", empty_config);
         redis_start();
-        node_setup(&A, "xcomponent/demo-order.yaml", "order", "stream-sender.yaml", "sender");
-        node_setup(&B, "xcomponent/demo-payment.yaml", "payment", "stream-receiver.yaml", "receiver");
+        node_init(&A);
+        node_init(&B);
         start_xfsmd(&A, "batch");
         start_xfsmd(&B, "batch");
         start_bridge(&A, NULL);
@@ -314,21 +167,11 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[300];
+        /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
+        int bad = node_stop(&A) + node_stop(&B);
 
-        Node *nodes[] = { &A, &B };
-        int bad = 0;
-        for (size_t k = 0; k < 2; k++) {
-                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
-                /* SIGTERM is a clean stop (and under the sanitizers, no leak) */
-                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
-                sd_bus_flush_close_unref(nodes[k]->bus);
-                stop(&nodes[k]->broker, SIGTERM);
-        }
         redis_stop();
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+        nodes_remove(dir);
         assert_int_equal(bad, 0);
         return 0;
 }
@@ -338,8 +181,8 @@ static int teardown(void **state) {
 /* The demo: an Order on node A entering Validated cascades PROCESS to the
  * Payments in Pending on node B. */
 static void test_cascade_crosses_nodes(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
-        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
         char *st = NULL;
 
         assert_int_equal(send_event(&A, "OrderComponent", o, "VALIDATE", "{}"), 0);
@@ -352,9 +195,9 @@ static void test_cascade_crosses_nodes(void **state) {
         }
         assert_string_equal(st, "Processing");
         /* the inbox is acknowledged and trimmed */
-        for (int k = 0; k < 100 && strcmp(redis("XLEN xfsm:{PaymentComponent}:inbox"), "0") != 0; k++)
+        for (int k = 0; k < 100 && strcmp(redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:inbox"), "0") != 0; k++)
                 usleep(20000);
-        assert_string_equal(redis("XLEN xfsm:{PaymentComponent}:inbox"), "0");
+        assert_string_equal(redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:inbox"), "0");
         free(st);
         free(p);
         free(o);
@@ -372,8 +215,8 @@ static void send_numbers(const char *sender, long from, long to) {
  * caller; faults in between; afterwards the receiver took each number once,
  * in order (it takes only the next one, and counts). */
 static void test_stream_exactly_once_through_faults(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
-        char *sender = create(&A, "StreamSender", "Sender", "{}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
         long n = 0;
 
         send_numbers(sender, n + 1, n + 20), n += 20;
@@ -381,7 +224,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
 
         /* the receiving bridge dies with entries pending */
         send_numbers(sender, n + 1, n + 20), n += 20;
-        stop(&B.bridge, SIGKILL);
+        process_stop(&B.bridge, SIGKILL);
         send_numbers(sender, n + 1, n + 20), n += 20;
         start_bridge(&B, "StreamSender");
         assert_int_equal(wait_count(receiver, n, 20), n);
@@ -390,7 +233,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
 
         /* the receiving worker dies */
         send_numbers(sender, n + 1, n + 20), n += 20;
-        stop(&B.xfsmd, SIGKILL);
+        process_stop(&B.xfsmd, SIGKILL);
         send_numbers(sender, n + 1, n + 20), n += 20;
         start_xfsmd(&B, "batch");
         assert_int_equal(wait_count(receiver, n, 20), n);
@@ -398,7 +241,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
                 context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* the sending bridge dies: events wait in the sender's outbox */
-        stop(&A.bridge, SIGKILL);
+        process_stop(&A.bridge, SIGKILL);
         send_numbers(sender, n + 1, n + 20), n += 20;
         start_bridge(&A, "StreamReceiver");
         assert_int_equal(wait_count(receiver, n, 20), n);
@@ -416,7 +259,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
 
         /* the sender runs with durability none and restarts, twice: a new incarnation each time */
         for (int round = 0; round < 2; round++) {
-                stop(&A.xfsmd, SIGKILL);
+                process_stop(&A.xfsmd, SIGKILL);
                 start_xfsmd(&A, "none");
                 send_numbers(sender, n + 1, n + 20), n += 20;
                 assert_int_equal(wait_count(receiver, n, 20), n);
@@ -428,16 +271,16 @@ static void test_stream_exactly_once_through_faults(void **state) {
          * Busy past it, the events wait in the sender's outbox, never dropped, and flow once it is back */
         char conf[400];
         snprintf(conf, sizeof conf, "%s/bridge.conf", dir);
-        run("printf '[Bridge]\\nInboxLimit=5\\n' > %s", conf);
-        stop(&B.bridge, SIGTERM);
-        stop(&A.bridge, SIGTERM);
-        bridge_config = conf;
+        nodes_run("printf '[Bridge]\\nInboxLimit=5\\n' > %s", conf);
+        process_stop(&B.bridge, SIGTERM);
+        process_stop(&A.bridge, SIGTERM);
+        snprintf(A.config, sizeof A.config, "%s", conf);
         start_bridge(&A, "StreamReceiver");
-        bridge_config = NULL;
+        snprintf(A.config, sizeof A.config, "%s", empty_config);
         send_numbers(sender, n + 1, n + 20), n += 20;
         long most = 0;
         for (int k = 0; k < 50; k++) {
-                most = MAX(most, strtol(redis("XLEN xfsm:{StreamReceiver}:inbox"), NULL, 10));
+                most = MAX(most, strtol(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:inbox"), NULL, 10));
                 usleep(20000);
         }
         assert_true(most <= 5);
@@ -458,28 +301,28 @@ static void test_stream_exactly_once_through_faults(void **state) {
 /* Entries not signed by a node this one accepts, or not by the node they
  * name, end in the dead stream and change nothing. */
 static void test_forged_entries_go_to_the_dead_stream(void **state) {
-        char *receiver = create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0}");
         char body[512], dead_before[32];
 
-        snprintf(dead_before, sizeof dead_before, "%s", redis("XLEN xfsm:{StreamReceiver}:dead"));
+        snprintf(dead_before, sizeof dead_before, "%s", redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead"));
         snprintf(body, sizeof body,
                  "'{\"v\":1,\"kind\":\"event\",\"sourceComponent\":\"StreamSender\",\"sourceSeq\":999999,"
                  "\"ruleIndex\":0,\"targetComponent\":\"StreamReceiver\",\"targetMachine\":\"Counter\","
                  "\"event\":\"NUM\",\"payload\":{\"n\":1}}'");
         /* no MAC */
-        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s", body);
+        redis_cli(redis_port, "XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s", body);
         /* a wrong MAC */
-        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s mac %064d", body, 7);
+        redis_cli(redis_port, "XADD xfsm:{StreamReceiver}:inbox '*' v 1 node nodeA kind routed body %s mac %064d", body, 7);
         /* a node no one knows */
-        redis("XADD xfsm:{StreamReceiver}:inbox '*' v 1 node mallory kind routed body %s mac %064d", body, 7);
+        redis_cli(redis_port, "XADD xfsm:{StreamReceiver}:inbox '*' v 1 node mallory kind routed body %s mac %064d", body, 7);
         long dead = 0;
-        for (int k = 0; k < 250 && (dead = strtol(redis("XLEN xfsm:{StreamReceiver}:dead"), NULL, 10) -
+        for (int k = 0; k < 250 && (dead = strtol(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead"), NULL, 10) -
                                              strtol(dead_before, NULL, 10)) < 3;
              k++)
                 usleep(20000);
         assert_int_equal(dead, 3);
         assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), 0);
-        assert_string_equal(redis("XLEN xfsm:{StreamReceiver}:inbox"), "0");
+        assert_string_equal(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:inbox"), "0");
         free(receiver);
 }
 
@@ -491,11 +334,11 @@ static void test_duplicate_node_name_is_refused(void **state) {
 
         snprintf(state_dir, sizeof state_dir, "%s/impostor", dir);
         snprintf(log, sizeof log, "%s/impostor.log", dir);
-        pid = spawn_bridge(&A, A.name, state_dir, log);
+        pid = node_spawn_bridge(&A, A.name, state_dir, log);
         for (int k = 0; k < 500 && waitpid(pid, &status, WNOHANG) == 0; k++)
                 usleep(20000);
         if (waitpid(pid, &status, WNOHANG) == 0 && kill(pid, 0) == 0) {
-                stop(&pid, SIGKILL);
+                process_stop(&pid, SIGKILL);
                 fail_msg("a second bridge for node %s kept running", A.name);
         }
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
@@ -513,7 +356,7 @@ static void test_worker_of_a_component_homed_elsewhere_refuses(void **state) {
         snprintf(comp, sizeof comp, "%s/foreign", B.dir);
         snprintf(st, sizeof st, "%s/foreign-state", B.dir);
         snprintf(log, sizeof log, "%s/foreign.log", B.dir);
-        run("mkdir -p %s && cp %s %s/order.yaml", comp, data("xcomponent/demo-order.yaml"), comp);
+        nodes_run("mkdir -p %s && cp %s %s/order.yaml", comp, data("xcomponent/demo-order.yaml"), comp);
         setenv("XFSM_COMPONENT_PATH", comp, 1);
         char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", B.address,
                          (char *) "--state-dir", st, (char *) "--component", (char *) "order", NULL };
@@ -521,7 +364,7 @@ static void test_worker_of_a_component_homed_elsewhere_refuses(void **state) {
         for (int k = 0; k < 500 && waitpid(pid, &status, WNOHANG) == 0; k++)
                 usleep(20000);
         if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
-                stop(&pid, SIGKILL);
+                process_stop(&pid, SIGKILL);
                 fail_msg("a worker for OrderComponent (homed on nodeA) served on nodeB");
         }
         assert_true(WIFEXITED(status));
@@ -719,7 +562,7 @@ static void test_calls_from_any_node(void **state) {
 static void test_call_to_a_stopped_home_is_unavailable(void **state) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
-        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"REMOTE-2\"}"), *st;
+        char *id = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"REMOTE-2\"}"), *st;
         uint64_t t0;
         struct timespec ts;
 
@@ -727,7 +570,7 @@ static void test_call_to_a_stopped_home_is_unavailable(void **state) {
         assert_int_equal(remote_call("GetInstance", &error, &reply, "s", id), 1);
         reply = sd_bus_message_unref(reply);
 
-        stop(&B.bridge, SIGTERM);
+        process_stop(&B.bridge, SIGTERM);
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t0 = (uint64_t) ts.tv_sec;
         assert_true(remote_call("Send", &error, &reply, "sss", id, "PROCESS", "{}") < 0);
@@ -795,7 +638,7 @@ static void test_list_components_ex(void **state) {
         assert_true(order);
         assert_true(payment);
         sd_bus_message_unref(reply);
-        int status = stop(&pid, SIGTERM);
+        int status = process_stop(&pid, SIGTERM);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
@@ -898,12 +741,12 @@ static void test_bridge_status_and_dead_entries(void **state) {
         free(out);
         /* replayed, they fail their checks again: back in the dead stream, nothing applied */
         for (int k = 0; k < 100; k++) {
-                char *n = redis("XLEN xfsm:{StreamReceiver}:dead");
+                char *n = redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead");
                 if ((unsigned) atoi(n) >= replayed)
                         break;
                 usleep(50000);
         }
-        assert_true((unsigned) atoi(redis("XLEN xfsm:{StreamReceiver}:dead")) >= replayed);
+        assert_true((unsigned) atoi(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead")) >= replayed);
 
         /* a component not homed here cannot be released here */
         out = xfsmctl(&A, &status, "bridge release PaymentComponent");
@@ -914,14 +757,14 @@ static void test_bridge_status_and_dead_entries(void **state) {
         out = xfsmctl(&A, &status, "bridge decommission nodeB");
         assert_int_not_equal(status, 0);
         free(out);
-        redis("SADD xfsm:nodes ghost");
-        redis("XADD xfsm:node:{ghost}:replies '*' a b");
+        redis_cli(redis_port, "SADD xfsm:nodes ghost");
+        redis_cli(redis_port, "XADD xfsm:node:{ghost}:replies '*' a b");
         out = xfsmctl(&A, &status, "bridge decommission ghost");
         assert_int_equal(status, 0);
         free(out);
-        assert_string_equal(redis("SISMEMBER xfsm:nodes ghost"), "0");
-        assert_string_equal(redis("EXISTS xfsm:node:{ghost}:replies"), "0");
-        assert_string_equal(redis("SISMEMBER xfsm:nodes nodeB"), "1");
+        assert_string_equal(redis_cli(redis_port, "SISMEMBER xfsm:nodes ghost"), "0");
+        assert_string_equal(redis_cli(redis_port, "EXISTS xfsm:node:{ghost}:replies"), "0");
+        assert_string_equal(redis_cli(redis_port, "SISMEMBER xfsm:nodes nodeB"), "1");
 }
 
 /* A listing larger than one reply entry comes back whole, in parts. */
@@ -931,7 +774,7 @@ static void test_large_answers_are_split(void **state) {
         unsigned n = 0;
 
         for (int k = 0; k < 1100; k++)
-                free(create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}"));
+                free(node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}"));
         assert_int_equal(remote_call("ListInstances", &error, &reply, "ss", "Payment", "Pending"), 1);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(ssso)") > 0);
         while (sd_bus_message_skip(reply, "(ssso)") > 0)
@@ -960,7 +803,7 @@ static bool home_here(Node *n, const char *component, char *ret_node, size_t siz
  * B, and A learns the new home. */
 static void test_hand_over(void **state) {
         char comp[400], st[400], log[400], home[64] = "";
-        char *delayed = create(&A, "StreamSender", "Delayed", "{}"), *out, *s = NULL;
+        char *delayed = node_create(&A, "StreamSender", "Delayed", "{}"), *out, *s = NULL;
         int status;
         pid_t sender;
 
@@ -970,10 +813,10 @@ static void test_hand_over(void **state) {
         assert_false(home_here(&A, "StreamSender", NULL, 0));
 
         /* A's worker goes (it would refuse StreamSender now: it serves OrderComponent alone) */
-        stop(&A.xfsmd, SIGTERM);
-        run("mv %s/state/sender %s/state/sender && cp %s %s/comp/sender.yaml", A.dir, B.dir, data("stream-sender.yaml"),
+        process_stop(&A.xfsmd, SIGTERM);
+        nodes_run("mv %s/state/sender %s/state/sender && cp %s %s/comp/sender.yaml", A.dir, B.dir, data("stream-sender.yaml"),
             B.dir);
-        run("rm %s/comp/sender.yaml", A.dir);
+        nodes_run("rm %s/comp/sender.yaml", A.dir);
         {
                 char acomp[400], astate[400], alog[400];
                 snprintf(acomp, sizeof acomp, "%s/comp", A.dir);
@@ -1018,7 +861,7 @@ static void test_hand_over(void **state) {
         }
         assert_string_equal(home, "nodeB");
 
-        status = stop(&sender, SIGTERM);
+        status = process_stop(&sender, SIGTERM);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         free(delayed);
 }
@@ -1043,7 +886,7 @@ static int on_relayed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 /* A transition on node B shows on node A as a Transition signal under the
  * bridge's object for the component (xfsmctl watch follows it there). */
 static void test_transitions_of_other_nodes_are_relayed(void **state) {
-        char *id = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"WATCH-1\"}");
+        char *id = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"WATCH-1\"}");
         Seen seen = {};
         sd_bus_slot *slot = NULL;
         char want[300], *escaped = NULL;

@@ -8,7 +8,6 @@
  * (/org/xfsm1/Bridge/C), exactly as a local one. Exit 77 without
  * redis-server. */
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,116 +26,38 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "nodes.h"
 #include "http-client.h"
 
-typedef struct Node {
-        const char *name, *stem, *file, *component;
-        char dir[300], address[512];
-        sd_bus *bus;
-        pid_t broker, xfsmd, bridge;
-} Node;
-
-static char dir[256];
-static unsigned redis_port, http_port;
+static char dir[256], nodes_dir[300];
+static int redis_port;
+static unsigned http_port;
 static pid_t redis_pid, http_pid;
-static Node A = { .name = "nodeA", .stem = "order", .file = "xcomponent/demo-order.yaml", .component = "OrderComponent" };
-static Node B = { .name = "nodeB", .stem = "payment", .file = "xcomponent/demo-payment.yaml",
-                  .component = "PaymentComponent" };
+static Node A = { .name = "nodeA", .files = { "xcomponent/demo-order.yaml" }, .stems = { "order" } };
+static Node B = { .name = "nodeB", .files = { "xcomponent/demo-payment.yaml" }, .stems = { "payment" } };
 
-static void run(const char *fmt, ...) {
-        char cmd[4096];
-        va_list ap;
+/* n set up, its xfsmd (the manager and its component) on the bus */
+static void node_start(Node *n, const char *component) {
+        char *options[] = { (char *) "--manager", NULL };
+        char bus_name[128];
 
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
-static bool redis_ping(void) {
-        char cmd[128], out[64] = "";
-        FILE *p;
-
-        snprintf(cmd, sizeof cmd, "redis-cli -p %u PING 2>/dev/null", redis_port);
-        p = popen(cmd, "re");
-        if (!p)
-                return false;
-        if (!fgets(out, sizeof out, p))
-                out[0] = '\0';
-        pclose(p);
-        return strncmp(out, "PONG", 4) == 0;
-}
-
-static const char *bridge_bin(void) {
-        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
-}
-
-static bool bridge_knows(Node *n, const char *remote) {
-        sd_bus_message *reply = NULL;
-        const char *xml;
-        char needle[128];
-        bool found = false;
-
-        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.freedesktop.DBus.Introspectable",
-                               "Introspect", NULL, &reply, "") < 0)
-                return false;
-        snprintf(needle, sizeof needle, "<node name=\"%s\"", remote);
-        if (sd_bus_message_read(reply, "s", &xml) > 0)
-                found = strstr(xml, needle) != NULL;
-        sd_bus_message_unref(reply);
-        return found;
-}
-
-static void node_start(Node *n) {
-        char comp[400], state[400], log[400], bus_name[128];
-
-        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
-        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, dir);
-        run("cp %s %s/comp/%s.yaml", data(n->file), n->dir, n->stem);
-        run("%s --generate-key %s/key > /dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir, dir,
-            n->name);
-        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
-        assert_true(n->broker > 0);
-
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(state, sizeof state, "%s/state", n->dir);
-        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        {
-                char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
-                                 (char *) "--manager", (char *) "--state-dir", state, (char *) "--component",
-                                 (char *) n->stem, NULL };
-
-                n->xfsmd = spawn(argv, log);
-        }
-        snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", n->component);
+        node_setup(n, dir, nodes_dir);
+        snprintf(n->redis_url, sizeof n->redis_url, "redis://127.0.0.1:%d", redis_port);
+        snprintf(n->config, sizeof n->config, "%s/bridge.conf", dir);
+        n->xfsmd = node_spawn_xfsmd(n, options, NULL);
+        assert_true(n->xfsmd > 0);
+        snprintf(bus_name, sizeof bus_name, "org.xfsm1.%s", component);
         assert_true(wait_name(n->bus, bus_name, true));
         assert_true(wait_name(n->bus, "org.xfsm1", true));
 }
 
 static void bridge_start(Node *n) {
-        char comp[400], log[400], nodes[400], key[400], url[64], state[400], conf[400];
-
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
-        snprintf(key, sizeof key, "%s/key.key", n->dir);
-        snprintf(url, sizeof url, "redis://127.0.0.1:%u", redis_port);
-        snprintf(state, sizeof state, "%s/bridge-state", n->dir);
-        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        snprintf(conf, sizeof conf, "%s/bridge.conf", dir);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        {
-                char *argv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
-                                 (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", state,
-                                 (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config", conf,
-                                 NULL };
-
-                n->bridge = spawn(argv, log);
-        }
+        n->bridge = node_spawn_bridge(n, NULL, NULL, NULL);
+        assert_true(n->bridge > 0);
 }
 
 static int setup(void **state) {
-        char rdir[400], log[400], port[16], conf[400], listen[64];
+        char log[400], listen[64];
 
         if (access("/usr/bin/redis-server", X_OK) < 0 || access("/usr/bin/redis-cli", X_OK) < 0) {
                 print_message("SKIPPED: redis-server is not installed\n");
@@ -145,33 +65,20 @@ static int setup(void **state) {
         }
         snprintf(dir, sizeof dir, "/tmp/xfsm-http-remote-XXXXXX");
         assert_non_null(mkdtemp(dir));
+        snprintf(nodes_dir, sizeof nodes_dir, "%s/nodes.d", dir);
 
-        redis_port = http_free_port();
-        snprintf(port, sizeof port, "%u", redis_port);
-        snprintf(rdir, sizeof rdir, "%s/redis", dir);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
-        mkdir(rdir, 0755);
-        {
-                char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
-                                 (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
-                                 (char *) "--appendonly", (char *) "yes", (char *) "--appendfsync",
-                                 (char *) "always", (char *) "--maxmemory-policy", (char *) "noeviction", NULL };
+        redis_port = nodes_free_port();
+        redis_pid = redis_server_start(dir, "redis", redis_port, true, NULL);
 
-                redis_pid = spawn(argv, log);
-        }
-        for (int k = 0; k < 500 && !redis_ping(); k++)
-                usleep(10000);
-        assert_true(redis_ping());
-
-        snprintf(conf, sizeof conf, "%s/bridge.conf", dir);
-        run("printf '[Bridge]\\n' > %s", conf);
-        node_start(&A);
-        node_start(&B);
+        nodes_run("printf '[Bridge]\\n' > %s/bridge.conf", dir);
+        node_start(&A, "OrderComponent");
+        node_start(&B, "PaymentComponent");
         bridge_start(&A);
         bridge_start(&B);
-        for (int k = 0; k < 1000 && !(bridge_knows(&A, "PaymentComponent") && bridge_knows(&B, "OrderComponent")); k++)
+        for (int k = 0; k < 1000 && !(node_bridge_knows(&A, "PaymentComponent") && node_bridge_knows(&B, "OrderComponent"));
+             k++)
                 usleep(10000);
-        assert_true(bridge_knows(&A, "PaymentComponent"));
+        assert_true(node_bridge_knows(&A, "PaymentComponent"));
 
         http_port = http_free_port();
         snprintf(listen, sizeof listen, "127.0.0.1:%u", http_port);
@@ -187,27 +94,12 @@ static int setup(void **state) {
         return 0;
 }
 
-static void stop(pid_t pid) {
-        if (pid <= 0)
-                return;
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-}
-
 static int teardown(void **state) {
-        char cmd[600];
-
-        stop(http_pid);
-        for (Node *n = &A; n; n = n == &A ? &B : NULL) {
-                stop(n->bridge);
-                stop(n->xfsmd);
-                sd_bus_flush_close_unref(n->bus);
-                stop(n->broker);
-        }
-        stop(redis_pid);
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+        process_stop(&http_pid, SIGTERM);
+        (void) node_stop(&A);
+        (void) node_stop(&B);
+        process_stop(&redis_pid, SIGTERM);
+        nodes_remove(dir);
         return 0;
 }
 

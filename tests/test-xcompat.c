@@ -16,9 +16,7 @@
  * ACL user of xfsm-redis-bridge(8) for compat mode, and nothing they do is
  * refused (ACL LOG stays empty). Exit 77 without redis-server or python3. */
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,18 +33,9 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "nodes.h"
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-
-typedef struct Node {
-        const char *name;
-        const char *files[2], *stems[2];
-        const char *conf; /* bridge.conf's [Bridge] lines */
-        unsigned db;
-        char dir[300], address[512];
-        sd_bus *bus;
-        pid_t broker, xfsmd, bridge;
-} Node;
 
 static char dir[256], listen_out[320];
 static int redis_port;
@@ -57,61 +44,13 @@ static pid_t redis_pid, listener;
 static Node A = { .name = "orders",
                   .files = { "xcomponent/demo-order.yaml", "xcompat-order.yaml" },
                   .stems = { "order", "xcorder" },
-                  .conf = "XcomponentCompat=yes\nXcomponentComponents=PaymentComponent\n",
-                  .db = 1 };
+                  .log_append = true };
 static Node B = { .name = "payments",
-                  .files = { "xcomponent/demo-payment.yaml", NULL },
-                  .stems = { "payment", NULL },
-                  .conf = "XcomponentCompat=yes\n",
-                  .db = 0 };
+                  .files = { "xcomponent/demo-payment.yaml" },
+                  .stems = { "payment" },
+                  .log_append = true };
 
 /* ---- processes -------------------------------------------------------------------- */
-
-static void run(const char *fmt, ...) {
-        char cmd[8192];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        if (system(cmd) != 0)
-                fail_msg("failed: %s", cmd);
-}
-
-static int free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
-}
-
-/* redis-cli's first line of answer */
-static char *redis(const char *fmt, ...) {
-        static char out[1024];
-        char cmd[2048], args[1500];
-        va_list ap;
-        FILE *p;
-
-        va_start(ap, fmt);
-        vsnprintf(args, sizeof args, fmt, ap);
-        va_end(ap);
-        snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>/dev/null", redis_port, args);
-        out[0] = 0;
-        p = popen(cmd, "r");
-        if (p) {
-                if (!fgets(out, sizeof out, p))
-                        out[0] = 0;
-                pclose(p);
-        }
-        out[strcspn(out, "\n")] = 0;
-        return out;
-}
 
 static const char *peer(void) {
         static char path[400];
@@ -119,66 +58,20 @@ static const char *peer(void) {
         return path;
 }
 
-static const char *bridge_bin(void) {
-        return env_or("XFSM_BRIDGE", "build/daemon/bridge/xfsm-redis-bridge");
-}
-
-static int stop(pid_t *pid, int sig) {
-        int status = 0;
-
-        if (*pid <= 0)
-                return 0;
-        kill(*pid, sig);
-        waitpid(*pid, &status, 0);
-        *pid = 0;
-        return status;
-}
-
 static void bridge_start(Node *n) {
-        char log[400], conf[400], url[96], nodes[400], key[400], bstate[400];
-
-        snprintf(conf, sizeof conf, "%s/bridge.conf", n->dir);
-        snprintf(log, sizeof log, "%s/bridge.log", n->dir);
-        snprintf(url, sizeof url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, n->db);
-        snprintf(nodes, sizeof nodes, "%s/nodes.d", n->dir);
-        snprintf(key, sizeof key, "%s/key.key", n->dir);
-        snprintf(bstate, sizeof bstate, "%s/bridge-state", n->dir);
-        char *bargv[] = { (char *) bridge_bin(), (char *) "--bus-address", n->address, (char *) "--node",
-                          (char *) n->name, (char *) "--redis", url, (char *) "--state-dir", bstate,
-                          (char *) "--nodes-dir", nodes, (char *) "--node-key", key, (char *) "--config", conf, NULL };
-        /* appended: the log of every start */
-        char *sh[] = { (char *) "/bin/sh", (char *) "-c", (char *) "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1",
-                       (char *) "sh", log, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                       NULL, NULL, NULL, NULL, NULL };
-        for (size_t k = 0; bargv[k]; k++)
-                sh[5 + k] = bargv[k];
-        n->bridge = spawn(sh, NULL);
+        n->bridge = node_spawn_bridge(n, NULL, NULL, NULL);
         assert_true(n->bridge > 0);
 }
 
-static void node_start(Node *n) {
-        char comp[400], state[400], log[400], conf[400];
+/* conf: bridge.conf's [Bridge] lines; db: the Redis database of its keys */
+static void node_start(Node *n, const char *conf, unsigned db) {
+        char *options[] = { (char *) "--durability", (char *) "batch", NULL };
 
-        snprintf(n->dir, sizeof n->dir, "%s/%s", dir, n->name);
-        run("mkdir -p %s/comp %s/state %s/bridge-state %s/nodes.d", n->dir, n->dir, n->dir, n->dir);
-        for (size_t k = 0; k < 2 && n->files[k]; k++)
-                run("cp %s %s/comp/%s.yaml", data(n->files[k]), n->dir, n->stems[k]);
-        run("%s --generate-key %s/key >/dev/null && cp %s/key.pub %s/nodes.d/%s.pub", bridge_bin(), n->dir, n->dir,
-            n->dir, n->name);
-        snprintf(conf, sizeof conf, "%s/bridge.conf", n->dir);
-        run("printf '[Bridge]\\n%s' > %s", n->conf, conf);
-        n->broker = private_bus_start(n->dir, n->address, sizeof n->address, &n->bus);
-        assert_true(n->broker > 0);
-
-        snprintf(comp, sizeof comp, "%s/comp", n->dir);
-        snprintf(state, sizeof state, "%s/state", n->dir);
-        snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
-                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", state,
-                         (char *) "--component", (char *) n->stems[0], n->stems[1] ? (char *) "--component" : NULL,
-                         (char *) n->stems[1], NULL };
-        n->xfsmd = spawn(argv, log);
+        node_setup(n, dir, NULL);
+        snprintf(n->config, sizeof n->config, "%s/bridge.conf", n->dir);
+        nodes_run("printf '[Bridge]\\n%s' > %s", conf, n->config);
+        snprintf(n->redis_url, sizeof n->redis_url, "redis://xfsm:secret@127.0.0.1:%d/%u", redis_port, db);
+        n->xfsmd = node_spawn_xfsmd(n, options, NULL);
         assert_true(n->xfsmd > 0);
 
         bridge_start(n);
@@ -209,24 +102,6 @@ static void wait_settled(Node *n, uint64_t want) {
         }
         fail_msg("%s: %llu received (want %llu), %llu answered", n->name, (unsigned long long) rec,
                  (unsigned long long) want, (unsigned long long) done);
-}
-
-static char *create(Node *n, const char *component, const char *machine, const char *ctx) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *id;
-        char *r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "CreateInstance", &error, &reply, "ss", machine,
-                               ctx) < 0)
-                fail_msg("CreateInstance %s: %s", component, error.message);
-        assert_int_equal(sd_bus_message_read(reply, "os", &p, &id), 1);
-        r = strdup(id);
-        sd_bus_message_unref(reply);
-        return r;
 }
 
 static void send_event(Node *n, const char *component, const char *id, const char *event) {
@@ -289,7 +164,7 @@ static void publish(const char *message) {
         assert_non_null(f);
         fputs(message, f);
         fclose(f);
-        run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, path);
+        nodes_run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, path);
 }
 
 /* The k-th message the listener got (from 0), "" if none yet; fails when the
@@ -362,7 +237,7 @@ static int numsub(void) {
 /* ---- setup -------------------------------------------------------------------------------- */
 
 static int setup(void **state) {
-        char port[16], rdir[300], log[320];
+        char port[16];
 
         if (access("/usr/bin/redis-server", X_OK) < 0 || system("python3 -c '' 2>/dev/null") != 0) {
                 fprintf(stderr, "redis-server or python3 is not installed: skipping\n");
@@ -370,29 +245,19 @@ static int setup(void **state) {
         }
         snprintf(dir, sizeof dir, "/tmp/xfsm-xcompat-XXXXXX");
         assert_non_null(mkdtemp(dir));
-        redis_port = free_port();
+        redis_port = nodes_free_port();
         snprintf(port, sizeof port, "%d", redis_port);
         setenv("XFSM_XCOMPAT_REDIS_PORT", port, 1);
-        snprintf(port, sizeof port, "%d", redis_port);
-        snprintf(rdir, sizeof rdir, "%s/redis", dir);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
-        mkdir(rdir, 0755);
-        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port, (char *) "--bind",
-                         (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
-                         (char *) "--maxmemory-policy", (char *) "noeviction", NULL };
-        redis_pid = spawn(argv, log);
-        for (int k = 0; k < 500 && strcmp(redis("PING"), "PONG") != 0; k++)
-                usleep(10000);
-        assert_string_equal(redis("PING"), "PONG");
+        redis_pid = redis_server_start(dir, "redis", redis_port, false, NULL);
         /* the bridges as the ACL user xfsm-redis-bridge(8) gives for compat mode; the peer as default */
-        assert_string_equal(redis("ACL SETUSER xfsm on '>secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' "
+        assert_string_equal(redis_cli(redis_port, "ACL SETUSER xfsm on '>secret' resetkeys '~xfsm:*' resetchannels '&xfsm:*' "
                                   "'&xcomponent:*' -@all +ping +select +get +set +sadd +smembers +eval +xlen +xadd "
                                   "'+xgroup|create' +xreadgroup +xack +xtrim +publish +wait +time +xread "
                                   "+xpending +xrange +del +xdel +exists +srem +subscribe"),
                             "OK");
 
-        node_start(&A);
-        node_start(&B);
+        node_start(&A, "XcomponentCompat=yes\nXcomponentComponents=PaymentComponent\n", 1);
+        node_start(&B, "XcomponentCompat=yes\n", 0);
         /* the payment side subscribed to its channel; the order side's counters are up */
         for (int k = 0; k < 500 && numsub() < 1; k++)
                 usleep(20000);
@@ -429,26 +294,17 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[300];
-        Node *nodes[] = { &A, &B };
-        int bad = 0;
+        int bad;
 
         /* nothing the bridges did was refused by the ACL (checked once everything is stopped) */
         char acl_log[1024];
-        snprintf(acl_log, sizeof acl_log, "%s", redis("ACL LOG"));
+        snprintf(acl_log, sizeof acl_log, "%s", redis_cli(redis_port, "ACL LOG"));
         if (*acl_log)
                 (void) system("redis-cli -p $XFSM_XCOMPAT_REDIS_PORT ACL LOG >&2");
-        stop(&listener, SIGTERM);
-        for (size_t k = 0; k < 2; k++) {
-                int b = stop(&nodes[k]->bridge, SIGTERM), x = stop(&nodes[k]->xfsmd, SIGTERM);
-                bad += !(WIFEXITED(b) && WEXITSTATUS(b) == 0) + !(WIFEXITED(x) && WEXITSTATUS(x) == 0);
-                sd_bus_flush_close_unref(nodes[k]->bus);
-                stop(&nodes[k]->broker, SIGTERM);
-        }
-        stop(&redis_pid, SIGTERM);
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+        process_stop(&listener, SIGTERM);
+        bad = node_stop(&A) + node_stop(&B);
+        process_stop(&redis_pid, SIGTERM);
+        nodes_remove(dir);
         assert_int_equal(bad, 0);
         assert_string_equal(acl_log, "");
         return 0;
@@ -463,10 +319,10 @@ static int teardown(void **state) {
 /* The seed demo both ways: xcomponent-ai's Order moves an xfsm Payment; an
  * xfsm Order's cascade reaches xcomponent-ai's Payment in its format. */
 static void test_seed_demo_cascade_both_ways(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-1\"}");
         uint64_t before = counter(&B, "Delivered");
 
-        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+        nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
             "--event PROCESS --payload '{\"orderId\":\"ORD-1\",\"amount\":10,\"customerId\":\"CUST-1\"}' >/dev/null",
             peer(), redis_port);
         assert_true(wait_payment(p, "Processing"));
@@ -476,8 +332,8 @@ static void test_seed_demo_cascade_both_ways(void **state) {
         assert_int_equal(counter(&B, "Delivered"), before + 1);
 
         /* the other way: an xfsm Order on node A, validated */
-        char *o = create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"}");
-        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-2\"}");
+        char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-2\",\"amount\":20,\"customerId\":\"CUST-2\"}");
+        char *p2 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ORD-2\"}");
         int first = n_heard();
         send_event(&A, "OrderComponent", o, "VALIDATE");
         const char *m = wait_heard(first);
@@ -498,10 +354,10 @@ static void test_seed_demo_cascade_both_ways(void **state) {
 
 /* A rule without matchingRules: every Payment in Pending, each with the payload merged. */
 static void test_two_payments_in_pending_both_moved_and_payload_merged(void **state) {
-        char *p1 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T1\"}");
-        char *p2 = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T2\"}");
+        char *p1 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T1\"}");
+        char *p2 = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"T2\"}");
 
-        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+        nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
             "--event PROCESS --payload '{\"amount\":99,\"note\":\"merged\"}' >/dev/null",
             peer(), redis_port);
         assert_true(wait_payment(p1, "Processing"));
@@ -520,7 +376,7 @@ static void test_target_state_any_and_no_transition(void **state) {
 
         for (size_t k = 0; k < 3; k++) {
                 char msg[512];
-                char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"S\"}");
+                char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"S\"}");
                 snprintf(msg, sizeof msg,
                          "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
                          "\"targetMachine\":\"Payment\"%s,\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}",
@@ -564,7 +420,7 @@ static void test_filters_with_javascript_comparisons(void **state) {
                 char msg[1024], ctx[128];
                 for (size_t a = 0; a < 4; a++) {
                         snprintf(ctx, sizeof ctx, "{\"case\":%zu%s}", c, amounts[a]);
-                        ids[c][a] = create(&B, "PaymentComponent", "Payment", ctx);
+                        ids[c][a] = node_create(&B, "PaymentComponent", "Payment", ctx);
                 }
                 snprintf(msg, sizeof msg,
                          "{\"sourceComponent\":\"OrderComponent\",\"targetComponent\":\"PaymentComponent\","
@@ -585,9 +441,9 @@ static void test_filters_with_javascript_comparisons(void **state) {
                 }
 
         /* the peer's own resolution: a rule's value from the source's context when the payload lacks it */
-        char *r1 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R1\"}");
-        char *r2 = create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R2\"}");
-        run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
+        char *r1 = node_create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R1\"}");
+        char *r2 = node_create(&B, "PaymentComponent", "Payment", "{\"ref\":\"R2\"}");
+        nodes_run("python3 %s cascade %d --source OrderComponent --target PaymentComponent --machine Payment --state Pending "
             "--event PROCESS --payload '{}' --context '{\"ref\":\"R1\"}' "
             "--rules '[{\"eventProperty\":\"ref\",\"instanceProperty\":\"ref\"}]' >/dev/null",
             peer(), redis_port);
@@ -601,10 +457,10 @@ static void test_filters_with_javascript_comparisons(void **state) {
 /* xfsm's cascade with matchingRules: filters whose values the sender resolved
  * (payload, then the source's context, or none); a creation has no message. */
 static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
-        char *o = create(&A, "XcOrder", "Order", "{\"orderId\":\"X1\",\"amount\":7,\"customerId\":\"C9\"}");
-        char *ok = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\"}");
-        char *same = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C9\"}");
-        char *region = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\",\"region\":\"eu\"}");
+        char *o = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"X1\",\"amount\":7,\"customerId\":\"C9\"}");
+        char *ok = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\"}");
+        char *same = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C9\"}");
+        char *region = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"X1\",\"customer\":\"C1\",\"region\":\"eu\"}");
         int first = n_heard();
         const char *m;
 
@@ -627,7 +483,7 @@ static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
         for (int k = 0; k < 250 && counter(&A, "Refused") == refused; k++)
                 usleep(20000);
         assert_int_equal(counter(&A, "Refused"), refused + 1);
-        char *o2 = create(&A, "XcOrder", "Order", "{\"orderId\":\"X2\",\"amount\":1,\"customerId\":\"C9\"}");
+        char *o2 = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"X2\",\"amount\":1,\"customerId\":\"C9\"}");
         send_event(&A, "XcOrder", o2, "VALIDATE");
         assert_non_null(strstr(wait_heard(first + 1), "\"value\":\"X2\""));
         free(o);
@@ -654,7 +510,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PRO CESS\"}}",
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"\xff\"}}}",
         };
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
         uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
         char log[400], big[320];
         FILE *f;
@@ -670,7 +526,7 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
                 fputc('a', f);
         fputs("\"}}}", f);
         fclose(f);
-        run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, big);
+        nodes_run("python3 %s raw %d xcomponent:PaymentComponent < %s > /dev/null", peer(), redis_port, big);
         wait_settled(&B, received + ELEMENTSOF(garbage) + 1);
         assert_int_equal(counter(&B, "Malformed"), malformed + ELEMENTSOF(garbage) + 1);
         assert_string_equal(payment_state(p), "Pending");
@@ -689,8 +545,8 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
  * before), its numbers start again under a new incarnation, and the worker
  * takes them. */
 static void test_bridge_restart_subscribes_again_with_a_new_incarnation(void **state) {
-        char *p = create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
-        int status = stop(&B.bridge, SIGTERM);
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"AGAIN\"}");
+        int status = process_stop(&B.bridge, SIGTERM);
 
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         for (int k = 0; k < 250 && numsub() != 1; k++)

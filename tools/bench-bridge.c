@@ -78,6 +78,31 @@ int bench_free_port(void) {
         return port;
 }
 
+pid_t bench_redis_start(const char *dir, int port) {
+        char port_s[16], rdir[600], log[700];
+        pid_t pid;
+
+        snprintf(port_s, sizeof port_s, "%d", port);
+        snprintf(rdir, sizeof rdir, "%s/redis", dir);
+        snprintf(log, sizeof log, "%s/redis.log", dir);
+        mkdir(rdir, 0755);
+        char *argv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port_s, (char *) "--bind",
+                         (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
+                         (char *) "--appendonly", (char *) "no", NULL };
+        pid = bench_spawn_env(argv, log, NULL);
+        for (int k = 0; k < 500; k++) {
+                redisContext *t = redisConnect("127.0.0.1", port);
+                bool up = t && !t->err;
+
+                if (t)
+                        redisFree(t);
+                if (up)
+                        break;
+                usleep(10000);
+        }
+        return pid;
+}
+
 pid_t bench_spawn_env(char *const argv[], const char *log, const char *component_path) {
         pid_t pid = fork();
 
@@ -427,8 +452,7 @@ int bench_bridge(int argc, char **argv, bool json) {
                 { "waiting", required_argument, NULL, 'w' },
                 {},
         };
-        char dir[] = "/tmp/xfsm-bench-bridge-XXXXXX", xfsmd_buf[600], bridge_buf[700], port_s[16], rdir[600],
-             log[700];
+        char dir[] = "/tmp/xfsm-bench-bridge-XXXXXX", xfsmd_buf[600], bridge_buf[700];
         const char *policies[] = { "none", "batch" };
         unsigned count = 1000;
         BNode a = { .name = "nodeA", .stem = "sender", .file = "sender.yaml" };
@@ -460,23 +484,7 @@ int bench_bridge(int argc, char **argv, bool json) {
         bridge = bench_bridge_path(xfsmd, bridge_buf, sizeof bridge_buf);
         if (!mkdtemp(dir) || (port = bench_free_port()) < 0)
                 return 1;
-        snprintf(port_s, sizeof port_s, "%d", port);
-        snprintf(rdir, sizeof rdir, "%s/redis", dir);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
-        mkdir(rdir, 0755);
-        char *rargv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port_s, (char *) "--bind",
-                          (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
-                          (char *) "--appendonly", (char *) "no", NULL };
-        redis = bench_spawn_env(rargv, log, NULL);
-        for (int k = 0; k < 500; k++) {
-                redisContext *t = redisConnect("127.0.0.1", port);
-                bool up = t && !t->err;
-                if (t)
-                        redisFree(t);
-                if (up)
-                        break;
-                usleep(10000);
-        }
+        redis = bench_redis_start(dir, port);
         if (floor_round(port, count, &fl) < 0 || node_prepare(&a, dir, bridge) < 0 || node_prepare(&b, dir, bridge) < 0)
                 goto finish;
 

@@ -209,7 +209,7 @@ int bench_xcompat(int argc, char **argv, bool json) {
                 { "count", required_argument, NULL, 'n' },
                 {},
         };
-        char dir[] = "/tmp/xfsm-bench-xcompat-XXXXXX", xfsmd_buf[600], bridge_buf[700], port_s[16], rdir[600], log[700],
+        char dir[] = "/tmp/xfsm-bench-xcompat-XXXXXX", xfsmd_buf[600], bridge_buf[700], log[700],
              comp[600], state[600], bstate[600], key[600], conf[600], url[64], address[600], cmd[2000];
         const char *policies[] = { "none", "batch" };
         double rate[2] = {}, floor = 0, direct[2] = {}, v[RUNS];
@@ -237,23 +237,7 @@ int bench_xcompat(int argc, char **argv, bool json) {
         bridge = bench_bridge_path(xfsmd_path, bridge_buf, sizeof bridge_buf);
         if (!mkdtemp(dir) || (port = bench_free_port()) < 0)
                 return 1;
-        snprintf(port_s, sizeof port_s, "%d", port);
-        snprintf(rdir, sizeof rdir, "%s/redis", dir);
-        snprintf(log, sizeof log, "%s/redis.log", dir);
-        mkdir(rdir, 0755);
-        char *rargv[] = { (char *) "/usr/bin/redis-server", (char *) "--port", port_s, (char *) "--bind",
-                          (char *) "127.0.0.1", (char *) "--dir", rdir, (char *) "--save", (char *) "",
-                          (char *) "--appendonly", (char *) "no", NULL };
-        redis = bench_spawn_env(rargv, log, NULL);
-        for (int k = 0; k < 500; k++) {
-                redisContext *t = redisConnect("127.0.0.1", port);
-                bool up = t && !t->err;
-                if (t)
-                        redisFree(t);
-                if (up)
-                        break;
-                usleep(10000);
-        }
+        redis = bench_redis_start(dir, port);
         for (int k = 0; k < RUNS; k++)
                 if (floor_rate(port, count, &v[k]) < 0)
                         goto finish;

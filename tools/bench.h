@@ -31,6 +31,10 @@ int bench_xcompat(int argc, char **argv, bool json);
 /* bench-bridge.c: what the Redis benchmarks share */
 /* a free TCP port on 127.0.0.1, or -1 */
 int bench_free_port(void);
+/* redis-server on 127.0.0.1:port without persistence, its files in
+ * dir/redis, its log dir/redis.log; returns once it accepts a connection
+ * (or after 5 s) */
+pid_t bench_redis_start(const char *dir, int port);
 /* fork + exec argv, stdout and stderr to log (when not NULL), with
  * $XFSM_COMPONENT_PATH set to component_path (when not NULL) */
 pid_t bench_spawn_env(char *const argv[], const char *log, const char *component_path);
