@@ -219,6 +219,13 @@ static void components_answer(Job *j) {
         }
 }
 
+/* The component list could not be had: the job ends with that error. */
+static void job_fail(Job *j, const sd_bus_error *error) {
+        j->then = NULL;
+        job_done_one(j);
+        reply_bus_error(j->x, error);
+}
+
 static void on_definition_any(Components *c, ComponentInfo *ci, const sd_bus_error *error, void *userdata) {
         /* a component that cannot give its definition is listed without it */
         job_done_one(userdata);
@@ -228,9 +235,7 @@ static void on_components_list(Components *c, const sd_bus_error *error, void *u
         Job *j = userdata;
 
         if (error) {
-                j->then = NULL;
-                job_done_one(j);
-                reply_bus_error(j->x, error);
+                job_fail(j, error);
                 return;
         }
         j->then = components_answer;
@@ -442,9 +447,7 @@ static void on_resolve_list(Components *c, const sd_bus_error *error, void *user
         Job *j = userdata;
 
         if (error) {
-                j->then = NULL;
-                job_done_one(j);
-                reply_bus_error(j->x, error);
+                job_fail(j, error);
                 return;
         }
         j->then = resolved;
@@ -751,9 +754,7 @@ static void on_instances_list(Components *c, const sd_bus_error *error, void *us
         Job *j = userdata;
 
         if (error) {
-                j->then = NULL;
-                job_done_one(j);
-                reply_bus_error(j->x, error);
+                job_fail(j, error);
                 return;
         }
         j->then = instances_answer;
