@@ -347,7 +347,29 @@ static int wait_seen(sd_bus *bus, Seen *s, uint64_t want, uint64_t timeout_ns) {
         return 0;
 }
 
-static int hop(BNode *a, BNode *b, const char *sender, unsigned n, BenchResult *lat, double *ret_rate) {
+/* Where the sustained rate's CPU time goes: each process of the path, in ns per event. */
+enum { CPU_CLIENT, CPU_BUS_A, CPU_XFSMD_A, CPU_BRIDGE_A, CPU_REDIS, CPU_BRIDGE_B, CPU_XFSMD_B, CPU_BUS_B, N_CPU };
+static const char *const cpu_names[N_CPU] = { "client",      "dbus-daemon A", "xfsmd A", "bridge A",
+                                              "redis-server", "bridge B",      "xfsmd B", "dbus-daemon B" };
+typedef struct CpuShare {
+        double ns_per_event[N_CPU];
+        double total_ns;
+} CpuShare;
+
+static void cpu_sample(const BNode *a, const BNode *b, pid_t redis, uint64_t ret[N_CPU]) {
+        ret[CPU_CLIENT] = bench_cpu_ns(getpid());
+        ret[CPU_BUS_A] = bench_cpu_ns(a->bus_pid);
+        ret[CPU_XFSMD_A] = bench_cpu_ns(a->xfsmd);
+        ret[CPU_BRIDGE_A] = bench_cpu_ns(a->bridge);
+        ret[CPU_REDIS] = bench_cpu_ns(redis);
+        ret[CPU_BRIDGE_B] = bench_cpu_ns(b->bridge);
+        ret[CPU_XFSMD_B] = bench_cpu_ns(b->xfsmd);
+        ret[CPU_BUS_B] = bench_cpu_ns(b->bus_pid);
+}
+
+static int hop(BNode *a, BNode *b, pid_t redis, const char *sender, unsigned n, BenchResult *lat, double *ret_rate,
+               CpuShare *ret_cpu) {
+        uint64_t cpu0[N_CPU], cpu1[N_CPU];
         uint64_t *v = calloc(n, sizeof *v), t0;
         sd_bus_slot *slot = NULL;
         Seen seen = {};
@@ -374,6 +396,7 @@ static int hop(BNode *a, BNode *b, const char *sender, unsigned n, BenchResult *
         lat->p99_ns = v[n * 99 / 100];
 
         /* sustained: many Sends in flight on A, until B took them all */
+        cpu_sample(a, b, redis, cpu0);
         t0 = bench_now_ns();
         for (unsigned k = 0; k < rate_n; k++, next++) {
                 snprintf(payload, sizeof payload, "{\"n\":%u}", next);
@@ -396,6 +419,12 @@ static int hop(BNode *a, BNode *b, const char *sender, unsigned n, BenchResult *
                         goto finish;
         }
         *ret_rate = (double) rate_n / ((double) (bench_now_ns() - t0) / 1e9);
+        cpu_sample(a, b, redis, cpu1);
+        ret_cpu->total_ns = 0;
+        for (size_t k = 0; k < N_CPU; k++) {
+                ret_cpu->ns_per_event[k] = (double) (cpu1[k] - cpu0[k]) / rate_n;
+                ret_cpu->total_ns += ret_cpu->ns_per_event[k];
+        }
         r = 0;
 finish:
         sd_bus_slot_unref(slot);
@@ -462,6 +491,7 @@ int bench_bridge(int argc, char **argv, bool json) {
         long mem_idle = 0, mem_waiting = 0;
         long long waited = 0;
         double rate[2] = {};
+        CpuShare cpu[2] = {};
         const char *xfsmd, *bridge;
         int port, c, r = 1;
         pid_t redis = 0;
@@ -500,7 +530,7 @@ int bench_bridge(int argc, char **argv, bool json) {
                         usleep(10000);
                 sender = create(a.bus, "BenchSender", "Sender", "{}");
                 receiver = create(b.bus, "BenchReceiver", "Counter", "{\"count\":0}");
-                if (!sender || !receiver || hop(&a, &b, sender, count, &lat[p], &rate[p]) < 0) {
+                if (!sender || !receiver || hop(&a, &b, redis, sender, count, &lat[p], &rate[p], &cpu[p]) < 0) {
                         fprintf(stderr, "xfsm-bench: bridge: the cross-node run (%s) failed; logs in %s\n", policies[p], dir);
                         goto finish;
                 }
@@ -521,10 +551,15 @@ int bench_bridge(int argc, char **argv, bool json) {
 
         if (json) {
                 printf("{\"floor\":{\"median_us\":%.1f,\"p99_us\":%.1f}", fl.median_ns / 1e3, fl.p99_ns / 1e3);
-                for (size_t p = 0; p < 2; p++)
-                        printf(",\"%s\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio\":%.2f,\"rate\":%.0f}", policies[p],
-                               lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
+                for (size_t p = 0; p < 2; p++) {
+                        printf(",\"%s\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio\":%.2f,\"rate\":%.0f,"
+                               "\"cpu_us_per_event\":{",
+                               policies[p], lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                        for (size_t k = 0; k < N_CPU; k++)
+                                printf("\"%s\":%.1f,", cpu_names[k], cpu[p].ns_per_event[k] / 1e3);
+                        printf("\"total\":%.1f}}", cpu[p].total_ns / 1e3);
+                }
                 printf(",\"proxied_send\":{\"median_us\":%.1f,\"p99_us\":%.1f,\"ratio_to_local\":%.2f,"
                        "\"ratio_to_floor\":%.2f},\"local_send\":{\"median_us\":%.1f,\"p99_us\":%.1f}",
                        proxied.median_ns / 1e3, proxied.p99_ns / 1e3, (double) proxied.median_ns / (double) local.median_ns,
@@ -543,6 +578,13 @@ int bench_bridge(int argc, char **argv, bool json) {
                                "(target >= 20000)\n",
                                policies[p], lat[p].median_ns / 1e3, lat[p].p99_ns / 1e3,
                                (double) lat[p].median_ns / (double) fl.median_ns, rate[p]);
+                for (size_t p = 0; p < 2; p++) {
+                        printf("  CPU per sustained event, durability %-5s: %.1f us in all:", policies[p],
+                               cpu[p].total_ns / 1e3);
+                        for (size_t k = 0; k < N_CPU; k++)
+                                printf("%s %s %.1f", k ? "," : "", cpu_names[k], cpu[p].ns_per_event[k] / 1e3);
+                        printf("\n");
+                }
                 printf("Send from node A to B's component through both bridges   %7.1f us (p99 %7.1f)   %.1f x the same "
                        "Send on B (%.1f us), %.1f x the floor\n",
                        proxied.median_ns / 1e3, proxied.p99_ns / 1e3, (double) proxied.median_ns / (double) local.median_ns,

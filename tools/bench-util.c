@@ -6,9 +6,11 @@
  * RUNS runs with its range. */
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -103,4 +105,33 @@ int bench_in_child(const char *cpus, bench_child_fn fn, const void *arg, void *r
 
 void bench_json_stat(FILE *f, const char *name, BenchStat s) {
         fprintf(f, "\"%s\":{\"median\":%.6g,\"min\":%.6g,\"max\":%.6g}", name, s.median, s.min, s.max);
+}
+
+uint64_t bench_cpu_ns(pid_t pid) {
+        char path[64];
+        struct dirent *de;
+        uint64_t sum = 0;
+        DIR *d;
+
+        snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                unsigned long long ns = 0;
+                char stat[384];
+                FILE *f;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(stat, sizeof stat, "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
+                f = fopen(stat, "re");
+                if (!f)
+                        continue;
+                if (fscanf(f, "%llu", &ns) == 1)
+                        sum += ns;
+                fclose(f);
+        }
+        closedir(d);
+        return sum;
 }

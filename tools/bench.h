@@ -62,6 +62,9 @@ int bench_pin(const char *cpus);
 /* The CPUs the processes of one comparison share: --cpus, else "0". */
 extern const char *bench_cpus;
 
+/* The CPU time a process has used so far, all its threads (schedstat), in ns; 0 when unknown */
+uint64_t bench_cpu_ns(pid_t pid);
+
 /* JSON: {"median":..,"min":..,"max":..} for one figure */
 void bench_json_stat(FILE *f, const char *name, BenchStat s);
 
