@@ -292,6 +292,26 @@ static void test_both_sides_derive_the_same_pair_key(void **state) {
         assert_true(node_keyring_knows(delta, "beta"));
 }
 
+/* The keyed HMAC state a MAC starts from is the pair key's, in each
+ * direction: the same tag as HMAC-SHA-512-256 with the key itself, and a
+ * copy used up leaves the next one whole. */
+static void test_keyed_state_is_the_pair_keys_hmac(void **state) {
+        static const uint8_t msg[] = "xfsm entry";
+        uint8_t key[NODE_KEY_SIZE], want[crypto_auth_hmacsha512256_BYTES], got[crypto_auth_hmacsha512256_BYTES];
+        crypto_auth_hmacsha512256_state st;
+
+        for (int d = NODE_KEY_SEND; d <= NODE_KEY_RECEIVE; d++)
+                for (int round = 0; round < 2; round++) {
+                        assert_int_equal(node_keyring_mac_key(alpha, "beta", (NodeKeyDirection) d, key), 0);
+                        crypto_auth_hmacsha512256(want, msg, sizeof msg, key);
+                        assert_int_equal(node_keyring_mac_state(alpha, "beta", (NodeKeyDirection) d, &st), 0);
+                        crypto_auth_hmacsha512256_update(&st, msg, sizeof msg);
+                        crypto_auth_hmacsha512256_final(&st, got);
+                        assert_memory_equal(want, got, sizeof want);
+                }
+        assert_int_equal(node_keyring_mac_state(beta, "delta", NODE_KEY_RECEIVE, &st), -ENOKEY);
+}
+
 /* ---- authentication ----------------------------------------------------------- */
 
 /* Without a mac field, an entry is unsigned: dead. */
@@ -882,6 +902,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_both_sides_derive_the_same_pair_key),
+                cmocka_unit_test(test_keyed_state_is_the_pair_keys_hmac),
                 cmocka_unit_test(test_no_mac_is_dead),
                 cmocka_unit_test(test_wrong_mac_is_dead),
                 cmocka_unit_test(test_another_nodes_name_with_a_third_nodes_mac_is_dead),

@@ -66,19 +66,18 @@ static void mac_add(crypto_auth_hmacsha512256_state *st, const char *s, size_t l
 
 /* The MAC of (v, node, kind, body), each length-prefixed, after the
  * context string, so that no field can be shifted into another. */
-static void entry_mac(const uint8_t key[NODE_KEY_SIZE], const char *v, size_t v_len, const char *node,
+static void entry_mac(crypto_auth_hmacsha512256_state *keyed, const char *v, size_t v_len, const char *node,
                       size_t node_len, const char *kind, size_t kind_len, const char *body, size_t body_len,
                       uint8_t ret[crypto_auth_BYTES]) {
-        crypto_auth_hmacsha512256_state st;
+        crypto_auth_hmacsha512256_state *st = keyed; /* the pair's key already in (node_keyring_mac_state()) */
 
-        crypto_auth_hmacsha512256_init(&st, key, NODE_KEY_SIZE);
-        mac_add(&st, MAC_CONTEXT, strlen(MAC_CONTEXT));
-        mac_add(&st, v, v_len);
-        mac_add(&st, node, node_len);
-        mac_add(&st, kind, kind_len);
-        mac_add(&st, body, body_len);
-        crypto_auth_hmacsha512256_final(&st, ret);
-        sodium_memzero(&st, sizeof st);
+        mac_add(st, MAC_CONTEXT, strlen(MAC_CONTEXT));
+        mac_add(st, v, v_len);
+        mac_add(st, node, node_len);
+        mac_add(st, kind, kind_len);
+        mac_add(st, body, body_len);
+        crypto_auth_hmacsha512256_final(st, ret);
+        sodium_memzero(st, sizeof *st);
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -93,7 +92,8 @@ void entry_fields_done(EntryFields *f) {
 int entry_encode(const NodeKeyring *k, const char *receiver, EntryKind kind, const char *body, size_t body_len,
                  EntryFields *ret) {
         const char *self, *kind_name;
-        uint8_t key[NODE_KEY_SIZE], mac[crypto_auth_BYTES];
+        crypto_auth_hmacsha512256_state st;
+        uint8_t mac[crypto_auth_BYTES];
         size_t self_len;
         char *buf, *p;
         int r;
@@ -108,15 +108,14 @@ int entry_encode(const NodeKeyring *k, const char *receiver, EntryKind kind, con
         if (body_len > ENTRY_BODY_MAX)
                 return -EMSGSIZE;
 
-        r = node_keyring_mac_key(k, receiver, NODE_KEY_SEND, key);
+        r = node_keyring_mac_state(k, receiver, NODE_KEY_SEND, &st);
         if (r < 0)
                 return r;
 
         self = node_keyring_self(k);
         self_len = strlen(self);
-        entry_mac(key, ENTRY_VERSION, strlen(ENTRY_VERSION), self, self_len, kind_name, strlen(kind_name),
+        entry_mac(&st, ENTRY_VERSION, strlen(ENTRY_VERSION), self, self_len, kind_name, strlen(kind_name),
                   body ?: "", body_len, mac);
-        sodium_memzero(key, sizeof key);
 
         /* node, body and the MAC's hex, each NUL-terminated */
         buf = malloc(self_len + 1 + body_len + 1 + 2 * sizeof mac + 1);
@@ -249,7 +248,8 @@ static int parse_signed(const NodeKeyring *k, EntryKind wanted, const char *cons
                         size_t n, Entry **ret_entry, EntryDead *ret_dead) {
         const char *val[_FIELD_MAX] = {};
         size_t len[_FIELD_MAX] = {};
-        uint8_t key[NODE_KEY_SIZE], want[crypto_auth_BYTES], got[crypto_auth_BYTES];
+        crypto_auth_hmacsha512256_state st;
+        uint8_t want[crypto_auth_BYTES], got[crypto_auth_BYTES];
         _cleanup_(entry_freep) Entry *e = NULL;
         EntryKind kind = _ENTRY_KIND_MAX;
         char node[NODE_NAME_MAX + 1], pb[72];
@@ -305,22 +305,20 @@ static int parse_signed(const NodeKeyring *k, EntryKind wanted, const char *cons
         if (!node_name_is_valid(node))
                 return dead(ret_dead, ENTRY_DEAD_UNKNOWN_NODE, "node '%s' is not a node name",
                             printable(pb, node, strlen(node)));
-        if (node_keyring_mac_key(k, node, NODE_KEY_RECEIVE, key) < 0)
+        if (!node_keyring_knows(k, node))
                 return dead(ret_dead, ENTRY_DEAD_UNKNOWN_NODE, "node '%s' is not accepted here (no %s/%s.pub)", node,
                             NODE_KEYS_DIR, node);
 
-        if (!val[FIELD_MAC]) {
-                sodium_memzero(key, sizeof key);
+        if (!val[FIELD_MAC])
                 return dead(ret_dead, ENTRY_DEAD_BAD_MAC, "no field mac: unsigned");
-        }
         if (node_key_parse_hex(val[FIELD_MAC], len[FIELD_MAC], got, &why) < 0 ||
-            len[FIELD_MAC] != 2 * sizeof got) {
-                sodium_memzero(key, sizeof key);
+            len[FIELD_MAC] != 2 * sizeof got)
                 return dead(ret_dead, ENTRY_DEAD_BAD_MAC, "mac is not 64 hex digits");
-        }
-        entry_mac(key, val[FIELD_V], len[FIELD_V], val[FIELD_NODE], len[FIELD_NODE], val[FIELD_KIND],
+        if (node_keyring_mac_state(k, node, NODE_KEY_RECEIVE, &st) < 0)
+                return dead(ret_dead, ENTRY_DEAD_UNKNOWN_NODE, "node '%s' is not accepted here (no %s/%s.pub)", node,
+                            NODE_KEYS_DIR, node);
+        entry_mac(&st, val[FIELD_V], len[FIELD_V], val[FIELD_NODE], len[FIELD_NODE], val[FIELD_KIND],
                   len[FIELD_KIND], val[FIELD_BODY], len[FIELD_BODY], want);
-        sodium_memzero(key, sizeof key);
         if (sodium_memcmp(want, got, sizeof want) != 0)
                 return dead(ret_dead, ENTRY_DEAD_BAD_MAC, "mac is not node %s's", node);
 

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "macro.h"
 #include "node-name.h"
 
@@ -81,3 +83,8 @@ int node_keyring_refresh(NodeKeyring *k, const char *peer);
  * not accepted. */
 int node_keyring_mac_key(const NodeKeyring *k, const char *peer, NodeKeyDirection dir,
                          uint8_t ret[NODE_KEY_SIZE]);
+/* The same key as an HMAC-SHA-512-256 state already keyed, ready for
+ * crypto_auth_hmacsha512256_update(); the caller wipes its copy after use.
+ * -ENOKEY when peer is not accepted. */
+int node_keyring_mac_state(const NodeKeyring *k, const char *peer, NodeKeyDirection dir,
+                           crypto_auth_hmacsha512256_state *ret);
