@@ -426,8 +426,15 @@ static pid_t spawn_socket_worker(const char *xfsmd, const char *address, const c
         return pid;
 }
 
+/* Where a hop's time goes: the CPU time each side used per hop (the two
+ * workers together, the broker the workers' signals go through, this client). */
+typedef struct HopCpu {
+        double workers_ns, broker_ns, client_ns;
+} HopCpu;
+
 static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, const char *dir, unsigned rallies,
-                       bool sockets, const char *policy, BenchResult *ret) {
+                       bool sockets, const char *policy, pid_t broker, BenchResult *ret, HopCpu *ret_cpu) {
+        uint64_t cpu_w = 0, cpu_b = 0, cpu_c = 0;
         char fa[PATH_MAX], fb[PATH_MAX], pa[256] = "", pb[256] = "", payload[64], sa[PATH_MAX], sb[PATH_MAX];
         sd_bus_slot *slot = NULL;
         uint64_t *lat = calloc(rallies, sizeof *lat);
@@ -488,6 +495,9 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 goto finish;
         snprintf(rally.done_path, sizeof rally.done_path, "%s", pa);
         snprintf(payload, sizeof payload, "{\"left\":%d}", HOPS);
+        cpu_w = bench_cpu_ns(a) + bench_cpu_ns(b);
+        cpu_b = broker > 0 ? bench_cpu_ns(broker) : 0;
+        cpu_c = bench_cpu_ns(getpid());
         for (unsigned k = 0; k < rallies; k++) {
                 const char *serve = rally.done_path;
                 const char *dest = streq(serve, pa) ? "org.xfsm1.BenchHopA" : "org.xfsm1.BenchHopB";
@@ -512,6 +522,12 @@ static int measure_hop(sd_bus *bus, const char *xfsmd, const char *address, cons
                 }
                 lat[k] = (bench_now_ns() - t0) / (HOPS + 1);
         }
+        if (ret_cpu) {
+                double hops = (double) rallies * (HOPS + 1);
+                ret_cpu->workers_ns = (double) (bench_cpu_ns(a) + bench_cpu_ns(b) - cpu_w) / hops;
+                ret_cpu->broker_ns = broker > 0 ? (double) (bench_cpu_ns(broker) - cpu_b) / hops : 0;
+                ret_cpu->client_ns = (double) (bench_cpu_ns(getpid()) - cpu_c) / hops;
+        }
         qsort(lat, rallies, sizeof *lat, bench_cmp_u64);
         ret->median_ns = lat[rallies / 2];
         ret->p99_ns = lat[rallies * 99 / 100];
@@ -530,6 +546,21 @@ finish:
                 (void) unlink(fb);
         }
         return r;
+}
+
+/* the run whose workers used the median CPU time per hop */
+static HopCpu hop_cpu_median(const HopCpu v[RUNS]) {
+        size_t order[RUNS];
+
+        for (size_t i = 0; i < RUNS; i++)
+                order[i] = i;
+        for (size_t i = 1; i < RUNS; i++)
+                for (size_t j = i; j > 0 && v[order[j]].workers_ns < v[order[j - 1]].workers_ns; j--) {
+                        size_t t = order[j];
+                        order[j] = order[j - 1];
+                        order[j - 1] = t;
+                }
+        return v[order[RUNS / 2]];
 }
 
 /* the floor: one-way time of a 64-byte SOCK_SEQPACKET ping-pong between two processes */
@@ -1136,6 +1167,7 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
 
         /* the inter-process hop, durability none and batch, interleaved with its floors */
         BenchResult hop[2][RUNS] = {}, phop[2][RUNS] = {}, raw[RUNS] = {}, hop_p2p[RUNS] = {};
+        HopCpu phop_cpu[2][RUNS] = {};
         uint64_t hop_fsync[RUNS] = {};
         double hop_p2p_rate;
         bool hop_ok = !only || streq(only, "hop");
@@ -1145,10 +1177,11 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                          measure_fdatasync(dir, 200, &hop_fsync[run]) >= 0;
                 for (int k = 0; k < 2 && hop_ok; k++) {
                         const char *policy = k ? "batch" : NULL;
-                        hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, false, policy, &hop[k][run]) >= 0;
+                        hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, false, policy, broker, &hop[k][run],
+                                             NULL) >= 0;
                         if (hop_ok && socket_ok)
-                                hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, true, policy,
-                                                     &phop[k][run]) >= 0;
+                                hop_ok = measure_hop(bus, xfsmd, address, dir, rallies, true, policy, broker,
+                                                     &phop[k][run], &phop_cpu[k][run]) >= 0;
                 }
         }
         if (!hop_ok && (!only || streq(only, "hop")))
@@ -1236,6 +1269,10 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                         if (k)
                                                 printf(",\"socket_ratio_to_fdatasync\":%.3f",
                                                        stat_ns(phop[k], false).median / hfs);
+                                        HopCpu hc = hop_cpu_median(phop_cpu[k]);
+                                        printf(",\"socket_cpu_ns_per_hop\":{\"workers\":%.0f,\"broker\":%.0f,"
+                                               "\"client\":%.0f}",
+                                               hc.workers_ns, hc.broker_ns, hc.client_ns);
                                 }
                                 putchar('}');
                         }
@@ -1310,6 +1347,12 @@ int bench_bus(int argc, char **argv, const char *address_arg, bool json) {
                                         printf(" (to the call); %.1f fdatasyncs\n", stat_ns(phop[k], false).median / hfs);
                                 else
                                         printf(" (to the call; target <= 3)\n");
+                        }
+                        for (int k = 0; k < 2 && socket_ok; k++) {
+                                HopCpu hc = hop_cpu_median(phop_cpu[k]);
+                                printf("  CPU per peer-to-peer hop, durability %-5s: the two workers %.1f us, "
+                                       "the broker (their signals) %.1f us, this client %.1f us\n",
+                                       k ? "batch" : "none", hc.workers_ns / 1e3, hc.broker_ns / 1e3, hc.client_ns / 1e3);
                         }
                 }
                 if (rec_ok)
