@@ -435,14 +435,9 @@ bool node_keyring_knows(const NodeKeyring *k, const char *peer) {
 int node_keyring_mac_key(const NodeKeyring *k, const char *peer, NodeKeyDirection dir, uint8_t ret[NODE_KEY_SIZE]) {
         const NodePeer *p;
 
-        assert(k);
-        assert(peer);
-        assert(ret);
-
-        p = find_peer(k, peer);
-        if (!p)
+        assert(k && peer && ret);
+        if (!(p = find_peer(k, peer)))
                 return -ENOKEY;
-
         memcpy(ret, dir == NODE_KEY_SEND ? p->send : p->receive, NODE_KEY_SIZE);
         return 0;
 }
@@ -451,14 +446,9 @@ int node_keyring_mac_state(const NodeKeyring *k, const char *peer, NodeKeyDirect
                            crypto_auth_hmacsha512256_state *ret) {
         const NodePeer *p;
 
-        assert(k);
-        assert(peer);
-        assert(ret);
-
-        p = find_peer(k, peer);
-        if (!p)
+        assert(k && peer && ret);
+        if (!(p = find_peer(k, peer)))
                 return -ENOKEY;
-
         *ret = dir == NODE_KEY_SEND ? p->send_mac : p->receive_mac;
         return 0;
 }
