@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,8 +156,51 @@ static int node_prepare(BNode *n, const char *top, const char *bridge) {
         return 0;
 }
 
+/* xfsmd as xfsm@.socket runs it: started by the first connection to
+ * RUN/STEM.sock, so that the bridge delivers to it peer to peer, as on a real
+ * node (the bridge finds the socket through XFSM_RUNTIME_DIR). */
+static pid_t spawn_socket_xfsmd(const BNode *n, const char *xfsmd, const char *run, const char *comp,
+                                const char *state, const char *policy, const char *log) {
+        char sock[700], listen[720], run_env[700], comp_env[700];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        pid_t pid;
+
+        snprintf(sock, sizeof sock, "%s/%s.sock", run, n->stem);
+        if (strlen(sock) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, sock, strlen(sock) + 1);
+        snprintf(listen, sizeof listen, "--listen=%s", sock);
+        snprintf(run_env, sizeof run_env, "XFSM_RUNTIME_DIR=%s", run);
+        snprintf(comp_env, sizeof comp_env, "XFSM_COMPONENT_PATH=%s", comp);
+        pid = fork();
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, STDOUT_FILENO);
+                        dup2(fd, STDERR_FILENO);
+                }
+                (void) setenv("GLIBC_TUNABLES", XFSM_GLIBC_TUNABLES, 1);
+                execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", listen, "--fdname=xfsm", "-E",
+                      run_env, "-E", comp_env, "-E", "GLIBC_TUNABLES", xfsmd, "--bus-address", n->address,
+                      "--state-dir", state, "--durability", policy, "--component", n->stem, (char *) NULL);
+                _exit(127);
+        }
+        /* the first connection starts it */
+        for (int k = 0; k < 500; k++) {
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                bool ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+
+                if (fd >= 0)
+                        close(fd);
+                if (ok)
+                        break;
+                usleep(10000);
+        }
+        return pid;
+}
+
 static int node_start(BNode *n, const char *top, const char *xfsmd, const char *bridge, int port, const char *policy) {
-        char comp[600], state[600], bstate[600], key[600], nodes[600], url[64], log[700];
+        char comp[600], state[600], bstate[600], key[600], nodes[600], url[64], log[700], run[600];
 
         snprintf(comp, sizeof comp, "%s/comp", n->dir);
         snprintf(state, sizeof state, "%s/state", n->dir);
@@ -169,14 +214,25 @@ static int node_start(BNode *n, const char *top, const char *xfsmd, const char *
                         return -EIO;
         }
         snprintf(log, sizeof log, "%s/xfsmd.log", n->dir);
-        char *xargv[] = { (char *) xfsmd, (char *) "--bus-address", n->address, (char *) "--state-dir", state,
-                          (char *) "--durability", (char *) policy, (char *) "--component", (char *) n->stem, NULL };
-        n->xfsmd = bench_spawn_env(xargv, log, comp);
+        snprintf(run, sizeof run, "%s/run", n->dir);
+        (void) mkdir(run, 0755);
+        if (access("/usr/bin/systemd-socket-activate", X_OK) == 0)
+                n->xfsmd = spawn_socket_xfsmd(n, xfsmd, run, comp, state, policy, log);
+        else {
+                char *xargv[] = { (char *) xfsmd, (char *) "--bus-address", n->address, (char *) "--state-dir", state,
+                                  (char *) "--durability", (char *) policy, (char *) "--component", (char *) n->stem,
+                                  NULL };
+                n->xfsmd = bench_spawn_env(xargv, log, comp); /* then the bridge delivers over the bus */
+        }
+        if (n->xfsmd < 0)
+                return -EIO;
+        (void) setenv("XFSM_RUNTIME_DIR", run, 1); /* the bridge started next finds the worker's socket there */
         snprintf(log, sizeof log, "%s/bridge.log", n->dir);
         char *bargv[] = { (char *) bridge, (char *) "--bus-address", n->address, (char *) "--node", (char *) n->name,
                           (char *) "--redis", url, (char *) "--state-dir", bstate, (char *) "--nodes-dir", nodes,
                           (char *) "--node-key", key, NULL };
         n->bridge = bench_spawn_env(bargv, log, comp);
+        (void) unsetenv("XFSM_RUNTIME_DIR");
         return 0;
 }
 
