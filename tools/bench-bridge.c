@@ -8,7 +8,8 @@
  *   - the floor: a bare XADD -> XREADGROUP -> XACK round on the same Redis;
  *   - the cross-node event: Send on A until the Transition on B, median and
  *     p99, and its ratio to the floor;
- *   - the sustained rate of cross-node routed events (many Sends in flight);
+ *   - the sustained rate of cross-node routed events (64 Sends in flight), and
+ *     the CPU time each process of the path used per event;
  *   - a Send called on node A for B's component (through both bridges and
  *     the calls and replies streams) beside the same Send on node B.
  * Figures only, no assertions. */
@@ -423,9 +424,29 @@ static void cpu_sample(const BNode *a, const BNode *b, pid_t redis, uint64_t ret
         ret[CPU_BUS_B] = bench_cpu_ns(b->bus_pid);
 }
 
+/* The sustained Sends: how many are out, and the first that failed. */
+#define SUSTAINED_WINDOW 64
+typedef struct Window {
+        unsigned in_flight;
+        bool failed;
+} Window;
+
+static int on_sent(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Window *w = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        w->in_flight--;
+        if (e && !w->failed) {
+                fprintf(stderr, "xfsm-bench: bridge: a sustained Send failed: %s: %s\n", e->name, e->message);
+                w->failed = true;
+        }
+        return 0;
+}
+
 static int hop(BNode *a, BNode *b, pid_t redis, const char *sender, unsigned n, BenchResult *lat, double *ret_rate,
                CpuShare *ret_cpu) {
         uint64_t cpu0[N_CPU], cpu1[N_CPU];
+        Window window = {};
         uint64_t *v = calloc(n, sizeof *v), t0;
         sd_bus_slot *slot = NULL;
         Seen seen = {};
@@ -451,20 +472,27 @@ static int hop(BNode *a, BNode *b, pid_t redis, const char *sender, unsigned n, 
         lat->median_ns = v[n / 2];
         lat->p99_ns = v[n * 99 / 100];
 
-        /* sustained: many Sends in flight on A, until B took them all */
+        /* sustained: SUSTAINED_WINDOW Sends in flight on A, until B took them all */
         cpu_sample(a, b, redis, cpu0);
         t0 = bench_now_ns();
         for (unsigned k = 0; k < rate_n; k++, next++) {
+                while (window.in_flight >= SUSTAINED_WINDOW && !window.failed)
+                        if (sd_bus_process(a->bus, NULL) == 0 && sd_bus_wait(a->bus, 100000) < 0)
+                                goto finish;
+                if (window.failed)
+                        goto finish;
                 snprintf(payload, sizeof payload, "{\"n\":%u}", next);
                 if (sd_bus_call_method_async(a->bus, NULL, "org.xfsm1.BenchSender", "/org/xfsm1/BenchSender",
-                                             "org.xfsm1.Component", "Send", NULL, NULL, "sss", sender, "NEXT",
+                                             "org.xfsm1.Component", "Send", on_sent, &window, "sss", sender, "NEXT",
                                              payload) < 0)
                         goto finish;
-                if (k % 64 == 63)
-                        while (sd_bus_process(a->bus, NULL) > 0)
-                                ;
+                window.in_flight++;
         }
-        (void) sd_bus_flush(a->bus);
+        while (window.in_flight > 0 && !window.failed)
+                if (sd_bus_process(a->bus, NULL) == 0 && sd_bus_wait(a->bus, 100000) < 0)
+                        goto finish;
+        if (window.failed)
+                goto finish;
         for (;;) {
                 while (sd_bus_process(a->bus, NULL) > 0)
                         ;
