@@ -104,6 +104,10 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush_close_unref(m->peers[k]);
         }
         free(m->peers);
+        sd_event_source_disable_unref(m->fresh_kick);
+        for (size_t k = 0; k < m->n_fresh; k++)
+                sd_bus_unref(m->fresh[k]);
+        free(m->fresh);
         xfsm_engine_free(m->engine);
         m->work = work_free(m->work); /* kills commands still running: after a restart they are "interrupted" */
         m->durable = durable_free(m->durable);
@@ -542,6 +546,56 @@ static int on_peer_gone(sd_bus_message *msg, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+/* A client may send its first call in the same write as the end of its
+ * authentication (libdbus does: "BEGIN\r\n" and the message together).
+ * sd-bus reads both while authenticating and keeps the call in its buffer,
+ * but nothing wakes the connection for it again: no more data comes, and
+ * the call would wait until the client hangs up. So after each dispatch,
+ * a connection still fresh is processed until it has nothing more; it stops
+ * being fresh once it was so processed past its authentication. */
+static int on_fresh_kick(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        size_t k = 0;
+
+        while (k < m->n_fresh) {
+                sd_bus *peer = m->fresh[k];
+                int r;
+
+                do
+                        r = sd_bus_process(peer, NULL);
+                while (r > 0);
+                if (r < 0 || sd_bus_is_ready(peer) > 0 || sd_bus_is_open(peer) <= 0) {
+                        m->fresh[k] = m->fresh[--m->n_fresh];
+                        sd_bus_unref(peer);
+                } else
+                        k++;
+        }
+        if (m->n_fresh == 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+static int fresh_add(Manager *m, sd_bus *peer) {
+        sd_bus **v;
+        int r;
+
+        v = reallocarray(m->fresh, m->n_fresh + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        m->fresh = v;
+        if (!m->fresh_kick) {
+                r = sd_event_add_post(m->event, &m->fresh_kick, on_fresh_kick, m);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(m->fresh_kick, "peer-fresh");
+        }
+        r = sd_event_source_set_enabled(m->fresh_kick, SD_EVENT_ON);
+        if (r < 0)
+                return r;
+        m->fresh[m->n_fresh++] = sd_bus_ref(peer);
+        return 0;
+}
+
 int manager_add_peer(Manager *m, sd_bus *peer) {
         sd_bus **v;
         int r;
@@ -558,6 +612,8 @@ int manager_add_peer(Manager *m, sd_bus *peer) {
         if (r >= 0)
                 r = sd_bus_match_signal(peer, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
                                         "Disconnected", on_peer_gone, m);
+        if (r >= 0)
+                r = fresh_add(m, peer);
         if (r < 0)
                 return r;
         m->peers[m->n_peers++] = sd_bus_ref(peer);

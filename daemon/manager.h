@@ -71,6 +71,9 @@ struct Manager {
         struct Idle *idle;        /* idling out (idle.c) */
         sd_bus **peers;           /* connections on the worker socket (closed with the manager) */
         size_t n_peers;
+        sd_bus **fresh;           /* of those, the ones not yet processed once past their authentication */
+        size_t n_fresh;
+        sd_event_source *fresh_kick;
 };
 
 /* Idle out after usec without work (idle.h). */
