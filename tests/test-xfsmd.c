@@ -698,6 +698,15 @@ static void test_xfsmctl_over_the_bus(void **state) {
         assert_non_null(strstr(out, "PaymentComponent"));
         assert_int_equal(run_ctl("send NoSuch x Y", out, sizeof out), 1);
         assert_int_equal(run_ctl("send 'bad name' x Y", out, sizeof out), 2);
+        /* watching what is nowhere ends at once */
+        assert_int_equal(run_ctl("watch NoSuch", out, sizeof out), 1);
+        assert_non_null(strstr(out, "no component NoSuch"));
+
+        /* a transition of another component served by the same process is not OrderComponent's */
+        assert_int_equal(run_ctl("create Timers Session", out, sizeof out), 0);
+        snprintf(args, sizeof args, "send Timers %.36s LOGIN", out);
+        assert_int_equal(run_ctl(args, out, sizeof out), 0);
+        assert_string_equal(out, "Active\n");
 
         usleep(300000);
         kill(w, SIGTERM);
@@ -705,6 +714,8 @@ static void test_xfsmctl_over_the_bus(void **state) {
         char cat[600];
         snprintf(cat, sizeof cat, "grep -q 'OrderComponent Order %s: Created -> Validated on VALIDATE' %s", id, wlog);
         assert_int_equal(system(cat), 0);
+        snprintf(cat, sizeof cat, "grep -q 'Timers' %s", wlog);
+        assert_int_not_equal(system(cat), 0);
 }
 
 static void test_bad_component_fails_start_up_with_position(void **state) {

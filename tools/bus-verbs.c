@@ -170,6 +170,7 @@ typedef struct Target {
         char bus_name[128];
         char path[160];
         bool remote; /* homed on another node: through the bridge */
+        bool known;  /* served or activatable here, or homed on a node the bridge knows */
 } Target;
 
 static bool name_is_here(sd_bus *bus, const char *bus_name) {
@@ -203,10 +204,11 @@ static int target(sd_bus *bus, const char *component, Target *t) {
                 if (nodes_find(&n, component)) {
                         snprintf(t->bus_name, sizeof t->bus_name, "org.xfsm1.Bridge");
                         snprintf(t->path, sizeof t->path, "/org/xfsm1/Bridge/%s", component);
-                        t->remote = true;
+                        t->remote = t->known = true;
                 }
                 nodes_done(&n);
-        }
+        } else
+                t->known = true;
         return 0;
 }
 
@@ -788,6 +790,11 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
                 return usage_error("watch: expected at most one COMPONENT");
         if (argc == 2 && target(bus, argv[1], &t) != 0)
                 return EXIT_USAGE;
+        if (argc == 2 && !t.known) {
+                fprintf(stderr, "xfsmctl: no component %s: not served or installed here, nor homed on another node\n",
+                        argv[1]);
+                return EXIT_REFUSED;
+        }
         r = sd_event_default(&event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, event, 0);
@@ -802,9 +809,17 @@ static int verb_watch(sd_bus *bus, int argc, char **argv, bool json) {
                              t.path) < 0)
                         return refused(NULL, -ENOMEM);
                 r = sd_bus_add_match(bus, NULL, rule, on_transition, &w);
+        } else if (r >= 0 && argc == 2) {
+                /* its own objects only: one process may serve several components under one unique name */
+                _cleanup_(freep) char *rule = NULL;
+                if (asprintf(&rule,
+                             "type='signal',sender='%s',interface='org.xfsm1.Instance',member='Transition',"
+                             "path_namespace='%s'",
+                             t.bus_name, t.path) < 0)
+                        return refused(NULL, -ENOMEM);
+                r = sd_bus_add_match(bus, NULL, rule, on_transition, &w);
         } else if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, argc == 2 ? t.bus_name : NULL, NULL, "org.xfsm1.Instance",
-                                        "Transition", on_transition, &w);
+                r = sd_bus_match_signal(bus, NULL, NULL, NULL, "org.xfsm1.Instance", "Transition", on_transition, &w);
         if (r < 0)
                 return refused(NULL, r);
 
