@@ -89,10 +89,7 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
                                            outbox_pending(m->outbox, NULL));
         if (event_id) {
                 const char *first;
-                if (!durable_enabled(m->durable))
-                        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                                "event_id deduplication needs the durable journal: start xfsmd with a "
-                                                "state directory");
+                /* remembered in the journal with a state directory, else for as long as the process runs */
                 if (check_name("event_id", event_id, error) < 0)
                         return -EINVAL;
                 first = durable_event_result(m->durable, h, event_id);

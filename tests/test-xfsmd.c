@@ -552,9 +552,9 @@ static void test_bad_input_gets_named_errors_and_changes_nothing(void **state) {
                                        &error, NULL, "sss", id, "X", "{}") < 0);
         assert_string_equal(error.name, "org.freedesktop.DBus.Error.ServiceUnknown");
         sd_bus_error_free(&error);
-        /* event_id needs the journal: NotSupported for now */
-        assert_error("OrderComponent", "SendEx", "org.freedesktop.DBus.Error.NotSupported", "sssa{sv}", id, "VALIDATE",
-                     "{}", 1, "event_id", "s", "e-1");
+        /* an event id outside its character set */
+        assert_error("OrderComponent", "SendEx", "org.xfsm1.Error.InvalidArgument", "sssa{sv}", id, "VALIDATE", "{}", 1,
+                     "event_id", "s", longname);
 
         /* nothing changed */
         char *v = property("OrderComponent", path, "State");
@@ -586,6 +586,36 @@ static void test_send_ex_correlation_id_in_transition_signal(void **state) {
         pump_until(&s, "req-42", 2000000);
         assert_non_null(strstr(s.text, "Created Cancelled CANCEL req-42"));
         sd_bus_slot_unref(slot);
+        free(id);
+}
+
+/* Without a state directory an event id is remembered while the process runs:
+ * the same id again returns the first result and has no second effect. */
+static void test_send_ex_event_id_without_a_state_directory(void **state) {
+        sd_bus_message *reply = NULL;
+        const char *st;
+        (void) state;
+
+        char *id = create("OrderComponent", "Order", "{}", NULL);
+        for (int k = 0; k < 2; k++) {
+                assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                               "org.xfsm1.Component", "SendEx", NULL, &reply, "sssa{sv}", id, "VALIDATE",
+                                               "{}", 1, "event_id", "s", "once-1") >= 0);
+                assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+                assert_string_equal(st, "Validated");
+                reply = sd_bus_message_unref(reply);
+        }
+        /* VALIDATE twice would have been refused (no transition from Validated) */
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.NoTransition", "sss", id, "VALIDATE", "{}");
+        char *h = NULL;
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.OrderComponent", "/org/xfsm1/OrderComponent",
+                                       "org.xfsm1.Component", "GetHistory", NULL, &reply, "s", id) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &st) > 0);
+        h = strdup(st);
+        reply = sd_bus_message_unref(reply);
+        assert_non_null(strstr(h, "VALIDATE"));
+        assert_null(strstr(strstr(h, "VALIDATE") + 1, "VALIDATE")); /* once */
+        free(h);
         free(id);
 }
 
@@ -1763,6 +1793,7 @@ int main(void) {
                 cmocka_unit_test(test_timeout_fires_through_sd_event),
                 cmocka_unit_test(test_bad_input_gets_named_errors_and_changes_nothing),
                 cmocka_unit_test(test_send_ex_correlation_id_in_transition_signal),
+                cmocka_unit_test(test_send_ex_event_id_without_a_state_directory),
                 cmocka_unit_test(test_non_root_caller_is_denied_mutations),
                 cmocka_unit_test(test_xfsmctl_over_the_bus),
                 cmocka_unit_test(test_bad_component_fails_start_up_with_position),
