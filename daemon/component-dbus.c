@@ -3,6 +3,7 @@
 /* org.xfsm1.Component at /org/xfsm1/<Name>, with the ObjectManager of its
  * instances (xfsmd(8)). */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,18 @@ static int check_name(const char *what, const char *s, sd_bus_error *error) {
                 return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "%s longer than %d bytes", what,
                                          XFSM_MAX_NAME);
         return 0;
+}
+
+/* A machine or component name: [A-Za-z_][A-Za-z0-9_]* (xfsm(5)); "" where empty means any. */
+static int check_identifier(const char *what, const char *s, bool empty_ok, sd_bus_error *error) {
+        bool ok = *s ? (isalpha((unsigned char) *s) || *s == '_') : empty_ok;
+
+        for (const char *p = s; ok && *p; p++)
+                ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+                return bus_error_setf_xfsm(error, -XFSM_E_INVALID_ARGUMENT, "%s '%s' is not [A-Za-z_][A-Za-z0-9_]*",
+                                           what, s);
+        return check_name(what, s, error);
 }
 
 static xfsm_instance *find_instance(Host *h, const char *id, sd_bus_error *error) {
@@ -157,7 +170,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "ss", &machine, &context);
         if (r < 0)
                 return r;
-        if (check_name("machine name", machine, error) < 0)
+        if (check_identifier("machine name", machine, false, error) < 0)
                 return -EINVAL;
         r = access_check(m->access, msg, "org.xfsm1.create-instance", &(AccessDetails) { h->name, machine, NULL },
                          method_create_instance, h, error);
@@ -189,7 +202,7 @@ static int deliver_one(Host *h, const char *source, uint64_t seq, uint32_t rule,
         int r;
 
         *ret_delivered = 0;
-        if (check_name("source component", source, error) < 0)
+        if (check_name("source component", source, error) < 0) /* also "xcomponent:S" (xfsm-redis-bridge(8)) */
                 return -EINVAL;
         r = xfsm_routed_parse(json, &rt);
         if (r < 0)
@@ -279,7 +292,7 @@ static int method_broadcast(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = sd_bus_message_read(msg, "ssss", &machine, &state, &event, &payload);
         if (r < 0)
                 return r;
-        if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0 ||
+        if (check_identifier("machine name", machine, false, error) < 0 || check_name("state name", state, error) < 0 ||
             check_name("event name", event, error) < 0)
                 return -EINVAL;
         r = access_check(m->access, msg, "org.xfsm1.send-event", &(AccessDetails) { h->name, machine, event },
@@ -323,7 +336,7 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_read(msg, "ss", &machine, &state);
         if (r < 0)
                 return r;
-        if (check_name("machine name", machine, error) < 0 || check_name("state name", state, error) < 0)
+        if (check_identifier("machine name", machine, true, error) < 0 || check_name("state name", state, error) < 0)
                 return -EINVAL;
         if (!isempty(machine) && xfsm_component_n_machines(h->manager->engine, h->name) > 0) {
                 bool known = false;

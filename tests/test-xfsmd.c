@@ -524,6 +524,10 @@ static void test_bad_input_gets_named_errors_and_changes_nothing(void **state) {
 
         char *id = create("OrderComponent", "Order", "{\"n\":1}", &path);
         assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.NoSuchMachine", "ss", "Nope", "{}");
+        /* a machine name outside its character set is no machine to look for */
+        assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.InvalidArgument", "ss", "a-b", "{}");
+        assert_error("OrderComponent", "ListInstances", "org.xfsm1.Error.InvalidArgument", "ss", "a-b", "");
+        assert_error("OrderComponent", "Broadcast", "org.xfsm1.Error.InvalidArgument", "ssss", "", "", "X", "{}");
         assert_error("OrderComponent", "Send", "org.xfsm1.Error.NoSuchInstance", "sss",
                      "00000000-0000-4000-8000-000000000000", "VALIDATE", "{}");
         assert_error("OrderComponent", "Send", "org.xfsm1.Error.NoTransition", "sss", id, "NOPE", "{}");
