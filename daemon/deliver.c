@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "component-files.h"
 #include "deliver.h"
 #include "log.h"
 #include "macro.h"
@@ -136,7 +137,7 @@ static const char *link_socket(Link *l) {
         if (l->socket_known)
                 return l->socket;
         l->socket_known = true;
-        if (manager_find_component_file(l->target, NULL, &file) <= 0)
+        if (component_file_find(l->target, NULL, &file) <= 0)
                 return NULL;
         base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
         if (asprintf(&l->socket, "%s/%.*s.sock", run_dir(), (int) (strlen(base) - 5), base) < 0) {

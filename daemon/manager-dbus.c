@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "component-files.h"
 #include "bus-errors.h"
 #include "log.h"
 #include "macro.h"
@@ -34,11 +35,6 @@ typedef struct {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_engine *, xfsm_engine_free);
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 static char **strv_free(char **v) {
         for (char **p = v; p && *p; p++)
                 free(*p);
@@ -47,10 +43,6 @@ static char **strv_free(char **v) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
-
-static const char *component_dirs(void) {
-        return manager_component_dirs();
-}
 
 static bool stem_valid(const char *stem) {
         size_t n = strlen(stem);
@@ -97,6 +89,13 @@ static int installed_add(InstalledList *l, const char *stem, const char *path) {
                 log_warning("%s does not load (xfsmctl validate %s), not listed", path, path);
                 return 0;
         }
+        for (size_t k = 0; k < l->n; k++)
+                if (streq(l->v[k].name, xfsm_engine_component_name(e, 0))) {
+                        /* one name is one bus name: the file found first is the component */
+                        log_error("%s and %s.yaml both name component %s: one name, one file; %s is not listed", path,
+                                  l->v[k].stem, l->v[k].name, path);
+                        return 0;
+                }
 
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
@@ -134,27 +133,33 @@ static int installed_scan(InstalledList *l) {
                 size_t n = strcspn(p, ":");
 
                 if (n > 0 && n < sizeof dir) {
-                        _cleanup_(closedirp) DIR *d = NULL;
-                        struct dirent *de;
+                        struct dirent **des = NULL;
+                        int nde;
 
                         memcpy(dir, p, n);
                         dir[n] = 0;
-                        d = opendir(dir);
-                        while (d && (de = readdir(d))) {
-                                size_t len = strlen(de->d_name);
+                        /* in name order: of two files naming one component, the same one is listed each time */
+                        nde = scandir(dir, &des, NULL, alphasort);
+                        r = 0;
+                        for (int k = 0; k < nde; k++) {
+                                const char *file = des[k]->d_name;
+                                size_t len = strlen(file);
                                 char stem[256];
 
-                                if (len <= 5 || !streq(de->d_name + len - 5, ".yaml") || len - 5 >= sizeof stem)
+                                if (r < 0 || len <= 5 || !streq(file + len - 5, ".yaml") || len - 5 >= sizeof stem)
                                         continue;
-                                memcpy(stem, de->d_name, len - 5);
+                                memcpy(stem, file, len - 5);
                                 stem[len - 5] = 0;
                                 if (!stem_valid(stem) || installed_find(l, stem))
                                         continue;
-                                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                                snprintf(path, sizeof path, "%s/%s", dir, file);
                                 r = installed_add(l, stem, path);
-                                if (r < 0)
-                                        return r;
                         }
+                        for (int k = 0; k < nde; k++)
+                                free(des[k]);
+                        free(des);
+                        if (r < 0)
+                                return r;
                 }
 
                 p += n;

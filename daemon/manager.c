@@ -17,6 +17,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "component-files.h"
 #include "bus-errors.h"
 #include "deliver.h"
 #include "durable.h"
@@ -169,53 +170,11 @@ int manager_load_file(Manager *m, const char *path) {
         return m->hosts[m->n_hosts - 1].stem && m->hosts[m->n_hosts - 1].file ? 0 : -ENOMEM;
 }
 
-const char *manager_component_dirs(void) {
-        const char *env = getenv("XFSM_COMPONENT_PATH");
-        return env && *env ? env : "/etc/xfsm/components:/usr/share/xfsm/components";
-}
-
-int manager_find_component_file(const char *name, const char *skip, char **ret_path) {
-        const char *dirs = manager_component_dirs();
-
-        for (const char *p = dirs; *p;) {
-                size_t n = strcspn(p, ":");
-                char dir[PATH_MAX];
-                DIR *d;
-                struct dirent *de;
-
-                snprintf(dir, sizeof dir, "%.*s", (int) n, p);
-                p += n + (p[n] == ':');
-                if (n == 0 || !(d = opendir(dir)))
-                        continue;
-                while ((de = readdir(d))) {
-                        char other[PATH_MAX * 2];
-                        size_t l = strlen(de->d_name);
-                        xfsm_engine *e;
-                        if (l < 6 || !streq(de->d_name + l - 5, ".yaml"))
-                                continue;
-                        snprintf(other, sizeof other, "%s/%s", dir, de->d_name);
-                        if (skip && streq(other, skip))
-                                continue;
-                        e = xfsm_engine_new();
-                        if (e && xfsm_engine_load_file(e, other, NULL, NULL) >= 0 &&
-                            streq(xfsm_engine_component_name(e, 0), name)) {
-                                xfsm_engine_free(e);
-                                closedir(d);
-                                *ret_path = strdup(other);
-                                return *ret_path ? 1 : -ENOMEM;
-                        }
-                        xfsm_engine_free(e);
-                }
-                closedir(d);
-        }
-        return 0;
-}
-
 /* Two files with one YAML name cannot both be hosted by their stems: the
  * name is the bus name and the routing address (xfsmd(8)). */
 static int check_name_unique(const char *path, const char *name) {
         char *other = NULL;
-        int r = manager_find_component_file(name, path, &other);
+        int r = component_file_find(name, path, &other);
         if (r > 0) {
                 r = log_error_errno(-EEXIST, "%s and %s both name component %s: one name, one file", path, other,
                                     name);
@@ -225,7 +184,7 @@ static int check_name_unique(const char *path, const char *name) {
 }
 
 int manager_load_stem(Manager *m, const char *stem) {
-        const char *dirs = manager_component_dirs();
+        const char *dirs = component_dirs();
         char path[PATH_MAX];
 
         if (!*stem || strchr(stem, '/') || stem[0] == '.')

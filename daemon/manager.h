@@ -100,8 +100,6 @@ void manager_rearm_timer(Manager *m);
 Host *manager_find_host(Manager *m, const char *name);
 /* Where components are installed ($XFSM_COMPONENT_PATH or /etc/xfsm/components:/usr/share/xfsm/components),
  * and the file of the component with this YAML name (1, path in ret_path), other than skip; 0 if none. */
-const char *manager_component_dirs(void);
-int manager_find_component_file(const char *name, const char *skip, char **ret_path);
 /* The object path of an instance (malloc'd): /org/xfsm1/<Name>/<Machine>/<escaped id> */
 char *instance_path(const Host *h, xfsm_instance *i);
 char *instance_path_for(const Host *h, const char *machine, const char *id);

@@ -430,6 +430,13 @@ static void test_enable_and_disable_write_the_bus_files(void **state) {
         assert_int_equal(WEXITSTATUS(system(cmd)), 1);
         snprintf(cmd, sizeof cmd, "%s enable ../etc >/dev/null 2>&1", getenv("XFSMCTL") ?: "build/tools/xfsmctl");
         assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+        /* two files with one name: refused, nothing written */
+        snprintf(cmd, sizeof cmd, "cp %s/comp/order.yaml %s/comp/order2.yaml && %s %s enable order 2>&1 | "
+                 "grep -q 'both name component OrderComponent' && ! test -e %s/svc/org.xfsm1.OrderComponent.service",
+                 tmp, tmp, env, getenv("XFSMCTL") ?: "build/tools/xfsmctl", tmp);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s %s enable order >/dev/null 2>&1", env, getenv("XFSMCTL") ?: "build/tools/xfsmctl");
+        assert_int_equal(WEXITSTATUS(system(cmd)), 1);
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
         assert_int_equal(system(cmd), 0);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "component-files.h"
 #include "macro.h"
 #include "xfsm.h"
 #include "xfsmctl.h"
@@ -26,7 +27,7 @@ static const char *env_or(const char *name, const char *fallback) {
 
 /* STEM.yaml in the components directories, and its YAML name. */
 static int find_component(const char *stem, char *ret_path, size_t size, char *ret_name, size_t name_size) {
-        const char *dirs = env_or("XFSM_COMPONENT_PATH", "/etc/xfsm/components:/usr/share/xfsm/components");
+        const char *dirs = component_dirs();
 
         for (const char *p = dirs; *p;) {
                 size_t n = strcspn(p, ":");
@@ -88,12 +89,21 @@ int verb_enable(int argc, char **argv, bool enable) {
                 return usage_error("%s: '%s' is not a component stem", argv[0], stem);
         r = find_component(stem, path, sizeof path, name, sizeof name);
         if (r == -ENOENT) {
-                fprintf(stderr, "xfsmctl: no component '%s' in %s\n", stem,
-                        env_or("XFSM_COMPONENT_PATH", "/etc/xfsm/components:/usr/share/xfsm/components"));
+                fprintf(stderr, "xfsmctl: no component '%s' in %s\n", stem, component_dirs());
                 return EXIT_REFUSED;
         }
         if (r < 0)
                 return EXIT_REFUSED;
+        if (enable) {
+                /* the name is the bus name and the routing address: one file may carry it */
+                _cleanup_(freep) char *other = NULL;
+
+                if (component_file_find(name, path, &other) > 0) {
+                        fprintf(stderr, "xfsmctl: %s and %s both name component %s: one name, one file\n", path,
+                                other, name);
+                        return EXIT_REFUSED;
+                }
+        }
 
         snprintf(service, sizeof service, "%s/org.xfsm1.%s.service", services, name);
         snprintf(policy, sizeof policy, "%s/org.xfsm1.%s.conf", policies, name);

@@ -27,6 +27,7 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
+#include "component-files.h"
 #include "access.h"
 #include "bridge-config.h"
 #include "bus-errors.h"
@@ -158,7 +159,7 @@ static int load_uuid(const char *dir, char ret[37]) {
 /* The components installed on this node (their YAML names), from the
  * components directories. */
 static int local_components(char ***ret) {
-        const char *dirs = manager_component_dirs();
+        const char *dirs = component_dirs();
         char **v = calloc(1, sizeof *v);
         size_t n = 0;
 
