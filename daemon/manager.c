@@ -85,12 +85,21 @@ int manager_new(Manager **ret) {
         r = idle_new(&m->idle, m->event, manager_busy, m);
         if (r < 0)
                 return r;
-        m->history_limit = DEFAULT_HISTORY_LIMIT;
-        xfsm_engine_set_history_limit(m->engine, m->history_limit, 0);
+        manager_set_history_limit(m, DEFAULT_HISTORY_LIMIT);
         m->outbox_limit = OUTBOX_LIMIT;
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+/* Each entry may take its event and both states at their longest names
+ * (XFSM_MAX_NAME), so that the limit in entries is the one that binds. */
+#define HISTORY_BYTES_PER_ENTRY 1024
+
+void manager_set_history_limit(Manager *m, unsigned limit) {
+        m->history_limit = limit;
+        xfsm_engine_set_history_limit(m->engine, limit, MAX((size_t) limit * HISTORY_BYTES_PER_ENTRY,
+                                                            (size_t) XFSM_HISTORY_DEFAULT_MAX_BYTES));
 }
 
 Manager *manager_free(Manager *m) {

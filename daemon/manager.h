@@ -92,6 +92,8 @@ int manager_attach_bus(Manager *m, sd_bus *bus, bool peer);
 /* A connection accepted on the worker socket: the manager serves it and
  * closes it when it goes (on its Disconnected) or with the manager. */
 int manager_add_peer(Manager *m, sd_bus *peer);
+/* GetHistory's limit: entries kept per instance (0: none), and room for their text. */
+void manager_set_history_limit(Manager *m, unsigned limit);
 /* Request org.xfsm1.<Name> for every component (not on a peer connection). */
 int manager_request_names(Manager *m);
 /* After anything that may have armed or cancelled a timer. */

@@ -365,8 +365,7 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "Failed to set up: %m");
                 goto finish;
         }
-        m->history_limit = history_limit;
-        xfsm_engine_set_history_limit(m->engine, m->history_limit, 0); /* before recovery restores any */
+        manager_set_history_limit(m, history_limit); /* before recovery restores any */
         m->outbox_limit = config.outbox_limit;
         /* unit actions may name only what [Units] Allow= lists: checked as components load */
         work_set_allowed_units(m, TAKE_PTR(config.allow_units));

@@ -1713,6 +1713,56 @@ static void stop_chart(pid_t pid) {
         wait_name_gone("org.xfsm1.Chart");
 }
 
+/* The history limit is in entries: names at their longest still leave it
+ * 1000 entries, the oldest gone first. */
+static void test_history_keeps_its_limit_in_entries_with_long_names(void **state) {
+        char file[300], log[300], yaml[2048], a[201], b[201], ev[201], *st = NULL;
+        sd_bus_message *reply = NULL;
+        json_object *h;
+        const char *text;
+        (void) state;
+
+        memset(a, 'a', 200);
+        memset(b, 'b', 200);
+        memset(ev, 'E', 200);
+        a[200] = b[200] = ev[200] = 0;
+        snprintf(yaml, sizeof yaml,
+                 "name: LongNames\n"
+                 "stateMachines:\n"
+                 "  - name: M\n"
+                 "    initialState: %s\n"
+                 "    states: [{name: %s, type: entry}, {name: %s}]\n"
+                 "    transitions:\n"
+                 "      - {from: %s, to: %s, event: %s}\n"
+                 "      - {from: %s, to: %s, event: %s}\n",
+                 a, a, b, a, b, ev, b, a, ev);
+        snprintf(file, sizeof file, "%s/longnames.yaml", dir);
+        snprintf(log, sizeof log, "%s/longnames.log", dir);
+        write_text(file, yaml);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", address, file, NULL };
+        pid_t pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !has_owner("org.xfsm1.LongNames"); k++)
+                usleep(10000);
+        char *id = create("LongNames", "M", "{}", NULL);
+        for (int k = 0; k < 1010; k++) {
+                st = send_event("LongNames", id, ev, "{}");
+                assert_string_equal(st, k % 2 ? a : b);
+                free(st);
+        }
+        assert_true(sd_bus_call_method(bus, "org.xfsm1.LongNames", "/org/xfsm1/LongNames", "org.xfsm1.Component",
+                                       "GetHistory", NULL, &reply, "s", id) >= 0);
+        assert_true(sd_bus_message_read(reply, "s", &text) > 0);
+        h = json_tokener_parse(text);
+        assert_non_null(h);
+        assert_int_equal(json_object_array_length(h), 1000);
+        json_object_put(h);
+        sd_bus_message_unref(reply);
+        free(id);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        wait_name_gone("org.xfsm1.LongNames");
+}
+
 static void test_eventless_and_targetless_persist_and_reload(void **state) {
         char file[300], state_dir[300], log[300], *st, *v, *v1 = NULL, *pa = NULL, *pb = NULL, *pc = NULL;
         pid_t pid;
@@ -1809,6 +1859,7 @@ int main(void) {
                 cmocka_unit_test(test_sighup_does_not_end_the_daemon),
                 cmocka_unit_test(test_reload_keeps_live_instances_on_their_version),
                 cmocka_unit_test(test_eventless_and_targetless_persist_and_reload),
+                cmocka_unit_test(test_history_keeps_its_limit_in_entries_with_long_names),
                 cmocka_unit_test(test_durable_nothing_acknowledged_is_lost_across_kill_9),
                 cmocka_unit_test(test_restarted_source_without_journal_is_never_dropped),
                 cmocka_unit_test(test_journal_of_format_1_still_loads),
