@@ -54,6 +54,17 @@ static xfsm_instance *find_instance(Host *h, const char *id, sd_bus_error *error
         return i;
 }
 
+/* Past QueueLimit= calls waiting for their records to be durable (the disk
+ * is slower than the callers), a new call that would change something waits
+ * in its caller instead: Busy. */
+static int check_queue(Manager *m, sd_bus_error *error) {
+        if (durable_waiting(m->durable) >= m->queue_limit)
+                return bus_error_setf_xfsm(error, -XFSM_E_BUSY,
+                                           "%zu calls wait for their records to be durable: retry later",
+                                           durable_waiting(m->durable));
+        return 0;
+}
+
 /* Read the a{sv} options of SendEx. */
 int read_send_options(sd_bus_message *msg, const char **ret_event_id, const char **ret_correlation,
                              sd_bus_error *error) {
@@ -100,6 +111,8 @@ int host_send(Host *h, sd_bus_message *msg, xfsm_instance *i, const char *event,
         if (outbox_pending(m->outbox, NULL) >= m->outbox_limit)
                 return bus_error_setf_xfsm(error, -XFSM_E_BUSY, "%zu routed events wait for their targets: retry later",
                                            outbox_pending(m->outbox, NULL));
+        if (check_queue(m, error) < 0)
+                return -EBUSY;
         if (event_id) {
                 const char *first;
                 /* remembered in the journal with a state directory, else for as long as the process runs */
@@ -176,6 +189,8 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                          method_create_instance, h, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (check_queue(m, error) < 0)
+                return -EBUSY;
         r = xfsm_engine_create(m->engine, h->name, machine, isempty(context) ? NULL : context, &i);
         manager_rearm_timer(m);
         if (r < 0)

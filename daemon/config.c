@@ -7,6 +7,7 @@
  *   IdleTimeoutSec=300        # 0: never
  *   HistoryLimit=1000         # transitions kept per instance for GetHistory
  *   OutboxLimit=10000         # routed events waiting, then Send answers Busy
+ *   QueueLimit=10000          # calls waiting for their records to be durable, then Busy
  *   [Units]
  *   Allow=backup-*.service    # units `unit` actions may start (globs)
  *
@@ -30,7 +31,7 @@ void config_init(Config *c) {
         assert(c);
 
         *c = (Config) { .durability = JOURNAL_BATCH, .idle_timeout_sec = 0, .history_limit = 1000,
-                        .outbox_limit = 10000 };
+                        .outbox_limit = 10000, .queue_limit = 10000 };
 }
 
 void config_done(Config *c) {
@@ -93,6 +94,14 @@ static int config_setting(const char *path, unsigned lineno, const char *section
                 }
                 c->outbox_limit = (unsigned) x;
                 c->has_outbox = true;
+        } else if (streq(section, "Daemon") && streq(key, "QueueLimit")) {
+                if (conf_parse_uint(val, 10000000, &x) < 0 || x == 0) {
+                        log_error("%s:%u: QueueLimit= needs a number from 1 to 10000000, not '%s'", path, lineno,
+                                  val);
+                        return -EINVAL;
+                }
+                c->queue_limit = (unsigned) x;
+                c->has_queue = true;
         } else if (streq(section, "Units") && streq(key, "Allow")) {
                 if (add_units(c, val) < 0)
                         return log_error_errno(-ENOMEM, "Out of memory");

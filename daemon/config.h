@@ -16,9 +16,10 @@ typedef struct Config {
         uint64_t idle_timeout_sec; /* 0: never */
         unsigned history_limit;
         unsigned outbox_limit;
+        unsigned queue_limit; /* calls whose answers wait for the sync: past it, Busy */
         char **allow_units; /* globs, NULL-terminated (unit actions) */
         /* which were set by the file */
-        bool has_durability, has_idle, has_history, has_outbox;
+        bool has_durability, has_idle, has_history, has_outbox, has_queue;
 } Config;
 
 void config_init(Config *c);

@@ -65,6 +65,7 @@ struct Durable {
         sd_bus_message **outq;
         char **outq_emit;
         size_t outq_n, outq_cap;
+        size_t outq_replies; /* of them, answers to calls */
         bool unsynced;
         sd_event_source *flush;
 };
@@ -554,7 +555,7 @@ static int flush(Durable *d) {
                 sd_bus_message_unref(d->outq[k]);
                 free(d->outq_emit[k]);
         }
-        d->outq_n = 0;
+        d->outq_n = d->outq_replies = 0;
         return 0;
 }
 
@@ -614,7 +615,16 @@ static int queue_push(Durable *d, sd_bus_message *msg, char *emit) {
 }
 
 int durable_queue(Durable *d, sd_bus_message *msg) {
-        return queue_push(d, sd_bus_message_ref(msg), NULL);
+        uint8_t type = 0;
+        int r = queue_push(d, sd_bus_message_ref(msg), NULL);
+
+        if (r >= 0 && sd_bus_message_get_type(msg, &type) >= 0 && type != SD_BUS_MESSAGE_SIGNAL)
+                d->outq_replies++;
+        return r;
+}
+
+size_t durable_waiting(const Durable *d) {
+        return d->outq_replies;
 }
 
 int durable_queue_emit(Durable *d, char kind, const char *path) {

@@ -57,6 +57,9 @@ int durable_record(Durable *d, Host *h, const xfsm_step *s, StepOrigin *origin);
 bool durable_deferring(const Durable *d);
 /* Anything unsynced or queued (the idle exit waits for it). */
 bool durable_busy(const Durable *d);
+#define QUEUE_LIMIT 10000 /* calls whose answers wait for the sync: past it, Send and CreateInstance answer Busy */
+/* Calls answered whose answers wait for their records to be durable (batch). */
+size_t durable_waiting(const Durable *d);
 /* Queue a message (reply or signal) to be sent once durable (takes a ref). */
 int durable_queue(Durable *d, sd_bus_message *msg);
 /* Queue an emission made at flush time (its contents are read then):

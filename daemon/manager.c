@@ -87,6 +87,7 @@ int manager_new(Manager **ret) {
                 return r;
         manager_set_history_limit(m, DEFAULT_HISTORY_LIMIT);
         m->outbox_limit = OUTBOX_LIMIT;
+        m->queue_limit = QUEUE_LIMIT;
         xfsm_engine_set_step_handler(m->engine, on_step, m);
         *ret = TAKE_PTR(m);
         return 0;

@@ -52,6 +52,7 @@ struct Manager {
         sd_event_source *status_timer;
         unsigned history_limit;
         unsigned outbox_limit; /* routed events waiting: past it, Send answers Busy */
+        unsigned queue_limit;  /* calls whose answers wait for their records to be durable: past it, Busy */
 
 
         /* who may do what (access.c) */

@@ -367,6 +367,7 @@ int main(int argc, char **argv) {
         }
         manager_set_history_limit(m, history_limit); /* before recovery restores any */
         m->outbox_limit = config.outbox_limit;
+        m->queue_limit = config.queue_limit;
         /* unit actions may name only what [Units] Allow= lists: checked as components load */
         work_set_allowed_units(m, TAKE_PTR(config.allow_units));
         xfsm_engine_set_unit_filter(m->engine, unit_allowed, m);

@@ -1067,7 +1067,7 @@ static void test_settings_from_xfsm_conf(void **state) {
         snprintf(conf, sizeof conf, "%s/bad.conf", dir);
         f = fopen(conf, "we");
         assert_non_null(f);
-        fputs("# settings\n[Daemon]\nDurability=sometimes\nColour=blue\n", f);
+        fputs("# settings\n[Daemon]\nDurability=sometimes\nColour=blue\nQueueLimit=0\n", f);
         fclose(f);
         snprintf(cmd, sizeof cmd, "%s --config %s --bus-address '%s' %s 2>&1", env_or("XFSMD", "build/daemon/xfsmd"),
                  conf, address, data("toggle.yaml"));
@@ -1078,6 +1078,7 @@ static void test_settings_from_xfsm_conf(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
         assert_non_null(strstr(out, "bad.conf:3: Durability= must be sync, batch or none"));
         assert_non_null(strstr(out, "bad.conf:4: unknown key Colour="));
+        assert_non_null(strstr(out, "bad.conf:5: QueueLimit= needs a number from 1 to 10000000"));
 
         /* a named file that is not there is an error too */
         snprintf(cmd, sizeof cmd, "%s --config %s/nosuch.conf --bus-address '%s' %s 2>&1",
@@ -1093,7 +1094,7 @@ static void test_settings_from_xfsm_conf(void **state) {
         snprintf(conf, sizeof conf, "%s/good.conf", dir);
         f = fopen(conf, "we");
         assert_non_null(f);
-        fputs("[Daemon]\nHistoryLimit=2\nIdleTimeoutSec=0\n", f);
+        fputs("[Daemon]\nHistoryLimit=2\nIdleTimeoutSec=0\nQueueLimit=500\nOutboxLimit=500\n", f);
         fclose(f);
         char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--config", conf,
                          (char *) "--bus-address", address, (char *) data("toggle.yaml"), NULL };
@@ -1124,6 +1125,9 @@ static void test_settings_from_xfsm_conf(void **state) {
         sd_bus_message_unref(reply);
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
+        /* every key of the good file known */
+        snprintf(cmd, sizeof cmd, "grep -q 'unknown key' %s", log);
+        assert_int_not_equal(system(cmd), 0);
 }
 
 static void test_sighup_does_not_end_the_daemon(void **state) {
