@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,6 +440,28 @@ bool engine_singleton_taken(const xfsm_engine *e, const ComponentRt *c, const Ma
 
 /* ---- public entry points ------------------------------------------------- */
 
+/* Whether every number in v is finite. */
+static bool json_all_finite(json_object *v) {
+        switch (json_object_get_type(v)) {
+        case json_type_double:
+                return isfinite(json_object_get_double(v));
+        case json_type_object:
+                json_object_object_foreach(v, key, child) {
+                        (void) key;
+                        if (!json_all_finite(child))
+                                return false;
+                }
+                return true;
+        case json_type_array:
+                for (size_t k = 0; k < json_object_array_length(v); k++)
+                        if (!json_all_finite(json_object_array_get_idx(v, k)))
+                                return false;
+                return true;
+        default:
+                return true;
+        }
+}
+
 static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
         json_tokener *tok;
         json_object *o;
@@ -470,6 +493,11 @@ static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
         if (!json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return engine_fail(e, -XFSM_E_INVALID_PAYLOAD, "payload must be a JSON object");
+        }
+        if (!json_all_finite(o)) {
+                /* json-c reads NaN and Infinity even when strict; JSON has no such numbers */
+                json_object_put(o);
+                return engine_fail(e, -XFSM_E_INVALID_PAYLOAD, "payload is not valid JSON: NaN or Infinity");
         }
         *ret = o;
         return 0;

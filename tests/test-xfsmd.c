@@ -534,6 +534,15 @@ static void test_bad_input_gets_named_errors_and_changes_nothing(void **state) {
         assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "[1]");
         assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "{\"a\":");
         assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.InvalidPayload", "ss", "Order", "42");
+        /* what json-c reads but JSON is not: NaN, Infinity, single quotes, trailing commas, comments */
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "{\"a\":NaN}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE",
+                     "{\"a\":[1,{\"b\":-Infinity}]}");
+        assert_error("OrderComponent", "CreateInstance", "org.xfsm1.Error.InvalidPayload", "ss", "Order",
+                     "{'single':'quotes'}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE", "{\"a\":1,}");
+        assert_error("OrderComponent", "Send", "org.xfsm1.Error.InvalidPayload", "sss", id, "VALIDATE",
+                     "/*c*/{\"a\":1}");
         big = malloc(1024 * 1024 + 64);
         memset(big, ' ', 1024 * 1024 + 32);
         memcpy(big, "{\"a\":1}", 7);
