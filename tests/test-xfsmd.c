@@ -741,6 +741,12 @@ static void test_xfsmctl_over_the_bus(void **state) {
         assert_non_null(strstr(out, "PaymentComponent"));
         assert_int_equal(run_ctl("send NoSuch x Y", out, sizeof out), 1);
         assert_int_equal(run_ctl("send 'bad name' x Y", out, sizeof out), 2);
+        /* xfsmctl's own options after the verb too; a stray argument is bad usage */
+        char raw[1024];
+        snprintf(raw, sizeof raw, "%s list --bus '%s' | grep -q OrderComponent", env_or("XFSMCTL", "build/tools/xfsmctl"),
+                 address);
+        assert_int_equal(system(raw), 0);
+        assert_int_equal(run_ctl("list extra", out, sizeof out), 2);
         /* watching what is nowhere ends at once */
         assert_int_equal(run_ctl("watch NoSuch", out, sizeof out), 1);
         assert_non_null(strstr(out, "no component NoSuch"));

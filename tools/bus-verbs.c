@@ -848,6 +848,8 @@ int verb_bus(const char *verb, int argc, char **argv, bool json, const BusArgs *
                         argc--;
                         k--;
                 }
+        if (streq(verb, "list") && argc > 1)
+                return usage_error("list: takes no arguments, not '%s'", argv[1]);
         if (bus_connect(a, &bus) < 0)
                 return EXIT_REFUSED;
         /* the verbs that change something may meet a password prompt */

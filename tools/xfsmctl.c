@@ -266,6 +266,30 @@ int main(int argc, char **argv) {
 
         argc -= i;
         argv += i;
+        /* the options of xfsmctl itself may also follow the verb (up to a "--") */
+        for (int k = 1; k < argc && !streq(argv[k], "--"); k++) {
+                int take = 1;
+
+                if (streq(argv[k], "--system")) {
+                        bus.user = false;
+                        bus.address = NULL;
+                } else if (streq(argv[k], "--user"))
+                        bus.user = true;
+                else if (streq(argv[k], "--no-ask-password"))
+                        bus.no_ask_password = true;
+                else if (streq(argv[k], "--bus")) {
+                        if (k + 1 >= argc)
+                                return usage_error("--bus needs an address");
+                        bus.address = argv[k + 1];
+                        take = 2;
+                } else if (strncmp(argv[k], "--bus=", 6) == 0)
+                        bus.address = argv[k] + 6;
+                else
+                        continue;
+                memmove(argv + k, argv + k + take, (size_t) (argc - k - take + 1) * sizeof *argv);
+                argc -= take;
+                k--;
+        }
         if (streq(argv[0], "validate"))
                 return verb_validate(argc, argv, json);
         if (streq(argv[0], "graph"))
