@@ -31,6 +31,8 @@ typedef struct Installed {
 typedef struct {
         Installed *v;
         size_t n, cap;
+        unsigned n_broken;  /* files that do not load */
+        char *first_broken; /* the first of them */
 } InstalledList;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xfsm_engine *, xfsm_engine_free);
@@ -60,6 +62,7 @@ static void installed_free(InstalledList *l) {
                 free(l->v[k].hash);
         }
         free(l->v);
+        free(l->first_broken);
         *l = (InstalledList) {};
 }
 
@@ -87,6 +90,8 @@ static int installed_add(InstalledList *l, const char *stem, const char *path) {
         if (r < 0 || xfsm_engine_n_components(e) == 0) {
                 /* a broken file is not a component; say so once per listing */
                 log_warning("%s does not load (xfsmctl validate %s), not listed", path, path);
+                if (l->n_broken++ == 0)
+                        l->first_broken = strdup(path);
                 return 0;
         }
         for (size_t k = 0; k < l->n; k++)
@@ -180,6 +185,7 @@ static int count_one(void *userdata, xfsm_instance *i) {
 typedef struct {
         Manager *m;
         sd_bus_message *call;
+        char *refusal; /* Reload: why the answer is an error, once the workers were asked */
 } Pending;
 
 static Pending *pending_new(Manager *m, sd_bus_message *call) {
@@ -197,6 +203,7 @@ static Pending *pending_free(Pending *p) {
                 return NULL;
 
         sd_bus_message_unref(p->call);
+        free(p->refusal);
         return mfree(p);
 }
 
@@ -552,8 +559,29 @@ static int on_worker_units(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
 
         log_info("Reload: %u worker(s) asked to reload", n);
-        (void) sd_bus_reply_method_return(p->call, NULL);
+        if (p->refusal)
+                (void) sd_bus_reply_method_errorf(p->call, "org.xfsm1.Error.InvalidArgument", "%s", p->refusal);
+        else
+                (void) sd_bus_reply_method_return(p->call, NULL);
         return 0;
+}
+
+/* Why Reload answers an error: component files that do not load keep, in
+ * their workers, the version they had; the caller must know. NULL if none. */
+static char *reload_refusal(Manager *m, int own) {
+        _cleanup_(installed_free) InstalledList l = {};
+        char *text = NULL;
+
+        (void) installed_scan(&l);
+        if (l.n_broken > 0)
+                (void) asprintf(&text,
+                                "%u component file(s) do not load and keep the version they had (the first: %s; "
+                                "xfsmctl validate it)",
+                                l.n_broken, l.first_broken ?: "?");
+        else if (own < 0)
+                text = strdup("a component hosted by this process does not load and keeps the version it had "
+                              "(see the journal)");
+        return text;
 }
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -565,13 +593,18 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r <= 0)
                 return r < 0 ? r : 1;
 
-        /* the components hosted here, then the workers */
-        (void) manager_reload(m);
-        if (m->peer || !m->system_bus)
+        /* the components hosted here, then the workers; an error, after, if a file does not load */
+        r = manager_reload(m);
+        if (m->peer || !m->system_bus) {
+                _cleanup_(freep) char *refusal = reload_refusal(m, r);
+                if (refusal)
+                        return sd_bus_error_set(error, "org.xfsm1.Error.InvalidArgument", refusal);
                 return sd_bus_reply_method_return(msg, NULL);
+        }
 
         if (!(p = pending_new(m, msg)))
                 return -ENOMEM;
+        p->refusal = reload_refusal(m, r);
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                      "org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", on_worker_units, p,
                                      "asas", 2, "active", "reloading", 1, "xfsm@*.service");

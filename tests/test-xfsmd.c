@@ -1065,6 +1065,17 @@ static void test_manager_lists_and_starts_components(void **state) {
         assert_non_null(toggle);
         assert_non_null(strstr(toggle, "installed"));
 
+        /* Reload says when a component file does not load (it keeps the version it had) */
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "Reload", &err, NULL, "") <
+                    0);
+        assert_string_equal(err.name, "org.xfsm1.Error.InvalidArgument");
+        assert_non_null(strstr(err.message, "broken.yaml"));
+        sd_bus_error_free(&err);
+        snprintf(cmd, sizeof cmd, "rm %s/comps/broken.yaml", dir);
+        assert_int_equal(system(cmd), 0);
+        assert_true(sd_bus_call_method(bus, "org.xfsm1", "/org/xfsm1", "org.xfsm1.Manager", "Reload", &err, NULL, "") >=
+                    0);
+
         kill(pid, SIGTERM);
         int status;
         waitpid(pid, &status, 0);
