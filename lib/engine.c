@@ -445,13 +445,14 @@ static bool json_all_finite(json_object *v) {
         switch (json_object_get_type(v)) {
         case json_type_double:
                 return isfinite(json_object_get_double(v));
-        case json_type_object:
+        case json_type_object: {
                 json_object_object_foreach(v, key, child) {
                         (void) key;
                         if (!json_all_finite(child))
                                 return false;
                 }
                 return true;
+        }
         case json_type_array:
                 for (size_t k = 0; k < json_object_array_length(v); k++)
                         if (!json_all_finite(json_object_array_get_idx(v, k)))

@@ -153,6 +153,60 @@ static int attach(Builder *b, Node *n) {
         return 0;
 }
 
+static bool map_has_key(const Node *map, const char *key) {
+        for (size_t i = 0; i + 1 < map->n_children; i += 2)
+                if (map->children[i]->kind == NODE_SCALAR && streq(map->children[i]->value, key))
+                        return true;
+        return false;
+}
+
+/* YAML's merge key, as js-yaml (xcomponent-ai's reader) applies it: in a
+ * mapping, "<<: *anchor" (or a list of them, the first winning) adds every
+ * pair of the merged mappings whose key the mapping does not have itself.
+ * The merged nodes keep the position where they were written. */
+static int merge_keys(Builder *b, Node *map) {
+        for (size_t i = 0; i + 1 < map->n_children;) {
+                Node *k = map->children[i], *v = map->children[i + 1];
+
+                if (k->kind != NODE_SCALAR || !k->plain || !streq(k->value, "<<")) {
+                        i += 2;
+                        continue;
+                }
+                /* take the pair out, then add what it brings */
+                memmove(map->children + i, map->children + i + 2, (map->n_children - i - 2) * sizeof *map->children);
+                map->n_children -= 2;
+
+                size_t n_src = v->kind == NODE_SEQ ? v->n_children : 1;
+                int r = 0;
+                for (size_t s = 0; s < n_src && r == 0; s++) {
+                        Node *src = v->kind == NODE_SEQ ? v->children[s] : v;
+
+                        if (src->kind != NODE_MAP) {
+                                diag_error(b->d, src->line, src->column,
+                                           "merge key '<<' takes a mapping or a list of mappings");
+                                b->failed = true;
+                                break;
+                        }
+                        for (size_t j = 0; j + 1 < src->n_children && r == 0; j += 2) {
+                                if (src->children[j]->kind != NODE_SCALAR ||
+                                    map_has_key(map, src->children[j]->value))
+                                        continue;
+                                if (node_append(map, src->children[j]) < 0 ||
+                                    node_append(map, src->children[j + 1]) < 0) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                src->children[j] = src->children[j + 1] = NULL; /* moved */
+                        }
+                }
+                yaml_node_free(k);
+                yaml_node_free(v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int push(Builder *b, Node *n, const yaml_mark_t *mark) {
         if (b->depth >= MAX_DEPTH) {
                 diag_error(b->d, (unsigned) mark->line + 1, (unsigned) mark->column + 1,
@@ -246,7 +300,10 @@ int yaml_node_parse(const char *data, size_t len, Diag *d, Node **ret) {
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:
                         n = b.stack[--b.depth];
-                        if (attach(&b, n) < 0)
+                        if (n->kind == NODE_MAP && merge_keys(&b, n) < 0) {
+                                yaml_node_free(n);
+                                r = -ENOMEM;
+                        } else if (attach(&b, n) < 0)
                                 r = -ENOMEM;
                         break;
                 case YAML_ALIAS_EVENT: {

@@ -295,6 +295,50 @@ static void test_aliases_expand_and_are_bounded(void **state) {
         xfsm_engine_free(e);
 }
 
+/* YAML's merge key, as js-yaml (xcomponent-ai's reader) applies it: the
+ * mapping's own keys win, then the merged mappings' in order. */
+static void test_merge_keys_as_js_yaml(void **state) {
+        xfsm_engine *e = xfsm_engine_new();
+        xfsm_instance *i = NULL;
+        Collected c = {};
+        (void) state;
+
+        assert_int_equal(load(e,
+                              "name: Merge\n"
+                              "stateMachines:\n"
+                              "  - name: M\n"
+                              "    initialState: A\n"
+                              "    states: [{name: A}, {name: B}, {name: C}]\n"
+                              "    transitions:\n"
+                              "      - &go {from: A, to: B, event: GO}\n"
+                              "      - <<: *go\n"
+                              "        event: GO2\n"
+                              "      - <<: [{to: C}, *go]\n"
+                              "        event: GO3\n",
+                              &c),
+                         0);
+        assert_null(strstr(c.text, "<<"));
+        assert_int_equal(xfsm_engine_create(e, "Merge", "M", NULL, &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "GO2", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(i), "B");
+        assert_int_equal(xfsm_engine_create(e, "Merge", "M", NULL, &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "GO3", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(i), "C"); /* the first merged mapping wins */
+
+        /* a merge of something that is not a mapping is an error, with its position */
+        assert_int_equal(load(e,
+                              "name: Merge2\n"
+                              "stateMachines:\n"
+                              "  - name: M\n"
+                              "    initialState: A\n"
+                              "    <<: 5\n"
+                              "    states: [{name: A}]\n",
+                              &c),
+                         -XFSM_E_LOAD_FAILED);
+        assert_non_null(strstr(c.text, "5:9: error: merge key '<<' takes a mapping or a list of mappings"));
+        xfsm_engine_free(e);
+}
+
 static void test_definition_json_and_hash(void **state) {
         xfsm_engine *e = xfsm_engine_new();
         Collected c = {};
@@ -321,6 +365,7 @@ int main(void) {
                 cmocka_unit_test(test_eventless_and_targetless_warnings),
                 cmocka_unit_test(test_two_components_with_one_name_refused),
                 cmocka_unit_test(test_aliases_expand_and_are_bounded),
+                cmocka_unit_test(test_merge_keys_as_js_yaml),
                 cmocka_unit_test(test_definition_json_and_hash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
