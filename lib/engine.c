@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "engine-internal.h"
+#include "json-parse.h"
 #include "macro.h"
 #include "names.h"
 #include "yaml-load.h"
@@ -454,11 +455,12 @@ static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
                 e->tok = json_tokener_new();
                 if (!e->tok)
                         return -ENOMEM;
-                json_tokener_set_flags(e->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         }
         tok = e->tok;
         json_tokener_reset(tok);
-        o = json_tokener_parse_ex(tok, text, (int) len);
+        /* set each time: recovery parses images with the same tokener */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        o = json_parse_ex(tok, text, len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||
             (size_t) json_tokener_get_parse_end(tok) != len) {
                 enum json_tokener_error err = json_tokener_get_error(tok);

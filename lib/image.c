@@ -14,6 +14,7 @@
 
 #include "engine-internal.h"
 #include "json-buf.h"
+#include "json-parse.h"
 #include "macro.h"
 
 /* The image of i, its history from the log_from-th entry on as its last key
@@ -329,8 +330,9 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
         size_t pos = 0, l = 0;
 
         json_tokener_reset(e->tok);
+        json_tokener_set_flags(e->tok, 0); /* payloads set theirs on the same tokener */
         if (n == 0)
-                return json_tokener_parse_ex(e->tok, s, (int) len);
+                return json_parse_ex(e->tok, s, len);
         if (len > e->cap_cut) {
                 char *b = realloc(e->cut, len);
                 if (!b)
@@ -345,7 +347,7 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
                 if (k < n)
                         pos = spans[k].end;
         }
-        return json_tokener_parse_ex(e->tok, e->cut, (int) l);
+        return json_parse_ex(e->tok, e->cut, l);
 }
 
 /* ---- recovery: images back into instances -------------------------------- */
@@ -468,7 +470,8 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        json_tokener_set_flags(e->tok, 0);
+                        o = json_parse_ex(e->tok, p, l);
                         if (!o)
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
                         same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
@@ -773,7 +776,8 @@ int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        json_tokener_set_flags(e->tok, 0);
+                        o = json_parse_ex(e->tok, p, l);
                         if (!o) {
                                 image_staged_free(e);
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");

@@ -2,6 +2,7 @@
 
 /* The semantics of xfsm.component(5), one test per rule, through the public API. */
 
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -399,6 +400,47 @@ static void test_bad_input_is_refused_with_named_errors(void **state) {
         assert_int_equal(xfsm_engine_create(e, NULL, "M", "\"text\"", NULL), -XFSM_E_INVALID_PAYLOAD);
         assert_string_equal(state_of(e, m), "S0");
         assert_int_equal(xfsm_engine_n_instances(e), 1);
+        xfsm_engine_free(e);
+}
+
+/* A restored image parses with the payloads' tokener: payloads stay strict after it. */
+static void test_payloads_stay_strict_after_a_restore(void **state) {
+        (void) state;
+        xfsm_engine *a = engine(rtc_yaml, NULL), *b = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(a, "M", "{\"a\":1}"));
+        char *image = xfsm_instance_to_json(xfsm_engine_find(a, m));
+
+        assert_non_null(image);
+        assert_int_equal(xfsm_engine_restore_json(b, image), 0);
+        assert_int_equal(send(b, m, "GO", "{\"a\":2 /* a comment */}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(b, m, "GO", "{\"a\":2}"), 0);
+        free(image);
+        xfsm_engine_free(a);
+        xfsm_engine_free(b);
+}
+
+/* Numbers read the same whatever the caller's locale, and the caller's locale
+ * is the same after the call (the engine parses in the C locale object). */
+static void test_payload_parse_keeps_the_callers_locale(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", "{\"a\":1}"));
+        locale_t mine = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t) 0), before;
+        json_object *o, *v;
+
+        if (mine == (locale_t) 0)
+                skip();
+        before = uselocale(mine);
+        assert_int_equal(send(e, m, "GO", "{\"x\":1.5,\"y\":-2.25e1}"), 0);
+        assert_ptr_equal(uselocale((locale_t) 0), mine);
+        uselocale(before);
+        freelocale(mine);
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "x", &v));
+        assert_true(json_object_get_double(v) == 1.5);
+        assert_true(json_object_object_get_ex(o, "y", &v));
+        assert_true(json_object_get_double(v) == -22.5);
+        json_object_put(o);
         xfsm_engine_free(e);
 }
 
@@ -1664,6 +1706,8 @@ int main(void) {
                 cmocka_unit_test(test_guard_failed_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_no_transition_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_bad_input_is_refused_with_named_errors),
+                cmocka_unit_test(test_payloads_stay_strict_after_a_restore),
+                cmocka_unit_test(test_payload_parse_keeps_the_callers_locale),
                 cmocka_unit_test(test_payload_merge_is_shallow),
                 cmocka_unit_test(test_template_exact_value_keeps_json_type),
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
