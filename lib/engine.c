@@ -458,9 +458,7 @@ static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
         }
         tok = e->tok;
         json_tokener_reset(tok);
-        /* set each time: recovery parses images with the same tokener */
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        o = json_parse_ex(tok, text, len);
+        o = json_parse_ex(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8, text, len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||
             (size_t) json_tokener_get_parse_end(tok) != len) {
                 enum json_tokener_error err = json_tokener_get_error(tok);

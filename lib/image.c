@@ -330,9 +330,8 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
         size_t pos = 0, l = 0;
 
         json_tokener_reset(e->tok);
-        json_tokener_set_flags(e->tok, 0); /* payloads set theirs on the same tokener */
         if (n == 0)
-                return json_parse_ex(e->tok, s, len);
+                return json_parse_ex(e->tok, 0, s, len);
         if (len > e->cap_cut) {
                 char *b = realloc(e->cut, len);
                 if (!b)
@@ -347,7 +346,7 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
                 if (k < n)
                         pos = spans[k].end;
         }
-        return json_parse_ex(e->tok, e->cut, l);
+        return json_parse_ex(e->tok, 0, e->cut, l);
 }
 
 /* ---- recovery: images back into instances -------------------------------- */
@@ -470,8 +469,7 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        json_tokener_set_flags(e->tok, 0);
-                        o = json_parse_ex(e->tok, p, l);
+                        o = json_parse_ex(e->tok, 0, p, l);
                         if (!o)
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
                         same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
@@ -776,8 +774,7 @@ int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        json_tokener_set_flags(e->tok, 0);
-                        o = json_parse_ex(e->tok, p, l);
+                        o = json_parse_ex(e->tok, 0, p, l);
                         if (!o) {
                                 image_staged_free(e);
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");

@@ -376,7 +376,7 @@ int routed_from_json(const char *text, xfsm_routed **ret) {
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        o = json_parse_ex(tok, text, strlen(text));
+        o = json_parse_ex(tok, 0, text, strlen(text));
         if (o && json_tokener_get_error(tok) != json_tokener_success) {
                 json_object_put(o);
                 o = NULL;

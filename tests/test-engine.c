@@ -419,6 +419,26 @@ static void test_payloads_stay_strict_after_a_restore(void **state) {
         xfsm_engine_free(b);
 }
 
+/* Payloads must be UTF-8: a broken or cut sequence anywhere is refused, a
+ * whole one taken (ASCII-only texts skip json-c's byte-by-byte check). */
+static void test_payloads_must_be_utf8(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+        json_object *o, *v;
+
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"0123456789abcdef\xc3\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"x\",\"b\":\"\xe2\x82\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"\x80\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_string_equal(state_of(e, m), "S0");
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"caf\xc3\xa9 \xe2\x82\xac\"}"), 0);
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "a", &v));
+        assert_string_equal(json_object_get_string(v), "caf\xc3\xa9 \xe2\x82\xac");
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
 /* Numbers read the same whatever the caller's locale, and the caller's locale
  * is the same after the call (the engine parses in the C locale object). */
 static void test_payload_parse_keeps_the_callers_locale(void **state) {
@@ -1708,6 +1728,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_input_is_refused_with_named_errors),
                 cmocka_unit_test(test_payloads_stay_strict_after_a_restore),
                 cmocka_unit_test(test_payload_parse_keeps_the_callers_locale),
+                cmocka_unit_test(test_payloads_must_be_utf8),
                 cmocka_unit_test(test_payload_merge_is_shallow),
                 cmocka_unit_test(test_template_exact_value_keeps_json_type),
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
