@@ -300,6 +300,7 @@ typedef struct Undo {
                         const char *key;     /* owned by holder */
                         json_object *holder; /* the payload the key came from */
                         json_object *old;
+                        bool had;            /* the key was there (old may be a JSON null) */
                 } ctx;
         };
 } Undo;

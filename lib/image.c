@@ -569,6 +569,11 @@ static int restore_object(xfsm_engine *e, json_object *o, const LogRef *log) {
         i->context = json_object_object_get_ex(o, "context", &v) && json_object_is_type(v, json_type_object)
                              ? json_object_get(v)
                              : json_object_new_object();
+        if (!i->context) {
+                instance_free(i);
+                r = -ENOMEM;
+                goto finish;
+        }
         if (jstr(o, "parentId")) {
                 i->parent_id = strdup(jstr(o, "parentId"));
                 i->parent_machine = jstr(o, "parentMachine") ? component_find_machine(c->def, jstr(o, "parentMachine"))
