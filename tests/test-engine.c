@@ -504,6 +504,10 @@ static const char tmpl_yaml[] =
         "              text: 'order {{ref}} of {{order.amount}} EUR'\n"
         "              missing: '{{nothing.here}}'\n"
         "              nested: {inner: '{{order.amount}}'}\n"
+        "              spaced: '{{ ref }}'\n"
+        "              literal: 'plain {text}'\n"
+        "              count: 3\n"
+        "              none: null\n"
         "    transitions: [{from: A, to: B, event: GO}]\n"
         "  - name: Dst\n"
         "    initialState: Wait\n"
@@ -535,6 +539,22 @@ static void test_template_exact_value_keeps_json_type(void **state) {
         assert_true(json_object_object_get_ex(o, "nested", &v));
         assert_true(json_object_object_get_ex(v, "inner", &v));
         assert_true(json_object_is_type(v, json_type_double));
+        assert_true(json_object_object_get_ex(o, "spaced", &v));
+        assert_int_equal(json_object_get_int(v), 7);
+        assert_true(json_object_object_get_ex(o, "literal", &v));
+        assert_string_equal(json_object_get_string(v), "plain {text}");
+        assert_true(json_object_object_get_ex(o, "count", &v));
+        assert_int_equal(json_object_get_int(v), 3);
+        assert_true(json_object_object_get_ex(o, "none", &v));
+        assert_null(v);
+        json_object_put(o);
+        /* the same template again, for another instance: nothing of the first kept */
+        s = id_of(create(e, "Src", "{\"ref\":8,\"order\":{\"amount\":1},\"flag\":false}"));
+        assert_int_equal(send(e, s, "GO", NULL), 0);
+        assert_string_equal(state_of(e, other), "Got");
+        o = context_of(e, other);
+        assert_true(json_object_object_get_ex(o, "text", &v));
+        assert_string_equal(json_object_get_string(v), "order 8 of 1 EUR");
         json_object_put(o);
         xfsm_engine_free(e);
 }
