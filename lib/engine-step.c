@@ -25,8 +25,6 @@ static void effects_reset(xfsm_step *s, size_t from) {
 
 void step_reset(xfsm_step *s) {
         effects_reset(s, 0);
-        free(s->event_buf);
-        s->event_buf = NULL;
         s->routed = routed_free(s->routed);
         s->has_id = false;
         s->event = NULL;
@@ -75,6 +73,7 @@ xfsm_effect *effect_add(xfsm_engine *e, xfsm_effect_kind kind, const xfsm_instan
         f->message = NULL;
         f->routed = NULL;
         f->action = NULL;
+        f->inst = (xfsm_instance *) i;
         if (i) {
                 memcpy(f->id, i->id, ID_LEN + 1);
                 f->machine = i->machine->name;
@@ -246,9 +245,9 @@ static void history_commit(xfsm_engine *e) {
                 return;
         for (size_t k = 0; k < e->step->n; k++) {
                 const xfsm_effect *f = &e->step->v[k];
-                xfsm_instance *i;
+                xfsm_instance *i = f->inst; /* dropped ones go after this */
 
-                if (f->kind != XFSM_EFFECT_TRANSITION || !(i = instance_map_get(&e->map, f->id)))
+                if (f->kind != XFSM_EFFECT_TRANSITION || !i || i->dead)
                         continue;
                 /* out of memory: the entry is left out, the step stands */
                 (void) history_record(&i->log, &e->strings, f->event, f->from, f->to, i->updated_at, &e->history);
