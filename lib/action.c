@@ -48,7 +48,7 @@ int actions_run(xfsm_engine *e, xfsm_instance *i, const Action *a, size_t n, con
                                 return -ENOMEM;
                         break;
                 case ACTION_SEND: {
-                        json_object *p = a[k].payload ? json_template_render(a[k].payload, i->context)
+                        json_object *p = a[k].payload ? json_template_apply(a[k].payload, i->context)
                                                       : json_object_new_object();
                         if (!p)
                                 return -ENOMEM;
@@ -222,7 +222,7 @@ int cascades_run(xfsm_engine *e, xfsm_instance *i, const State *st) {
 
         for (size_t k = 0; k < st->n_cascades && r >= 0; k++) {
                 const CascadingRule *cr = &st->cascades[k];
-                json_object *payload = cr->payload ? json_template_render(cr->payload, i->context)
+                json_object *payload = cr->payload ? json_template_apply(cr->payload, i->context)
                                                    : json_object_new_object();
                 if (!payload)
                         return -ENOMEM;

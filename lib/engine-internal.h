@@ -139,6 +139,7 @@ struct xfsm_effect {
         xfsm_effect_kind kind;
         int error;
         char id[ID_LEN + 1];
+        xfsm_instance *inst; /* the instance of id, valid while the step is built and committed */
         const char *machine, *from, *to, *event, *method, *status;
         uint64_t deadline, realtime_deadline;
         char *message;
@@ -152,7 +153,7 @@ struct xfsm_step {
         bool has_id;
         char id[ID_LEN + 1];
         const char *event;
-        char *event_buf;
+        char event_buf[XFSM_MAX_NAME + 1]; /* the event of a send (name_is_event(): at most 255) */
         xfsm_routed *routed; /* the routed event being delivered, if any */
         void *origin;        /* the host's, for the call that made the step (xfsm_step_origin()) */
         xfsm_effect *v;
@@ -300,6 +301,7 @@ typedef struct Undo {
                         const char *key;     /* owned by holder */
                         json_object *holder; /* the payload the key came from */
                         json_object *old;
+                        bool had;            /* the key was there (old may be a JSON null) */
                 } ctx;
         };
 } Undo;

@@ -25,8 +25,6 @@ static void effects_reset(xfsm_step *s, size_t from) {
 
 void step_reset(xfsm_step *s) {
         effects_reset(s, 0);
-        free(s->event_buf);
-        s->event_buf = NULL;
         s->routed = routed_free(s->routed);
         s->has_id = false;
         s->event = NULL;
@@ -75,6 +73,7 @@ xfsm_effect *effect_add(xfsm_engine *e, xfsm_effect_kind kind, const xfsm_instan
         f->message = NULL;
         f->routed = NULL;
         f->action = NULL;
+        f->inst = (xfsm_instance *) i;
         if (i) {
                 memcpy(f->id, i->id, ID_LEN + 1);
                 f->machine = i->machine->name;
@@ -146,23 +145,38 @@ int undo_save(xfsm_engine *e, xfsm_instance *i) {
         return 0;
 }
 
-/* Set key (a key of holder, kept alive with it) in the instance's context. */
+/* Set key (a key of holder, kept alive with it) in the instance's context:
+ * one lookup in the context's table, the old value (a JSON null too) kept
+ * for the undo with the reference the context held. */
 int undo_context_set(xfsm_engine *e, xfsm_instance *i, json_object *holder, const char *key, json_object *v) {
-        json_object *old = NULL;
+        struct lh_table *t = json_object_get_object(i->context);
+        struct lh_entry *ent;
         Undo *u;
         int r;
+
+        assert(t);
 
         r = undo_push(e, &u);
         if (r < 0)
                 return r;
+        ent = lh_table_lookup_entry_w_hash(t, key, lh_get_hash(t, key));
+        if (ent) {
+                u->ctx.old = (json_object *) lh_entry_v(ent);
+                u->ctx.had = true;
+                lh_entry_set_val(ent, json_object_get(v));
+        } else {
+                if (json_object_object_add_ex(i->context, key, json_object_get(v), JSON_C_OBJECT_ADD_KEY_IS_NEW) < 0) {
+                        json_object_put(v);
+                        e->n_undo--;
+                        return -ENOMEM;
+                }
+                u->ctx.old = NULL;
+                u->ctx.had = false;
+        }
         u->kind = UNDO_CTX_KEY;
         u->inst = i;
         u->ctx.key = key;
         u->ctx.holder = json_object_get(holder);
-        if (json_object_object_get_ex(i->context, key, &old))
-                json_object_get(old);
-        u->ctx.old = old;
-        json_object_object_add(i->context, key, json_object_get(v));
         return 0;
 }
 
@@ -205,7 +219,7 @@ void step_rollback(xfsm_engine *e, Savepoint sp) {
                         }
                         break;
                 case UNDO_CTX_KEY:
-                        if (u->ctx.old)
+                        if (u->ctx.had)
                                 json_object_object_add(i->context, u->ctx.key, u->ctx.old);
                         else
                                 json_object_object_del(i->context, u->ctx.key);
@@ -231,9 +245,9 @@ static void history_commit(xfsm_engine *e) {
                 return;
         for (size_t k = 0; k < e->step->n; k++) {
                 const xfsm_effect *f = &e->step->v[k];
-                xfsm_instance *i;
+                xfsm_instance *i = f->inst; /* dropped ones go after this */
 
-                if (f->kind != XFSM_EFFECT_TRANSITION || !(i = instance_map_get(&e->map, f->id)))
+                if (f->kind != XFSM_EFFECT_TRANSITION || !i || i->dead)
                         continue;
                 /* out of memory: the entry is left out, the step stands */
                 (void) history_record(&i->log, &e->strings, f->event, f->from, f->to, i->updated_at, &e->history);

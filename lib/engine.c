@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "engine-internal.h"
+#include "json-parse.h"
 #include "macro.h"
 #include "names.h"
 #include "yaml-load.h"
@@ -478,11 +479,10 @@ static int parse_payload(xfsm_engine *e, const char *text, json_object **ret) {
                 e->tok = json_tokener_new();
                 if (!e->tok)
                         return -ENOMEM;
-                json_tokener_set_flags(e->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         }
         tok = e->tok;
         json_tokener_reset(tok);
-        o = json_tokener_parse_ex(tok, text, (int) len);
+        o = json_parse_ex(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8, text, len);
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||
             (size_t) json_tokener_get_parse_end(tok) != len) {
                 enum json_tokener_error err = json_tokener_get_error(tok);
@@ -518,9 +518,11 @@ static ComponentRt *comp_for_machine(xfsm_engine *e, const char *component, cons
         return NULL;
 }
 
-/* Create an instance (taking ctx) as one step; ret_id gets its id. */
+/* Create an instance (taking ctx) as one step; ret gets it, or NULL when it
+ * may be gone (dropped at once, or events delivered after the step: then
+ * xfsm_engine_find() its id, which ret_id gets). */
 static int create_step(xfsm_engine *e, ComponentRt *c, const Machine *m, json_object *ctx, bool entry_point,
-                       char ret_id[ID_LEN + 1]) {
+                       char ret_id[ID_LEN + 1], xfsm_instance **ret) {
         xfsm_instance *i = NULL;
         int r;
 
@@ -537,13 +539,21 @@ static int create_step(xfsm_engine *e, ComponentRt *c, const Machine *m, json_ob
                 step_rollback(e, (Savepoint) {});
                 return r;
         }
+        if (i->drop_at_commit)
+                i = NULL;
         step_commit(e);
-        engine_deliver_local(e);
+        if (e->lh < e->lt) {
+                engine_deliver_local(e);
+                i = NULL;
+        }
+        if (ret)
+                *ret = i;
         return 0;
 }
 
 int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machine, const char *context_json,
                        xfsm_instance **ret) {
+        xfsm_instance *i;
         ComponentRt *c;
         const Machine *m;
         json_object *ctx;
@@ -566,11 +576,11 @@ int xfsm_engine_create(xfsm_engine *e, const char *component, const char *machin
         if (r < 0)
                 return r;
 
-        r = create_step(e, c, m, ctx, false, id);
+        r = create_step(e, c, m, ctx, false, id, &i);
         if (r < 0)
                 return r;
         if (ret)
-                *ret = instance_map_get(&e->map, id);
+                *ret = i ?: instance_map_get(&e->map, id);
         return 0;
 }
 
@@ -589,11 +599,8 @@ int xfsm_instance_send(xfsm_engine *e, xfsm_instance *i, const char *event, cons
                 return r;
 
         step_begin(e, XFSM_STEP_SEND, i->comp, i->id, event);
-        e->step->event_buf = strdup(event);
-        if (!e->step->event_buf) {
-                json_object_put(payload);
-                return -ENOMEM;
-        }
+        static_assert(sizeof e->step->event_buf > 255, "name_is_event() allows 255 characters");
+        strcpy(e->step->event_buf, event); /* name_is_event(): it fits */
         e->step->event = e->step->event_buf;
         it = (Item) { i, e->step->event_buf, payload, NULL, false };
         r = step_process_item(e, &it);
@@ -690,7 +697,7 @@ int xfsm_engine_start(xfsm_engine *e) {
                         exists = i->machine == m && i->entry_point;
                 if (exists)
                         continue;
-                r = create_step(e, c, m, NULL, true, NULL);
+                r = create_step(e, c, m, NULL, true, NULL, NULL);
                 if (r < 0)
                         return r;
         }

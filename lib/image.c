@@ -14,6 +14,7 @@
 
 #include "engine-internal.h"
 #include "json-buf.h"
+#include "json-parse.h"
 #include "macro.h"
 
 /* The image of i, its history from the log_from-th entry on as its last key
@@ -330,7 +331,7 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
 
         json_tokener_reset(e->tok);
         if (n == 0)
-                return json_tokener_parse_ex(e->tok, s, (int) len);
+                return json_parse_ex(e->tok, 0, s, len);
         if (len > e->cap_cut) {
                 char *b = realloc(e->cut, len);
                 if (!b)
@@ -345,7 +346,7 @@ static json_object *parse_without(xfsm_engine *e, const char *s, size_t len, con
                 if (k < n)
                         pos = spans[k].end;
         }
-        return json_tokener_parse_ex(e->tok, e->cut, (int) l);
+        return json_parse_ex(e->tok, 0, e->cut, l);
 }
 
 /* ---- recovery: images back into instances -------------------------------- */
@@ -468,7 +469,7 @@ int xfsm_engine_restore_images(xfsm_engine *e, const char *text, size_t len, con
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        o = json_parse_ex(e->tok, 0, p, l);
                         if (!o)
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");
                         same_boot = json_object_object_get_ex(o, "bootId", &v) && boot_id &&
@@ -568,6 +569,11 @@ static int restore_object(xfsm_engine *e, json_object *o, const LogRef *log) {
         i->context = json_object_object_get_ex(o, "context", &v) && json_object_is_type(v, json_type_object)
                              ? json_object_get(v)
                              : json_object_new_object();
+        if (!i->context) {
+                instance_free(i);
+                r = -ENOMEM;
+                goto finish;
+        }
         if (jstr(o, "parentId")) {
                 i->parent_id = strdup(jstr(o, "parentId"));
                 i->parent_machine = jstr(o, "parentMachine") ? component_find_machine(c->def, jstr(o, "parentMachine"))
@@ -773,7 +779,7 @@ int xfsm_engine_stage_images(xfsm_engine *e, const char *text, size_t len, const
                 }
                 if (first) {
                         json_tokener_reset(e->tok);
-                        o = json_tokener_parse_ex(e->tok, p, (int) l);
+                        o = json_parse_ex(e->tok, 0, p, l);
                         if (!o) {
                                 image_staged_free(e);
                                 return engine_fail(e, -XFSM_E_INVALID_ARGUMENT, "a snapshot line is not JSON");

@@ -235,21 +235,21 @@ void rng_seed(uint64_t rng[4], uint64_t seed) {
 
 void uuid4_format(uint64_t rng[4], char ret[ID_LEN + 1]) {
         static const char hex[] = "0123456789abcdef";
+        /* where each byte's two digits go in 8-4-4-4-12 */
+        static const uint8_t at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
         uint8_t b[16];
         uint64_t a = rng_next(rng), c = rng_next(rng);
-        size_t k = 0;
 
         memcpy(b, &a, 8);
         memcpy(b + 8, &c, 8);
         b[6] = (uint8_t) ((b[6] & 0x0f) | 0x40); /* version 4 */
         b[8] = (uint8_t) ((b[8] & 0x3f) | 0x80); /* variant 1 */
         for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        ret[k++] = '-';
-                ret[k++] = hex[b[i] >> 4];
-                ret[k++] = hex[b[i] & 15];
+                ret[at[i]] = hex[b[i] >> 4];
+                ret[at[i] + 1] = hex[b[i] & 15];
         }
-        ret[k] = 0;
+        ret[8] = ret[13] = ret[18] = ret[23] = '-';
+        ret[ID_LEN] = 0;
 }
 
 /* ---- accessors ------------------------------------------------------- */

@@ -152,6 +152,112 @@ json_object *json_template_render(json_object *tmpl, json_object *ctx) {
         }
 }
 
+typedef enum MemberKind {
+        MEMBER_AS_IS,  /* not a string, or a string without {{: the value itself */
+        MEMBER_PATH,   /* exactly {{path}}: what path names, with its JSON type */
+        MEMBER_RENDER, /* anything else: json_template_render() */
+} MemberKind;
+
+typedef struct TemplateMember {
+        const char *key;    /* the template's */
+        json_object *value; /* the template's */
+        MemberKind kind;
+        bool dotted;        /* the path has more than one key */
+        char *path;
+} TemplateMember;
+
+struct Template {
+        json_object *tmpl;
+        TemplateMember *members;
+        size_t n_members;
+};
+
+Template *json_template_free(Template *t) {
+        if (!t)
+                return NULL;
+        for (size_t k = 0; k < t->n_members; k++)
+                free(t->members[k].path);
+        free(t->members);
+        json_object_put(t->tmpl);
+        free(t);
+        return NULL;
+}
+
+Template *json_template_compile(json_object *tmpl) {
+        Template *t;
+        size_t n = 0;
+
+        if (!tmpl || !json_object_is_type(tmpl, json_type_object)) {
+                json_object_put(tmpl);
+                return NULL;
+        }
+        t = calloc(1, sizeof *t);
+        if (!t) {
+                json_object_put(tmpl);
+                return NULL;
+        }
+        t->tmpl = tmpl;
+        t->members = calloc(json_object_object_length(tmpl) ?: 1, sizeof *t->members);
+        if (!t->members)
+                return json_template_free(t);
+        json_object_object_foreach(tmpl, key, value) {
+                TemplateMember *m = &t->members[n++];
+                const char *s = json_object_get_string(value);
+                size_t len = (size_t) json_object_get_string_len(value);
+                char path[256];
+
+                t->n_members = n;
+                m->key = key;
+                m->value = value;
+                if (!json_object_is_type(value, json_type_string))
+                        m->kind = json_object_is_type(value, json_type_object) ||
+                                                  json_object_is_type(value, json_type_array)
+                                          ? MEMBER_RENDER
+                                          : MEMBER_AS_IS;
+                else if (template_exact(s, len, path, sizeof path)) {
+                        m->kind = MEMBER_PATH;
+                        m->dotted = strchr(path, '.') != NULL;
+                        m->path = strdup(path);
+                        if (!m->path)
+                                return json_template_free(t);
+                } else
+                        m->kind = strstr(s, "{{") ? MEMBER_RENDER : MEMBER_AS_IS;
+        }
+        return t;
+}
+
+json_object *json_template_apply(const Template *t, json_object *ctx) {
+        json_object *r = json_object_new_object();
+
+        for (size_t k = 0; r && k < t->n_members; k++) {
+                const TemplateMember *m = &t->members[k];
+                json_object *v = NULL;
+
+                switch (m->kind) {
+                case MEMBER_AS_IS:
+                        v = json_object_get(m->value);
+                        break;
+                case MEMBER_PATH:
+                        if (m->dotted)
+                                v = json_path_get(ctx, m->path);
+                        else if (!ctx || !json_object_object_get_ex(ctx, m->path, &v))
+                                v = NULL;
+                        v = json_object_get(v);
+                        break;
+                case MEMBER_RENDER:
+                        v = json_template_render(m->value, ctx);
+                        break;
+                }
+                if (json_object_object_add_ex(r, m->key, v,
+                                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) < 0) {
+                        json_object_put(v);
+                        json_object_put(r);
+                        r = NULL;
+                }
+        }
+        return r;
+}
+
 static bool is_number(json_object *o) {
         return json_object_is_type(o, json_type_int) || json_object_is_type(o, json_type_double);
 }

@@ -28,6 +28,17 @@ json_object *json_mapping_source(json_object *context, json_object *payload, con
  * it is rendered as text. Returns a new reference. */
 json_object *json_template_render(json_object *tmpl, json_object *ctx);
 
+/* A payload template (an object), compiled once when the definition is
+ * loaded: which of its members are as written, exactly "{{path}}" or text
+ * with {{path}} inside, so that rendering it for each event does not look
+ * for the braces again. Takes tmpl. NULL when out of memory. */
+Template *json_template_compile(json_object *tmpl);
+Template *json_template_free(Template *t);
+/* What json_template_render() gives for the template: a new object whose
+ * keys are the template's own (borrowed: the definition outlives what it
+ * renders), so none is copied. */
+json_object *json_template_apply(const Template *t, json_object *ctx);
+
 /* instance_value OP event_value, with JavaScript-like strictness: values of
  * different types are never equal; ordering compares numbers with numbers
  * and strings with strings; a missing side fails every rule. */

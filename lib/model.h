@@ -12,6 +12,9 @@
 
 #include <json-c/json.h>
 
+/* A payload template compiled once (json-path.h). */
+typedef struct Template Template;
+
 typedef enum StateType {
         STATE_REGULAR,
         STATE_ENTRY,
@@ -84,7 +87,7 @@ typedef struct Action {
         SendTarget to;
         char *to_component, *to_machine;
         char *event;
-        json_object *payload; /* template */
+        Template *payload;
         bool has_delay;
         uint64_t delay_ms;
         char *send_id;
@@ -104,7 +107,7 @@ typedef struct CascadingRule {
         char *event;
         MatchingRule *rules;
         size_t n_rules;
-        json_object *payload; /* template, may hold {{path}} */
+        Template *payload; /* may hold {{path}} */
         unsigned line, column;
         unsigned state_line, state_column;
 } CascadingRule;

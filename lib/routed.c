@@ -15,6 +15,7 @@
 #include "js-compare.h"
 #include "json-path.h"
 #include "json-buf.h"
+#include "json-parse.h"
 #include "macro.h"
 #include "yaml-load.h"
 
@@ -366,12 +367,21 @@ static int filters_from_json(json_object *v, RoutedFilter **ret, size_t *ret_n) 
 }
 
 int routed_from_json(const char *text, xfsm_routed **ret) {
+        json_tokener *tok;
         json_object *o, *v;
         xfsm_routed *r;
         const char *kind;
         int k;
 
-        o = json_tokener_parse(text);
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        o = json_parse_ex(tok, 0, text, strlen(text));
+        if (o && json_tokener_get_error(tok) != json_tokener_success) {
+                json_object_put(o);
+                o = NULL;
+        }
+        json_tokener_free(tok);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return -XFSM_E_INVALID_PAYLOAD;

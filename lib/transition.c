@@ -231,6 +231,10 @@ int instance_create(xfsm_engine *e, ComponentRt *c, const Machine *m, json_objec
         i->seq = ++e->next_inst_seq;
         i->created_at = i->updated_at = xfsm_engine_realtime(e);
         i->context = ctx ? ctx : json_object_new_object();
+        if (!i->context) {
+                free(i);
+                return -ENOMEM;
+        }
         i->entry_point = entry_point || (c->def->entry_machine == m && c->def->entry_mode == ENTRY_SINGLETON);
         i->touched = e->serial;
         if (parent) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-path.h"
 #include "macro.h"
 #include "model.h"
 #include "names.h"
@@ -333,10 +334,10 @@ static int parse_action(Loader *l, Node *n, Action *a) {
                 free(to);
                 p = yaml_node_get(v, "payload");
                 if (p && !yaml_scalar_is_null(p)) {
-                        if (expect_kind(l, p, NODE_MAP, "payload"))
-                                a->payload = yaml_node_to_json(p);
-                        else
+                        if (!expect_kind(l, p, NODE_MAP, "payload"))
                                 r = -EINVAL;
+                        else if (!(a->payload = json_template_compile(yaml_node_to_json(p))))
+                                r = -ENOMEM;
                 }
                 if (a->send_id && !a->has_delay)
                         diag_warning(l->d, v->line, v->column,
@@ -470,10 +471,10 @@ static int parse_cascade(Loader *l, Node *n, CascadingRule *cr) {
                 r = -EINVAL;
         Node *p = yaml_node_get(n, "payload");
         if (p && !yaml_scalar_is_null(p)) {
-                if (expect_kind(l, p, NODE_MAP, "payload"))
-                        cr->payload = yaml_node_to_json(p);
-                else
+                if (!expect_kind(l, p, NODE_MAP, "payload"))
                         r = -EINVAL;
+                else if (!(cr->payload = json_template_compile(yaml_node_to_json(p))))
+                        r = -ENOMEM;
         }
         accept_key(n, "description");
         accept_key(n, "metadata");
@@ -1436,7 +1437,7 @@ static void actions_free(Action *a, size_t n) {
                 free(a[i].to_component);
                 free(a[i].to_machine);
                 free(a[i].event);
-                json_object_put(a[i].payload);
+                json_template_free(a[i].payload);
                 free(a[i].send_id);
                 rules_free(a[i].rules, a[i].n_rules);
                 free(a[i].verb);
@@ -1467,7 +1468,7 @@ Component *component_free(Component *c) {
                                 free(cr->target_state);
                                 free(cr->event);
                                 rules_free(cr->rules, cr->n_rules);
-                                json_object_put(cr->payload);
+                                json_template_free(cr->payload);
                         }
                         free(st->cascades);
                         free(st->out);

@@ -2,6 +2,7 @@
 
 /* The semantics of xfsm.component(5), one test per rule, through the public API. */
 
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,6 +403,67 @@ static void test_bad_input_is_refused_with_named_errors(void **state) {
         xfsm_engine_free(e);
 }
 
+/* A restored image parses with the payloads' tokener: payloads stay strict after it. */
+static void test_payloads_stay_strict_after_a_restore(void **state) {
+        (void) state;
+        xfsm_engine *a = engine(rtc_yaml, NULL), *b = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(a, "M", "{\"a\":1}"));
+        char *image = xfsm_instance_to_json(xfsm_engine_find(a, m));
+
+        assert_non_null(image);
+        assert_int_equal(xfsm_engine_restore_json(b, image), 0);
+        assert_int_equal(send(b, m, "GO", "{\"a\":2 /* a comment */}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(b, m, "GO", "{\"a\":2}"), 0);
+        free(image);
+        xfsm_engine_free(a);
+        xfsm_engine_free(b);
+}
+
+/* Payloads must be UTF-8: a broken or cut sequence anywhere is refused, a
+ * whole one taken (ASCII-only texts skip json-c's byte-by-byte check). */
+static void test_payloads_must_be_utf8(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+        json_object *o, *v;
+
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"0123456789abcdef\xc3\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"x\",\"b\":\"\xe2\x82\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"\x80\"}"), -XFSM_E_INVALID_PAYLOAD);
+        assert_string_equal(state_of(e, m), "S0");
+        assert_int_equal(send(e, m, "GO", "{\"a\":\"caf\xc3\xa9 \xe2\x82\xac\"}"), 0);
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "a", &v));
+        assert_string_equal(json_object_get_string(v), "caf\xc3\xa9 \xe2\x82\xac");
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
+/* Numbers read the same whatever the caller's locale, and the caller's locale
+ * is the same after the call (the engine parses in the C locale object). */
+static void test_payload_parse_keeps_the_callers_locale(void **state) {
+        (void) state;
+        xfsm_engine *e = engine(rtc_yaml, NULL);
+        const char *m = id_of(create(e, "M", "{\"a\":1}"));
+        locale_t mine = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t) 0), before;
+        json_object *o, *v;
+
+        if (mine == (locale_t) 0)
+                skip();
+        before = uselocale(mine);
+        assert_int_equal(send(e, m, "GO", "{\"x\":1.5,\"y\":-2.25e1}"), 0);
+        assert_ptr_equal(uselocale((locale_t) 0), mine);
+        uselocale(before);
+        freelocale(mine);
+        o = context_of(e, m);
+        assert_true(json_object_object_get_ex(o, "x", &v));
+        assert_true(json_object_get_double(v) == 1.5);
+        assert_true(json_object_object_get_ex(o, "y", &v));
+        assert_true(json_object_get_double(v) == -22.5);
+        json_object_put(o);
+        xfsm_engine_free(e);
+}
+
 /* ---- payloads and templates ------------------------------------------------------ */
 
 static void test_payload_merge_is_shallow(void **state) {
@@ -442,6 +504,10 @@ static const char tmpl_yaml[] =
         "              text: 'order {{ref}} of {{order.amount}} EUR'\n"
         "              missing: '{{nothing.here}}'\n"
         "              nested: {inner: '{{order.amount}}'}\n"
+        "              spaced: '{{ ref }}'\n"
+        "              literal: 'plain {text}'\n"
+        "              count: 3\n"
+        "              none: null\n"
         "    transitions: [{from: A, to: B, event: GO}]\n"
         "  - name: Dst\n"
         "    initialState: Wait\n"
@@ -473,6 +539,22 @@ static void test_template_exact_value_keeps_json_type(void **state) {
         assert_true(json_object_object_get_ex(o, "nested", &v));
         assert_true(json_object_object_get_ex(v, "inner", &v));
         assert_true(json_object_is_type(v, json_type_double));
+        assert_true(json_object_object_get_ex(o, "spaced", &v));
+        assert_int_equal(json_object_get_int(v), 7);
+        assert_true(json_object_object_get_ex(o, "literal", &v));
+        assert_string_equal(json_object_get_string(v), "plain {text}");
+        assert_true(json_object_object_get_ex(o, "count", &v));
+        assert_int_equal(json_object_get_int(v), 3);
+        assert_true(json_object_object_get_ex(o, "none", &v));
+        assert_null(v);
+        json_object_put(o);
+        /* the same template again, for another instance: nothing of the first kept */
+        s = id_of(create(e, "Src", "{\"ref\":8,\"order\":{\"amount\":1},\"flag\":false}"));
+        assert_int_equal(send(e, s, "GO", NULL), 0);
+        assert_string_equal(state_of(e, other), "Got");
+        o = context_of(e, other);
+        assert_true(json_object_object_get_ex(o, "text", &v));
+        assert_string_equal(json_object_get_string(v), "order 8 of 1 EUR");
         json_object_put(o);
         xfsm_engine_free(e);
 }
@@ -903,16 +985,15 @@ static const char loop_yaml[] =
 static void test_microstep_loop_is_refused_and_rolled_back(void **state) {
         (void) state;
         xfsm_engine *e = engine(loop_yaml, NULL);
-        const char *m = id_of(create(e, "M", "{\"a\":1}"));
-        int r = send(e, m, "GO", "{\"a\":2}");
+        const char *m = id_of(create(e, "M", "{\"a\":1,\"n\":null}"));
+        int r = send(e, m, "GO", "{\"a\":2,\"n\":3,\"new\":4}");
 
         assert_int_equal(r, -XFSM_E_LOOP);
         assert_string_equal(xfsm_error_name(r), "org.xfsm1.Error.Loop");
         assert_string_equal(state_of(e, m), "A");
-        json_object *o = context_of(e, m), *v;
-        assert_true(json_object_object_get_ex(o, "a", &v));
-        assert_int_equal(json_object_get_int(v), 1);
-        json_object_put(o);
+        char *text = xfsm_instance_context_json(xfsm_engine_find(e, m));
+        assert_string_equal(text, "{\"a\":1,\"n\":null}"); /* a null stays a null, a new key goes */
+        free(text);
         assert_int_equal(xfsm_instance_n_timers(xfsm_engine_find(e, m)), 0);
         xfsm_engine_free(e);
 }
@@ -1152,7 +1233,11 @@ static void test_instance_ids_are_uuid4_and_properties_are_set(void **state) {
         const char *id = xfsm_instance_id(i);
 
         assert_int_equal(strlen(id), 36);
-        assert_int_equal(id[8], '-');
+        for (size_t k = 0; k < 36; k++)
+                if (k == 8 || k == 13 || k == 18 || k == 23)
+                        assert_int_equal(id[k], '-');
+                else
+                        assert_non_null(strchr("0123456789abcdef", id[k]));
         assert_int_equal(id[14], '4');
         assert_non_null(strchr("89ab", id[19]));
         assert_int_equal(xfsm_instance_created_at(i), 1700000000000ULL);
@@ -1664,6 +1749,9 @@ int main(void) {
                 cmocka_unit_test(test_guard_failed_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_no_transition_is_an_error_and_changes_nothing),
                 cmocka_unit_test(test_bad_input_is_refused_with_named_errors),
+                cmocka_unit_test(test_payloads_stay_strict_after_a_restore),
+                cmocka_unit_test(test_payload_parse_keeps_the_callers_locale),
+                cmocka_unit_test(test_payloads_must_be_utf8),
                 cmocka_unit_test(test_payload_merge_is_shallow),
                 cmocka_unit_test(test_template_exact_value_keeps_json_type),
                 cmocka_unit_test(test_cascade_without_rules_reaches_every_instance_in_state),
