@@ -163,13 +163,11 @@ static int node_prepare(BNode *n, const char *top, const char *bridge) {
 static pid_t spawn_socket_xfsmd(const BNode *n, const char *xfsmd, const char *run, const char *comp,
                                 const char *state, const char *policy, const char *log) {
         char sock[700], listen[720], run_env[700], comp_env[700];
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         pid_t pid;
 
         snprintf(sock, sizeof sock, "%s/%s.sock", run, n->stem);
-        if (strlen(sock) >= sizeof sa.sun_path)
+        if (strlen(sock) >= sizeof ((struct sockaddr_un) {}).sun_path)
                 return -ENAMETOOLONG;
-        memcpy(sa.sun_path, sock, strlen(sock) + 1);
         snprintf(listen, sizeof listen, "--listen=%s", sock);
         snprintf(run_env, sizeof run_env, "XFSM_RUNTIME_DIR=%s", run);
         snprintf(comp_env, sizeof comp_env, "XFSM_COMPONENT_PATH=%s", comp);
@@ -186,17 +184,7 @@ static pid_t spawn_socket_xfsmd(const BNode *n, const char *xfsmd, const char *r
                       "--state-dir", state, "--durability", policy, "--component", n->stem, (char *) NULL);
                 _exit(127);
         }
-        /* the first connection starts it */
-        for (int k = 0; k < 500; k++) {
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                bool ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
-
-                if (fd >= 0)
-                        close(fd);
-                if (ok)
-                        break;
-                usleep(10000);
-        }
+        bench_activate(sock);
         return pid;
 }
 

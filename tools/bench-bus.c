@@ -409,21 +409,26 @@ static pid_t spawn_socket_worker(const char *xfsmd, const char *address, const c
                               (char *) NULL);
                 _exit(127);
         }
-        /* the first connection starts it */
+        bench_activate(sock);
+        return pid;
+}
+
+void bench_activate(const char *sock) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(sock) >= sizeof sa.sun_path)
+                return;
+        memcpy(sa.sun_path, sock, strlen(sock) + 1);
         for (int k = 0; k < 500; k++) {
                 int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                if (strlen(sock) >= sizeof sa.sun_path)
-                        break;
-                memcpy(sa.sun_path, sock, strlen(sock) + 1);
                 bool ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+
                 if (fd >= 0)
                         close(fd);
                 if (ok)
-                        break;
+                        return;
                 usleep(10000);
         }
-        return pid;
 }
 
 /* Where a hop's time goes: the CPU time each side used per hop (the two

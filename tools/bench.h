@@ -84,6 +84,9 @@ pid_t bench_spawn_xfsmd(const char *xfsmd, const char *address, const char *file
                         const char *policy);
 /* dbus-daemon on dir/bus for the benchmarks; its pid (<0 on failure) */
 pid_t bench_private_bus(const char *dir, char *ret_address, size_t size);
+/* Connect to the socket at sock until a connection succeeds (5 s at most):
+ * the first one starts a socket-activated xfsmd, as xfsm@.socket does. */
+void bench_activate(const char *sock);
 /* BenchToggle: a Toggle machine, Off <-> On on TOGGLE */
 extern const char bench_toggle_yaml[];
 void bench_remove_dir(const char *dir);

@@ -229,10 +229,32 @@ static void help(void) {
                program);
 }
 
+/* One of xfsmctl's own bus options at argv[k]: how many arguments it took
+ * (0: not one of them), -1 after a usage error. */
+static int bus_option(int argc, char **argv, int k, BusArgs *bus) {
+        if (streq(argv[k], "--system")) {
+                bus->user = false;
+                bus->address = NULL;
+        } else if (streq(argv[k], "--user"))
+                bus->user = true;
+        else if (streq(argv[k], "--no-ask-password"))
+                bus->no_ask_password = true;
+        else if (streq(argv[k], "--bus")) {
+                if (k + 1 >= argc)
+                        return usage_error("--bus needs an address"), -1;
+                bus->address = argv[k + 1];
+                return 2;
+        } else if (strncmp(argv[k], "--bus=", 6) == 0)
+                bus->address = argv[k] + 6;
+        else
+                return 0;
+        return 1;
+}
+
 int main(int argc, char **argv) {
         BusArgs bus = {};
         bool json = false;
-        int i;
+        int i, take;
 
         for (i = 1; i < argc; i++) {
                 if (streq(argv[i], "--json"))
@@ -243,19 +265,10 @@ int main(int argc, char **argv) {
                 } else if (streq(argv[i], "--version")) {
                         printf("xfsmctl %s\n", XFSM_VERSION);
                         return EXIT_OK;
-                } else if (streq(argv[i], "--system")) {
-                        bus.user = false;
-                        bus.address = NULL;
-                } else if (streq(argv[i], "--user"))
-                        bus.user = true;
-                else if (streq(argv[i], "--no-ask-password"))
-                        bus.no_ask_password = true;
-                else if (streq(argv[i], "--bus")) {
-                        if (++i >= argc)
-                                return usage_error("--bus needs an address");
-                        bus.address = argv[i];
-                } else if (strncmp(argv[i], "--bus=", 6) == 0)
-                        bus.address = argv[i] + 6;
+                } else if ((take = bus_option(argc, argv, i, &bus)) < 0)
+                        return EXIT_USAGE;
+                else if (take > 0)
+                        i += take - 1;
                 else if (argv[i][0] == '-')
                         return usage_error("unknown option '%s'", argv[i]);
                 else
@@ -268,23 +281,9 @@ int main(int argc, char **argv) {
         argv += i;
         /* the options of xfsmctl itself may also follow the verb (up to a "--") */
         for (int k = 1; k < argc && !streq(argv[k], "--"); k++) {
-                int take = 1;
-
-                if (streq(argv[k], "--system")) {
-                        bus.user = false;
-                        bus.address = NULL;
-                } else if (streq(argv[k], "--user"))
-                        bus.user = true;
-                else if (streq(argv[k], "--no-ask-password"))
-                        bus.no_ask_password = true;
-                else if (streq(argv[k], "--bus")) {
-                        if (k + 1 >= argc)
-                                return usage_error("--bus needs an address");
-                        bus.address = argv[k + 1];
-                        take = 2;
-                } else if (strncmp(argv[k], "--bus=", 6) == 0)
-                        bus.address = argv[k] + 6;
-                else
+                if ((take = bus_option(argc, argv, k, &bus)) < 0)
+                        return EXIT_USAGE;
+                if (take == 0)
                         continue;
                 memmove(argv + k, argv + k + take, (size_t) (argc - k - take + 1) * sizeof *argv);
                 argc -= take;
