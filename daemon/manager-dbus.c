@@ -573,12 +573,13 @@ static char *reload_refusal(Manager *m, int own) {
         char *text = NULL;
 
         (void) installed_scan(&l);
-        if (l.n_broken > 0)
-                (void) asprintf(&text,
-                                "%u component file(s) do not load and keep the version they had (the first: %s; "
-                                "xfsmctl validate it)",
-                                l.n_broken, l.first_broken ?: "?");
-        else if (own < 0)
+        if (l.n_broken > 0) {
+                if (asprintf(&text,
+                             "%u component file(s) do not load and keep the version they had (the first: %s; "
+                             "xfsmctl validate it)",
+                             l.n_broken, l.first_broken ?: "?") < 0)
+                        text = strdup("component files do not load and keep the version they had");
+        } else if (own < 0)
                 text = strdup("a component hosted by this process does not load and keeps the version it had "
                               "(see the journal)");
         return text;
