@@ -89,6 +89,26 @@ bool wait_name(sd_bus *bus, const char *name, bool present) {
         return false;
 }
 
+bool unix_socket_listening(const char *path) {
+        /* /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path;
+         * Flags 00010000 (__SO_ACCEPTCON) once listen() was called */
+        FILE *f = fopen("/proc/net/unix", "re");
+        char line[1024];
+        bool found = false;
+
+        if (!f)
+                return access(path, F_OK) == 0;
+        while (!found && fgets(line, sizeof line, f)) {
+                unsigned long flags;
+                char name[600] = "";
+                if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %599s", &flags, name) == 2 &&
+                    strcmp(name, path) == 0 && (flags & 0x10000))
+                        found = true;
+        }
+        fclose(f);
+        return found;
+}
+
 pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const char *log) {
         char listen[600];
         char *argv[32] = { (char *) "/usr/bin/systemd-socket-activate", listen, (char *) "--fdname=xfsm",
@@ -102,7 +122,9 @@ pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const c
         for (size_t k = 0; xfsmd_args[k] && n < sizeof argv / sizeof *argv - 1; k++)
                 argv[n++] = xfsmd_args[k];
         pid = spawn(argv, log);
-        for (int k = 0; k < 500 && access(sock, F_OK) < 0; k++)
+        /* the file is there from bind(), a moment before listen(): a
+         * connection in between is refused */
+        for (int k = 0; k < 500 && !unix_socket_listening(sock); k++)
                 usleep(10000);
         return pid;
 }

@@ -24,8 +24,11 @@ bool name_has_owner(sd_bus *bus, const char *name);
 /* Wait up to 5 s for name to come (present) or go; true when it did. */
 bool wait_name(sd_bus *bus, const char *name, bool present);
 
+/* true once a process listens on the Unix socket at path (not only bound) */
+bool unix_socket_listening(const char *path);
+
 /* xfsmd started by the first connection to sock, as xfsm@.socket does
  * (systemd-socket-activate, FileDescriptorName=xfsm), with these arguments
- * after the binary (NULL-terminated); the socket there when it returns.
+ * after the binary (NULL-terminated); listening when it returns.
  * 0 when systemd-socket-activate is not installed. */
 pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const char *log);

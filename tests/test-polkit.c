@@ -182,6 +182,9 @@ static char *call_as_nobody(const Call *c, const char *types, ...) {
         buf[n > 0 ? n : 0] = '\0';
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                print_message("the caller as nobody ended with wait status 0x%x (exit 10: setuid, 11: connect)\n",
+                              (unsigned) status);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         return strdup(buf);
 }
