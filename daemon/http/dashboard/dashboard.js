@@ -48,9 +48,15 @@ function showError(e) {
 
 // ---- sign in ---------------------------------------------------------------
 
+// A session that only reads (anonymously on loopback, or a read token)
+// keeps the form to sign in with a token that writes.
 async function signIn(token) {
   const r = await api('POST', '/api/session', token ? { token } : undefined);
+  const writes = r.scopes.some((s) => s.startsWith('write:'));
   $('who').textContent = r.scopes.join(' ');
+  $('login-why').textContent = 'Read only: sign in with a token to create instances and send events.';
+  $('login-error').textContent = '';
+  $('login').hidden = writes;
   return r;
 }
 
@@ -72,9 +78,8 @@ $('login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   try {
     await signIn($('login-token').value);
-    $('login').hidden = true;
     $('login-token').value = '';
-    await load();
+    if ($('main').hidden) await load();
   } catch (e) {
     $('login-error').textContent = e.message;
   }
