@@ -524,11 +524,54 @@ static void test_diagrams(void **state) {
         http_answer_done(&a);
 }
 
+/* how many instances OrderComponent has, as GET /api/instances tells */
+static size_t count_orders(void) {
+        json_object *o = get_json(port_a, "/api/instances", 200), *list;
+        size_t n = 0;
+
+        assert_true(json_object_object_get_ex(o, "instances", &list));
+        for (size_t k = 0; k < json_object_array_length(list); k++)
+                if (strcmp(str(json_object_array_get_idx(list, k), "componentName"), "OrderComponent") == 0)
+                        n++;
+        json_object_put(o);
+        return n;
+}
+
 static void test_bad_requests(void **state) {
+        static const char create_path[] = "/api/components/OrderComponent/instances";
+        static const char good_create[] = "{\"machineName\":\"Order\",\"context\":{\"orderId\":\"O\"}}";
         char big_path[64], *big;
         HttpAnswer a = {};
-        size_t n = 1024 * 1024 + 10;
+        size_t n = 1024 * 1024 + 10, orders;
         char *order = create_order(port_a);
+
+        /* bad creations create nothing: malformed, form-encoded, no type, wrong method, over 1 MiB */
+        orders = count_orders();
+        assert_int_equal(http_post_json(port_a, create_path, NULL, "{\"machineName\":\"Order\",", &a), 0);
+        expect(&a, 400);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "POST", create_path, "Content-Type: application/x-www-form-urlencoded\r\n",
+                                      "machineName=Order", &a), 0);
+        expect(&a, 415);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "POST", create_path, NULL, good_create, &a), 0);
+        expect(&a, 415);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "PUT", create_path, "Content-Type: application/json\r\n", good_create, &a),
+                         0);
+        expect(&a, 405);
+        assert_string_equal(http_header(&a, "Allow"), "POST");
+        http_answer_done(&a);
+        big = malloc(n + 1);
+        assert_non_null(big);
+        memset(big, ' ', n);
+        memcpy(big, good_create, strlen(good_create));
+        big[n] = '\0';
+        assert_int_equal(http_post_json(port_a, create_path, NULL, big, &a), 0);
+        expect(&a, 413);
+        http_answer_done(&a);
+        free(big);
+        assert_int_equal(count_orders(), orders);
 
         /* unknown routes, wrong methods */
         assert_int_equal(http_request(port_a, "GET", "/api/nothing", NULL, NULL, &a), 0);
