@@ -809,9 +809,24 @@ static void test_event_stream(void **state) {
         assert_true(created);
         assert_true(transition);
 
-        /* the filtered stream saw none of the Order's events */
+        /* the filtered stream saw none of the Order's events, and sees a Payment's */
         line = http_stream_next(fd_filtered, 300);
         assert_null(line);
+        {
+                char *payment = create_payment(port_a);
+                json_object *o;
+
+                line = http_stream_next(fd_filtered, 5000);
+                assert_non_null(line);
+                o = json_tokener_parse(line);
+                assert_non_null(o);
+                assert_string_equal(str(o, "type"), "instance_created");
+                assert_string_equal(str(o, "instanceId"), payment);
+                assert_string_equal(str(o, "componentName"), "PaymentComponent");
+                json_object_put(o);
+                free(line);
+                free(payment);
+        }
 
         /* an instance dropped once final: created, its transition, removed */
         {
