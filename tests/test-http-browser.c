@@ -180,6 +180,22 @@ static void copy_file(const char *from, const char *to) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* the second xfsm-http, on port_tokens: the tokens of $dir/creds, the settings of $dir/http.conf */
+static void start_http_tokens(void) {
+        char creds[600], config[600], listen[64], log[600];
+        char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address", address,
+                         (char *) "--listen", listen, (char *) "--config", config, NULL };
+
+        snprintf(creds, sizeof creds, "%s/creds", dir);
+        snprintf(config, sizeof config, "%s/http.conf", dir);
+        snprintf(listen, sizeof listen, "127.0.0.1:%u", port_tokens);
+        snprintf(log, sizeof log, "%s/http-tokens.log", dir);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        http_tokens_pid = spawn(argv, log);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_true(http_wait_ready(port_tokens));
+}
+
 static int setup(void **state) {
         const char *chromium = find_chromium();
         char comp[512], path[600], listen[64], log[600], profile[600];
@@ -238,10 +254,8 @@ static int setup(void **state) {
 
         /* the second: a write token and a read token as the credential, anonymous clients read only */
         {
-                char creds[600], tokens[700], listen_tokens[64];
+                char creds[600], tokens[700];
                 FILE *f;
-                char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address",
-                                 address, (char *) "--listen", listen_tokens, (char *) "--config", path, NULL };
 
                 snprintf(creds, sizeof creds, "%s/creds", dir);
                 assert_int_equal(mkdir(creds, 0700), 0);
@@ -250,14 +264,9 @@ static int setup(void **state) {
                 assert_non_null(f);
                 fputs(WRITE_TOKEN " write:Order*\nread-token-0123456789abcdef read\n", f);
                 fclose(f);
-                port_tokens = http_free_port();
-                snprintf(listen_tokens, sizeof listen_tokens, "127.0.0.1:%u", port_tokens);
-                snprintf(log, sizeof log, "%s/http-tokens.log", dir);
-                setenv("CREDENTIALS_DIRECTORY", creds, 1);
-                http_tokens_pid = spawn(argv, log);
-                unsetenv("CREDENTIALS_DIRECTORY");
         }
-        assert_true(http_wait_ready(port_tokens));
+        port_tokens = http_free_port();
+        start_http_tokens();
 
         /* chromium: commands on its fd 3, answers on its fd 4 */
         assert_int_equal(pipe2(in, O_CLOEXEC), 0);
@@ -308,9 +317,14 @@ static int teardown(void **state) {
         if (from_chrome >= 0)
                 close(from_chrome);
         free(inbuf);
-        for (pid_t *p = (pid_t[]) { http_pid, http_tokens_pid, daemon_pid, broker_pid, 0 }; *p; p++) {
-                kill(*p, SIGTERM);
-                waitpid(*p, NULL, 0);
+        {
+                pid_t pids[] = { http_pid, http_tokens_pid, daemon_pid, broker_pid };
+
+                for (size_t k = 0; k < sizeof pids / sizeof *pids; k++)
+                        if (pids[k] > 0) {
+                                kill(pids[k], SIGTERM);
+                                waitpid(pids[k], NULL, 0);
+                        }
         }
         sd_bus_flush_close_unref(bus);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -580,10 +594,37 @@ static void test_dashboard_sign_in(void **state) {
 #undef CREATE_FROM_PAGE
 }
 
+/* The second xfsm-http restarted under the page of test_dashboard_sign_in
+ * (as a package upgrade does): the stream's reconnection is refused (the
+ * session is forgotten), the page signs in again (anonymously: read only,
+ * the form offered again), asks everything again and is live as before. */
+static void test_dashboard_server_restarted(void **state) {
+        char expr[512], *id;
+        int status;
+
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read write:Order*\""));
+        kill(http_tokens_pid, SIGTERM);
+        assert_int_equal(waitpid(http_tokens_pid, &status, 0), http_tokens_pid);
+        http_tokens_pid = 0;
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"closed\""));
+        start_http_tokens();
+
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"open\""));
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read\""));
+        assert_true(page_wait("document.getElementById('login').hidden", "false"));
+
+        /* live again: an instance created (through the first xfsm-http) shows up */
+        id = api_create_order();
+        snprintf(expr, sizeof expr, "(document.querySelector('tr[data-id=\"%s\"] .state') || {}).textContent || ''", id);
+        assert_true(page_wait(expr, "\"Created\""));
+        free(id);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dashboard_live),
                 cmocka_unit_test(test_dashboard_sign_in),
+                cmocka_unit_test(test_dashboard_server_restarted),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -79,7 +79,7 @@ $('login-form').addEventListener('submit', async (ev) => {
   try {
     await signIn($('login-token').value);
     $('login-token').value = '';
-    if ($('main').hidden) await load();
+    if ($('main').hidden || !stream) await load();
   } catch (e) {
     $('login-error').textContent = e.message;
   }
@@ -252,6 +252,26 @@ $('create-form').addEventListener('submit', async (ev) => {
 
 // ---- live --------------------------------------------------------------------
 
+// A new session (anonymous where it may be; else the form), then everything
+// asked again and the stream reopened.
+async function signInAgain() {
+  try {
+    await signIn();
+  } catch (e) {
+    if (e.status === 401) {
+      $('login').hidden = false;
+      return;
+    }
+    setTimeout(signInAgain, 3000);
+    return;
+  }
+  try {
+    await load();
+  } catch (e) {
+    showError(e);
+  }
+}
+
 let stream = null;
 
 function openStream() {
@@ -266,6 +286,12 @@ function openStream() {
     $('stream').textContent = 'reconnecting';
     $('stream').className = 'stream closed';
     document.body.setAttribute('data-stream', 'closed');
+    // EventSource retries by itself while the server is away, and gives up
+    // when it answers 401: a server restarted has forgotten the session
+    if (stream.readyState === EventSource.CLOSED) {
+      stream = null;
+      setTimeout(signInAgain, 1000);
+    }
   };
   stream.onmessage = (msg) => {
     let ev;
