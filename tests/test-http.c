@@ -6,14 +6,15 @@
  * tokens and scopes, anonymous loopback, a wrong Host, a foreign Origin, a
  * form-encoded POST, a body over 1 MiB, the event stream, the dashboard's
  * session cookie, an AccessDenied from the daemon (xfsm-http run as another
- * user with no polkit to ask), and 1,000 concurrent connections refused
- * gracefully past the limit. No mocks. Three xfsm-http processes: A
- * (anonymous write, lenient), B (tokens, strict, low limits), C (as user
- * nobody). */
+ * user with no polkit to ask), answers while a bus call waits (xfsmd
+ * stopped), and 1,000 concurrent connections refused gracefully past the
+ * limit. No mocks. Three xfsm-http processes: A (anonymous write,
+ * lenient), B (tokens, strict, low limits), C (as user nobody). */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +179,7 @@ static bool stop(pid_t pid) {
 
         if (pid <= 0)
                 return true;
+        kill(pid, SIGCONT); /* test_answers_while_the_bus_waits may have failed with xfsmd stopped */
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -920,6 +923,69 @@ static void test_keep_alive(void **state) {
         close(fd);
 }
 
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Asynchronous: with xfsmd stopped (SIGSTOP), a request that needs it waits
+ * for its answer while xfsm-http answers others at once (the health check,
+ * the dashboard, the cached component list... and a second such request
+ * waits too); once xfsmd goes on, both are answered. */
+static void test_answers_while_the_bus_waits(void **state) {
+        char *order = create_order(port_a), path[256];
+        int pipes[2][2];
+        pid_t children[2];
+        uint64_t t0;
+
+        snprintf(path, sizeof path, "/api/instances/%s", order);
+        json_object_put(get_json(port_a, path, 200)); /* its component known */
+
+        assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
+        for (int k = 0; k < 2; k++) {
+                assert_int_equal(pipe(pipes[k]), 0);
+                children[k] = fork();
+                assert_true(children[k] >= 0);
+                if (children[k] == 0) {
+                        HttpAnswer a = {};
+                        int status = http_request(port_a, "GET", path, NULL, NULL, &a) < 0 ? -1 : a.status;
+
+                        _exit(write(pipes[k][1], &status, sizeof status) == sizeof status ? 0 : 1);
+                }
+                close(pipes[k][1]);
+        }
+        usleep(300000);
+        for (int k = 0; k < 2; k++) {
+                struct pollfd p = { .fd = pipes[k][0], .events = POLLIN };
+
+                assert_int_equal(poll(&p, 1, 0), 0); /* still waiting for xfsmd */
+        }
+
+        t0 = now_ms();
+        json_object_put(get_json(port_a, "/healthz", 200));
+        {
+                HttpAnswer a = {};
+
+                assert_int_equal(http_request(port_a, "GET", "/dashboard", NULL, NULL, &a), 0);
+                assert_int_equal(a.status, 200);
+                http_answer_done(&a);
+        }
+        assert_true(now_ms() - t0 < 1000);
+
+        assert_int_equal(kill(daemon_pid, SIGCONT), 0);
+        for (int k = 0; k < 2; k++) {
+                int status = 0;
+
+                assert_int_equal(read(pipes[k][0], &status, sizeof status), sizeof status);
+                assert_int_equal(status, 200);
+                close(pipes[k][0]);
+                assert_int_equal(waitpid(children[k], NULL, 0), children[k]);
+        }
+        free(order);
+}
+
 /* 1,000 connections at once against B (MaxConnections=64, 32 per client):
  * those within the limit are served, those past it answered 503 (JSON,
  * Retry-After) while libmicrohttpd's own higher limit allows, the rest
@@ -1088,6 +1154,7 @@ int main(void) {
                 cmocka_unit_test(test_dashboard_files),
                 cmocka_unit_test(test_keep_alive),
                 cmocka_unit_test(test_tls_and_beyond_loopback),
+                cmocka_unit_test(test_answers_while_the_bus_waits),
                 cmocka_unit_test(test_thousand_connections),
         };
 
