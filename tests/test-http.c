@@ -487,6 +487,29 @@ static void test_event_lenient_and_strict(void **state) {
         json_object_put(o);
         http_answer_done(&a);
 
+        /* the component route for an instance of another component: not found there, nothing sent */
+        {
+                char *payment = create_payment(port_a);
+
+                snprintf(path, sizeof path, "/api/components/OrderComponent/instances/%s/events", payment);
+                assert_int_equal(http_post_json(port_a, path, NULL, "{\"type\":\"PROCESS\"}", &a), 0);
+                expect(&a, 404);
+                o = body_json(&a);
+                assert_string_equal(str(o, "error"), "Instance not found");
+                assert_string_equal(str(o, "name"), "org.xfsm1.Error.NoSuchInstance");
+                json_object_put(o);
+                http_answer_done(&a);
+                /* a write token for Order* alone: the same, the Payment untouched */
+                assert_int_equal(http_post_json(port_b, path, "Authorization: Bearer " WRITE_TOKEN "\r\n",
+                                                "{\"type\":\"PROCESS\"}", &a), 0);
+                expect(&a, 404);
+                http_answer_done(&a);
+                assert_string_equal(instance_state(port_a, payment), "Pending");
+                json_object_put(get_json(port_a, "/healthz", 200));
+                json_object_put(get_json(port_b, "/healthz", 200));
+                free(payment);
+        }
+
         snprintf(path, sizeof path, "/api/components/NoSuchThing/instances/%s/events", order);
         assert_int_equal(http_post_json(port_a, path, NULL, "{\"type\":\"CANCEL\"}", &a), 0);
         expect(&a, 404);

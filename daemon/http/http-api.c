@@ -526,8 +526,9 @@ static int on_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
         const char *state;
 
         j->outstanding--;
-        if (e && error_is(e, "NoSuchInstance") && !j->asked_everyone) {
-                /* sent where the instance was last seen, and it is not there (any more): find it */
+        if (e && error_is(e, "NoSuchInstance") && !j->asked_everyone && j->x->req.route == ROUTE_EVENT) {
+                /* sent where the instance was last seen, and it is not there (any more): find it (not
+                 * when the route names the component: the instance is in that one or not found) */
                 with_targets(j, on_resolve_list);
                 return 0;
         }
