@@ -880,6 +880,11 @@ static void test_event_stream(void **state) {
         http_stream_close(fd);
         http_stream_close(fd_filtered);
 
+        /* a filter that is no component name */
+        assert_int_equal(http_request(port_a, "GET", "/api/events?component=..%2Fx%0A", NULL, NULL, &head), 0);
+        expect(&head, 400);
+        http_answer_done(&head);
+
         /* B allows two streams per client: the third gets 429 */
         for (int k = 0; k < 2; k++) {
                 fds[k] = http_stream_open(port_b, "/api/events", NULL, &head);

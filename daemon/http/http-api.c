@@ -24,6 +24,7 @@
 #include "http-server.h"
 #include "log.h"
 #include "macro.h"
+#include "names.h"
 
 /* How old a component list may be: for what shows the list (instance
  * counts), and for finding where to call a component (which changes only
@@ -918,6 +919,10 @@ void api_dispatch(Exchange *x) {
         case ROUTE_EVENTS: {
                 const char *component = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "component");
 
+                if (component && *component && !name_is_identifier(component, HTTP_NAME_MAX)) {
+                        exchange_reply_error(x, 400, "Invalid component name", NULL);
+                        return;
+                }
                 r = events_subscribe(x->http->events, x, component && *component ? component : NULL);
                 if (r == -EBUSY)
                         exchange_reply_error(x, 429, "Too many event streams from this client", NULL);
