@@ -545,6 +545,7 @@ static void test_diagrams(void **state) {
                                       NULL, &a), 0);
         assert_int_equal(a.status, 200);
         assert_string_equal(http_header(&a, "Content-Type"), "image/svg+xml");
+        assert_string_equal(http_header(&a, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
         assert_non_null(strstr(a.body, "<svg"));
         assert_non_null(strstr(a.body, "state&#45;Validated"));
         http_answer_done(&a);
