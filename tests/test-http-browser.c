@@ -7,7 +7,11 @@
  * event stream is open, sends an event through the REST API and sees the
  * page show the new state without a reload; then sends an event and
  * creates an instance from the page's forms and finds them through the API.
- * Exit 77 without chromium. */
+ * Against a second xfsm-http with tokens and no anonymous write: the page
+ * reads anonymously, is refused a creation, signs in with a token through
+ * its form and creates; the session cookie is HttpOnly (the page's script
+ * cannot read it) and SameSite=Strict as the browser keeps it. Exit 77
+ * without chromium. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,8 +37,10 @@
 #include "http-client.h"
 
 static char dir[256], address[512], page[128];
-static pid_t broker_pid, daemon_pid, http_pid, chrome_pid;
-static unsigned port;
+#define WRITE_TOKEN "write-token-0123456789abcdef"
+
+static pid_t broker_pid, daemon_pid, http_pid, http_tokens_pid, chrome_pid;
+static unsigned port, port_tokens;
 static sd_bus *bus;
 static int to_chrome = -1, from_chrome = -1;
 static char session[128];
@@ -174,6 +180,22 @@ static void copy_file(const char *from, const char *to) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* the second xfsm-http, on port_tokens: the tokens of $dir/creds, the settings of $dir/http.conf */
+static void start_http_tokens(void) {
+        char creds[600], config[600], listen[64], log[600];
+        char *argv[] = { (char *) env_or("XFSM_HTTP", "build/daemon/http/xfsm-http"), (char *) "--bus-address", address,
+                         (char *) "--listen", listen, (char *) "--config", config, NULL };
+
+        snprintf(creds, sizeof creds, "%s/creds", dir);
+        snprintf(config, sizeof config, "%s/http.conf", dir);
+        snprintf(listen, sizeof listen, "127.0.0.1:%u", port_tokens);
+        snprintf(log, sizeof log, "%s/http-tokens.log", dir);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        http_tokens_pid = spawn(argv, log);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        assert_true(http_wait_ready(port_tokens));
+}
+
 static int setup(void **state) {
         const char *chromium = find_chromium();
         char comp[512], path[600], listen[64], log[600], profile[600];
@@ -230,6 +252,22 @@ static int setup(void **state) {
         }
         assert_true(http_wait_ready(port));
 
+        /* the second: a write token and a read token as the credential, anonymous clients read only */
+        {
+                char creds[600], tokens[700];
+                FILE *f;
+
+                snprintf(creds, sizeof creds, "%s/creds", dir);
+                assert_int_equal(mkdir(creds, 0700), 0);
+                snprintf(tokens, sizeof tokens, "%s/http-tokens", creds);
+                f = fopen(tokens, "we");
+                assert_non_null(f);
+                fputs(WRITE_TOKEN " write:Order*\nread-token-0123456789abcdef read\n", f);
+                fclose(f);
+        }
+        port_tokens = http_free_port();
+        start_http_tokens();
+
         /* chromium: commands on its fd 3, answers on its fd 4 */
         assert_int_equal(pipe2(in, O_CLOEXEC), 0);
         assert_int_equal(pipe2(out, O_CLOEXEC), 0);
@@ -279,9 +317,14 @@ static int teardown(void **state) {
         if (from_chrome >= 0)
                 close(from_chrome);
         free(inbuf);
-        for (pid_t *p = (pid_t[]) { http_pid, daemon_pid, broker_pid, 0 }; *p; p++) {
-                kill(*p, SIGTERM);
-                waitpid(*p, NULL, 0);
+        {
+                pid_t pids[] = { http_pid, http_tokens_pid, daemon_pid, broker_pid };
+
+                for (size_t k = 0; k < sizeof pids / sizeof *pids; k++)
+                        if (pids[k] > 0) {
+                                kill(pids[k], SIGTERM);
+                                waitpid(pids[k], NULL, 0);
+                        }
         }
         sd_bus_flush_close_unref(bus);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -338,6 +381,23 @@ static void screenshot(void) {
         json_object_put(r);
 }
 
+/* a new page at url, attached (flat sessions): its session in session */
+static void page_open(const char *url) {
+        char params[256];
+        json_object *r, *v;
+
+        snprintf(params, sizeof params, "{\"url\":\"%s\"}", url);
+        r = cdp_call(false, "Target.createTarget", params);
+        assert_true(json_object_object_get_ex(r, "targetId", &v));
+        snprintf(params, sizeof params, "{\"targetId\":\"%s\",\"flatten\":true}", json_object_get_string(v));
+        json_object_put(r);
+        r = cdp_call(false, "Target.attachToTarget", params);
+        assert_true(json_object_object_get_ex(r, "sessionId", &v));
+        snprintf(session, sizeof session, "%s", json_object_get_string(v));
+        json_object_put(r);
+        json_object_put(cdp_call(true, "Runtime.enable", NULL));
+}
+
 /* ---- the test -------------------------------------------------------------------------------- */
 
 static char *api_create_order(void) {
@@ -358,22 +418,12 @@ static char *api_create_order(void) {
 }
 
 static void test_dashboard_live(void **state) {
-        json_object *r, *v;
-        char params[256], expr[512], want[128], *id, *created;
+        char expr[512], want[128], *id, *created;
         HttpAnswer a = {};
 
-        /* a page of its own, attached (flat sessions) */
+        /* a page of its own */
         snprintf(page, sizeof page, "http://127.0.0.1:%u/dashboard", port);
-        snprintf(params, sizeof params, "{\"url\":\"%s\"}", page);
-        r = cdp_call(false, "Target.createTarget", params);
-        assert_true(json_object_object_get_ex(r, "targetId", &v));
-        snprintf(params, sizeof params, "{\"targetId\":\"%s\",\"flatten\":true}", json_object_get_string(v));
-        json_object_put(r);
-        r = cdp_call(false, "Target.attachToTarget", params);
-        assert_true(json_object_object_get_ex(r, "sessionId", &v));
-        snprintf(session, sizeof session, "%s", json_object_get_string(v));
-        json_object_put(r);
-        json_object_put(cdp_call(true, "Runtime.enable", NULL));
+        page_open(page);
 
         /* the page is up, its event stream open */
         assert_true(page_wait("location.pathname + ' ' + document.readyState", "\"/dashboard complete\""));
@@ -456,9 +506,125 @@ static void test_dashboard_live(void **state) {
         free(id);
 }
 
+/* The second xfsm-http (tokens; anonymous clients read only): the page reads,
+ * is refused a creation, signs in with the write token through its form and
+ * creates. The session cookie as the browser keeps it: HttpOnly, SameSite
+ * Strict, out of reach of the page's script. (Its own host name, so that the
+ * first page's cookie, on 127.0.0.1 whatever the port, is not sent here.) */
+static void test_dashboard_sign_in(void **state) {
+        char url[128], expr[512], *created, *text;
+        json_object *r, *cookies, *c, *v;
+        HttpAnswer a = {};
+        bool found = false;
+
+        snprintf(url, sizeof url, "http://localhost:%u/dashboard", port_tokens);
+        page_open(url);
+
+        /* read only: the diagrams live, the sign-in form offered */
+        assert_true(page_wait("location.pathname + ' ' + document.readyState", "\"/dashboard complete\""));
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"open\""));
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read\""));
+        assert_true(page_wait("document.getElementById('login').hidden", "false"));
+        assert_true(page_wait("document.querySelectorAll('.component').length >= 2", "true"));
+
+        /* the session cookie: set, but not for the page's script */
+        text = page_eval("document.cookie");
+        assert_string_equal(text, "\"\"");
+        free(text);
+        snprintf(expr, sizeof expr, "{\"urls\":[\"%s\"]}", url);
+        r = cdp_call(true, "Network.getCookies", expr);
+        assert_true(json_object_object_get_ex(r, "cookies", &cookies));
+        for (size_t k = 0; k < json_object_array_length(cookies); k++) {
+                c = json_object_array_get_idx(cookies, k);
+                if (strcmp(json_object_get_string(json_object_object_get(c, "name")), "xfsm_session") != 0)
+                        continue;
+                found = true;
+                assert_true(json_object_get_boolean(json_object_object_get(c, "httpOnly")));
+                assert_string_equal(json_object_get_string(json_object_object_get(c, "sameSite")), "Strict");
+                assert_true(json_object_object_get_ex(c, "domain", &v));
+                assert_string_equal(json_object_get_string(v), "localhost");
+        }
+        assert_true(found);
+        json_object_put(r);
+
+#define CREATE_FROM_PAGE(order_id)                                                                              \
+        free(page_eval("(() => { const c = document.getElementById('create-component');"                        \
+                       " c.value = 'OrderComponent'; c.dispatchEvent(new Event('change'));"                      \
+                       " document.getElementById('create-machine').value = 'Order';"                             \
+                       " document.getElementById('create-result').textContent = '';"                             \
+                       " document.getElementById('create-context').value = "                                     \
+                       "'{\"orderId\":\"" order_id "\",\"amount\":7,\"customerId\":\"C-P\"}';"                     \
+                       " document.getElementById('create-button').click(); return true; })()"))
+
+        /* refused while anonymous */
+        CREATE_FROM_PAGE("ORD-ANON");
+        assert_true(page_wait("document.getElementById('create-result').textContent", "\"Not allowed to write\""));
+        assert_true(page_wait("document.getElementById('create-result').hasAttribute('data-created')", "false"));
+
+        /* a wrong token: refused, still read only */
+        free(page_eval("(() => { document.getElementById('login-token').value = 'wrong-wrong-wrong-wrong';"
+                       " document.querySelector('#login-form button').click(); return true; })()"));
+        assert_true(page_wait("document.getElementById('login-error').textContent", "\"Unknown token\""));
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read\""));
+
+        /* the write token, through the form: the form goes, the page writes */
+        free(page_eval("(() => { document.getElementById('login-token').value = '" WRITE_TOKEN "';"
+                       " document.querySelector('#login-form button').click(); return true; })()"));
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read write:Order*\""));
+        assert_true(page_wait("document.getElementById('login').hidden", "true"));
+        text = page_eval("document.cookie");
+        assert_string_equal(text, "\"\"");
+        free(text);
+        CREATE_FROM_PAGE("ORD-TOKEN");
+        assert_true(page_wait("!!document.getElementById('create-result').getAttribute('data-created')", "true"));
+        created = page_eval("document.getElementById('create-result').getAttribute('data-created')");
+        created[strlen(created) - 1] = '\0'; /* the JSON string's quotes */
+        {
+                char path[256];
+
+                snprintf(path, sizeof path, "/api/instances/%s", created + 1);
+                assert_int_equal(http_request(port_tokens, "GET", path, NULL, NULL, &a), 0);
+                assert_int_equal(a.status, 200);
+                assert_non_null(strstr(a.body, "ORD-TOKEN"));
+                http_answer_done(&a);
+                snprintf(expr, sizeof expr, "!!document.querySelector('tr[data-id=\"%s\"]')", created + 1);
+                assert_true(page_wait(expr, "true"));
+        }
+        free(created);
+#undef CREATE_FROM_PAGE
+}
+
+/* The second xfsm-http restarted under the page of test_dashboard_sign_in
+ * (as a package upgrade does): the stream's reconnection is refused (the
+ * session is forgotten), the page signs in again (anonymously: read only,
+ * the form offered again), asks everything again and is live as before. */
+static void test_dashboard_server_restarted(void **state) {
+        char expr[512], *id;
+        int status;
+
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read write:Order*\""));
+        kill(http_tokens_pid, SIGTERM);
+        assert_int_equal(waitpid(http_tokens_pid, &status, 0), http_tokens_pid);
+        http_tokens_pid = 0;
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"closed\""));
+        start_http_tokens();
+
+        assert_true(page_wait("document.body.getAttribute('data-stream')", "\"open\""));
+        assert_true(page_wait("document.getElementById('who').textContent", "\"read\""));
+        assert_true(page_wait("document.getElementById('login').hidden", "false"));
+
+        /* live again: an instance created (through the first xfsm-http) shows up */
+        id = api_create_order();
+        snprintf(expr, sizeof expr, "(document.querySelector('tr[data-id=\"%s\"] .state') || {}).textContent || ''", id);
+        assert_true(page_wait(expr, "\"Created\""));
+        free(id);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dashboard_live),
+                cmocka_unit_test(test_dashboard_sign_in),
+                cmocka_unit_test(test_dashboard_server_restarted),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -318,6 +318,16 @@ static void test_mermaid(void **state) {
                             "timeout");
         json_object_put(out);
 
+        /* a current state that is not one of the machine's: no highlight, nothing of it written */
+        assert_int_equal(diagram_mermaid(def, "M", "B\n    click B href \"javascript:alert(1)\"", &out), 0);
+        text = json_object_get_string(json_object_object_get(out, "diagram"));
+        assert_null(strstr(text, "click"));
+        assert_null(strstr(text, "currentState"));
+        json_object_put(out);
+        assert_int_equal(diagram_mermaid(def, "M", "Nope", &out), 0);
+        assert_null(strstr(json_object_get_string(json_object_object_get(out, "diagram")), "Nope"));
+        json_object_put(out);
+
         assert_int_equal(diagram_mermaid(def, "Nope", NULL, &out), -ENOENT);
         json_object_put(def);
 }

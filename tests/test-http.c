@@ -6,14 +6,15 @@
  * tokens and scopes, anonymous loopback, a wrong Host, a foreign Origin, a
  * form-encoded POST, a body over 1 MiB, the event stream, the dashboard's
  * session cookie, an AccessDenied from the daemon (xfsm-http run as another
- * user with no polkit to ask), and 1,000 concurrent connections refused
- * gracefully past the limit. No mocks. Three xfsm-http processes: A
- * (anonymous write, lenient), B (tokens, strict, low limits), C (as user
- * nobody). */
+ * user with no polkit to ask), answers while a bus call waits (xfsmd
+ * stopped), and 1,000 concurrent connections refused gracefully past the
+ * limit. No mocks. Three xfsm-http processes: A (anonymous write,
+ * lenient), B (tokens, strict, low limits), C (as user nobody). */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +179,7 @@ static bool stop(pid_t pid) {
 
         if (pid <= 0)
                 return true;
+        kill(pid, SIGCONT); /* test_answers_while_the_bus_waits may have failed with xfsmd stopped */
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -484,6 +487,29 @@ static void test_event_lenient_and_strict(void **state) {
         json_object_put(o);
         http_answer_done(&a);
 
+        /* the component route for an instance of another component: not found there, nothing sent */
+        {
+                char *payment = create_payment(port_a);
+
+                snprintf(path, sizeof path, "/api/components/OrderComponent/instances/%s/events", payment);
+                assert_int_equal(http_post_json(port_a, path, NULL, "{\"type\":\"PROCESS\"}", &a), 0);
+                expect(&a, 404);
+                o = body_json(&a);
+                assert_string_equal(str(o, "error"), "Instance not found");
+                assert_string_equal(str(o, "name"), "org.xfsm1.Error.NoSuchInstance");
+                json_object_put(o);
+                http_answer_done(&a);
+                /* a write token for Order* alone: the same, the Payment untouched */
+                assert_int_equal(http_post_json(port_b, path, "Authorization: Bearer " WRITE_TOKEN "\r\n",
+                                                "{\"type\":\"PROCESS\"}", &a), 0);
+                expect(&a, 404);
+                http_answer_done(&a);
+                assert_string_equal(instance_state(port_a, payment), "Pending");
+                json_object_put(get_json(port_a, "/healthz", 200));
+                json_object_put(get_json(port_b, "/healthz", 200));
+                free(payment);
+        }
+
         snprintf(path, sizeof path, "/api/components/NoSuchThing/instances/%s/events", order);
         assert_int_equal(http_post_json(port_a, path, NULL, "{\"type\":\"CANCEL\"}", &a), 0);
         expect(&a, 404);
@@ -519,16 +545,60 @@ static void test_diagrams(void **state) {
                                       NULL, &a), 0);
         assert_int_equal(a.status, 200);
         assert_string_equal(http_header(&a, "Content-Type"), "image/svg+xml");
+        assert_string_equal(http_header(&a, "Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
         assert_non_null(strstr(a.body, "<svg"));
         assert_non_null(strstr(a.body, "state&#45;Validated"));
         http_answer_done(&a);
 }
 
+/* how many instances OrderComponent has, as GET /api/instances tells */
+static size_t count_orders(void) {
+        json_object *o = get_json(port_a, "/api/instances", 200), *list;
+        size_t n = 0;
+
+        assert_true(json_object_object_get_ex(o, "instances", &list));
+        for (size_t k = 0; k < json_object_array_length(list); k++)
+                if (strcmp(str(json_object_array_get_idx(list, k), "componentName"), "OrderComponent") == 0)
+                        n++;
+        json_object_put(o);
+        return n;
+}
+
 static void test_bad_requests(void **state) {
+        static const char create_path[] = "/api/components/OrderComponent/instances";
+        static const char good_create[] = "{\"machineName\":\"Order\",\"context\":{\"orderId\":\"O\"}}";
         char big_path[64], *big;
         HttpAnswer a = {};
-        size_t n = 1024 * 1024 + 10;
+        size_t n = 1024 * 1024 + 10, orders;
         char *order = create_order(port_a);
+
+        /* bad creations create nothing: malformed, form-encoded, no type, wrong method, over 1 MiB */
+        orders = count_orders();
+        assert_int_equal(http_post_json(port_a, create_path, NULL, "{\"machineName\":\"Order\",", &a), 0);
+        expect(&a, 400);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "POST", create_path, "Content-Type: application/x-www-form-urlencoded\r\n",
+                                      "machineName=Order", &a), 0);
+        expect(&a, 415);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "POST", create_path, NULL, good_create, &a), 0);
+        expect(&a, 415);
+        http_answer_done(&a);
+        assert_int_equal(http_request(port_a, "PUT", create_path, "Content-Type: application/json\r\n", good_create, &a),
+                         0);
+        expect(&a, 405);
+        assert_string_equal(http_header(&a, "Allow"), "POST");
+        http_answer_done(&a);
+        big = malloc(n + 1);
+        assert_non_null(big);
+        memset(big, ' ', n);
+        memcpy(big, good_create, strlen(good_create));
+        big[n] = '\0';
+        assert_int_equal(http_post_json(port_a, create_path, NULL, big, &a), 0);
+        expect(&a, 413);
+        http_answer_done(&a);
+        free(big);
+        assert_int_equal(count_orders(), orders);
 
         /* unknown routes, wrong methods */
         assert_int_equal(http_request(port_a, "GET", "/api/nothing", NULL, NULL, &a), 0);
@@ -766,9 +836,24 @@ static void test_event_stream(void **state) {
         assert_true(created);
         assert_true(transition);
 
-        /* the filtered stream saw none of the Order's events */
+        /* the filtered stream saw none of the Order's events, and sees a Payment's */
         line = http_stream_next(fd_filtered, 300);
         assert_null(line);
+        {
+                char *payment = create_payment(port_a);
+                json_object *o;
+
+                line = http_stream_next(fd_filtered, 5000);
+                assert_non_null(line);
+                o = json_tokener_parse(line);
+                assert_non_null(o);
+                assert_string_equal(str(o, "type"), "instance_created");
+                assert_string_equal(str(o, "instanceId"), payment);
+                assert_string_equal(str(o, "componentName"), "PaymentComponent");
+                json_object_put(o);
+                free(line);
+                free(payment);
+        }
 
         /* an instance dropped once final: created, its transition, removed */
         {
@@ -795,6 +880,11 @@ static void test_event_stream(void **state) {
         }
         http_stream_close(fd);
         http_stream_close(fd_filtered);
+
+        /* a filter that is no component name */
+        assert_int_equal(http_request(port_a, "GET", "/api/events?component=..%2Fx%0A", NULL, NULL, &head), 0);
+        expect(&head, 400);
+        http_answer_done(&head);
 
         /* B allows two streams per client: the third gets 429 */
         for (int k = 0; k < 2; k++) {
@@ -860,6 +950,69 @@ static void test_keep_alive(void **state) {
                 http_answer_done(&a);
         }
         close(fd);
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Asynchronous: with xfsmd stopped (SIGSTOP), a request that needs it waits
+ * for its answer while xfsm-http answers others at once (the health check,
+ * the dashboard, the cached component list... and a second such request
+ * waits too); once xfsmd goes on, both are answered. */
+static void test_answers_while_the_bus_waits(void **state) {
+        char *order = create_order(port_a), path[256];
+        int pipes[2][2];
+        pid_t children[2];
+        uint64_t t0;
+
+        snprintf(path, sizeof path, "/api/instances/%s", order);
+        json_object_put(get_json(port_a, path, 200)); /* its component known */
+
+        assert_int_equal(kill(daemon_pid, SIGSTOP), 0);
+        for (int k = 0; k < 2; k++) {
+                assert_int_equal(pipe(pipes[k]), 0);
+                children[k] = fork();
+                assert_true(children[k] >= 0);
+                if (children[k] == 0) {
+                        HttpAnswer a = {};
+                        int status = http_request(port_a, "GET", path, NULL, NULL, &a) < 0 ? -1 : a.status;
+
+                        _exit(write(pipes[k][1], &status, sizeof status) == sizeof status ? 0 : 1);
+                }
+                close(pipes[k][1]);
+        }
+        usleep(300000);
+        for (int k = 0; k < 2; k++) {
+                struct pollfd p = { .fd = pipes[k][0], .events = POLLIN };
+
+                assert_int_equal(poll(&p, 1, 0), 0); /* still waiting for xfsmd */
+        }
+
+        t0 = now_ms();
+        json_object_put(get_json(port_a, "/healthz", 200));
+        {
+                HttpAnswer a = {};
+
+                assert_int_equal(http_request(port_a, "GET", "/dashboard", NULL, NULL, &a), 0);
+                assert_int_equal(a.status, 200);
+                http_answer_done(&a);
+        }
+        assert_true(now_ms() - t0 < 1000);
+
+        assert_int_equal(kill(daemon_pid, SIGCONT), 0);
+        for (int k = 0; k < 2; k++) {
+                int status = 0;
+
+                assert_int_equal(read(pipes[k][0], &status, sizeof status), sizeof status);
+                assert_int_equal(status, 200);
+                close(pipes[k][0]);
+                assert_int_equal(waitpid(children[k], NULL, 0), children[k]);
+        }
+        free(order);
 }
 
 /* 1,000 connections at once against B (MaxConnections=64, 32 per client):
@@ -1030,6 +1183,7 @@ int main(void) {
                 cmocka_unit_test(test_dashboard_files),
                 cmocka_unit_test(test_keep_alive),
                 cmocka_unit_test(test_tls_and_beyond_loopback),
+                cmocka_unit_test(test_answers_while_the_bus_waits),
                 cmocka_unit_test(test_thousand_connections),
         };
 

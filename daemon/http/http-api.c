@@ -24,6 +24,7 @@
 #include "http-server.h"
 #include "log.h"
 #include "macro.h"
+#include "names.h"
 
 /* How old a component list may be: for what shows the list (instance
  * counts), and for finding where to call a component (which changes only
@@ -526,8 +527,9 @@ static int on_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
         const char *state;
 
         j->outstanding--;
-        if (e && error_is(e, "NoSuchInstance") && !j->asked_everyone) {
-                /* sent where the instance was last seen, and it is not there (any more): find it */
+        if (e && error_is(e, "NoSuchInstance") && !j->asked_everyone && j->x->req.route == ROUTE_EVENT) {
+                /* sent where the instance was last seen, and it is not there (any more): find it (not
+                 * when the route names the component: the instance is in that one or not found) */
                 with_targets(j, on_resolve_list);
                 return 0;
         }
@@ -917,6 +919,10 @@ void api_dispatch(Exchange *x) {
         case ROUTE_EVENTS: {
                 const char *component = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "component");
 
+                if (component && *component && !name_is_identifier(component, HTTP_NAME_MAX)) {
+                        exchange_reply_error(x, 400, "Invalid component name", NULL);
+                        return;
+                }
                 r = events_subscribe(x->http->events, x, component && *component ? component : NULL);
                 if (r == -EBUSY)
                         exchange_reply_error(x, 429, "Too many event streams from this client", NULL);

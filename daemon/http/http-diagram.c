@@ -95,6 +95,15 @@ static void put_label(FILE *f, const char *s) {
                 fputc(*s == '\n' || *s == '\r' || *s == ':' ? ' ' : *s, f);
 }
 
+static bool machine_has_state(json_object *states, const char *name) {
+        size_t n = states ? json_object_array_length(states) : 0;
+
+        for (size_t k = 0; name && k < n; k++)
+                if (streq_ptr(member_string(json_object_array_get_idx(states, k), "name"), name))
+                        return true;
+        return false;
+}
+
 int diagram_mermaid(json_object *definition, const char *machine, const char *current, json_object **ret) {
         _cleanup_(freep) char *text = NULL;
         json_object *m, *states, *transitions, *out, *terminal, *list;
@@ -133,7 +142,9 @@ int diagram_mermaid(json_object *definition, const char *machine, const char *cu
                 if (state_is_terminal(s) && member_string(s, "name"))
                         fprintf(f, "    %s --> [*]\n", member_string(s, "name"));
         }
-        if (current) {
+        /* current comes from the query string: only a state of the machine is written out (anything
+         * else could add lines, mermaid's "click" among them) */
+        if (machine_has_state(states, current)) {
                 fputs("    classDef currentState fill:#f9f,stroke:#333,stroke-width:4px\n", f);
                 fprintf(f, "    class %s currentState\n", current);
         }

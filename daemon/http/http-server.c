@@ -110,6 +110,8 @@ void exchange_reply_data(Exchange *x, unsigned status, const char *content_type,
                 return;
         }
         (void) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        /* JSON and SVG: nothing in them runs or loads anything, should a browser open one as a page */
+        (void) MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
         exchange_reply_response(x, status, r);
 }
 

@@ -48,9 +48,15 @@ function showError(e) {
 
 // ---- sign in ---------------------------------------------------------------
 
+// A session that only reads (anonymously on loopback, or a read token)
+// keeps the form to sign in with a token that writes.
 async function signIn(token) {
   const r = await api('POST', '/api/session', token ? { token } : undefined);
+  const writes = r.scopes.some((s) => s.startsWith('write:'));
   $('who').textContent = r.scopes.join(' ');
+  $('login-why').textContent = 'Read only: sign in with a token to create instances and send events.';
+  $('login-error').textContent = '';
+  $('login').hidden = writes;
   return r;
 }
 
@@ -72,9 +78,8 @@ $('login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   try {
     await signIn($('login-token').value);
-    $('login').hidden = true;
     $('login-token').value = '';
-    await load();
+    if ($('main').hidden || !stream) await load();
   } catch (e) {
     $('login-error').textContent = e.message;
   }
@@ -247,6 +252,26 @@ $('create-form').addEventListener('submit', async (ev) => {
 
 // ---- live --------------------------------------------------------------------
 
+// A new session (anonymous where it may be; else the form), then everything
+// asked again and the stream reopened.
+async function signInAgain() {
+  try {
+    await signIn();
+  } catch (e) {
+    if (e.status === 401) {
+      $('login').hidden = false;
+      return;
+    }
+    setTimeout(signInAgain, 3000);
+    return;
+  }
+  try {
+    await load();
+  } catch (e) {
+    showError(e);
+  }
+}
+
 let stream = null;
 
 function openStream() {
@@ -261,6 +286,12 @@ function openStream() {
     $('stream').textContent = 'reconnecting';
     $('stream').className = 'stream closed';
     document.body.setAttribute('data-stream', 'closed');
+    // EventSource retries by itself while the server is away, and gives up
+    // when it answers 401: a server restarted has forgotten the session
+    if (stream.readyState === EventSource.CLOSED) {
+      stream = null;
+      setTimeout(signInAgain, 1000);
+    }
   };
   stream.onmessage = (msg) => {
     let ev;
