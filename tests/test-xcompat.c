@@ -552,6 +552,42 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
         free(p);
 }
 
+/* A machine or a state the component does not have: nobody takes it, as in
+ * xcomponent-ai; dropped, counted, and the messages after it still flow. */
+static void test_unknown_machine_or_state_dropped(void **state) {
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"U\"}");
+        uint64_t received = counter(&B, "Received"), dropped = counter(&B, "Dropped");
+
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Nope\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Nowhere\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        wait_settled(&B, received + 2);
+        assert_int_equal(counter(&B, "Dropped"), dropped + 2);
+        assert_string_equal(payment_state(p), "Pending");
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        assert_true(wait_payment(p, "Processing"));
+        free(p);
+}
+
+/* Redis drops the bridges' subscribing connections (as it does past
+ * client-output-buffer-limit pubsub): each bridge connects and subscribes
+ * again, and messages flow again. */
+static void test_subscription_comes_back_after_redis_drops_it(void **state) {
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"BACK\"}");
+        const char *killed = redis_cli(redis_port, "CLIENT KILL TYPE pubsub USER xfsm");
+
+        assert_true(atoi(killed) >= 2); /* at least node A's and node B's */
+        for (int k = 0; k < 500 && numsub() < 2; k++)
+                usleep(20000);
+        assert_int_equal(numsub(), 2);
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        assert_true(wait_payment(p, "Processing"));
+        free(p);
+}
+
 /* The payment side's bridge restarted: subscribed again (its home known from
  * before), its numbers start again under a new incarnation, and the worker
  * takes them. */
@@ -581,6 +617,8 @@ int main(void) {
                 cmocka_unit_test(test_filters_with_javascript_comparisons),
                 cmocka_unit_test(test_xfsm_cascade_publishes_resolved_filters),
                 cmocka_unit_test(test_garbage_on_the_channel_changes_nothing),
+                cmocka_unit_test(test_unknown_machine_or_state_dropped),
+                cmocka_unit_test(test_subscription_comes_back_after_redis_drops_it),
                 cmocka_unit_test(test_bridge_restart_subscribes_again_with_a_new_incarnation),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
