@@ -493,6 +493,30 @@ static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
         free(region);
 }
 
+/* A cross_component transition with targetEvent toward xcomponent-ai: the
+ * same form as a cascade, targetState "*", its matchingRules as filters
+ * with the values the sender resolved. */
+static void test_xfsm_cross_component_event_published_for_any_state(void **state) {
+        char *o = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"N1\",\"amount\":3}");
+        char *hit = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"N1\"}");
+        char *miss = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"N2\"}");
+        int first = n_heard();
+        const char *m;
+
+        send_event(&A, "XcOrder", o, "NUDGE");
+        m = wait_heard(first);
+        if (!starts_with(m, "{\"sourceComponent\":\"XcOrder\",\"targetComponent\":\"PaymentComponent\",\"targetMachine\":"
+                            "\"Payment\",\"targetState\":\"*\",\"event\":{\"type\":\"PROCESS\",\"payload\":"
+                            "{\"orderId\":\"N1\"},\"timestamp\":"))
+                fail_msg("heard: %s", m);
+        assert_non_null(strstr(m, "},\"filters\":[{\"property\":\"orderId\",\"operator\":\"===\",\"value\":\"N1\"}]}"));
+        assert_true(wait_payment(hit, "Processing"));
+        assert_string_equal(payment_state(miss), "Pending");
+        free(o);
+        free(hit);
+        free(miss);
+}
+
 /* Garbage: counted, logged once per kind, nothing changes, the bridge goes on. */
 static void test_garbage_on_the_channel_changes_nothing(void **state) {
         static const char *const garbage[] = {
@@ -616,6 +640,7 @@ int main(void) {
                 cmocka_unit_test(test_target_state_any_and_no_transition),
                 cmocka_unit_test(test_filters_with_javascript_comparisons),
                 cmocka_unit_test(test_xfsm_cascade_publishes_resolved_filters),
+                cmocka_unit_test(test_xfsm_cross_component_event_published_for_any_state),
                 cmocka_unit_test(test_garbage_on_the_channel_changes_nothing),
                 cmocka_unit_test(test_unknown_machine_or_state_dropped),
                 cmocka_unit_test(test_subscription_comes_back_after_redis_drops_it),
