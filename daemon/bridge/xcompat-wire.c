@@ -216,14 +216,18 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
             !json_object_object_get_ex(m, "event", &event) || !json_object_is_type(event, json_type_object) ||
             !json_object_object_get_ex(event, "type", &type) || !json_object_is_type(type, json_type_string) ||
             !get_optional(event, "payload", json_type_object, &payload) ||
-            !get_optional(m, "filters", json_type_array, &filters) ||
-            !get_optional(m, "sourceComponent", json_type_string, &src))
+            !get_optional(m, "filters", json_type_array, &filters))
                 return bad(XCOMPAT_BAD_WRONG_TYPE, ret_bad);
+        /* xcomponent-ai's receivers ignore sourceComponent: one xfsm cannot name a source by
+         * (not a string, spaces, too long) is "unknown", and the message goes on */
+        if (!get_optional(m, "sourceComponent", json_type_string, &src) ||
+            (src && (!name_is_event(json_object_get_string(src)) ||
+                     (size_t) json_object_get_string_len(src) > 255 - strlen(XCOMPAT_SOURCE_PREFIX))))
+                src = NULL;
         if (json_object_object_get_ex(event, "timestamp", &timestamp) && timestamp &&
             !json_object_is_type(timestamp, json_type_int) && !json_object_is_type(timestamp, json_type_double))
                 return bad(XCOMPAT_BAD_WRONG_TYPE, ret_bad);
         if (!name_is_identifier(json_object_get_string(machine), 255) || !name_is_event(json_object_get_string(type)) ||
-            (src && !name_is_event(json_object_get_string(src))) ||
             (state && json_object_get_string_len(state) > 255))
                 return bad(XCOMPAT_BAD_NAME, ret_bad);
 
@@ -258,8 +262,6 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
 
         if (asprintf(&source, XCOMPAT_SOURCE_PREFIX "%s", src ? json_object_get_string(src) : "unknown") < 0)
                 return -ENOMEM;
-        if (strlen(source) > 255)
-                return bad(XCOMPAT_BAD_NAME, ret_bad);
 
         json_object_object_add(r, "v", json_object_new_int(XFSM_ROUTED_WIRE_VERSION));
         json_object_object_add(r, "kind", json_object_new_string("event"));
