@@ -493,6 +493,30 @@ static void test_xfsm_cascade_publishes_resolved_filters(void **state) {
         free(region);
 }
 
+/* A cross_component transition with targetEvent toward xcomponent-ai: the
+ * same form as a cascade, targetState "*", its matchingRules as filters
+ * with the values the sender resolved. */
+static void test_xfsm_cross_component_event_published_for_any_state(void **state) {
+        char *o = node_create(&A, "XcOrder", "Order", "{\"orderId\":\"N1\",\"amount\":3}");
+        char *hit = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"N1\"}");
+        char *miss = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"N2\"}");
+        int first = n_heard();
+        const char *m;
+
+        send_event(&A, "XcOrder", o, "NUDGE");
+        m = wait_heard(first);
+        if (!starts_with(m, "{\"sourceComponent\":\"XcOrder\",\"targetComponent\":\"PaymentComponent\",\"targetMachine\":"
+                            "\"Payment\",\"targetState\":\"*\",\"event\":{\"type\":\"PROCESS\",\"payload\":"
+                            "{\"orderId\":\"N1\"},\"timestamp\":"))
+                fail_msg("heard: %s", m);
+        assert_non_null(strstr(m, "},\"filters\":[{\"property\":\"orderId\",\"operator\":\"===\",\"value\":\"N1\"}]}"));
+        assert_true(wait_payment(hit, "Processing"));
+        assert_string_equal(payment_state(miss), "Pending");
+        free(o);
+        free(hit);
+        free(miss);
+}
+
 /* Garbage: counted, logged once per kind, nothing changes, the bridge goes on. */
 static void test_garbage_on_the_channel_changes_nothing(void **state) {
         static const char *const garbage[] = {
@@ -509,7 +533,14 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
                 "{\"targetMachine\":\"Pay ment\",\"event\":{\"type\":\"PROCESS\"}}",
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PRO CESS\"}}",
                 "{\"targetMachine\":\"Payment\",\"event\":{\"type\":\"PROCESS\",\"payload\":{\"x\":\"\xff\"}}}",
+                /* read by json-c, refused by JSON.parse: NaN would reach the context */
+                "{\"targetMachine\":\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\","
+                "\"payload\":{\"x\":NaN}}}",
+                "{'targetMachine':'Payment','targetState':'Pending','event':{'type':'PROCESS'}}",
+                "{\"targetMachine\":\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\"},}",
         };
+        static const char *const kinds[] = { "not a JSON object in UTF-8", "a field missing or of the wrong type",
+                                             "a name xfsm cannot carry", "too large" };
         char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"G\"}");
         uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
         char log[400], big[320];
@@ -531,14 +562,89 @@ static void test_garbage_on_the_channel_changes_nothing(void **state) {
         assert_int_equal(counter(&B, "Malformed"), malformed + ELEMENTSOF(garbage) + 1);
         assert_string_equal(payment_state(p), "Pending");
         assert_string_equal(context_of(&B, "PaymentComponent", p), "{\"orderId\":\"G\"}");
-        /* logged once per kind: four messages that are not JSON objects in UTF-8, one line */
-        snprintf(log, sizeof log, "grep -c 'not a JSON object' %s/bridge.log | grep -qx 1", B.dir);
-        assert_int_equal(system(log), 0);
+        /* logged once per kind: seven messages that are not JSON objects in UTF-8, one line; and so on */
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                snprintf(log, sizeof log, "grep -c 'can never be delivered (%s)' %s/bridge.log | grep -qx 1", kinds[k],
+                         B.dir);
+                if (system(log) != 0)
+                        fail_msg("not logged exactly once: %s", kinds[k]);
+        }
 
         /* and the bridge goes on */
         publish("{\"targetMachine\":\"Payment\",\"targetState\":\"Pending\",\"event\":{\"type\":\"PROCESS\"}}");
         assert_true(wait_payment(p, "Processing"));
         free(p);
+}
+
+/* A machine or a state the component does not have: nobody takes it, as in
+ * xcomponent-ai; dropped, counted, and the messages after it still flow. */
+static void test_unknown_machine_or_state_dropped(void **state) {
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"U\"}");
+        uint64_t received = counter(&B, "Received"), dropped = counter(&B, "Dropped");
+
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Nope\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Nowhere\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        wait_settled(&B, received + 2);
+        assert_int_equal(counter(&B, "Dropped"), dropped + 2);
+        assert_string_equal(payment_state(p), "Pending");
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        assert_true(wait_payment(p, "Processing"));
+        free(p);
+}
+
+/* Redis drops the bridges' subscribing connections (as it does past
+ * client-output-buffer-limit pubsub): each bridge connects and subscribes
+ * again, and messages flow again. */
+static void test_subscription_comes_back_after_redis_drops_it(void **state) {
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"BACK\"}");
+        const char *killed = redis_cli(redis_port, "CLIENT KILL TYPE pubsub USER xfsm");
+
+        assert_true(atoi(killed) >= 2); /* at least node A's and node B's */
+        for (int k = 0; k < 500 && numsub() < 2; k++)
+                usleep(20000);
+        assert_int_equal(numsub(), 2);
+        publish("{\"sourceComponent\":\"OrderComponent\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}}}");
+        assert_true(wait_payment(p, "Processing"));
+        free(p);
+}
+
+/* Anyone may publish any sourceComponent: past 1024 sources in one run of
+ * the bridge, and for a name xfsm cannot carry, messages are numbered as
+ * "xcomponent:unknown" and still delivered, as xcomponent-ai ignores the
+ * name. */
+static void test_many_or_odd_sources_still_delivered(void **state) {
+        char path[320];
+        FILE *f;
+        uint64_t received = counter(&B, "Received"), malformed = counter(&B, "Malformed");
+        char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MANY\"}");
+        char *q = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"ODD\"}");
+
+        snprintf(path, sizeof path, "%s/sources", dir);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        /* an event no Payment has a transition for: taken by none */
+        for (int k = 0; k < 1100; k++)
+                fprintf(f, "PUBLISH xcomponent:PaymentComponent '{\"sourceComponent\":\"S%d\",\"targetMachine\":"
+                           "\"Payment\",\"event\":{\"type\":\"NOOP\"}}'\n",
+                        k);
+        fclose(f);
+        nodes_run("redis-cli -p %d < %s > /dev/null", redis_port, path);
+        wait_settled(&B, received + 1100);
+        publish("{\"sourceComponent\":\"Fresh\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{\"orderId\":\"MANY\"}},"
+                "\"filters\":[{\"property\":\"orderId\",\"value\":\"MANY\"}]}");
+        assert_true(wait_payment(p, "Processing"));
+        publish("{\"sourceComponent\":\"Order Component\",\"targetMachine\":\"Payment\",\"targetState\":\"Pending\","
+                "\"event\":{\"type\":\"PROCESS\",\"payload\":{}},"
+                "\"filters\":[{\"property\":\"orderId\",\"value\":\"ODD\"}]}");
+        assert_true(wait_payment(q, "Processing"));
+        assert_int_equal(counter(&B, "Malformed"), malformed);
+        free(p);
+        free(q);
 }
 
 /* The payment side's bridge restarted: subscribed again (its home known from
@@ -569,7 +675,11 @@ int main(void) {
                 cmocka_unit_test(test_target_state_any_and_no_transition),
                 cmocka_unit_test(test_filters_with_javascript_comparisons),
                 cmocka_unit_test(test_xfsm_cascade_publishes_resolved_filters),
+                cmocka_unit_test(test_xfsm_cross_component_event_published_for_any_state),
                 cmocka_unit_test(test_garbage_on_the_channel_changes_nothing),
+                cmocka_unit_test(test_unknown_machine_or_state_dropped),
+                cmocka_unit_test(test_subscription_comes_back_after_redis_drops_it),
+                cmocka_unit_test(test_many_or_odd_sources_still_delivered),
                 cmocka_unit_test(test_bridge_restart_subscribes_again_with_a_new_incarnation),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

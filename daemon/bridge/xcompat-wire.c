@@ -44,6 +44,141 @@ static bool get_optional(json_object *o, const char *key, json_type t, json_obje
         return true;
 }
 
+/* ---- JSON as JSON.parse takes it ---------------------------------------------------------
+ * json-c reads more than JSON, even with JSON_TOKENER_STRICT: NaN, Infinity,
+ * 'single quotes', control characters in strings, "1."; without it also
+ * comments, trailing commas, leading zeros, TRUE. xcomponent-ai's JSON.parse
+ * refuses all of those, and NaN would reach a context that must stay JSON: the
+ * text is checked against JSON's grammar first (UTF-8 is json-c's check). */
+
+#define STRICT_DEPTH_MAX 64
+
+static void strict_ws(const char *s, size_t len, size_t *i) {
+        while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
+                (*i)++;
+}
+
+static bool strict_digits(const char *s, size_t len, size_t *i) {
+        size_t start = *i;
+
+        while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+                (*i)++;
+        return *i > start;
+}
+
+static bool strict_number(const char *s, size_t len, size_t *i) {
+        if (*i < len && s[*i] == '-')
+                (*i)++;
+        if (*i < len && s[*i] == '0')
+                (*i)++;
+        else if (*i >= len || s[*i] < '1' || s[*i] > '9' || !strict_digits(s, len, i))
+                return false;
+        if (*i < len && s[*i] == '.') {
+                (*i)++;
+                if (!strict_digits(s, len, i))
+                        return false;
+        }
+        if (*i < len && (s[*i] == 'e' || s[*i] == 'E')) {
+                (*i)++;
+                if (*i < len && (s[*i] == '+' || s[*i] == '-'))
+                        (*i)++;
+                if (!strict_digits(s, len, i))
+                        return false;
+        }
+        return true;
+}
+
+static bool strict_string(const char *s, size_t len, size_t *i) {
+        if (*i >= len || s[*i] != '"')
+                return false;
+        for ((*i)++; *i < len; (*i)++) {
+                unsigned char c = (unsigned char) s[*i];
+
+                if (c == '"') {
+                        (*i)++;
+                        return true;
+                }
+                if (c < 0x20)
+                        return false;
+                if (c != '\\')
+                        continue;
+                if (++(*i) >= len)
+                        return false;
+                if (s[*i] == 'u') {
+                        for (int k = 0; k < 4; k++)
+                                if (++(*i) >= len || !strchr("0123456789abcdefABCDEF", s[*i]) || s[*i] == 0)
+                                        return false;
+                } else if (!strchr("\"\\/bfnrt", s[*i]) || s[*i] == 0)
+                        return false;
+        }
+        return false;
+}
+
+static bool strict_value(const char *s, size_t len, size_t *i, unsigned depth) {
+        static const char *const literals[] = { "true", "false", "null" };
+        char open;
+
+        strict_ws(s, len, i);
+        if (*i >= len)
+                return false;
+        open = s[*i];
+        if (open == '"')
+                return strict_string(s, len, i);
+        if (open == '-' || (open >= '0' && open <= '9'))
+                return strict_number(s, len, i);
+        if (open != '{' && open != '[') {
+                for (size_t k = 0; k < ELEMENTSOF(literals); k++) {
+                        size_t l = strlen(literals[k]);
+                        if (len - *i >= l && memcmp(s + *i, literals[k], l) == 0) {
+                                *i += l;
+                                return true;
+                        }
+                }
+                return false;
+        }
+        if (depth >= STRICT_DEPTH_MAX)
+                return false;
+        (*i)++;
+        strict_ws(s, len, i);
+        if (*i < len && s[*i] == (open == '{' ? '}' : ']')) {
+                (*i)++;
+                return true;
+        }
+        for (;;) {
+                if (open == '{') {
+                        strict_ws(s, len, i);
+                        if (!strict_string(s, len, i))
+                                return false;
+                        strict_ws(s, len, i);
+                        if (*i >= len || s[*i] != ':')
+                                return false;
+                        (*i)++;
+                }
+                if (!strict_value(s, len, i, depth + 1))
+                        return false;
+                strict_ws(s, len, i);
+                if (*i >= len)
+                        return false;
+                if (s[*i] == (open == '{' ? '}' : ']')) {
+                        (*i)++;
+                        return true;
+                }
+                if (s[*i] != ',')
+                        return false;
+                (*i)++;
+        }
+}
+
+/* Exactly one JSON value, white space around it allowed. */
+static bool json_text_is_strict(const char *s, size_t len) {
+        size_t i = 0;
+
+        if (!strict_value(s, len, &i, 0))
+                return false;
+        strict_ws(s, len, &i);
+        return i == len;
+}
+
 int xcompat_message_to_routed(const char *component, const char *message, size_t len, const char *incarnation,
                               json_object **ret, char **ret_source, XcompatBad *ret_bad) {
         _cleanup_(json_object_putp) json_object *m = NULL, *r = NULL;
@@ -53,6 +188,8 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
 
         if (len > XCOMPAT_MESSAGE_MAX)
                 return bad(XCOMPAT_BAD_TOO_LARGE, ret_bad);
+        if (!json_text_is_strict(message, len))
+                return bad(XCOMPAT_BAD_NOT_JSON, ret_bad);
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
@@ -79,14 +216,18 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
             !json_object_object_get_ex(m, "event", &event) || !json_object_is_type(event, json_type_object) ||
             !json_object_object_get_ex(event, "type", &type) || !json_object_is_type(type, json_type_string) ||
             !get_optional(event, "payload", json_type_object, &payload) ||
-            !get_optional(m, "filters", json_type_array, &filters) ||
-            !get_optional(m, "sourceComponent", json_type_string, &src))
+            !get_optional(m, "filters", json_type_array, &filters))
                 return bad(XCOMPAT_BAD_WRONG_TYPE, ret_bad);
+        /* xcomponent-ai's receivers ignore sourceComponent: one xfsm cannot name a source by
+         * (not a string, spaces, too long) is "unknown", and the message goes on */
+        if (!get_optional(m, "sourceComponent", json_type_string, &src) ||
+            (src && (!name_is_event(json_object_get_string(src)) ||
+                     (size_t) json_object_get_string_len(src) > 255 - strlen(XCOMPAT_SOURCE_PREFIX))))
+                src = NULL;
         if (json_object_object_get_ex(event, "timestamp", &timestamp) && timestamp &&
             !json_object_is_type(timestamp, json_type_int) && !json_object_is_type(timestamp, json_type_double))
                 return bad(XCOMPAT_BAD_WRONG_TYPE, ret_bad);
         if (!name_is_identifier(json_object_get_string(machine), 255) || !name_is_event(json_object_get_string(type)) ||
-            (src && !name_is_event(json_object_get_string(src))) ||
             (state && json_object_get_string_len(state) > 255))
                 return bad(XCOMPAT_BAD_NAME, ret_bad);
 
@@ -121,8 +262,6 @@ int xcompat_message_to_routed(const char *component, const char *message, size_t
 
         if (asprintf(&source, XCOMPAT_SOURCE_PREFIX "%s", src ? json_object_get_string(src) : "unknown") < 0)
                 return -ENOMEM;
-        if (strlen(source) > 255)
-                return bad(XCOMPAT_BAD_NAME, ret_bad);
 
         json_object_object_add(r, "v", json_object_new_int(XFSM_ROUTED_WIRE_VERSION));
         json_object_object_add(r, "kind", json_object_new_string("event"));

@@ -32,6 +32,7 @@
 #define RETRY_MAX_USEC (5000ULL * 1000ULL)
 #define PUBLISH_USEC (3000ULL * 1000ULL)
 #define PREFIX "/org/xfsm1/Bridge/"
+#define SOURCE_UNKNOWN XCOMPAT_SOURCE_PREFIX "unknown"
 
 typedef struct Home Home;
 
@@ -91,7 +92,7 @@ struct Xcompat {
         Remote **remotes;
         size_t n_remotes;
         unsigned bad_logged; /* a bit per kind of malformed message logged once */
-        bool create_logged, overflow_logged, dropped_logged;
+        bool create_logged, overflow_logged, dropped_logged, sources_logged;
         XcompatStats stats;
 };
 
@@ -105,7 +106,7 @@ static int next_seq(Xcompat *x, const char *component, const char *source, uint6
                         *ret = ++x->counters[k].last;
                         return 0;
                 }
-        if (x->n_counters >= SOURCES_MAX)
+        if (x->n_counters >= SOURCES_MAX && !streq(source, SOURCE_UNKNOWN))
                 return -E2BIG;
         c = reallocarray(x->counters, x->n_counters + 1, sizeof *c);
         if (!c)
@@ -357,9 +358,21 @@ static void on_message(RedisConn *c, const char *channel, const char *message, s
         if (r >= 0)
                 r = next_seq(x, component, m->source, &m->seq);
         if (r == -E2BIG) {
-                msg_free(m);
-                log_bad(x, channel, XCOMPAT_BAD_NAME);
-                return;
+                /* past SOURCES_MAX names (anyone may publish any sourceComponent), the others are
+                 * numbered as "unknown": xcomponent-ai ignores the name, and the message still goes */
+                if (!x->sources_logged)
+                        log_warning("%s: messages from more than %d sources: the others are numbered as %s "
+                                    "(logged once)",
+                                    channel, SOURCES_MAX, SOURCE_UNKNOWN);
+                x->sources_logged = true;
+                free(m->source);
+                m->source = strdup(SOURCE_UNKNOWN);
+                r = m->source ? 0 : -ENOMEM;
+                if (r >= 0 &&
+                    json_object_object_add(m->routed, "sourceComponent", json_object_new_string(SOURCE_UNKNOWN)) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = next_seq(x, component, m->source, &m->seq);
         }
         if (r >= 0)
                 r = home_push(h, m);

@@ -10,7 +10,8 @@
  * pub/sub channel xcomponent:C (on a connection of its own) and delivers
  * each message to C's worker through Deliver, in the order received, as a
  * routed event from source "xcomponent:S" (S the message's
- * sourceComponent, "unknown" without one) numbered by the bridge under an
+ * sourceComponent, "unknown" without one, with one xfsm cannot carry, or past
+ * 1024 sources) numbered by the bridge under an
  * incarnation made at each start, so that the worker journals it and
  * applies it once like any routed event. The message's filters travel in
  * the routed event's "filters" and the worker applies them with JavaScript's
