@@ -605,6 +605,61 @@ static void test_parallel_done_once_after_the_regions(void **state) {
         xfsm_engine_free(e);
 }
 
+/* enterStates raises done.state.<P> for a parallel grandparent P of the
+ * final state entered when every child of P is in a final state
+ * (isInFinalState: a region that is itself parallel is in one when each
+ * of its regions is). Only the entered final's grandparent is looked at:
+ * when Q's regions finish last, done.state.Q is raised, and done.state.P
+ * never (a final entered below Q does not look at P). */
+static void test_parallel_done_with_a_parallel_region(void **state) {
+        static const char yaml[] = "name: PP\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states: [{name: A}, {name: AF, type: final}]\n"
+                                   "          - name: Q\n"
+                                   "            type: parallel\n"
+                                   "            states:\n"
+                                   "              - name: Q1\n"
+                                   "                states: [{name: B}, {name: BF, type: final}]\n"
+                                   "              - name: Q2\n"
+                                   "                states: [{name: C}, {name: CF, type: final}]\n"
+                                   "      - {name: Done, type: final}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: AF, event: FIRST}\n"
+                                   "      - {from: B, to: BF, event: LAST}\n"
+                                   "      - {from: C, to: CF, event: LAST}\n"
+                                   "      - {from: P, event: done.state.Q, triggeredMethod: doneQ}\n"
+                                   "      - {from: P, event: done.state.R1, triggeredMethod: doneR1}\n"
+                                   "      - {from: P, to: Done, event: done.state.P}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        /* Q's regions first (done.state.Q), then R1's final: its grandparent P
+         * has R1 in AF and Q in final states, done.state.P follows done.state.R1 */
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "LAST"), "A,BF,CF");
+        assert_string_equal(log.buf, "[A,B,C>A,BF,CF] doneQ [A,BF,CF>A,BF,CF] ");
+        reset(&log);
+        assert_string_equal(send(e, i, "FIRST"), "Done");
+        assert_string_equal(log.buf, "[A,BF,CF>AF,BF,CF] doneR1 [AF,BF,CF>AF,BF,CF] [AF,BF,CF>Done] ");
+        assert_string_equal(xfsm_instance_status(i), "completed");
+
+        /* R1 first: entering CF looks at Q (done.state.Q), not at P */
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "FIRST"), "AF,B,C");
+        assert_string_equal(send(e, i, "LAST"), "AF,BF,CF");
+        assert_string_equal(xfsm_instance_status(i), "active");
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entry_outermost_first_exit_innermost_first),
@@ -622,6 +677,7 @@ int main(void) {
                 cmocka_unit_test(test_conflicts_resolved_as_scxml_does),
                 cmocka_unit_test(test_targetless_leaves_nothing),
                 cmocka_unit_test(test_parallel_done_once_after_the_regions),
+                cmocka_unit_test(test_parallel_done_with_a_parallel_region),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
