@@ -660,6 +660,46 @@ static void test_parallel_done_with_a_parallel_region(void **state) {
         xfsm_engine_free(e);
 }
 
+/* A timer that fires takes its own transition alone (as XState's delayed
+ * transitions, whose event no other transition has); the event sent by
+ * name is selected in every region, the innermost transition winning. */
+static void test_fired_timer_takes_its_own_transition(void **state) {
+        static const char yaml[] = "name: TT\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - {name: R1, states: [{name: A}, {name: A2}]}\n"
+                                   "          - {name: R2, states: [{name: B}, {name: B2}]}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: A2, event: TICK, type: timeout, timeoutMs: 100}\n"
+                                   "      - {from: B, to: B2, event: TICK}\n"
+                                   "  - name: N\n"
+                                   "    initialState: S\n"
+                                   "    states:\n"
+                                   "      - {name: S, states: [{name: S1}, {name: S2}, {name: S3}]}\n"
+                                   "    transitions:\n"
+                                   "      - {from: S, to: S3, event: TICK, type: timeout, timeoutMs: 100}\n"
+                                   "      - {from: S1, to: S2, event: TICK}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        xfsm_instance *i = NULL, *j = NULL, *k = NULL, *l = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_int_equal(xfsm_engine_create(e, NULL, "N", NULL, &k), 0);
+        assert_int_equal(xfsm_engine_advance(e, 100), 2);
+        assert_string_equal(xfsm_instance_state(i), "A2,B");
+        assert_string_equal(xfsm_instance_state(k), "S3");
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &j), 0);
+        assert_string_equal(send(e, j, "TICK"), "A2,B2");
+        assert_int_equal(xfsm_engine_create(e, NULL, "N", NULL, &l), 0);
+        assert_string_equal(send(e, l, "TICK"), "S2");
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entry_outermost_first_exit_innermost_first),
@@ -678,6 +718,7 @@ int main(void) {
                 cmocka_unit_test(test_targetless_leaves_nothing),
                 cmocka_unit_test(test_parallel_done_once_after_the_regions),
                 cmocka_unit_test(test_parallel_done_with_a_parallel_region),
+                cmocka_unit_test(test_fired_timer_takes_its_own_transition),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
