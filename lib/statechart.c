@@ -300,6 +300,25 @@ static void sc_exit_timers(xfsm_engine *e, xfsm_instance *i, unsigned k, const u
         }
 }
 
+/* SCXML's isInFinalState: a compound state whose active child is final, a
+ * parallel state whose every region is in a final state (a region that is
+ * itself parallel too, recursively). */
+static bool sc_in_final(const xfsm_instance *i, int s) {
+        const Machine *m = i->machine;
+        const State *st = &m->states[s];
+
+        if (st->n_children == 0)
+                return false;
+        for (size_t c = 0; c < st->n_children; c++) {
+                unsigned ch = st->children[c];
+                if (st->parallel && !sc_in_final(i, (int) ch))
+                        return false;
+                if (!st->parallel && bit(i->active, ch) && m->states[ch].type == STATE_FINAL)
+                        return true;
+        }
+        return st->parallel;
+}
+
 /* Enter the states of enter (not yet active), outermost first. */
 static int sc_enter(xfsm_engine *e, xfsm_instance *i, const uint64_t *enter, const char *event, json_object *payload) {
         const Machine *m = i->machine;
@@ -326,22 +345,12 @@ static int sc_enter(xfsm_engine *e, xfsm_instance *i, const uint64_t *enter, con
                 if (st->type == STATE_FINAL &&
                     (r = step_enqueue(e, i, p->done_event, NULL, NULL, false)) < 0)
                         return r;
-                if (st->type == STATE_FINAL && p->parent >= 0 && m->states[p->parent].parallel) {
-                        const State *g = &m->states[p->parent];
-                        bool all = true;
-                        for (size_t c = 0; c < g->n_children && all; c++) {
-                                const State *region = &m->states[g->children[c]];
-                                bool done = false;
-                                /* the regions entered later in this microstep are not in yet (SCXML's
-                                 * enterStates): the last region's final raises it, once */
-                                for (size_t x = 0; x < region->n_children; x++)
-                                        done = done || (bit(i->active, region->children[x]) &&
-                                                        m->states[region->children[x]].type == STATE_FINAL);
-                                all = done;
-                        }
-                        if (all && (r = step_enqueue(e, i, g->done_event, NULL, NULL, false)) < 0)
-                                return r;
-                }
+                /* the regions entered later in this microstep are not in yet (SCXML's
+                 * enterStates): the last region's final raises it, once */
+                if (st->type == STATE_FINAL && p->parent >= 0 && m->states[p->parent].parallel &&
+                    sc_in_final(i, p->parent) &&
+                    (r = step_enqueue(e, i, m->states[p->parent].done_event, NULL, NULL, false)) < 0)
+                        return r;
         }
         return 0;
 }

@@ -1142,6 +1142,26 @@ static int link_machine(Loader *l, Machine *m) {
                                      m->states[t->from].name ?: "?");
         }
 
+        /* an internal transition SCXML takes as an external one (see sc_domain()):
+         * its source is left and entered again, which a flat machine's internal
+         * self-loop does not do */
+        for (size_t i = 0; m->statechart && i < m->n_transitions; i++) {
+                const Transition *t = &m->transitions[i];
+                const State *src = &m->states[t->from];
+                bool compound = src->n_children > 0 && !src->parallel;
+                if (t->type != TRANSITION_INTERNAL || t->targetless ||
+                    (compound && t->to > t->from && t->to < src->end))
+                        continue;
+                diag_warning(l->d, t->line, t->column,
+                             "internal transition from '%s' to '%s' is an external one (as in SCXML: %s): it exits "
+                             "'%s'; a transition without 'to' exits nothing",
+                             src->name ?: "?", m->states[t->to].name ?: "?",
+                             compound ? "its target is not a descendant of its source"
+                                      : src->n_children > 0 ? "its source is a parallel state"
+                                                            : "its source is an atomic state",
+                             src->name ?: "?");
+        }
+
         /* several candidates that nothing tells apart: only the first runs */
         for (size_t s = 0; s < m->n_states; s++) {
                 State *st = &m->states[s];

@@ -253,6 +253,32 @@ static void test_run_to_completion_auto_chain_in_one_step(void **state) {
         xfsm_engine_free(e);
 }
 
+/* A flat machine keeps the xcomponent order (xfsm.component(5)): an auto
+ * transition is queued on entry behind the events the entry actions sent,
+ * which are handled first, in the state entered; a statechart takes it
+ * first, as an eventless transition (test-statechart). */
+static void test_flat_auto_waits_behind_events_sent_on_entry(void **state) {
+        static const char yaml[] = "name: FA\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: A\n"
+                                   "    states:\n"
+                                   "      - {name: A, onEntry: [{send: {to: self, event: PING}}]}\n"
+                                   "      - {name: B}\n"
+                                   "      - {name: C}\n"
+                                   "      - {name: Early}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: Early, event: PING}\n"
+                                   "      - {from: A, to: B, event: SKIP, type: auto}\n"
+                                   "      - {from: B, to: C, event: PING}\n";
+        (void) state;
+        xfsm_engine *e = engine(yaml, NULL);
+        const char *m = id_of(create(e, "M", NULL));
+
+        assert_string_equal(state_of(e, m), "Early");
+        xfsm_engine_free(e);
+}
+
 /* ---- choosing a transition ------------------------------------------------- */
 
 static const char choose_yaml[] =
@@ -1743,6 +1769,7 @@ int main(void) {
                 cmocka_unit_test(test_inter_machine_child_parent_link_and_notify_parent),
                 cmocka_unit_test(test_transition_order_of_effects),
                 cmocka_unit_test(test_run_to_completion_auto_chain_in_one_step),
+                cmocka_unit_test(test_flat_auto_waits_behind_events_sent_on_entry),
                 cmocka_unit_test(test_choosing_first_candidate_whose_rules_hold),
                 cmocka_unit_test(test_direct_send_single_candidate_ignores_matching_rules),
                 cmocka_unit_test(test_first_candidate_whose_guard_holds_is_taken),

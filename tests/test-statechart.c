@@ -605,6 +605,101 @@ static void test_parallel_done_once_after_the_regions(void **state) {
         xfsm_engine_free(e);
 }
 
+/* enterStates raises done.state.<P> for a parallel grandparent P of the
+ * final state entered when every child of P is in a final state
+ * (isInFinalState: a region that is itself parallel is in one when each
+ * of its regions is). Only the entered final's grandparent is looked at:
+ * when Q's regions finish last, done.state.Q is raised, and done.state.P
+ * never (a final entered below Q does not look at P). */
+static void test_parallel_done_with_a_parallel_region(void **state) {
+        static const char yaml[] = "name: PP\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - name: R1\n"
+                                   "            states: [{name: A}, {name: AF, type: final}]\n"
+                                   "          - name: Q\n"
+                                   "            type: parallel\n"
+                                   "            states:\n"
+                                   "              - name: Q1\n"
+                                   "                states: [{name: B}, {name: BF, type: final}]\n"
+                                   "              - name: Q2\n"
+                                   "                states: [{name: C}, {name: CF, type: final}]\n"
+                                   "      - {name: Done, type: final}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: AF, event: FIRST}\n"
+                                   "      - {from: B, to: BF, event: LAST}\n"
+                                   "      - {from: C, to: CF, event: LAST}\n"
+                                   "      - {from: P, event: done.state.Q, triggeredMethod: doneQ}\n"
+                                   "      - {from: P, event: done.state.R1, triggeredMethod: doneR1}\n"
+                                   "      - {from: P, to: Done, event: done.state.P}\n";
+        Log log = {};
+        xfsm_engine *e = engine(yaml, &log);
+        xfsm_instance *i = NULL;
+        (void) state;
+
+        /* Q's regions first (done.state.Q), then R1's final: its grandparent P
+         * has R1 in AF and Q in final states, done.state.P follows done.state.R1 */
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "LAST"), "A,BF,CF");
+        assert_string_equal(log.buf, "[A,B,C>A,BF,CF] doneQ [A,BF,CF>A,BF,CF] ");
+        reset(&log);
+        assert_string_equal(send(e, i, "FIRST"), "Done");
+        assert_string_equal(log.buf, "[A,BF,CF>AF,BF,CF] doneR1 [AF,BF,CF>AF,BF,CF] [AF,BF,CF>Done] ");
+        assert_string_equal(xfsm_instance_status(i), "completed");
+
+        /* R1 first: entering CF looks at Q (done.state.Q), not at P */
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_string_equal(send(e, i, "FIRST"), "AF,B,C");
+        assert_string_equal(send(e, i, "LAST"), "AF,BF,CF");
+        assert_string_equal(xfsm_instance_status(i), "active");
+        xfsm_engine_free(e);
+}
+
+/* A timer that fires takes its own transition alone (as XState's delayed
+ * transitions, whose event no other transition has); the event sent by
+ * name is selected in every region, the innermost transition winning. */
+static void test_fired_timer_takes_its_own_transition(void **state) {
+        static const char yaml[] = "name: TT\n"
+                                   "stateMachines:\n"
+                                   "  - name: M\n"
+                                   "    initialState: P\n"
+                                   "    states:\n"
+                                   "      - name: P\n"
+                                   "        type: parallel\n"
+                                   "        states:\n"
+                                   "          - {name: R1, states: [{name: A}, {name: A2}]}\n"
+                                   "          - {name: R2, states: [{name: B}, {name: B2}]}\n"
+                                   "    transitions:\n"
+                                   "      - {from: A, to: A2, event: TICK, type: timeout, timeoutMs: 100}\n"
+                                   "      - {from: B, to: B2, event: TICK}\n"
+                                   "  - name: N\n"
+                                   "    initialState: S\n"
+                                   "    states:\n"
+                                   "      - {name: S, states: [{name: S1}, {name: S2}, {name: S3}]}\n"
+                                   "    transitions:\n"
+                                   "      - {from: S, to: S3, event: TICK, type: timeout, timeoutMs: 100}\n"
+                                   "      - {from: S1, to: S2, event: TICK}\n";
+        xfsm_engine *e = engine(yaml, NULL);
+        xfsm_instance *i = NULL, *j = NULL, *k = NULL, *l = NULL;
+        (void) state;
+
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &i), 0);
+        assert_int_equal(xfsm_engine_create(e, NULL, "N", NULL, &k), 0);
+        assert_int_equal(xfsm_engine_advance(e, 100), 2);
+        assert_string_equal(xfsm_instance_state(i), "A2,B");
+        assert_string_equal(xfsm_instance_state(k), "S3");
+        assert_int_equal(xfsm_engine_create(e, NULL, "M", NULL, &j), 0);
+        assert_string_equal(send(e, j, "TICK"), "A2,B2");
+        assert_int_equal(xfsm_engine_create(e, NULL, "N", NULL, &l), 0);
+        assert_string_equal(send(e, l, "TICK"), "S2");
+        xfsm_engine_free(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entry_outermost_first_exit_innermost_first),
@@ -622,6 +717,8 @@ int main(void) {
                 cmocka_unit_test(test_conflicts_resolved_as_scxml_does),
                 cmocka_unit_test(test_targetless_leaves_nothing),
                 cmocka_unit_test(test_parallel_done_once_after_the_regions),
+                cmocka_unit_test(test_parallel_done_with_a_parallel_region),
+                cmocka_unit_test(test_fired_timer_takes_its_own_transition),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -254,6 +254,53 @@ static void test_eventless_and_targetless_warnings(void **state) {
         xfsm_engine_free(e);
 }
 
+/* an internal transition SCXML takes as external, in a statechart: the
+ * warning points at it and says why; one from a compound state to a
+ * descendant, a targetless one and any in a flat machine: nothing to say */
+static void test_internal_transitions_taken_as_external_are_warned_about(void **state) {
+        xfsm_engine *e = xfsm_engine_new();
+        Collected c = {};
+        (void) state;
+
+        assert_int_equal(load(e,
+                              "name: I\n"
+                              "stateMachines:\n"
+                              "  - name: M\n"
+                              "    initialState: P\n"
+                              "    states:\n"
+                              "      - name: P\n"
+                              "        type: parallel\n"
+                              "        states:\n"
+                              "          - {name: R1, states: [{name: A1}, {name: A2}]}\n"
+                              "          - {name: R2, states: [{name: B1}]}\n"
+                              "      - {name: X}\n"
+                              "    transitions:\n"
+                              "      - {from: P, to: A2, event: GO, type: internal}\n"
+                              "      - {from: A1, to: A1, event: LOOP, type: internal}\n"
+                              "      - {from: R1, to: X, event: OUT, type: internal}\n"
+                              "      - {from: R1, to: A2, event: IN, type: internal}\n"
+                              "      - {from: A1, event: NOTE, type: internal}\n"
+                              "  - name: Flat\n"
+                              "    initialState: A\n"
+                              "    states: [{name: A}, {name: B}]\n"
+                              "    transitions:\n"
+                              "      - {from: A, to: A, event: LOOP, type: internal}\n"
+                              "      - {from: A, to: B, event: GO, type: internal}\n",
+                              &c),
+                         0);
+        assert_non_null(strstr(c.text, "13:9: warning: internal transition from 'P' to 'A2' is an external one (as in "
+                                       "SCXML: its source is a parallel state): it exits 'P'"));
+        assert_non_null(strstr(c.text, "14:9: warning: internal transition from 'A1' to 'A1' is an external one (as "
+                                       "in SCXML: its source is an atomic state)"));
+        assert_non_null(strstr(c.text, "15:9: warning: internal transition from 'R1' to 'X' is an external one (as in "
+                                       "SCXML: its target is not a descendant of its source): it exits 'R1'"));
+        assert_null(strstr(c.text, "16:"));
+        assert_null(strstr(c.text, "17:"));
+        assert_null(strstr(c.text, "22:"));
+        assert_null(strstr(c.text, "23:"));
+        xfsm_engine_free(e);
+}
+
 static void test_two_components_with_one_name_refused(void **state) {
         xfsm_engine *e = xfsm_engine_new();
         Collected c = {};
@@ -363,6 +410,7 @@ int main(void) {
                 cmocka_unit_test(test_unknown_keys_are_warnings),
                 cmocka_unit_test(test_unreachable_state_is_a_warning_and_guards_load),
                 cmocka_unit_test(test_eventless_and_targetless_warnings),
+                cmocka_unit_test(test_internal_transitions_taken_as_external_are_warned_about),
                 cmocka_unit_test(test_two_components_with_one_name_refused),
                 cmocka_unit_test(test_aliases_expand_and_are_bounded),
                 cmocka_unit_test(test_merge_keys_as_js_yaml),

@@ -4,8 +4,9 @@
  * instance creations run against statecharts that use every construct the
  * SCXML algorithm has (compound and parallel states, history shallow and
  * deep, internal transitions from compound, parallel and atomic states,
- * eventless and targetless transitions with counters, done.state events,
- * timeouts, delayed sends, sends to self). The engine checks the
+ * eventless and targetless transitions with counters, done.state events
+ * (of a parallel state with a parallel region too), timeouts, delayed
+ * sends, sends to self). The engine checks the
  * configuration after every microstep (XFSM_CHECK_CONFIGURATION) and
  * aborts on an illegal one; a crash, a leak or a hang is a finding too. */
 
@@ -50,9 +51,9 @@ static const char chart_yaml[] =
         "                type: parallel\n"
         "                states:\n"
         "                  - name: Q1\n"
-        "                    states: [{name: C1}, {name: C2}]\n"
+        "                    states: [{name: C1}, {name: C2}, {name: C3, type: final}]\n"
         "                  - name: Q2\n"
-        "                    states: [{name: D1}, {name: D2}]\n"
+        "                    states: [{name: D1}, {name: D2}, {name: D3, type: final}]\n"
         "          - name: Wait\n"
         "      - {name: Away}\n"
         "      - {name: End, type: final}\n"
@@ -77,6 +78,9 @@ static const char chart_yaml[] =
         "      - {from: D2, to: D1, event: FLIP, type: internal}\n"
         "      - {from: Q1, to: D2, event: CROSS}\n"
         "      - {from: R3, event: COUNT, actions: [{assign: {n: 'n + 1'}}]}\n"
+        "      - {from: C2, to: C3, event: TICK}\n"
+        "      - {from: D2, to: D3, event: TICK}\n"
+        "      - {from: P, event: done.state.R3, actions: [{assign: {n: 'n + 1'}}]}\n"
         "      - {from: R3, event: LATER, actions: [{send: {to: self, event: FLIP, delayMs: 20}}]}\n"
         "      - {from: P, to: Wait, event: done.state.P}\n"
         "      - {from: P, event: done.state.R1, actions: [{assign: {n: 'n + 1'}}]}\n"
