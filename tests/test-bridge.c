@@ -9,8 +9,10 @@
  * number, and counts) through kill -9 of either bridge and of the receiving
  * worker, and Redis gone for a while and back; forged entries (no MAC, a wrong MAC, another node's
  * name) end in the dead stream and change nothing; a second bridge claiming
- * a live node name is refused. No mocks: exit 77 when redis-server is not
- * installed. */
+ * a live node name is refused; a reload (SIGHUP) changes MinReplicas=,
+ * WaitMs= and InboxLimit= of a running bridge, and a bad bridge.conf then
+ * changes nothing.
+ * No mocks: exit 77 when redis-server is not installed. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -798,6 +800,107 @@ static bool home_here(Node *n, const char *component, char *ret_node, size_t siz
         return here;
 }
 
+/* ---- the settings and components read again, without a restart ------------------- */
+
+/* The routed events component's worker on node has yet to hand over (OutboxPending); -1 when not asked. */
+static long outbox_pending(Node *n, const char *component) {
+        char bn[128], path[128];
+        uint32_t v = 0;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_get_property_trivial(n->bus, bn, path, "org.xfsm1.Component", "OutboxPending", NULL, 'u', &v) < 0)
+                return -1;
+        return v;
+}
+
+/* Wait up to seconds for path to hold needle. */
+static bool wait_file_contains(const char *path, const char *needle, int seconds) {
+        for (int k = 0; k < seconds * 20 && !file_contains(path, needle); k++)
+                usleep(50000);
+        return file_contains(path, needle);
+}
+
+/* Wait up to seconds for `xfsmctl bridge status` (with args) on node to print needle. */
+static bool wait_status(Node *n, const char *args, const char *needle, int seconds) {
+        bool found = false;
+        int status;
+
+        for (int k = 0; k < seconds * 10 && !found; k++) {
+                char *out = xfsmctl(n, &status, args);
+                found = status == 0 && strstr(out, needle);
+                free(out);
+                if (!found)
+                        usleep(100000);
+        }
+        return found;
+}
+
+/* systemctl reload (SIGHUP): InboxLimit=, MinReplicas= and WaitMs= of the
+ * changed bridge.conf take effect in the running bridge (xfsmctl bridge
+ * status shows them, and a Deliver waits for a replica this Redis does not
+ * have: the event stays in the sender's outbox); a bridge.conf with a bad
+ * value is refused with FILE:LINE and the settings stay; back to
+ * MinReplicas=0, the waiting event goes, and takes effect once. */
+static void test_reload_changes_settings_without_a_restart(void **state) {
+        char conf[400], log[400], needle[512];
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
+        pid_t bridge;
+        long n = 0;
+
+        snprintf(conf, sizeof conf, "%s/reload.conf", dir);
+        snprintf(log, sizeof log, "%s/bridge.log", A.dir);
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\n' > %s", conf);
+        process_stop(&A.bridge, SIGTERM);
+        snprintf(A.config, sizeof A.config, "%s", conf);
+        start_bridge(&A, "StreamReceiver");
+        bridge = A.bridge;
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":0,\"waitMs\":1000}", 5));
+        send_numbers(sender, n + 1, n + 5), n += 5;
+        assert_int_equal(wait_count(receiver, n, 20), n);
+
+        /* MinReplicas=1 against a Redis without replicas: every Deliver is answered Unavailable */
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\nMinReplicas=1\\nWaitMs=100\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        assert_true(wait_file_contains(log, "Reloaded: InboxLimit=1000 MinReplicas=1 WaitMs=100", 5));
+        assert_true(wait_status(&A, "bridge status", "Settings: InboxLimit=1000 MinReplicas=1 WaitMs=100", 5));
+        send_numbers(sender, n + 1, n + 1), n += 1;
+        assert_true(wait_file_contains(log, "WAIT 1: fewer replicas confirmed within 100 ms", 10));
+        /* in the stream already (and so applied), but not confirmed: the sender keeps it and retries */
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        assert_true(outbox_pending(&A, "StreamSender") >= 1);
+
+        /* a bad value: refused, with where and why; nothing changes, not even the good lines */
+        nodes_run("printf '[Bridge]\\nMinReplicas=0\\nWaitMs=0\\nInboxLimit=7\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        snprintf(needle, sizeof needle, "%s:3: WaitMs= needs a number from 1 to 3600000, not '0'", conf);
+        assert_true(wait_file_contains(log, needle, 5));
+        assert_true(wait_file_contains(log, "bridge.conf cannot be read: the settings stay as they were", 5));
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":1,\"waitMs\":100}", 5));
+        assert_true(outbox_pending(&A, "StreamSender") >= 1);
+        assert_int_equal(A.bridge, bridge);
+        assert_int_equal(waitpid(A.bridge, NULL, WNOHANG), 0); /* still running */
+
+        /* MinReplicas=0 again: the waiting event goes (the sender retries), and the next */
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":0,\"waitMs\":1000}", 5));
+        for (int k = 0; k < 300 && outbox_pending(&A, "StreamSender") != 0; k++)
+                usleep(100000);
+        assert_int_equal(outbox_pending(&A, "StreamSender"), 0);
+        send_numbers(sender, n + 1, n + 1), n += 1;
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "late"), 0);
+        assert_int_equal(A.bridge, bridge);
+        free(receiver);
+        free(sender);
+}
+
 /* The hand-over: StreamSender released on node A, its state directory
  * moved to node B, started there: its instance and its timer continue on
  * B, and A learns the new home. */
@@ -929,6 +1032,7 @@ int main(void) {
                 cmocka_unit_test(test_stream_exactly_once_through_faults),
                 cmocka_unit_test(test_bridge_status_and_dead_entries),
                 cmocka_unit_test(test_large_answers_are_split),
+                cmocka_unit_test(test_reload_changes_settings_without_a_restart),
                 cmocka_unit_test(test_hand_over),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
