@@ -11,7 +11,9 @@
  * name) end in the dead stream and change nothing; a second bridge claiming
  * a live node name is refused; a reload (SIGHUP) changes MinReplicas=,
  * WaitMs= and InboxLimit= of a running bridge, and a bad bridge.conf then
- * changes nothing.
+ * changes nothing;
+ * a component installed on a node while the bridges run is homed there and
+ * reached from the other, which forgets it once it is released and removed.
  * No mocks: exit 77 when redis-server is not installed. */
 
 #include <errno.h>
@@ -901,6 +903,88 @@ static void test_reload_changes_settings_without_a_restart(void **state) {
         free(sender);
 }
 
+/* The line of `xfsmctl list` on node for component ("" when it is not listed; static). */
+static const char *list_line(Node *n, const char *component) {
+        static char line[512];
+        char *out, *p, *e;
+        int status;
+
+        line[0] = 0;
+        out = xfsmctl(n, &status, "list");
+        assert_int_equal(status, 0);
+        for (p = out; p && *p; p = e ? e + 1 : NULL) {
+                e = strchr(p, '\n');
+                if (strncmp(p, component, strlen(component)) == 0 && (p[strlen(component)] == ' ' || p[strlen(component)] == '\t')) {
+                        snprintf(line, sizeof line, "%.*s", e ? (int) (e - p) : (int) strlen(p), p);
+                        break;
+                }
+        }
+        free(out);
+        return line;
+}
+
+/* A component installed on node B while the bridges run: B's bridge reads
+ * the components again on reload (SIGHUP) and claims it, node A learns it
+ * from B's heartbeat (listed homed on B) and reaches it through its bridge.
+ * Released on B and removed there, node A forgets it. */
+static void test_components_installed_and_removed_are_noticed(void **state) {
+        char comp[400], st[400], log[400], args[300], id[128] = "", *out, *s;
+        int status;
+        pid_t worker;
+
+        assert_false(node_bridge_knows(&A, "Toggle"));
+        assert_string_equal(list_line(&A, "Toggle"), "");
+
+        /* installed on B, no worker started yet: the reload makes B's bridge claim it */
+        nodes_run("cp %s %s/comp/toggle.yaml", data("toggle.yaml"), B.dir);
+        assert_int_equal(kill(B.bridge, SIGHUP), 0);
+        node_wait_bridge(&A, "Toggle", 1000);
+        assert_non_null(strstr(list_line(&A, "Toggle"), "nodeB"));
+        assert_true(wait_status(&A, "bridge status --json", "\"name\":\"Toggle\",\"home\":\"nodeB\"", 5));
+
+        /* its worker on B; node A creates and sends through its bridge */
+        snprintf(comp, sizeof comp, "%s/comp", B.dir);
+        snprintf(st, sizeof st, "%s/state", B.dir);
+        snprintf(log, sizeof log, "%s/toggle.log", B.dir);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", B.address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", st,
+                         (char *) "--component", (char *) "toggle", NULL };
+        worker = spawn(argv, log);
+        assert_true(wait_name(B.bus, "org.xfsm1.Toggle", true));
+        out = xfsmctl(&A, &status, "create Toggle Switch");
+        assert_int_equal(status, 0);
+        sscanf(out, "%127s", id);
+        free(out);
+        snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "On"));
+        free(out);
+        s = state_of(&B, "Toggle", "Switch", id);
+        assert_string_equal(s, "On");
+        free(s);
+
+        /* retired on B: released, its worker stopped, its file removed, the bridge reloaded */
+        out = xfsmctl(&B, &status, "bridge release Toggle");
+        assert_int_equal(status, 0);
+        free(out);
+        status = process_stop(&worker, SIGTERM);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        nodes_run("rm %s/comp/toggle.yaml", B.dir);
+        assert_int_equal(kill(B.bridge, SIGHUP), 0);
+        for (int k = 0; k < 1000 && node_bridge_knows(&A, "Toggle"); k++)
+                usleep(10000);
+        assert_false(node_bridge_knows(&A, "Toggle"));
+        assert_string_equal(list_line(&A, "Toggle"), "");
+        snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_not_equal(status, 0);
+        free(out);
+        /* nor listed by B's bridge as installed there */
+        assert_false(home_here(&B, "Toggle", NULL, 0));
+}
+
 /* The hand-over: StreamSender released on node A, its state directory
  * moved to node B, started there: its instance and its timer continue on
  * B, and A learns the new home. */
@@ -1033,6 +1117,7 @@ int main(void) {
                 cmocka_unit_test(test_bridge_status_and_dead_entries),
                 cmocka_unit_test(test_large_answers_are_split),
                 cmocka_unit_test(test_reload_changes_settings_without_a_restart),
+                cmocka_unit_test(test_components_installed_and_removed_are_noticed),
                 cmocka_unit_test(test_hand_over),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -332,6 +332,24 @@ static void home_set(Directory *d, const char *component, const char *node) {
                 d->cb.changed(d, d->userdata);
 }
 
+/* A home on another node that Redis no longer has: released there and taken
+ * by no node yet (a hand-over under way, or the component retired). Known
+ * again from the heartbeat of whichever node takes it. */
+static void home_forget(Directory *d, const char *component) {
+        Home *h = home_find(d, component);
+
+        if (!h || streq(h->node, d->node))
+                return;
+        log_info("%s is homed nowhere now (released on %s)", component, h->node);
+        free(h->component);
+        free(h->node);
+        *h = d->homes[--d->n_homes];
+        remote_rebuild(d);
+        cache_save(d);
+        if (d->cb.changed)
+                d->cb.changed(d, d->userdata);
+}
+
 /* ---- heartbeat ------------------------------------------------------------------ */
 
 /* {"uuid": ..., "components": [the components homed here]} */
@@ -497,7 +515,8 @@ static void on_home(RedisConn *c, int error, const redisReply *reply, void *user
                 else
                         log_warning("xfsm:{%s}:home is not a home: %s, ignoring", a->component, reply->str);
                 json_object_put(o);
-        }
+        } else if (error >= 0 && reply && reply->type == REDIS_REPLY_NIL)
+                home_forget(a->d, a->component);
         if (a->cb)
                 a->cb(a->d, a->component, directory_home(a->d, a->component), a->userdata);
         ask_free(a);
@@ -590,7 +609,7 @@ static void on_node(RedisConn *c, int error, const redisReply *reply, void *user
         Ask *a = userdata;
         Directory *d = a->d;
         NodeInfo *n = NULL;
-        json_object *o = NULL, *list;
+        json_object *o = NULL, *list = NULL;
         bool alive;
 
         if (error < 0 || !reply || reply->type == REDIS_REPLY_ERROR)
@@ -619,6 +638,18 @@ static void on_node(RedisConn *c, int error, const redisReply *reply, void *user
                         h = home_find(d, json_object_get_string(e));
                         if (!h || !streq(h->node, a->component))
                                 ask_home(d, json_object_get_string(e));
+                }
+        /* homed there and no longer in its heartbeat: released there? (uninstalled, it stays homed there) */
+        if (alive && o && list && json_object_is_type(list, json_type_array))
+                for (size_t k = 0; k < d->n_homes; k++) {
+                        bool listed = false;
+                        if (!streq(d->homes[k].node, a->component))
+                                continue;
+                        for (size_t j = 0; j < json_object_array_length(list) && !listed; j++)
+                                listed = streq_ptr(json_object_get_string(json_object_array_get_idx(list, j)),
+                                                   d->homes[k].component);
+                        if (!listed)
+                                ask_home(d, d->homes[k].component);
                 }
 finish:
         json_object_put(o);
