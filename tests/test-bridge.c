@@ -816,6 +816,23 @@ static long outbox_pending(Node *n, const char *component) {
         return v;
 }
 
+/* How many times path holds needle. */
+static int file_count(const char *path, const char *needle) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "re");
+        int n = 0;
+
+        if (!f)
+                return 0;
+        if (getdelim(&buf, &len, 0, f) > 0)
+                for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle))
+                        n++;
+        free(buf);
+        fclose(f);
+        return n;
+}
+
 /* Wait up to seconds for path to hold needle. */
 static bool wait_file_contains(const char *path, const char *needle, int seconds) {
         for (int k = 0; k < seconds * 20 && !file_contains(path, needle); k++)
@@ -983,6 +1000,25 @@ static void test_components_installed_and_removed_are_noticed(void **state) {
         free(out);
         /* nor listed by B's bridge as installed there */
         assert_false(home_here(&B, "Toggle", NULL, 0));
+
+        /* installed on A too, A's bridge reloaded: not claimed by the claim of every home (a reload, a
+         * reconnection), which another node taking the hand-over must not lose to ... */
+        char log_a[400];
+        int reloads;
+        snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
+        reloads = file_count(log_a, "Reloaded:");
+        nodes_run("cp %s %s/comp/toggle.yaml", data("toggle.yaml"), A.dir);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        for (int k = 0; k < 100 && file_count(log_a, "Reloaded:") == reloads; k++)
+                usleep(50000);
+        assert_int_equal(file_count(log_a, "Reloaded:"), reloads + 1);
+        out = xfsmctl(&A, &status, "bridge status"); /* after the reload's commands on the same connection */
+        assert_int_equal(status, 0);
+        free(out);
+        assert_string_equal(redis_cli(redis_port, "EXISTS xfsm:{Toggle}:home"), "0");
+        /* ... only when its worker asks, as on the node taking a hand-over */
+        assert_true(home_here(&A, "Toggle", NULL, 0));
+        nodes_run("rm %s/comp/toggle.yaml", A.dir);
 }
 
 /* The hand-over: StreamSender released on node A, its state directory
