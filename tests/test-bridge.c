@@ -931,7 +931,8 @@ static const char *list_line(Node *n, const char *component) {
         assert_int_equal(status, 0);
         for (p = out; p && *p; p = e ? e + 1 : NULL) {
                 e = strchr(p, '\n');
-                if (strncmp(p, component, strlen(component)) == 0 && (p[strlen(component)] == ' ' || p[strlen(component)] == '\t')) {
+                size_t l = strlen(component);
+                if (strncmp(p, component, l) == 0 && (p[l] == ' ' || p[l] == '\t')) {
                         snprintf(line, sizeof line, "%.*s", e ? (int) (e - p) : (int) strlen(p), p);
                         break;
                 }

@@ -177,7 +177,8 @@ static void status_finish(StatusJob *job) {
         json_object_object_add(root, "sentPerSec", json_object_new_double(o->d.rates->sent_per_sec));
         settings = json_object_new_object();
         if (settings) {
-                json_object_object_add(settings, "inboxLimit", json_object_new_int64((int64_t) o->d.config->inbox_limit));
+                json_object_object_add(settings, "inboxLimit",
+                                       json_object_new_int64((int64_t) o->d.config->inbox_limit));
                 json_object_object_add(settings, "minReplicas", json_object_new_int64(o->d.config->min_replicas));
                 json_object_object_add(settings, "waitMs", json_object_new_int64((int64_t) o->d.config->wait_ms));
         }
