@@ -15,7 +15,12 @@
  * that WAIT 1 can be met again). Every acknowledged event is applied exactly
  * once, in order, and the bridges followed without a restart. Then a
  * switch-over asked of the sentinels, one of them down, the old primary
- * alive: the same. Prints the fault counts. No mocks: exit 77 when redis-server is not installed. */
+ * alive: the same. Then, without Sentinel, a primary and its replica and
+ * bridges on redis://primary with MinReplicas=1 in bridge.conf: the replica
+ * stopped (SIGSTOP), WAIT confirms nothing, the senders keep their events
+ * and send them again; continued (SIGCONT), every event is applied once, in
+ * order. Prints the fault counts. No mocks: exit 77 when redis-server is not
+ * installed. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -444,10 +449,151 @@ static void test_switchover_with_a_sentinel_down(void **state) {
         free(sender);
 }
 
+/* ---- WAIT without Sentinel: MinReplicas= on a redis:// URL --------------------------- */
+
+/* A primary and its replica (no Sentinel, no min-replicas-to-write: only
+ * the bridges' WAIT holds writes back), the bridges on redis://primary with
+ * MinReplicas=1 and WaitMs=500 in bridge.conf. */
+static int setup_wait(void **state) {
+        char conf[320], of[32];
+        char *sync_at_once[] = { (char *) "--repl-diskless-sync-delay", (char *) "0", NULL };
+        char *replica_of[] = { (char *) "--repl-diskless-sync-delay", (char *) "0", (char *) "--replicaof",
+                               (char *) "127.0.0.1", of, NULL };
+
+        snprintf(dir, sizeof dir, "/tmp/xfsm-wait-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        primary.port = nodes_free_port();
+        replica.port = nodes_free_port();
+        snprintf(of, sizeof of, "%d", primary.port);
+        primary.pid = redis_server_start(dir, primary.name, primary.port, false, sync_at_once);
+        replica.pid = redis_server_start(dir, replica.name, replica.port, false, replica_of);
+        for (int k = 0; k < 500 && !strstr(redis_cli(replica.port, "INFO replication"), "master_link_status:up"); k++)
+                usleep(10000);
+        assert_non_null(strstr(redis_cli(replica.port, "INFO replication"), "master_link_status:up"));
+
+        snprintf(conf, sizeof conf, "%s/bridge.conf", dir);
+        nodes_run("printf '[Bridge]\\nMinReplicas=1\\nWaitMs=500\\n' > %s", conf);
+        for (Node *n = &A; n; n = n == &A ? &B : NULL) {
+                char nodes[300];
+
+                snprintf(nodes, sizeof nodes, "%s/nodes.d", dir);
+                node_setup(n, dir, nodes);
+                snprintf(n->redis_url, sizeof n->redis_url, "redis://127.0.0.1:%d", primary.port);
+                snprintf(n->config, sizeof n->config, "%s", conf);
+                n->credentials = NULL;
+        }
+        start_xfsmd(&A);
+        start_xfsmd(&B);
+        start_bridge(&A);
+        start_bridge(&B);
+        wait_bridge(&A, "StreamReceiver");
+        wait_bridge(&B, "StreamSender");
+        return 0;
+}
+
+static int teardown_wait(void **state) {
+        int bad = node_stop(&A) + node_stop(&B);
+
+        process_stop(&primary.pid, SIGTERM);
+        if (replica.pid > 0)
+                kill(replica.pid, SIGCONT);
+        process_stop(&replica.pid, SIGTERM);
+        nodes_remove(dir);
+        assert_int_equal(bad, 0);
+        return 0;
+}
+
+/* The routed events the sender's worker on node A has yet to hand over (OutboxPending); -1 when not asked. */
+static long sender_outbox_pending(void) {
+        uint32_t v = 0;
+
+        if (sd_bus_get_property_trivial(A.bus, "org.xfsm1.StreamSender", "/org/xfsm1/StreamSender",
+                                        "org.xfsm1.Component", "OutboxPending", NULL, 'u', &v) < 0)
+                return -1;
+        return v;
+}
+
+/* How many entries were ever added to key (XINFO STREAM entries-added), -1 when not known. */
+static long entries_added(const char *key) {
+        const char *p = strstr(redis_cli(primary.port, "XINFO STREAM %s", key), "entries-added ");
+
+        return p ? strtol(p + strlen("entries-added "), NULL, 10) : -1;
+}
+
+/* The replica stopped (SIGSTOP) with events in flight: WAIT 1 confirms none
+ * within WaitMs=, so the sending bridge answers Unavailable (and says so
+ * once in its log) and the sender keeps the events in its outbox. Redis
+ * took them before WAIT, so the receiver has them already: unconfirmed is
+ * not unapplied, it is "may be lost with the primary, so sent again". The
+ * replica continued (SIGCONT): the sender's retries are confirmed, the
+ * outbox empties, the second copies in the stream take no effect: every
+ * number applied once, in order. */
+static void test_wait_too_few_replicas_the_sender_retries(void **state) {
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
+        char log_a[400], log_sender[400];
+        long sent = 0, added;
+
+        snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
+        snprintf(log_sender, sizeof log_sender, "%s/xfsmd.log", A.dir);
+
+        /* the replica confirms: through at once */
+        for (; sent < 10; sent++)
+                assert_int_equal(send_number(sender, sent + 1), 0);
+        assert_int_equal(wait_count(receiver, sent, 20), sent);
+        for (int k = 0; k < 100 && sender_outbox_pending() != 0; k++)
+                usleep(50000);
+        assert_int_equal(sender_outbox_pending(), 0);
+
+        /* the replica stopped: nothing confirmed */
+        assert_int_equal(kill(replica.pid, SIGSTOP), 0);
+        for (; sent < 20; sent++)
+                assert_int_equal(send_number(sender, sent + 1), 0);
+        for (int k = 0; k < 200 && !file_contains(log_a, "WAIT 1: fewer replicas confirmed within 500 ms"); k++)
+                usleep(50000);
+        assert_true(file_contains(log_a, "WAIT 1: fewer replicas confirmed within 500 ms (MinReplicas=, WaitMs=): "
+                                         "the senders retry"));
+        for (int k = 0; k < 200 && !file_contains(log_sender, "fewer replicas than MinReplicas= confirmed"); k++)
+                usleep(50000);
+        assert_true(file_contains(log_sender, "fewer replicas than MinReplicas= confirmed StreamReceiver in time"));
+        /* in the stream, so applied; not confirmed, so still in the sender's outbox */
+        assert_int_equal(wait_count(receiver, sent, 20), sent);
+        assert_true(sender_outbox_pending() > 0);
+
+        /* the replica goes on: confirmed, the outbox empties, nothing applied twice */
+        assert_int_equal(kill(replica.pid, SIGCONT), 0);
+        for (int k = 0; k < 300 && sender_outbox_pending() != 0; k++)
+                usleep(100000);
+        assert_int_equal(sender_outbox_pending(), 0);
+        for (; sent < 25; sent++)
+                assert_int_equal(send_number(sender, sent + 1), 0);
+        assert_int_equal(wait_count(receiver, sent, 20), sent);
+        for (int k = 0; k < 100 && !file_contains(log_a, "WAIT 1: the replicas confirm again"); k++)
+                usleep(50000);
+        assert_true(file_contains(log_a, "WAIT 1: the replicas confirm again"));
+
+        added = entries_added("xfsm:{StreamReceiver}:inbox");
+        fprintf(stderr, "# WAIT 1 unmet while the replica was stopped: sent %ld, added to the stream %ld times, "
+                        "applied %ld (last %ld), applied twice or out of order %ld\n",
+                sent, added, receiver_number(receiver, "count"), receiver_number(receiver, "last"),
+                receiver_number(receiver, "late"));
+        assert_true(added > sent); /* the retries wrote second copies ... */
+        assert_int_equal(receiver_number(receiver, "count"), sent); /* ... which took no effect */
+        assert_int_equal(receiver_number(receiver, "last"), sent);
+        assert_int_equal(receiver_number(receiver, "late"), 0);
+        free(receiver);
+        free(sender);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_primary_killed_mid_stream_nothing_lost_nothing_doubled),
                 cmocka_unit_test(test_switchover_with_a_sentinel_down),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        const struct CMUnitTest wait_tests[] = {
+                cmocka_unit_test(test_wait_too_few_replicas_the_sender_retries),
+        };
+        int failed = cmocka_run_group_tests_name("sentinel", tests, setup, teardown);
+
+        return failed + cmocka_run_group_tests_name("wait", wait_tests, setup_wait, teardown_wait);
 }

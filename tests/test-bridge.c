@@ -9,8 +9,12 @@
  * number, and counts) through kill -9 of either bridge and of the receiving
  * worker, and Redis gone for a while and back; forged entries (no MAC, a wrong MAC, another node's
  * name) end in the dead stream and change nothing; a second bridge claiming
- * a live node name is refused. No mocks: exit 77 when redis-server is not
- * installed. */
+ * a live node name is refused; a reload (SIGHUP) changes MinReplicas=,
+ * WaitMs= and InboxLimit= of a running bridge, and a bad bridge.conf then
+ * changes nothing;
+ * a component installed on a node while the bridges run is homed there and
+ * reached from the other, which forgets it once it is released and removed.
+ * No mocks: exit 77 when redis-server is not installed. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -798,6 +802,226 @@ static bool home_here(Node *n, const char *component, char *ret_node, size_t siz
         return here;
 }
 
+/* ---- the settings and components read again, without a restart ------------------- */
+
+/* The routed events component's worker on node has yet to hand over (OutboxPending); -1 when not asked. */
+static long outbox_pending(Node *n, const char *component) {
+        char bn[128], path[128];
+        uint32_t v = 0;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_get_property_trivial(n->bus, bn, path, "org.xfsm1.Component", "OutboxPending", NULL, 'u', &v) < 0)
+                return -1;
+        return v;
+}
+
+/* How many times path holds needle. */
+static int file_count(const char *path, const char *needle) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "re");
+        int n = 0;
+
+        if (!f)
+                return 0;
+        if (getdelim(&buf, &len, 0, f) > 0)
+                for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle))
+                        n++;
+        free(buf);
+        fclose(f);
+        return n;
+}
+
+/* Wait up to seconds for path to hold needle. */
+static bool wait_file_contains(const char *path, const char *needle, int seconds) {
+        for (int k = 0; k < seconds * 20 && !file_contains(path, needle); k++)
+                usleep(50000);
+        return file_contains(path, needle);
+}
+
+/* Wait up to seconds for `xfsmctl bridge status` (with args) on node to print needle. */
+static bool wait_status(Node *n, const char *args, const char *needle, int seconds) {
+        bool found = false;
+        int status;
+
+        for (int k = 0; k < seconds * 10 && !found; k++) {
+                char *out = xfsmctl(n, &status, args);
+                found = status == 0 && strstr(out, needle);
+                free(out);
+                if (!found)
+                        usleep(100000);
+        }
+        return found;
+}
+
+/* systemctl reload (SIGHUP): InboxLimit=, MinReplicas= and WaitMs= of the
+ * changed bridge.conf take effect in the running bridge (xfsmctl bridge
+ * status shows them, and a Deliver waits for a replica this Redis does not
+ * have: the event stays in the sender's outbox); a bridge.conf with a bad
+ * value is refused with FILE:LINE and the settings stay; back to
+ * MinReplicas=0, the waiting event goes, and takes effect once. */
+static void test_reload_changes_settings_without_a_restart(void **state) {
+        char conf[400], log[400], needle[512];
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
+        pid_t bridge;
+        long n = 0;
+
+        snprintf(conf, sizeof conf, "%s/reload.conf", dir);
+        snprintf(log, sizeof log, "%s/bridge.log", A.dir);
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\n' > %s", conf);
+        process_stop(&A.bridge, SIGTERM);
+        snprintf(A.config, sizeof A.config, "%s", conf);
+        start_bridge(&A, "StreamReceiver");
+        bridge = A.bridge;
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":0,\"waitMs\":1000}", 5));
+        send_numbers(sender, n + 1, n + 5), n += 5;
+        assert_int_equal(wait_count(receiver, n, 20), n);
+
+        /* MinReplicas=1 against a Redis without replicas: every Deliver is answered Unavailable */
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\nMinReplicas=1\\nWaitMs=100\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        assert_true(wait_file_contains(log, "Reloaded: InboxLimit=1000 MinReplicas=1 WaitMs=100", 5));
+        assert_true(wait_status(&A, "bridge status", "Settings: InboxLimit=1000 MinReplicas=1 WaitMs=100", 5));
+        send_numbers(sender, n + 1, n + 1), n += 1;
+        assert_true(wait_file_contains(log, "WAIT 1: fewer replicas confirmed within 100 ms", 10));
+        /* in the stream already (and so applied), but not confirmed: the sender keeps it and retries */
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        assert_true(outbox_pending(&A, "StreamSender") >= 1);
+
+        /* a bad value: refused, with where and why; nothing changes, not even the good lines */
+        nodes_run("printf '[Bridge]\\nMinReplicas=0\\nWaitMs=0\\nInboxLimit=7\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        snprintf(needle, sizeof needle, "%s:3: WaitMs= needs a number from 1 to 3600000, not '0'", conf);
+        assert_true(wait_file_contains(log, needle, 5));
+        assert_true(wait_file_contains(log, "bridge.conf cannot be read: the settings stay as they were", 5));
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":1,\"waitMs\":100}", 5));
+        assert_true(outbox_pending(&A, "StreamSender") >= 1);
+        assert_int_equal(A.bridge, bridge);
+        assert_int_equal(waitpid(A.bridge, NULL, WNOHANG), 0); /* still running */
+
+        /* MinReplicas=0 again: the waiting event goes (the sender retries), and the next */
+        nodes_run("printf '[Bridge]\\nInboxLimit=1000\\n' > %s", conf);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        assert_true(wait_status(&A, "bridge status --json",
+                                "\"settings\":{\"inboxLimit\":1000,\"minReplicas\":0,\"waitMs\":1000}", 5));
+        for (int k = 0; k < 300 && outbox_pending(&A, "StreamSender") != 0; k++)
+                usleep(100000);
+        assert_int_equal(outbox_pending(&A, "StreamSender"), 0);
+        send_numbers(sender, n + 1, n + 1), n += 1;
+        assert_int_equal(wait_count(receiver, n, 20), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
+        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "late"), 0);
+        assert_int_equal(A.bridge, bridge);
+        free(receiver);
+        free(sender);
+}
+
+/* The line of `xfsmctl list` on node for component ("" when it is not listed; static). */
+static const char *list_line(Node *n, const char *component) {
+        static char line[512];
+        char *out, *p, *e;
+        int status;
+
+        line[0] = 0;
+        out = xfsmctl(n, &status, "list");
+        assert_int_equal(status, 0);
+        for (p = out; p && *p; p = e ? e + 1 : NULL) {
+                e = strchr(p, '\n');
+                size_t l = strlen(component);
+                if (strncmp(p, component, l) == 0 && (p[l] == ' ' || p[l] == '\t')) {
+                        snprintf(line, sizeof line, "%.*s", e ? (int) (e - p) : (int) strlen(p), p);
+                        break;
+                }
+        }
+        free(out);
+        return line;
+}
+
+/* A component installed on node B while the bridges run: B's bridge reads
+ * the components again on reload (SIGHUP) and claims it, node A learns it
+ * from B's heartbeat (listed homed on B) and reaches it through its bridge.
+ * Released on B and removed there, node A forgets it. */
+static void test_components_installed_and_removed_are_noticed(void **state) {
+        char comp[400], st[400], log[400], args[300], id[128] = "", *out, *s;
+        int status;
+        pid_t worker;
+
+        assert_false(node_bridge_knows(&A, "Toggle"));
+        assert_string_equal(list_line(&A, "Toggle"), "");
+
+        /* installed on B, no worker started yet: the reload makes B's bridge claim it */
+        nodes_run("cp %s %s/comp/toggle.yaml", data("toggle.yaml"), B.dir);
+        assert_int_equal(kill(B.bridge, SIGHUP), 0);
+        node_wait_bridge(&A, "Toggle", 1000);
+        assert_non_null(strstr(list_line(&A, "Toggle"), "nodeB"));
+        assert_true(wait_status(&A, "bridge status --json", "\"name\":\"Toggle\",\"home\":\"nodeB\"", 5));
+
+        /* its worker on B; node A creates and sends through its bridge */
+        snprintf(comp, sizeof comp, "%s/comp", B.dir);
+        snprintf(st, sizeof st, "%s/state", B.dir);
+        snprintf(log, sizeof log, "%s/toggle.log", B.dir);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", B.address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", st,
+                         (char *) "--component", (char *) "toggle", NULL };
+        worker = spawn(argv, log);
+        assert_true(wait_name(B.bus, "org.xfsm1.Toggle", true));
+        out = xfsmctl(&A, &status, "create Toggle Switch");
+        assert_int_equal(status, 0);
+        sscanf(out, "%127s", id);
+        free(out);
+        snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "On"));
+        free(out);
+        s = state_of(&B, "Toggle", "Switch", id);
+        assert_string_equal(s, "On");
+        free(s);
+
+        /* retired on B: released, its worker stopped, its file removed, the bridge reloaded */
+        out = xfsmctl(&B, &status, "bridge release Toggle");
+        assert_int_equal(status, 0);
+        free(out);
+        status = process_stop(&worker, SIGTERM);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        nodes_run("rm %s/comp/toggle.yaml", B.dir);
+        assert_int_equal(kill(B.bridge, SIGHUP), 0);
+        for (int k = 0; k < 1000 && node_bridge_knows(&A, "Toggle"); k++)
+                usleep(10000);
+        assert_false(node_bridge_knows(&A, "Toggle"));
+        assert_string_equal(list_line(&A, "Toggle"), "");
+        snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
+        out = xfsmctl(&A, &status, args);
+        assert_int_not_equal(status, 0);
+        free(out);
+        /* nor listed by B's bridge as installed there */
+        assert_false(home_here(&B, "Toggle", NULL, 0));
+
+        /* installed on A too, A's bridge reloaded: not claimed by the claim of every home (a reload, a
+         * reconnection), which another node taking the hand-over must not lose to ... */
+        char log_a[400];
+        int reloads;
+        snprintf(log_a, sizeof log_a, "%s/bridge.log", A.dir);
+        reloads = file_count(log_a, "Reloaded:");
+        nodes_run("cp %s %s/comp/toggle.yaml", data("toggle.yaml"), A.dir);
+        assert_int_equal(kill(A.bridge, SIGHUP), 0);
+        for (int k = 0; k < 100 && file_count(log_a, "Reloaded:") == reloads; k++)
+                usleep(50000);
+        assert_int_equal(file_count(log_a, "Reloaded:"), reloads + 1);
+        out = xfsmctl(&A, &status, "bridge status"); /* after the reload's commands on the same connection */
+        assert_int_equal(status, 0);
+        free(out);
+        assert_string_equal(redis_cli(redis_port, "EXISTS xfsm:{Toggle}:home"), "0");
+        /* ... only when its worker asks, as on the node taking a hand-over */
+        assert_true(home_here(&A, "Toggle", NULL, 0));
+        nodes_run("rm %s/comp/toggle.yaml", A.dir);
+}
+
 /* The hand-over: StreamSender released on node A, its state directory
  * moved to node B, started there: its instance and its timer continue on
  * B, and A learns the new home. */
@@ -929,6 +1153,8 @@ int main(void) {
                 cmocka_unit_test(test_stream_exactly_once_through_faults),
                 cmocka_unit_test(test_bridge_status_and_dead_entries),
                 cmocka_unit_test(test_large_answers_are_split),
+                cmocka_unit_test(test_reload_changes_settings_without_a_restart),
+                cmocka_unit_test(test_components_installed_and_removed_are_noticed),
                 cmocka_unit_test(test_hand_over),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

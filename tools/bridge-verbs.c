@@ -116,6 +116,12 @@ static int bridge_status(sd_bus *bus, bool json) {
         printf("Rates: %.0f delivered/s, %.0f sent/s\n",
                json_object_object_get_ex(o, "deliveredPerSec", &v) ? json_object_get_double(v) : 0.0,
                json_object_object_get_ex(o, "sentPerSec", &v) ? json_object_get_double(v) : 0.0);
+        if (json_object_object_get_ex(o, "settings", &v) && v) {
+                char b[3][32];
+                printf("Settings: InboxLimit=%s MinReplicas=%s WaitMs=%s\n",
+                       count_of(v, "inboxLimit", b[0], sizeof b[0]), count_of(v, "minReplicas", b[1], sizeof b[1]),
+                       count_of(v, "waitMs", b[2], sizeof b[2]));
+        }
         json_object_put(o);
         return EXIT_OK;
 }

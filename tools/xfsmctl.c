@@ -198,7 +198,7 @@ static void help(void) {
                "\n"
                "Verbs on this node's Redis bridge (xfsm-redis-bridge(8)):\n"
                "  bridge status                    Nodes (UUID, alive), components (home, entries\n"
-               "                                   waiting, pending, dead), totals and rates\n"
+               "                                   waiting, pending, dead), totals, rates, settings\n"
                "  bridge dead list C               The entries of C that can never apply, and why\n"
                "  bridge dead replay C             Put them back into C's inbox\n"
                "  bridge release C                 Hand component C over: it is not homed here any\n"

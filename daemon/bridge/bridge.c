@@ -632,7 +632,8 @@ static int setup(Bridge *b, const BridgeOptions *o) {
                                                       .outbound = b->outbound,
                                                       .calls = b->calls,
                                                       .access = b->access,
-                                                      .rates = &b->rates });
+                                                      .rates = &b->rates,
+                                                      .config = &b->config });
         if (r < 0)
                 return log_error_errno(r, "Failed to serve the operators' methods: %m");
         if (b->config.xcomponent_compat) {

@@ -41,6 +41,7 @@ struct Directory {
         char *node, *uuid;
         char **local; /* the components installed here */
         char **released; /* installed here, handed over: never claimed again by this bridge */
+        char **forgotten; /* released on another node: claimed here only when a worker asks (the hand-over) */
         char *cache;  /* the homes learned, kept across restarts */
         DirectoryCallbacks cb;
         void *userdata;
@@ -187,6 +188,7 @@ Directory *directory_free(Directory *d) {
         free(d->remote);
         strv_free(d->local);
         strv_free(d->released);
+        strv_free(d->forgotten);
         free(d->cache);
         free(d->node);
         free(d->uuid);
@@ -271,6 +273,8 @@ static void cache_load(Directory *d) {
                 if (sscanf(line, "%255s %255s", c, n) == 2) {
                         if (streq(n, "-"))
                                 (void) strv_add(&d->released, c); /* handed over from here */
+                        else if (streq(n, "~"))
+                                (void) strv_add(&d->forgotten, c); /* handed over from another node */
                         else
                                 home_set(d, c, n);
                 }
@@ -287,6 +291,9 @@ static void cache_save(Directory *d) {
         for (size_t k = 0; d->released && d->released[k]; k++)
                 if (!home_find(d, d->released[k]))
                         fprintf(f, "%s -\n", d->released[k]);
+        for (size_t k = 0; d->forgotten && d->forgotten[k]; k++)
+                if (!home_find(d, d->forgotten[k]))
+                        fprintf(f, "%s ~\n", d->forgotten[k]);
         if (fclose(f) == 0)
                 (void) rename(tmp, d->cache);
 }
@@ -326,6 +333,28 @@ static void home_set(Directory *d, const char *component, const char *node) {
         }
         if (!streq(node, d->node))
                 strv_remove(d->released, component); /* the hand-over is done: taken elsewhere */
+        strv_remove(d->forgotten, component);
+        remote_rebuild(d);
+        cache_save(d);
+        if (d->cb.changed)
+                d->cb.changed(d, d->userdata);
+}
+
+/* A home on another node that Redis no longer has: released there and taken
+ * by no node yet (a hand-over under way, or the component retired). Known
+ * again from the heartbeat of whichever node takes it; installed here, it is
+ * not claimed at the next claim of all homes (a reconnection, a reload),
+ * only when its worker asks, as the node that takes it over does. */
+static void home_forget(Directory *d, const char *component) {
+        Home *h = home_find(d, component);
+
+        if (!h || streq(h->node, d->node))
+                return;
+        log_info("%s is homed nowhere now (released on %s)", component, h->node);
+        (void) strv_add(&d->forgotten, component);
+        free(h->component);
+        free(h->node);
+        *h = d->homes[--d->n_homes];
         remote_rebuild(d);
         cache_save(d);
         if (d->cb.changed)
@@ -497,7 +526,8 @@ static void on_home(RedisConn *c, int error, const redisReply *reply, void *user
                 else
                         log_warning("xfsm:{%s}:home is not a home: %s, ignoring", a->component, reply->str);
                 json_object_put(o);
-        }
+        } else if (error >= 0 && reply && reply->type == REDIS_REPLY_NIL)
+                home_forget(a->d, a->component);
         if (a->cb)
                 a->cb(a->d, a->component, directory_home(a->d, a->component), a->userdata);
         ask_free(a);
@@ -554,7 +584,7 @@ static void claim_homes(Directory *d) {
 
                 if (home_find(d, *c))
                         continue;
-                if (strv_has(d->released, *c)) {
+                if (strv_has(d->released, *c) || strv_has(d->forgotten, *c)) {
                         ask_home(d, *c); /* handed over: whoever took it */
                         continue;
                 }
@@ -590,7 +620,7 @@ static void on_node(RedisConn *c, int error, const redisReply *reply, void *user
         Ask *a = userdata;
         Directory *d = a->d;
         NodeInfo *n = NULL;
-        json_object *o = NULL, *list;
+        json_object *o = NULL, *list = NULL;
         bool alive;
 
         if (error < 0 || !reply || reply->type == REDIS_REPLY_ERROR)
@@ -619,6 +649,18 @@ static void on_node(RedisConn *c, int error, const redisReply *reply, void *user
                         h = home_find(d, json_object_get_string(e));
                         if (!h || !streq(h->node, a->component))
                                 ask_home(d, json_object_get_string(e));
+                }
+        /* homed there and no longer in its heartbeat: released there? (uninstalled, it stays homed there) */
+        if (alive && o && list && json_object_is_type(list, json_type_array))
+                for (size_t k = 0; k < d->n_homes; k++) {
+                        bool listed = false;
+                        if (!streq(d->homes[k].node, a->component))
+                                continue;
+                        for (size_t j = 0; j < json_object_array_length(list) && !listed; j++)
+                                listed = streq_ptr(json_object_get_string(json_object_array_get_idx(list, j)),
+                                                   d->homes[k].component);
+                        if (!listed)
+                                ask_home(d, d->homes[k].component);
                 }
 finish:
         json_object_put(o);

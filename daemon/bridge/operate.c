@@ -117,7 +117,7 @@ static void status_finish(StatusJob *job) {
         Operate *o = job->o;
         Directory *d = o->d.directory;
         _cleanup_(json_unrefp) json_object *root = json_object_new_object();
-        json_object *nodes = json_object_new_array(), *comps = json_object_new_array(), *totals, *n;
+        json_object *nodes = json_object_new_array(), *comps = json_object_new_array(), *totals, *settings, *n;
         InboundStats in = inbound_stats(o->d.inbound, NULL);
         OutboundStats out = outbound_stats(o->d.outbound);
         CallsStats calls = calls_stats(o->d.calls);
@@ -175,6 +175,14 @@ static void status_finish(StatusJob *job) {
         json_object_object_add(root, "totals", totals);
         json_object_object_add(root, "deliveredPerSec", json_object_new_double(o->d.rates->delivered_per_sec));
         json_object_object_add(root, "sentPerSec", json_object_new_double(o->d.rates->sent_per_sec));
+        settings = json_object_new_object();
+        if (settings) {
+                json_object_object_add(settings, "inboxLimit",
+                                       json_object_new_int64((int64_t) o->d.config->inbox_limit));
+                json_object_object_add(settings, "minReplicas", json_object_new_int64(o->d.config->min_replicas));
+                json_object_object_add(settings, "waitMs", json_object_new_int64((int64_t) o->d.config->wait_ms));
+        }
+        json_object_object_add(root, "settings", settings);
 
         (void) sd_bus_reply_method_return(job->msg, "s", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 }

@@ -6,7 +6,8 @@
  *
  *   Status() -> s json            nodes (UUID, alive), components (home,
  *                                 its liveness, entries waiting, pending,
- *                                 dead), totals and rates; open to all
+ *                                 dead), totals, rates and the settings a
+ *                                 reload changes; open to all
  *   ListDead(s C, u count) -> s   the first count entries of xfsm:{C}:dead
  *   ReplayDead(s C) -> u          every dead entry of C back into its inbox
  *   Release(s C)                  the hand-over: C, homed here, is not any
@@ -24,6 +25,7 @@
 #include <systemd/sd-bus.h>
 
 #include "access.h"
+#include "bridge-config.h"
 #include "calls.h"
 #include "directory.h"
 #include "inbound.h"
@@ -46,6 +48,7 @@ typedef struct OperateDeps {
         Calls *calls;
         Access *access;
         const BridgeRates *rates;
+        const BridgeConfig *config; /* InboxLimit=, MinReplicas=, WaitMs= as in effect (a reload changes them) */
 } OperateDeps;
 
 int operate_new(Operate **ret, const OperateDeps *deps);
