@@ -380,7 +380,7 @@ static void rebase_after_reboot(xfsm_engine *e, json_object *image) {
 
 /* One image from its text (a snapshot line, or xfsm_engine_restore_json()). */
 static int restore_text(xfsm_engine *e, const char *s, size_t len, bool rebase) {
-        LogSpan span;
+        LogSpan span = {};
         bool cut;
         json_object *o;
         int r;

@@ -3,8 +3,9 @@
 # Build xfsm's Debian packages from the checkout this script sits in into
 # OUTDIR, and print the files made. The build runs in a copy of the checkout
 # (its tracked and untracked files, not its build directories), never in the
-# tree itself. Run as root, it first installs the build dependencies that
-# packaging/debian/control names.
+# tree itself; an OUTDIR inside the checkout is left out of the copy (the
+# packages of an earlier build are not packaged again). Run as root, it first
+# installs the build dependencies that packaging/debian/control names.
 #
 #   packaging/build-deb.sh OUTDIR
 #
@@ -13,10 +14,22 @@
 # entry is added in the copy; the upgrade test uses it).
 set -eu
 
+case ${1:-} in
+-h | --help)
+        sed -n '3,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"
+        exit 0
+        ;;
+esac
 [ $# = 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 src=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
+# OUTDIR inside the checkout: its path there, left out of the copy
+case $out/ in
+"$src"/) echo "xfsm: OUTDIR is the checkout itself: give another directory" >&2; exit 2 ;;
+"$src"/*) inside=${out#"$src"/} ;;
+*) inside="" ;;
+esac
 
 work=$(mktemp -d /tmp/xfsm-build-deb-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,10 +40,10 @@ mkdir -p "$tree"
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         # tracked and untracked files, not ignored ones (build directories);
         # a file deleted in the work tree but still in the index is skipped
-        (cd "$src" && git ls-files -z --cached --others --exclude-standard) |
+        (cd "$src" && git ls-files -z --cached --others --exclude-standard -- . ${inside:+":(exclude,literal)$inside"}) |
                 tar -C "$src" --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$tree" -xf -
 else
-        tar -C "$src" --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$tree" -xf -
+        tar -C "$src" --exclude='./build*' --exclude='./obj-*' ${inside:+--exclude="./$inside"} -cf - . | tar -C "$tree" -xf -
 fi
 rm -rf "$tree/debian"
 cp -a "$tree/packaging/debian" "$tree/debian"

@@ -254,5 +254,5 @@ void nodes_remove(const char *dir) {
 
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+                assert_int_equal(system(cmd), 0);
 }

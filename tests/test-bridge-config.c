@@ -269,7 +269,7 @@ static void test_each_bad_value_is_an_error_at_its_line(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(bridge_config_done) BridgeConfig c = {};
-                char text[256], expect[512];
+                char text[256], expect[600];
                 const char *path;
                 char *log;
 

@@ -329,7 +329,7 @@ static int teardown(void **state) {
         sd_bus_flush_close_unref(bus);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+                assert_int_equal(system(cmd), 0);
         return 0;
 }
 

@@ -199,7 +199,7 @@ static int teardown(void **state) {
         waitpid(broker_pid, NULL, 0);
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (!getenv("XFSM_TEST_KEEP"))
-                (void) system(cmd);
+                assert_int_equal(system(cmd), 0);
         assert_true(clean);
         return 0;
 }

@@ -821,7 +821,7 @@ static int group_teardown(void **state) {
 
         server_stop(shared_pid, SIGTERM);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        (void) system(cmd);
+        assert_int_equal(system(cmd), 0);
         return 0;
 }
 

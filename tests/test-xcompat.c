@@ -294,18 +294,19 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        int bad;
+        int bad, shown = 0;
 
         /* nothing the bridges did was refused by the ACL (checked once everything is stopped) */
         char acl_log[1024];
         snprintf(acl_log, sizeof acl_log, "%s", redis_cli(redis_port, "ACL LOG"));
         if (*acl_log)
-                (void) system("redis-cli -p $XFSM_XCOMPAT_REDIS_PORT ACL LOG >&2");
+                shown = system("redis-cli -p $XFSM_XCOMPAT_REDIS_PORT ACL LOG >&2");
         process_stop(&listener, SIGTERM);
         bad = node_stop(&A) + node_stop(&B);
         process_stop(&redis_pid, SIGTERM);
         nodes_remove(dir);
         assert_int_equal(bad, 0);
+        assert_int_equal(shown, 0);
         assert_string_equal(acl_log, "");
         return 0;
 }

@@ -52,10 +52,24 @@ has xfsm-redis-bridge /usr/libexec/xfsm-redis-bridge /usr/lib/systemd/system/xfs
 if [ -n "$(rpmof xfsm-http)" ]; then
         has xfsm-http /usr/libexec/xfsm-http /usr/lib/systemd/system/xfsm-http.service \
                 /usr/lib/systemd/system/xfsm-http.socket /usr/lib/sysusers.d/xfsm-http.conf \
-                /usr/share/polkit-1/rules.d/50-xfsm-http.rules /etc/xfsm/http.conf /usr/share/man/man8/xfsm-http.8.gz
+                /usr/share/polkit-1/rules.d/50-xfsm-http.rules /etc/xfsm/http.conf /usr/share/man/man8/xfsm-http.8.gz \
+                /usr/share/doc/xfsm-http/examples/40-xfsm-http-write.rules.example
         rpm -qpc "$(rpmof xfsm-http)" | grep -qx /etc/xfsm/http.conf || bad "xfsm-http: http.conf is not a configuration file"
 fi
 [ $fails = $before ] && ok "each file where Fedora puts it (units in /usr/lib/systemd/system, /usr/libexec, /usr/lib64, sysusers.d, tmpfiles.d, polkit, dbus)"
+
+# xfsm-http's polkit rules (the shipped one and the example) in xfsm-http
+# only, as in the Debian packages; the main package holds xfsm's own
+before=$fails
+main=$(rpm -qpl "$(rpmof xfsm)")
+for f in /usr/share/polkit-1/rules.d/50-xfsm-http.rules /usr/share/doc/xfsm/examples/40-xfsm-http-write.rules.example \
+        /usr/share/doc/xfsm-http/examples/40-xfsm-http-write.rules.example; do
+        if printf '%s\n' "$main" | grep -qxF "$f"; then
+                bad "xfsm holds xfsm-http's $f"
+        fi
+done
+has xfsm /usr/share/polkit-1/rules.d/50-xfsm.rules /usr/share/doc/xfsm/examples/60-xfsm-orderdesk.rules.example
+[ $fails = $before ] && ok "polkit rules: xfsm's in xfsm, xfsm-http's (50-xfsm-http.rules, the write example) in xfsm-http"
 
 all=$(for f in "$dir"/*.rpm; do case $f in *debuginfo* | *debugsource*) ;; *) rpm -qpl "$f" ;; esac; done)
 wrong=$(printf '%s\n' "$all" | grep -e '^/lib/' -e '^/usr/lib/x86_64-linux-gnu' -e '^/usr/local' -e '^/usr/lib/libxfsm' || true)

@@ -199,7 +199,15 @@ xfsmctl instances OrderComponent --state Validated | grep -q "$O" || fail "the O
 ok "every instance is there after the upgrade ($orders_before orders, $payments_before payments, the counter, the Alarm with its timer armed)"
 
 # == remove: stops, keeps configuration and state ================================================
+# what an administrator enables: a worker's socket, the bridge and the HTTP front's socket
+# (not started: the bridge needs its settings, the socket would bind the host's port 3000)
 systemctl enable xfsm@order.socket > /dev/null 2>&1 || fail "systemctl enable xfsm@order.socket"
+admin_units="xfsm-redis-bridge.service"
+[ $http = 0 ] || admin_units="$admin_units xfsm-http.socket"
+for u in $admin_units; do
+        systemctl enable "$u" > /dev/null 2>&1 || fail "systemctl enable $u"
+        systemctl is-enabled --quiet "$u" || fail "$u is not enabled after systemctl enable"
+done
 apt_q remove xfsm || fail "apt remove xfsm"
 for p in xfsm xfsm-redis-bridge $([ $http = 0 ] || echo xfsm-http); do
         [ "$(dpkg-query -W -f='${Status}' "$p")" = "deinstall ok config-files" ] || fail "$p is not removed"
@@ -228,4 +236,23 @@ units=$(systemctl list-units --all --no-legend --plain 'xfsm*' | awk '$3 != "ina
 [ -z "$(systemctl list-unit-files --no-legend 'xfsm*')" ] || fail "xfsm unit files left"
 getent passwd xfsm > /dev/null || fail "the user xfsm was removed"
 ok "apt purge: /etc/xfsm, /var/lib/xfsm*, the enable files and the socket's enablement gone, no xfsm unit left; the user xfsm kept"
+
+# nothing of xfsm enabled or running once every package is purged, the units the administrator
+# enabled (xfsm@order.socket, $admin_units) included
+# (with nothing matching, systemctl may exit 1: the checks after these two do not rest on them alone)
+enabled=$({ systemctl list-unit-files --no-legend 'xfsm*' || true; } | awk '$2 ~ /^(enabled|linked|alias|indirect|generated)/ {print $1}')
+[ -z "$enabled" ] || fail "xfsm units still enabled after purge: $enabled"
+for u in xfsmd.service xfsm@order.socket $admin_units; do
+        if systemctl is-enabled --quiet "$u" 2> /dev/null; then
+                fail "$u is still enabled after purge"
+        fi
+done
+wants=$(find /etc/systemd/system /run/systemd/system -path '*.wants/*' -name '*xfsm*' 2> /dev/null || true)
+[ -z "$wants" ] || fail "links of an enablement left after purge: $wants"
+running=$({ systemctl list-units --all --no-legend --plain --state=active,activating,deactivating,reloading 'xfsm*' || true; } | awk '{print $1}')
+[ -z "$running" ] || fail "xfsm units still running after purge: $running"
+for e in /proc/[0-9]*/exe; do
+        case $(readlink "$e" 2> /dev/null) in */xfsm-* | */xfsmd | */xfsmd\ *) fail "an xfsm program still runs after purge ($e)" ;; esac
+done
+ok "apt purge: systemctl list-unit-files 'xfsm*' shows nothing enabled (the bridge's and the HTTP socket's enablement gone too), list-units nothing running"
 echo "# $n checks passed"
