@@ -11,9 +11,10 @@
 #
 # Without OLD_DEBS and NEW_DEBS, both are built (packaging/build-deb.sh, the
 # test suite not run again): NEW from SOURCE_DIR; OLD from the latest tag
-# v* before HEAD, NEW then at HEAD's version if its changelog moved past the
-# tag's, else at the tag's version +gitN. Until such a
-# tag exists, OLD is SOURCE_DIR as it is and NEW the same build with its
+# v* before HEAD (or, in a checkout without tags, the latest release recorded
+# in packaging/releases), NEW then at HEAD's version if its changelog moved
+# past the tag's, else at the tag's version +gitN. Until such a release
+# exists, OLD is SOURCE_DIR as it is and NEW the same build with its
 # version bumped (VERSION+next1), standing in for the next release.
 #
 # Exit 77 (skipped) where this machine cannot boot a container, saying why.
@@ -51,6 +52,17 @@ else
         tag=""
         if git -C "$src" rev-parse --verify -q HEAD^ > /dev/null; then
                 tag=$(git -C "$src" describe --tags --abbrev=0 --match 'v[0-9]*' HEAD^ 2> /dev/null || true)
+                # no tag in this checkout: the releases recorded in packaging/releases (the latest one
+                # whose commit this checkout has, before HEAD)
+                if [ -z "$tag" ] && [ -f "$src/packaging/releases" ]; then
+                        while read -r t c; do
+                                case $t in '' | '#'*) continue ;; esac
+                                if git -C "$src" merge-base --is-ancestor "$c" HEAD^ 2> /dev/null; then
+                                        tag=$c
+                                        say "release $t is commit $c (packaging/releases; no tag here)"
+                                fi
+                        done < "$src/packaging/releases"
+                fi
         fi
         if [ -n "$tag" ] && git -C "$src" cat-file -e "$tag:packaging/build-deb.sh" 2> /dev/null; then
                 say "building the packages of $tag (the release before HEAD)"
