@@ -34,6 +34,7 @@
 
 #define NOBODY 65534
 #define DAEMON_UID 1 /* the user daemon (Debian, Fedora) */
+#define BIN_UID 2    /* the user bin */
 #define REMOTE "/org/xfsm1/Bridge/PaymentComponent"
 
 static char dir[256];
@@ -260,7 +261,7 @@ static int on_burst_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
 /* BURST GetContext calls of id on node A's bridge as fast as they are
  * answered, WINDOW at a time, as uid, in a child. */
-static Burst burst_as(uid_t uid, const char *id) {
+static Burst burst_as(uid_t uid, const char *id, bool distinct) {
         Burst b = {};
         int fds[2], status;
         pid_t pid;
@@ -279,11 +280,15 @@ static Burst burst_as(uid_t uid, const char *id) {
                     sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0)
                         _exit(11);
                 for (unsigned sent = 0; mine.answered < BURST;) {
-                        for (; sent < BURST && sent - mine.answered < WINDOW; sent++)
+                        for (; sent < BURST && sent - mine.answered < WINDOW; sent++) {
+                                char other[64];
+
+                                snprintf(other, sizeof other, "%s-%u", id, sent);
                                 if (sd_bus_call_method_async(bus, NULL, "org.xfsm1.Bridge", REMOTE,
                                                              "org.xfsm1.Component", "GetContext", on_burst_reply,
-                                                             &mine, "s", id) < 0)
+                                                             &mine, "s", distinct ? other : id) < 0)
                                         _exit(12);
+                        }
                         if (sd_bus_process(bus, NULL) == 0 && sd_bus_wait(bus, 30 * 1000000ULL) <= 0)
                                 _exit(13);
                 }
@@ -301,7 +306,8 @@ static Burst burst_as(uid_t uid, const char *id) {
 
 /* A caller other than root makes at most 100 calls to other nodes at once
  * (then 50 a second), counted per uid: past that, org.xfsm1.Error.Busy;
- * every call admitted is answered by the home. Root is not limited. */
+ * every call admitted is answered by the home. Asking the home the machine
+ * of an instance is limited as well. Root is not limited. */
 static void test_unprivileged_callers_are_rate_limited(void **state) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
@@ -318,7 +324,7 @@ static void test_unprivileged_callers_are_rate_limited(void **state) {
         assert_int_equal(remote_call("GetContext", &error, &reply, "s", id), 1);
         reply = sd_bus_message_unref(reply);
 
-        b = burst_as(NOBODY, id);
+        b = burst_as(NOBODY, id, false);
         fprintf(stderr, "# %d calls as nobody, %d awaiting at once: %u answered by the home, %u Busy, %u other (%s)\n",
                 BURST, WINDOW, b.ok, b.busy, b.other, b.other_name);
         assert_int_equal(b.other, 0);
@@ -328,14 +334,23 @@ static void test_unprivileged_callers_are_rate_limited(void **state) {
         assert_string_equal(b.busy_message, "too many calls to other nodes: retry later");
 
         /* the limit is per uid: another unprivileged user has its own 100 */
-        b = burst_as(DAEMON_UID, id);
+        b = burst_as(DAEMON_UID, id, false);
         fprintf(stderr, "# then %d calls as uid %d: %u answered by the home, %u Busy, %u other (%s)\n", BURST,
                 DAEMON_UID, b.ok, b.busy, b.other, b.other_name);
         assert_int_equal(b.other, 0);
         assert_true(b.ok >= 100);
         assert_true(b.busy > 0);
 
-        b = burst_as(0, id);
+        /* instances not known here: the bridge asks their machine of the home (polkit's details), a call too */
+        b = burst_as(BIN_UID, "no-such-instance", true);
+        fprintf(stderr, "# then %d calls of instances not known as uid %d: %u answered, %u Busy, %u other (%s)\n",
+                BURST, BIN_UID, b.ok, b.busy, b.other, b.other_name);
+        assert_int_equal(b.ok, 0);
+        assert_true(b.busy > 0);
+        assert_int_equal(b.busy + b.other, BURST);
+        assert_string_equal(b.other_name, "org.xfsm1.Error.NoSuchInstance");
+
+        b = burst_as(0, id, false);
         fprintf(stderr, "# %d calls as root, %d awaiting at once: %u answered by the home, %u Busy, %u other (%s)\n",
                 BURST, WINDOW, b.ok, b.busy, b.other, b.other_name);
         assert_int_equal(b.ok, BURST);
