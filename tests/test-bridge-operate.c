@@ -405,6 +405,28 @@ static void test_call_past_its_deadline_is_never_run(void **state) {
         free(id);
 }
 
+/* ---- the home key ------------------------------------------------------------ */
+
+/* Routed events are added to an inbox only while its home key names the
+ * node they are signed for: a home key Redis lost is written again by its
+ * home's bridge, and events flow again. */
+static void test_lost_home_key_is_claimed_again(void **state) {
+        char *receiver = node_create(&B, "StreamReceiver", "Counter", "{\"last\":0,\"count\":0,\"late\":0}");
+        char *sender = node_create(&A, "StreamSender", "Sender", "{}");
+        long count = -1;
+
+        assert_string_equal(redis_cli(redis_port, "DEL xfsm:{StreamReceiver}:home"), "1");
+        for (int k = 0; k < 500 && strcmp(redis_cli(redis_port, "EXISTS xfsm:{StreamReceiver}:home"), "1") != 0; k++)
+                usleep(20000);
+        assert_non_null(strstr(redis_cli(redis_port, "GET xfsm:{StreamReceiver}:home"), "\"node\":\"nodeB\""));
+        assert_int_equal(node_send(&A, "StreamSender", sender, "NEXT", "{\"n\":1}"), 0);
+        for (int k = 0; k < 1500 && (count = node_context_number(&B, "StreamReceiver", receiver, "count")) < 1; k++)
+                usleep(20000);
+        assert_int_equal(count, 1);
+        free(receiver);
+        free(sender);
+}
+
 /* ---- release ----------------------------------------------------------------- */
 
 /* xfsmctl bridge release is refused (Busy, and says why) while routed
@@ -483,18 +505,38 @@ static void test_release_waits_for_routed_events(void **state) {
 
 /* ---- a hand-over with a routed event waiting --------------------------------- */
 
+/* A component's worker on n, apart from n's xfsmd, for stem (its comp/ and state/). */
+static pid_t spawn_worker(Node *n, const char *stem, const char *bus_name) {
+        char comp[400], st[400], log[400];
+        pid_t pid;
+
+        snprintf(comp, sizeof comp, "%s/comp", n->dir);
+        snprintf(st, sizeof st, "%s/state", n->dir);
+        snprintf(log, sizeof log, "%s/%s.log", n->dir, stem);
+        setenv("XFSM_COMPONENT_PATH", comp, 1);
+        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", n->address,
+                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", st,
+                         (char *) "--component", (char *) stem, NULL };
+        pid = spawn(argv, log);
+        for (int k = 0; k < 500 && !name_has_owner(n->bus, bus_name); k++)
+                usleep(10000);
+        assert_true(name_has_owner(n->bus, bus_name));
+        return pid;
+}
+
 /* PaymentComponent moves from node B to node A while the PROCESS an Order
- * on A routes to it waits in OrderComponent's outbox (A's bridge down):
- * released on B, its state directory moved, started on A; the waiting
- * event is applied there, once. */
+ * on A routes to it waits in OrderComponent's outbox (A's bridge down when
+ * it is released on B, then back while its state directory moves to A):
+ * started on A, it takes the event, once; nothing goes to the dead stream. */
 static void test_hand_over_with_a_routed_event_waiting(void **state) {
         char *p = node_create(&B, "PaymentComponent", "Payment", "{\"orderId\":\"MOVE-1\"}");
         char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"MOVE-1\",\"amount\":10}");
-        char comp[400], st[400], log[400], *out, *s = NULL;
+        char *out, *s = NULL, dead[32];
         int status;
         long before;
         pid_t payment;
 
+        snprintf(dead, sizeof dead, "%s", redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:dead"));
         process_stop(&A.bridge, SIGTERM);
         before = outbox_pending(&A, "OrderComponent"); /* the process's outbox, StreamSender's events too */
         assert_true(before >= 0);
@@ -504,11 +546,22 @@ static void test_hand_over_with_a_routed_event_waiting(void **state) {
         assert_int_equal(outbox_pending(&A, "OrderComponent"), before + 1);
         assert_int_equal(redis_number("XLEN xfsm:{%s}:inbox", "PaymentComponent"), 0);
 
-        /* released on B; B's worker now serves StreamReceiver alone */
+        /* released on B */
         out = node_xfsmctl(&B, &status, "bridge release PaymentComponent");
         assert_int_equal(status, 0);
         free(out);
         assert_false(node_home_here(&B, "PaymentComponent", NULL, 0));
+
+        /* A's bridge back, still knowing nodeB as the home: the event is not written for nodeB into
+         * the inbox (its next home could not read it): it waits in the outbox */
+        start_bridge(&A, "StreamReceiver");
+        for (int k = 0; k < 50; k++) {
+                assert_int_equal(redis_number("XLEN xfsm:{%s}:inbox", "PaymentComponent"), 0);
+                usleep(20000);
+        }
+        assert_int_equal(outbox_pending(&A, "OrderComponent"), before + 1);
+
+        /* B's worker goes (it serves StreamReceiver alone again); the state directory moves to A */
         process_stop(&B.xfsmd, SIGTERM);
         nodes_run("mv %s/state/payment %s/state/payment && mv %s/comp/payment.yaml %s/comp/payment.yaml", B.dir, A.dir,
                   B.dir, A.dir);
@@ -516,36 +569,29 @@ static void test_hand_over_with_a_routed_event_waiting(void **state) {
         B.stems[1] = NULL;
         start_xfsmd(&B);
 
-        /* A's bridge back (the Order's event goes out), then PaymentComponent's worker on A */
-        start_bridge(&A, "StreamReceiver");
-        snprintf(comp, sizeof comp, "%s/comp", A.dir);
-        snprintf(st, sizeof st, "%s/state", A.dir);
-        snprintf(log, sizeof log, "%s/payment.log", A.dir);
-        setenv("XFSM_COMPONENT_PATH", comp, 1);
-        char *argv[] = { (char *) env_or("XFSMD", "build/daemon/xfsmd"), (char *) "--bus-address", A.address,
-                         (char *) "--durability", (char *) "batch", (char *) "--state-dir", st,
-                         (char *) "--component", (char *) "payment", NULL };
-        payment = spawn(argv, log);
-        for (int k = 0; k < 500 && !name_has_owner(A.bus, "org.xfsm1.PaymentComponent"); k++)
-                usleep(10000);
-        assert_true(name_has_owner(A.bus, "org.xfsm1.PaymentComponent"));
+        /* PaymentComponent's worker on A: A's bridge claims it, reads its inbox */
+        payment = spawn_worker(&A, "payment", "org.xfsm1.PaymentComponent");
         assert_true(node_home_here(&A, "PaymentComponent", NULL, 0));
-
-        for (int k = 0; k < 500; k++) {
+        /* the worker retries with a backoff that grew while the home was away (at most 30 s) */
+        for (int k = 0; k < 1500; k++) {
                 free(s);
                 s = node_state(&A, "PaymentComponent", "Payment", p);
-                if (strcmp(s, "Processing") == 0)
+                if (strcmp(s, "Processing") == 0 ||
+                    strcmp(redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:dead"), dead) != 0)
                         break;
                 usleep(20000);
         }
+        fprintf(stderr, "# after the hand-over: %s, %s dead entries (%s before)\n", s,
+                redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:dead"), dead);
+        assert_string_equal(redis_cli(redis_port, "XLEN xfsm:{PaymentComponent}:dead"), dead);
         assert_string_equal(s, "Processing");
         free(s);
         /* nothing left to deliver, and it was applied once */
-        for (int k = 0; k < 250 && (outbox_pending(&A, "OrderComponent") != 0 ||
+        for (int k = 0; k < 250 && (outbox_pending(&A, "OrderComponent") != before ||
                                     redis_number("XLEN xfsm:{%s}:inbox", "PaymentComponent") != 0);
              k++)
                 usleep(20000);
-        assert_int_equal(outbox_pending(&A, "OrderComponent"), 0);
+        assert_int_equal(outbox_pending(&A, "OrderComponent"), before);
         assert_int_equal(redis_number("XLEN xfsm:{%s}:inbox", "PaymentComponent"), 0);
         assert_int_equal(node_history_length(&A, "PaymentComponent", p), 1);
 
@@ -560,6 +606,7 @@ int main(void) {
                 cmocka_unit_test(test_watch_shows_transitions_of_another_node),
                 cmocka_unit_test(test_unprivileged_callers_are_rate_limited),
                 cmocka_unit_test(test_call_past_its_deadline_is_never_run),
+                cmocka_unit_test(test_lost_home_key_is_claimed_again),
                 cmocka_unit_test(test_release_waits_for_routed_events),
                 cmocka_unit_test(test_hand_over_with_a_routed_event_waiting),
         };
