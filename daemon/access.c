@@ -548,6 +548,28 @@ int access_check(Access *a, sd_bus_message *msg, const char *action, const Acces
         return park(a, msg, handler, userdata, NULL, q);
 }
 
+int access_learn_caller(Access *a, sd_bus_message *msg, sd_bus_message_handler_t handler, void *userdata,
+                        sd_bus_error *error) {
+        const char *name;
+        UidEntry *e;
+
+        assert(a);
+        assert(msg);
+        assert(handler);
+
+        if (a->peer || sd_bus_message_get_bus(msg) != a->bus)
+                return 1;
+        name = sd_bus_message_get_sender(msg);
+        if (!name)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: no sender");
+        e = uid_find(a, name);
+        if (!e)
+                return wait_for_uid(a, msg, name, handler, userdata);
+        if (e->uid == (uid_t) -1)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: caller unknown");
+        return 1;
+}
+
 int access_caller_uid(Access *a, sd_bus_message *msg, uid_t *ret) {
         const char *name = sd_bus_message_get_sender(msg);
         UidEntry *e;

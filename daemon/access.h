@@ -48,8 +48,15 @@ void access_done(Access *a);
 int access_check(Access *a, sd_bus_message *msg, const char *action, const AccessDetails *d,
                  sd_bus_message_handler_t handler, void *userdata, sd_bus_error *error);
 
+/* Learn the uid of msg's caller, without asking polkit: 1 known (then
+ * access_caller_uid() says it; at once on a peer connection); 0 parked:
+ * handler runs again with msg and userdata once it is known; <0 failed
+ * (AccessDenied in error: the broker would not say). */
+int access_learn_caller(Access *a, sd_bus_message *msg, sd_bus_message_handler_t handler, void *userdata,
+                        sd_bus_error *error);
 /* The uid of msg's caller on the bus, as learned by access_check() (which
- * answered 1 for msg before): -ENODATA when not known (a peer connection). */
+ * answered 1 for msg before) or access_learn_caller(): -ENODATA when not
+ * known (a peer connection). */
 int access_caller_uid(Access *a, sd_bus_message *msg, uid_t *ret);
 /* Root and the daemon's own user: what access_check() lets through. */
 bool access_is_privileged(Access *a, uid_t uid);

@@ -22,6 +22,19 @@ const char *data(const char *name) {
         return b;
 }
 
+pid_t polkitd_start(const char *actions, const char *rules, const char *address, const char *log) {
+        char cmd[2048];
+
+        /* polkitd reads actions and rules from fixed places: give it its own */
+        snprintf(cmd, sizeof cmd,
+                 "mount --bind %s /usr/share/polkit-1/actions && mount --bind %s /etc/polkit-1/rules.d && "
+                 "DBUS_SYSTEM_BUS_ADDRESS='%s' exec /usr/lib/polkit-1/polkitd --no-debug",
+                 actions, rules, address);
+        char *argv[] = { (char *) "/usr/bin/unshare", (char *) "-m", (char *) "--propagation", (char *) "private",
+                         (char *) "/bin/sh", (char *) "-c", cmd, NULL };
+        return spawn(argv, log);
+}
+
 pid_t spawn(char *const argv[], const char *out) {
         pid_t pid = fork();
         if (pid == 0) {

@@ -32,3 +32,9 @@ bool unix_socket_listening(const char *path);
  * after the binary (NULL-terminated); listening when it returns.
  * 0 when systemd-socket-activate is not installed. */
 pid_t spawn_socket_activated(const char *sock, char *const xfsmd_args[], const char *log);
+
+/* polkitd with the bus at address as its system bus, in a mount namespace of
+ * its own where /usr/share/polkit-1/actions is the directory actions and
+ * /etc/polkit-1/rules.d the directory rules (needs root and unshare); its
+ * output to log. The caller waits for org.freedesktop.PolicyKit1. */
+pid_t polkitd_start(const char *actions, const char *rules, const char *address, const char *log);

@@ -256,3 +256,95 @@ void nodes_remove(const char *dir) {
         if (!getenv("XFSM_TEST_KEEP"))
                 assert_int_equal(system(cmd), 0);
 }
+
+/* ---- calls, xfsmctl ---------------------------------------------------------------- */
+
+int node_send(Node *n, const char *component, const char *id, const char *event, const char *payload) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        int r;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        r = sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "Send", NULL, &reply, "sss", id, event, payload);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+long node_context_number(Node *n, const char *component, const char *id, const char *key) {
+        char bn[128], path[128], needle[64];
+        sd_bus_message *reply = NULL;
+        const char *ctx, *p;
+        long v = -1;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetContext", NULL, &reply, "s", id) < 0)
+                return -1;
+        snprintf(needle, sizeof needle, "\"%s\":", key);
+        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, needle)))
+                v = strtol(p + strlen(needle), NULL, 10);
+        sd_bus_message_unref(reply);
+        return v;
+}
+
+char *node_state(Node *n, const char *component, const char *machine, const char *id) {
+        char bn[128], path[256], *v = NULL, *escaped = NULL, prefix[160];
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(prefix, sizeof prefix, "/org/xfsm1/%s/%s", component, machine);
+        assert_true(sd_bus_path_encode(prefix, id, &escaped) >= 0);
+        snprintf(path, sizeof path, "%s", escaped);
+        free(escaped);
+        if (sd_bus_get_property_string(n->bus, bn, path, "org.xfsm1.Instance", "State", NULL, &v) < 0)
+                return strdup("?");
+        return v;
+}
+
+size_t node_history_length(Node *n, const char *component, const char *id) {
+        char bn[128], path[128];
+        sd_bus_message *reply = NULL;
+        const char *json;
+        size_t count = 0;
+
+        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
+        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
+        assert_true(sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetHistory", NULL, &reply, "s", id) >=
+                    0);
+        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
+        for (const char *p = json; (p = strstr(p, "\"event\"")); p++)
+                count++;
+        sd_bus_message_unref(reply);
+        return count;
+}
+
+char *node_xfsmctl(Node *n, int *ret_status, const char *args) {
+        char cmd[1200], *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        snprintf(cmd, sizeof cmd, "%s --no-ask-password --bus '%s' %s 2>&1", env_or("XFSMCTL", "build/tools/xfsmctl"),
+                 n->address, args);
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        if (getdelim(&out, &len, 0, f) < 0) {
+                free(out);
+                out = strdup("");
+        }
+        *ret_status = pclose(f);
+        return out;
+}
+
+bool node_home_here(Node *n, const char *component, char *ret_node, size_t size) {
+        sd_bus_message *reply = NULL;
+        const char *node;
+        int here = 0;
+
+        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.xfsm1.Bridge", "Home", NULL,
+                               &reply, "s", component) < 0)
+                return false;
+        if (sd_bus_message_read(reply, "sb", &node, &here) > 0 && ret_node)
+                snprintf(ret_node, size, "%s", node);
+        sd_bus_message_unref(reply);
+        return here;
+}

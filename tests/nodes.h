@@ -69,3 +69,17 @@ char *node_create(Node *n, const char *component, const char *machine, const cha
 int node_stop(Node *n);
 /* rm -rf dir unless XFSM_TEST_KEEP is set. */
 void nodes_remove(const char *dir);
+
+/* Send to n's component (its own worker, not through the bridge): 0 when
+ * acknowledged, <0 when not (the worker gone, say). */
+int node_send(Node *n, const char *component, const char *id, const char *event, const char *payload);
+/* The number at key in instance id's context on n's component; -1 when none. */
+long node_context_number(Node *n, const char *component, const char *id, const char *key);
+/* The State of instance id (malloc'd), "?" when it cannot be read. */
+char *node_state(Node *n, const char *component, const char *machine, const char *id);
+/* How many transitions GetHistory lists for instance id. */
+size_t node_history_length(Node *n, const char *component, const char *id);
+/* xfsmctl's output (stdout and stderr) run with args on n's bus; its wait status in *ret_status. */
+char *node_xfsmctl(Node *n, int *ret_status, const char *args);
+/* Whether n's bridge says component is homed there; its home in ret_node (when not NULL). */
+bool node_home_here(Node *n, const char *component, char *ret_node, size_t size);

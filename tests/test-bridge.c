@@ -95,53 +95,11 @@ static void start_bridge(Node *n, const char *remote) {
 
 /* ---- calls ------------------------------------------------------------------- */
 
-/* Send; 0 when acknowledged, <0 when not (the worker gone, say). */
-static int send_event(Node *n, const char *component, const char *id, const char *event, const char *payload) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        int r;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        r = sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "Send", NULL, &reply, "sss", id, event, payload);
-        sd_bus_message_unref(reply);
-        return r < 0 ? r : 0;
-}
-
-static long context_number(Node *n, const char *component, const char *id, const char *key) {
-        char bn[128], path[128], needle[64];
-        sd_bus_message *reply = NULL;
-        const char *ctx, *p;
-        long v = -1;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        if (sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetContext", NULL, &reply, "s", id) < 0)
-                return -1;
-        snprintf(needle, sizeof needle, "\"%s\":", key);
-        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, needle)))
-                v = strtol(p + strlen(needle), NULL, 10);
-        sd_bus_message_unref(reply);
-        return v;
-}
-
-static char *state_of(Node *n, const char *component, const char *machine, const char *id) {
-        char bn[128], path[256], *v = NULL, *escaped = NULL, prefix[160];
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(prefix, sizeof prefix, "/org/xfsm1/%s/%s", component, machine);
-        assert_true(sd_bus_path_encode(prefix, id, &escaped) >= 0);
-        snprintf(path, sizeof path, "%s", escaped);
-        free(escaped);
-        if (sd_bus_get_property_string(n->bus, bn, path, "org.xfsm1.Instance", "State", NULL, &v) < 0)
-                return strdup("?");
-        return v;
-}
-
 /* Wait until the receiver has taken want numbers. */
 static long wait_count(const char *receiver, long want, int seconds) {
         long c = -1;
-        for (int k = 0; k < seconds * 50 && (c = context_number(&B, "StreamReceiver", receiver, "count")) < want; k++)
+        for (int k = 0; k < seconds * 50 && (c = node_context_number(&B, "StreamReceiver", receiver, "count")) < want;
+             k++)
                 usleep(20000);
         return c;
 }
@@ -189,10 +147,10 @@ static void test_cascade_crosses_nodes(void **state) {
         char *o = node_create(&A, "OrderComponent", "Order", "{\"orderId\":\"ORD-1\",\"amount\":10}");
         char *st = NULL;
 
-        assert_int_equal(send_event(&A, "OrderComponent", o, "VALIDATE", "{}"), 0);
+        assert_int_equal(node_send(&A, "OrderComponent", o, "VALIDATE", "{}"), 0);
         for (int k = 0; k < 250; k++) {
                 free(st);
-                st = state_of(&B, "PaymentComponent", "Payment", p);
+                st = node_state(&B, "PaymentComponent", "Payment", p);
                 if (strcmp(st, "Processing") == 0)
                         break;
                 usleep(20000);
@@ -211,7 +169,7 @@ static void send_numbers(const char *sender, long from, long to) {
         char payload[64];
         for (long n = from; n <= to; n++) {
                 snprintf(payload, sizeof payload, "{\"n\":%ld}", n);
-                assert_int_equal(send_event(&A, "StreamSender", sender, "NEXT", payload), 0);
+                assert_int_equal(node_send(&A, "StreamSender", sender, "NEXT", payload), 0);
         }
 }
 
@@ -233,7 +191,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
         start_bridge(&B, "StreamSender");
         assert_int_equal(wait_count(receiver, n, 20), n);
         fprintf(stderr, "# kill -9 of the receiving bridge: sent %ld, applied %ld\n", n,
-                context_number(&B, "StreamReceiver", receiver, "last"));
+                node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* the receiving worker dies */
         send_numbers(sender, n + 1, n + 20), n += 20;
@@ -242,7 +200,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
         start_xfsmd(&B, "batch");
         assert_int_equal(wait_count(receiver, n, 20), n);
         fprintf(stderr, "# kill -9 of the receiving worker: sent %ld, applied %ld\n", n,
-                context_number(&B, "StreamReceiver", receiver, "last"));
+                node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* the sending bridge dies: events wait in the sender's outbox */
         process_stop(&A.bridge, SIGKILL);
@@ -250,7 +208,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
         start_bridge(&A, "StreamReceiver");
         assert_int_equal(wait_count(receiver, n, 20), n);
         fprintf(stderr, "# kill -9 of the sending bridge: sent %ld, applied %ld\n", n,
-                context_number(&B, "StreamReceiver", receiver, "last"));
+                node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* Redis goes away for a while, then comes back (appendfsync always: it kept what it acknowledged) */
         redis_stop();
@@ -259,7 +217,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
         redis_start();
         assert_int_equal(wait_count(receiver, n, 30), n);
         fprintf(stderr, "# Redis stopped and started: sent %ld, applied %ld\n", n,
-                context_number(&B, "StreamReceiver", receiver, "last"));
+                node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* the sender runs with durability none and restarts, twice: a new incarnation each time */
         for (int round = 0; round < 2; round++) {
@@ -269,7 +227,7 @@ static void test_stream_exactly_once_through_faults(void **state) {
                 assert_int_equal(wait_count(receiver, n, 20), n);
         }
         fprintf(stderr, "# the sender restarted under durability none (new incarnations): sent %ld, applied %ld\n", n,
-                context_number(&B, "StreamReceiver", receiver, "last"));
+                node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* the receiving bridge is down and the inbox is small (InboxLimit=5): the sending bridge answers
          * Busy past it, the events wait in the sender's outbox, never dropped, and flow once it is back */
@@ -292,12 +250,12 @@ static void test_stream_exactly_once_through_faults(void **state) {
         start_bridge(&B, "StreamSender");
         assert_int_equal(wait_count(receiver, n, 60), n);
         fprintf(stderr, "# the receiving bridge down, InboxLimit=5 (at most %ld waited in Redis): sent %ld, applied %ld\n",
-                most, n, context_number(&B, "StreamReceiver", receiver, "last"));
+                most, n, node_context_number(&B, "StreamReceiver", receiver, "last"));
 
         /* each number once, in order: none applied again or late */
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), n);
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "late"), 0);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "last"), n);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "count"), n);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "late"), 0);
         free(receiver);
         free(sender);
 }
@@ -325,7 +283,7 @@ static void test_forged_entries_go_to_the_dead_stream(void **state) {
              k++)
                 usleep(20000);
         assert_int_equal(dead, 3);
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "count"), 0);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "count"), 0);
         assert_string_equal(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:inbox"), "0");
         free(receiver);
 }
@@ -419,23 +377,6 @@ static int remote_send_ex(const char *id, const char *event, const char *event_i
         return r;
 }
 
-static size_t history_length(Node *n, const char *component, const char *id) {
-        char bn[128], path[128];
-        sd_bus_message *reply = NULL;
-        const char *json;
-        size_t count = 0;
-
-        snprintf(bn, sizeof bn, "org.xfsm1.%s", component);
-        snprintf(path, sizeof path, "/org/xfsm1/%s", component);
-        assert_true(sd_bus_call_method(n->bus, bn, path, "org.xfsm1.Component", "GetHistory", NULL, &reply, "s", id) >=
-                    0);
-        assert_true(sd_bus_message_read(reply, "s", &json) > 0);
-        for (const char *p = json; (p = strstr(p, "\"event\"")); p++)
-                count++;
-        sd_bus_message_unref(reply);
-        return count;
-}
-
 static bool file_contains(const char *path, const char *needle) {
         char *buf = NULL;
         size_t len = 0;
@@ -469,7 +410,7 @@ static void test_calls_from_any_node(void **state) {
         snprintf(prefix, sizeof prefix, REMOTE "/Payment/");
         assert_true(strncmp(path, prefix, strlen(prefix)) == 0);
         reply = sd_bus_message_unref(reply);
-        char *on_b = state_of(&B, "PaymentComponent", "Payment", id);
+        char *on_b = node_state(&B, "PaymentComponent", "Payment", id);
         assert_string_equal(on_b, "Pending");
         free(on_b);
 
@@ -489,14 +430,14 @@ static void test_calls_from_any_node(void **state) {
         assert_int_equal(remote_send_ex(id, "PROCESS", "remote-once", &error, &state2), 1);
         assert_string_equal(state1, "Processing");
         assert_string_equal(state2, "Processing");
-        assert_int_equal(history_length(&B, "PaymentComponent", id), 1);
+        assert_int_equal(node_history_length(&B, "PaymentComponent", id), 1);
 
         /* Send (forwarded as a SendEx with an id made by the bridge) */
         assert_int_equal(remote_call("Send", &error, &reply, "sss", id, "CONFIRM", "{}"), 1);
         assert_true(sd_bus_message_read(reply, "s", &st) > 0);
         assert_string_equal(st, "Completed");
         reply = sd_bus_message_unref(reply);
-        assert_int_equal(history_length(&B, "PaymentComponent", id), 2);
+        assert_int_equal(node_history_length(&B, "PaymentComponent", id), 2);
 
         /* GetHistory */
         assert_int_equal(remote_call("GetHistory", &error, &reply, "s", id), 1);
@@ -585,7 +526,7 @@ static void test_call_to_a_stopped_home_is_unavailable(void **state) {
 
         start_bridge(&B, "StreamSender");
         sleep(3);
-        st = state_of(&B, "PaymentComponent", "Payment", id);
+        st = node_state(&B, "PaymentComponent", "Payment", id);
         assert_string_equal(st, "Pending"); /* no late effect */
         free(st);
         /* and calls go through again */
@@ -596,7 +537,7 @@ static void test_call_to_a_stopped_home_is_unavailable(void **state) {
                 usleep(100000);
         }
         reply = sd_bus_message_unref(reply);
-        st = state_of(&B, "PaymentComponent", "Payment", id);
+        st = node_state(&B, "PaymentComponent", "Payment", id);
         assert_string_equal(st, "Processing");
         free(st);
         free(id);
@@ -646,60 +587,42 @@ static void test_list_components_ex(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* xfsmctl's output (stdout) run with args on node's bus; exit status in *ret_status. */
-static char *xfsmctl(Node *n, int *ret_status, const char *args) {
-        char cmd[1200], *out = NULL;
-        size_t len = 0;
-        FILE *f;
-
-        snprintf(cmd, sizeof cmd, "%s --no-ask-password --bus '%s' %s 2>&1", env_or("XFSMCTL", "build/tools/xfsmctl"),
-                 n->address, args);
-        f = popen(cmd, "r");
-        assert_non_null(f);
-        if (getdelim(&out, &len, 0, f) < 0) {
-                free(out);
-                out = strdup("");
-        }
-        *ret_status = pclose(f);
-        return out;
-}
-
 /* Every xfsmctl verb on node A for PaymentComponent, homed on node B. */
 static void test_xfsmctl_verbs_reach_other_nodes(void **state) {
         char args[300], id[128] = "", *out;
         int status;
 
-        out = xfsmctl(&A, &status, "create PaymentComponent Payment --context '{\"orderId\":\"CTL-1\"}'");
+        out = node_xfsmctl(&A, &status, "create PaymentComponent Payment --context '{\"orderId\":\"CTL-1\"}'");
         assert_int_equal(status, 0);
         sscanf(out, "%127s", id);
         free(out);
         assert_true(strlen(id) > 0);
 
         snprintf(args, sizeof args, "send PaymentComponent %s PROCESS", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "Processing"));
         free(out);
 
         snprintf(args, sizeof args, "show PaymentComponent %s", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "Processing"));
         assert_non_null(strstr(out, "CTL-1"));
         free(out);
 
         snprintf(args, sizeof args, "history PaymentComponent %s", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "Pending -> Processing on PROCESS"));
         free(out);
 
-        out = xfsmctl(&A, &status, "instances PaymentComponent");
+        out = node_xfsmctl(&A, &status, "instances PaymentComponent");
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, id));
         free(out);
 
-        out = xfsmctl(&A, &status, "list");
+        out = node_xfsmctl(&A, &status, "list");
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "PaymentComponent"));
         assert_non_null(strstr(out, "nodeB"));
@@ -708,7 +631,7 @@ static void test_xfsmctl_verbs_reach_other_nodes(void **state) {
 
         /* and the errors the home gives */
         snprintf(args, sizeof args, "send PaymentComponent %s PROCESS", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_not_equal(status, 0);
         assert_non_null(strstr(out, "NoTransition"));
         free(out);
@@ -720,24 +643,24 @@ static void test_bridge_status_and_dead_entries(void **state) {
         int status;
         unsigned replayed = 0;
 
-        out = xfsmctl(&A, &status, "bridge status");
+        out = node_xfsmctl(&A, &status, "bridge status");
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "Node nodeA"));
         assert_non_null(strstr(out, "nodeB"));
         assert_non_null(strstr(out, "PaymentComponent"));
         free(out);
-        out = xfsmctl(&B, &status, "bridge status --json");
+        out = node_xfsmctl(&B, &status, "bridge status --json");
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "\"node\":\"nodeB\""));
         assert_non_null(strstr(out, "\"name\":\"StreamSender\",\"home\":\"nodeA\""));
         free(out);
 
         /* the forged entries of the test before are dead on B */
-        out = xfsmctl(&B, &status, "bridge dead list StreamReceiver");
+        out = node_xfsmctl(&B, &status, "bridge dead list StreamReceiver");
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "bad-mac"));
         free(out);
-        out = xfsmctl(&B, &status, "bridge dead replay StreamReceiver --json");
+        out = node_xfsmctl(&B, &status, "bridge dead replay StreamReceiver --json");
         assert_int_equal(status, 0);
         assert_non_null(p = strstr(out, "\"replayed\":"));
         replayed = (unsigned) strtoul(p + strlen("\"replayed\":"), NULL, 10);
@@ -753,17 +676,17 @@ static void test_bridge_status_and_dead_entries(void **state) {
         assert_true((unsigned) atoi(redis_cli(redis_port, "XLEN xfsm:{StreamReceiver}:dead")) >= replayed);
 
         /* a component not homed here cannot be released here */
-        out = xfsmctl(&A, &status, "bridge release PaymentComponent");
+        out = node_xfsmctl(&A, &status, "bridge release PaymentComponent");
         assert_int_not_equal(status, 0);
         free(out);
 
         /* decommissioning: refused for a live node, done for one gone for good */
-        out = xfsmctl(&A, &status, "bridge decommission nodeB");
+        out = node_xfsmctl(&A, &status, "bridge decommission nodeB");
         assert_int_not_equal(status, 0);
         free(out);
         redis_cli(redis_port, "SADD xfsm:nodes ghost");
         redis_cli(redis_port, "XADD xfsm:node:{ghost}:replies '*' a b");
-        out = xfsmctl(&A, &status, "bridge decommission ghost");
+        out = node_xfsmctl(&A, &status, "bridge decommission ghost");
         assert_int_equal(status, 0);
         free(out);
         assert_string_equal(redis_cli(redis_port, "SISMEMBER xfsm:nodes ghost"), "0");
@@ -785,21 +708,6 @@ static void test_large_answers_are_split(void **state) {
                 n++;
         sd_bus_message_unref(reply);
         assert_true(n >= 1100);
-}
-
-/* Whether node's bridge says component is homed there, and where it is. */
-static bool home_here(Node *n, const char *component, char *ret_node, size_t size) {
-        sd_bus_message *reply = NULL;
-        const char *node;
-        int here = 0;
-
-        if (sd_bus_call_method(n->bus, "org.xfsm1.Bridge", "/org/xfsm1/Bridge", "org.xfsm1.Bridge", "Home", NULL,
-                               &reply, "s", component) < 0)
-                return false;
-        if (sd_bus_message_read(reply, "sb", &node, &here) > 0 && ret_node)
-                snprintf(ret_node, size, "%s", node);
-        sd_bus_message_unref(reply);
-        return here;
 }
 
 /* ---- the settings and components read again, without a restart ------------------- */
@@ -846,7 +754,7 @@ static bool wait_status(Node *n, const char *args, const char *needle, int secon
         int status;
 
         for (int k = 0; k < seconds * 10 && !found; k++) {
-                char *out = xfsmctl(n, &status, args);
+                char *out = node_xfsmctl(n, &status, args);
                 found = status == 0 && strstr(out, needle);
                 free(out);
                 if (!found)
@@ -913,8 +821,8 @@ static void test_reload_changes_settings_without_a_restart(void **state) {
         assert_int_equal(outbox_pending(&A, "StreamSender"), 0);
         send_numbers(sender, n + 1, n + 1), n += 1;
         assert_int_equal(wait_count(receiver, n, 20), n);
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "last"), n);
-        assert_int_equal(context_number(&B, "StreamReceiver", receiver, "late"), 0);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "last"), n);
+        assert_int_equal(node_context_number(&B, "StreamReceiver", receiver, "late"), 0);
         assert_int_equal(A.bridge, bridge);
         free(receiver);
         free(sender);
@@ -927,7 +835,7 @@ static const char *list_line(Node *n, const char *component) {
         int status;
 
         line[0] = 0;
-        out = xfsmctl(n, &status, "list");
+        out = node_xfsmctl(n, &status, "list");
         assert_int_equal(status, 0);
         for (p = out; p && *p; p = e ? e + 1 : NULL) {
                 e = strchr(p, '\n');
@@ -970,21 +878,21 @@ static void test_components_installed_and_removed_are_noticed(void **state) {
                          (char *) "--component", (char *) "toggle", NULL };
         worker = spawn(argv, log);
         assert_true(wait_name(B.bus, "org.xfsm1.Toggle", true));
-        out = xfsmctl(&A, &status, "create Toggle Switch");
+        out = node_xfsmctl(&A, &status, "create Toggle Switch");
         assert_int_equal(status, 0);
         sscanf(out, "%127s", id);
         free(out);
         snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_equal(status, 0);
         assert_non_null(strstr(out, "On"));
         free(out);
-        s = state_of(&B, "Toggle", "Switch", id);
+        s = node_state(&B, "Toggle", "Switch", id);
         assert_string_equal(s, "On");
         free(s);
 
         /* retired on B: released, its worker stopped, its file removed, the bridge reloaded */
-        out = xfsmctl(&B, &status, "bridge release Toggle");
+        out = node_xfsmctl(&B, &status, "bridge release Toggle");
         assert_int_equal(status, 0);
         free(out);
         status = process_stop(&worker, SIGTERM);
@@ -996,11 +904,11 @@ static void test_components_installed_and_removed_are_noticed(void **state) {
         assert_false(node_bridge_knows(&A, "Toggle"));
         assert_string_equal(list_line(&A, "Toggle"), "");
         snprintf(args, sizeof args, "send Toggle %s TOGGLE", id);
-        out = xfsmctl(&A, &status, args);
+        out = node_xfsmctl(&A, &status, args);
         assert_int_not_equal(status, 0);
         free(out);
         /* nor listed by B's bridge as installed there */
-        assert_false(home_here(&B, "Toggle", NULL, 0));
+        assert_false(node_home_here(&B, "Toggle", NULL, 0));
 
         /* installed on A too, A's bridge reloaded: not claimed by the claim of every home (a reload, a
          * reconnection), which another node taking the hand-over must not lose to ... */
@@ -1013,12 +921,12 @@ static void test_components_installed_and_removed_are_noticed(void **state) {
         for (int k = 0; k < 100 && file_count(log_a, "Reloaded:") == reloads; k++)
                 usleep(50000);
         assert_int_equal(file_count(log_a, "Reloaded:"), reloads + 1);
-        out = xfsmctl(&A, &status, "bridge status"); /* after the reload's commands on the same connection */
+        out = node_xfsmctl(&A, &status, "bridge status"); /* after the reload's commands on the same connection */
         assert_int_equal(status, 0);
         free(out);
         assert_string_equal(redis_cli(redis_port, "EXISTS xfsm:{Toggle}:home"), "0");
         /* ... only when its worker asks, as on the node taking a hand-over */
-        assert_true(home_here(&A, "Toggle", NULL, 0));
+        assert_true(node_home_here(&A, "Toggle", NULL, 0));
         nodes_run("rm %s/comp/toggle.yaml", A.dir);
 }
 
@@ -1031,10 +939,10 @@ static void test_hand_over(void **state) {
         int status;
         pid_t sender;
 
-        out = xfsmctl(&A, &status, "bridge release StreamSender");
+        out = node_xfsmctl(&A, &status, "bridge release StreamSender");
         assert_int_equal(status, 0);
         free(out);
-        assert_false(home_here(&A, "StreamSender", NULL, 0));
+        assert_false(node_home_here(&A, "StreamSender", NULL, 0));
 
         /* A's worker goes (it would refuse StreamSender now: it serves OrderComponent alone) */
         process_stop(&A.xfsmd, SIGTERM);
@@ -1065,12 +973,12 @@ static void test_hand_over(void **state) {
         for (int k = 0; k < 500 && !name_has_owner(B.bus, "org.xfsm1.StreamSender"); k++)
                 usleep(10000);
         assert_true(name_has_owner(B.bus, "org.xfsm1.StreamSender"));
-        assert_true(home_here(&B, "StreamSender", NULL, 0));
+        assert_true(node_home_here(&B, "StreamSender", NULL, 0));
 
         /* the instance is there, and its timer rings there */
         for (int k = 0; k < 500; k++) {
                 free(s);
-                s = state_of(&B, "StreamSender", "Delayed", delayed);
+                s = node_state(&B, "StreamSender", "Delayed", delayed);
                 if (strcmp(s, "Done") == 0)
                         break;
                 usleep(20000);
@@ -1080,7 +988,7 @@ static void test_hand_over(void **state) {
 
         /* A learns the new home from B's heartbeat */
         for (int k = 0; k < 100 && strcmp(home, "nodeB") != 0; k++) {
-                (void) home_here(&A, "StreamSender", home, sizeof home);
+                (void) node_home_here(&A, "StreamSender", home, sizeof home);
                 usleep(100000);
         }
         assert_string_equal(home, "nodeB");
@@ -1122,7 +1030,7 @@ static void test_transitions_of_other_nodes_are_relayed(void **state) {
         /* the subscription is made when the bridge learns the home: long done; send until one shows */
         for (int k = 0; k < 50 && seen.n == 0; k++) {
                 if (k == 0)
-                        assert_int_equal(send_event(&B, "PaymentComponent", id, "PROCESS", "{}"), 0);
+                        assert_int_equal(node_send(&B, "PaymentComponent", id, "PROCESS", "{}"), 0);
                 for (int j = 0; j < 10 && seen.n == 0; j++) {
                         while (sd_bus_process(A.bus, NULL) > 0)
                                 ;

@@ -36,18 +36,11 @@ static pid_t broker_pid, polkit_pid, daemon_pid;
 static sd_bus *bus;
 
 static void start_polkitd(void) {
-        char actions[300], cmd[2048], log[300];
+        char actions[300], log[300];
 
         snprintf(actions, sizeof actions, "%s/actions", dir);
         snprintf(log, sizeof log, "%s/polkitd.log", dir);
-        /* polkitd reads actions and rules from fixed places: give it its own */
-        snprintf(cmd, sizeof cmd,
-                 "mount --bind %s /usr/share/polkit-1/actions && mount --bind %s /etc/polkit-1/rules.d && "
-                 "DBUS_SYSTEM_BUS_ADDRESS='%s' exec " POLKITD " --no-debug",
-                 actions, rules, address);
-        char *argv[] = { (char *) "/usr/bin/unshare", (char *) "-m", (char *) "--propagation", (char *) "private",
-                         (char *) "/bin/sh", (char *) "-c", cmd, NULL };
-        polkit_pid = spawn(argv, log);
+        polkit_pid = polkitd_start(actions, rules, address, log);
         assert_true(wait_name(bus, "org.freedesktop.PolicyKit1", true));
 }
 

@@ -665,14 +665,25 @@ static int admit_and_call(Calls *c, sd_bus_message *msg, CallKind kind, const ch
         return call_home(c, msg, kind, component, args, n, options, NULL, error);
 }
 
-/* The machine of instance id: known, or asked of the home (then msg runs
- * through self again). NULL with r set: asked (1) or failed (<0). */
+/* The machine of instance id: known, or asked of the home, a call of the
+ * caller's limited as any (then msg runs through self again). NULL with r
+ * set: asked, or waiting for the caller's uid (1), or failed (<0). */
 static const char *machine_of(Calls *c, sd_bus_message *msg, const char *component, const char *id,
                               sd_bus_message_handler_t self, sd_bus_error *error, int *r) {
         const char *m = machine_known(c, component, id);
 
         if (m)
                 return m;
+        /* asking the home is a call of this caller's too: limited as one (its uid learned first) */
+        *r = access_learn_caller(c->access, msg, self, c, error);
+        if (*r <= 0) {
+                *r = *r < 0 ? *r : 1;
+                return NULL;
+        }
+        if (!rate_admit(c, msg)) {
+                *r = bus_error_setf_xfsm(error, -XFSM_E_BUSY, "too many calls to other nodes: retry later");
+                return NULL;
+        }
         *r = call_home(c, msg, CALL_MACHINE, component, &id, 1, NULL, self, error);
         return NULL;
 }

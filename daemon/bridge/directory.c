@@ -581,10 +581,11 @@ int directory_ask_home(Directory *d, const char *component, directory_home_fn cb
 static void claim_homes(Directory *d) {
         for (char **c = d->local; c && *c; c++) {
                 _cleanup_(freep) char *key = NULL, *value = NULL;
+                Home *h = home_find(d, *c);
 
-                if (home_find(d, *c))
+                if (h && !streq(h->node, d->node))
                         continue;
-                if (strv_has(d->released, *c) || strv_has(d->forgotten, *c)) {
+                if (!h && (strv_has(d->released, *c) || strv_has(d->forgotten, *c))) {
                         ask_home(d, *c); /* handed over: whoever took it */
                         continue;
                 }
@@ -592,9 +593,12 @@ static void claim_homes(Directory *d) {
                     asprintf(&value, "{\"node\":\"%s\",\"since\":%llu}", d->node,
                              (unsigned long long) (time(NULL) * 1000ULL)) < 0)
                         return;
-                /* first node to host it: its home for good; then read back whoever that was */
+                /* first node to host it: its home for good; then read back whoever that was. Homed
+                 * here: the key again, should Redis have lost it (routed events are added to an
+                 * inbox only while its home key names the node they are signed for) */
                 (void) redis_command(d->writer, COMMAND_USEC, NULL, NULL, "SET %s %s NX", key, value);
-                ask_home(d, *c);
+                if (!h)
+                        ask_home(d, *c);
         }
 }
 
@@ -705,6 +709,8 @@ static int on_scan_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (redis_conn_is_up(d->writer)) {
                 if (!d->claimed)
                         claim_name(d);
+                else
+                        claim_homes(d);
                 scan(d);
         }
         (void) sd_event_source_set_time(s, usec + SCAN_USEC);

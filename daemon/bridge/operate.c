@@ -42,12 +42,15 @@ static const char replay_script[] = "local entries = redis.call('XRANGE', KEYS[1
                                     "end "
                                     "return n";
 
-/* Delete the home KEYS[1] if it is node ARGV[1]'s: 1 deleted, 0 no home,
- * -1 another node's. */
+/* Delete the home KEYS[1] if it is node ARGV[1]'s and the inbox KEYS[2]
+ * is empty, at once (entries added meanwhile were signed for this node,
+ * which its next home could not read): 1 deleted, 0 no home, -1 another
+ * node's, -2 the inbox holds entries. */
 static const char release_script[] = "local v = redis.call('GET', KEYS[1]) "
                                      "if not v then return 0 end "
                                      "local ok, h = pcall(cjson.decode, v) "
                                      "if ok and type(h) == 'table' and h.node == ARGV[1] then "
+                                     "  if redis.call('XLEN', KEYS[2]) > 0 then return -2 end "
                                      "  redis.call('DEL', KEYS[1]) return 1 end "
                                      "return -1";
 
@@ -435,6 +438,11 @@ static void on_home_deleted(RedisConn *conn, int error, const redisReply *reply,
 
         if (redis_failed(c, error, reply))
                 return;
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -2) {
+                (void) reply_errorf(c->msg, -XFSM_E_BUSY, "%s's inbox holds entries: wait until they are delivered",
+                                    c->component);
+                return;
+        }
         if (reply->type != REDIS_REPLY_INTEGER || reply->integer < 0) {
                 (void) reply_errorf(c->msg, -XFSM_E_INVALID_ARGUMENT, "%s is not homed on this node", c->component);
                 return;
@@ -448,7 +456,7 @@ static void on_home_deleted(RedisConn *conn, int error, const redisReply *reply,
 static int on_outbox(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         _cleanup_(call_freep) Call *c = userdata;
         Operate *o = c->o;
-        _cleanup_(freep) char *key = NULL;
+        _cleanup_(freep) char *key = NULL, *inbox = NULL;
         uint32_t pending = 0;
         int r;
 
@@ -470,12 +478,13 @@ static int on_outbox(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
                 (void) sd_bus_reply_method_error(c->msg, &error);
                 return 0;
         }
-        if (asprintf(&key, "xfsm:{%s}:home", c->component) < 0) {
+        if (asprintf(&key, "xfsm:{%s}:home", c->component) < 0 ||
+            asprintf(&inbox, "xfsm:{%s}:inbox", c->component) < 0) {
                 (void) sd_bus_reply_method_errno(c->msg, ENOMEM, NULL);
                 return 0;
         }
-        r = redis_command(o->d.writer, COMMAND_USEC, on_home_deleted, c, "EVAL %s 1 %s %s", release_script, key,
-                          directory_node(o->d.directory));
+        r = redis_command(o->d.writer, COMMAND_USEC, on_home_deleted, c, "EVAL %s 2 %s %s %s", release_script, key,
+                          inbox, directory_node(o->d.directory));
         if (r < 0)
                 (void) reply_errorf(c->msg, -XFSM_E_UNAVAILABLE, "Redis cannot be reached now: %s", strerror(-r));
         else

@@ -20,17 +20,25 @@
 #define PREFIX "/org/xfsm1/Bridge"
 #define COMMAND_USEC (3000ULL * 1000ULL)
 
-/* XADD each entry (ARGV[2] strings each, after the limit in ARGV[1]), in
- * order, while the stream holds fewer than InboxLimit entries: one round
- * trip, atomic; the number added, or a BUSY error when none could be. */
-static const char add_script[] = "local limit, per = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-                                 "local n = (#ARGV - 2) / per "
+/* XADD each entry (ARGV[2] strings each, after the limit in ARGV[1] and
+ * the node they are signed for in ARGV[3]), in order, while the stream
+ * holds fewer than InboxLimit entries: one round trip, atomic; the number
+ * added, a BUSY error when none could be, or a NOTHOME error when the home
+ * KEYS[2] is not that node (released in a hand-over, or taken elsewhere
+ * since: its new home could not read them). */
+static const char add_script[] = "local limit, per, home = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] "
+                                 "local v = redis.call('GET', KEYS[2]) "
+                                 "local ok, h = pcall(cjson.decode, v or '') "
+                                 "if not (ok and type(h) == 'table' and h.node == home) then "
+                                 "  return redis.error_reply('NOTHOME home is not ' .. home) "
+                                 "end "
+                                 "local n = (#ARGV - 3) / per "
                                  "for i = 0, n - 1 do "
                                  "  if redis.call('XLEN', KEYS[1]) >= limit then "
                                  "    if i == 0 then return redis.error_reply('BUSY inbox full') end "
                                  "    return i "
                                  "  end "
-                                 "  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3 + i * per, 2 + (i + 1) * per)) "
+                                 "  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4 + i * per, 3 + (i + 1) * per)) "
                                  "end "
                                  "return n";
 
@@ -109,16 +117,17 @@ static void on_added(RedisConn *conn, int error, const redisReply *reply, void *
                 return;
         }
         if (reply->type == REDIS_REPLY_ERROR) {
-                bool busy = strstr(reply->str, "BUSY") != NULL;
+                bool busy = strstr(reply->str, "BUSY") != NULL, moved = strstr(reply->str, "NOTHOME") != NULL;
                 if (busy)
                         o->stats.busy++;
                 else
                         o->stats.failed++;
                 reply_error(c, busy ? -XFSM_E_BUSY : -XFSM_E_UNAVAILABLE,
-                            busy ? "the inbox of %s is full (InboxLimit=): retry later"
-                                 : "Redis refused the routed event for %s: retry later",
+                            busy    ? "the inbox of %s is full (InboxLimit=): retry later"
+                            : moved ? "%s is being handed over to another node: the event waits for its new home"
+                                    : "Redis refused the routed event for %s: retry later",
                             c->component);
-                if (!busy)
+                if (!busy && !moved)
                         log_warning("XADD to xfsm:{%s}:inbox: %s", c->component, reply->str);
                 call_free(c);
                 return;
@@ -186,12 +195,13 @@ static int add_events(Outbound *o, sd_bus_message *msg, const char *component, c
                 }
         }
 
-        argc = 6 + n * fields[0].n;
+        argc = 8 + n * fields[0].n;
         _cleanup_(freep) const char **argv = calloc(argc, sizeof *argv);
         _cleanup_(freep) size_t *argvlen = calloc(argc, sizeof *argvlen);
-        _cleanup_(freep) char *key = NULL;
+        _cleanup_(freep) char *key = NULL, *home_key = NULL;
         c = calloc(1, sizeof *c);
-        if (!argv || !argvlen || !c || asprintf(&key, "xfsm:{%s}:inbox", component) < 0) {
+        if (!argv || !argvlen || !c || asprintf(&key, "xfsm:{%s}:inbox", component) < 0 ||
+            asprintf(&home_key, "xfsm:{%s}:home", component) < 0) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -204,10 +214,12 @@ static int add_events(Outbound *o, sd_bus_message *msg, const char *component, c
         snprintf(per, sizeof per, "%zu", fields[0].n);
         argv[k] = "EVAL", argvlen[k++] = 4;
         argv[k] = add_script, argvlen[k++] = strlen(add_script);
-        argv[k] = "1", argvlen[k++] = 1;
+        argv[k] = "2", argvlen[k++] = 1;
         argv[k] = key, argvlen[k++] = strlen(key);
+        argv[k] = home_key, argvlen[k++] = strlen(home_key);
         argv[k] = limit, argvlen[k++] = strlen(limit);
         argv[k] = per, argvlen[k++] = strlen(per);
+        argv[k] = home, argvlen[k++] = strlen(home);
         for (size_t j = 0; j < n; j++)
                 for (size_t f = 0; f < fields[j].n; f++)
                         argv[k] = fields[j].argv[f], argvlen[k++] = fields[j].argvlen[f];
