@@ -42,6 +42,7 @@ struct Directory {
         char **local; /* the components installed here */
         char **released; /* installed here, handed over: never claimed again by this bridge */
         char **forgotten; /* released on another node: claimed here only when a worker asks (the hand-over) */
+        char **releasing; /* homed here, a release under way: the home key is not written again meanwhile */
         char *cache;  /* the homes learned, kept across restarts */
         DirectoryCallbacks cb;
         void *userdata;
@@ -189,6 +190,7 @@ Directory *directory_free(Directory *d) {
         strv_free(d->local);
         strv_free(d->released);
         strv_free(d->forgotten);
+        strv_free(d->releasing);
         free(d->cache);
         free(d->node);
         free(d->uuid);
@@ -583,7 +585,7 @@ static void claim_homes(Directory *d) {
                 _cleanup_(freep) char *key = NULL, *value = NULL;
                 Home *h = home_find(d, *c);
 
-                if (h && !streq(h->node, d->node))
+                if (h && (!streq(h->node, d->node) || strv_has(d->releasing, *c)))
                         continue;
                 if (!h && (strv_has(d->released, *c) || strv_has(d->forgotten, *c))) {
                         ask_home(d, *c); /* handed over: whoever took it */
@@ -758,6 +760,13 @@ const char *directory_nth_home(const Directory *d, size_t i, const char **ret_no
         if (ret_node)
                 *ret_node = d->homes[i].node;
         return d->homes[i].component;
+}
+
+void directory_releasing(Directory *d, const char *component, bool on) {
+        if (on)
+                (void) strv_add(&d->releasing, component);
+        else
+                strv_remove(d->releasing, component);
 }
 
 void directory_release(Directory *d, const char *component) {

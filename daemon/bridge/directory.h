@@ -76,6 +76,9 @@ const char *directory_nth_home(const Directory *d, size_t i, const char **ret_no
  * more; this bridge never claims it again until its home is seen elsewhere.
  * The caller deleted xfsm:{C}:home. */
 void directory_release(Directory *d, const char *component);
+/* A release of component (homed here) is under way, or over (on false):
+ * meanwhile the scan does not write its home key again. */
+void directory_releasing(Directory *d, const char *component, bool on);
 bool directory_is_released(const Directory *d, const char *component);
 /* The components installed here changed (copied): claim the new ones. */
 int directory_set_local(Directory *d, char *const *local);

@@ -436,6 +436,7 @@ static void on_home_deleted(RedisConn *conn, int error, const redisReply *reply,
         _cleanup_(call_freep) Call *c = userdata;
         Operate *o = c->o;
 
+        directory_releasing(o->d.directory, c->component, false);
         if (redis_failed(c, error, reply))
                 return;
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -2) {
@@ -483,11 +484,14 @@ static int on_outbox(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
                 (void) sd_bus_reply_method_errno(c->msg, ENOMEM, NULL);
                 return 0;
         }
+        /* the scan, which writes a lost home key again, leaves it alone until the answer */
+        directory_releasing(o->d.directory, c->component, true);
         r = redis_command(o->d.writer, COMMAND_USEC, on_home_deleted, c, "EVAL %s 2 %s %s %s", release_script, key,
                           inbox, directory_node(o->d.directory));
-        if (r < 0)
+        if (r < 0) {
+                directory_releasing(o->d.directory, c->component, false);
                 (void) reply_errorf(c->msg, -XFSM_E_UNAVAILABLE, "Redis cannot be reached now: %s", strerror(-r));
-        else
+        } else
                 TAKE_PTR(c);
         return 0;
 }
