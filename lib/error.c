@@ -28,7 +28,7 @@ static const ErrorInfo errors[] = {
         [XFSM_E_INVALID_ARGUMENT - XFSM_E_BASE] = { "org.xfsm1.Error.InvalidArgument", "Invalid argument" },
         [XFSM_E_SINGLETON_EXISTS - XFSM_E_BASE] = { "org.xfsm1.Error.SingletonExists",
                                                     "The singleton entry point instance exists already" },
-        [XFSM_E_BUSY - XFSM_E_BASE] = { "org.xfsm1.Error.Busy", "Queue or outbox limit reached, retry later" },
+        [XFSM_E_BUSY - XFSM_E_BASE] = { "org.xfsm1.Error.Busy", "Busy (a limit reached, or work under way), retry later" },
         [XFSM_E_LOAD_FAILED - XFSM_E_BASE] = { "org.xfsm1.Error.LoadFailed", "Component failed to load" },
         [XFSM_E_UNAVAILABLE - XFSM_E_BASE] = { "org.xfsm1.Error.Unavailable",
                                                "The component's node cannot be reached now, retry later" },
