@@ -442,6 +442,25 @@ static int wait_for_uid(Access *a, sd_bus_message *msg, const char *sender, sd_b
         return park(a, msg, handler, userdata, sender, NULL);
 }
 
+/* msg's caller on the bus: 1 known (its name and entry in ret_name, ret);
+ * 0 parked until its uid is known (handler runs again); <0 failed. */
+static int bus_caller(Access *a, sd_bus_message *msg, sd_bus_message_handler_t handler, void *userdata,
+                      sd_bus_error *error, const char **ret_name, UidEntry **ret) {
+        const char *name = sd_bus_message_get_sender(msg);
+        UidEntry *e;
+
+        if (!name)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: no sender");
+        e = uid_find(a, name);
+        if (!e)
+                return wait_for_uid(a, msg, name, handler, userdata);
+        if (e->uid == (uid_t) -1)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: caller unknown");
+        *ret_name = name;
+        *ret = e;
+        return 1;
+}
+
 /* ---- the check ---------------------------------------------------------------------------- */
 
 /* A peer (the worker socket, a socketpair): the socket says who it is. */
@@ -495,16 +514,9 @@ int access_check(Access *a, sd_bus_message *msg, const char *action, const Acces
         } else {
                 UidEntry *e;
 
-                name = sd_bus_message_get_sender(msg);
-                if (!name)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: no sender");
-
-                e = uid_find(a, name);
-                if (!e)
-                        return wait_for_uid(a, msg, name, handler, userdata);
-                if (e->uid == (uid_t) -1)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: caller unknown");
-
+                r = bus_caller(a, msg, handler, userdata, error, &name, &e);
+                if (r <= 0)
+                        return r;
                 s.uid = e->uid;
                 s.pid = e->pid;
                 s.bus_name = name;
@@ -559,15 +571,7 @@ int access_learn_caller(Access *a, sd_bus_message *msg, sd_bus_message_handler_t
 
         if (a->peer || sd_bus_message_get_bus(msg) != a->bus)
                 return 1;
-        name = sd_bus_message_get_sender(msg);
-        if (!name)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: no sender");
-        e = uid_find(a, name);
-        if (!e)
-                return wait_for_uid(a, msg, name, handler, userdata);
-        if (e->uid == (uid_t) -1)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied: caller unknown");
-        return 1;
+        return bus_caller(a, msg, handler, userdata, error, &name, &e);
 }
 
 int access_caller_uid(Access *a, sd_bus_message *msg, uid_t *ret) {
