@@ -189,19 +189,7 @@ static int send_number(const char *sender, long n) {
 }
 
 static long receiver_number(const char *id, const char *key) {
-        char needle[64];
-        sd_bus_message *reply = NULL;
-        const char *ctx, *p;
-        long v = -1;
-
-        if (sd_bus_call_method(B.bus, "org.xfsm1.StreamReceiver", "/org/xfsm1/StreamReceiver", "org.xfsm1.Component",
-                               "GetContext", NULL, &reply, "s", id) < 0)
-                return -1;
-        snprintf(needle, sizeof needle, "\"%s\":", key);
-        if (sd_bus_message_read(reply, "s", &ctx) > 0 && (p = strstr(ctx, needle)))
-                v = strtol(p + strlen(needle), NULL, 10);
-        sd_bus_message_unref(reply);
-        return v;
+        return node_context_number(&B, "StreamReceiver", id, key);
 }
 
 static long wait_count(const char *receiver, long want, int seconds) {
