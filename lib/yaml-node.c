@@ -24,6 +24,8 @@ typedef struct Builder {
         Anchor *anchors;
         size_t n_anchors;
         size_t n_nodes;
+        Node **spent; /* taken out of the tree (merge keys), freed at the end: anchors may name them */
+        size_t n_spent;
         Node *root;
         bool failed;
 } Builder;
@@ -160,10 +162,24 @@ static bool map_has_key(const Node *map, const char *key) {
         return false;
 }
 
+static int spend(Builder *b, Node *n) {
+        Node **s = realloc(b->spent, (b->n_spent + 1) * sizeof *s);
+
+        if (!s) {
+                yaml_node_free(n);
+                return -ENOMEM;
+        }
+        b->spent = s;
+        b->spent[b->n_spent++] = n;
+        return 0;
+}
+
 /* YAML's merge key, as js-yaml (xcomponent-ai's reader) applies it: in a
  * mapping, "<<: *anchor" (or a list of them, the first winning) adds every
  * pair of the merged mappings whose key the mapping does not have itself.
- * The merged nodes keep the position where they were written. */
+ * The merged pairs are copies (an anchor may name the mapping they come
+ * from, or the merge key itself, for an alias further on) that keep the
+ * position where they were written. */
 static int merge_keys(Builder *b, Node *map) {
         for (size_t i = 0; i + 1 < map->n_children;) {
                 Node *k = map->children[i], *v = map->children[i + 1];
@@ -178,6 +194,7 @@ static int merge_keys(Builder *b, Node *map) {
 
                 size_t n_src = v->kind == NODE_SEQ ? v->n_children : 1;
                 int r = 0;
+                yaml_mark_t mark = { .line = k->line - 1, .column = k->column - 1 };
                 for (size_t s = 0; s < n_src && r == 0; s++) {
                         Node *src = v->kind == NODE_SEQ ? v->children[s] : v;
 
@@ -191,16 +208,22 @@ static int merge_keys(Builder *b, Node *map) {
                                 if (src->children[j]->kind != NODE_SCALAR ||
                                     map_has_key(map, src->children[j]->value))
                                         continue;
-                                if (node_append(map, src->children[j]) < 0 ||
-                                    node_append(map, src->children[j + 1]) < 0) {
-                                        r = -ENOMEM;
-                                        break;
+                                for (size_t c = j; c < j + 2 && r == 0; c++) {
+                                        Node *copy = node_copy(b, src->children[c], &mark);
+
+                                        if (!copy)
+                                                r = b->n_nodes > MAX_NODES ? -EINVAL : -ENOMEM;
+                                        else if (node_append(map, copy) < 0) {
+                                                yaml_node_free(copy);
+                                                r = -ENOMEM;
+                                        }
                                 }
-                                src->children[j] = src->children[j + 1] = NULL; /* moved */
                         }
                 }
-                yaml_node_free(k);
-                yaml_node_free(v);
+                if (spend(b, k) < 0)
+                        r = -ENOMEM;
+                if (spend(b, v) < 0)
+                        r = -ENOMEM;
                 if (r < 0)
                         return r;
         }
@@ -300,10 +323,9 @@ int yaml_node_parse(const char *data, size_t len, Diag *d, Node **ret) {
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:
                         n = b.stack[--b.depth];
-                        if (n->kind == NODE_MAP && merge_keys(&b, n) < 0) {
+                        if (n->kind == NODE_MAP && (r = merge_keys(&b, n)) < 0)
                                 yaml_node_free(n);
-                                r = -ENOMEM;
-                        } else if (attach(&b, n) < 0)
+                        else if (attach(&b, n) < 0)
                                 r = -ENOMEM;
                         break;
                 case YAML_ALIAS_EVENT: {
@@ -347,6 +369,9 @@ int yaml_node_parse(const char *data, size_t len, Diag *d, Node **ret) {
         for (size_t i = 0; i < b.n_anchors; i++)
                 free(b.anchors[i].name);
         free(b.anchors);
+        for (size_t i = 0; i < b.n_spent; i++)
+                yaml_node_free(b.spent[i]);
+        free(b.spent);
         yaml_parser_delete(&parser);
 
         if (r == 0 && b.failed)

@@ -372,6 +372,36 @@ static void test_merge_keys_as_js_yaml(void **state) {
         assert_int_equal(xfsm_instance_send(e, i, "GO3", NULL, NULL), 0);
         assert_string_equal(xfsm_instance_state(i), "C"); /* the first merged mapping wins */
 
+        /* anchors on what a merge takes out of the tree (the merged mapping, the '<<' key itself) stay
+         * usable by aliases further on (they named freed nodes: found by fuzz-yaml-load) */
+        assert_int_equal(load(e,
+                              "name: Merge3\n"
+                              "stateMachines:\n"
+                              "  - name: M\n"
+                              "    initialState: A\n"
+                              "    states: [{name: A}, {name: B}, {name: C}]\n"
+                              "    transitions:\n"
+                              "      - <<: &base {from: A, to: B}\n"
+                              "        event: GO\n"
+                              "      - <<: *base\n"
+                              "        event: GO2\n"
+                              "      - &k <<: *base\n"
+                              "        event: GO3\n"
+                              "      - {from: A, to: C, event: GO4, note: *k}\n"
+                              "      - <<: [*base, *base]\n"
+                              "        event: GO5\n",
+                              &c),
+                         0);
+        assert_int_equal(xfsm_engine_create(e, "Merge3", "M", NULL, &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "GO3", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(i), "B");
+        assert_int_equal(xfsm_engine_create(e, "Merge3", "M", NULL, &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "GO5", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(i), "B");
+        assert_int_equal(xfsm_engine_create(e, "Merge3", "M", NULL, &i), 0);
+        assert_int_equal(xfsm_instance_send(e, i, "GO4", NULL, NULL), 0);
+        assert_string_equal(xfsm_instance_state(i), "C");
+
         /* a merge of something that is not a mapping is an error, with its position */
         assert_int_equal(load(e,
                               "name: Merge2\n"
