@@ -43,6 +43,12 @@ S2=$(ctl nodeB create StreamSender Sender) || true
 out=$(ctl nodeB show StreamSender "$S2" 2>&1) || true
 echo "$out" | grep -q "Ready" && ok "and back: xfsmctl create and show on node B for node A's StreamSender" ||
         notok "xfsmctl on node B for node A's StreamSender: '$S2' $out"
+out=$(ctl nodeB instances StreamSender 2>&1) || true
+echo "$out" | grep -q "$S2" && ok "and back: xfsmctl instances on node B lists node A's instance" ||
+        notok "xfsmctl instances on node B for node A's StreamSender: $out"
+out=$(ctl nodeB list 2>&1) || true
+echo "$out" | grep -E -q "StreamSender .* remote .* nodeA" && ok "and back: xfsmctl list on node B shows StreamSender on nodeA" ||
+        notok "xfsmctl list on node B: $out"
 
 # polkit on node A refuses an unprivileged user; nothing reaches node B
 before=$(on nodeB journalctl -o cat -u xfsm-redis-bridge.service | grep -c "called from node nodeA" || true)
