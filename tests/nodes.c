@@ -259,6 +259,25 @@ void nodes_remove(const char *dir) {
 
 /* ---- calls, xfsmctl ---------------------------------------------------------------- */
 
+int node_remote_call(Node *n, const char *component, const char *method, sd_bus_error *error,
+                     sd_bus_message **reply, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        char path[256];
+        va_list ap;
+        int r;
+
+        snprintf(path, sizeof path, "/org/xfsm1/Bridge/%s", component);
+        r = sd_bus_message_new_method_call(n->bus, &m, "org.xfsm1.Bridge", path, "org.xfsm1.Component", method);
+        assert_true(r >= 0);
+        va_start(ap, types);
+        r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        assert_true(r >= 0);
+        r = sd_bus_call(n->bus, m, 30 * 1000000ULL, error, reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
 int node_send(Node *n, const char *component, const char *id, const char *event, const char *payload) {
         char bn[128], path[128];
         sd_bus_message *reply = NULL;

@@ -73,6 +73,11 @@ void nodes_remove(const char *dir);
 /* Send to n's component (its own worker, not through the bridge): 0 when
  * acknowledged, <0 when not (the worker gone, say). */
 int node_send(Node *n, const char *component, const char *id, const char *event, const char *payload);
+/* A call of component's org.xfsm1.Component method through n's bridge
+ * (/org/xfsm1/Bridge/COMPONENT: the component homed on another node), the
+ * arguments of signature types; sd_bus_call()'s result, error and reply. */
+int node_remote_call(Node *n, const char *component, const char *method, sd_bus_error *error,
+                     sd_bus_message **reply, const char *types, ...);
 /* The number at key in instance id's context on n's component; -1 when none. */
 long node_context_number(Node *n, const char *component, const char *id, const char *key);
 /* The State of instance id (malloc'd), "?" when it cannot be read. */

@@ -134,21 +134,9 @@ static int teardown(void **state) {
 /* ---- helpers ----------------------------------------------------------------- */
 
 /* A Component method of PaymentComponent (homed on B) on node A's bridge, as root. */
-static int remote_call(const char *method, sd_bus_error *error, sd_bus_message **reply, const char *types, ...) {
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_true(sd_bus_message_new_method_call(A.bus, &m, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component",
-                                                   method) >= 0);
-        va_start(ap, types);
-        r = sd_bus_message_appendv(m, types, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        r = sd_bus_call(A.bus, m, 30 * 1000000ULL, error, reply);
-        sd_bus_message_unref(m);
-        return r;
-}
+/* A call of PaymentComponent (homed on node B) through node A's bridge. */
+#define remote_call(method, error, reply, ...) \
+        node_remote_call(&A, "PaymentComponent", method, error, reply, __VA_ARGS__)
 
 /* The number after "key": in the JSON of xfsmctl bridge status --json on n; -1 when absent. */
 static long status_number(Node *n, const char *key) {

@@ -216,6 +216,16 @@ static bool file_contains(const char *path, const char *needle) {
 
 /* ---- setup ------------------------------------------------------------------------- */
 
+/* Both nodes: xfsmd, then the bridges, until each has learned the other's component. */
+static void start_nodes(void) {
+        start_xfsmd(&A);
+        start_xfsmd(&B);
+        start_bridge(&A);
+        start_bridge(&B);
+        wait_bridge(&A, "StreamReceiver");
+        wait_bridge(&B, "StreamSender");
+}
+
 static int setup(void **state) {
         if (access("/usr/bin/redis-server", X_OK) < 0 || system("command -v redis-cli > /dev/null") != 0) {
                 fprintf(stderr, "redis-server or redis-cli is not installed: skipping\n");
@@ -242,12 +252,7 @@ static int setup(void **state) {
 
         node_init(&A);
         node_init(&B);
-        start_xfsmd(&A);
-        start_xfsmd(&B);
-        start_bridge(&A);
-        start_bridge(&B);
-        wait_bridge(&A, "StreamReceiver");
-        wait_bridge(&B, "StreamSender");
+        start_nodes();
         return 0;
 }
 
@@ -470,12 +475,7 @@ static int setup_wait(void **state) {
                 snprintf(n->config, sizeof n->config, "%s", conf);
                 n->credentials = NULL;
         }
-        start_xfsmd(&A);
-        start_xfsmd(&B);
-        start_bridge(&A);
-        start_bridge(&B);
-        wait_bridge(&A, "StreamReceiver");
-        wait_bridge(&B, "StreamSender");
+        start_nodes();
         return 0;
 }
 

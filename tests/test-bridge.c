@@ -345,22 +345,9 @@ static void test_worker_of_a_component_homed_elsewhere_refuses(void **state) {
 
 #define REMOTE "/org/xfsm1/Bridge/PaymentComponent"
 
-/* A Component method on node A's bridge for PaymentComponent (homed on B). */
-static int remote_call(const char *method, sd_bus_error *error, sd_bus_message **reply, const char *types, ...) {
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        r = sd_bus_message_new_method_call(A.bus, &m, "org.xfsm1.Bridge", REMOTE, "org.xfsm1.Component", method);
-        assert_true(r >= 0);
-        va_start(ap, types);
-        r = sd_bus_message_appendv(m, types, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        r = sd_bus_call(A.bus, m, 30 * 1000000ULL, error, reply);
-        sd_bus_message_unref(m);
-        return r;
-}
+/* A call of PaymentComponent (homed on node B) through node A's bridge. */
+#define remote_call(method, error, reply, ...) \
+        node_remote_call(&A, "PaymentComponent", method, error, reply, __VA_ARGS__)
 
 static int remote_send_ex(const char *id, const char *event, const char *event_id, sd_bus_error *error,
                           char **ret_state) {
